@@ -1,0 +1,53 @@
+"""Exact decimal strings <-> fixed-point int64, without going through float.
+
+Venues send prices as decimal strings; books, checksums and fills must match
+them digit for digit, which binary floats cannot promise.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+MAX_SCALE: Final = 18
+INT64_MAX: Final = (1 << 63) - 1
+_POW10: Final = tuple(10**i for i in range(MAX_SCALE + 1))
+
+
+class FixedPointError(ValueError):
+    """A decimal string that cannot be represented exactly at the scale."""
+
+
+def parse_fixed(text: str, scale: int) -> int:
+    """``parse_fixed("0.01230", 5) == 1230``; rejects NaN, exponents, and lost digits."""
+    if not 0 <= scale <= MAX_SCALE:
+        raise FixedPointError(f"scale must be 0..{MAX_SCALE}, got {scale}")
+    negative = text[:1] == "-"
+    body = text[1:] if negative or text[:1] == "+" else text
+    whole, dot, frac = body.partition(".")
+    if not (whole or frac) or not (whole.isdigit() or whole == "") or not (frac.isdigit() or frac == ""):
+        raise FixedPointError(f"not a plain decimal number: {text!r}")
+    if not dot and not whole:
+        raise FixedPointError(f"not a plain decimal number: {text!r}")
+    if len(frac) > scale:
+        if frac[scale:].strip("0"):
+            raise FixedPointError(f"{text!r} has more than {scale} decimal places")
+        frac = frac[:scale]
+    value: int = int(whole or "0") * _POW10[scale] + (int(frac) * _POW10[scale - len(frac)] if frac else 0)
+    if value > INT64_MAX:
+        raise FixedPointError(f"{text!r} overflows int64 at scale {scale}")
+    return -value if negative else value
+
+
+def format_fixed(value: int, scale: int) -> str:
+    """The shortest exact decimal string: ``format_fixed(1230, 5) == "0.0123"``."""
+    if scale == 0:
+        return str(value)
+    sign = "-" if value < 0 else ""
+    whole, frac = divmod(abs(value), _POW10[scale])
+    frac_text = str(frac).rjust(scale, "0").rstrip("0")
+    return f"{sign}{whole}.{frac_text}" if frac_text else f"{sign}{whole}"
+
+
+def to_float(value: int, scale: int) -> float:
+    """Convenience view for strategies; never feed the result back into a book."""
+    return float(value / _POW10[scale])
