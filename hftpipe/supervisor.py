@@ -35,6 +35,8 @@ from hftpipe.stage_process import LOG_LEVEL_ENV
 from hftpipe.wiring import OwnedObjects, create_pipeline_objects
 
 WATCH_INTERVAL_S: Final = 0.05
+_HEART_BEATING: Final = (StageState.READY, StageState.RUNNING)
+"""States in which a stage's runner writes its heartbeat (STARTING is bounded by startup_timeout_ms)."""
 
 
 class PipelineAlreadyRunningError(RuntimeError):
@@ -154,7 +156,7 @@ class Supervisor:
             returncode = stage.process.poll()
             if returncode is not None:
                 self._on_failure(stage, describe_exit(returncode), returncode)
-            elif self.control.stage_state(stage.index) is StageState.RUNNING:
+            elif self.control.stage_state(stage.index) in _HEART_BEATING:
                 silent_ns = now - self.control.heartbeat_ns(stage.index)
                 if silent_ns > timeout_ns:
                     stage.process.kill()

@@ -1,0 +1,50 @@
+"""Writes small probe-pipeline configs for the integration tests."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+
+def write_probe_config(
+    directory: Path,
+    name: str,
+    *,
+    relays: int = 3,
+    rate: int = 2_000,
+    on_failure: str = "stop",
+    max_restarts: int = 3,
+    heartbeat_timeout_ms: int = 3_000,
+) -> Path:
+    """source -> relay1..N -> sink, slow enough to share two cores with the test."""
+    stages = ["source", *[f"relay{i}" for i in range(1, relays + 1)], "sink"]
+    lines = [
+        "[pipeline]",
+        f'name = "{name}"',
+        f'on_failure = "{on_failure}"',
+        f"max_restarts = {max_restarts}",
+        f"heartbeat_timeout_ms = {heartbeat_timeout_ms}",
+        "stop_timeout_ms = 5000",
+        "",
+        "[stages.source]",
+        'class = "stages.probe:ProbeSource"',
+        f"params = {{ rate = {rate} }}",
+    ]
+    for relay in stages[1:-1]:
+        lines += ["", f"[stages.{relay}]", 'class = "stages.probe:ProbeRelay"']
+    lines += ["", "[stages.sink]", 'class = "stages.probe:ProbeSink"']
+    for producer, consumer in zip(stages, stages[1:], strict=False):
+        lines += ["", "[[rings]]", f'from = "{producer}"', f'to = "{consumer}"', "capacity = 1024", "slot_size = 64"]
+    path = directory / f"{name}.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 30.0) -> None:
+    """Poll ``condition``; the timeout only bounds a hung test, correctness never depends on it."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
