@@ -16,7 +16,7 @@ import click
 
 from hftpipe.config import EX_CONFIG, ConfigError, PipelineConfig, default_config_path, load_config
 from hftpipe.control import ControlFile
-from hftpipe.report import LatencySnapshot, RingReader, pipeline_report, status_line
+from hftpipe.report import LatencySnapshot, RingReader, format_ns, pipeline_report, status_line
 from hftpipe.runner import EX_SOFTWARE, EX_UNAVAILABLE
 from hftpipe.shm import clean_stale, list_entries
 from hftpipe.stage_process import LOG_LEVEL_ENV, configure_logging, run_stage
@@ -135,13 +135,11 @@ def _text_summary(report: dict[str, Any]) -> str:
     lines = [f"pipeline {report['pipeline']}: {report['state']} after {report['duration_s']} s"]
     if report.get("placement"):
         lines.append(report["placement"])
-    lines.append(f"{'hop':<28}{'count':>12}{'p50':>10}{'p99':>10}{'p99.9':>10}{'max':>12}")
+    lines.append(f"{'hop':<28}{'count':>12}{'p50':>10}{'p99':>10}{'p99.9':>10}{'max':>10}")
     latency = report["latency"]
     for hop in [*latency["hops"], {"name": "end-to-end", **latency["end_to_end"]}]:
-        lines.append(
-            f"{hop['name']:<28}{hop['count']:>12}{hop['p50_ns']:>8}ns{hop['p99_ns']:>8}ns"
-            f"{hop['p999_ns']:>8}ns{hop['max_ns']:>10}ns"
-        )
+        cells = "".join(f"{format_ns(hop[key]):>10}" for key in ("p50_ns", "p99_ns", "p999_ns", "max_ns"))
+        lines.append(f"{hop['name']:<28}{hop['count']:>12}{cells}")
     for stage, counters in report["counters"].items():
         shown = {k: v for k, v in counters.items() if v and k != "heartbeat_ns"}
         lines.append(f"{stage}: " + ", ".join(f"{k}={v}" for k, v in shown.items()))

@@ -16,6 +16,7 @@ def write_probe_config(
     on_failure: str = "stop",
     max_restarts: int = 3,
     heartbeat_timeout_ms: int = 3_000,
+    sink_settings: tuple[str, ...] = (),
 ) -> Path:
     """source -> relay1..N -> sink, slow enough to share two cores with the test."""
     stages = ["source", *[f"relay{i}" for i in range(1, relays + 1)], "sink"]
@@ -33,7 +34,7 @@ def write_probe_config(
     ]
     for relay in stages[1:-1]:
         lines += ["", f"[stages.{relay}]", 'class = "stages.probe:ProbeRelay"']
-    lines += ["", "[stages.sink]", 'class = "stages.probe:ProbeSink"']
+    lines += ["", "[stages.sink]", 'class = "stages.probe:ProbeSink"', *sink_settings]
     for producer, consumer in zip(stages, stages[1:], strict=False):
         lines += ["", "[[rings]]", f'from = "{producer}"', f'to = "{consumer}"', "capacity = 1024", "slot_size = 64"]
     path = directory / f"{name}.toml"

@@ -132,3 +132,24 @@ def test_should_fail_startup_and_clean_up_when_a_stage_cannot_start(tmp_path: Pa
     with pytest.raises(StartupFailedError, match=r"stage '\w+' exited with status 78 during startup"):
         supervisor.start()
     assert list_entries(pipeline_name) == []
+
+
+def test_should_pin_stage_and_apply_or_report_realtime_settings(make_supervisor) -> None:  # type: ignore[no-untyped-def]
+    supervisor: Supervisor = make_supervisor(
+        sink_settings=("cpu = 1", "realtime_priority = 10", "mlockall = true", 'idle = "blocking"')
+    )
+    supervisor.start()
+    sink = supervisor.config.stage_index("sink")
+    pid = _pid_of(supervisor, "sink")
+    assert os.sched_getaffinity(pid) == {1}
+    assert supervisor.control.stage_cpu(sink) == 1
+    assert supervisor.control.stage_idle(sink) == "blocking"
+    problems = [e.message for e in supervisor.control.read_errors(sink)]
+    # Either the OS granted SCHED_FIFO, or the stage says exactly why not and runs on.
+    fifo_refused = (
+        "SCHED_FIFO priority 10 not permitted (needs CAP_SYS_NICE, or LimitRTPRIO= in the systemd unit); "
+        "running SCHED_OTHER"
+    )
+    assert os.sched_getscheduler(pid) == os.SCHED_FIFO or fifo_refused in problems
+    assert all(p == fifo_refused or p.startswith("mlockall failed: ") for p in problems)
+    wait_for(lambda: _sink_received(supervisor) > 10, "records at the pinned sink")
