@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal, get_type_hints
 
+from hftpipe.control_layout import NAME_BYTES
 from hftpipe.idle import IDLE_ALIASES, IdleSettings
 from hftpipe.layout import is_power_of_two
 from hftpipe.records import HOP_SLOTS
@@ -216,6 +217,8 @@ def _parse_stage(name: str, raw: Any, allowed_cpus: set[int]) -> StageConfig:
         check_name_part(name, "stage name")
     except ValueError as exc:
         raise ConfigError(key, str(exc)) from exc
+    if len(name) > NAME_BYTES:  # the control file's stage table holds 32 bytes
+        raise ConfigError(key, f"stage name {name!r} is longer than {NAME_BYTES} characters")
     raw = _table(raw, key)
     _reject_unknown(raw, _STAGE_KEYS, key)
     if "class" not in raw:
@@ -265,6 +268,8 @@ def _parse_ring(index: int, raw: Any, stage_names: set[str]) -> RingConfig:
         check_ring_shape(capacity, slot_size)
     except ValueError as exc:
         raise ConfigError(key, str(exc)) from exc
+    if len(name) > NAME_BYTES:  # the control file's ring table holds 32 bytes
+        raise ConfigError(f"{key}.name", f"ring name {name!r} is longer than {NAME_BYTES} characters")
     return RingConfig(name=name, producer=ends["from"], consumer=ends["to"], capacity=capacity, slot_size=slot_size)
 
 

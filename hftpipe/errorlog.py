@@ -47,6 +47,7 @@ class ErrorLog:
     def record(self, message: str) -> None:
         encoded = message.encode(errors="replace")[:ERROR_MESSAGE_BYTES]
         key = encoded.decode(errors="ignore")
+        encoded = key.encode()  # never store half a character: a restart must find the same key
         now = time.time_ns()
         index = self._slots.get(key)
         if index is None:

@@ -24,7 +24,12 @@ def parse_fixed(text: str, scale: int) -> int:
     negative = text[:1] == "-"
     body = text[1:] if negative or text[:1] == "+" else text
     whole, dot, frac = body.partition(".")
-    if not (whole or frac) or not (whole.isdigit() or whole == "") or not (frac.isdigit() or frac == ""):
+    if (
+        not (whole or frac)
+        or not body.isascii()  # str.isdigit() also accepts "²" and non-ASCII digits
+        or not (whole.isdigit() or whole == "")
+        or not (frac.isdigit() or frac == "")
+    ):
         raise FixedPointError(f"not a plain decimal number: {text!r}")
     if not dot and not whole:
         raise FixedPointError(f"not a plain decimal number: {text!r}")
@@ -33,7 +38,7 @@ def parse_fixed(text: str, scale: int) -> int:
             raise FixedPointError(f"{text!r} has more than {scale} decimal places")
         frac = frac[:scale]
     value: int = int(whole or "0") * _POW10[scale] + (int(frac) * _POW10[scale - len(frac)] if frac else 0)
-    if value > INT64_MAX:
+    if value > (INT64_MAX + 1 if negative else INT64_MAX):  # -2^63 is representable
         raise FixedPointError(f"{text!r} overflows int64 at scale {scale}")
     return -value if negative else value
 

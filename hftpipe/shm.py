@@ -61,7 +61,7 @@ KIND_RING: Final = 2
 
 
 def check_name_part(value: str, what: str) -> str:
-    if not _NAME_PART.match(value):
+    if not _NAME_PART.fullmatch(value):  # match() would let "$" accept a trailing newline
         raise ValueError(f"{what} {value!r} must be 1-48 characters of A-Z a-z 0-9 _ -")
     return value
 

@@ -148,4 +148,3 @@ def test_should_cost_no_syscall_when_consumer_is_not_parked(ring_and_bell: tuple
     finally:
         ring.set_parked(False)
         bell.close()
-

@@ -87,9 +87,10 @@ def consume(name: str, total: int, seed: int, report: Callable[[str], None]) -> 
         nonlocal expected
         n = len(records)
         want = np.arange(expected, expected + n, dtype=np.uint64)
-        if not problem and not (
-            np.array_equal(records["seq"], want) and np.array_equal(records["ts_origin"], checksum(want.astype(np.int64)))
-        ):
+        intact = np.array_equal(records["seq"], want) and np.array_equal(
+            records["ts_origin"], checksum(want.astype(np.int64))
+        )
+        if not problem and not intact:
             bad = int(np.argmax(records["seq"] != want)) if not np.array_equal(records["seq"], want) else 0
             problem.append(f"{how}: got seq {int(records['seq'][bad])}, expected {int(want[bad])}")
         expected += n

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -35,7 +36,7 @@ def write_probe_config(
     for relay in stages[1:-1]:
         lines += ["", f"[stages.{relay}]", 'class = "stages.probe:ProbeRelay"']
     lines += ["", "[stages.sink]", 'class = "stages.probe:ProbeSink"', *sink_settings]
-    for producer, consumer in zip(stages, stages[1:], strict=False):
+    for producer, consumer in itertools.pairwise(stages):
         lines += ["", "[[rings]]", f'from = "{producer}"', f'to = "{consumer}"', "capacity = 1024", "slot_size = 64"]
     path = directory / f"{name}.toml"
     path.write_text("\n".join(lines) + "\n")

@@ -51,7 +51,10 @@ def test_should_print_json_summary_with_nonzero_counts_for_default_pipeline(
 ) -> None:
     result = subprocess.run(
         [*hftpipe_cmd, "run", "-c", str(DEFAULT_CONFIG), "--name", pipeline_name, "--duration", "3", "--json"],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
@@ -105,21 +108,30 @@ def test_should_report_running_pipeline_with_stat_and_latency(
     assert text.splitlines()[0].split() == ["Value", "Percentile", "TotalCount", "1/(1-Percentile)"]
     assert "#[Max     =" in text
 
-    text_stat = subprocess.run([*hftpipe_cmd, "stat", "--name", pipeline_name], capture_output=True, text=True)
+    text_stat = subprocess.run(
+        [*hftpipe_cmd, "stat", "--name", pipeline_name], capture_output=True, text=True, check=True
+    )
     assert f"pipeline {pipeline_name} [running]" in text_stat.stdout
 
 
 def _e2e_count(hftpipe_cmd: list[str], name: str) -> int:
-    out = subprocess.run([*hftpipe_cmd, "latency", "--name", name, "--json"], capture_output=True, text=True)
+    out = subprocess.run(
+        [*hftpipe_cmd, "latency", "--name", name, "--json"], capture_output=True, text=True, check=True
+    )
     return int(json.loads(out.stdout)["end_to_end"]["count"])
 
 
 def test_should_remove_segments_of_killed_supervisor_at_next_start(
     background_run: subprocess.Popen[str], hftpipe_cmd: list[str], pipeline_name: str, tmp_path: Path
 ) -> None:
-    stage_pids = [s["pid"] for s in json.loads(
-        subprocess.run([*hftpipe_cmd, "stat", "--name", pipeline_name, "--json"], capture_output=True, text=True).stdout
-    )["stages"].values()]
+    stage_pids = [
+        s["pid"]
+        for s in json.loads(
+            subprocess.run(
+                [*hftpipe_cmd, "stat", "--name", pipeline_name, "--json"], capture_output=True, text=True, check=True
+            ).stdout
+        )["stages"].values()
+    ]
     background_run.kill()
     background_run.wait(timeout=30)  # not communicate(): the orphaned stages still hold its pipes
     # The stages notice their owner is gone and leave; the segments stay behind, stale.
@@ -132,7 +144,10 @@ def test_should_remove_segments_of_killed_supervisor_at_next_start(
     config = tmp_path / f"{pipeline_name}.toml"
     again = subprocess.run(
         [*hftpipe_cmd, "run", "-c", str(config), "--duration", "1", "--json"],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert again.returncode == 0, again.stderr
     assert f"stale shared-memory objects of a dead owner: /hftpipe.{pipeline_name}.control" in again.stderr
@@ -163,7 +178,9 @@ def test_should_clean_only_stale_segments_with_shm_clean(
 def test_should_exit_78_naming_the_key_for_a_bad_config(hftpipe_cmd: list[str], tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text(DEFAULT_CONFIG.read_text().replace("capacity = 4096", "capacity = 1000", 1))
-    result = subprocess.run([*hftpipe_cmd, "run", "-c", str(bad), "--duration", "1"], capture_output=True, text=True)
+    result = subprocess.run(
+        [*hftpipe_cmd, "run", "-c", str(bad), "--duration", "1"], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 78
     assert result.stderr.strip() == (
         "hftpipe: config error: rings[0].capacity: must be a power of two <= 16777216, got 1000"

@@ -56,7 +56,7 @@ def test_should_restart_stage_killed_with_sigkill_when_policy_is_restart(make_su
     victim = supervisor.config.stage_index("relay2")
     old_pid = _pid_of(supervisor, "relay2")
     os.kill(old_pid, signal.SIGKILL)
-    wait_for(lambda: (supervisor.check() and supervisor.control.stage_restarts(victim) == 1), "the restart")
+    wait_for(lambda: supervisor.check() and supervisor.control.stage_restarts(victim) == 1, "the restart")
     assert supervisor.failure is None
     assert supervisor.control.state is PipelineState.RUNNING
     assert _pid_of(supervisor, "relay2") != old_pid
