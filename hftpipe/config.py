@@ -265,9 +265,12 @@ def _parse_ring(index: int, raw: Any, stage_names: set[str]) -> RingConfig:
         raise ConfigError(f"{key}.capacity", f"must be a power of two <= {MAX_CAPACITY}, got {capacity}")
     try:
         check_name_part(name, "ring name")
+    except ValueError as exc:
+        raise ConfigError(f"{key}.name", str(exc)) from exc
+    try:
         check_ring_shape(capacity, slot_size)
     except ValueError as exc:
-        raise ConfigError(key, str(exc)) from exc
+        raise ConfigError(f"{key}.slot_size", str(exc)) from exc
     if len(name) > NAME_BYTES:  # the control file's ring table holds 32 bytes
         raise ConfigError(f"{key}.name", f"ring name {name!r} is longer than {NAME_BYTES} characters")
     return RingConfig(name=name, producer=ends["from"], consumer=ends["to"], capacity=capacity, slot_size=slot_size)

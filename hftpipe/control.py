@@ -89,6 +89,9 @@ class ControlFile:
     @classmethod
     def create(cls, pipeline: str, stages: Sequence[str], rings: Sequence[RingEntry]) -> ControlFile:
         layout = ControlLayout(len(stages), len(rings))
+        for name in [*stages, *(ring.name for ring in rings)]:
+            if len(name.encode()) > NAME_BYTES:
+                raise ValueError(f"name {name!r} is longer than {NAME_BYTES} bytes")
         seg = Segment.create(control_segment_name(pipeline), layout.size, KIND_CONTROL)
         buf, w = seg.buf, seg.words
         w[META_STATE // 8] = PipelineState.STARTING

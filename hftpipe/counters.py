@@ -80,7 +80,8 @@ class CounterBlock:
         self._w = words
         self._buf = buf
         self._offset = block_offset
-        self._used = 0
+        self._existing = {label: i for i, label in enumerate(_read_labels(buf, block_offset))}
+        self._used = len(self._existing)
         self._by_label: dict[str, Counter] = {}
         for kind in STANDARD_KINDS:
             self._claim(kind, kind.label)
@@ -88,15 +89,19 @@ class CounterBlock:
     def _claim(self, kind: CounterKind, label: str) -> Counter:
         if label in self._by_label:
             return self._by_label[label]
-        if self._used >= COUNTERS_PER_STAGE:
-            raise RuntimeError(f"no counter slot left for {label!r} ({COUNTERS_PER_STAGE} per stage)")
-        encoded = label.encode()
-        if not encoded or len(encoded) > LABEL_BYTES:
-            raise ValueError(f"counter label must be 1..{LABEL_BYTES} bytes, got {label!r}")
-        slot = self._offset + self._used * COUNTER_SLOT_SIZE
-        self._buf[slot + LABEL_OFFSET : slot + COUNTER_SLOT_SIZE] = encoded.ljust(LABEL_BYTES, b"\0")
-        self._w[slot // 8 + 1] = int(kind)
-        self._used += 1
+        index = self._existing.get(label)
+        if index is None:  # a new label; a restarted stage finds its old slot by label instead
+            if self._used >= COUNTERS_PER_STAGE:
+                raise RuntimeError(f"no counter slot left for {label!r} ({COUNTERS_PER_STAGE} per stage)")
+            encoded = label.encode()
+            if not encoded or len(encoded) > LABEL_BYTES:
+                raise ValueError(f"counter label must be 1..{LABEL_BYTES} bytes, got {label!r}")
+            index = self._used
+            slot = self._offset + index * COUNTER_SLOT_SIZE
+            self._buf[slot + LABEL_OFFSET : slot + COUNTER_SLOT_SIZE] = encoded.ljust(LABEL_BYTES, b"\0")
+            self._w[slot // 8 + 1] = int(kind)
+            self._used += 1
+        slot = self._offset + index * COUNTER_SLOT_SIZE
         counter = Counter(self._w, slot, label)
         self._by_label[label] = counter
         return counter
@@ -109,13 +114,21 @@ class CounterBlock:
         return self._claim(CounterKind.CUSTOM, label)
 
 
-def read_counter_block(buf: memoryview, block_offset: int) -> dict[str, int]:
-    """Reader side: every labelled slot of a block, in slot order."""
-    values: dict[str, int] = {}
+def _read_labels(buf: memoryview, block_offset: int) -> list[str]:
+    labels = []
     for i in range(COUNTERS_PER_STAGE):
         slot = block_offset + i * COUNTER_SLOT_SIZE
         label = bytes(buf[slot + LABEL_OFFSET : slot + COUNTER_SLOT_SIZE]).rstrip(b"\0")
         if not label:
             break
-        values[label.decode(errors="replace")] = int.from_bytes(buf[slot : slot + 8], "little", signed=True)
+        labels.append(label.decode(errors="replace"))
+    return labels
+
+
+def read_counter_block(buf: memoryview, block_offset: int) -> dict[str, int]:
+    """Reader side: every labelled slot of a block, in slot order."""
+    values: dict[str, int] = {}
+    for i, label in enumerate(_read_labels(buf, block_offset)):
+        slot = block_offset + i * COUNTER_SLOT_SIZE
+        values[label] = int.from_bytes(buf[slot : slot + 8], "little", signed=True)
     return values

@@ -158,6 +158,8 @@ class HistogramSnapshot:
         if total == 0:
             return 0
         rank = max(1, math.ceil(percentile / 100.0 * total))
+        if rank >= total:
+            return self.max_value
         index = int(np.searchsorted(np.cumsum(self.counts), rank))
         return int(min(max(BUCKET_MID[index], self.min_value), self.max_value))
 

@@ -436,11 +436,11 @@ ERROR_CASES: list[tuple[str, Edit, str, str]] = [
     (
         "slot size not a multiple of 8",
         _set("rings.0.slot_size", 12),
-        "rings[0]",
+        "rings[0].slot_size",
         "ring slot size must be a multiple of 8 and >= 8, got 12",
     ),
     ("slot size below 8", _set("rings.0.slot_size", 4), "rings[0].slot_size", "must be >= 8, got 4"),
-    ("bad ring name", _set("rings.0.name", "a.b"), "rings[0]", f"ring name 'a.b' {NAME_RULE}"),
+    ("bad ring name", _set("rings.0.name", "a.b"), "rings[0].name", f"ring name 'a.b' {NAME_RULE}"),
     (
         "ring name too long for the control file",
         _set("rings.0.name", "r" * 33),

@@ -169,3 +169,9 @@ def test_should_create_a_control_file_for_a_pipeline_without_rings(pipeline_name
     finally:
         cf.close()
         cf.segment.unlink()
+
+
+def test_should_refuse_a_long_stage_name_without_leaving_a_segment(pipeline_name: str) -> None:
+    with pytest.raises(ValueError, match=r"^name 's{33}' is longer than 32 bytes$"):
+        ControlFile.create(pipeline_name, ["s" * 33], [])
+    assert not os.path.exists(os.path.join(SHM_DIR, control_segment_name(pipeline_name)[1:]))

@@ -141,3 +141,15 @@ def test_should_read_a_block_directly_from_a_buffer() -> None:
     assert int(words[8 * len(STANDARD_LABELS) + 1]) == CounterKind.CUSTOM  # kind word of the first custom slot
     words.release()
     view.release()
+
+
+def test_should_find_custom_counters_by_label_when_a_restart_registers_them_in_another_order(
+    control: ControlFile,
+) -> None:
+    first = control.counters(0)
+    first.add("gaps").add(3)
+    first.add("resyncs").add(7)
+    again = control.counters(0)
+    assert again.add("resyncs").value == 7
+    assert again.add("gaps").value == 3
+    assert again.add("new_one").value == 0

@@ -264,3 +264,9 @@ def test_should_export_only_the_header_and_footer_for_an_empty_histogram() -> No
     lines = HistogramSnapshot.empty().to_hgrm().splitlines()
     assert len(lines) == 5
     assert lines[-2] == "#[Max     =        0.000, Total count    =            0]"
+
+
+def test_should_report_the_exact_max_at_the_100th_percentile() -> None:
+    snapshot = HistogramSnapshot.from_values([1_000, 2_000, 999_211])
+    assert snapshot.value_at_percentile(100) == 999_211
+    assert snapshot.summary()["max_ns"] == 999_211
