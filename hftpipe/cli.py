@@ -301,24 +301,31 @@ def bench() -> None:
 
 @bench.command("ring")
 @click.option("--json", "as_json", is_flag=True)
-@click.option("--messages", type=int, default=200_000, show_default=True, help="Latency samples per transport.")
-@click.option("--throughput-messages", type=int, default=2_000_000, show_default=True)
+@click.option(
+    "--messages", type=click.IntRange(min=1), default=200_000, show_default=True, help="Latency samples per transport."
+)
+@click.option("--throughput-messages", type=click.IntRange(min=1), default=2_000_000, show_default=True)
 def bench_ring(as_json: bool, messages: int, throughput_messages: int) -> None:
     """One-way latency and throughput: shm ring vs faster-fifo vs multiprocessing.Queue."""
-    from hftpipe.benchmarks.ring_bench import format_ring_report, run_ring_benchmark  # noqa: PLC0415 - heavy
+    from hftpipe.benchmarks import BenchmarkError  # noqa: PLC0415 - keeps stage start-up light
+    from hftpipe.benchmarks.ring_bench import format_ring_report, run_ring_benchmark  # noqa: PLC0415
 
-    result = run_ring_benchmark(messages=messages, throughput_messages=throughput_messages)
+    try:
+        result = run_ring_benchmark(messages=messages, throughput_messages=throughput_messages)
+    except BenchmarkError as exc:
+        _fail(f"benchmark failed: {exc}", EX_SOFTWARE)
     click.echo(json.dumps(result) if as_json else format_ring_report(result))
 
 
 @bench.command("pipeline")
 @_config_option
 @click.option("--json", "as_json", is_flag=True)
-@click.option("--duration", type=float, default=5.0, show_default=True)
-@click.option("--rate", type=int, default=None, help="Override the probe source's rate (records/s).")
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True), default=5.0, show_default=True)
+@click.option("--rate", type=click.IntRange(min=0), default=None, help="Override the probe source's rate (records/s).")
 def bench_pipeline(config_path: str | None, as_json: bool, duration: float, rate: int | None) -> None:
     """Run the 5-stage probe pipeline and report per-hop and end-to-end percentiles."""
-    from hftpipe.benchmarks.pipeline_bench import (  # noqa: PLC0415 - heavy
+    from hftpipe.benchmarks import BenchmarkError  # noqa: PLC0415 - keeps stage start-up light
+    from hftpipe.benchmarks.pipeline_bench import (  # noqa: PLC0415
         format_pipeline_report,
         run_pipeline_benchmark,
     )
@@ -328,4 +335,8 @@ def bench_pipeline(config_path: str | None, as_json: bool, duration: float, rate
         result = run_pipeline_benchmark(config_path, duration, rate)
     except ConfigError as exc:
         _fail(f"config error: {exc.key}: {exc.reason}", EX_CONFIG)
+    except (BenchmarkError, StartupFailedError) as exc:
+        _fail(f"benchmark failed: {exc}", EX_SOFTWARE)
+    except PipelineAlreadyRunningError as exc:
+        _fail(str(exc), EX_UNAVAILABLE)
     click.echo(json.dumps(result) if as_json else format_pipeline_report(result))

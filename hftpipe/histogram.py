@@ -37,6 +37,7 @@ _MAX: Final = 0
 _MIN_PLUS_ONE: Final = 1  # 0 means "no value yet"
 
 assert BUCKET_COUNT == 3840 and MAX_TRACKABLE_NS >= 60 * 10**9
+assert (LINEAR_LIMIT, SUB_BUCKET_BITS, MAX_TRACKABLE_NS) == (256, 7, 68_719_476_735)  # inlined in record()
 
 
 def bucket_index(value: int) -> int:
@@ -80,15 +81,19 @@ class Histogram:
         self._min = stored_min - 1 if stored_min else MAX_TRACKABLE_NS + 1
 
     def record(self, value: int) -> None:
-        if value >= LINEAR_LIMIT:
-            value = min(value, MAX_TRACKABLE_NS)
+        # Constants are inlined (256 = LINEAR_LIMIT, 7 = SUB_BUCKET_BITS, 2^36-1 =
+        # MAX_TRACKABLE_NS) and the clamp is an `if`, not min(): global lookups and
+        # the call made this path ~40 % slower. The module asserts the constants.
+        if value >= 256:
+            if value > 68_719_476_735:  # noqa: PLR1730
+                value = 68_719_476_735
             shift = value.bit_length() - 8
-            index = (shift << SUB_BUCKET_BITS) + (value >> shift)
+            self._w[self._base + (shift << 7) + (value >> shift)] += 1
         elif value > 0:
-            index = value
+            self._w[self._base + value] += 1
         else:
-            value = index = 0
-        self._w[self._base + index] += 1
+            value = 0
+            self._w[self._base] += 1
         if value > self._max:
             self._max = value
             self._w[self._hdr + _MAX] = value
@@ -126,7 +131,8 @@ class HistogramSnapshot:
     @classmethod
     def from_values(cls, values: Iterable[int]) -> HistogramSnapshot:
         """Build from plain values (benchmarks measure locally, then report the same way)."""
-        array = np.clip(np.fromiter(values, dtype=np.int64), 0, MAX_TRACKABLE_NS)
+        raw = values if isinstance(values, np.ndarray) else np.fromiter(values, dtype=np.int64)
+        array = np.clip(np.asarray(raw, dtype=np.int64), 0, MAX_TRACKABLE_NS)
         if array.size == 0:
             return cls.empty()
         shift = np.maximum(np.frexp(array.astype(np.float64))[1].astype(np.int64) - 8, 0)

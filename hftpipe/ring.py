@@ -72,6 +72,11 @@ def check_memory_order(idle_alias: str, machine: str | None = None) -> None:
 class Ring:
     """One end of a ring: create it in the owner, attach from producer and consumer."""
 
+    __slots__ = (
+        "_bell", "_buf", "_claimed", "_data", "_head", "_head_cache", "_mask", "_slots", "_tail",
+        "_tail_cache", "_w", "capacity", "name", "segment", "slot_size",
+    )
+
     def __init__(self, segment: Segment) -> None:
         self.segment = segment
         self.name = segment.name
@@ -120,7 +125,9 @@ class Ring:
         self._bell = semaphore
 
     def close(self) -> None:
-        del self._slots
+        """Idempotent: drop the numpy view first so the mapping can be released."""
+        if hasattr(self, "_slots"):
+            del self._slots
         self.segment.close()
 
     def unlink(self) -> None:

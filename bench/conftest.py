@@ -1,0 +1,63 @@
+"""Fixtures for the benchmarks: rings under a name of their own, unlinked after each test.
+
+Micro benchmarks take ``make_ring`` (a producer and a consumer handle on one
+fresh segment); the latency runs use ``bench<pid>`` names of their own. After
+each test nothing of this test session may be left in /dev/shm.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from hftpipe.ring import Ring
+from hftpipe.shm import PREFIX, SHM_DIR, remove_pipeline, segment_name, unlink_segment
+
+MICRO_TAG = f"micro{os.getpid()}"
+"""Pipeline part of every ring name the micro benchmarks create."""
+BENCH_TAG = f"bench{os.getpid()}"
+"""What ``run_ring_benchmark`` and ``run_pipeline_benchmark`` name their objects after (same pid)."""
+
+MakeRing = Callable[..., tuple[Ring, Ring]]
+
+
+def leftovers() -> list[str]:
+    stems = tuple(f"{PREFIX}.{tag}." for tag in (MICRO_TAG, BENCH_TAG))
+    return sorted(f for f in os.listdir(SHM_DIR) if f.removeprefix("sem.").startswith(stems))
+
+
+@pytest.fixture
+def make_ring() -> Iterator[MakeRing]:
+    """``make_ring(capacity, slot_size)`` -> ``(producer, consumer)`` handles on one new segment."""
+    counter = itertools.count()
+    names: list[str] = []
+    handles: list[Ring] = []
+
+    def make(capacity: int = 1024, slot_size: int = 64) -> tuple[Ring, Ring]:
+        name = segment_name(MICRO_TAG, "ring", f"r{next(counter)}")
+        producer = Ring.create(name, capacity, slot_size)
+        names.append(name)
+        handles.append(producer)
+        consumer = Ring.attach(name)
+        handles.append(consumer)
+        return producer, consumer
+
+    try:
+        yield make
+    finally:
+        for ring in handles:
+            ring.close()
+        for name in names:
+            unlink_segment(name)
+
+
+@pytest.fixture(autouse=True)
+def _nothing_left_behind() -> Iterator[None]:
+    yield
+    left = leftovers()
+    for tag in (MICRO_TAG, BENCH_TAG):
+        remove_pipeline(tag)
+    assert not left, f"the benchmark left shared memory behind: {left}"
