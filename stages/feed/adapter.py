@@ -1,0 +1,266 @@
+"""What every venue adapter is: raw venue messages in, normalized market-data events out.
+
+An adapter knows one venue's wire format and sync rules and nothing about IO:
+the feed stage (or a capture replay, or a test) hands it each message with
+the time it was received, and it calls a :class:`MarketDataSink`. The feed
+stage's sink writes records into the feed -> book ring; the books sink used
+by ``hftpipe book`` and the tests applies them to in-process books. So the
+same adapter code is exercised live, in replay and in tests.
+
+Book events come as: ``book_clear`` (a snapshot starts), ``book_level``
+(absolute size at a price, 0 removes; ``end=True`` on the last level of one
+atomic venue update), and ``book_state`` (synced / resyncing / stale): no
+strategy may act on an instrument unless its last state is SYNCED.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from hftpipe.instruments import Instrument, InstrumentRegistry
+from hftpipe.l2book import L2Book
+from hftpipe.records import BookState
+
+
+class MarketDataSink(Protocol):
+    def book_clear(self, instrument: int, update_id: int, ts_venue: int, ts_recv: int) -> None: ...
+
+    def book_level(
+        self,
+        instrument: int,
+        side: int,
+        price: int,
+        qty: int,
+        update_id: int,
+        ts_venue: int,
+        ts_recv: int,
+        end: bool,
+        snapshot: bool,
+    ) -> None: ...
+
+    def book_state(self, instrument: int, state: BookState, ts_recv: int) -> None: ...
+
+    def trade(
+        self, instrument: int, price: int, qty: int, trade_id: int, aggressor: int, ts_venue: int, ts_recv: int
+    ) -> None: ...
+
+    def bbo(
+        self,
+        instrument: int,
+        bid_price: int,
+        bid_qty: int,
+        ask_price: int,
+        ask_qty: int,
+        update_id: int,
+        ts_venue: int,
+        ts_recv: int,
+    ) -> None: ...
+
+
+@dataclass(slots=True)
+class InstrumentStats:
+    """Per-instrument sync statistics, as ``hftpipe book --json`` reports them."""
+
+    messages: int = 0
+    applied: int = 0
+    dropped: int = 0
+    gaps: int = 0
+    resyncs: int = 0
+    checksums_ok: int = 0
+    checksum_failures: int = 0
+
+    def as_json(self) -> dict[str, int]:
+        return {
+            "messages": self.messages,
+            "applied": self.applied,
+            "dropped": self.dropped,
+            "gaps": self.gaps,
+            "resyncs": self.resyncs,
+            "checksums_ok": self.checksums_ok,
+            "checksum_failures": self.checksum_failures,
+        }
+
+
+@dataclass(slots=True)
+class AdapterCounters:
+    """Venue-wide problems: counted always, logged once per kind."""
+
+    malformed: int = 0
+    unknown: int = 0
+    rejected_values: int = 0
+    logged: set[str] = field(default_factory=set)
+
+    def problem(self, logger: logging.Logger, kind: str, detail: str) -> None:
+        if kind == "malformed":
+            self.malformed += 1
+        elif kind == "unknown":
+            self.unknown += 1
+        else:
+            self.rejected_values += 1
+        if kind not in self.logged:
+            self.logged.add(kind)
+            logger.warning("%s message (further ones are only counted): %s", kind, detail[:200])
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotRequest:
+    """A REST snapshot the adapter needs before it can sync ``symbol``."""
+
+    symbol: str
+    url: str
+
+
+class VenueAdapter:
+    """Base of every venue adapter: instruments, statistics and problem counting.
+
+    Subclasses implement :meth:`on_message` (and, for REST-synced venues,
+    :meth:`on_snapshot`), register instruments with :meth:`instrument`, and call
+    the sink. IO is not theirs: whoever owns the connection calls
+    :meth:`websocket_urls`/:meth:`subscriptions` to connect, hands every
+    received message to :meth:`on_message` with its receive time, fetches what
+    :meth:`take_snapshot_requests` asks for, and calls :meth:`on_disconnect`
+    when the connection drops.
+    """
+
+    venue: str = ""
+    default_price_scale: int = 8
+    default_qty_scale: int = 8
+
+    def __init__(
+        self,
+        sink: MarketDataSink,
+        registry: InstrumentRegistry,
+        *,
+        symbols: Sequence[str] = (),
+        depth: int = 1000,
+        validate_checksums: bool = True,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.sink = sink
+        self.registry = registry
+        self.symbols = tuple(symbols)
+        self.depth = depth
+        self.validate_checksums = validate_checksums
+        self.logger = logger or logging.getLogger(f"hftpipe.feed.{self.venue}")
+        self.stats: dict[str, InstrumentStats] = {}
+        self.problems = AdapterCounters()
+        self.replicas: dict[int, L2Book] = {}
+        """The adapter's own copy of each book: checksums and crossed-book checks use it."""
+        self.update_ids: dict[str, int] = {}
+        self.synced: dict[str, bool] = {}
+        self._snapshot_requests: list[SnapshotRequest] = []
+
+    # -- instruments -------------------------------------------------------
+    def instrument(self, symbol: str, price_scale: int | None = None, qty_scale: int | None = None) -> Instrument:
+        """The registered instrument for ``symbol``, registering it on first sight."""
+        try:
+            return self.registry.by_symbol(self.venue, symbol)
+        except KeyError:
+            pass
+        instrument = Instrument(
+            id=len(self.registry) + 1,
+            venue=self.venue,
+            symbol=symbol,
+            price_scale=self.default_price_scale if price_scale is None else price_scale,
+            qty_scale=self.default_qty_scale if qty_scale is None else qty_scale,
+        )
+        self.registry.add(instrument)
+        self.stats[symbol] = InstrumentStats()
+        return instrument
+
+    def stats_for(self, symbol: str) -> InstrumentStats:
+        stats = self.stats.get(symbol)
+        if stats is None:
+            stats = self.stats[symbol] = InstrumentStats()
+        return stats
+
+    # -- emitting (replica + sink together) -------------------------------------
+    def begin_snapshot(self, instrument: Instrument, update_id: int, ts_venue: int, recv_ns: int) -> None:
+        replica = self.replicas.get(instrument.id)
+        if replica is None:
+            replica = self.replicas[instrument.id] = L2Book(instrument.id)
+        replica.clear()
+        replica.update_id = update_id
+        self.update_ids[instrument.symbol] = update_id
+        self.sink.book_clear(instrument.id, update_id, ts_venue, recv_ns)
+
+    def emit_levels(
+        self,
+        instrument: Instrument,
+        levels: Sequence[tuple[int, int, int]],
+        update_id: int,
+        ts_venue: int,
+        recv_ns: int,
+        snapshot: bool = False,
+    ) -> L2Book:
+        """Apply ``(side, price, qty)`` levels to the replica and send them; the last carries END."""
+        replica = self.replicas.get(instrument.id)
+        if replica is None:
+            replica = self.replicas[instrument.id] = L2Book(instrument.id)
+        last = len(levels) - 1
+        set_level = replica.set_level
+        book_level = self.sink.book_level
+        iid = instrument.id
+        for i, (side, price, qty) in enumerate(levels):
+            set_level(side, price, qty)
+            book_level(iid, side, price, qty, update_id, ts_venue, recv_ns, i == last, snapshot)
+        replica.update_id = update_id
+        self.update_ids[instrument.symbol] = update_id
+        return replica
+
+    def mark(self, instrument: Instrument, state: BookState, recv_ns: int) -> None:
+        self.synced[instrument.symbol] = state is BookState.SYNCED
+        self.sink.book_state(instrument.id, state, recv_ns)
+
+    def parse_levels(
+        self, instrument: Instrument, side: int, raw_levels: Sequence[Sequence[Any]], out: list[tuple[int, int, int]]
+    ) -> None:
+        """``[["price", "qty", ...], ...]`` -> ``out``; raises ValueError on any bad value."""
+        price_of = instrument.price
+        qty_of = instrument.qty
+        for level in raw_levels:
+            price = price_of(level[0])
+            qty = qty_of(level[1])
+            if price <= 0 or qty < 0:
+                raise ValueError(f"level out of range: {level[0]!r} x {level[1]!r}")
+            out.append((side, price, qty))
+
+    # -- connection ----------------------------------------------------------
+    def websocket_urls(self) -> list[str]:
+        raise NotImplementedError
+
+    def subscriptions(self, url: str) -> list[str]:
+        """JSON texts to send after connecting to ``url``."""
+        return []
+
+    def on_message(self, raw: str | bytes, recv_ns: int) -> None:
+        raise NotImplementedError
+
+    def request_snapshot(self, request: SnapshotRequest) -> None:
+        if request not in self._snapshot_requests:
+            self._snapshot_requests.append(request)
+
+    def take_snapshot_requests(self) -> list[SnapshotRequest]:
+        requests, self._snapshot_requests = self._snapshot_requests, []
+        return requests
+
+    def on_snapshot(self, symbol: str, raw: str | bytes, recv_ns: int) -> None:
+        raise NotImplementedError(f"{self.venue} does not sync from REST snapshots")
+
+    def on_disconnect(self, recv_ns: int) -> None:
+        """Every book of this connection is unknown until the venue resends it."""
+        for symbol in self.stats:
+            self.mark(self.registry.by_symbol(self.venue, symbol), BookState.RESYNCING, recv_ns)
+
+    # -- problems ------------------------------------------------------------
+    def malformed(self, detail: str) -> None:
+        self.problems.problem(self.logger, "malformed", detail)
+
+    def unknown(self, detail: str) -> None:
+        self.problems.problem(self.logger, "unknown", detail)
+
+    def rejected_value(self, detail: str) -> None:
+        self.problems.problem(self.logger, "rejected value", detail)
