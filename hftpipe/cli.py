@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 
 import click
 
+from hftpipe.capture import CaptureFormatError
 from hftpipe.config import EX_CONFIG, ConfigError, PipelineConfig, default_config_path, load_config
 from hftpipe.control import ControlFile
 from hftpipe.report import LatencySnapshot, RingReader, format_ns, pipeline_report, status_line
@@ -21,6 +22,9 @@ from hftpipe.runner import EX_SOFTWARE, EX_UNAVAILABLE
 from hftpipe.shm import clean_stale, list_entries
 from hftpipe.stage_process import LOG_LEVEL_ENV, configure_logging, run_stage
 from hftpipe.supervisor import PipelineAlreadyRunningError, StartupFailedError, Supervisor
+from stages.feed.venues import VENUE_CHOICES
+
+EX_DATAERR = 65
 
 
 def _fail(message: str, code: int) -> NoReturn:
@@ -164,6 +168,37 @@ def stage(stage_name: str, config_path: str | None, name: str | None) -> None:
         _fail(f"config error: stages.{stage_name}: {exc.args[0]}", EX_CONFIG)
     configure_logging(logging.getLevelName(os.environ.get(LOG_LEVEL_ENV, "INFO")))
     sys.exit(run_stage(config, stage_name))
+
+
+# ----------------------------------------------------------------------------- market data
+@main.command()
+@click.option("--venue", required=True, type=click.Choice(VENUE_CHOICES), help="Which adapter parses the capture.")
+@click.option("--capture", "capture_path", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--snapshots", type=click.Path(exists=True, dir_okay=False), help="The REST snapshots recorded with it (.http)."
+)
+@click.option("--depth", type=click.IntRange(min=1), help="Levels per side to print (default: all).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object keyed by venue symbol.")
+def book(venue: str, capture_path: str, snapshots: str | None, depth: int | None, as_json: bool) -> None:
+    """Replay a capture through a venue adapter and the book logic; print the books."""
+    from stages.feed.book_report import book_report  # noqa: PLC0415 - only this command needs the adapters
+
+    configure_logging(logging.WARNING)
+    try:
+        report = book_report(venue, capture_path, snapshots, depth)
+    except CaptureFormatError as exc:
+        _fail(f"bad capture {capture_path}: {exc}", EX_DATAERR)
+    if as_json:
+        click.echo(json.dumps(report))
+        return
+    for symbol, entry in report.items():
+        best_bid = entry["bids"][0] if entry["bids"] else ["-", "-"]
+        best_ask = entry["asks"][0] if entry["asks"] else ["-", "-"]
+        stats = ", ".join(f"{k}={v}" for k, v in entry["stats"].items() if v)
+        click.echo(
+            f"{symbol:<14} {entry['state']:<9} id {entry['last_update_id']:<14} "
+            f"bid {best_bid[1]}@{best_bid[0]}  ask {best_ask[1]}@{best_ask[0]}  {stats}"
+        )
 
 
 # ----------------------------------------------------------------------------- observe

@@ -222,8 +222,11 @@ class VenueAdapter:
         price_of = instrument.price
         qty_of = instrument.qty
         for level in raw_levels:
-            price = price_of(level[0])
-            qty = qty_of(level[1])
+            try:
+                price = price_of(level[0])
+                qty = qty_of(level[1])
+            except (IndexError, TypeError, AttributeError) as exc:
+                raise ValueError(f"malformed level {level!r}") from exc
             if price <= 0 or qty < 0:
                 raise ValueError(f"level out of range: {level[0]!r} x {level[1]!r}")
             out.append((side, price, qty))

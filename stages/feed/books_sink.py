@@ -87,7 +87,9 @@ class BooksSink:
         self.bbos[instrument] = (bid_price, bid_qty, ask_price, ask_qty, update_id)
 
     # -- report ------------------------------------------------------------------
-    def report(self, registry: InstrumentRegistry, depth: int | None, stats: dict[str, Any]) -> dict[str, Any]:
+    def report(
+        self, registry: InstrumentRegistry, depth: int | None, stats: dict[str, Any], update_ids: dict[str, int]
+    ) -> dict[str, Any]:
         """``hftpipe book --json``: per venue symbol, the book as decimal strings, best first."""
         out: dict[str, Any] = {}
         for instrument in registry:
@@ -97,7 +99,7 @@ class BooksSink:
                 "bids": [[instrument.price_text(p), instrument.qty_text(q)] for p, q in book.bids(depth)],
                 "asks": [[instrument.price_text(p), instrument.qty_text(q)] for p, q in book.asks(depth)],
                 "state": state.name.lower(),
-                "last_update_id": book.update_id,
+                "last_update_id": update_ids.get(instrument.symbol, book.update_id),
                 "stats": stats[instrument.symbol].as_json() if instrument.symbol in stats else {},
             }
         return out
