@@ -45,6 +45,8 @@ class RecordType(IntEnum):
     ORDER_INTENT = 5
     EXEC_REPORT = 6
     CONTROL = 7
+    DEPTH = 8
+    BAR = 9
 
 
 class RecordFlag(IntFlag):
@@ -105,6 +107,15 @@ class ControlKind(IntEnum):
     HALT = 2
     RESUME = 3
     KILL_SWITCH = 4
+
+
+class BarKind(IntEnum):
+    TIME = 0
+    """Closes on a wall-clock boundary (``interval`` ns)."""
+    TICK = 1
+    """Closes after ``interval`` trades."""
+    VOLUME = 2
+    """Closes once ``interval`` of fixed-point quantity has traded."""
 
 
 class BookState(IntEnum):
@@ -216,6 +227,42 @@ CONTROL_DTYPE: Final = _dtype(
     RECORD_SIZE,
 )
 
+DEPTH_LEVELS: Final = 20
+"""Levels per side a DEPTH record can carry (the book stage publishes the top N <= this)."""
+
+DEPTH_DTYPE: Final = _dtype(
+    [
+        ("update_id", "<u8", 64),
+        ("levels", "<u2", 72),
+        ("book_state", "u1", 74),
+        ("bid_price", f"({DEPTH_LEVELS},)<i8", 80),
+        ("bid_qty", f"({DEPTH_LEVELS},)<i8", 80 + 8 * DEPTH_LEVELS),
+        ("ask_price", f"({DEPTH_LEVELS},)<i8", 80 + 16 * DEPTH_LEVELS),
+        ("ask_qty", f"({DEPTH_LEVELS},)<i8", 80 + 24 * DEPTH_LEVELS),
+    ],
+    768,
+)
+"""Top N of one book after an atomic update; unused levels are zero. 768 bytes: rings
+that carry it need ``slot_size >= 768``."""
+
+BAR_DTYPE: Final = _dtype(
+    [
+        ("open", "<i8", 64),
+        ("high", "<i8", 72),
+        ("low", "<i8", 80),
+        ("close", "<i8", 88),
+        ("volume", "<i8", 96),
+        ("vwap", "<i8", 104),
+        ("trades", "<u4", 112),
+        ("kind", "u1", 116),
+        ("interval", "<i8", 120),
+    ],
+    RECORD_SIZE,
+)
+"""OHLCV bar: prices at the instrument's price scale, volume at its qty scale; ``vwap``
+is rounded to the price scale; ``ts_venue`` is the bar's open time, ``ts_origin`` the
+receive time of its closing trade."""
+
 _STRUCT_CODES: Final = {
     "u1": "B",
     "u2": "H",
@@ -288,6 +335,8 @@ SPECS: Final = {
         _spec(RecordType.ORDER_INTENT, ORDER_INTENT_DTYPE),
         _spec(RecordType.EXEC_REPORT, EXEC_REPORT_DTYPE),
         _spec(RecordType.CONTROL, CONTROL_DTYPE),
+        _spec(RecordType.DEPTH, DEPTH_DTYPE),
+        _spec(RecordType.BAR, BAR_DTYPE),
     )
 }
 
@@ -306,7 +355,7 @@ U64: Final = struct.Struct("<Q")
 def _assert_layouts() -> None:
     for spec in SPECS.values():
         assert spec.packer.size == spec.itemsize, (spec.rtype, spec.packer.size)
-        assert spec.itemsize in (HEADER_SIZE, RECORD_SIZE), spec.rtype
+        assert spec.itemsize in (HEADER_SIZE, RECORD_SIZE, DEPTH_DTYPE.itemsize), spec.rtype
         assert spec.itemsize % 64 == 0
         assert spec.offset_of("ts_hop") == TS_HOP_OFFSET
         assert spec.offset_of("ts_origin") == TS_ORIGIN_OFFSET

@@ -89,7 +89,28 @@ BODY_LAYOUTS: dict[RecordType, dict[str, tuple[int, str]]] = {
         "value": (72, "<i8"),
         "arg": (80, "<i8"),
     },
+    RecordType.DEPTH: {
+        "update_id": (64, "<u8"),
+        "levels": (72, "<u2"),
+        "book_state": (74, "|u1"),
+        "bid_price": (80, "<i8"),  # (20,) subarrays from here on
+        "bid_qty": (240, "<i8"),
+        "ask_price": (400, "<i8"),
+        "ask_qty": (560, "<i8"),
+    },
+    RecordType.BAR: {
+        "open": (64, "<i8"),
+        "high": (72, "<i8"),
+        "low": (80, "<i8"),
+        "close": (88, "<i8"),
+        "volume": (96, "<i8"),
+        "vwap": (104, "<i8"),
+        "trades": (112, "<u4"),
+        "kind": (116, "|u1"),
+        "interval": (120, "<i8"),
+    },
 }
+SIZES = {RecordType.PROBE: HEADER_SIZE, RecordType.DEPTH: 768}
 
 ALL_TYPES = list(RecordType)
 
@@ -113,6 +134,9 @@ def _sample_values(spec: RecordSpec) -> dict[str, Any]:
             values[name] = int(spec.rtype)
         elif name == "ts_hop":
             values[name] = [-(1 << 63), (1 << 63) - 1, -1, 1_700_000_000_123_456_789 + i]
+        elif field_dtype.subdtype is not None:
+            count = field_dtype.subdtype[1][0]
+            values[name] = [(-1) ** k * (7_000_000_000_000 + 1_000 * i + k) for k in range(count)]
         elif field_dtype.kind == "u":
             bits = 8 * field_dtype.itemsize
             values[name] = ((1 << bits) - 1) - i * 3 if bits > 8 else 0x80 + i
@@ -145,8 +169,8 @@ def test_should_lay_out_every_record_type_at_the_documented_offsets(rtype: Recor
 
 
 @pytest.mark.parametrize("rtype", ALL_TYPES, ids=lambda t: t.name)
-def test_should_size_probe_records_at_64_bytes_and_all_others_at_128(rtype: RecordType) -> None:
-    expected = HEADER_SIZE if rtype is RecordType.PROBE else RECORD_SIZE
+def test_should_size_probe_at_64_depth_at_768_and_all_others_at_128_bytes(rtype: RecordType) -> None:
+    expected = SIZES.get(rtype, RECORD_SIZE)
     assert SPECS[rtype].itemsize == expected
     assert SPECS[rtype].packer.size == expected
 
@@ -198,7 +222,7 @@ def test_should_read_struct_packed_bytes_back_through_the_numpy_dtype(rtype: Rec
     spec.packer.pack_into(buf, 64, *_struct_args(spec, values))  # at a slot offset, as rings do
     rec = np.frombuffer(buf, dtype=spec.dtype, count=1, offset=64)[0]
     for name, value in values.items():
-        got = rec[name].tolist() if name == "ts_hop" else int(rec[name])
+        got = rec[name].tolist() if isinstance(value, list) else int(rec[name])
         assert got == value, name
 
 
