@@ -19,11 +19,11 @@ from hftpipe.benchmarks.ring_bench import (
     _ring_single_consumer,
     _ring_single_producer,
 )
-from hftpipe.config import ConfigError, default_config_path, load_config
+from hftpipe.config import ConfigError, load_config, probe_config_path
 
 
 def test_toml_writer_round_trips_the_default_config() -> None:
-    raw = tomllib.loads(default_config_path().read_text())
+    raw = tomllib.loads(probe_config_path().read_text())
     assert tomllib.loads(_toml.dumps(raw)) == raw
 
 
@@ -44,7 +44,7 @@ def test_toml_writer_refuses_what_it_cannot_write() -> None:
 
 
 def test_with_rate_replaces_only_the_source_rate() -> None:
-    config = load_config(default_config_path())
+    config = load_config(probe_config_path())
     changed = with_rate(config, 1234)
     assert changed.stage("source").params.rate == 1234
     assert changed.stage("source").params.max_burst == config.stage("source").params.max_burst

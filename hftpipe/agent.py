@@ -12,6 +12,7 @@ can step it one duty cycle at a time (Agrona ``AgentInvoker``).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import traceback
 from dataclasses import dataclass, field
@@ -100,6 +101,21 @@ class Agent:
 
     def on_close(self) -> None:
         """Called once on orderly shutdown, after the last ``do_work``."""
+
+
+class AsyncAgent(Agent):
+    """A stage whose work arrives on sockets: its asyncio loop is its idle strategy.
+
+    ``run`` owns the loop until ``stopping`` is set (SIGTERM, pipeline stop,
+    owner gone); the runner keeps heart-beating meanwhile. Exceptions escaping
+    ``run`` fail the stage, so the supervisor's policy applies.
+    """
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        raise NotImplementedError
+
+    def do_work(self) -> int:
+        raise TypeError(f"{type(self).__name__} is driven by run(), not do_work()")
 
 
 class ErrorRouter:

@@ -358,7 +358,7 @@ def bench_ring(as_json: bool, messages: int, throughput_messages: int) -> None:
 @click.option("--duration", type=click.FloatRange(min=0, min_open=True), default=5.0, show_default=True)
 @click.option("--rate", type=click.IntRange(min=0), default=None, help="Override the probe source's rate (records/s).")
 def bench_pipeline(config_path: str | None, as_json: bool, duration: float, rate: int | None) -> None:
-    """Run the 5-stage probe pipeline and report per-hop and end-to-end percentiles."""
+    """Run the 5-stage probe pipeline (configs/probe.toml) and report per-hop and end-to-end percentiles."""
     from hftpipe.benchmarks import BenchmarkError  # noqa: PLC0415 - keeps stage start-up light
     from hftpipe.benchmarks.pipeline_bench import (  # noqa: PLC0415
         format_pipeline_report,

@@ -347,6 +347,11 @@ def load_config(path: str | os.PathLike[str]) -> PipelineConfig:
     return parse_config(raw, source=str(file.resolve()))
 
 
+def probe_config_path() -> Path:
+    """The 5-stage latency probe, beside the default: the benchmark topology."""
+    return default_config_path().parent / "probe.toml"
+
+
 def default_config_path() -> Path:
     """The embedded default: inside the wheel, or the source checkout's ``configs/``."""
     packaged = Path(__file__).parent / "_configs" / "default.toml"

@@ -57,6 +57,8 @@ class RecordFlag(IntFlag):
     """Part of a snapshot (the book was cleared before the first such record)."""
     REPLAY = 0x4
     """Produced from a capture file rather than a live connection."""
+    VENUE = 0x8
+    """A BBO from the venue's own ticker stream, not computed from the local book."""
 
 
 class Side(IntEnum):

@@ -9,6 +9,7 @@ owner is gone (a stage must not outlive the shared memory it was given).
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import logging
 import os
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Final
 
-from hftpipe.agent import Agent, ErrorRouter, StageContext
+from hftpipe.agent import Agent, AsyncAgent, ErrorRouter, StageContext
 from hftpipe.control_layout import PipelineState, StageState
 from hftpipe.counters import CounterKind
 from hftpipe.idle import IdleStrategy, set_timer_slack
@@ -171,3 +172,59 @@ class AgentRunner:
             idle(work)
         cycles_counter.set(cycles)
         return EX_OK
+
+
+class AsyncAgentRunner(AgentRunner):
+    """Runs an :class:`AsyncAgent`: the same lifecycle, with asyncio in place of the poll loop.
+
+    A watchdog task writes the heartbeat, records event-loop lag as the max
+    duty-cycle time (a callback that blocks the loop shows up there), and sets
+    ``stopping`` when the pipeline stops or its owner is gone.
+    """
+
+    def _loop(self) -> int:
+        return asyncio.run(self._main())
+
+    async def _main(self) -> int:
+        ctx = self.ctx
+        control = ctx.control
+        control.set_stage_state(ctx.index, StageState.RUNNING)
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stopping.set)
+        watchdog = asyncio.create_task(self._watchdog(stopping))
+        agent = self.agent
+        assert isinstance(agent, AsyncAgent)
+        try:
+            await agent.run(stopping)
+            return EX_OK
+        except Exception as exc:  # noqa: BLE001 - routed, then the stage fails
+            self.errors.on_error(exc)
+            return EX_SOFTWARE
+        finally:
+            watchdog.cancel()
+
+    async def _watchdog(self, stopping: asyncio.Event) -> None:
+        ctx = self.ctx
+        control = ctx.control
+        heartbeat = ctx.counter(CounterKind.HEARTBEAT_NS)
+        max_lag_counter = ctx.counter(CounterKind.MAX_DUTY_CYCLE_NS)
+        max_lag = max_lag_counter.value
+        interval_s = HEARTBEAT_INTERVAL_NS / 1e9
+        next_owner_check = 0
+        while not stopping.is_set():
+            expected = time.monotonic_ns() + HEARTBEAT_INTERVAL_NS
+            await asyncio.sleep(interval_s)
+            now = time.monotonic_ns()
+            if now - expected > max_lag:
+                max_lag = now - expected
+                max_lag_counter.set(max_lag)
+            heartbeat.set(now)
+            if not self._running or control.state in (PipelineState.STOPPING, PipelineState.STOPPED):
+                stopping.set()
+            if now >= next_owner_check:
+                next_owner_check = now + OWNER_CHECK_INTERVAL_NS
+                if not control.segment.owner_is_alive():
+                    self.logger.error("pipeline owner (pid %d) is gone; closing", control.owner_pid)
+                    stopping.set()

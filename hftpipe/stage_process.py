@@ -11,10 +11,11 @@ from __future__ import annotations
 import logging
 import sys
 
+from hftpipe.agent import AsyncAgent
 from hftpipe.config import PipelineConfig, load_stage_class
 from hftpipe.control import ControlFile
 from hftpipe.idle import make_idle
-from hftpipe.runner import EX_UNAVAILABLE, AgentRunner, RunnerSettings
+from hftpipe.runner import EX_UNAVAILABLE, AgentRunner, AsyncAgentRunner, RunnerSettings
 from hftpipe.wiring import open_stage_context
 
 LOG_FORMAT = "%(asctime)s %(process)d %(name)s %(levelname)s %(message)s"
@@ -45,7 +46,8 @@ def run_stage(config: PipelineConfig, stage: str) -> int:
         agent = load_stage_class(stage_config.class_path, f"stages.{stage}.class")(ctx)
         idle_alias = control.stage_idle(index)
         idle = make_idle(idle_alias, config.idle, [p.ring for p in ctx.inputs.values()], ctx.doorbell)
-        runner = AgentRunner(
+        runner_cls = AsyncAgentRunner if isinstance(agent, AsyncAgent) else AgentRunner
+        runner = runner_cls(
             agent,
             idle,
             RunnerSettings(

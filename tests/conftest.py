@@ -63,3 +63,4 @@ def hftpipe_cmd() -> list[str]:
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = REPO / "configs" / "default.toml"
+PROBE_CONFIG = REPO / "configs" / "probe.toml"

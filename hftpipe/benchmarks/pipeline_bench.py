@@ -30,7 +30,7 @@ from typing import Any
 
 from hftpipe.benchmarks import _toml
 from hftpipe.benchmarks._procs import BenchmarkError
-from hftpipe.config import ConfigError, PipelineConfig, StageConfig, default_config_path, load_config
+from hftpipe.config import ConfigError, PipelineConfig, StageConfig, load_config, probe_config_path
 from hftpipe.report import format_ns, pipeline_report
 from hftpipe.supervisor import Supervisor
 
@@ -101,7 +101,7 @@ def run_pipeline_benchmark(config_path: str | None, duration: float, rate: int |
     """
     if duration <= 0:
         raise ValueError(f"duration must be > 0, got {duration}")
-    path = Path(config_path) if config_path else default_config_path()
+    path = Path(config_path) if config_path else probe_config_path()
     base = load_config(path)
     with contextlib.ExitStack() as stack:
         config = stack.enter_context(_rate_override(path, base, rate)) if rate is not None else base

@@ -222,6 +222,8 @@ class VenueAdapter:
         price_of = instrument.price
         qty_of = instrument.qty
         for level in raw_levels:
+            if not isinstance(level, list | tuple) or len(level) < 2:
+                raise ValueError(f"a level must be [price, qty, ...], got {level!r}")
             try:
                 price = price_of(level[0])
                 qty = qty_of(level[1])

@@ -14,7 +14,7 @@ import pytest
 from hftpipe.control import ControlFile
 from hftpipe.control_layout import PipelineState
 from hftpipe.shm import list_entries
-from tests.conftest import DEFAULT_CONFIG
+from tests.conftest import PROBE_CONFIG
 from tests.integration.probe_config import wait_for, write_probe_config
 
 
@@ -50,7 +50,7 @@ def test_should_print_json_summary_with_nonzero_counts_for_default_pipeline(
     hftpipe_cmd: list[str], pipeline_name: str
 ) -> None:
     result = subprocess.run(
-        [*hftpipe_cmd, "run", "-c", str(DEFAULT_CONFIG), "--name", pipeline_name, "--duration", "3", "--json"],
+        [*hftpipe_cmd, "run", "-c", str(PROBE_CONFIG), "--name", pipeline_name, "--duration", "3", "--json"],
         capture_output=True,
         text=True,
         timeout=120,
@@ -177,7 +177,7 @@ def test_should_clean_only_stale_segments_with_shm_clean(
 
 def test_should_exit_78_naming_the_key_for_a_bad_config(hftpipe_cmd: list[str], tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
-    bad.write_text(DEFAULT_CONFIG.read_text().replace("capacity = 4096", "capacity = 1000", 1))
+    bad.write_text(PROBE_CONFIG.read_text().replace("capacity = 4096", "capacity = 1000", 1))
     result = subprocess.run(
         [*hftpipe_cmd, "run", "-c", str(bad), "--duration", "1"], capture_output=True, text=True, check=False
     )

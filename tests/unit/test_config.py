@@ -24,7 +24,7 @@ from hftpipe.config import (
 )
 from hftpipe.idle import IdleSettings
 from stages.probe import ProbeRelay, ProbeSink, ProbeSource
-from tests.conftest import DEFAULT_CONFIG, REPO
+from tests.conftest import DEFAULT_CONFIG, PROBE_CONFIG, REPO
 
 CPUS = {0, 1}
 
@@ -128,9 +128,9 @@ def test_should_parse_explicit_pipeline_idle_and_stage_settings() -> None:
     assert config.rings[0].name == "feed"
 
 
-def test_should_load_the_default_config_file() -> None:
-    config = load_config(DEFAULT_CONFIG)
-    assert config.name == "default"
+def test_should_load_the_probe_config_file() -> None:
+    config = load_config(PROBE_CONFIG)
+    assert config.name == "probe"
     assert [s.name for s in config.stages] == ["source", "relay1", "relay2", "relay3", "sink"]
     assert config.stage("source").params == ProbeSource.Params(rate=20000)
     assert [(r.producer, r.consumer, r.capacity, r.slot_size) for r in config.rings] == [
@@ -140,7 +140,16 @@ def test_should_load_the_default_config_file() -> None:
         ("relay3", "sink", 4096, 64),
     ]
     assert config.on_failure == "restart"
-    assert config.source == str(DEFAULT_CONFIG.resolve())
+    assert config.source == str(PROBE_CONFIG.resolve())
+
+
+def test_should_load_the_default_market_data_config_file() -> None:
+    config = load_config(DEFAULT_CONFIG)
+    assert config.name == "default"
+    assert [s.name for s in config.stages] == ["venue", "feed", "book", "sink"]
+    rings = [(r.producer, r.consumer, r.slot_size) for r in config.rings]
+    assert rings == [("feed", "book", 128), ("book", "sink", 768)]
+    assert config.stage("feed").params.venue == "binance"
 
 
 def test_should_load_a_toml_file_and_record_its_absolute_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,14 +9,14 @@ import pytest
 
 from hftpipe.config import ConfigError, PipelineConfig, parse_config
 from hftpipe.placement import Placement, plan_placement
-from tests.conftest import DEFAULT_CONFIG
+from tests.conftest import PROBE_CONFIG
 
 STAGES = ["source", "relay1", "relay2", "relay3", "sink"]
 MANY_CPUS = set(range(16))
 
 
 def _default_raw() -> dict[str, Any]:
-    return tomllib.loads(DEFAULT_CONFIG.read_text())
+    return tomllib.loads(PROBE_CONFIG.read_text())
 
 
 def _config(raw: dict[str, Any] | None = None) -> PipelineConfig:
