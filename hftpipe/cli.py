@@ -201,6 +201,77 @@ def book(venue: str, capture_path: str, snapshots: str | None, depth: int | None
         )
 
 
+@main.command()
+@click.argument("capture_path", metavar="CAPTURE", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--http",
+    "http_path",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Its REST snapshots (default: the *.http.* file beside CAPTURE, if any).",
+)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=19443, show_default=True, help="0 picks a free port.")
+@click.option("--pace", type=click.Choice(["original", "fast"]), default="original", show_default=True)
+@click.option("--speed", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True)
+@click.option("--loop", is_flag=True, help="Start again at the end (the client is disconnected and must resync).")
+def replay(capture_path: str, http_path: str | None, host: str, port: int, pace: str, speed: float, loop: bool) -> None:
+    """Serve a capture over loopback WebSockets, and its REST snapshots over HTTP, on one port."""
+    from hftpipe.replay_server import ReplayServer, find_http_capture  # noqa: PLC0415
+
+    configure_logging()
+    http = Path(http_path) if http_path else find_http_capture(capture_path)
+    try:
+        server = ReplayServer(
+            capture_path,
+            http,
+            host=host,
+            port=port,
+            pace="fast" if pace == "fast" else "original",
+            speed=speed,
+            loop=loop,
+        )
+    except (ValueError, CaptureFormatError) as exc:
+        _fail(f"bad capture {capture_path}: {exc}", EX_DATAERR)
+    server.run_forever(lambda s: click.echo(f"serving {s.capture.name} on {s.ws_url} and {s.http_url}"))
+
+
+@main.command()
+@click.option("--venue", required=True, type=click.Choice(VENUE_CHOICES))
+@click.option("--symbols", required=True, help="Comma-separated venue symbols, e.g. BTCUSDT,ETHUSDT.")
+@click.option(
+    "--out",
+    "out_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="WebSocket capture file (REST snapshots go beside it: X.ws.N -> X.http.N).",
+)
+@click.option("--url", help="WebSocket URL override (default: the venue's public endpoint).")
+@click.option("--rest-url", help="REST base override for snapshots.")
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True), help="Stop after this many seconds.")
+def record(
+    venue: str, symbols: str, out_path: str, url: str | None, rest_url: str | None, duration: float | None
+) -> None:
+    """Record live venue traffic in the capture format (replayable by `book` and `replay`)."""
+    import asyncio  # noqa: PLC0415
+
+    from stages.feed.recorder import http_path_for  # noqa: PLC0415
+    from stages.feed.recorder import record as record_traffic  # noqa: PLC0415
+
+    configure_logging()
+    out = Path(out_path)
+    try:
+        stats = asyncio.run(
+            record_traffic(
+                venue, [s for s in symbols.split(",") if s], out, url=url, rest_url=rest_url, duration_s=duration
+            )
+        )
+    except (OSError, ValueError) as exc:
+        _fail(f"recording failed: {exc}", EX_UNAVAILABLE)
+    except KeyboardInterrupt:
+        return
+    click.echo(f"recorded {stats.received} messages to {out} and {stats.snapshots} snapshots to {http_path_for(out)}")
+
+
 # ----------------------------------------------------------------------------- observe
 def _attach_running(name: str | None) -> ControlFile:
     if name is None:

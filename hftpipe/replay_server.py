@@ -55,14 +55,13 @@ Lifecycle: ``async with ReplayServer(...) as server`` inside a running loop,
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import json
 import logging
 import signal
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -525,33 +524,3 @@ def _json_response(connection: ServerConnection, status: int, body: str) -> Resp
     del response.headers["Content-Type"]
     response.headers["Content-Type"] = "application/json"
     return response
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m hftpipe.replay_server CAPTURE [--http FILE] [--port N] [--pace fast] [--loop]``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m hftpipe.replay_server", description="Serve a capture over loopback WebSockets and HTTP."
-    )
-    parser.add_argument("capture", type=Path, help="WebSocket capture (e.g. BINANCE.ws.1.0)")
-    parser.add_argument(
-        "--http",
-        type=Path,
-        default=None,
-        help="REST capture (default: the one *.http.* file beside the capture, if any)",
-    )
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--pace", choices=("original", "fast"), default="original")
-    parser.add_argument("--speed", type=float, default=1.0)
-    parser.add_argument("--loop", action="store_true")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    http = args.http if args.http is not None else find_http_capture(args.capture)
-    server = ReplayServer(
-        args.capture, http, host=args.host, port=args.port, pace=args.pace, speed=args.speed, loop=args.loop
-    )
-    server.run_forever(lambda s: print(f"serving {s.capture.name} on {s.ws_url} and {s.http_url}", flush=True))
-
-
-if __name__ == "__main__":
-    main()

@@ -33,8 +33,12 @@ class DepthRecorder(Agent):
             "instrument": int(record["instrument"]),
             "update_id": int(record["update_id"]),
             "state": int(record["book_state"]),
-            "bids": [[int(p), int(q)] for p, q in zip(record["bid_price"][:n], record["bid_qty"][:n], strict=True) if q],
-            "asks": [[int(p), int(q)] for p, q in zip(record["ask_price"][:n], record["ask_qty"][:n], strict=True) if q],
+            "bids": [
+                [int(p), int(q)] for p, q in zip(record["bid_price"][:n], record["bid_qty"][:n], strict=True) if q
+            ],
+            "asks": [
+                [int(p), int(q)] for p, q in zip(record["ask_price"][:n], record["ask_qty"][:n], strict=True) if q
+            ],
         }
         self._file.write(json.dumps(line) + "\n")
 

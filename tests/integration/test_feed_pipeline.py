@@ -39,13 +39,24 @@ def _reference_tops() -> dict[tuple[int, int], tuple[list[list[int]], list[list[
     tops: dict[tuple[int, int], tuple[list[list[int]], list[list[int]]]] = {}
 
     class Recording(BooksSink):
-        def book_level(self, instrument: int, side: int, price: int, qty: int, update_id: int, ts_venue: int,
-                       ts_recv: int, end: bool, snapshot: bool) -> None:
+        def book_level(
+            self,
+            instrument: int,
+            side: int,
+            price: int,
+            qty: int,
+            update_id: int,
+            ts_venue: int,
+            ts_recv: int,
+            end: bool,
+            snapshot: bool,
+        ) -> None:
             super().book_level(instrument, side, price, qty, update_id, ts_venue, ts_recv, end, snapshot)
             if end:
                 book = self.books[instrument]
                 tops[(instrument, update_id)] = (
-                    [[p, q] for p, q in book.bids(DEPTH)], [[p, q] for p, q in book.asks(DEPTH)]
+                    [[p, q] for p, q in book.bids(DEPTH)],
+                    [[p, q] for p, q in book.asks(DEPTH)],
                 )
 
     replay(BinanceAdapter(Recording(), InstrumentRegistry()), capture("BINANCE.ws.1.0"), capture("BINANCE.http.0.0"))
@@ -109,12 +120,13 @@ slot_size = 768
 """)
     reference = _reference_tops()
     final_ids = {}
-    for (instrument, update_id) in reference:
+    for instrument, update_id in reference:
         final_ids[instrument] = max(update_id, final_ids.get(instrument, 0))
     supervisor = Supervisor(load_config(config_path))
     try:
         supervisor.start()
         feed = supervisor.config.stage_index("feed")
+
         # Three connections at least (broken off, whole, broken off again), each resynced by snapshots.
         def cycled() -> bool:
             counters = supervisor.control.read_counters(feed)
