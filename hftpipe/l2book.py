@@ -76,9 +76,30 @@ class L2Book:
     def depth(self) -> tuple[int, int]:
         return len(self._bid_prices), len(self._ask_prices)
 
-    def truncate(self, depth: int) -> None:
-        """Keep only the best ``depth`` levels per side (venues with a subscribed depth)."""
-        while len(self._bid_prices) > depth:
-            del self._bids[self._bid_prices.pop(0)]
-        while len(self._ask_prices) > depth:
-            del self._asks[self._ask_prices.pop()]
+    def truncate(self, depth: int) -> list[tuple[int, int]]:
+        """Keep only the best ``depth`` levels per side (venues with a subscribed depth).
+
+        Returns the removed levels as ``(side, price)``: the bids first, then the
+        asks, each side worst first.
+        """
+        if depth < 0:
+            raise ValueError(f"depth must be >= 0, got {depth}")
+        removed: list[tuple[int, int]] = []
+        bid_prices = self._bid_prices  # ascending: the worst bids come first
+        excess = len(bid_prices) - depth
+        if excess > 0:
+            cut = bid_prices[:excess]
+            del bid_prices[:excess]
+            bids = self._bids
+            for price in cut:
+                del bids[price]
+            removed += [(BID, price) for price in cut]
+        ask_prices = self._ask_prices  # ascending: the worst asks come last
+        if len(ask_prices) > depth:
+            cut = ask_prices[depth:]
+            del ask_prices[depth:]
+            asks = self._asks
+            for price in cut:
+                del asks[price]
+            removed += [(ASK, price) for price in reversed(cut)]
+        return removed

@@ -11,12 +11,29 @@ Book events come as: ``book_clear`` (a snapshot starts), ``book_level``
 (absolute size at a price, 0 removes; ``end=True`` on the last level of one
 atomic venue update), and ``book_state`` (synced / resyncing / stale): no
 strategy may act on an instrument unless its last state is SYNCED.
+
+A book that lost sync comes back in one of two ways, both asked for by the
+adapter and carried out by whoever owns the IO, after every message:
+
+* **REST snapshots** (Binance): :meth:`VenueAdapter.request_snapshot` queues a
+  :class:`SnapshotRequest`; the owner fetches what
+  :meth:`VenueAdapter.take_snapshot_requests` returns and hands the body to
+  :meth:`VenueAdapter.on_snapshot`.
+* **Resubscriptions** (Coinbase, Bybit, Kraken: venues whose only snapshot is
+  the one a subscription brings): :meth:`VenueAdapter.request_resubscribe`
+  queues one :class:`ResubscribeRequest` for the symbols not already pending,
+  its ``messages`` built by the venue's :meth:`VenueAdapter.resubscribe_messages`
+  (typically an unsubscribe, then a subscribe); the owner sends every message
+  of what :meth:`VenueAdapter.take_resubscribe_requests` returns, in order, on
+  the current connection. A symbol stays pending (not asked for again) until
+  the adapter sees its next snapshot (:meth:`VenueAdapter.snapshot_received`)
+  or the connection drops (a reconnect subscribes to everything anyway).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -113,6 +130,14 @@ class SnapshotRequest:
     url: str
 
 
+@dataclass(frozen=True, slots=True)
+class ResubscribeRequest:
+    """JSON texts to send, in order, on the current connection so the venue resends ``symbols``' books."""
+
+    symbols: tuple[str, ...]
+    messages: tuple[str, ...]
+
+
 class VenueAdapter:
     """Base of every venue adapter: instruments, statistics and problem counting.
 
@@ -121,7 +146,8 @@ class VenueAdapter:
     the sink. IO is not theirs: whoever owns the connection calls
     :meth:`websocket_urls`/:meth:`subscriptions` to connect, hands every
     received message to :meth:`on_message` with its receive time, fetches what
-    :meth:`take_snapshot_requests` asks for, and calls :meth:`on_disconnect`
+    :meth:`take_snapshot_requests` asks for, sends what
+    :meth:`take_resubscribe_requests` asks for, and calls :meth:`on_disconnect`
     when the connection drops.
     """
 
@@ -152,6 +178,8 @@ class VenueAdapter:
         self.update_ids: dict[str, int] = {}
         self.synced: dict[str, bool] = {}
         self._snapshot_requests: list[SnapshotRequest] = []
+        self._resubscribe_requests: list[ResubscribeRequest] = []
+        self._resubscribe_pending: set[str] = set()
 
     # -- instruments -------------------------------------------------------
     def instrument(self, symbol: str, price_scale: int | None = None, qty_scale: int | None = None) -> Instrument:
@@ -195,18 +223,35 @@ class VenueAdapter:
         ts_venue: int,
         recv_ns: int,
         snapshot: bool = False,
+        depth: int | None = None,
     ) -> L2Book:
-        """Apply ``(side, price, qty)`` levels to the replica and send them; the last carries END."""
+        """Apply ``(side, price, qty)`` levels to the replica and send them; the last carries END.
+
+        With ``depth`` (venues that keep only their best ``depth`` levels and do
+        not always remove the ones pushed out), the replica is then cut to
+        ``depth`` per side and the cut levels are sent as ``(side, price, 0)``
+        removals after ``levels``, in the same atomic update.
+        """
         replica = self.replicas.get(instrument.id)
         if replica is None:
             replica = self.replicas[instrument.id] = L2Book(instrument.id)
-        last = len(levels) - 1
         set_level = replica.set_level
         book_level = self.sink.book_level
         iid = instrument.id
-        for i, (side, price, qty) in enumerate(levels):
-            set_level(side, price, qty)
-            book_level(iid, side, price, qty, update_id, ts_venue, recv_ns, i == last, snapshot)
+        if depth is None:
+            last = len(levels) - 1
+            for i, (side, price, qty) in enumerate(levels):
+                set_level(side, price, qty)
+                book_level(iid, side, price, qty, update_id, ts_venue, recv_ns, i == last, snapshot)
+        else:
+            for side, price, qty in levels:
+                set_level(side, price, qty)
+            cut = replica.truncate(depth)
+            if cut:
+                levels = [*levels, *[(side, price, 0) for side, price in cut]]
+            last = len(levels) - 1
+            for i, (side, price, qty) in enumerate(levels):
+                book_level(iid, side, price, qty, update_id, ts_venue, recv_ns, i == last, snapshot)
         replica.update_id = update_id
         self.update_ids[instrument.symbol] = update_id
         return replica
@@ -255,8 +300,43 @@ class VenueAdapter:
     def on_snapshot(self, symbol: str, raw: str | bytes, recv_ns: int) -> None:
         raise NotImplementedError(f"{self.venue} does not sync from REST snapshots")
 
+    def resubscribe_messages(self, symbols: Sequence[str]) -> list[str]:
+        """The JSON texts that make the venue resend the books of ``symbols`` (venues that resync so)."""
+        raise NotImplementedError(f"{self.venue} does not resync books by resubscribing")
+
+    def request_resubscribe(self, symbols: Iterable[str], *, force: bool = False) -> None:
+        """Ask for new snapshots of ``symbols`` by resubscribing, in one request.
+
+        Symbols already pending are skipped (unless ``force``: a request may
+        have been lost, e.g. in a sequence gap); nothing is queued if none is left.
+        """
+        pending = self._resubscribe_pending
+        wanted = tuple(s for s in dict.fromkeys(symbols) if force or s not in pending)
+        if not wanted:
+            return
+        pending.update(wanted)
+        self._resubscribe_requests.append(ResubscribeRequest(wanted, tuple(self.resubscribe_messages(wanted))))
+
+    def take_resubscribe_requests(self) -> list[ResubscribeRequest]:
+        """The resubscriptions asked for since the last call, oldest first (the caller must send them)."""
+        requests, self._resubscribe_requests = self._resubscribe_requests, []
+        return requests
+
+    def resubscribe_pending(self, symbol: str) -> bool:
+        """A resubscription of ``symbol`` was asked for and its snapshot has not come yet."""
+        return symbol in self._resubscribe_pending
+
+    def snapshot_received(self, symbol: str) -> None:
+        """The venue sent a snapshot of ``symbol``: a resubscription of it is no longer pending."""
+        self._resubscribe_pending.discard(symbol)
+
     def on_disconnect(self, recv_ns: int) -> None:
-        """Every book of this connection is unknown until the venue resends it."""
+        """Every book of this connection is unknown until the venue resends it.
+
+        Pending resubscriptions are dropped: a reconnect subscribes to everything afresh.
+        """
+        self._resubscribe_requests.clear()
+        self._resubscribe_pending.clear()
         for symbol in self.stats:
             self.mark(self.registry.by_symbol(self.venue, symbol), BookState.RESYNCING, recv_ns)
 

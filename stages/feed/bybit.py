@@ -9,9 +9,9 @@ Book sync (Bybit v5 "Orderbook" docs):
    ``u == previous u + 1``. A ``u`` at or below the last one is a repeat
    (dropped); a jump is a gap: the book is RESYNCING. Bybit v5 has no REST
    snapshot that lines up with the stream, so the adapter asks (through
-   :meth:`ResubscribingAdapter.take_resubscribe_requests`) for the topic to be
-   resubscribed; the snapshot that answers it re-syncs the book. Until then
-   every delta of that symbol is dropped.
+   :meth:`~stages.feed.adapter.VenueAdapter.take_resubscribe_requests`) for the
+   topic to be resubscribed; the snapshot that answers it re-syncs the book.
+   Until then every delta of that symbol is dropped.
 4. ``u == 1`` means the service restarted: the message is a full book, whatever
    its ``type`` says, and overwrites the local one.
 5. A snapshot is also re-sent unprompted (depth 1 re-sends it every 3 s without
@@ -19,7 +19,8 @@ Book sync (Bybit v5 "Orderbook" docs):
 6. The venue maintains only the best ``depth`` levels per side and does not
    always send a removal for a level pushed out of that range by a better one,
    so after every update the book is cut to the depth named in the topic; the
-   cut levels go to the sink as removals inside the same atomic update.
+   cut levels go to the sink as removals inside the same atomic update
+   (``emit_levels(..., depth=...)``).
 
 ``publicTrade`` entries become trades: ``S`` is the taker's side (``"Buy"``:
 the buyer crossed the spread, aggressor BID); ``i`` is the trade id, a decimal
@@ -27,7 +28,7 @@ string on spot and a UUID on derivatives, mapped by :func:`trade_id_from`.
 Block trades (``BT``) are passed on like any other trade.
 
 ``op`` answers (subscribe acks, pongs) are silent; a failed one is logged and
-counted in :attr:`ResubscribingAdapter.failed_requests`.
+counted in :attr:`BybitAdapterBase.failed_requests`.
 
 Venue timestamps: books use ``ts`` (when the market-data service generated the
 message), trades ``T`` (the match time); both are ms, passed on as ns.
@@ -35,6 +36,7 @@ message), trades ``T`` (the match time); both are ms, passed on as ns.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -42,7 +44,6 @@ import orjson
 
 from hftpipe.fixedpoint import INT64_MAX
 from hftpipe.instruments import Instrument
-from hftpipe.l2book import L2Book
 from hftpipe.records import BookState, Side
 from stages.feed.adapter import VenueAdapter
 
@@ -139,27 +140,11 @@ def parse_side(
         out.append((side, price, qty))
 
 
-@dataclass(frozen=True, slots=True)
-class ResubscribeRequest:
-    """A book topic whose stream must be restarted before ``symbol`` can sync again.
-
-    Whoever owns the connection to ``url`` sends ``messages`` on it, in order
-    (an unsubscribe, then a subscribe); the venue answers the subscription
-    with a fresh snapshot, which the adapter syncs from.
-    """
-
-    symbol: str
-    url: str
-    topic: str
-    messages: tuple[str, ...]
-
-
 @dataclass(slots=True)
 class TopicSync:
     """Sync state of one book topic."""
 
     topic: str
-    url: str
     depth: int
     last_id: int = 0
     """``u`` (v5) or ``cross_seq`` (legacy) of the last applied message."""
@@ -170,42 +155,23 @@ class TopicSync:
     """Price text -> fixed point: a parse cache (the same few hundred prices recur), at most PRICE_CACHE_SIZE."""
 
 
-class ResubscribingAdapter(VenueAdapter):
-    """A venue whose books re-sync by resubscribing, not from REST snapshots (Bybit).
-
-    Adds to :class:`VenueAdapter` the resubscription queue (the counterpart of
-    ``request_snapshot``/``take_snapshot_requests``) and the shared resync step.
-    """
+class BybitAdapterBase(VenueAdapter):
+    """What Bybit's v5 and legacy feeds share: per-topic sync state, resync by resubscribing, op answers."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._resubscribe_requests: list[ResubscribeRequest] = []
         self._books: dict[str, TopicSync] = {}
         self.failed_requests = 0
         """``op`` requests (subscribe, ping) the venue answered with ``success: false``."""
 
     # -- resubscription ---------------------------------------------------------
-    def request_resubscribe(self, symbol: str, sync: TopicSync) -> None:
-        request = ResubscribeRequest(
-            symbol,
-            sync.url,
-            sync.topic,
-            (
-                orjson.dumps({"op": "unsubscribe", "args": [sync.topic]}).decode(),
-                orjson.dumps({"op": "subscribe", "args": [sync.topic]}).decode(),
-            ),
-        )
-        if request not in self._resubscribe_requests:
-            self._resubscribe_requests.append(request)
-
-    def take_resubscribe_requests(self) -> list[ResubscribeRequest]:
-        """The book topics to resubscribe (each once), oldest first; the queue is emptied.
-
-        The connection owner sends each request's ``messages`` on its ``url``;
-        the book stays RESYNCING until the venue's answering snapshot arrives.
-        """
-        requests, self._resubscribe_requests = self._resubscribe_requests, []
-        return requests
+    def resubscribe_messages(self, symbols: Sequence[str]) -> list[str]:
+        """Unsubscribe, then subscribe again, the book topics of ``symbols`` (the venue then sends snapshots)."""
+        topics = [self._books[symbol].topic for symbol in symbols]
+        return [
+            orjson.dumps({"op": "unsubscribe", "args": topics}).decode(),
+            orjson.dumps({"op": "subscribe", "args": topics}).decode(),
+        ]
 
     def resync(self, instrument: Instrument, sync: TopicSync, why: str, recv_ns: int) -> None:
         """Stop trusting ``instrument``'s book: RESYNCING, deltas dropped, resubscription requested."""
@@ -216,13 +182,21 @@ class ResubscribingAdapter(VenueAdapter):
             sync.awaiting_snapshot = True
             self.logger.info("%s %s: resync (%s)", self.venue, instrument.symbol, why)
             self.mark(instrument, BookState.RESYNCING, recv_ns)
-        self.request_resubscribe(instrument.symbol, sync)
+        self.request_resubscribe((instrument.symbol,))
+
+    def unusable(self, instrument: Instrument, sync: TopicSync, snapshot: bool, recv_ns: int) -> None:
+        """A book message that could not be applied: the book misses it, unless it was not synced anyway."""
+        if snapshot:
+            self.snapshot_received(instrument.symbol)
+        if snapshot or not sync.awaiting_snapshot:
+            self.resync(instrument, sync, "unusable book message", recv_ns)
+        else:
+            self.stats_for(instrument.symbol).dropped += 1
 
     def on_disconnect(self, recv_ns: int) -> None:
         """Every book waits for the snapshot that follows the re-subscription on reconnect."""
         for sync in self._books.values():
             sync.awaiting_snapshot = True
-        self._resubscribe_requests.clear()  # reconnecting subscribes every topic afresh
         super().on_disconnect(recv_ns)
 
     def on_op_answer(self, message: dict[str, Any]) -> None:
@@ -231,44 +205,8 @@ class ResubscribingAdapter(VenueAdapter):
             self.failed_requests += 1
             self.logger.warning("%s refused a request: %s", self.venue, str(message)[:200])
 
-    # -- emitting ----------------------------------------------------------------
-    def emit_update(
-        self,
-        instrument: Instrument,
-        levels: list[tuple[int, int, int]],
-        depth: int,
-        update_id: int,
-        ts_venue: int,
-        recv_ns: int,
-        snapshot: bool = False,
-    ) -> None:
-        """Send ``levels`` as one atomic update, cutting the book to ``depth`` per side.
 
-        Levels pushed beyond ``depth`` are appended as removals before END, so
-        the sink's book and the replica are both exactly the venue's top ``depth``.
-        """
-        replica = self.replicas.get(instrument.id)
-        if replica is None:
-            replica = self.replicas[instrument.id] = L2Book(instrument.id)
-        if levels:
-            set_level = replica.set_level
-            for side, price, qty in levels:
-                set_level(side, price, qty)
-            bids, asks = replica.depth()
-            if bids > depth or asks > depth:
-                cut = [(BID, price, 0) for price, _ in replica.bids()[depth:]]
-                cut += [(ASK, price, 0) for price, _ in replica.asks()[depth:]]
-                replica.truncate(depth)
-                levels = levels + cut
-        if levels:
-            # emit_levels applies the levels to the replica again: setting a size it
-            # already has and removing an absent level are both no-ops.
-            self.emit_levels(instrument, levels, update_id, ts_venue, recv_ns, snapshot)
-        else:
-            self.update_ids[instrument.symbol] = update_id
-
-
-class BybitAdapter(ResubscribingAdapter):
+class BybitAdapter(BybitAdapterBase):
     """Bybit v5 public market data for one category (``spot``, ``linear``, ``inverse``, ``option``).
 
     ``depth`` (the base class's argument) picks the book subscription: the
@@ -337,7 +275,7 @@ class BybitAdapter(ResubscribingAdapter):
         self.stats_for(symbol).messages += 1
         sync = self._books.get(symbol)
         if sync is None or sync.topic != topic:
-            sync = self._books[symbol] = TopicSync(topic, self.url, int(parts[1]))
+            sync = self._books[symbol] = TopicSync(topic, int(parts[1]))
         snapshot = False
         levels: list[tuple[int, int, int]] = []
         try:
@@ -361,23 +299,16 @@ class BybitAdapter(ResubscribingAdapter):
             parse_side(instrument, ASK, data["a"], levels, sync.prices)
         except _BAD_SHAPE as exc:
             self.malformed(f"{symbol}: {exc!r}")
-            self._unusable(instrument, sync, snapshot, recv_ns)
+            self.unusable(instrument, sync, snapshot, recv_ns)
             return
         except ValueError as exc:
             self.rejected_value(f"{symbol}: {exc}")
-            self._unusable(instrument, sync, snapshot, recv_ns)
+            self.unusable(instrument, sync, snapshot, recv_ns)
             return
         if snapshot:
             self._snapshot(instrument, sync, levels, update_id, ts_venue, recv_ns)
         else:
             self._delta(instrument, sync, levels, update_id, ts_venue, recv_ns)
-
-    def _unusable(self, instrument: Instrument, sync: TopicSync, snapshot: bool, recv_ns: int) -> None:
-        """A book message that could not be applied: the book misses it, unless it was not synced anyway."""
-        if snapshot or not sync.awaiting_snapshot:
-            self.resync(instrument, sync, "unusable book message", recv_ns)
-        else:
-            self.stats_for(instrument.symbol).dropped += 1
 
     def _snapshot(
         self,
@@ -388,11 +319,12 @@ class BybitAdapter(ResubscribingAdapter):
         ts_venue: int,
         recv_ns: int,
     ) -> None:
+        self.snapshot_received(instrument.symbol)
         self.begin_snapshot(instrument, update_id, ts_venue, recv_ns)
-        self.emit_update(instrument, levels, sync.depth, update_id, ts_venue, recv_ns, snapshot=True)
+        replica = self.emit_levels(instrument, levels, update_id, ts_venue, recv_ns, snapshot=True, depth=sync.depth)
         sync.last_id = update_id
         sync.awaiting_snapshot = False
-        if self.replicas[instrument.id].is_crossed():
+        if replica.is_crossed():
             self.problems.problem(self.logger, "crossed book", instrument.symbol)
             self.resync(instrument, sync, "crossed snapshot", recv_ns)
             return
@@ -407,9 +339,9 @@ class BybitAdapter(ResubscribingAdapter):
         ts_venue: int,
         recv_ns: int,
     ) -> None:
-        self.emit_update(instrument, levels, sync.depth, update_id, ts_venue, recv_ns)
+        replica = self.emit_levels(instrument, levels, update_id, ts_venue, recv_ns, depth=sync.depth)
         sync.last_id = update_id
-        if levels and self.replicas[instrument.id].is_crossed():
+        if levels and replica.is_crossed():
             self.problems.problem(self.logger, "crossed book", instrument.symbol)
             self.resync(instrument, sync, "crossed book", recv_ns)
             return

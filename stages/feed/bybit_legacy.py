@@ -20,7 +20,7 @@ The format of ``shared/data/captures/BYBIT.ws.26.0``:
   another, the replica no longer is the venue's book. That, and a crossed
   book, is an inconsistency: counted, the book is RESYNCING, its deltas are
   dropped, and a resubscription is requested (the venue answers with a new
-  snapshot; see :meth:`~stages.feed.bybit.ResubscribingAdapter.take_resubscribe_requests`).
+  snapshot; see :meth:`~stages.feed.adapter.VenueAdapter.take_resubscribe_requests`).
 * ``trade``: ``data`` is a list of ``{"trade_time_ms", "symbol", "side" (the
   taker's), "size", "price" (a JSON *number* here), "trade_id" (a UUID)}``.
   Trade messages are parsed with ``json.loads(parse_float=str)`` so the price
@@ -48,7 +48,7 @@ from stages.feed.bybit import (
     ASK,
     BID,
     TAKER_SIDES,
-    ResubscribingAdapter,
+    BybitAdapterBase,
     TopicSync,
     trade_id_from,
     unsigned,
@@ -75,7 +75,7 @@ def _number_text(value: Any, what: str) -> str:
     raise TypeError(f"{what} must be a decimal string or an integer, got {value!r}")
 
 
-class BybitLegacyAdapter(ResubscribingAdapter):
+class BybitLegacyAdapter(BybitAdapterBase):
     """Bybit inverse perpetuals on the legacy realtime endpoint (``orderBookL2_25`` + ``trade``)."""
 
     venue = "bybit-legacy"
@@ -128,9 +128,11 @@ class BybitLegacyAdapter(ResubscribingAdapter):
         stats.messages += 1
         sync = self._books.get(symbol)
         if sync is None:
-            sync = self._books[symbol] = TopicSync(BOOK_PREFIX + symbol, self.url, BOOK_DEPTH)
+            sync = self._books[symbol] = TopicSync(BOOK_PREFIX + symbol, BOOK_DEPTH)
         kind = message.get("type")
         snapshot = kind == "snapshot"
+        if snapshot:
+            self.snapshot_received(symbol)
         try:
             cross_seq = unsigned(message["cross_seq"], "cross_seq")
             ts_venue = unsigned(message.get("timestamp_e6", 0), "timestamp_e6")
@@ -153,11 +155,11 @@ class BybitLegacyAdapter(ResubscribingAdapter):
             return
         except _BAD_SHAPE as exc:
             self.malformed(f"{symbol}: {exc!r}")
-            self._unusable(instrument, sync, snapshot, recv_ns)
+            self.unusable(instrument, sync, snapshot, recv_ns)
             return
         except ValueError as exc:
             self.rejected_value(f"{symbol}: {exc}")
-            self._unusable(instrument, sync, snapshot, recv_ns)
+            self.unusable(instrument, sync, snapshot, recv_ns)
             return
         if snapshot:
             sync.ids = ids
@@ -180,13 +182,6 @@ class BybitLegacyAdapter(ResubscribingAdapter):
             self.mark(instrument, BookState.SYNCED, recv_ns)
         else:
             stats.applied += 1
-
-    def _unusable(self, instrument: Instrument, sync: TopicSync, snapshot: bool, recv_ns: int) -> None:
-        """A book message that could not be applied: the book misses it, unless it was not synced anyway."""
-        if snapshot or not sync.awaiting_snapshot:
-            self.resync(instrument, sync, "unusable book message", recv_ns)
-        else:
-            self.stats_for(instrument.symbol).dropped += 1
 
     def _check(self, instrument: Instrument, sync: TopicSync) -> tuple[str, str]:
         """``(problem kind, detail)`` of the book after an update; ``("", "")`` if it is sound."""

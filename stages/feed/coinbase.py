@@ -25,9 +25,10 @@ can: an ``l2update`` before the product's snapshot is dropped (the book stays
 RESYNCING); an update it cannot read, or one that leaves the book crossed
 (best bid >= best ask), means the book is no longer known: the product is
 marked RESYNCING, its further updates are ignored until its next snapshot,
-and a resubscription is requested (see :meth:`ResubscribingAdapter.take_resubscribe_requests`):
-whoever owns the connection sends the ``unsubscribe``/``subscribe`` pair it
-carries, and the venue answers with a fresh ``snapshot``.
+and a resubscription is requested (see
+:meth:`~stages.feed.adapter.VenueAdapter.take_resubscribe_requests`): whoever
+owns the connection sends the ``unsubscribe``/``subscribe`` pair it carries,
+and the venue answers with a fresh ``snapshot``.
 
 Coinbase writes numbers with as many decimals as the product needs. Prices and
 sizes use the adapter's default scale 8 (enough for every product in the
@@ -48,8 +49,7 @@ from __future__ import annotations
 
 import calendar
 import functools
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any, Final
 
 import orjson
@@ -146,58 +146,18 @@ def int_id(value: object) -> int:
     return value
 
 
-# -- resubscription requests ---------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class ResubscribeRequest:
-    """Messages to send, in order, on the connection to ``url`` so the venue resends ``symbols``' books."""
+# -- what both Coinbase feeds share ---------------------------------------------------------
+class CoinbaseAdapterBase(VenueAdapter):
+    """Coinbase feeds (Exchange and Advanced Trade): venue errors, and resync by resubscribing.
 
-    url: str
-    symbols: tuple[str, ...]
-    messages: tuple[str, ...]
-
-
-class ResubscribingAdapter(VenueAdapter):
-    """A venue that resyncs a book by resubscribing (the venue then sends a new snapshot).
-
-    The connection owner calls :meth:`take_resubscribe_requests` after each
-    message (as it does :meth:`take_snapshot_requests`) and sends every
-    request's ``messages`` on its ``url``, in order. A product asked for stays
-    pending (not asked again) until its next snapshot or a disconnect.
+    A product asked for stays pending (not asked again) until its next
+    snapshot (each adapter calls :meth:`snapshot_received`) or a disconnect.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._resubscribe_requests: list[ResubscribeRequest] = []
-        self._resubscribe_pending: set[str] = set()
         self.venue_errors = 0
         """``error`` messages the venue sent (subscription refused, rate limits...)."""
-
-    def resubscribe_messages(self, symbols: Sequence[str]) -> tuple[str, ...]:
-        raise NotImplementedError
-
-    def request_resubscribe(self, symbols: Iterable[str], force: bool = False) -> None:
-        """Ask for new snapshots of ``symbols`` (those already pending are skipped unless ``force``)."""
-        wanted = tuple(s for s in dict.fromkeys(symbols) if force or s not in self._resubscribe_pending)
-        if not wanted:
-            return
-        self._resubscribe_pending.update(wanted)
-        self._resubscribe_requests.append(
-            ResubscribeRequest(self.websocket_urls()[0], wanted, self.resubscribe_messages(wanted))
-        )
-
-    def take_resubscribe_requests(self) -> list[ResubscribeRequest]:
-        """The resubscriptions asked for since the last call (the caller must send them)."""
-        requests, self._resubscribe_requests = self._resubscribe_requests, []
-        return requests
-
-    def snapshot_received(self, symbol: str) -> None:
-        self._resubscribe_pending.discard(symbol)
-
-    def on_disconnect(self, recv_ns: int) -> None:
-        """A new connection subscribes to everything afresh: pending resubscriptions are moot."""
-        super().on_disconnect(recv_ns)
-        self._resubscribe_requests.clear()
-        self._resubscribe_pending.clear()
 
     def venue_error(self, detail: str) -> None:
         self.venue_errors += 1
@@ -205,9 +165,42 @@ class ResubscribingAdapter(VenueAdapter):
             self.problems.logged.add("venue error")
             self.logger.warning("%s error message (further ones are only counted): %s", self.venue, detail[:200])
 
+    def _resync(self, instrument: Instrument, recv_ns: int, why: str) -> None:
+        """The book is unknown: RESYNCING, ignore updates until the snapshot a resubscription brings."""
+        self.stats_for(instrument.symbol).resyncs += 1
+        self.logger.info("%s %s: resync (%s)", self.venue, instrument.symbol, why)
+        self.mark(instrument, BookState.RESYNCING, recv_ns)
+        self.request_resubscribe((instrument.symbol,))
+
+    def _apply_snapshot(
+        self, instrument: Instrument, levels: list[tuple[int, int, int]], update_id: int, ts_venue: int, recv_ns: int
+    ) -> None:
+        """A readable snapshot: the book is replaced and SYNCED, unless it is crossed (then it resyncs)."""
+        stats = self.stats_for(instrument.symbol)
+        self.begin_snapshot(instrument, update_id, ts_venue, recv_ns)
+        if levels:
+            replica = self.emit_levels(instrument, levels, update_id, ts_venue, recv_ns, snapshot=True)
+            if replica.is_crossed():
+                self.problems.problem(self.logger, "crossed book", f"{instrument.symbol} snapshot")
+                stats.dropped += 1
+                self._resync(instrument, recv_ns, "crossed snapshot")
+                return
+        stats.applied += 1
+        self.mark(instrument, BookState.SYNCED, recv_ns)
+
+    def _apply_update(
+        self, instrument: Instrument, levels: list[tuple[int, int, int]], update_id: int, ts_venue: int, recv_ns: int
+    ) -> None:
+        """A readable update of a synced book, applied atomically; a book it leaves crossed resyncs."""
+        replica = self.emit_levels(instrument, levels, update_id, ts_venue, recv_ns)
+        self.stats_for(instrument.symbol).applied += 1
+        if replica.is_crossed():
+            self.problems.problem(self.logger, "crossed book", instrument.symbol)
+            self._resync(instrument, recv_ns, "crossed book")
+
 
 # -- the adapter ------------------------------------------------------------------
-class CoinbaseAdapter(ResubscribingAdapter):
+class CoinbaseAdapter(CoinbaseAdapterBase):
     """Coinbase Exchange WebSocket feed: ``level2`` + ``ticker`` + ``matches``."""
 
     venue = "coinbase"
@@ -231,12 +224,12 @@ class CoinbaseAdapter(ResubscribingAdapter):
                    "channels": [self.level2_channel, *self.channels]}
         return [orjson.dumps(message).decode()]
 
-    def resubscribe_messages(self, symbols: Sequence[str]) -> tuple[str, ...]:
+    def resubscribe_messages(self, symbols: Sequence[str]) -> list[str]:
         body = {"product_ids": list(symbols), "channels": [self.level2_channel]}
-        return (
+        return [
             orjson.dumps({"type": "unsubscribe", **body}).decode(),
             orjson.dumps({"type": "subscribe", **body}).decode(),
-        )
+        ]
 
     # -- messages ------------------------------------------------------------
     def on_message(self, raw: str | bytes, recv_ns: int) -> None:
@@ -304,17 +297,7 @@ class CoinbaseAdapter(ResubscribingAdapter):
             self._resync(instrument, recv_ns, "unusable snapshot")
             return
         ts_venue = iso8601_ns(message["time"]) if "time" in message else 0
-        update_id = self._next_book_id(instrument.symbol)
-        self.begin_snapshot(instrument, update_id, ts_venue, recv_ns)
-        if levels:
-            replica = self.emit_levels(instrument, levels, update_id, ts_venue, recv_ns, snapshot=True)
-            if replica.is_crossed():
-                self.problems.problem(self.logger, "crossed book", f"{instrument.symbol} snapshot")
-                stats.dropped += 1
-                self._resync(instrument, recv_ns, "crossed snapshot")
-                return
-        stats.applied += 1
-        self.mark(instrument, BookState.SYNCED, recv_ns)
+        self._apply_snapshot(instrument, levels, self._next_book_id(instrument.symbol), ts_venue, recv_ns)
 
     def _register_from_snapshot(self, product: str, bids: list[Any], asks: list[Any]) -> None:
         """Register ``product`` with scales wide enough for every number of its first snapshot."""
@@ -361,12 +344,7 @@ class CoinbaseAdapter(ResubscribingAdapter):
             self._resync(instrument, recv_ns, "unreadable update")
             return
         ts_venue = iso8601_ns(message["time"]) if "time" in message else 0
-        update_id = self._next_book_id(symbol)
-        replica = self.emit_levels(instrument, levels, update_id, ts_venue, recv_ns)
-        stats.applied += 1
-        if replica.is_crossed():
-            self.problems.problem(self.logger, "crossed book", symbol)
-            self._resync(instrument, recv_ns, "crossed book")
+        self._apply_update(instrument, levels, self._next_book_id(symbol), ts_venue, recv_ns)
 
     def _lost_book_message(self, kind: str, product: object, recv_ns: int) -> None:
         """A level2 message we could not read: the book it was for is unknown from now on.
@@ -381,19 +359,12 @@ class CoinbaseAdapter(ResubscribingAdapter):
                     self.request_resubscribe((product,))
                 return
             symbol = instrument.symbol
-            if self.synced.get(symbol) or (kind == "snapshot" and symbol not in self._resubscribe_pending):
+            if self.synced.get(symbol) or (kind == "snapshot" and not self.resubscribe_pending(symbol)):
                 self._resync(instrument, recv_ns, f"unreadable {kind}")
             return
         for other in list(self._instruments.values()):
             if self.synced.get(other.symbol):
                 self._resync(other, recv_ns, f"unreadable {kind} (no product)")
-
-    def _resync(self, instrument: Instrument, recv_ns: int, why: str) -> None:
-        """The book is unknown: RESYNCING, ignore updates until the snapshot a resubscription brings."""
-        self.stats_for(instrument.symbol).resyncs += 1
-        self.logger.info("%s %s: resync (%s)", self.venue, instrument.symbol, why)
-        self.mark(instrument, BookState.RESYNCING, recv_ns)
-        self.request_resubscribe((instrument.symbol,))
 
     # -- trades and tickers ------------------------------------------------------
     def _on_match(self, message: dict[str, Any], recv_ns: int) -> None:

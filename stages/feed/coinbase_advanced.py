@@ -33,7 +33,7 @@ plus one means messages were lost (or reordered), and they may have been book
 updates of any product: every product of the connection is marked RESYNCING
 (one gap and one resync counted on each), its updates are ignored until its
 next snapshot, and one resubscription to ``level2`` for all of them is
-requested (:meth:`~stages.feed.coinbase.ResubscribingAdapter.take_resubscribe_requests`).
+requested (:meth:`~stages.feed.adapter.VenueAdapter.take_resubscribe_requests`).
 The gap's own message is then handled normally (a snapshot in it syncs its
 product again). An ``l2_data`` message that cannot be read is a loss too: its
 product (or, if unreadable, every product) resyncs the same way. A crossed
@@ -50,7 +50,7 @@ import orjson
 from hftpipe.fixedpoint import FixedPointError
 from hftpipe.instruments import Instrument
 from hftpipe.records import BookState, Side
-from stages.feed.coinbase import ResubscribingAdapter, int_id, iso8601_ns
+from stages.feed.coinbase import CoinbaseAdapterBase, int_id, iso8601_ns
 
 BID: Final = int(Side.BID)
 ASK: Final = int(Side.ASK)
@@ -58,7 +58,7 @@ _BOOK_SIDES: Final = {"bid": BID, "offer": ASK, "ask": ASK}
 _TAKER_SIDES: Final = {"BUY": BID, "SELL": ASK, "buy": BID, "sell": ASK}
 
 
-class CoinbaseAdvancedAdapter(ResubscribingAdapter):
+class CoinbaseAdvancedAdapter(CoinbaseAdapterBase):
     """Coinbase Advanced Trade market data: ``level2`` + ``market_trades`` + ``heartbeats``."""
 
     venue = "coinbase-advanced"
@@ -88,12 +88,12 @@ class CoinbaseAdvancedAdapter(ResubscribingAdapter):
             orjson.dumps({"type": "subscribe", "channel": "heartbeats"}).decode(),
         ]
 
-    def resubscribe_messages(self, symbols: Sequence[str]) -> tuple[str, ...]:
+    def resubscribe_messages(self, symbols: Sequence[str]) -> list[str]:
         body = {"product_ids": list(symbols), "channel": "level2"}
-        return (
+        return [
             orjson.dumps({"type": "unsubscribe", **body}).decode(),
             orjson.dumps({"type": "subscribe", **body}).decode(),
-        )
+        ]
 
     def on_disconnect(self, recv_ns: int) -> None:
         super().on_disconnect(recv_ns)
@@ -194,16 +194,7 @@ class CoinbaseAdvancedAdapter(ResubscribingAdapter):
             stats.dropped += 1
             self._resync(instrument, recv_ns, "unusable snapshot")
             return
-        self.begin_snapshot(instrument, sequence, ts_venue, recv_ns)
-        if levels:
-            replica = self.emit_levels(instrument, levels, sequence, ts_venue, recv_ns, snapshot=True)
-            if replica.is_crossed():
-                self.problems.problem(self.logger, "crossed book", f"{symbol} snapshot")
-                stats.dropped += 1
-                self._resync(instrument, recv_ns, "crossed snapshot")
-                return
-        stats.applied += 1
-        self.mark(instrument, BookState.SYNCED, recv_ns)
+        self._apply_snapshot(instrument, levels, sequence, ts_venue, recv_ns)
 
     def _on_update(
         self, instrument: Instrument, updates: list[Any], sequence: int, ts_venue: int, recv_ns: int
@@ -230,11 +221,7 @@ class CoinbaseAdvancedAdapter(ResubscribingAdapter):
             stats.dropped += 1
             self._resync(instrument, recv_ns, "unreadable update")
             return
-        replica = self.emit_levels(instrument, levels, sequence, ts_venue, recv_ns)
-        stats.applied += 1
-        if replica.is_crossed():
-            self.problems.problem(self.logger, "crossed book", symbol)
-            self._resync(instrument, recv_ns, "crossed book")
+        self._apply_update(instrument, levels, sequence, ts_venue, recv_ns)
 
     # -- resync ------------------------------------------------------------------
     def _connection_symbols(self) -> list[str]:
@@ -258,12 +245,6 @@ class CoinbaseAdvancedAdapter(ResubscribingAdapter):
             self.stats_for(instrument.symbol).resyncs += 1
             self.mark(instrument, BookState.RESYNCING, recv_ns)
         self.request_resubscribe(self._connection_symbols(), force=True)
-
-    def _resync(self, instrument: Instrument, recv_ns: int, why: str) -> None:
-        self.stats_for(instrument.symbol).resyncs += 1
-        self.logger.info("%s %s: resync (%s)", self.venue, instrument.symbol, why)
-        self.mark(instrument, BookState.RESYNCING, recv_ns)
-        self.request_resubscribe((instrument.symbol,))
 
     # -- trades ------------------------------------------------------------------
     def _on_market_trades(self, events: list[Any], recv_ns: int) -> None:

@@ -22,10 +22,11 @@ pair at other scales, the integers are shifted to the venue's decimals first.
 
 There is no REST snapshot to resync from: after a checksum mismatch (or an
 update that cannot be applied) the pair is marked RESYNCING, its updates are
-ignored until a new snapshot arrives, and :meth:`KrakenAdapterBase.take_resubscribe_requests`
-names the pairs whose book subscription the connection owner must renew;
-:meth:`KrakenAdapterBase.resubscribe_messages` gives the JSON texts to send for them
-(unsubscribe, then subscribe, which makes Kraken send a fresh snapshot).
+ignored until a new snapshot arrives, and a resubscription is requested
+(:meth:`~stages.feed.adapter.VenueAdapter.take_resubscribe_requests`): the
+connection owner sends its texts, from :meth:`KrakenV1Adapter.resubscribe_messages`
+or :meth:`KrakenV2Adapter.resubscribe_messages` (unsubscribe, then subscribe,
+which makes Kraken send a fresh snapshot).
 
 Kraken has no update ids: each pair's book messages are numbered by a running
 counter (snapshots included) that never goes back, across resubscriptions.
@@ -79,22 +80,6 @@ def book_checksum(replica: L2Book, price_shift: int = 0, qty_shift: int = 0) -> 
     else:
         text = "".join(f"{_venue_digits(price, price_shift)}{_venue_digits(qty, qty_shift)}" for price, qty in levels)
     return zlib.crc32(text.encode("ascii"))
-
-
-def _levels_beyond(replica: L2Book, depth: int) -> list[tuple[int, int, int]]:
-    """Removals of every level past ``depth`` on either side, worst first.
-
-    Reads the replica's sorted price lists: :class:`L2Book` has no public way
-    to name its worst levels short of listing the whole side.
-    """
-    out: list[tuple[int, int, int]] = []
-    bid_prices = replica._bid_prices  # ascending: the worst bids come first
-    if len(bid_prices) > depth:
-        out += [(BID, price, 0) for price in bid_prices[: len(bid_prices) - depth]]
-    ask_prices = replica._ask_prices  # ascending: the worst asks come last
-    if len(ask_prices) > depth:
-        out += [(ASK, price, 0) for price in reversed(ask_prices[depth:])]
-    return out
 
 
 # -- numbers and times -----------------------------------------------------------
@@ -244,21 +229,6 @@ class KrakenAdapterBase(VenueAdapter):
         if self.depth not in KRAKEN_DEPTHS:
             raise ValueError(f"Kraken book depth must be one of {KRAKEN_DEPTHS}, got {self.depth}")
         self._books: dict[str, _PairBook] = {}
-        self._resubscribe: list[str] = []
-
-    # -- resubscription ------------------------------------------------------
-    def take_resubscribe_requests(self) -> list[str]:
-        """Pairs whose book subscription must be renewed (unsubscribe + subscribe) to get a new snapshot.
-
-        Kraken offers no other way back to a correct book. Each pair is named
-        once per loss of sync; its updates are ignored until the new snapshot.
-        """
-        requests, self._resubscribe = self._resubscribe, []
-        return requests
-
-    def resubscribe_messages(self, symbols: Sequence[str]) -> list[str]:
-        """The JSON texts that renew the book subscription of ``symbols``."""
-        raise NotImplementedError
 
     # -- book ------------------------------------------------------------------
     def _book(self, symbol: str, instrument: Instrument, depth: int) -> _PairBook:
@@ -276,7 +246,7 @@ class KrakenAdapterBase(VenueAdapter):
         self.stats_for(instrument.symbol).applied += 1
         self.begin_snapshot(instrument, book.update_id, ts_venue, recv_ns)
         book.invalidate()
-        self._emit_truncated(book, levels, ts_venue, recv_ns, snapshot=True)
+        self.emit_levels(instrument, levels, book.update_id, ts_venue, recv_ns, snapshot=True, depth=book.depth)
         book.synced = True
         if checksum is not None and not self._checksum_matches(book, checksum, recv_ns):
             return
@@ -292,39 +262,13 @@ class KrakenAdapterBase(VenueAdapter):
             book.touch(levels)
         else:
             book.invalidate()  # nothing tracks the top 10 meanwhile
-        replica = self._emit_truncated(book, levels, ts_venue, recv_ns, snapshot=False)
+        replica = self.emit_levels(instrument, levels, book.update_id, ts_venue, recv_ns, depth=book.depth)
         self.stats_for(instrument.symbol).applied += 1
         if checksum is not None and self.validate_checksums:
             self._checksum_matches(book, checksum, recv_ns)
         elif replica.is_crossed():
             self.problems.problem(self.logger, "crossed book", instrument.symbol)
             self._resync(book, recv_ns, "crossed book")
-
-    def _emit_truncated(
-        self, book: _PairBook, levels: list[tuple[int, int, int]], ts_venue: int, recv_ns: int, snapshot: bool
-    ) -> L2Book:
-        """``levels`` and the removal of every level they push past the depth, as one atomic update.
-
-        The levels are staged on the replica first to learn what falls past the
-        depth; :meth:`emit_levels` then applies them again (the same final
-        state: each price ends at its last value) followed by those removals,
-        and sends them all with END on the last.
-        """
-        instrument = book.instrument
-        replica = self.replicas.get(instrument.id)
-        if replica is None:
-            replica = self.replicas[instrument.id] = L2Book(instrument.id)
-        if not levels:
-            replica.update_id = book.update_id
-            self.update_ids[instrument.symbol] = book.update_id
-            return replica
-        set_level = replica.set_level
-        for side, price, qty in levels:
-            set_level(side, price, qty)
-        bids, asks = replica.depth()
-        if bids > book.depth or asks > book.depth:
-            levels += _levels_beyond(replica, book.depth)
-        return self.emit_levels(instrument, levels, book.update_id, ts_venue, recv_ns, snapshot)
 
     def _checksum_matches(self, book: _PairBook, checksum: int, recv_ns: int) -> bool:
         if not self.validate_checksums:
@@ -345,8 +289,7 @@ class KrakenAdapterBase(VenueAdapter):
         self.logger.info("%s %s: resubscribing (%s)", self.venue, symbol, why)
         book.synced = False
         self.mark(book.instrument, BookState.RESYNCING, recv_ns)
-        if symbol not in self._resubscribe:
-            self._resubscribe.append(symbol)
+        self.request_resubscribe((symbol,))
 
     def _unusable(self, symbol: str, recv_ns: int, why: str) -> None:
         """A book message of ``symbol`` that could not be applied: its book can no longer be trusted."""
@@ -358,7 +301,6 @@ class KrakenAdapterBase(VenueAdapter):
         """Every book waits for the snapshot the reconnection's subscriptions bring."""
         for book in self._books.values():
             book.synced = False
-        self._resubscribe.clear()
         super().on_disconnect(recv_ns)
 
 
@@ -536,6 +478,7 @@ class KrakenV1Adapter(KrakenAdapterBase):
             self.rejected_value(f"{pair} snapshot: {exc}")
             return
         book = self._book(pair, instrument, depth)
+        self.snapshot_received(pair)
         self.stats_for(pair).messages += 1
         levels: list[tuple[int, int, int]] = []
         try:
@@ -713,6 +656,8 @@ class KrakenV2Adapter(KrakenAdapterBase):
             self._unusable(symbol, recv_ns, "unusable book message")
             return
         book = self._book(symbol, instrument, self.depth)
+        if snapshot:
+            self.snapshot_received(symbol)
         stats = self.stats_for(symbol)
         stats.messages += 1
         if not snapshot and not book.synced:

@@ -18,7 +18,10 @@ Robustness:
   checks drop what both delivered, then the old one is closed;
 * an instrument silent for ``stale_after_s`` is marked STALE (and SYNCED
   again with its next applied update);
-* REST snapshots go through :class:`~stages.feed.snapshots.SnapshotFetcher`.
+* REST snapshots go through :class:`~stages.feed.snapshots.SnapshotFetcher`;
+  the resubscriptions an adapter asks for (venues whose only snapshot is the
+  one a subscription brings) are sent on the connection the message that
+  caused them came on (counter ``resubscribes``: one per request sent).
 """
 
 from __future__ import annotations
@@ -110,6 +113,7 @@ class FeedStage(AsyncAgent):
         self._stale_marks = ctx.counters.add("stale_marks")
         self._snapshots = ctx.counters.add("snapshots_fetched")
         self._snapshot_errors = ctx.counters.add("snapshot_errors")
+        self._resubscribes = ctx.counters.add("resubscribes")
         self._problem_counters = {name: ctx.counters.add(name) for name in _PROBLEM_COUNTERS}
         self._last_id: dict[str, int] = {}
         self._last_change_ns: dict[str, int] = {}
@@ -178,7 +182,7 @@ class FeedStage(AsyncAgent):
     ) -> ClientConnection | None:
         """Read ``connection`` until it drops (None) or, aged out, hand over to a new one."""
         opened = time.monotonic()
-        reader = asyncio.create_task(self._read(connection))
+        reader = asyncio.create_task(self._read(connection, url))
         stop_wait = asyncio.create_task(stopping.wait())
         try:
             while True:
@@ -201,7 +205,7 @@ class FeedStage(AsyncAgent):
                 except (OSError, websockets.WebSocketException, TimeoutError):
                     opened = time.monotonic() - self.params.max_connection_age_s + self.params.reconnect_max_s
                     continue
-                new_reader = asyncio.create_task(self._read(replacement))
+                new_reader = asyncio.create_task(self._read(replacement, url))
                 await asyncio.sleep(self.params.handover_s)
                 reader.cancel()
                 await connection.close()
@@ -212,7 +216,8 @@ class FeedStage(AsyncAgent):
             if not reader.done():
                 reader.cancel()
 
-    async def _read(self, connection: ClientConnection) -> None:
+    async def _read(self, connection: ClientConnection, url: str = "") -> None:
+        """Hand every message of ``connection`` (to ``url``) to the adapter; start or send what it asks for."""
         adapter = self.adapter
         received = self._received
         recorder = self._recorder
@@ -224,6 +229,12 @@ class FeedStage(AsyncAgent):
             adapter.on_message(raw, recv_ns)
             for request in adapter.take_snapshot_requests():
                 self._start_snapshot(request)
+            for resubscribe in adapter.take_resubscribe_requests():
+                self._resubscribes.add()
+                for text in resubscribe.messages:
+                    await connection.send(text)
+                    if recorder:
+                        recorder.write(EventKind.SENT, time.time(), text, url=url)
 
     # -- snapshots ------------------------------------------------------------------
     def _start_snapshot(self, request: SnapshotRequest) -> None:

@@ -15,8 +15,9 @@ import pytest
 from hftpipe.instruments import InstrumentRegistry
 from hftpipe.records import BookState, Side
 from stages.feed import bybit
+from stages.feed.adapter import ResubscribeRequest
 from stages.feed.books_sink import BooksSink
-from stages.feed.bybit import BybitAdapter, ResubscribeRequest, trade_id_from
+from stages.feed.bybit import BybitAdapter, trade_id_from
 
 BID, ASK = int(Side.BID), int(Side.ASK)
 P = 100_000_000  # price and qty scale 8
@@ -116,9 +117,7 @@ def test_should_mark_a_u_gap_resyncing_request_a_resubscription_and_wait_for_the
     assert (stats.gaps, stats.resyncs, stats.applied) == (1, 1, 1)
     assert adapter.take_resubscribe_requests() == [
         ResubscribeRequest(
-            "BTCUSDT",
-            "wss://stream.bybit.com/v5/public/linear",
-            "orderbook.50.BTCUSDT",
+            ("BTCUSDT",),
             (
                 '{"op":"unsubscribe","args":["orderbook.50.BTCUSDT"]}',
                 '{"op":"subscribe","args":["orderbook.50.BTCUSDT"]}',
@@ -217,7 +216,9 @@ def test_should_resync_when_a_delta_crosses_the_book() -> None:
     assert state(sink, registry) is BookState.RESYNCING
     assert adapter.problems.rejected_values == 1  # "crossed book"
     assert adapter.stats["BTCUSDT"].resyncs == 1
-    assert [r.topic for r in adapter.take_resubscribe_requests()] == ["orderbook.50.BTCUSDT"]
+    assert [r.messages for r in adapter.take_resubscribe_requests()] == [
+        ('{"op":"unsubscribe","args":["orderbook.50.BTCUSDT"]}', '{"op":"subscribe","args":["orderbook.50.BTCUSDT"]}')
+    ]
 
 
 def test_should_wait_for_a_snapshot_after_a_disconnect() -> None:
@@ -430,3 +431,17 @@ def test_should_keep_exact_decimals_through_the_book() -> None:
     adapter.on_message(book("snapshot", 3, bids=[("0.00001234", "123456789.12345678")], asks=[("0.00001235", "1")]), 1)
     got_bids, _ = sides(sink, registry)
     assert [(Decimal(p), Decimal(q)) for p, q in got_bids] == [(Decimal("0.00001234"), Decimal("123456789.12345678"))]
+
+
+def test_should_ask_again_when_the_snapshot_answering_a_resubscription_is_crossed() -> None:
+    adapter, sink, registry = make()
+    adapter.on_message(SNAPSHOT, 1)
+    adapter.on_message(book("delta", 105, bids=[("17440", "2")]), 2)  # a gap
+    assert len(adapter.take_resubscribe_requests()) == 1
+    adapter.on_message(book("delta", 106, bids=[("17440", "3")]), 3)  # dropped; the request is still pending
+    assert adapter.take_resubscribe_requests() == []
+    adapter.on_message(book("snapshot", 900, bids=[("11", "1")], asks=[("10", "1")]), 4)  # the answer, crossed
+    assert state(sink, registry) is BookState.RESYNCING
+    assert [r.messages for r in adapter.take_resubscribe_requests()] == [
+        ('{"op":"unsubscribe","args":["orderbook.50.BTCUSDT"]}', '{"op":"subscribe","args":["orderbook.50.BTCUSDT"]}')
+    ]

@@ -19,8 +19,8 @@ from hftpipe.capture import CaptureEvent, EventKind, read_capture
 from hftpipe.instruments import Instrument, InstrumentRegistry
 from hftpipe.records import BookState, Side
 from stages.feed import bybit
+from stages.feed.adapter import ResubscribeRequest
 from stages.feed.books_sink import BooksSink
-from stages.feed.bybit import ResubscribeRequest
 from stages.feed.bybit_legacy import BybitLegacyAdapter
 from stages.feed.replay import replay
 
@@ -261,9 +261,7 @@ def test_should_resync_on_a_delete_of_an_unknown_id_and_recover_on_the_next_snap
     assert (stats.gaps, stats.resyncs, stats.applied) == (1, 1, 0)
     assert adapter.take_resubscribe_requests() == [
         ResubscribeRequest(
-            "BTCUSD",
-            "wss://stream.bybit.com/realtime",
-            "orderBookL2_25.BTCUSD",
+            ("BTCUSD",),
             (
                 '{"op":"unsubscribe","args":["orderBookL2_25.BTCUSD"]}',
                 '{"op":"subscribe","args":["orderBookL2_25.BTCUSD"]}',
@@ -289,7 +287,9 @@ def test_should_resync_on_an_update_of_an_unknown_id() -> None:
     adapter.on_message(delta(11, update=[level(999, "Buy", "99.9", 1)]), 2)
     assert state_of(sink, registry) is BookState.RESYNCING
     assert adapter.stats["BTCUSD"].resyncs == 1
-    assert [r.topic for r in adapter.take_resubscribe_requests()] == ["orderBookL2_25.BTCUSD"]
+    assert [r.messages for r in adapter.take_resubscribe_requests()] == [
+        ('{"op":"unsubscribe","args":["orderBookL2_25.BTCUSD"]}', '{"op":"subscribe","args":["orderBookL2_25.BTCUSD"]}')
+    ]
 
 
 @pytest.mark.parametrize(
@@ -354,7 +354,7 @@ def test_should_resync_when_an_update_crosses_the_book() -> None:
     assert state_of(sink, registry) is BookState.RESYNCING
     assert adapter.problems.rejected_values == 1  # "crossed book"
     assert adapter.stats["BTCUSD"].resyncs == 1
-    assert [r.symbol for r in adapter.take_resubscribe_requests()] == ["BTCUSD"]
+    assert [r.symbols for r in adapter.take_resubscribe_requests()] == [("BTCUSD",)]
 
 
 def test_should_drop_deltas_before_the_first_snapshot_and_after_a_disconnect() -> None:
@@ -571,3 +571,16 @@ def measure_delta_rate(repeat: int = 7) -> dict[str, float]:
 if __name__ == "__main__":
     for sink_name, rate in measure_delta_rate().items():
         print(f"{sink_name}: {rate:,.0f} delta messages/s ({1e6 / rate:.1f} us each) over {CAPTURE}")
+
+
+def test_should_ask_again_when_the_snapshot_answering_a_resubscription_is_unusable() -> None:
+    adapter, sink, registry = make()
+    adapter.on_message(snapshot(10), 1)
+    adapter.on_message(delta(11, delete=[{"id": 4242, "side": "Buy"}]), 2)  # inconsistent
+    assert [r.symbols for r in adapter.take_resubscribe_requests()] == [("BTCUSD",)]
+    adapter.on_message(snapshot(20, [level(1, "Buy", "1.0", 1), level(1, "Buy", "2.0", 1)]), 3)  # repeats an id
+    assert state_of(sink, registry) is BookState.RESYNCING
+    assert [r.symbols for r in adapter.take_resubscribe_requests()] == [("BTCUSD",)]
+    adapter.on_message(snapshot(30), 4)
+    assert state_of(sink, registry) is BookState.SYNCED
+    assert adapter.take_resubscribe_requests() == []

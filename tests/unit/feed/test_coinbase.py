@@ -14,8 +14,9 @@ import pytest
 from hftpipe.capture import CaptureEvent, EventKind
 from hftpipe.instruments import InstrumentRegistry
 from hftpipe.records import BookState, Side
+from stages.feed.adapter import ResubscribeRequest
 from stages.feed.books_sink import BooksSink
-from stages.feed.coinbase import CoinbaseAdapter, ResubscribeRequest, iso8601_ns
+from stages.feed.coinbase import CoinbaseAdapter, iso8601_ns
 from stages.feed.replay import replay
 from tests.unit.feed.captures import capture as load_capture
 
@@ -228,7 +229,7 @@ def test_should_resync_and_ask_for_a_new_snapshot_when_an_update_crosses_the_boo
     assert (stats.resyncs, stats.gaps) == (1, 0)
     body = {"product_ids": ["SKL-USD"], "channels": ["level2"]}
     [request] = adapter.take_resubscribe_requests()
-    assert request == ResubscribeRequest(URL, ("SKL-USD",), request.messages)
+    assert request == ResubscribeRequest(("SKL-USD",), request.messages)
     assert [json.loads(m) for m in request.messages] == [{"type": "unsubscribe", **body}, {"type": "subscribe", **body}]
     assert adapter.update_ids["SKL-USD"] == before + 1
 

@@ -16,8 +16,8 @@ import pytest
 
 from hftpipe.instruments import InstrumentRegistry
 from hftpipe.records import BookState, Side
+from stages.feed.adapter import ResubscribeRequest
 from stages.feed.books_sink import BooksSink
-from stages.feed.coinbase import ResubscribeRequest
 from stages.feed.coinbase_advanced import CoinbaseAdvancedAdapter
 
 BID, ASK = int(Side.BID), int(Side.ASK)
@@ -192,7 +192,7 @@ def test_should_resync_every_product_and_resubscribe_after_a_sequence_gap(jump: 
         stats = adapter.stats[symbol]
         assert (stats.gaps, stats.resyncs) == (1, 1)
     [request] = adapter.take_resubscribe_requests()
-    assert request == ResubscribeRequest(URL, PRODUCTS, request.messages)
+    assert request == ResubscribeRequest(PRODUCTS, request.messages)
     body = {"product_ids": list(PRODUCTS), "channel": "level2"}
     assert [json.loads(m) for m in request.messages] == [{"type": "unsubscribe", **body}, {"type": "subscribe", **body}]
     # The gap's own update is not applied: the book is unknown until a snapshot.

@@ -236,9 +236,10 @@ def test_should_resync_only_the_pair_whose_update_was_altered() -> None:
     assert (stats.checksum_failures, stats.resyncs) == (1, 1)
     assert stats.dropped == later  # ignored until a new snapshot
     assert sink.states[registry.by_symbol("kraken", "XMR/USD").id] is BookState.RESYNCING
-    assert adapter.take_resubscribe_requests() == ["XMR/USD"]
+    [request] = adapter.take_resubscribe_requests()
     assert adapter.take_resubscribe_requests() == []
-    assert [json.loads(m) for m in adapter.resubscribe_messages(["XMR/USD"])] == [
+    assert request.symbols == ("XMR/USD",)
+    assert [json.loads(m) for m in request.messages] == [
         {"event": "unsubscribe", "pair": ["XMR/USD"], "subscription": {"name": "book", "depth": 1000}},
         {"event": "subscribe", "pair": ["XMR/USD"], "subscription": {"name": "book", "depth": 1000}},
     ]
@@ -465,7 +466,7 @@ def test_should_count_bad_messages_without_raising(payload: str, counter: str, r
     state = sink.states[registry.by_symbol("kraken", "XBT/USD").id]
     assert adapter.stats["XBT/USD"].resyncs == resyncs
     assert state is (BookState.RESYNCING if resyncs else BookState.SYNCED)
-    assert adapter.take_resubscribe_requests() == (["XBT/USD"] if resyncs else [])
+    assert [r.symbols for r in adapter.take_resubscribe_requests()] == ([("XBT/USD",)] if resyncs else [])
     assert sink.trades == {}
 
 
@@ -474,3 +475,20 @@ def test_should_ignore_an_empty_update_except_for_its_checksum() -> None:
     adapter.on_message(json.dumps([7, {"a": [], "c": str(ref.checksum())}, "book-10", "XBT/USD"]), 2)
     assert (adapter.stats["XBT/USD"].checksums_ok, adapter.stats["XBT/USD"].checksum_failures) == (1, 0)
     assert sink.states[registry.by_symbol("kraken", "XBT/USD").id] is BookState.SYNCED
+
+
+def test_should_ask_again_when_the_snapshot_answering_a_resubscription_is_unusable() -> None:
+    adapter, sink, ref, registry = _book10()
+    iid = registry.by_symbol("kraken", "XBT/USD").id
+    adapter.on_message(json.dumps([7, {"a": _levels(["100.50000"]), "c": "1"}, "book-10", "XBT/USD"]), 2)
+    assert [r.symbols for r in adapter.take_resubscribe_requests()] == [("XBT/USD",)]
+    adapter.on_message(_update(ref, _levels(["100.60000"]), []), 3)  # ignored: the request is still pending
+    assert adapter.take_resubscribe_requests() == []
+    bad = {"as": [["101.00000", "NaN", "1600000000.000000"]], "bs": _levels(["100.00000"])}
+    adapter.on_message(json.dumps([7, bad, "book-10", "XBT/USD"]), 4)
+    assert sink.states[iid] is BookState.RESYNCING
+    assert [r.symbols for r in adapter.take_resubscribe_requests()] == [("XBT/USD",)]
+    adapter.on_message(json.dumps([7, {"as": _levels(["101.00000"]), "bs": _levels(["100.00000"])}, "book-10",
+                                   "XBT/USD"]), 5)
+    assert sink.states[iid] is BookState.SYNCED
+    assert adapter.take_resubscribe_requests() == []

@@ -150,8 +150,9 @@ def test_should_resubscribe_after_a_checksum_mismatch_and_resync_from_the_new_sn
     adapter.on_message(book_message("update", bids, asks, ref.checksum() ^ 1), 3)
     assert adapter.stats[SYMBOL].checksum_failures == 1
     assert sink.states[iid] is BookState.RESYNCING
-    assert adapter.take_resubscribe_requests() == [SYMBOL]
-    assert [json.loads(m) for m in adapter.resubscribe_messages([SYMBOL])] == [
+    [request] = adapter.take_resubscribe_requests()
+    assert request.symbols == (SYMBOL,)
+    assert [json.loads(m) for m in request.messages] == [
         {"method": "unsubscribe", "params": {"channel": "book", "symbol": [SYMBOL], "depth": 10}},
         {"method": "subscribe", "params": {"channel": "book", "symbol": [SYMBOL], "depth": 10, "snapshot": True}},
     ]
@@ -174,7 +175,7 @@ def test_should_not_sync_from_a_snapshot_whose_checksum_fails() -> None:
     adapter.on_message(INSTRUMENTS, 1)
     adapter.on_message(book_message("snapshot", SNAPSHOT_BIDS, SNAPSHOT_ASKS, 12345), 2)
     assert sink.states[registry.by_symbol("kraken-v2", SYMBOL).id] is BookState.RESYNCING
-    assert adapter.take_resubscribe_requests() == [SYMBOL]
+    assert [r.symbols for r in adapter.take_resubscribe_requests()] == [(SYMBOL,)]
 
 
 @pytest.mark.parametrize("how", ["inferred", "given"])
@@ -307,3 +308,17 @@ def test_should_count_bad_messages_without_raising(payload: str | bytes, counter
     state = sink.states[registry.by_symbol("kraken-v2", SYMBOL).id]
     assert state is (BookState.RESYNCING if resyncs else BookState.SYNCED)
     assert sink.trades == {}
+
+
+def test_should_ask_again_when_the_snapshot_answering_a_resubscription_fails_its_checksum() -> None:
+    adapter, sink, ref, registry = synced()
+    adapter.on_message(book_message("update", [], [("0.5667", "1")], 1), 3)  # wrong checksum
+    assert [r.symbols for r in adapter.take_resubscribe_requests()] == [(SYMBOL,)]
+    adapter.on_message(book_message("update", [], [("0.5667", "2")], 1), 4)  # ignored: still pending
+    assert adapter.take_resubscribe_requests() == []
+    adapter.on_message(book_message("snapshot", SNAPSHOT_BIDS, SNAPSHOT_ASKS, ref.checksum() ^ 1), 5)
+    assert sink.states[registry.by_symbol("kraken-v2", SYMBOL).id] is BookState.RESYNCING
+    assert [r.symbols for r in adapter.take_resubscribe_requests()] == [(SYMBOL,)]
+    adapter.on_message(book_message("snapshot", SNAPSHOT_BIDS, SNAPSHOT_ASKS, ref.checksum()), 6)
+    assert sink.states[registry.by_symbol("kraken-v2", SYMBOL).id] is BookState.SYNCED
+    assert adapter.take_resubscribe_requests() == []

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 
@@ -17,10 +18,10 @@ from stages.feed.snapshots import SnapshotError, SnapshotFetcher
 class Venue(BaseHTTPRequestHandler):
     """Answers from a script: each request pops (status, headers, body)."""
 
-    script: list[tuple[int, dict[str, str], bytes]] = []
-    seen: list[float] = []
+    script: ClassVar[list[tuple[int, dict[str, str], bytes]]] = []
+    seen: ClassVar[list[float]] = []
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         Venue.seen.append(time.time())
         status, headers, body = Venue.script.pop(0)
         self.send_response(status)
