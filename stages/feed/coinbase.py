@@ -40,9 +40,12 @@ value).
 Book update ids are the adapter's own per-product counter (one step per
 snapshot or applied update, never reset), since the venue sends none.
 
-Coinbase now requires authentication for ``level2``; the unauthenticated
-``level2_batch`` channel sends the same messages in 50 ms batches: set
-:attr:`CoinbaseAdapter.level2_channel` to use it.
+Coinbase now requires authentication for ``level2``, so the adapter subscribes
+to the unauthenticated ``level2_batch`` channel, which sends the same
+``snapshot``/``l2update`` messages in 50 ms batches (the shipped capture used
+``level2``; the messages parse identically). Set
+:attr:`CoinbaseAdapter.level2_channel` to ``"level2"`` with an authenticated
+connection for unbatched updates.
 """
 
 from __future__ import annotations
@@ -205,7 +208,7 @@ class CoinbaseAdapter(CoinbaseAdapterBase):
 
     venue = "coinbase"
     ws_url = "wss://ws-feed.exchange.coinbase.com"
-    level2_channel = "level2"
+    level2_channel = "level2_batch"
     channels: tuple[str, ...] = ("ticker", "matches")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -227,7 +227,7 @@ def test_should_resync_and_ask_for_a_new_snapshot_when_an_update_crosses_the_boo
     assert not adapter.synced["SKL-USD"]
     stats = adapter.stats["SKL-USD"]
     assert (stats.resyncs, stats.gaps) == (1, 0)
-    body = {"product_ids": ["SKL-USD"], "channels": ["level2"]}
+    body = {"product_ids": ["SKL-USD"], "channels": ["level2_batch"]}
     [request] = adapter.take_resubscribe_requests()
     assert request == ResubscribeRequest(("SKL-USD",), request.messages)
     assert [json.loads(m) for m in request.messages] == [{"type": "unsubscribe", **body}, {"type": "subscribe", **body}]
@@ -410,7 +410,7 @@ def test_should_subscribe_to_level2_ticker_and_matches_for_every_product() -> No
     adapter = CoinbaseAdapter(BooksSink(), InstrumentRegistry(), symbols=("BTC-USD", "ETH-EUR"))
     assert adapter.websocket_urls() == [URL]
     assert [json.loads(m) for m in adapter.subscriptions(URL)] == [
-        {"type": "subscribe", "product_ids": ["BTC-USD", "ETH-EUR"], "channels": ["level2", "ticker", "matches"]}
+        {"type": "subscribe", "product_ids": ["BTC-USD", "ETH-EUR"], "channels": ["level2_batch", "ticker", "matches"]}
     ]
     assert CoinbaseAdapter(BooksSink(), InstrumentRegistry()).subscriptions(URL) == []
 
