@@ -13,7 +13,7 @@ readers learn S and R from the meta block and rebuild the same offsets::
         +===============================================================+
         | ring table: R x 128 bytes: name, capacity, slot, from, to, hop|
         +===============================================================+
-        | counters: S blocks x 32 slots x 64 bytes     (stage i writes   |
+        | counters: S blocks x 64 slots x 64 bytes     (stage i writes   |
         |   block i; slot = value, kind, label)                         |
         +===============================================================+
         | error log: (S + 1) blocks x 8 entries x 256 bytes             |

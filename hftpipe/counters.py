@@ -16,7 +16,7 @@ from hftpipe.layout import CACHE_LINE
 
 COUNTER_SLOT_SIZE: Final = CACHE_LINE
 """Value at +0, kind at +8, label (NUL-padded UTF-8) at +16..+64."""
-COUNTERS_PER_STAGE: Final = 32
+COUNTERS_PER_STAGE: Final = 64
 LABEL_OFFSET: Final = 16
 LABEL_BYTES: Final = COUNTER_SLOT_SIZE - LABEL_OFFSET
 

@@ -39,7 +39,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from hftpipe.agent import AsyncAgent, StageContext
 from hftpipe.capture import CaptureWriter, EventKind
-from hftpipe.counters import CounterKind
+from hftpipe.counters import Counter, CounterKind
 from hftpipe.instruments import InstrumentRegistry
 from hftpipe.records import BookState, RecordFlag
 from stages.feed.adapter import SnapshotRequest, VenueAdapter
@@ -47,6 +47,7 @@ from stages.feed.ring_sink import RingSink
 from stages.feed.snapshots import SnapshotError, SnapshotFetcher
 from stages.feed.venues import adapter_path
 
+_PER_INSTRUMENT = ("gaps", "resyncs", "checksum_failures")
 _PROBLEM_COUNTERS = ("malformed", "unknown", "rejected_values", "gaps", "resyncs", "checksum_failures", "dropped")
 
 
@@ -110,11 +111,14 @@ class FeedStage(AsyncAgent):
         self.fetcher = SnapshotFetcher(self.logger)
         self._received = ctx.counter(CounterKind.MESSAGES_IN)
         self._reconnects = ctx.counters.add("reconnects")
+        self._handovers = ctx.counters.add("handovers")
         self._stale_marks = ctx.counters.add("stale_marks")
         self._snapshots = ctx.counters.add("snapshots_fetched")
         self._snapshot_errors = ctx.counters.add("snapshot_errors")
         self._resubscribes = ctx.counters.add("resubscribes")
         self._problem_counters = {name: ctx.counters.add(name) for name in _PROBLEM_COUNTERS}
+        self._instrument_counters: dict[str, list[Counter]] = {}
+        self._instrument_counters_full = False
         self._last_id: dict[str, int] = {}
         self._last_change_ns: dict[str, int] = {}
         self._stale: set[str] = set()
@@ -209,6 +213,7 @@ class FeedStage(AsyncAgent):
                 await asyncio.sleep(self.params.handover_s)
                 reader.cancel()
                 await connection.close()
+                self._handovers.add()
                 self.logger.info("replaced %s connection after %.0f s without a gap", url, time.monotonic() - opened)
                 connection, reader, opened = replacement, new_reader, time.monotonic()
         finally:
@@ -298,6 +303,26 @@ class FeedStage(AsyncAgent):
             totals["dropped"] += stats.dropped
         for name, value in totals.items():
             self._problem_counters[name].set(value)
+        for symbol, stats in self.adapter.stats.items():
+            counters = self._instrument_counters.get(symbol)
+            if counters is None:
+                counters = self._instrument_counters[symbol] = self._register_instrument_counters(symbol)
+            for counter, value in zip(counters, (stats.gaps, stats.resyncs, stats.checksum_failures), strict=False):
+                counter.set(value)
+
+    def _register_instrument_counters(self, symbol: str) -> list[Counter]:
+        """``SYMBOL:gaps``, ``SYMBOL:resyncs``, ``SYMBOL:checksum_failures`` while counter slots last.
+
+        The venue-wide totals are always kept; once the stage's slots are used
+        up, further instruments are only in the totals (logged once).
+        """
+        try:
+            return [self.ctx.counters.add(f"{symbol}:{kind}") for kind in _PER_INSTRUMENT]
+        except (RuntimeError, ValueError) as exc:
+            if not self._instrument_counters_full:
+                self._instrument_counters_full = True
+                self.logger.warning("no more per-instrument counters (%s): totals only from %s on", exc, symbol)
+            return []
 
     @staticmethod
     async def _sleep(stopping: asyncio.Event, base_s: float) -> None:

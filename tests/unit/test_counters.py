@@ -106,7 +106,7 @@ def test_should_keep_values_when_a_restarted_stage_reopens_its_block(control: Co
     assert reopened.add("gaps").value == 2
 
 
-def test_should_fill_all_32_slots_then_raise_the_exact_message(control: ControlFile) -> None:
+def test_should_fill_all_64_slots_then_raise_the_exact_message(control: ControlFile) -> None:
     block = control.counters(0)
     custom = COUNTERS_PER_STAGE - len(STANDARD_KINDS)
     for i in range(custom):
@@ -114,7 +114,7 @@ def test_should_fill_all_32_slots_then_raise_the_exact_message(control: ControlF
     assert len(control.read_counters(0)) == COUNTERS_PER_STAGE
     with pytest.raises(RuntimeError) as exc:
         block.add("one_too_many")
-    assert str(exc.value) == "no counter slot left for 'one_too_many' (32 per stage)"
+    assert str(exc.value) == "no counter slot left for 'one_too_many' (64 per stage)"
     assert control.read_counters(1) == dict.fromkeys(STANDARD_LABELS, 0)  # nothing spilled into the next block
 
 
