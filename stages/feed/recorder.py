@@ -96,6 +96,11 @@ async def record(
                     stats.received += 1
                     adapter.on_message(text, time.monotonic_ns())
                     schedule()
+                    for request in adapter.take_resubscribe_requests():  # as the feed stage would
+                        for message in request.messages:
+                            await connection.send(message)
+                            ws_log.write(EventKind.SENT, time.time(), message, url=target)
+                            stats.sent += 1
 
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(pump(), timeout=duration_s)
