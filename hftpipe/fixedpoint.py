@@ -19,6 +19,22 @@ class FixedPointError(ValueError):
 
 def parse_fixed(text: str, scale: int) -> int:
     """``parse_fixed("0.01230", 5) == 1230``; rejects NaN, exponents, and lost digits."""
+    # Fast path, the venues' usual shape: unsigned, at most ``scale`` decimals
+    # ("0.35130000", "7.6110", "12"): one int() on the digits, no partition.
+    if 0 <= scale <= MAX_SCALE:
+        dot = text.find(".")
+        if dot > 0:
+            decimals = len(text) - dot - 1
+            if decimals <= scale:
+                digits = text[:dot] + text[dot + 1 :]
+                if digits.isascii() and digits.isdigit():
+                    value = int(digits) * _POW10[scale - decimals]
+                    if value <= INT64_MAX:
+                        return value
+        elif dot < 0 and text.isascii() and text.isdigit():
+            value = int(text) * _POW10[scale]
+            if value <= INT64_MAX:
+                return value
     if not 0 <= scale <= MAX_SCALE:
         raise FixedPointError(f"scale must be 0..{MAX_SCALE}, got {scale}")
     negative = text[:1] == "-"

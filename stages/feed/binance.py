@@ -28,7 +28,7 @@ import orjson
 
 from hftpipe.instruments import Instrument
 from hftpipe.records import BookState, Side
-from stages.feed.adapter import SnapshotRequest, VenueAdapter
+from stages.feed.adapter import InstrumentStats, SnapshotRequest, VenueAdapter
 
 MAX_BUFFERED_DIFFS: Final = 10_000
 BID: Final = int(Side.BID)
@@ -65,6 +65,7 @@ class BinanceAdapter(VenueAdapter):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._sync: dict[str, _DepthSync] = {}
+        self._depth_state: dict[str, tuple[Instrument, InstrumentStats, _DepthSync]] = {}
 
     # -- connection ----------------------------------------------------------
     def websocket_urls(self) -> list[str]:
@@ -108,16 +109,18 @@ class BinanceAdapter(VenueAdapter):
 
     def _on_depth(self, data: dict[str, Any], recv_ns: int) -> None:
         symbol = data["s"]
-        instrument = self.instrument(symbol)
-        stats = self.stats_for(symbol)
+        known = self._depth_state.get(symbol)
+        if known is None:  # first sight: one dict lookup per message from here on
+            sync = self._sync.get(symbol)
+            if sync is None:
+                sync = self._sync[symbol] = _DepthSync()
+            known = self._depth_state[symbol] = (self.instrument(symbol), self.stats_for(symbol), sync)
+        instrument, stats, sync = known
         stats.messages += 1
         diff = _Diff(
             int(data["U"]), int(data["u"]), int(data.get("pu", -1)), data["b"], data["a"], int(data["E"]) * 1_000_000,
             recv_ns,
         )
-        sync = self._sync.get(symbol)
-        if sync is None:
-            sync = self._sync[symbol] = _DepthSync()
         if not self.synced.get(symbol):
             self._buffer(instrument, sync, diff)
             return

@@ -27,6 +27,8 @@ _TRADE = SPECS[RecordType.TRADE].packer.pack_into
 _BBO = SPECS[RecordType.BBO].packer.pack_into
 _CONTROL = SPECS[RecordType.CONTROL].packer.pack_into
 _END = int(RecordFlag.END_OF_UPDATE)
+_BOOK_DELTA = int(RecordType.BOOK_DELTA)
+_SET = int(BookAction.SET)
 _SNAPSHOT = int(RecordFlag.SNAPSHOT)
 
 
@@ -41,6 +43,8 @@ class RingSink:
         self._backpressure = backpressure
         self._flags = flags
         self._seq = published.value
+        self._unpublished = 0
+        """Levels written since the last END: counted in ``published`` once per update."""
         self.states: dict[int, BookState] = {}
 
     def _claim(self) -> int:
@@ -58,7 +62,8 @@ class RingSink:
     def _commit(self) -> None:
         self._ring.commit()
         self._seq += 1
-        self._published.add()
+        self._published.add(1 + self._unpublished)
+        self._unpublished = 0
 
     # -- MarketDataSink -------------------------------------------------------
     def book_clear(self, instrument: int, update_id: int, ts_venue: int, ts_recv: int) -> None:
@@ -95,27 +100,59 @@ class RingSink:
         end: bool,
         snapshot: bool,
     ) -> None:
-        offset = self._claim()
+        # The hot path (one call per price level): no helper calls, hop 0 stamped inline,
+        # the published counter updated once per atomic update.
+        ring = self._ring
+        offset = ring.try_claim()
+        if offset < 0:
+            offset = self._claim()
         flags = self._flags | (_END if end else 0) | (_SNAPSHOT if snapshot else 0)
         now = time.monotonic_ns()
-        _DELTA(
-            self._buf,
-            offset,
-            RecordType.BOOK_DELTA,
-            flags,
-            instrument,
-            self._seq,
-            ts_venue,
-            ts_recv,
-            *self._hops(now),
-            price,
-            qty,
-            update_id,
-            0,
-            side,
-            BookAction.SET,
-        )
-        self._commit()
+        if self._hop == 0:
+            _DELTA(
+                self._buf,
+                offset,
+                _BOOK_DELTA,
+                flags,
+                instrument,
+                self._seq,
+                ts_venue,
+                ts_recv,
+                now,
+                0,
+                0,
+                0,
+                price,
+                qty,
+                update_id,
+                0,
+                side,
+                _SET,
+            )
+        else:
+            _DELTA(
+                self._buf,
+                offset,
+                _BOOK_DELTA,
+                flags,
+                instrument,
+                self._seq,
+                ts_venue,
+                ts_recv,
+                *self._hops(now),
+                price,
+                qty,
+                update_id,
+                0,
+                side,
+                _SET,
+            )
+        ring.commit()
+        self._seq += 1
+        self._unpublished += 1
+        if end:
+            self._published.add(self._unpublished)
+            self._unpublished = 0
 
     def book_state(self, instrument: int, state: BookState, ts_recv: int) -> None:
         self.states[instrument] = state
