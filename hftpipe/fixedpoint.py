@@ -10,7 +10,7 @@ from typing import Final
 
 MAX_SCALE: Final = 18
 INT64_MAX: Final = (1 << 63) - 1
-_POW10: Final = tuple(10**i for i in range(MAX_SCALE + 1))
+_POW10: Final[tuple[int, ...]] = tuple(10**i for i in range(MAX_SCALE + 1))
 
 
 class FixedPointError(ValueError):
@@ -22,19 +22,19 @@ def parse_fixed(text: str, scale: int) -> int:
     # Fast path, the venues' usual shape: unsigned, at most ``scale`` decimals
     # ("0.35130000", "7.6110", "12"): one int() on the digits, no partition.
     if 0 <= scale <= MAX_SCALE:
-        dot = text.find(".")
-        if dot > 0:
-            decimals = len(text) - dot - 1
+        point = text.find(".")
+        if point > 0:
+            decimals = len(text) - point - 1
             if decimals <= scale:
-                digits = text[:dot] + text[dot + 1 :]
+                digits = text[:point] + text[point + 1 :]
                 if digits.isascii() and digits.isdigit():
-                    value = int(digits) * _POW10[scale - decimals]
-                    if value <= INT64_MAX:
-                        return value
-        elif dot < 0 and text.isascii() and text.isdigit():
-            value = int(text) * _POW10[scale]
-            if value <= INT64_MAX:
-                return value
+                    fast = int(digits) * _POW10[scale - decimals]
+                    if fast <= INT64_MAX:
+                        return fast
+        elif point < 0 and text.isascii() and text.isdigit():
+            fast = int(text) * _POW10[scale]
+            if fast <= INT64_MAX:
+                return fast
     if not 0 <= scale <= MAX_SCALE:
         raise FixedPointError(f"scale must be 0..{MAX_SCALE}, got {scale}")
     negative = text[:1] == "-"
