@@ -117,14 +117,12 @@ class BinanceAdapter(VenueAdapter):
             known = self._depth_state[symbol] = (self.instrument(symbol), self.stats_for(symbol), sync)
         instrument, stats, sync = known
         stats.messages += 1
-        diff = _Diff(
-            int(data["U"]), int(data["u"]), int(data.get("pu", -1)), data["b"], data["a"], int(data["E"]) * 1_000_000,
-            recv_ns,
-        )
+        first, last, previous = int(data["U"]), int(data["u"]), int(data.get("pu", -1))
+        ts_venue = int(data["E"]) * 1_000_000
         if not self.synced.get(symbol):
-            self._buffer(instrument, sync, diff)
+            self._buffer(instrument, sync, _Diff(first, last, previous, data["b"], data["a"], ts_venue, recv_ns))
             return
-        self._apply_in_sync(instrument, sync, diff)
+        self._apply_in_sync(instrument, sync, first, last, previous, data["b"], data["a"], ts_venue, recv_ns)
 
     def _buffer(self, instrument: Instrument, sync: _DepthSync, diff: _Diff) -> None:
         sync.buffer.append(diff)
@@ -135,39 +133,61 @@ class BinanceAdapter(VenueAdapter):
             sync.awaiting_snapshot = True
             self.request_snapshot(SnapshotRequest(instrument.symbol, self.snapshot_url(instrument.symbol)))
 
-    def _apply_in_sync(self, instrument: Instrument, sync: _DepthSync, diff: _Diff) -> None:
+    def _apply_in_sync(
+        self,
+        instrument: Instrument,
+        sync: _DepthSync,
+        first: int,
+        last: int,
+        previous: int,
+        bids: list[Any],
+        asks: list[Any],
+        ts_venue: int,
+        recv_ns: int,
+    ) -> None:
+        """Apply one diff to a synced book (fields passed flat: no object per message)."""
         stats = self.stats_for(instrument.symbol)
         local = self.update_ids.get(instrument.symbol, 0)
         if sync.first_after_snapshot:
-            if diff.last < local + (0 if self.futures else 1):
+            if last < local + (0 if self.futures else 1):
                 stats.dropped += 1
                 return
-            if diff.first > local + (0 if self.futures else 1):
-                self._resync(instrument, sync, diff, f"first diff U={diff.first} after snapshot {local}")
+            if first > local + (0 if self.futures else 1):
+                self._resync(
+                    instrument,
+                    sync,
+                    _Diff(first, last, previous, bids, asks, ts_venue, recv_ns),
+                    f"first diff U={first} after snapshot {local}",
+                )
                 return
-        elif diff.last <= local:
+        elif last <= local:
             stats.dropped += 1  # a repeat of what we have
             return
-        elif (diff.previous != local) if self.futures else (diff.first > local + 1):
-            self._resync(instrument, sync, diff, f"gap: local {local}, diff U={diff.first} pu={diff.previous}")
+        elif (previous != local) if self.futures else (first > local + 1):
+            self._resync(
+                instrument,
+                sync,
+                _Diff(first, last, previous, bids, asks, ts_venue, recv_ns),
+                f"gap: local {local}, diff U={first} pu={previous}",
+            )
             return
         levels: list[tuple[int, int, int]] = []
         try:
-            self.parse_levels(instrument, BID, diff.bids, levels)
-            self.parse_levels(instrument, ASK, diff.asks, levels)
+            self.parse_levels(instrument, BID, bids, levels)
+            self.parse_levels(instrument, ASK, asks, levels)
         except ValueError as exc:
             self.rejected_value(f"{instrument.symbol}: {exc}")
             self._resync(instrument, sync, None, "unusable diff")
             return
         sync.first_after_snapshot = False
         if levels:
-            replica = self.emit_levels(instrument, levels, diff.last, diff.ts_venue, diff.recv_ns)
+            replica = self.emit_levels(instrument, levels, last, ts_venue, recv_ns)
             if replica.is_crossed():
                 self.problems.problem(self.logger, "crossed book", instrument.symbol)
                 self._resync(instrument, sync, None, "crossed book")
                 return
         else:
-            self.update_ids[instrument.symbol] = diff.last
+            self.update_ids[instrument.symbol] = last
         stats.applied += 1
 
     def _resync(self, instrument: Instrument, sync: _DepthSync, diff: _Diff | None, why: str) -> None:
@@ -208,8 +228,9 @@ class BinanceAdapter(VenueAdapter):
             stats.dropped += 1
         if sync.buffer and sync.buffer[0].first > keep_from:
             # The stream has moved past this snapshot: it is too old to sync from.
-            self.logger.info("%s %s: snapshot %d older than buffered diffs; refetching", self.venue, symbol,
-                             last_update_id)
+            self.logger.info(
+                "%s %s: snapshot %d older than buffered diffs; refetching", self.venue, symbol, last_update_id
+            )
             sync.awaiting_snapshot = True
             self.request_snapshot(SnapshotRequest(symbol, self.snapshot_url(symbol)))
             return
@@ -225,7 +246,17 @@ class BinanceAdapter(VenueAdapter):
             if not self.synced.get(symbol):
                 sync.buffer.append(diff)  # a resync began: keep buffering the rest
                 continue
-            self._apply_in_sync(instrument, sync, diff)
+            self._apply_in_sync(
+                instrument,
+                sync,
+                diff.first,
+                diff.last,
+                diff.previous,
+                diff.bids,
+                diff.asks,
+                diff.ts_venue,
+                diff.recv_ns,
+            )
         if self.synced.get(symbol):
             self.mark(instrument, BookState.SYNCED, recv_ns)
 
