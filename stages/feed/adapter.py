@@ -37,6 +37,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import orjson
+
 from hftpipe.fixedpoint import parse_fixed
 from hftpipe.instruments import Instrument, InstrumentRegistry
 from hftpipe.l2book import L2Book
@@ -356,6 +358,18 @@ class VenueAdapter:
         self._resubscribe_pending.clear()
         for symbol in self.stats:
             self.mark(self.registry.by_symbol(self.venue, symbol), BookState.RESYNCING, recv_ns)
+
+    def decode_object(self, raw: str | bytes) -> dict[str, Any] | None:
+        """A venue message that must be a JSON object; anything else is counted as malformed."""
+        try:
+            message = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            self.malformed(str(raw)[:200])
+            return None
+        if not isinstance(message, dict):
+            self.malformed(str(raw)[:200])
+            return None
+        return message
 
     # -- problems ------------------------------------------------------------
     def malformed(self, detail: str) -> None:

@@ -80,13 +80,8 @@ class BinanceAdapter(VenueAdapter):
 
     # -- messages ------------------------------------------------------------
     def on_message(self, raw: str | bytes, recv_ns: int) -> None:
-        try:
-            message = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            self.malformed(str(raw)[:200])
-            return
-        if not isinstance(message, dict):
-            self.malformed(str(raw)[:200])
+        message = self.decode_object(raw)
+        if message is None:
             return
         data = message.get("data", message)
         if not isinstance(data, dict):
