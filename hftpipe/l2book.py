@@ -73,6 +73,16 @@ class L2Book:
         prices = self._ask_prices if depth is None else self._ask_prices[:depth]
         return [(p, self._asks[p]) for p in prices]
 
+    def top(self, depth: int) -> tuple[list[int], list[int], list[int], list[int]]:
+        """Bid prices, bid qtys, ask prices, ask qtys of the best ``depth`` levels, best first.
+
+        Columns rather than pairs: the book stage packs them straight into a DEPTH record.
+        """
+        bid_prices = self._bid_prices[: -depth - 1 : -1] if depth > 0 else []
+        ask_prices = self._ask_prices[:depth]
+        bids, asks = self._bids, self._asks
+        return bid_prices, [bids[p] for p in bid_prices], ask_prices, [asks[p] for p in ask_prices]
+
     def depth(self) -> tuple[int, int]:
         return len(self._bid_prices), len(self._ask_prices)
 

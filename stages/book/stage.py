@@ -44,6 +44,8 @@ _BBO_OUT = SPECS[RecordType.BBO].packer.pack_into
 _DEPTH_OUT = SPECS[RecordType.DEPTH].packer.pack_into
 _CONTROL_OUT = SPECS[RecordType.CONTROL].packer.pack_into
 _END: Final = int(RecordFlag.END_OF_UPDATE)
+_BBO: Final = int(RecordType.BBO)
+_DEPTH: Final = int(RecordType.DEPTH)
 _CLEAR: Final = int(BookAction.CLEAR)
 _ZEROS: Final = (0,) * DEPTH_LEVELS
 BarBuilder = TimeBarBuilder | TickBarBuilder | VolumeBarBuilder
@@ -238,54 +240,23 @@ class BookStage(Agent):
             return
         state = int(self.states.get(instrument, BookState.RESYNCING))
         hops = self._hops(fields, now)
-        best_bid = book.best_bid() or (0, 0)
-        best_ask = book.best_ask() or (0, 0)
+        bid_prices, bid_qtys, ask_prices, ask_qtys = book.top(self._depth)
         out = self._claim()
         _BBO_OUT(
-            self._buf,
-            out,
-            RecordType.BBO,
-            _END,
-            instrument,
-            self._seq,
-            fields[4],
-            fields[5],
-            *hops,
-            best_bid[0],
-            best_bid[1],
-            best_ask[0],
-            best_ask[1],
-            book.update_id,
-            state,
+            self._buf, out, _BBO, _END, instrument, self._seq, fields[4], fields[5], *hops,
+            bid_prices[0] if bid_prices else 0, bid_qtys[0] if bid_qtys else 0,
+            ask_prices[0] if ask_prices else 0, ask_qtys[0] if ask_qtys else 0,
+            book.update_id, state,
         )
         self._commit()
         if not self._publish_depth:
             return
-        depth = self._depth
-        bids = book.bids(depth)
-        asks = book.asks(depth)
-        pad = DEPTH_LEVELS
+        bid_pad = _ZEROS[: DEPTH_LEVELS - len(bid_prices)]
+        ask_pad = _ZEROS[: DEPTH_LEVELS - len(ask_prices)]
         out = self._claim()
         _DEPTH_OUT(
-            self._buf,
-            out,
-            RecordType.DEPTH,
-            _END,
-            instrument,
-            self._seq,
-            fields[4],
-            fields[5],
-            *hops,
-            book.update_id,
-            max(len(bids), len(asks)),
-            state,
-            *(p for p, _ in bids),
-            *_ZEROS[: pad - len(bids)],
-            *(q for _, q in bids),
-            *_ZEROS[: pad - len(bids)],
-            *(p for p, _ in asks),
-            *_ZEROS[: pad - len(asks)],
-            *(q for _, q in asks),
-            *_ZEROS[: pad - len(asks)],
+            self._buf, out, _DEPTH, _END, instrument, self._seq, fields[4], fields[5], *hops,
+            book.update_id, max(len(bid_prices), len(ask_prices)), state,
+            *bid_prices, *bid_pad, *bid_qtys, *bid_pad, *ask_prices, *ask_pad, *ask_qtys, *ask_pad,
         )
         self._commit()

@@ -107,3 +107,15 @@ def test_should_stay_consistent_with_a_plain_dict_model_under_random_updates() -
                 del model[ASK][price]
         assert book.bids() == sorted(model[BID].items(), reverse=True)
         assert book.asks() == sorted(model[ASK].items())
+
+
+def test_should_give_the_top_levels_as_columns_best_first() -> None:
+    book = L2Book(1)
+    for price, qty in ((100, 1), (99, 2), (98, 3)):
+        book.set_level(BID, price, qty)
+    for price, qty in ((101, 4), (102, 5)):
+        book.set_level(ASK, price, qty)
+    assert book.top(2) == ([100, 99], [1, 2], [101, 102], [4, 5])
+    assert book.top(10) == ([100, 99, 98], [1, 2, 3], [101, 102], [4, 5])
+    assert book.top(0) == ([], [], [], [])
+    assert book.top(3)[:2] == ([p for p, _ in book.bids(3)], [q for _, q in book.bids(3)])
