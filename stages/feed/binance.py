@@ -117,7 +117,7 @@ class BinanceAdapter(VenueAdapter):
         if not self.synced.get(symbol):
             self._buffer(instrument, sync, _Diff(first, last, previous, data["b"], data["a"], ts_venue, recv_ns))
             return
-        self._apply_in_sync(instrument, sync, first, last, previous, data["b"], data["a"], ts_venue, recv_ns)
+        self._apply_in_sync(instrument, sync, first, last, previous, data["b"], data["a"], ts_venue, recv_ns, stats)
 
     def _buffer(self, instrument: Instrument, sync: _DepthSync, diff: _Diff) -> None:
         sync.buffer.append(diff)
@@ -139,9 +139,11 @@ class BinanceAdapter(VenueAdapter):
         asks: list[Any],
         ts_venue: int,
         recv_ns: int,
+        stats: InstrumentStats | None = None,
     ) -> None:
         """Apply one diff to a synced book (fields passed flat: no object per message)."""
-        stats = self.stats_for(instrument.symbol)
+        if stats is None:
+            stats = self.stats_for(instrument.symbol)
         local = self.update_ids.get(instrument.symbol, 0)
         if sync.first_after_snapshot:
             if last < local + (0 if self.futures else 1):

@@ -45,6 +45,7 @@ class RingSink:
         self._seq = published.value
         self._unpublished = 0
         """Levels written since the last END: counted in ``published`` once per update."""
+        self._update_ns = 0
         self.states: dict[int, BookState] = {}
 
     def _claim(self) -> int:
@@ -107,7 +108,9 @@ class RingSink:
         if offset < 0:
             offset = self._claim()
         flags = self._flags | (_END if end else 0) | (_SNAPSHOT if snapshot else 0)
-        now = time.monotonic_ns()
+        if self._unpublished == 0:  # one publish time per atomic update, stamped on all its levels
+            self._update_ns = time.monotonic_ns()
+        now = self._update_ns
         if self._hop == 0:
             _DELTA(
                 self._buf,
