@@ -362,8 +362,8 @@ def latency(name: str | None, as_json: bool, hgrm: str | None, hop: str | None) 
         data = snapshot.as_json()
         for row in [*data["hops"], {"name": "end-to-end", **data["end_to_end"]}]:
             click.echo(
-                f"{row['name']:<28} n={row['count']:<10} p50={row['p50_ns']}ns p99={row['p99_ns']}ns "
-                f"p99.9={row['p999_ns']}ns max={row['max_ns']}ns"
+                f"{row['name']:<28} n={row['count']:<10} p50={format_ns(row['p50_ns'])} "
+                f"p99={format_ns(row['p99_ns'])} p99.9={format_ns(row['p999_ns'])} max={format_ns(row['max_ns'])}"
             )
 
 

@@ -45,7 +45,7 @@ from hftpipe.control_layout import (
 from hftpipe.counters import CounterBlock, read_counter_block
 from hftpipe.errorlog import ErrorEntry, ErrorLog, read_error_block
 from hftpipe.histogram import Histogram, HistogramSnapshot
-from hftpipe.idle import IDLE_ALIASES
+from hftpipe.idle import RECORDED_IDLE
 from hftpipe.shm import KIND_CONTROL, Segment, segment_name
 
 
@@ -208,10 +208,10 @@ class ControlFile:
         return None if cpu == NO_CPU else cpu
 
     def set_stage_idle(self, index: int, alias: str) -> None:
-        self._w[self._stage_word(index, STAGE_IDLE)] = IDLE_ALIASES.index(alias)
+        self._w[self._stage_word(index, STAGE_IDLE)] = RECORDED_IDLE.index(alias)
 
     def stage_idle(self, index: int) -> str:
-        return IDLE_ALIASES[int(self._w[self._stage_word(index, STAGE_IDLE)])]
+        return RECORDED_IDLE[int(self._w[self._stage_word(index, STAGE_IDLE)])]
 
     def set_stage_exit(self, index: int, code: int) -> None:
         self._w[self._stage_word(index, STAGE_LAST_EXIT)] = code

@@ -26,6 +26,9 @@ import posix_ipc
 from hftpipe.ring import Ring
 
 IDLE_ALIASES: Final = ("busy-spin", "yield", "backoff", "blocking")
+EVENT_LOOP: Final = "event-loop"
+"""What an asyncio stage idles in (its loop's epoll wait): recorded, never configured."""
+RECORDED_IDLE: Final = (*IDLE_ALIASES, EVENT_LOOP)
 
 
 class IdleStrategy(Protocol):

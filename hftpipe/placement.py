@@ -17,7 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hftpipe.config import AUTO, NO_PINNING, ConfigError, PipelineConfig
+from hftpipe.agent import AsyncAgent
+from hftpipe.config import AUTO, NO_PINNING, ConfigError, PipelineConfig, load_stage_class
+from hftpipe.idle import EVENT_LOOP
 from hftpipe.ring import check_memory_order, is_total_store_order
 
 
@@ -57,7 +59,9 @@ def plan_placement(config: PipelineConfig, cores: list[int], machine: str | None
             assert isinstance(stage.cpu, int)
             cpu = stage.cpu
         idle = stage.idle
-        if idle == AUTO:
+        if issubclass(load_stage_class(stage.class_path, f"stages.{stage.name}.class"), AsyncAgent):
+            idle = EVENT_LOOP  # its asyncio loop blocks in epoll: no idle strategy applies
+        elif idle == AUTO:
             has_inputs = bool(config.inputs_of(stage.name))
             idle = auto_idle if (has_inputs or mode != "shared") else "backoff"
             if not tso:

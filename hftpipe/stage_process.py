@@ -14,7 +14,7 @@ import sys
 from hftpipe.agent import AsyncAgent
 from hftpipe.config import PipelineConfig, load_stage_class
 from hftpipe.control import ControlFile
-from hftpipe.idle import make_idle
+from hftpipe.idle import BusySpinIdle, IdleStrategy, make_idle
 from hftpipe.runner import EX_UNAVAILABLE, AgentRunner, AsyncAgentRunner, RunnerSettings
 from hftpipe.wiring import open_stage_context
 
@@ -45,7 +45,10 @@ def run_stage(config: PipelineConfig, stage: str) -> int:
     try:
         agent = load_stage_class(stage_config.class_path, f"stages.{stage}.class")(ctx)
         idle_alias = control.stage_idle(index)
-        idle = make_idle(idle_alias, config.idle, [p.ring for p in ctx.inputs.values()], ctx.doorbell)
+        if isinstance(agent, AsyncAgent):
+            idle: IdleStrategy = BusySpinIdle()  # unused: the event loop does the waiting
+        else:
+            idle = make_idle(idle_alias, config.idle, [p.ring for p in ctx.inputs.values()], ctx.doorbell)
         runner_cls = AsyncAgentRunner if isinstance(agent, AsyncAgent) else AgentRunner
         runner = runner_cls(
             agent,

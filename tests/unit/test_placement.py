@@ -120,3 +120,14 @@ def test_should_leave_a_stage_with_cpu_none_unpinned_even_with_cores_to_spare() 
     assert plan.stages["relay1"] == Placement(None, "busy-spin")
     assert [plan.stages[s].cpu for s in ("source", "relay2", "relay3", "sink")] == [1, 2, 3, 4]
     assert "relay1=cpu -/busy-spin" in plan.explanation
+
+
+def test_should_record_asyncio_stages_as_idling_in_their_event_loop() -> None:
+    from hftpipe.config import load_config
+    from hftpipe.placement import plan_placement
+    from tests.conftest import DEFAULT_CONFIG
+
+    plan = plan_placement(load_config(DEFAULT_CONFIG), [0, 1])
+    assert {name: p.idle for name, p in plan.stages.items()} == {
+        "venue": "event-loop", "feed": "event-loop", "book": "blocking", "sink": "blocking",
+    }
