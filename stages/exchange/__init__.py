@@ -1,0 +1,1 @@
+"""The exchange side: matching engine per symbol, gateway, market-data publisher, accounting."""
