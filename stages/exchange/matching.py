@@ -65,12 +65,14 @@ when that matters.
 from __future__ import annotations
 
 import sys
+from collections import deque
+from collections.abc import Callable
 from enum import IntEnum
 from typing import Final, NamedTuple, TypeAlias
 
 from hftpipe.records import OrderType, Side, TimeInForce
 from stages.exchange.filters import RejectReason, SymbolFilters
-from stages.exchange.order_book import BookSide, Order, OrderStatus
+from stages.exchange.order_book import BookSide, Order, OrderStatus, PriceLevel
 
 __all__ = [
     "Ack",
@@ -529,7 +531,6 @@ class MatchingEngine:
         """Match a quantity taker against ``opp`` while it crosses; True if STP expired the taker."""
         keys = opp.keys
         levels = opp.levels
-        by_client = self._by_client
         append = events.append
         remaining = taker.leaves
         cum = taker.cum_qty
@@ -556,64 +557,17 @@ class MatchingEngine:
                     continue
                 if stp and maker.account == account:
                     if stp != _EXPIRE_TAKER:
-                        queue.popleft()
-                        level.live -= 1
-                        level.total -= mleft
-                        maker.leaves = 0
-                        maker.status = _EXPIRED_IN_MATCH
-                        del by_client[maker.key]
-                        append(
-                            _new(
-                                Expired,
-                                (maker.order_id, maker.account, maker.client_order_id, maker.cum_qty, mleft, _R_STP),
-                            )
-                        )
+                        self._expire_maker_for_stp(maker, queue, level, append)
                     if stp != _EXPIRE_MAKER:
                         stopped = True
                         break
                     continue
                 fill = remaining if remaining < mleft else mleft
                 remaining -= fill
-                mleft -= fill
                 cum += fill
-                mcum = maker.cum_qty + fill
-                maker.cum_qty = mcum
-                level.total -= fill
                 last = price
-                append(
-                    _new(
-                        Trade,
-                        (
-                            trade_id,
-                            price,
-                            fill,
-                            maker.order_id,
-                            maker.account,
-                            maker.side,
-                            tid,
-                            account,
-                            buyer_maker,
-                            now_ns,
-                        ),
-                    )
-                )
+                self._fill_maker(maker, queue, level, price, fill, trade_id, tid, account, buyer_maker, now_ns, append)
                 trade_id += 1
-                if mleft:
-                    maker.leaves = mleft
-                    maker.status = _PARTIALLY_FILLED
-                    append(
-                        _new(
-                            PartiallyFilled,
-                            (maker.order_id, maker.account, maker.client_order_id, price, fill, mcum, mleft),
-                        )
-                    )
-                else:
-                    queue.popleft()
-                    level.live -= 1
-                    maker.leaves = 0
-                    maker.status = _FILLED
-                    del by_client[maker.key]
-                    append(_new(Filled, (maker.order_id, maker.account, maker.client_order_id, price, fill, mcum)))
                 if remaining:
                     append(_new(PartiallyFilled, (tid, account, tcoid, price, fill, cum, remaining)))
                 else:
@@ -641,7 +595,6 @@ class MatchingEngine:
         """Match a ``quoteOrderQty`` MARKET order; always leaves it finished."""
         keys = opp.keys
         levels = opp.levels
-        by_client = self._by_client
         append = events.append
         lot = self._lot
         budget = taker.quote_qty * self._quote_unit  # at price_scale + qty_scale, like price * qty
@@ -668,18 +621,7 @@ class MatchingEngine:
                     continue
                 if stp and maker.account == account:
                     if stp != _EXPIRE_TAKER:
-                        queue.popleft()
-                        level.live -= 1
-                        level.total -= mleft
-                        maker.leaves = 0
-                        maker.status = _EXPIRED_IN_MATCH
-                        del by_client[maker.key]
-                        append(
-                            _new(
-                                Expired,
-                                (maker.order_id, maker.account, maker.client_order_id, maker.cum_qty, mleft, _R_STP),
-                            )
-                        )
+                        self._expire_maker_for_stp(maker, queue, level, append)
                     if stp != _EXPIRE_MAKER:
                         stopped = True
                         break
@@ -690,46 +632,10 @@ class MatchingEngine:
                     break
                 fill = afford if afford < mleft else mleft
                 budget -= price * fill
-                mleft -= fill
                 cum += fill
-                mcum = maker.cum_qty + fill
-                maker.cum_qty = mcum
-                level.total -= fill
                 last = price
-                append(
-                    _new(
-                        Trade,
-                        (
-                            trade_id,
-                            price,
-                            fill,
-                            maker.order_id,
-                            maker.account,
-                            maker.side,
-                            tid,
-                            account,
-                            buyer_maker,
-                            now_ns,
-                        ),
-                    )
-                )
+                self._fill_maker(maker, queue, level, price, fill, trade_id, tid, account, buyer_maker, now_ns, append)
                 trade_id += 1
-                if mleft:
-                    maker.leaves = mleft
-                    maker.status = _PARTIALLY_FILLED
-                    append(
-                        _new(
-                            PartiallyFilled,
-                            (maker.order_id, maker.account, maker.client_order_id, price, fill, mcum, mleft),
-                        )
-                    )
-                else:
-                    queue.popleft()
-                    level.live -= 1
-                    maker.leaves = 0
-                    maker.status = _FILLED
-                    del by_client[maker.key]
-                    append(_new(Filled, (maker.order_id, maker.account, maker.client_order_id, price, fill, mcum)))
                 last_update = len(events)
                 append(_new(PartiallyFilled, (tid, account, tcoid, price, fill, cum, 0)))
             if not level.live:
@@ -751,6 +657,53 @@ class MatchingEngine:
         else:
             taker.status = _EXPIRED
             append(_new(Expired, (tid, account, tcoid, cum, 0, _R_MARKET)))
+
+    def _expire_maker_for_stp(
+        self, maker: Order, queue: deque[Order], level: PriceLevel, append: Callable[[Event], None]
+    ) -> None:
+        """Self-trade prevention took the resting maker out (EXPIRE_MAKER / EXPIRE_BOTH)."""
+        mleft = maker.leaves
+        queue.popleft()
+        level.live -= 1
+        level.total -= mleft
+        maker.leaves = 0
+        maker.status = _EXPIRED_IN_MATCH
+        del self._by_client[maker.key]
+        append(_new(Expired, (maker.order_id, maker.account, maker.client_order_id, maker.cum_qty, mleft, _R_STP)))
+
+    def _fill_maker(
+        self,
+        maker: Order,
+        queue: deque[Order],
+        level: PriceLevel,
+        price: int,
+        fill: int,
+        trade_id: int,
+        taker_id: int,
+        taker_account: int,
+        buyer_maker: bool,
+        now_ns: int,
+        append: Callable[[Event], None],
+    ) -> None:
+        """``fill`` traded against the maker at the head of ``queue``: the trade, then the maker's status."""
+        mleft = maker.leaves - fill
+        mcum = maker.cum_qty + fill
+        maker.cum_qty = mcum
+        level.total -= fill
+        trade = (trade_id, price, fill, maker.order_id, maker.account, maker.side, taker_id, taker_account)
+        append(_new(Trade, (*trade, buyer_maker, now_ns)))
+        if mleft:
+            maker.leaves = mleft
+            maker.status = _PARTIALLY_FILLED
+            status = (maker.order_id, maker.account, maker.client_order_id, price, fill, mcum, mleft)
+            append(_new(PartiallyFilled, status))
+        else:
+            queue.popleft()
+            level.live -= 1
+            maker.leaves = 0
+            maker.status = _FILLED
+            del self._by_client[maker.key]
+            append(_new(Filled, (maker.order_id, maker.account, maker.client_order_id, price, fill, mcum)))
 
     def _fok_fillable(self, opp: BookSide, lim_key: int, qty: int, account: int, stp: int) -> bool:
         """Would a FOK of ``qty`` fill entirely against ``opp`` (counting STP)?"""
