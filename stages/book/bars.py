@@ -169,6 +169,17 @@ class _BarBuilder:
         self._ts_open = ts_open
         self._last_recv = ts_recv
 
+    def _add(self, price: int, qty: int) -> None:
+        """Fold one more trade into the open bar."""
+        if price > self._high:
+            self._high = price
+        elif price < self._low:
+            self._low = price
+        self._close = price
+        self._volume += qty
+        self._notional += price * qty
+        self._trades += 1
+
     def _publish(self, ts_origin: int) -> None:
         volume = self._volume
         vwap = vwap_half_even(self._notional, volume) if volume > 0 else self._close
@@ -234,14 +245,7 @@ class TimeBarBuilder(_BarBuilder):
             self._end = start + self._interval
             self._start(price, qty, start, ts_recv)
         elif self._trades and ts_venue >= self._ts_open:
-            if price > self._high:
-                self._high = price
-            elif price < self._low:
-                self._low = price
-            self._close = price
-            self._volume += qty
-            self._notional += price * qty
-            self._trades += 1
+            self._add(price, qty)
             self._last_recv = ts_recv
         else:
             self.late_trades += 1
@@ -271,14 +275,7 @@ class TickBarBuilder(_BarBuilder):
 
     def on_trade(self, price: int, qty: int, ts_venue: int, ts_recv: int) -> None:
         if self._trades:
-            if price > self._high:
-                self._high = price
-            elif price < self._low:
-                self._low = price
-            self._close = price
-            self._volume += qty
-            self._notional += price * qty
-            self._trades += 1
+            self._add(price, qty)
         else:
             self._start(price, qty, ts_venue, ts_recv)
         if self._trades >= self._interval:
@@ -303,14 +300,7 @@ class VolumeBarBuilder(_BarBuilder):
 
     def on_trade(self, price: int, qty: int, ts_venue: int, ts_recv: int) -> None:
         if self._trades:
-            if price > self._high:
-                self._high = price
-            elif price < self._low:
-                self._low = price
-            self._close = price
-            self._volume += qty
-            self._notional += price * qty
-            self._trades += 1
+            self._add(price, qty)
         else:
             self._start(price, qty, ts_venue, ts_recv)
         if self._volume >= self._interval:
