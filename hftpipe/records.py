@@ -350,6 +350,8 @@ RTYPE_OFFSET: Final = 0
 SEQ_OFFSET: Final = 8
 TS_ORIGIN_OFFSET: Final = 24
 TS_HOP_OFFSET: Final = 32
+TS_HOP_FIELD: Final = 6
+"""Index of ``ts_hop[0]`` in any record's unpacked struct tuple (the header comes first)."""
 I64: Final = struct.Struct("<q")
 U64: Final = struct.Struct("<Q")
 
@@ -362,6 +364,8 @@ def _assert_layouts() -> None:
         assert spec.offset_of("ts_hop") == TS_HOP_OFFSET
         assert spec.offset_of("ts_origin") == TS_ORIGIN_OFFSET
         assert spec.offset_of("seq") == SEQ_OFFSET
+        assert spec.dtype.fields is not None
+        assert sorted(spec.dtype.fields, key=spec.offset_of).index("ts_hop") == TS_HOP_FIELD
     assert HEADER_STRUCT.size == HEADER_SIZE
 
 

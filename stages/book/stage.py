@@ -27,7 +27,10 @@ from hftpipe.l2book import L2Book
 from hftpipe.records import (
     DEPTH_DTYPE,
     DEPTH_LEVELS,
+    I64,
+    RECORD_SIZE,
     SPECS,
+    TS_HOP_FIELD,
     TS_HOP_OFFSET,
     BookAction,
     BookState,
@@ -43,6 +46,7 @@ _CONTROL_IN = SPECS[RecordType.CONTROL].packer.unpack_from
 _BBO_OUT = SPECS[RecordType.BBO].packer.pack_into
 _DEPTH_OUT = SPECS[RecordType.DEPTH].packer.pack_into
 _CONTROL_OUT = SPECS[RecordType.CONTROL].packer.pack_into
+_HOP: Final = I64
 _END: Final = int(RecordFlag.END_OF_UPDATE)
 _BBO: Final = int(RecordType.BBO)
 _DEPTH: Final = int(RecordType.DEPTH)
@@ -79,6 +83,8 @@ class BookStage(Agent):
         self._in = port.ring
         self._record_hop = port.hop_histogram.record
         self._in_stamp = TS_HOP_OFFSET + 8 * port.producer_hop
+        self._in_hop_field = TS_HOP_FIELD + port.producer_hop
+        """Index of the producer's hop stamp in every unpacked record tuple (same header)."""
         self._out = ctx.the_output()
         if params.publish_depth and self._out.slot_size < DEPTH_DTYPE.itemsize:
             raise ValueError(
@@ -125,10 +131,10 @@ class BookStage(Agent):
     # -- input -----------------------------------------------------------------------
     def _on_record(self, buf: memoryview, offset: int) -> None:
         now = time.monotonic_ns()
-        self._record_hop(now - int.from_bytes(buf[offset + self._in_stamp : offset + self._in_stamp + 8], "little"))
         rtype = buf[offset] | (buf[offset + 1] << 8)
-        if rtype == RecordType.BOOK_DELTA:
+        if rtype == RecordType.BOOK_DELTA:  # the hot path: its hop stamp comes with the one unpack
             fields = _DELTA(buf, offset)
+            self._record_hop(now - fields[self._in_hop_field])
             instrument = fields[2]
             book = self.books.get(instrument)
             if book is None:
@@ -143,7 +149,8 @@ class BookStage(Agent):
                 self._publish_book(book, fields, now)
         elif rtype == RecordType.CONTROL:
             fields = _CONTROL_IN(buf, offset)
-            self._forward(buf, offset, 128, now)
+            self._record_hop(now - fields[self._in_hop_field])
+            self._forward(buf, offset, RECORD_SIZE, now)
             if fields[10] == ControlKind.BOOK_STATE:
                 state = BookState(fields[11])
                 changed = self.states.get(fields[2]) is not state
@@ -152,8 +159,9 @@ class BookStage(Agent):
                 if changed and state is BookState.SYNCED and book is not None:
                     self._publish_book(book, fields, now)  # the top of book, now usable
         elif rtype == RecordType.TRADE:
-            self._forward(buf, offset, 128, now)
             fields = _TRADE(buf, offset)
+            self._record_hop(now - fields[self._in_hop_field])
+            self._forward(buf, offset, RECORD_SIZE, now)
             builders = self._bars.get(fields[2])
             if builders is None:
                 builders = self._bar_builders(fields[2])
@@ -162,7 +170,8 @@ class BookStage(Agent):
                 for builder in builders:
                     builder.on_trade(fields[10], fields[11], fields[4], fields[5])
         else:  # venue BBO passes through
-            self._forward(buf, offset, 128, now)
+            self._record_hop(now - _HOP.unpack_from(buf, offset + self._in_stamp)[0])
+            self._forward(buf, offset, RECORD_SIZE, now)
 
     def _bar_builders(self, instrument: int) -> list[BarBuilder]:
         settings = self._bar_settings

@@ -20,6 +20,7 @@ from hftpipe.config import parse_config
 from hftpipe.instruments import InstrumentRegistry
 from hftpipe.records import SPECS, BookState, ControlKind, RecordType
 from hftpipe.replay_server import ReplayServer
+from hftpipe.ring_descriptor import DATA_OFFSET
 from hftpipe.wiring import OwnedObjects, create_pipeline_objects, open_stage_context
 from stages.feed.binance import BinanceAdapter
 from stages.feed.books_sink import BooksSink
@@ -140,7 +141,7 @@ def test_should_mark_silent_instruments_stale_and_say_so_downstream(make_feed: C
     states: dict[int, list[BookState]] = {}
     offset = ring.segment.buf  # read every record the stage wrote, from the producer's side
     for position in range(ring.producer_position):
-        start = 512 + (position % ring.capacity) * ring.slot_size
+        start = DATA_OFFSET + (position % ring.capacity) * ring.slot_size
         fields = _CONTROL.unpack_from(offset, start)
         if fields[0] == RecordType.CONTROL and fields[10] == ControlKind.BOOK_STATE:
             states.setdefault(fields[2], []).append(BookState(fields[11]))
