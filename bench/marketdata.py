@@ -78,6 +78,7 @@ from hftpipe.records import BookState, RecordFlag, RecordType
 from hftpipe.ring import Ring
 from hftpipe.wiring import OwnedObjects, create_pipeline_objects, open_stage_context
 from stages.book.stage import BookStage
+from stages.feed.adapter import NullSink
 from stages.feed.binance import BinanceAdapter
 from stages.feed.books_sink import BooksSink
 from stages.feed.replay import replay, snapshot_symbol
@@ -226,25 +227,6 @@ def load_binance() -> BinanceData:
             for side, snapshot in zip(sides, snapshot_books[symbol], strict=True)
         )
     return BinanceData(ws, http, snapshot_ids, synced, spans, levels, reset_levels)  # type: ignore[arg-type]
-
-
-class NullSink:
-    """A MarketDataSink that does nothing: what the adapter costs on its own."""
-
-    def book_clear(self, *args: Any) -> None:
-        pass
-
-    def book_level(self, *args: Any) -> None:
-        pass
-
-    def book_state(self, *args: Any) -> None:
-        pass
-
-    def trade(self, *args: Any) -> None:
-        pass
-
-    def bbo(self, *args: Any) -> None:
-        pass
 
 
 # -- in-process rings: feed -> book -> out, as a pipeline creates them -------------------------------

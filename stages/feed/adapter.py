@@ -83,6 +83,25 @@ class MarketDataSink(Protocol):
     ) -> None: ...
 
 
+class NullSink:
+    """A MarketDataSink that does nothing: for measuring what an adapter costs on its own."""
+
+    def book_clear(self, *args: Any) -> None:
+        pass
+
+    def book_level(self, *args: Any) -> None:
+        pass
+
+    def book_state(self, *args: Any) -> None:
+        pass
+
+    def trade(self, *args: Any) -> None:
+        pass
+
+    def bbo(self, *args: Any) -> None:
+        pass
+
+
 @dataclass(slots=True)
 class InstrumentStats:
     """Per-instrument sync statistics, as ``hftpipe book --json`` reports them."""

@@ -19,7 +19,7 @@ from hftpipe.capture import CaptureEvent, EventKind, read_capture
 from hftpipe.instruments import Instrument, InstrumentRegistry
 from hftpipe.records import BookState, Side
 from stages.feed import bybit
-from stages.feed.adapter import ResubscribeRequest
+from stages.feed.adapter import NullSink, ResubscribeRequest
 from stages.feed.books_sink import BooksSink
 from stages.feed.bybit_legacy import BybitLegacyAdapter
 from stages.feed.replay import replay
@@ -523,23 +523,6 @@ def test_should_accept_binary_frames_like_text_frames() -> None:
 # -- throughput (not a test: ``python -m tests.unit.feed.test_bybit_legacy``) ------------------------
 
 
-class _NullSink:
-    def book_clear(self, *args: Any) -> None:
-        pass
-
-    def book_level(self, *args: Any) -> None:
-        pass
-
-    def book_state(self, *args: Any) -> None:
-        pass
-
-    def trade(self, *args: Any) -> None:
-        pass
-
-    def bbo(self, *args: Any) -> None:
-        pass
-
-
 def measure_delta_rate(repeat: int = 7) -> dict[str, float]:
     """Delta messages/s through ``on_message`` over the capture (best of ``repeat``), per sink."""
     import timeit
@@ -548,7 +531,7 @@ def measure_delta_rate(repeat: int = 7) -> dict[str, float]:
     snapshots = [p for p in received if '"type":"snapshot"' in p]
     deltas = [p for p in received if '"type":"delta"' in p]
     rates: dict[str, float] = {}
-    for name, sink_type in (("null sink", _NullSink), ("BooksSink", BooksSink)):
+    for name, sink_type in (("null sink", NullSink), ("BooksSink", BooksSink)):
         adapters: list[BybitLegacyAdapter] = []
 
         def setup(sink_type: Any = sink_type, adapters: list[BybitLegacyAdapter] = adapters) -> None:
