@@ -69,7 +69,8 @@ PRICE_CACHE_SIZE: Final = 4096
 MAX_ARGS_PER_SUBSCRIBE: Final = 10
 """Bybit v5 spot refuses a subscribe request with more than 10 topics; the other categories accept it too."""
 
-_BAD_SHAPE: Final = (KeyError, TypeError, IndexError, AttributeError)
+BAD_SHAPE: Final = (KeyError, TypeError, IndexError, AttributeError)
+"""What a message of the wrong shape raises while being read (counted as malformed)."""
 
 
 def trade_id_from(text: Any) -> int:
@@ -184,6 +185,16 @@ class BybitAdapterBase(VenueAdapter):
             self.mark(instrument, BookState.RESYNCING, recv_ns)
         self.request_resubscribe((instrument.symbol,))
 
+    def reject_book_message(
+        self, instrument: Instrument, sync: TopicSync, snapshot: bool, recv_ns: int, exc: Exception
+    ) -> None:
+        """A book message that failed to read: counted by kind (shape or value), then handled as unusable."""
+        if isinstance(exc, BAD_SHAPE):
+            self.malformed(f"{instrument.symbol}: {exc!r}")
+        else:
+            self.rejected_value(f"{instrument.symbol}: {exc}")
+        self.unusable(instrument, sync, snapshot, recv_ns)
+
     def unusable(self, instrument: Instrument, sync: TopicSync, snapshot: bool, recv_ns: int) -> None:
         """A book message that could not be applied: the book misses it, unless it was not synced anyway."""
         if snapshot:
@@ -255,7 +266,7 @@ class BybitAdapter(BybitAdapterBase):
                 self._on_trades(message, recv_ns)
             else:
                 self.unknown(str(raw)[:200])
-        except _BAD_SHAPE as exc:
+        except BAD_SHAPE as exc:
             self.malformed(f"{exc!r} in {str(raw)[:200]}")
         except ValueError as exc:
             self.rejected_value(f"{exc} in {str(raw)[:200]}")
@@ -292,13 +303,8 @@ class BybitAdapter(BybitAdapterBase):
                     return
             parse_side(instrument, BID, data["b"], levels, sync.prices)
             parse_side(instrument, ASK, data["a"], levels, sync.prices)
-        except _BAD_SHAPE as exc:
-            self.malformed(f"{symbol}: {exc!r}")
-            self.unusable(instrument, sync, snapshot, recv_ns)
-            return
-        except ValueError as exc:
-            self.rejected_value(f"{symbol}: {exc}")
-            self.unusable(instrument, sync, snapshot, recv_ns)
+        except (*BAD_SHAPE, ValueError) as exc:
+            self.reject_book_message(instrument, sync, snapshot, recv_ns, exc)
             return
         if snapshot:
             self._snapshot(instrument, sync, levels, update_id, ts_venue, recv_ns)
@@ -361,7 +367,7 @@ class BybitAdapter(BybitAdapterBase):
                     raise ValueError(f"unknown taker side {entry['S']!r}")
                 trade_id = trade_id_from(entry["i"])
                 ts_venue = ms_to_ns(entry["T"], "T")
-            except _BAD_SHAPE as exc:
+            except BAD_SHAPE as exc:
                 self.malformed(f"trade: {exc!r} in {str(entry)[:200]}")
                 continue
             except ValueError as exc:

@@ -46,6 +46,7 @@ from hftpipe.records import BookState
 from stages.feed import bybit
 from stages.feed.bybit import (
     ASK,
+    BAD_SHAPE,
     BID,
     TAKER_SIDES,
     BybitAdapterBase,
@@ -59,7 +60,6 @@ TRADE_PREFIX: Final = "trade."
 BOOK_DEPTH: Final = 25
 LEVEL_SIDES: Final = {"Buy": BID, "Sell": ASK}
 
-_BAD_SHAPE: Final = (KeyError, TypeError, IndexError, AttributeError)
 
 
 class _InconsistentError(Exception):
@@ -109,7 +109,7 @@ class BybitLegacyAdapter(BybitAdapterBase):
                 self.unknown(str(raw)[:200])
             else:
                 self.malformed(str(raw)[:200])
-        except _BAD_SHAPE as exc:
+        except BAD_SHAPE as exc:
             self.malformed(f"{exc!r} in {str(raw)[:200]}")
         except (ValueError, RecursionError) as exc:
             self.rejected_value(f"{exc} in {str(raw)[:200]}")
@@ -148,13 +148,8 @@ class BybitLegacyAdapter(BybitAdapterBase):
             self.problems.problem(self.logger, "inconsistent book", f"{symbol}: {exc}")
             self.resync(instrument, sync, str(exc), recv_ns)
             return
-        except _BAD_SHAPE as exc:
-            self.malformed(f"{symbol}: {exc!r}")
-            self.unusable(instrument, sync, snapshot, recv_ns)
-            return
-        except ValueError as exc:
-            self.rejected_value(f"{symbol}: {exc}")
-            self.unusable(instrument, sync, snapshot, recv_ns)
+        except (*BAD_SHAPE, ValueError) as exc:
+            self.reject_book_message(instrument, sync, snapshot, recv_ns, exc)
             return
         if snapshot:
             sync.ids = ids
@@ -299,7 +294,7 @@ class BybitLegacyAdapter(BybitAdapterBase):
                 ms = unsigned(entry["trade_time_ms"], "trade_time_ms")
                 if ms > INT64_MAX // 1_000_000:
                     raise ValueError(f"trade_time_ms out of range: {ms}")
-            except _BAD_SHAPE as exc:
+            except BAD_SHAPE as exc:
                 self.malformed(f"trade: {exc!r} in {str(entry)[:200]}")
                 continue
             except ValueError as exc:
