@@ -32,7 +32,6 @@ import logging
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
@@ -329,6 +328,3 @@ class FeedStage(AsyncAgent):
         """Full jitter: a herd of reconnecting clients must not arrive together."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stopping.wait(), timeout=random.uniform(0, base_s) + base_s / 2)
-
-    def stats_json(self) -> dict[str, Any]:
-        return {symbol: stats.as_json() for symbol, stats in self.adapter.stats.items()}
