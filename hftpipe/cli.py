@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 import click
 
 from hftpipe.capture import CaptureFormatError
+from hftpipe.cli_exchange import exchange
 from hftpipe.config import EX_CONFIG, ConfigError, PipelineConfig, default_config_path, load_config
 from hftpipe.control import ControlFile
 from hftpipe.report import LatencySnapshot, RingReader, format_ns, pipeline_report, status_line
@@ -61,6 +62,9 @@ def _name_option(func: Any) -> Any:
 @click.version_option(package_name="hftpipe")
 def main() -> None:
     """Low-latency trading pipelines over shared-memory rings."""
+
+
+main.add_command(exchange)
 
 
 # ----------------------------------------------------------------------------- run

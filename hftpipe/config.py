@@ -28,7 +28,7 @@ from hftpipe.shm import check_name_part
 EX_CONFIG: Final = 78
 AUTO: Final = "auto"
 NO_PINNING: Final = "none"
-FAILURE_POLICIES: Final = ("restart", "stop")
+FAILURE_POLICIES: Final = ("restart", "restart-pipeline", "stop")
 
 CpuSetting = int | Literal["auto", "none"]
 
@@ -278,7 +278,9 @@ def _parse_ring(index: int, raw: Any, stage_names: set[str]) -> RingConfig:
 
 def parse_config(raw: Mapping[str, Any], source: str = "", allowed_cpus: set[int] | None = None) -> PipelineConfig:
     cpus = allowed_cpus if allowed_cpus is not None else set(os.sched_getaffinity(0))
-    _reject_unknown(raw, {"pipeline", "idle", "stages", "rings"}, "")
+    _reject_unknown(raw, {"pipeline", "idle", "stages", "rings", "exchange"}, "")
+    if "exchange" in raw:
+        raw = _expand_exchange(raw)
     pipeline = _table(raw.get("pipeline", {}), "pipeline")
     _reject_unknown(pipeline, _PIPELINE_KEYS, "pipeline")
     if "name" not in pipeline:
@@ -332,6 +334,16 @@ def parse_config(raw: Mapping[str, Any], source: str = "", allowed_cpus: set[int
         idle=idle,
         source=source,
     )
+
+
+def _expand_exchange(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """An exchange config names no stage classes or rings: they follow from ``[exchange]``."""
+    from hftpipe.exchange.topology import expand  # noqa: PLC0415 - it imports this module
+
+    if "rings" in raw:
+        raise ConfigError("rings", "an exchange config derives its rings from [exchange]; remove [[rings]]")
+    stages, rings = expand(_table(raw["exchange"], "exchange"), _table(raw.get("stages", {}), "stages"))
+    return {**{k: v for k, v in raw.items() if k != "exchange"}, "stages": stages, "rings": rings}
 
 
 def load_config(path: str | os.PathLike[str]) -> PipelineConfig:

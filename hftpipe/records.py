@@ -47,6 +47,10 @@ class RecordType(IntEnum):
     CONTROL = 7
     DEPTH = 8
     BAR = 9
+    EX_COMMAND = 10
+    """Exchange side: a request on its way from the gateway to accounting and an engine."""
+    EX_EVENT = 11
+    """Exchange side: what a request caused, from an engine or accounting back to the gateway."""
 
 
 class RecordFlag(IntFlag):
@@ -265,6 +269,69 @@ BAR_DTYPE: Final = _dtype(
 is rounded to the price scale; ``ts_venue`` is the bar's open time, ``ts_origin`` the
 receive time of its closing trade."""
 
+EX_RECORD_SIZE: Final = 256
+"""Exchange commands and events: 256 bytes, so rings that carry them need ``slot_size >= 256``."""
+EX_ID_BYTES: Final = 40
+"""Room for a Binance client order id (``^[.A-Z:/a-z0-9_-]{1,36}$``), NUL-padded ASCII."""
+
+EX_COMMAND_DTYPE: Final = _dtype(
+    [
+        ("request_id", "<u8", 64),
+        ("account", "<u4", 72),
+        ("command", "u1", 76),
+        ("side", "u1", 77),
+        ("order_type", "u1", 78),
+        ("tif", "u1", 79),
+        ("stp_mode", "u1", 80),
+        ("resp_type", "u1", 81),
+        ("replace_mode", "u1", 82),
+        ("asset", "<u4", 84),
+        ("price", "<i8", 88),
+        ("qty", "<i8", 96),
+        ("quote_qty", "<i8", 104),
+        ("order_id", "<i8", 112),
+        ("tag", "<i8", 120),
+        ("client_order_id", f"S{EX_ID_BYTES}", 128),
+        ("orig_client_order_id", f"S{EX_ID_BYTES}", 168),
+        ("cancel_client_order_id", f"S{EX_ID_BYTES}", 208),
+        ("cap", "<i8", 248),
+    ],
+    256,
+)
+"""One exchange request (see :mod:`hftpipe.exchange.protocol` for the field meanings)."""
+
+EX_EVENT_DTYPE: Final = _dtype(
+    [
+        ("request_id", "<u8", 64),
+        ("account", "<u4", 72),
+        ("event", "u1", 76),
+        ("side", "u1", 77),
+        ("order_type", "u1", 78),
+        ("tif", "u1", 79),
+        ("status", "u1", 80),
+        ("stp_mode", "u1", 81),
+        ("is_maker", "u1", 82),
+        ("expire_reason", "u1", 83),
+        ("reject_code", "<i4", 84),
+        ("commission_asset", "<u4", 88),
+        ("reject_reason", "<u2", 92),
+        ("order_id", "<i8", 96),
+        ("price", "<i8", 104),
+        ("qty", "<i8", 112),
+        ("quote_qty", "<i8", 120),
+        ("last_price", "<i8", 128),
+        ("last_qty", "<i8", 136),
+        ("cum_qty", "<i8", 144),
+        ("cum_quote", "<i8", 152),
+        ("trade_id", "<i8", 160),
+        ("commission", "<i8", 168),
+        ("client_order_id", f"S{EX_ID_BYTES}", 176),
+        ("orig_client_order_id", f"S{EX_ID_BYTES}", 216),
+    ],
+    256,
+)
+"""One thing a request caused (see :mod:`hftpipe.exchange.protocol` for the field meanings)."""
+
 _STRUCT_CODES: Final = {
     "u1": "B",
     "u2": "H",
@@ -292,6 +359,10 @@ def struct_format(dtype: np.dtype[Any]) -> str:
         if offset > cursor:
             parts.append(f"{offset - cursor}x")
         base, shape = field_dtype.subdtype or (field_dtype, ())
+        if base.kind == "S":  # fixed bytes: one struct item of that length
+            parts.append(f"{base.itemsize}s")
+            cursor = offset + field_dtype.itemsize
+            continue
         code = _STRUCT_CODES[f"{base.kind}{base.itemsize}"]
         count = int(np.prod(shape)) if shape else 1
         parts.append(f"{count}{code}" if count > 1 else code)
@@ -339,6 +410,8 @@ SPECS: Final = {
         _spec(RecordType.CONTROL, CONTROL_DTYPE),
         _spec(RecordType.DEPTH, DEPTH_DTYPE),
         _spec(RecordType.BAR, BAR_DTYPE),
+        _spec(RecordType.EX_COMMAND, EX_COMMAND_DTYPE),
+        _spec(RecordType.EX_EVENT, EX_EVENT_DTYPE),
     )
 }
 
@@ -359,7 +432,7 @@ U64: Final = struct.Struct("<Q")
 def _assert_layouts() -> None:
     for spec in SPECS.values():
         assert spec.packer.size == spec.itemsize, (spec.rtype, spec.packer.size)
-        assert spec.itemsize in (HEADER_SIZE, RECORD_SIZE, DEPTH_DTYPE.itemsize), spec.rtype
+        assert spec.itemsize in (HEADER_SIZE, RECORD_SIZE, EX_RECORD_SIZE, DEPTH_DTYPE.itemsize), spec.rtype
         assert spec.itemsize % 64 == 0
         assert spec.offset_of("ts_hop") == TS_HOP_OFFSET
         assert spec.offset_of("ts_origin") == TS_ORIGIN_OFFSET

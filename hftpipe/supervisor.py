@@ -7,7 +7,11 @@ until all report READY, then flip the pipeline to RUNNING.
 
 Watch: a stage that exits or stops heart-beating is recorded (why, in the
 owner's error log), the pipeline is HALTED so every stage can see it, and
-then the stage is restarted or the pipeline stopped, per ``on_failure``.
+then, per ``on_failure``: the stage is restarted (``restart``), every stage is
+stopped and the pipeline started afresh with new shared memory
+(``restart-pipeline``: for pipelines whose stages hold state that only makes
+sense together, like the exchange, which rebuilds it from its journal), or the
+pipeline is stopped (``stop``).
 
 Stop: upstream first (sources, then each consumer once its producers are
 gone), SIGTERM then SIGKILL after ``stop_timeout_ms``, then unlink every
@@ -73,6 +77,7 @@ class Supervisor:
         self.plan: PlacementPlan | None = None
         self.failure: str | None = None
         self.stages = [StageProcess(s.name, i) for i, s in enumerate(config.stages)]
+        self.pipeline_restarts = 0
         depths = config.depths()
         order = sorted(self.stages, key=lambda s: (-depths[s.name], s.index))
         self.start_order = order
@@ -176,6 +181,9 @@ class Supervisor:
         control.set_stage_state(stage.index, StageState.FAILED)
         control.error_log(None).record(message)
         control.set_state(PipelineState.HALTED)
+        if self.config.on_failure == "restart-pipeline":
+            self._restart_pipeline(message)
+            return
         restarts = control.stage_restarts(stage.index)
         if self.config.on_failure == "restart" and restarts < self.config.max_restarts:
             control.count_restart(stage.index)
@@ -195,6 +203,28 @@ class Supervisor:
         why = "on_failure = stop" if self.config.on_failure == "stop" else f"{restarts} restarts used"
         self.failure = f"{message} ({why})"
         self.logger.error("stopping pipeline: %s", self.failure)
+
+    def _restart_pipeline(self, message: str) -> None:
+        """Stop every stage, unlink everything, then start again as if from scratch."""
+        if self.pipeline_restarts >= self.config.max_restarts:
+            self.failure = f"{message} ({self.pipeline_restarts} pipeline restarts used)"
+            self.logger.error("stopping pipeline: %s", self.failure)
+            return
+        self.pipeline_restarts += 1
+        self.logger.warning(
+            "restarting every stage of pipeline %s (restart %d of %d)",
+            self.config.name,
+            self.pipeline_restarts,
+            self.config.max_restarts,
+        )
+        self.destroy()
+        try:
+            self.start()
+        except (StartupFailedError, OSError) as exc:
+            self.failure = f"{message}; pipeline restart failed: {exc}"
+            self.logger.error("%s", self.failure)
+            return
+        self.control.error_log(None).record(f"{message}; pipeline restarted ({self.pipeline_restarts})")
 
     def run(
         self,

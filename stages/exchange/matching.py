@@ -25,6 +25,11 @@ Orders (``new_order``):
   rejected up front when the opposite side is empty (-2010 "Order book liquidity
   is less than symbol minimum quantity.") or holds less than LOT_SIZE ``minQty``
   (-2010 "Order book liquidity is less than LOT_SIZE filter minimum quantity.").
+* ``cap`` (MARKET orders, optional): a bound on what the order may consume,
+  set by whoever holds the funds (the exchange's accounting): for a BUY the
+  quote spent (``sum(price * qty)``), for a SELL the base sold. Fills are cut
+  down to the whole lots the cap allows; when it allows none the remainder
+  expires (reason ``MARKET``, status ``EXPIRED``), for quote orders too.
 * ``LIMIT_MAKER``: rests like a GTC limit, or is rejected with -2010 "Order
   would immediately match and take." if it would cross (whatever its STP mode).
 * ``STOP_MARKET``/``STOP_LIMIT`` are not supported (Binance's -2010 "... are not
@@ -55,7 +60,9 @@ or one no longer open, is -2011 "Unknown order sent."; ``cancel_replace``
 checks the new order's filters first (a failure rejects the whole request and
 cancels nothing), then cancels, then (unless the cancel failed under
 ``STOP_ON_FAILURE``) places the new order, which gets a new id and loses the old
-order's time priority.
+order's time priority. ``check_replacement`` is that first step alone, for a
+caller that runs the halves itself. ``cancel_all`` cancels every open order of
+an account (-2011 when there is none).
 
 Events are ``NamedTuple`` s built with ``tuple.__new__`` on the hot path (half
 the cost of calling the class); they compare as tuples, so compare types too
@@ -388,8 +395,16 @@ class MatchingEngine:
         quote_qty: int = 0,
         stp_mode: int = _STP_NONE,
         now_ns: int = 0,
+        cap: int = 0,
     ) -> list[Event]:
-        """Submit an order; returns what happened, in order (see the module docstring)."""
+        """Submit an order; returns what happened, in order (see the module docstring).
+
+        ``cap`` (MARKET orders only, 0 for none) bounds what the order may
+        consume: for a BUY the quote spent (``sum(price * qty)``, scale
+        ``price_scale + qty_scale``), for a SELL the base quantity sold. A fill
+        is cut down to the whole lots the cap still allows; when it allows none
+        the remainder expires (reason ``MARKET``, status ``EXPIRED``).
+        """
         key = (account, client_order_id)
         if order_type == _LIMIT and not quote_qty and side in _SIDES and tif in _TIFS and stp_mode in _STP_MODES:
             # The common case, ``validate`` inlined.
@@ -430,7 +445,10 @@ class MatchingEngine:
         ]
         if okeys and okeys[-1] >= lim_key:
             if quote_qty:
-                self._match_quote(order, opp, events, now_ns)
+                self._match_quote(order, opp, events, now_ns, cap)
+                return events
+            if market and cap:
+                self._match_capped(order, opp, events, now_ns, cap)
                 return events
             if tif == _FOK and not market and not self._fok_fillable(opp, lim_key, qty, account, stp_mode):
                 order.leaves = 0
@@ -502,6 +520,7 @@ class MatchingEngine:
         stp_mode: int = _STP_NONE,
         mode: CancelReplaceMode = CancelReplaceMode.STOP_ON_FAILURE,
         now_ns: int = 0,
+        cap: int = 0,
     ) -> list[Event]:
         """Binance ``cancelReplace``: cancel an open order, then place a new one.
 
@@ -512,17 +531,46 @@ class MatchingEngine:
         2. The cancel: its ``Canceled``, or its -2011 ``Rejected``.
         3. Unless the cancel failed under ``STOP_ON_FAILURE``: ``new_order``'s events.
         """
-        reason = _check_request(side, order_type, tif, qty, quote_qty, stp_mode) or self._check(
-            order_type, price, qty, quote_qty, self.last_price
-        )
+        reason = self.check_replacement(side, order_type, tif, price, qty, quote_qty, stp_mode)
         if reason is not None:
             return [_new(Rejected, (account, client_order_id, reason[0], reason[1]))]
         events = self.cancel(account, cancel_order_id, cancel_client_order_id, now_ns)
         if type(events[0]) is Rejected and mode == CancelReplaceMode.STOP_ON_FAILURE:
             return events
         events.extend(
-            self.new_order(account, client_order_id, side, order_type, tif, price, qty, quote_qty, stp_mode, now_ns)
+            self.new_order(
+                account, client_order_id, side, order_type, tif, price, qty, quote_qty, stp_mode, now_ns, cap
+            )
         )
+        return events
+
+    def check_replacement(
+        self, side: int, order_type: int, tif: int, price: int, qty: int, quote_qty: int = 0, stp_mode: int = _STP_NONE
+    ) -> RejectReason | None:
+        """Step 1 of ``cancel_replace``: the new order's request checks and filters (no duplicate check).
+
+        A caller that runs the halves itself (to tell them apart) calls this,
+        then ``cancel``, then ``new_order``: exactly what ``cancel_replace`` does.
+        """
+        return _check_request(side, order_type, tif, qty, quote_qty, stp_mode) or self._check(
+            order_type, price, qty, quote_qty, self.last_price
+        )
+
+    def cancel_all(self, account: int, now_ns: int = 0) -> list[Event]:
+        """Binance ``openOrders.cancelAll`` for this symbol: one ``Canceled`` per open order of
+        ``account``, by order id; -2011 "Unknown order sent." when it has none."""
+        mine = sorted(
+            (o for side in (self.bids, self.asks) for o in side.iter_orders() if o.account == account),
+            key=lambda o: o.order_id,
+        )
+        if not mine:
+            return [_new(Rejected, (account, 0, UNKNOWN_ORDER[0], UNKNOWN_ORDER[1]))]
+        events: list[Event] = []
+        for order in mine:
+            leaves = (self.bids if order.side == _BID else self.asks).remove(order)
+            order.status = _CANCELED
+            del self._by_client[order.key]
+            events.append(_new(Canceled, (order.order_id, account, order.client_order_id, order.cum_qty, leaves)))
         return events
 
     # ---------------------------------------------------------------- matching
@@ -591,8 +639,12 @@ class MatchingEngine:
         taker.status = _PARTIALLY_FILLED if remaining and cum else (_FILLED if cum else _NEW)
         return False
 
-    def _match_quote(self, taker: Order, opp: BookSide, events: list[Event], now_ns: int) -> None:
-        """Match a ``quoteOrderQty`` MARKET order; always leaves it finished."""
+    def _match_quote(self, taker: Order, opp: BookSide, events: list[Event], now_ns: int, cap: int = 0) -> None:
+        """Match a ``quoteOrderQty`` MARKET order; always leaves it finished.
+
+        With a ``cap`` (see ``new_order``) a fill is also cut to what the cap
+        allows; when the cap, not the quote, stops the order it ``EXPIRED``.
+        """
         keys = opp.keys
         levels = opp.levels
         append = events.append
@@ -605,10 +657,12 @@ class MatchingEngine:
         tcoid = taker.client_order_id
         buyer_maker = taker.side == _ASK
         trade_id = self._next_trade_id
-        stopped = exhausted = False
+        stopped = exhausted = capped = False
         last = 0
         last_update = -1
-        while keys and not (stopped or exhausted):
+        cap_left = cap
+        cap_quote = not buyer_maker  # a BUY caps the quote spent, a SELL the base sold
+        while keys and not (stopped or exhausted or capped):
             key = keys[-1]
             level = levels[key]
             price = level.price
@@ -630,7 +684,16 @@ class MatchingEngine:
                 if not afford:
                     exhausted = True
                     break
-                fill = afford if afford < mleft else mleft
+                if cap:
+                    allowed = cap_left // (price * lot) * lot if cap_quote else cap_left // lot * lot
+                    if not allowed:
+                        capped = True
+                        break
+                    afford = allowed if allowed < afford else afford
+                    fill = afford if afford < mleft else mleft
+                    cap_left -= price * fill if cap_quote else fill
+                else:
+                    fill = afford if afford < mleft else mleft
                 budget -= price * fill
                 cum += fill
                 last = price
@@ -649,7 +712,7 @@ class MatchingEngine:
         if stopped:
             taker.status = _EXPIRED_IN_MATCH
             append(_new(Expired, (tid, account, tcoid, cum, 0, _R_STP)))
-        elif cum and (exhausted or budget < last * lot):
+        elif cum and not capped and (exhausted or budget < last * lot):
             taker.status = _FILLED
             final = events[last_update]
             assert type(final) is PartiallyFilled
@@ -657,6 +720,79 @@ class MatchingEngine:
         else:
             taker.status = _EXPIRED
             append(_new(Expired, (tid, account, tcoid, cum, 0, _R_MARKET)))
+
+    def _match_capped(self, taker: Order, opp: BookSide, events: list[Event], now_ns: int, cap: int) -> None:
+        """Match a MARKET order by quantity under a ``cap`` (see ``new_order``); always leaves it finished.
+
+        ``_match`` with one more bound per fill, kept apart so the common path pays nothing for it.
+        """
+        keys = opp.keys
+        levels = opp.levels
+        append = events.append
+        lot = self._lot
+        remaining = taker.leaves
+        cum = taker.cum_qty
+        account = taker.account
+        stp = taker.stp_mode
+        tid = taker.order_id
+        tcoid = taker.client_order_id
+        buyer_maker = taker.side == _ASK
+        cap_quote = not buyer_maker  # a BUY caps the quote spent, a SELL the base sold
+        cap_left = cap
+        trade_id = self._next_trade_id
+        stopped = capped = False
+        last = 0
+        while keys and remaining and not (stopped or capped):
+            key = keys[-1]
+            level = levels[key]
+            price = level.price
+            queue = level.queue
+            while queue:
+                maker = queue[0]
+                mleft = maker.leaves
+                if not mleft:
+                    queue.popleft()
+                    continue
+                if stp and maker.account == account:
+                    if stp != _EXPIRE_TAKER:
+                        self._expire_maker_for_stp(maker, queue, level, append)
+                    if stp != _EXPIRE_MAKER:
+                        stopped = True
+                        break
+                    continue
+                allowed = cap_left // (price * lot) * lot if cap_quote else cap_left // lot * lot
+                if not allowed:
+                    capped = True
+                    break
+                fill = remaining if remaining < mleft else mleft
+                fill = allowed if allowed < fill else fill
+                cap_left -= price * fill if cap_quote else fill
+                remaining -= fill
+                cum += fill
+                last = price
+                self._fill_maker(maker, queue, level, price, fill, trade_id, tid, account, buyer_maker, now_ns, append)
+                trade_id += 1
+                if remaining:
+                    append(_new(PartiallyFilled, (tid, account, tcoid, price, fill, cum, remaining)))
+                else:
+                    append(_new(Filled, (tid, account, tcoid, price, fill, cum)))
+                    break
+            if not level.live:
+                keys.pop()
+                del levels[key]
+        self._next_trade_id = trade_id
+        if last:
+            self.last_price = last
+        taker.cum_qty = cum
+        taker.leaves = 0
+        if stopped:
+            taker.status = _EXPIRED_IN_MATCH
+            append(_new(Expired, (tid, account, tcoid, cum, remaining, _R_STP)))
+        elif remaining:
+            taker.status = _EXPIRED
+            append(_new(Expired, (tid, account, tcoid, cum, remaining, _R_MARKET)))
+        else:
+            taker.status = _FILLED
 
     def _expire_maker_for_stp(
         self, maker: Order, queue: deque[Order], level: PriceLevel, append: Callable[[Event], None]
@@ -757,6 +893,12 @@ class MatchingEngine:
 
     def best_ask(self) -> int | None:
         return self.asks.best_price()
+
+    def level_qty(self, side: int, price: int) -> int:
+        """The open quantity resting at ``price`` on ``side`` (0: no such level)."""
+        book = self.bids if side == _BID else self.asks
+        level = book.levels.get(price * book.sign)
+        return 0 if level is None else level.total
 
     def depth(self, n: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         """``(bids, asks)``: the best ``n`` levels of each side as ``(price, total qty)``, best first."""

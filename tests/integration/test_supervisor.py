@@ -65,6 +65,28 @@ def test_should_restart_stage_killed_with_sigkill_when_policy_is_restart(make_su
     wait_for(lambda: _sink_received(supervisor) > before + 50, "records flowing after the restart")
 
 
+def test_should_restart_every_stage_on_fresh_memory_when_policy_is_restart_pipeline(make_supervisor) -> None:  # type: ignore[no-untyped-def]
+    supervisor: Supervisor = make_supervisor(on_failure="restart-pipeline", max_restarts=1)
+    supervisor.start()
+    wait_for(lambda: _sink_received(supervisor) > 50, "records at the sink")
+    old_pids = {stage.name: _pid_of(supervisor, stage.name) for stage in supervisor.stages}
+    old_control = supervisor.control
+    os.kill(old_pids["relay2"], signal.SIGKILL)
+    wait_for(lambda: supervisor.check() and supervisor.pipeline_restarts == 1, "the pipeline restart")
+    assert supervisor.failure is None
+    assert supervisor.control is not old_control
+    assert supervisor.control.state is PipelineState.RUNNING
+    new_pids = {stage.name: _pid_of(supervisor, stage.name) for stage in supervisor.stages}
+    assert all(new_pids[name] != old_pids[name] for name in old_pids)
+    assert [e.message for e in supervisor.control.read_errors(None)] == [
+        "stage relay2 killed by SIGKILL; pipeline restarted (1)"
+    ]
+    wait_for(lambda: _sink_received(supervisor) > 50, "records flowing after the restart")
+    os.kill(new_pids["relay1"], signal.SIGKILL)
+    wait_for(lambda: not supervisor.check(), "the stop once the restarts are used")
+    assert supervisor.failure == "stage relay1 killed by SIGKILL (1 pipeline restarts used)"
+
+
 def test_should_halt_then_stop_pipeline_when_stage_dies_and_policy_is_stop(make_supervisor) -> None:  # type: ignore[no-untyped-def]
     supervisor: Supervisor = make_supervisor(on_failure="stop")
     supervisor.start()

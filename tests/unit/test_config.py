@@ -228,7 +228,7 @@ ERROR_CASES: list[tuple[str, Edit, str, str]] = [
         "unknown top-level key",
         _set("pipelines", {}),
         "pipelines",
-        "unknown key (allowed: idle, pipeline, rings, stages)",
+        "unknown key (allowed: exchange, idle, pipeline, rings, stages)",
     ),
     (
         "unknown pipeline key",
@@ -262,7 +262,7 @@ ERROR_CASES: list[tuple[str, Edit, str, str]] = [
         "bad failure policy",
         _set("pipeline.on_failure", "retry"),
         "pipeline.on_failure",
-        "must be one of restart, stop, got 'retry'",
+        "must be one of restart, restart-pipeline, stop, got 'retry'",
     ),
     ("negative max_restarts", _set("pipeline.max_restarts", -1), "pipeline.max_restarts", "must be >= 0, got -1"),
     (

@@ -110,7 +110,63 @@ BODY_LAYOUTS: dict[RecordType, dict[str, tuple[int, str]]] = {
         "interval": (120, "<i8"),
     },
 }
-SIZES = {RecordType.PROBE: HEADER_SIZE, RecordType.DEPTH: 768}
+_ID = "|S40"
+BODY_LAYOUTS[RecordType.EX_COMMAND] = {
+    "request_id": (64, "<u8"),
+    "account": (72, "<u4"),
+    "command": (76, "|u1"),
+    "side": (77, "|u1"),
+    "order_type": (78, "|u1"),
+    "tif": (79, "|u1"),
+    "stp_mode": (80, "|u1"),
+    "resp_type": (81, "|u1"),
+    "replace_mode": (82, "|u1"),
+    "asset": (84, "<u4"),
+    "price": (88, "<i8"),
+    "qty": (96, "<i8"),
+    "quote_qty": (104, "<i8"),
+    "order_id": (112, "<i8"),
+    "tag": (120, "<i8"),
+    "client_order_id": (128, _ID),
+    "orig_client_order_id": (168, _ID),
+    "cancel_client_order_id": (208, _ID),
+    "cap": (248, "<i8"),
+}
+BODY_LAYOUTS[RecordType.EX_EVENT] = {
+    "request_id": (64, "<u8"),
+    "account": (72, "<u4"),
+    "event": (76, "|u1"),
+    "side": (77, "|u1"),
+    "order_type": (78, "|u1"),
+    "tif": (79, "|u1"),
+    "status": (80, "|u1"),
+    "stp_mode": (81, "|u1"),
+    "is_maker": (82, "|u1"),
+    "expire_reason": (83, "|u1"),
+    "reject_code": (84, "<i4"),
+    "commission_asset": (88, "<u4"),
+    "reject_reason": (92, "<u2"),
+    **{
+        name: (96 + 8 * i, "<i8")
+        for i, name in enumerate(
+            [
+                "order_id",
+                "price",
+                "qty",
+                "quote_qty",
+                "last_price",
+                "last_qty",
+                "cum_qty",
+                "cum_quote",
+                "trade_id",
+                "commission",
+            ]
+        )
+    },
+    "client_order_id": (176, _ID),
+    "orig_client_order_id": (216, _ID),
+}
+SIZES = {RecordType.PROBE: HEADER_SIZE, RecordType.DEPTH: 768, RecordType.EX_COMMAND: 256, RecordType.EX_EVENT: 256}
 
 ALL_TYPES = list(RecordType)
 
@@ -137,18 +193,21 @@ def _sample_values(spec: RecordSpec) -> dict[str, Any]:
         elif field_dtype.subdtype is not None:
             count = field_dtype.subdtype[1][0]
             values[name] = [(-1) ** k * (7_000_000_000_000 + 1_000 * i + k) for k in range(count)]
+        elif field_dtype.kind == "S":
+            values[name] = f"id-{i}.x:/_".encode().ljust(field_dtype.itemsize, b"z")
         elif field_dtype.kind == "u":
             bits = 8 * field_dtype.itemsize
             values[name] = ((1 << bits) - 1) - i * 3 if bits > 8 else 0x80 + i
         else:
             assert field_dtype.kind == "i"
-            values[name] = -1_234_567_890_123 * (i + 1) if i % 2 else 9_876_543_210_987 + i
+            big = -1_234_567_890_123 * (i + 1) if i % 2 else 9_876_543_210_987 + i
+            values[name] = big if field_dtype.itemsize == 8 else -(1 << (8 * field_dtype.itemsize - 1)) + i
     return values
 
 
-def _struct_args(spec: RecordSpec, values: dict[str, Any]) -> list[int]:
+def _struct_args(spec: RecordSpec, values: dict[str, Any]) -> list[Any]:
     assert spec.dtype.fields is not None
-    args: list[int] = []
+    args: list[Any] = []
     for name, _ in sorted(spec.dtype.fields.items(), key=lambda kv: kv[1][1]):
         value = values[name]
         args.extend(value if isinstance(value, list) else [value])
@@ -169,7 +228,7 @@ def test_should_lay_out_every_record_type_at_the_documented_offsets(rtype: Recor
 
 
 @pytest.mark.parametrize("rtype", ALL_TYPES, ids=lambda t: t.name)
-def test_should_size_probe_at_64_depth_at_768_and_all_others_at_128_bytes(rtype: RecordType) -> None:
+def test_should_size_probe_at_64_depth_at_768_exchange_at_256_and_all_others_at_128_bytes(rtype: RecordType) -> None:
     expected = SIZES.get(rtype, RECORD_SIZE)
     assert SPECS[rtype].itemsize == expected
     assert SPECS[rtype].packer.size == expected
@@ -222,7 +281,9 @@ def test_should_read_struct_packed_bytes_back_through_the_numpy_dtype(rtype: Rec
     spec.packer.pack_into(buf, 64, *_struct_args(spec, values))  # at a slot offset, as rings do
     rec = np.frombuffer(buf, dtype=spec.dtype, count=1, offset=64)[0]
     for name, value in values.items():
-        got = rec[name].tolist() if isinstance(value, list) else int(rec[name])
+        got = (
+            rec[name].tolist() if isinstance(value, list) else rec[name] if isinstance(value, bytes) else int(rec[name])
+        )
         assert got == value, name
 
 

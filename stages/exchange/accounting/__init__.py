@@ -1,0 +1,1 @@
+"""The exchange's accounting stage: sequencer, journal, ledger and order table (see ``stage.py``)."""

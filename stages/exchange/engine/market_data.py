@@ -1,0 +1,153 @@
+"""TRADE and BOOK_DELTA records onto the engine -> publisher ring: never blocks, resyncs by snapshot.
+
+Per command that changed the book: its TRADE records (price, qty, trade_id,
+aggressor = the taker's side, ts_venue = the trade time), then one BOOK_DELTA
+SET per changed level (qty = the level's new total, 0 = gone) with
+``update_id`` from the processor's counter (+1 per delta) and
+``first_update_id`` = the command's first; ``END_OF_UPDATE`` on the command's
+last record. Headers are the command's (instrument, seq, ts_venue, ts_origin,
+ts_hop), flags REPLAY copied.
+
+All or nothing: when the ring lacks room for a command's records they are
+dropped (``drops`` counts records) and the writer turns :attr:`dirty`; every
+later command's records are dropped too until :meth:`try_snapshot` finds room
+for a snapshot of the whole book: BOOK_DELTA CLEAR then one SET per level
+(bids best first, then asks), all flagged SNAPSHOT with update_id =
+first_update_id = the current counter, END on the last. The update counter
+advances with or without publishing, so the ids stay a pure function of the
+commands and a Binance client sees a U/u gap and resyncs. A snapshot is one
+update, so it needs ``1 + levels`` free slots: a book with more levels than the
+ring has slots cannot resync (:attr:`snapshot_too_big`; the stage logs it).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from hftpipe.ring import Ring
+from stages.exchange.engine.codec import (
+    BID,
+    BOOK_DELTA,
+    CLEAR,
+    END,
+    MD_RECORD,
+    SET,
+    SNAPSHOT,
+    TRADE_RECORD,
+    Header,
+    pack_delta,
+    pack_trade,
+)
+from stages.exchange.engine.processor import CommandProcessor
+
+_DELTA: Final = BOOK_DELTA
+_TRADE: Final = TRADE_RECORD
+_END: Final = END
+_BID: Final = BID
+
+
+class MarketDataWriter:
+    """See the module docstring."""
+
+    __slots__ = (
+        "_asks", "_bids", "_buf", "_free", "_processor", "_ring", "dirty", "drops", "published", "snapshot_too_big",
+        "snapshots",
+    )  # fmt: skip
+
+    def __init__(self, ring: Ring, processor: CommandProcessor) -> None:
+        if ring.slot_size < MD_RECORD:
+            raise ValueError(
+                f"ring {ring.name}: market data records need slot_size >= {MD_RECORD}, has {ring.slot_size}"
+            )
+        self._ring = ring
+        self._buf = ring.buffer
+        self._processor = processor
+        self._bids = processor.engine.bids.levels  # price -> level
+        self._asks = processor.engine.asks.levels  # -price -> level (see order_book.BookSide)
+        self._free = 0
+        """Free slots as last seen: refreshed from the ring only when it looks too small."""
+        self.dirty = False
+        """Records were dropped; nothing more goes out until a snapshot did."""
+        self.drops = 0
+        self.published = 0
+        self.snapshots = 0
+        self.snapshot_too_big = False
+        """The last snapshot tried needs more slots than the ring has."""
+
+    def _room(self, n: int) -> bool:
+        if self._free >= n:
+            return True
+        self._free = self._ring.remaining_capacity()
+        return self._free >= n
+
+    def publish(self, flags: int, header: Header) -> None:
+        """The processor's last command's trades and touched levels (call only when there are some)."""
+        processor = self._processor
+        trades = processor.trades
+        touched = processor.touched
+        n = len(trades) + len(touched)
+        if self.dirty or not self._room(n):
+            self.dirty = True
+            self.drops += n
+            return
+        self._free -= n
+        ring = self._ring
+        buf = self._buf
+        last = n - 1
+        i = 0
+        for price, qty, trade_id, aggressor in trades:
+            offset = ring.try_claim()
+            end = flags | _END if i == last else flags
+            pack_trade(buf, offset, _TRADE, end, *header, price, qty, trade_id, aggressor)
+            ring.commit()
+            i += 1
+        if touched:
+            bids = self._bids
+            asks = self._asks
+            update_id = first = processor.update_id - len(touched) + 1
+            for side, price in touched:
+                level = bids.get(price) if side == _BID else asks.get(-price)  # engine.level_qty, inlined
+                offset = ring.try_claim()
+                pack_delta(
+                    buf, offset, _DELTA, flags | _END if i == last else flags, *header,
+                    price, 0 if level is None else level.total, update_id, first, side, SET,
+                )  # fmt: skip
+                ring.commit()
+                update_id += 1
+                i += 1
+            touched.clear()
+        if trades:
+            trades.clear()
+        self.published += n
+
+    def try_snapshot(self, flags: int, header: Header) -> bool:
+        """If :attr:`dirty` and the ring has room: publish the whole book as a snapshot; True if it did."""
+        engine = self._processor.engine
+        n = 1 + len(engine.bids) + len(engine.asks)
+        if not self.dirty or not self._room(n):
+            self.snapshot_too_big = self.dirty and n > self._ring.capacity
+            return False
+        self._free -= n
+        flags |= SNAPSHOT
+        update_id = self._processor.update_id
+        ring = self._ring
+        buf = self._buf
+        bids, asks = engine.depth(max(len(engine.bids), len(engine.asks)))
+        offset = ring.try_claim()
+        end = flags | _END if n == 1 else flags
+        pack_delta(buf, offset, _DELTA, end, *header, 0, 0, update_id, update_id, 0, CLEAR)
+        ring.commit()
+        i = 1
+        for side, levels in ((0, bids), (1, asks)):
+            for price, qty in levels:
+                offset = ring.try_claim()
+                pack_delta(
+                    buf, offset, _DELTA, flags | _END if i == n - 1 else flags, *header,
+                    price, qty, update_id, update_id, side, SET,
+                )  # fmt: skip
+                ring.commit()
+                i += 1
+        self.published += n
+        self.snapshots += 1
+        self.dirty = False
+        return True

@@ -1,0 +1,538 @@
+"""The WebSocket API methods: request -> checks -> EX_COMMAND, answer records -> response.
+
+Every request is handled synchronously up to the moment its command is on the
+gw-acct ring (or its answer is known), so the commands of one connection reach
+accounting in the order the client sent them; the answer arrives later through
+:class:`~stages.exchange.gateway.link.AccountingLink` and is sent from there.
+
+Request security follows Binance: SIGNED methods (TRADE, USER_DATA) need
+``timestamp`` and either ``apiKey`` + ``signature`` or a session logged on
+with ``session.logon``. Deviation: ``session.logon`` (and so
+``userDataStream.subscribe``) accepts HMAC keys as well as Ed25519 ones,
+because the configured keys are HMAC and Binance's own clients sign logons
+the same way for both key types.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Final
+
+from hftpipe.counters import Counter
+from hftpipe.exchange.exchange_info import UnknownSymbolError, build_exchange_info
+from hftpipe.exchange.protocol import Command, encode_id
+from hftpipe.exchange.settings import ExchangeSettings
+from stages.exchange.gateway import answers
+from stages.exchange.gateway.codec import CommandRecord
+from stages.exchange.gateway.errors import (
+    BAD_API_KEY_FMT,
+    INVALID_SIGNATURE,
+    PARAMS_BAD_COMBO,
+    TIMEOUT,
+    UNKNOWN,
+    UNSUPPORTED_OPERATION,
+    ApiError,
+    api_error,
+    bad_symbol,
+    invalid_key,
+    mandatory,
+    timestamp_ahead,
+    timestamp_outside_window,
+)
+from stages.exchange.gateway.keys import ApiKey, KeyStore, valid_key_format
+from stages.exchange.gateway.link import AccountingLink, Item
+from stages.exchange.gateway.rate_limits import RateLimiter
+from stages.exchange.gateway.requests import (
+    bool_param,
+    depth_limit,
+    depth_weight,
+    int_param,
+    new_client_order_id,
+    parse_cancel,
+    parse_cancel_replace,
+    parse_new_order,
+    parse_order_query,
+    present,
+    recv_window_ms,
+    symbol_param,
+    text_param,
+    timestamp_ms,
+)
+from stages.exchange.gateway.responses import Formatter
+from stages.exchange.gateway.session import Session
+from stages.exchange.gateway.signing import JsonNumber, loads_request, signature_payload, verify_ed25519, verify_hmac
+from stages.exchange.gateway.user_data import UserData
+
+logger = logging.getLogger("hftpipe.gateway")
+
+TRADE: Final = "TRADE"
+USER_DATA: Final = "USER_DATA"
+USER_STREAM: Final = "USER_STREAM"
+MALFORMED: Final = "Malformed request: "
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(slots=True)
+class Request:
+    session: Session
+    id: Any
+    method: str
+    params: Mapping[str, Any]
+    received_ns: int
+    now_ms: int
+    return_rate_limits: bool
+    exempt: bool = False
+    order_account: int | None = None
+    """Set once the request counted an order: its response then shows the ORDERS limits."""
+
+
+@dataclass(slots=True)
+class ApiCounters:
+    requests: Counter
+    errors: Counter
+    malformed: Counter
+    rate_limited: Counter
+    timeouts: Counter
+
+
+Handler = Callable[["GatewayApi", Request], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Method:
+    handler: Handler
+    weight: Callable[[Mapping[str, Any]], int]
+
+
+def _fixed(weight: int) -> Callable[[Mapping[str, Any]], int]:
+    return lambda _params: weight
+
+
+def _depth_weight(params: Mapping[str, Any]) -> int:
+    try:
+        return depth_weight(depth_limit(params))
+    except ApiError:
+        return depth_weight(100)
+
+
+@dataclass
+class GatewayApi:
+    settings: ExchangeSettings
+    keys: KeyStore
+    limiter: RateLimiter
+    link: AccountingLink
+    user_data: UserData
+    counters: ApiCounters
+    request_timeout_s: float = 10.0
+    report: Callable[[str], None] = field(default=lambda _message: None)
+    """Where unexpected failures are recorded (the stage's error log)."""
+    formatter: Formatter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.formatter = self.user_data.formatter
+
+    # ------------------------------------------------------------------------------ dispatch
+    def handle_message(self, session: Session, data: str | bytes) -> None:
+        received_ns = time.monotonic_ns()
+        self.counters.requests.add()
+        try:
+            message = loads_request(data)
+        except (ValueError, UnicodeDecodeError) as exc:
+            self._malformed(session, None, f"{MALFORMED}{exc}")
+            return
+        if not isinstance(message, dict):
+            self._malformed(session, None, f"{MALFORMED}expected a JSON object")
+            return
+        request_id = message.get("id")
+        if isinstance(request_id, JsonNumber):
+            request_id = request_id.to_python()
+        elif request_id is not None and not isinstance(request_id, str):
+            self._malformed(session, None, f"{MALFORMED}'id' must be an integer, a string or null")
+            return
+        method_name = message.get("method")
+        params = message.get("params", {})
+        if params is None:
+            params = {}
+        if not isinstance(method_name, str) or isinstance(method_name, JsonNumber) or not isinstance(params, dict):
+            self._malformed(session, request_id, f"{MALFORMED}'method' must be a string and 'params' an object")
+            return
+        method_name = method_name.removeprefix("v3/")
+        request = Request(
+            session=session,
+            id=request_id,
+            method=method_name,
+            params=params,
+            received_ns=received_ns,
+            now_ms=now_ms(),
+            return_rate_limits=session.return_rate_limits,
+        )
+        try:
+            flag = bool_param(params, "returnRateLimits")
+            if flag is not None:
+                request.return_rate_limits = flag
+            method = METHODS.get(method_name)
+            if method is None:
+                raise api_error(UNSUPPORTED_OPERATION, f"Unknown method '{method_name}'.")
+            request.exempt = self._exempt(session, params)
+            self.limiter.add_weight(session.ip, method.weight(params), request.now_ms, request.exempt)
+            method.handler(self, request)
+        except ApiError as error:
+            self.reply_error(request, error)
+        except Exception as exc:
+            logger.exception("%s failed", method_name)
+            self.report(f"{method_name}: {type(exc).__name__}: {exc}")
+            self.reply_error(request, api_error(UNKNOWN))
+
+    def _malformed(self, session: Session, request_id: Any, message: str) -> None:
+        self.counters.malformed.add()
+        self.counters.errors.add()
+        session.send({"id": request_id, "status": 400, "error": {"code": UNKNOWN, "msg": message}})
+
+    def _exempt(self, session: Session, params: Mapping[str, Any]) -> bool:
+        text = params.get("apiKey")
+        key = self.keys.get(text) if isinstance(text, str) else session.api_key
+        return key is not None and key.order_rate_exempt
+
+    # ------------------------------------------------------------------------------ replies
+    def _rate_limits(self, request: Request) -> list[dict[str, Any]]:
+        return self.limiter.status(request.session.ip, now_ms(), request.order_account)
+
+    def reply(self, request: Request, result: Any) -> None:
+        message: dict[str, Any] = {"id": request.id, "status": 200, "result": result}
+        if request.return_rate_limits:
+            message["rateLimits"] = self._rate_limits(request)
+        request.session.send(message)
+
+    def reply_error(self, request: Request, error: ApiError) -> None:
+        self.counters.errors.add()
+        if error.status == 429:
+            self.counters.rate_limited.add()
+        message: dict[str, Any] = {"id": request.id, "status": error.status, "error": error.error_object()}
+        if request.return_rate_limits:
+            message["rateLimits"] = self._rate_limits(request)
+        request.session.send(message)
+
+    def send_command(
+        self, request: Request, command: CommandRecord, answer: Callable[[list[Item]], Any]
+    ) -> None:
+        """Publish ``command``; when its answer is in, ``answer(items)`` is the result (or raises ApiError)."""
+
+        def on_done(items: list[Item]) -> None:
+            try:
+                result = answer(items)
+            except ApiError as error:
+                self.reply_error(request, error)
+                return
+            except Exception as exc:
+                logger.exception("%s: building the response failed", request.method)
+                self.report(f"{request.method} answer: {type(exc).__name__}: {exc}")
+                self.reply_error(request, api_error(UNKNOWN))
+                return
+            self.reply(request, result)
+
+        def on_timeout() -> None:
+            self.counters.timeouts.add()
+            self.reply_error(request, api_error(TIMEOUT, status=503))
+
+        self.link.send(command._replace(ts_origin=request.received_ns), on_done, on_timeout, self.request_timeout_s)
+
+    # ------------------------------------------------------------------------------ security
+    def authenticate(
+        self, request: Request, permission: str | None, *, signed: bool, require_key: bool = False
+    ) -> ApiKey:
+        """The key a request acts with; checks timestamp, signature and permission as Binance does."""
+        params = request.params
+        session = request.session
+        if present(params, "apiKey"):
+            text = params["apiKey"]
+            if not isinstance(text, str) or not valid_key_format(text):
+                raise api_error(BAD_API_KEY_FMT, status=401)
+            key = self.keys.get(text)
+            if key is None:
+                raise invalid_key()
+            if signed:
+                self._check_timestamp(request)
+            self._check_signature(key, params)
+        elif session.api_key is not None and not require_key:
+            key = session.api_key
+            if signed:
+                self._check_timestamp(request)
+        else:
+            raise mandatory("apiKey")
+        if permission is not None and permission not in key.permissions:
+            raise invalid_key()
+        return key
+
+    def _check_timestamp(self, request: Request) -> None:
+        timestamp = timestamp_ms(request.params)
+        window = recv_window_ms(request.params, self.settings.recv_window_max_ms)
+        server = Decimal(request.now_ms)
+        if timestamp >= server + 1000:
+            raise timestamp_ahead()
+        if server - timestamp > window:
+            raise timestamp_outside_window()
+
+    def _check_signature(self, key: ApiKey, params: Mapping[str, Any]) -> None:
+        signature = params.get("signature")
+        if not present(params, "signature"):
+            raise mandatory("signature")
+        if not isinstance(signature, str):
+            raise api_error(INVALID_SIGNATURE)
+        payload = signature_payload(params)
+        if key.is_hmac:
+            valid = verify_hmac(key.secret, payload, signature)
+        else:
+            valid = key.ed25519 is not None and verify_ed25519(key.ed25519, payload, signature)
+        if not valid:
+            raise api_error(INVALID_SIGNATURE)
+
+    # ------------------------------------------------------------------------------ general
+    def ping(self, request: Request) -> None:
+        self.reply(request, {})
+
+    def server_time(self, request: Request) -> None:
+        self.reply(request, {"serverTime": now_ms()})
+
+    def exchange_info(self, request: Request) -> None:
+        params = request.params
+        names: list[str] | None = None
+        if present(params, "symbol") and present(params, "symbols"):
+            raise api_error(PARAMS_BAD_COMBO, "Combination of optional parameters invalid.")
+        if present(params, "symbol"):
+            names = [symbol_param(params, self.settings).symbol]
+        elif present(params, "symbols"):
+            names = _string_list(params["symbols"], "symbols")
+        try:
+            info = build_exchange_info(self.settings, names)
+        except UnknownSymbolError:
+            raise bad_symbol() from None
+        if present(params, "permissions") and "SPOT" not in _string_list(params["permissions"], "permissions"):
+            info["symbols"] = []
+        status = text_param(params, "symbolStatus", required=False)
+        if status is not None:
+            if status not in ("TRADING", "HALT", "BREAK"):
+                raise api_error(-1122, "Invalid symbolStatus.")
+            if status != "TRADING":
+                info["symbols"] = []
+        self.reply(request, info)
+
+    def depth(self, request: Request) -> None:
+        symbol = symbol_param(request.params, self.settings)
+        limit = depth_limit(request.params)
+        command = CommandRecord(instrument=symbol.symbol_id, command=int(Command.DEPTH), qty=limit)
+        self.send_command(request, command, lambda items: answers.depth_answer(self.formatter, symbol.symbol_id, items))
+
+    # ------------------------------------------------------------------------------ sessions
+    def _session_status(self, request: Request) -> dict[str, Any]:
+        session = request.session
+        return {
+            "apiKey": session.api_key.api_key if session.api_key else None,
+            "authorizedSince": session.authorized_since_ms,
+            "connectedSince": session.connected_since_ms,
+            "returnRateLimits": session.return_rate_limits,
+            "serverTime": now_ms(),
+            "userDataStream": bool(session.subscriptions),
+        }
+
+    def session_logon(self, request: Request) -> None:
+        key = self.authenticate(request, None, signed=True, require_key=True)
+        session = request.session
+        previous = session.api_key
+        if previous is not None and previous.account_id != key.account_id and session.logon_subscription is not None:
+            self.user_data.unsubscribe(session, session.logon_subscription, request.now_ms)
+        session.api_key = key
+        session.authorized_since_ms = request.now_ms
+        self.reply(request, self._session_status(request))
+
+    def session_status(self, request: Request) -> None:
+        self.reply(request, self._session_status(request))
+
+    def session_logout(self, request: Request) -> None:
+        session = request.session
+        if session.logon_subscription is not None:
+            self.user_data.unsubscribe(session, session.logon_subscription, request.now_ms)
+        session.api_key = None
+        session.authorized_since_ms = None
+        self.reply(request, self._session_status(request))
+
+    def session_subscriptions(self, request: Request) -> None:
+        self.reply(request, [{"subscriptionId": sid} for sid in sorted(request.session.subscriptions)])
+
+    # ------------------------------------------------------------------------------ user data stream
+    def user_data_subscribe(self, request: Request) -> None:
+        session = request.session
+        key = session.api_key
+        if key is None:
+            raise invalid_key()
+        if USER_STREAM not in key.permissions:
+            raise invalid_key()
+        subscription_id = self.user_data.subscribe(session, key.account_id)
+        session.logon_subscription = subscription_id
+        self.reply(request, {"subscriptionId": subscription_id})
+
+    def user_data_subscribe_signature(self, request: Request) -> None:
+        key = self.authenticate(request, USER_STREAM, signed=True, require_key=True)
+        self.reply(request, {"subscriptionId": self.user_data.subscribe(request.session, key.account_id)})
+
+    def user_data_unsubscribe(self, request: Request) -> None:
+        session = request.session
+        wanted = int_param(request.params, "subscriptionId", required=False)
+        for subscription_id in list(session.subscriptions):
+            if wanted is None or wanted == subscription_id:
+                self.user_data.unsubscribe(session, subscription_id, request.now_ms)
+        self.reply(request, {})
+
+    # ------------------------------------------------------------------------------ trading
+    def order_place(self, request: Request) -> None:
+        key = self.authenticate(request, TRADE, signed=True)
+        order = parse_new_order(request.params, self.settings)
+        request.order_account = key.account_id
+        self.limiter.add_order(key.account_id, request.now_ms, request.exempt)
+        command = CommandRecord(
+            instrument=order.symbol.symbol_id,
+            account=key.account_id,
+            command=int(Command.NEW_ORDER),
+            side=order.side,
+            order_type=order.order_type,
+            tif=order.tif,
+            stp_mode=order.stp_mode,
+            resp_type=order.resp_type,
+            price=order.price,
+            qty=order.qty,
+            quote_qty=order.quote_qty,
+            client_order_id=encode_id(order.client_order_id),
+        )
+        account = key.account_id
+        self.send_command(request, command, lambda items: answers.place_answer(self.formatter, order, account, items))
+
+    def order_cancel(self, request: Request) -> None:
+        key = self.authenticate(request, TRADE, signed=True)
+        target = parse_cancel(request.params, self.settings)
+        command = CommandRecord(
+            instrument=target.symbol.symbol_id,
+            account=key.account_id,
+            command=int(Command.CANCEL),
+            order_id=target.order_id,
+            client_order_id=encode_id(target.new_client_order_id),
+            orig_client_order_id=encode_id(target.orig_client_order_id),
+        )
+        account = key.account_id
+        self.send_command(request, command, lambda items: answers.cancel_answer(self.formatter, target, account, items))
+
+    def order_cancel_replace(self, request: Request) -> None:
+        key = self.authenticate(request, TRADE, signed=True)
+        replace = parse_cancel_replace(request.params, self.settings)
+        request.order_account = key.account_id
+        self.limiter.add_order(key.account_id, request.now_ms, request.exempt)
+        order = replace.order
+        command = CommandRecord(
+            instrument=order.symbol.symbol_id,
+            account=key.account_id,
+            command=int(Command.CANCEL_REPLACE),
+            side=order.side,
+            order_type=order.order_type,
+            tif=order.tif,
+            stp_mode=order.stp_mode,
+            resp_type=order.resp_type,
+            replace_mode=replace.replace_mode,
+            price=order.price,
+            qty=order.qty,
+            quote_qty=order.quote_qty,
+            order_id=replace.cancel.order_id,
+            client_order_id=encode_id(order.client_order_id),
+            orig_client_order_id=encode_id(replace.cancel.orig_client_order_id),
+            cancel_client_order_id=encode_id(replace.cancel.new_client_order_id),
+        )
+        account = key.account_id
+        self.send_command(
+            request, command, lambda items: answers.cancel_replace_answer(self.formatter, replace, account, items)
+        )
+
+    def open_orders_cancel_all(self, request: Request) -> None:
+        key = self.authenticate(request, TRADE, signed=True)
+        symbol = symbol_param(request.params, self.settings)
+        new_id = new_client_order_id()
+        command = CommandRecord(
+            instrument=symbol.symbol_id,
+            account=key.account_id,
+            command=int(Command.CANCEL_ALL),
+            client_order_id=encode_id(new_id),
+        )
+        account = key.account_id
+        self.send_command(
+            request, command, lambda items: answers.cancel_all_answer(self.formatter, new_id, account, items)
+        )
+
+    # ------------------------------------------------------------------------------ queries
+    def order_status(self, request: Request) -> None:
+        key = self.authenticate(request, USER_DATA, signed=True)
+        symbol, order_id, orig = parse_order_query(request.params, self.settings)
+        command = CommandRecord(
+            instrument=symbol.symbol_id,
+            account=key.account_id,
+            command=int(Command.ORDER_STATUS),
+            order_id=order_id,
+            orig_client_order_id=encode_id(orig),
+        )
+        account = key.account_id
+        self.send_command(request, command, lambda items: answers.order_status_answer(self.formatter, account, items))
+
+    def open_orders_status(self, request: Request) -> None:
+        key = self.authenticate(request, USER_DATA, signed=True)
+        instrument = symbol_param(request.params, self.settings).symbol_id if present(request.params, "symbol") else 0
+        command = CommandRecord(instrument=instrument, account=key.account_id, command=int(Command.OPEN_ORDERS))
+        account = key.account_id
+        self.send_command(request, command, lambda items: answers.open_orders_answer(self.formatter, account, items))
+
+    def account_status(self, request: Request) -> None:
+        key = self.authenticate(request, USER_DATA, signed=True)
+        omit_zero = bool(bool_param(request.params, "omitZeroBalances"))
+        command = CommandRecord(account=key.account_id, command=int(Command.ACCOUNT_STATUS))
+        self.send_command(
+            request,
+            command,
+            lambda items: answers.account_answer(self.formatter, self.settings, key, items, omit_zero),
+        )
+
+
+def _string_list(value: Any, name: str) -> list[str]:
+    """``["A","B"]``, a JSON text of one, or a single string."""
+    if isinstance(value, str) and value.startswith("["):
+        try:
+            value = loads_request(value)
+        except ValueError:
+            raise api_error(-1100, f"Illegal characters found in parameter '{name}'.") from None
+    if isinstance(value, str):
+        return [str.__str__(value)]
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return [str.__str__(item) for item in value]
+    raise api_error(-1100, f"Illegal characters found in parameter '{name}'.")
+
+
+METHODS: Final[dict[str, Method]] = {
+    "ping": Method(GatewayApi.ping, _fixed(1)),
+    "time": Method(GatewayApi.server_time, _fixed(1)),
+    "exchangeInfo": Method(GatewayApi.exchange_info, _fixed(20)),
+    "depth": Method(GatewayApi.depth, _depth_weight),
+    "session.logon": Method(GatewayApi.session_logon, _fixed(2)),
+    "session.status": Method(GatewayApi.session_status, _fixed(2)),
+    "session.logout": Method(GatewayApi.session_logout, _fixed(2)),
+    "session.subscriptions": Method(GatewayApi.session_subscriptions, _fixed(2)),
+    "userDataStream.subscribe": Method(GatewayApi.user_data_subscribe, _fixed(2)),
+    "userDataStream.subscribe.signature": Method(GatewayApi.user_data_subscribe_signature, _fixed(2)),
+    "userDataStream.unsubscribe": Method(GatewayApi.user_data_unsubscribe, _fixed(2)),
+    "order.place": Method(GatewayApi.order_place, _fixed(1)),
+    "order.cancel": Method(GatewayApi.order_cancel, _fixed(1)),
+    "order.cancelReplace": Method(GatewayApi.order_cancel_replace, _fixed(1)),
+    "order.status": Method(GatewayApi.order_status, _fixed(4)),
+    "openOrders.status": Method(GatewayApi.open_orders_status, lambda params: 6 if present(params, "symbol") else 80),
+    "openOrders.cancelAll": Method(GatewayApi.open_orders_cancel_all, _fixed(1)),
+    "account.status": Method(GatewayApi.account_status, _fixed(20)),
+}

@@ -1,0 +1,261 @@
+"""The order gateway: Binance's Spot WebSocket API at ws://HOST:API_PORT/ws-api/v3.
+
+Clients written for Binance (``session.logon``, ``order.place``, the user data
+stream, ...) talk to it unchanged; each request becomes an EX_COMMAND on the
+gw-acct ring and its answer comes back as EX_EVENT records on acct-gw (see
+:mod:`hftpipe.exchange.protocol` and the modules of this package:
+:mod:`.api` the methods, :mod:`.link` the correlation, :mod:`.user_data` the
+stream, :mod:`.admin` the unix-socket admin server).
+
+Both listening sockets are bound in ``on_start``, before the stage reports
+READY, so a client that connects as soon as the pipeline is up waits in the
+backlog instead of being refused. Other paths than ``/ws-api/v3`` get HTTP 404;
+an IP over its connection limit gets 429.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any, Final
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from hftpipe.agent import AsyncAgent, StageContext
+from hftpipe.counters import CounterKind
+from hftpipe.exchange.settings import ExchangeSettings
+from hftpipe.exchange.topology import ACCOUNTING_TO_GATEWAY, GATEWAY_TO_ACCOUNTING
+from stages.exchange.gateway.admin import AdminServer, bind_admin_socket
+from stages.exchange.gateway.api import ApiCounters, GatewayApi
+from stages.exchange.gateway.codec import EventRecord
+from stages.exchange.gateway.errors import ApiError
+from stages.exchange.gateway.keys import KeyStore
+from stages.exchange.gateway.link import AccountingLink
+from stages.exchange.gateway.rate_limits import RateLimiter
+from stages.exchange.gateway.responses import Formatter
+from stages.exchange.gateway.ring_reader import RingReader
+from stages.exchange.gateway.session import Session
+from stages.exchange.gateway.user_data import UserData
+
+API_PATH: Final = "/ws-api/v3"
+CONNECT_WEIGHT: Final = 2
+"""Binance: "Connecting to WebSocket API costs 2 weight"."""
+MAX_MESSAGE_BYTES: Final = 1 << 20
+SWEEP_INTERVAL_S: Final = 0.1
+PING_INTERVAL_S: Final = 20.0
+"""Binance: "The WebSocket server will send a ping frame every 20 seconds"."""
+PONG_TIMEOUT_S: Final = 60.0
+
+logger = logging.getLogger("hftpipe.gateway")
+connection_logger = logging.getLogger("hftpipe.gateway.connections")
+"""websockets logs every connection at INFO; here that is WARNING and up unless configured otherwise."""
+if connection_logger.level == logging.NOTSET:
+    connection_logger.setLevel(logging.WARNING)
+
+
+class GatewayStage(AsyncAgent):
+    @dataclass(frozen=True, slots=True, kw_only=True)
+    class Params:
+        exchange: Mapping[str, Any]
+        """The raw ``[exchange]`` table."""
+        request_timeout_s: float = 10.0
+        """A request with no answer by then gets -1007 (execution status unknown)."""
+        admin_timeout_s: float = 120.0
+        """Admin requests wait this long (``status`` waits for the journal replay)."""
+
+        def __post_init__(self) -> None:
+            ExchangeSettings.from_raw(self.exchange)  # a ConfigError names the bad key
+            if self.request_timeout_s <= 0 or self.admin_timeout_s <= 0:
+                raise ValueError("request_timeout_s and admin_timeout_s must be > 0")
+
+    def __init__(self, ctx: StageContext) -> None:
+        super().__init__(ctx)
+        params: GatewayStage.Params = ctx.params
+        self.params = params
+        self.settings = settings = ExchangeSettings.from_raw(params.exchange)
+        self._in = ctx.inputs[ACCOUNTING_TO_GATEWAY].ring
+        out = ctx.outputs[GATEWAY_TO_ACCOUNTING]
+        self.keys = KeyStore(settings)
+        self.limiter = RateLimiter(settings.rate_limits)
+        self.formatter = Formatter(settings)
+        self.user_data = UserData(self.formatter)
+        self.link = AccountingLink(out, ctx.hop, self.user_data)
+        counters = ctx.counters
+        self.api = GatewayApi(
+            settings=settings,
+            keys=self.keys,
+            limiter=self.limiter,
+            link=self.link,
+            user_data=self.user_data,
+            counters=ApiCounters(
+                requests=counters.add("requests"),
+                errors=counters.add("error_responses"),
+                malformed=counters.add("malformed"),
+                rate_limited=counters.add("rate_limited"),
+                timeouts=counters.add("timeouts"),
+            ),
+            request_timeout_s=params.request_timeout_s,
+            report=ctx.errors.record,
+        )
+        self.reader = RingReader(self._in, self._on_record, ctx.doorbell)
+        self.admin = AdminServer(settings, self.keys, self.link, self.formatter, params.admin_timeout_s)
+        self._messages_in = ctx.counter(CounterKind.MESSAGES_IN)
+        self._messages_out = ctx.counter(CounterKind.MESSAGES_OUT)
+        self._backpressure = ctx.counter(CounterKind.BACKPRESSURE)
+        self._connections = counters.add("connections")
+        self._connections_open = counters.add("connections_open")
+        self._refused = counters.add("connections_refused")
+        self._events_in = counters.add("events_in")
+        self._user_events = counters.add("user_events")
+        self._unmatched = counters.add("unmatched_answers")
+        self._admin_requests = counters.add("admin_requests")
+        self._sessions: set[Session] = set()
+        self._api_socket: socket.socket | None = None
+        self._admin_socket: socket.socket | None = None
+        self.api_port = settings.api_port
+        """The bound port (differs from the configured one when that is 0)."""
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def on_start(self) -> None:
+        self.settings.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.keys.load()
+        self._api_socket = socket.create_server((self.settings.host, self.settings.api_port), backlog=512)
+        self._api_socket.setblocking(False)
+        self.api_port = self._api_socket.getsockname()[1]
+        self._admin_socket = bind_admin_socket(self.settings.admin_socket)
+        logger.info(
+            "order gateway on ws://%s:%d%s, admin on %s",
+            self.settings.host,
+            self.api_port,
+            API_PATH,
+            self.settings.admin_socket,
+        )
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        if self._api_socket is None or self._admin_socket is None:
+            self.on_start()
+        assert self._api_socket is not None and self._admin_socket is not None
+        server: Server = await serve(
+            self._connection,
+            sock=self._api_socket,
+            process_request=self._check_request,
+            logger=connection_logger,
+            ping_interval=PING_INTERVAL_S,
+            ping_timeout=PONG_TIMEOUT_S,
+            max_size=MAX_MESSAGE_BYTES,
+            compression=None,
+        )
+        await self.admin.start(self._admin_socket)
+        tasks = [
+            asyncio.create_task(self.reader.run(stopping), name="acct-gw reader"),
+            asyncio.create_task(self._housekeeping(stopping), name="gateway housekeeping"),
+        ]
+        try:
+            await stopping.wait()
+        finally:
+            self.link.fail_all()
+            await asyncio.sleep(0)  # let the writers send those answers
+            server.close()
+            await self.admin.close()
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await server.wait_closed()
+            self._publish_counters()
+            self._api_socket = self._admin_socket = None
+
+    def on_close(self) -> None:
+        for sock in (self._api_socket, self._admin_socket):
+            if sock is not None:
+                sock.close()
+        with contextlib.suppress(FileNotFoundError):
+            self.settings.admin_socket.unlink()
+
+    # -- connections ----------------------------------------------------------------------------
+    def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        path = urlsplit(request.path).path
+        if path != API_PATH:
+            self._refused.add()
+            return connection.respond(HTTPStatus.NOT_FOUND, f"Not found: use {API_PATH}\n")
+        ip = _ip_of(connection)
+        now = time.time_ns() // 1_000_000
+        if not self.limiter.add_connection(ip, now):
+            self._refused.add()
+            return connection.respond(HTTPStatus.TOO_MANY_REQUESTS, "Too many connections.\n")
+        try:
+            self.limiter.add_weight(ip, CONNECT_WEIGHT, now)
+        except ApiError as error:
+            self._refused.add()
+            return connection.respond(HTTPStatus.TOO_MANY_REQUESTS, f"{error.msg}\n")
+        return None
+
+    async def _connection(self, websocket: ServerConnection) -> None:
+        query = parse_qs(urlsplit(websocket.request.path if websocket.request else "").query)
+        return_rate_limits = query.get("returnRateLimits", ["true"])[-1].lower() != "false"
+        session = Session(
+            ip=_ip_of(websocket),
+            connected_since_ms=time.time_ns() // 1_000_000,
+            return_rate_limits=return_rate_limits,
+            max_queue=self.settings.max_client_queue,
+            websocket=websocket,
+            messages_out=self._messages_out,
+        )
+        self._sessions.add(session)
+        self._connections.add()
+        self._connections_open.set(len(self._sessions))
+        writer = asyncio.create_task(session.write(websocket))
+        try:
+            async for message in websocket:
+                self._messages_in.add()
+                self.api.handle_message(session, message)
+        except ConnectionClosed:
+            pass
+        finally:
+            self.user_data.drop_session(session)
+            session.close()
+            self._sessions.discard(session)
+            self._connections_open.set(len(self._sessions))
+            with contextlib.suppress(ConnectionClosed):
+                await writer
+
+    # -- the acct-gw side -----------------------------------------------------------------------
+    def _on_record(self, record: EventRecord) -> None:
+        self._events_in.add()
+        try:
+            self.link.feed(record)
+        except Exception as exc:  # a record we cannot handle must not stop the others
+            logger.exception("acct-gw record failed")
+            self.ctx.errors.record(f"acct-gw record: {type(exc).__name__}: {exc}")
+            self.ctx.counter(CounterKind.ERRORS).add()
+
+    async def _housekeeping(self, stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), SWEEP_INTERVAL_S)
+            self.link.sweep()
+            self._publish_counters()
+
+    def _publish_counters(self) -> None:
+        self._backpressure.set(self.link.full)
+        self._user_events.set(self.user_data.pushed)
+        self._unmatched.set(self.link.unmatched)
+        self._admin_requests.set(self.admin.requests)
+
+
+def _ip_of(connection: ServerConnection) -> str:
+    address = connection.remote_address
+    if isinstance(address, tuple) and address:
+        return str(address[0])
+    return "local"
+

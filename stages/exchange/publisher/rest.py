@@ -1,0 +1,247 @@
+"""``GET /api/v3/...`` market-data endpoints, answered from the replicas and trade history.
+
+Served on the market-data port beside the streams (websockets hands every
+request without an ``Upgrade: websocket`` header to
+:meth:`RestApi.handle`). Everything is read in the event loop between two
+applied engine updates, so ``/api/v3/depth`` is the book at one consistent
+point and its ``lastUpdateId`` lines up with the ``@depth`` diff streams
+(Binance's "How to manage a local order book correctly" works as documented).
+
+Parameter checks and error bodies follow Binance (``{"code", "msg"}`` with HTTP
+400): -1100 illegal characters, -1101 duplicate parameter, -1102 missing or
+malformed mandatory parameter, -1104 unread (unknown) parameters, -1105 empty
+parameter, -1121 invalid symbol, -1122 invalid ``symbolStatus``, -1128
+``symbol`` with ``symbols``, -1139 invalid ticker ``type``, -1151 a symbol
+listed twice. An unknown path is a 404 with a JSON error body.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+from urllib.parse import parse_qsl, urlsplit
+
+import orjson
+
+from hftpipe.exchange.exchange_info import UnknownSymbolError, build_exchange_info
+from hftpipe.exchange.settings import ExchangeSettings
+from stages.exchange.publisher import encoders
+from stages.exchange.publisher.market import SymbolMarket
+
+DEPTH_DEFAULT_LIMIT: Final = 100
+DEPTH_MAX_LIMIT: Final = 5000
+TRADES_DEFAULT_LIMIT: Final = 500
+TRADES_MAX_LIMIT: Final = 1000
+SYMBOL_RANGE: Final = "^[A-Z0-9-_.]{1,20}$"
+SYMBOLS_RANGE: Final = '^\\[("[A-Z0-9-_.]{1,20}"(,"[A-Z0-9-_.]{1,20}"){0,}){0,1}\\]$'
+INT_RANGE: Final = "^[0-9]{1,20}$"
+_SYMBOL_RE: Final = re.compile(r"[A-Z0-9\-_.]{1,20}")
+_INT_RE: Final = re.compile(r"[0-9]{1,20}")
+CONTENT_TYPE: Final = "application/json;charset=UTF-8"
+SYMBOL_STATUSES: Final = ("TRADING", "HALT", "BREAK")
+MINI_TICKER_KEYS: Final = (
+    "symbol", "openPrice", "highPrice", "lowPrice", "lastPrice", "volume", "quoteVolume",
+    "openTime", "closeTime", "firstId", "lastId", "count",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class HttpReply:
+    status: int
+    body: bytes
+
+
+class RestError(Exception):
+    def __init__(self, code: int, msg: str, status: int = 400) -> None:
+        super().__init__(msg)
+        self.code = code
+        self.msg = msg
+        self.status = status
+
+
+def _illegal(name: str, legal: str) -> RestError:
+    return RestError(-1100, f"Illegal characters found in parameter '{name}'; legal range is '{legal}'.")
+
+
+def _mandatory(name: str) -> RestError:
+    return RestError(-1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.")
+
+
+INVALID_SYMBOL: Final = RestError(-1121, "Invalid symbol.")
+
+
+def parse_query(query: str, allowed: frozenset[str]) -> dict[str, str]:
+    """The query's parameters, each at most once and all of them known to the endpoint."""
+    params: dict[str, str] = {}
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        if key in params:
+            raise RestError(-1101, "Duplicate values for a parameter detected.")
+        params[key] = value
+    unread = [key for key in params if key not in allowed]
+    if unread:
+        read = len(params) - len(unread)
+        raise RestError(
+            -1104, f"Not all sent parameters were read; read '{read}' parameter(s) but was sent '{len(params)}'."
+        )
+    return params
+
+
+def _limit(params: Mapping[str, str], default: int, maximum: int) -> int:
+    text = params.get("limit")
+    if text is None:
+        return default
+    if text == "":
+        raise RestError(-1105, "Parameter 'limit' was empty.")
+    if not _INT_RE.fullmatch(text):
+        raise _illegal("limit", INT_RANGE)
+    value = int(text)
+    if value < 1:
+        raise _mandatory("limit")
+    return min(value, maximum)
+
+
+class RestApi:
+    def __init__(
+        self, settings: ExchangeSettings, markets: Mapping[str, SymbolMarket], clock_ms: Callable[[], int]
+    ) -> None:
+        self.settings = settings
+        self.markets = markets
+        self.clock_ms = clock_ms
+        self.requests = 0
+        self.errors = 0
+        self._routes: dict[str, tuple[frozenset[str], Callable[[dict[str, str]], Any]]] = {
+            "/api/v3/ping": (frozenset(), lambda _: {}),
+            "/api/v3/time": (frozenset(), lambda _: {"serverTime": self.clock_ms()}),
+            "/api/v3/exchangeInfo": (
+                frozenset({"symbol", "symbols", "permissions", "showPermissionSets", "symbolStatus"}),
+                self._exchange_info,
+            ),
+            "/api/v3/depth": (frozenset({"symbol", "limit"}), self._depth),
+            "/api/v3/trades": (frozenset({"symbol", "limit"}), self._trades),
+            "/api/v3/ticker/bookTicker": (frozenset({"symbol", "symbols"}), self._book_ticker),
+            "/api/v3/ticker/24hr": (frozenset({"symbol", "symbols", "type"}), self._ticker_24hr),
+            "/api/v3/ticker/price": (frozenset({"symbol", "symbols"}), self._ticker_price),
+        }
+
+    def handle(self, target: str) -> HttpReply:
+        """Answer ``GET target`` (path and query string)."""
+        self.requests += 1
+        parts = urlsplit(target)
+        route = self._routes.get(parts.path)
+        try:
+            if route is None:
+                raise RestError(-1, f"No such endpoint: GET {parts.path}", status=404)
+            allowed, handler = route
+            result = handler(parse_query(parts.query, allowed))
+            if isinstance(result, bytes):
+                return HttpReply(200, result)
+            return HttpReply(200, orjson.dumps(result))
+        except RestError as exc:
+            self.errors += 1
+            return HttpReply(exc.status, orjson.dumps({"code": exc.code, "msg": exc.msg}))
+
+    # -- parameters ------------------------------------------------------------------
+    def _market(self, params: Mapping[str, str]) -> SymbolMarket:
+        name = params.get("symbol")
+        if not name:
+            raise _mandatory("symbol")
+        return self._lookup(name)
+
+    def _lookup(self, name: str) -> SymbolMarket:
+        if not _SYMBOL_RE.fullmatch(name):
+            raise _illegal("symbol", SYMBOL_RANGE)
+        market = self.markets.get(name)
+        if market is None:
+            raise INVALID_SYMBOL
+        return market
+
+    def _symbol_names(self, params: Mapping[str, str]) -> list[str] | None:
+        """``symbol=X`` or ``symbols=["X","Y"]`` (validated names), or ``None`` for neither."""
+        if "symbol" in params and "symbols" in params:
+            raise RestError(-1128, "Combination of optional parameters invalid.")
+        if "symbol" in params:
+            name = params["symbol"]
+            if not name:
+                raise _mandatory("symbol")
+            if not _SYMBOL_RE.fullmatch(name):
+                raise _illegal("symbol", SYMBOL_RANGE)
+            return [name]
+        if "symbols" not in params:
+            return None
+        try:
+            names = orjson.loads(params["symbols"])
+        except orjson.JSONDecodeError:
+            raise _illegal("symbols", SYMBOLS_RANGE) from None
+        if not isinstance(names, list) or not all(isinstance(n, str) and _SYMBOL_RE.fullmatch(n) for n in names):
+            raise _illegal("symbols", SYMBOLS_RANGE)
+        if not names:
+            raise _mandatory("symbols")
+        if len(set(names)) != len(names):
+            raise RestError(-1151, "Symbol is present multiple times in the list.")
+        return names
+
+    def _selected(self, params: Mapping[str, str]) -> tuple[list[SymbolMarket], bool]:
+        """The markets asked for, and whether one object (not a list) is to be returned."""
+        names = self._symbol_names(params)
+        if names is None:
+            return list(self.markets.values()), False
+        chosen = []
+        for name in names:
+            market = self.markets.get(name)
+            if market is None:
+                raise INVALID_SYMBOL
+            chosen.append(market)
+        return chosen, "symbol" in params
+
+    # -- endpoints -------------------------------------------------------------------
+    def _exchange_info(self, params: dict[str, str]) -> Any:
+        """``permissions`` and ``showPermissionSets`` are accepted and change nothing (every
+        symbol is SPOT); ``symbolStatus`` filters on the trading status, always TRADING here."""
+        names = self._symbol_names(params)
+        status = params.get("symbolStatus")
+        if status is not None:
+            if status not in SYMBOL_STATUSES:
+                raise RestError(-1122, "Invalid symbolStatus.")
+            if names is not None:
+                raise RestError(-1128, "Combination of optional parameters invalid.")
+        try:
+            info = build_exchange_info(self.settings, names)
+        except UnknownSymbolError:
+            raise INVALID_SYMBOL from None
+        if status is not None and status != "TRADING":
+            info["symbols"] = []
+        return info
+
+    def _depth(self, params: dict[str, str]) -> bytes:
+        market = self._market(params)
+        limit = _limit(params, DEPTH_DEFAULT_LIMIT, DEPTH_MAX_LIMIT)
+        return encoders.depth_snapshot(market.fmt, *market.replica.depth(limit))
+
+    def _trades(self, params: dict[str, str]) -> Any:
+        market = self._market(params)
+        limit = _limit(params, TRADES_DEFAULT_LIMIT, TRADES_MAX_LIMIT)
+        return [encoders.trade_rest(market.fmt, *trade) for trade in market.recent_trades(limit)]
+
+    def _book_ticker(self, params: dict[str, str]) -> Any:
+        chosen, single = self._selected(params)
+        answers = [encoders.book_ticker_rest(m.symbol, m.fmt, *m.replica.top()) for m in chosen]
+        return answers[0] if single else answers
+
+    def _ticker_24hr(self, params: dict[str, str]) -> Any:
+        """``type=FULL`` (default) or ``MINI`` (no change, weighted average, book or last-trade fields)."""
+        kind = params.get("type", "FULL")
+        if kind not in ("FULL", "MINI"):
+            raise RestError(-1139, "Invalid ticker type.")
+        chosen, single = self._selected(params)
+        now = self.clock_ms()
+        answers = [encoders.ticker_rest(m.symbol, m.fmt, m.stats(now), *m.replica.top()) for m in chosen]
+        if kind == "MINI":
+            answers = [{key: answer[key] for key in MINI_TICKER_KEYS} for answer in answers]
+        return answers[0] if single else answers
+
+    def _ticker_price(self, params: dict[str, str]) -> Any:
+        chosen, single = self._selected(params)
+        answers = [{"symbol": m.symbol, "price": m.fmt.price(m.history.last_price)} for m in chosen]
+        return answers[0] if single else answers

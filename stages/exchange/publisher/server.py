@@ -1,0 +1,231 @@
+"""The market-data port: WebSocket streams and REST on one websockets server.
+
+Paths, as on ``stream.binance.com``:
+
+* ``/ws/<stream>`` (also ``/ws/<a>/<b>``): raw payloads; ``/ws`` alone starts
+  with no stream and subscribes later with SUBSCRIBE;
+* ``/stream?streams=<a>/<b>/<c>``: combined payloads
+  ``{"stream": "<name>", "data": <payload>}``;
+* any request without ``Upgrade: websocket``: the REST endpoints of :mod:`.rest`.
+
+A handshake naming a stream not served here is refused with HTTP 400 and an
+unknown path with 404 (Binance accepts and stays silent; failing loudly is
+kinder to a mistyped client). Each connection gets a
+:class:`~.session.ClientSession` (bounded queue, own writer task) and answers
+its control messages through :class:`~.control.ControlHandler`. Slow clients
+are closed with 1008 and counted in :attr:`MarketDataServer.dropped_clients`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Final
+from urllib.parse import parse_qsl, urlsplit
+
+import orjson
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from hftpipe.exchange.settings import ExchangeSettings
+from stages.exchange.publisher.control import INVALID_STREAM, ControlHandler
+from stages.exchange.publisher.hub import StreamHub
+from stages.exchange.publisher.market import SymbolMarket
+from stages.exchange.publisher.rest import CONTENT_TYPE, RestApi
+from stages.exchange.publisher.session import SLOW_CONSUMER_CODE, SLOW_CONSUMER_REASON, ClientSession
+from stages.exchange.publisher.streams import (
+    MAX_STREAMS_PER_CONNECTION,
+    StreamCatalog,
+    StreamKind,
+    StreamSpec,
+)
+
+LOGGER: Final = logging.getLogger("hftpipe.publisher")
+WS_LOGGER: Final = logging.getLogger("hftpipe.publisher.websockets")
+"""websockets logs every connection and HTTP answer at INFO: too chatty for a market-data port."""
+WS_LOGGER.setLevel(logging.WARNING)
+PING_INTERVAL_S: Final = 20.0
+"""Binance pings every 20 s and drops a client that has not answered within a minute."""
+PING_TIMEOUT_S: Final = 60.0
+CLOSE_TIMEOUT_S: Final = 10.0
+MAX_CLIENT_MESSAGE: Final = 64 * 1024
+"""Control messages are small; anything bigger is a protocol violation (close 1009)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WsTarget:
+    combined: bool
+    streams: tuple[StreamSpec, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TargetError:
+    status: int
+    code: int
+    msg: str
+
+
+def parse_ws_target(target: str, catalog: StreamCatalog) -> WsTarget | TargetError:
+    """What a WebSocket handshake's request target asks for."""
+    parts = urlsplit(target)
+    path = parts.path
+    if path == "/ws" or path.startswith("/ws/"):
+        combined = False
+        names = [name for name in path[4:].split("/") if name]
+    elif path in ("/stream", "/stream/"):
+        combined = True
+        query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        names = [name for name in query.get("streams", "").split("/") if name]
+    else:
+        return TargetError(404, -1, f"No such stream path: {path} (use /ws/<stream> or /stream?streams=...)")
+    if len(names) > MAX_STREAMS_PER_CONNECTION:
+        return TargetError(400, 2, f"Invalid request: too many streams (at most {MAX_STREAMS_PER_CONNECTION})")
+    specs = []
+    for name in dict.fromkeys(names):
+        spec = catalog.parse(name)
+        if spec is None:
+            return TargetError(400, 2, f"{INVALID_STREAM}: {name}")
+        specs.append(spec)
+    return WsTarget(combined, tuple(specs))
+
+
+def json_response(connection: ServerConnection, status: int, body: bytes) -> Response:
+    response = connection.respond(status, body.decode())
+    del response.headers["Content-Type"]
+    response.headers["Content-Type"] = CONTENT_TYPE
+    return response
+
+
+class MarketDataServer:
+    def __init__(
+        self,
+        settings: ExchangeSettings,
+        markets: Mapping[str, SymbolMarket],
+        hub: StreamHub,
+        clock_ms: Callable[[], int],
+        *,
+        max_client_queue: int | None = None,
+    ) -> None:
+        self.settings = settings
+        self.markets = markets
+        self.hub = hub
+        self.clock_ms = clock_ms
+        self.max_client_queue = max_client_queue or settings.max_client_queue
+        if self.max_client_queue < 1:
+            raise ValueError(f"max_client_queue must be >= 1, got {self.max_client_queue}")
+        self.catalog = StreamCatalog(list(markets))
+        self.rest = RestApi(settings, markets, clock_ms)
+        self.control = ControlHandler(self.catalog, self._subscribe, self._unsubscribe)
+        self.sessions: set[ClientSession] = set()
+        self.connections = 0
+        self.dropped_clients = 0
+        self.on_drop: Callable[[ClientSession], None] | None = None
+        self._server: Server | None = None
+        self._closers: set[asyncio.Task[None]] = set()
+        self._backlogged: list[ClientSession] = []
+        self.port = 0
+
+    # -- lifecycle -------------------------------------------------------------------
+    async def start(self) -> None:
+        self._server = await serve(
+            self._serve,
+            self.settings.host,
+            self.settings.market_port,
+            process_request=self._process_request,
+            compression=None,
+            ping_interval=PING_INTERVAL_S,
+            ping_timeout=PING_TIMEOUT_S,
+            close_timeout=CLOSE_TIMEOUT_S,
+            max_size=MAX_CLIENT_MESSAGE,
+            logger=WS_LOGGER,
+        )
+        self.port = int(self._server.sockets[0].getsockname()[1])
+        LOGGER.info("market data on ws://%s:%d (%d symbols)", self.settings.host, self.port, len(self.markets))
+
+    async def stop(self) -> None:
+        """Close every connection (1001), wait for the handlers, free the port. Idempotent."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+            await server.wait_closed()
+        for task in list(self._closers):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    # -- HTTP ------------------------------------------------------------------------
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        if "websocket" in request.headers.get("Upgrade", "").lower():
+            target = parse_ws_target(request.path, self.catalog)
+            if isinstance(target, TargetError):
+                body = orjson.dumps({"code": target.code, "msg": target.msg})
+                return json_response(connection, target.status, body)
+            return None
+        reply = self.rest.handle(request.path)
+        return json_response(connection, reply.status, reply.body)
+
+    # -- WebSocket -------------------------------------------------------------------
+    async def _serve(self, connection: ServerConnection) -> None:
+        assert connection.request is not None
+        target = parse_ws_target(connection.request.path, self.catalog)
+        assert isinstance(target, WsTarget)  # _process_request refused the rest
+        session = ClientSession(
+            connection,
+            combined=target.combined,
+            max_queue=self.max_client_queue,
+            on_slow=self._on_slow,
+            on_backlog=self._backlogged.append,
+        )
+        self.connections += 1
+        self.sessions.add(session)
+        for spec in target.streams:
+            session.streams[spec.name] = None
+            self._subscribe(session, spec)
+        writer = asyncio.create_task(session.write_loop())
+        try:
+            async for message in connection:
+                session.push(self.control.handle(session, message))
+        except ConnectionClosed:
+            pass
+        finally:
+            for name in session.streams:
+                self.hub.unsubscribe(name, session)
+            self.sessions.discard(session)
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+
+    def check_backlogs(self) -> None:
+        """Drop the sessions reported behind during the last drain cycle that still are.
+
+        Called at the start of each drain cycle: the event loop has run the writers
+        since the report, so a fast client has emptied its queue by now.
+        """
+        if self._backlogged:
+            reported, self._backlogged = self._backlogged, []
+            for session in reported:
+                session.behind()
+
+    def _subscribe(self, session: ClientSession, spec: StreamSpec) -> None:
+        if spec.kind is StreamKind.KLINE:
+            self.markets[spec.symbol].ensure_kline(spec.interval, self.clock_ms())
+        self.hub.subscribe(spec.name, session)
+
+    def _unsubscribe(self, session: ClientSession, name: str) -> None:
+        self.hub.unsubscribe(name, session)
+
+    def _on_slow(self, session: ClientSession) -> None:
+        """A client's queue overflowed (called from the drain): stop feeding it, close it."""
+        self.dropped_clients += 1
+        for name in session.streams:
+            self.hub.unsubscribe(name, session)
+        if self.on_drop is not None:
+            self.on_drop(session)
+        closing = session.connection.close(SLOW_CONSUMER_CODE, SLOW_CONSUMER_REASON)
+        task = asyncio.get_running_loop().create_task(closing)
+        self._closers.add(task)
+        task.add_done_callback(self._closers.discard)

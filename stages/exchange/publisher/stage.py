@@ -1,0 +1,192 @@
+"""The publisher stage: drains every ``md-<SYMBOL>`` ring and serves Binance market data.
+
+Three kinds of work share the stage's event loop:
+
+* the ring drain (:meth:`PublisherStage.drain`): polls every md ring, applies
+  records to the symbol's :class:`~.market.SymbolMarket` and fans events out to
+  subscriber queues. It is synchronous and never awaits a socket, so the rings
+  empty at the rate the publisher can compute, whatever the clients do; it
+  yields to the loop between batches and sleeps briefly when the rings are empty;
+* the clock: every 100 ms the fast diff/partial-depth streams, every second the
+  slow ones, tickers and klines;
+* the websockets server (:mod:`.server`): one writer task per client, REST.
+
+The stage reads nothing but md rings, which carry only BOOK_DELTA and TRADE
+records, so no account data can leak to a market-data client by construction.
+
+Counters: ``messages_in`` (records), ``messages_out`` (frames queued to
+clients), ``drops`` (clients closed as slow consumers), ``clients`` (connected
+now), ``connections``, ``rest_requests``, ``rest_errors``, ``book_snapshots``
+(engine snapshots applied: each one is a ``U`` gap on the diff streams) and
+``unknown_records``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from hftpipe.agent import AsyncAgent, InputPort, StageContext
+from hftpipe.counters import CounterKind
+from hftpipe.exchange.settings import ExchangeSettings
+from hftpipe.exchange.topology import market_ring
+from hftpipe.records import TS_HOP_FIELD
+from stages.exchange.publisher.hub import StreamHub
+from stages.exchange.publisher.market import SymbolMarket
+from stages.exchange.publisher.server import MarketDataServer
+
+FAST_TICK_S: Final = 0.1
+SLOW_EVERY: Final = 10
+"""Fast ticks per slow tick (1000 ms)."""
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class PublisherStage(AsyncAgent):
+    @dataclass(frozen=True, slots=True, kw_only=True)
+    class Params:
+        exchange: Mapping[str, Any]
+        """The raw ``[exchange]`` table (every exchange stage parses the same one)."""
+        batch: int = 256
+        """Records taken from one ring per drain cycle. Bounds what one cycle can queue to a
+        client before its writer runs (see :mod:`.session` on how bursts are told from lag)."""
+        idle_sleep_ms: float = 1.0
+        """Sleep when every ring is empty (the loop serves clients meanwhile)."""
+
+        def __post_init__(self) -> None:
+            if self.batch < 1:
+                raise ValueError("batch must be >= 1")
+            if not 0 < self.idle_sleep_ms <= 100:
+                raise ValueError("idle_sleep_ms must be in (0, 100]")
+
+    def __init__(self, ctx: StageContext) -> None:
+        super().__init__(ctx)
+        params: PublisherStage.Params = ctx.params
+        self.params = params
+        self.settings = ExchangeSettings.from_raw(params.exchange)
+        self.hub = StreamHub()
+        self.markets: dict[str, SymbolMarket] = {}
+        self._ports: list[tuple[InputPort, SymbolMarket]] = []
+        for symbol in self.settings.symbols:
+            ring = market_ring(symbol.symbol)
+            port = ctx.inputs.get(ring)
+            if port is None:
+                raise ValueError(f"publisher needs input ring {ring!r} (inputs: {', '.join(ctx.inputs) or 'none'})")
+            market = SymbolMarket(symbol, self.hub, wall_clock_ms)
+            market.on_end = self._latency_recorder(port)
+            self.markets[symbol.symbol] = market
+            self._ports.append((port, market))
+        self.server = MarketDataServer(self.settings, self.markets, self.hub, wall_clock_ms)
+        self.listening = asyncio.Event()
+        """Set once the port is bound (tests wait on it; :attr:`port` is valid then)."""
+        self._in = ctx.counter(CounterKind.MESSAGES_IN)
+        self._out = ctx.counter(CounterKind.MESSAGES_OUT)
+        self._drops = ctx.counter(CounterKind.DROPS)
+        self._clients = ctx.counters.add("clients")
+        self._connections = ctx.counters.add("connections")
+        self._rest_requests = ctx.counters.add("rest_requests")
+        self._rest_errors = ctx.counters.add("rest_errors")
+        self._snapshots = ctx.counters.add("book_snapshots")
+        self._unknown = ctx.counters.add("unknown_records")
+        self.server.on_drop = lambda _session: self._drops.add()
+        self._ticks = 0
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    def _latency_recorder(self, port: InputPort) -> Any:
+        """Per END record: the engine -> publisher hop, and gateway receipt -> publish end to end."""
+        record_hop = port.hop_histogram.record
+        record_end_to_end = self.ctx.end_to_end.record
+        stamp_field = TS_HOP_FIELD + port.producer_hop
+        now = time.monotonic_ns
+
+        def on_end(fields: tuple[Any, ...]) -> None:
+            at = now()
+            stamp = fields[stamp_field]
+            if stamp:
+                record_hop(at - stamp)
+            origin = fields[5]
+            if origin:
+                record_end_to_end(at - origin)
+
+        return on_end
+
+    # -- work ------------------------------------------------------------------------
+    def drain(self) -> int:
+        """Apply everything the rings hold (up to ``batch`` per ring); how many records."""
+        self.server.check_backlogs()
+        batch = self.params.batch
+        total = 0
+        for port, market in self._ports:
+            total += port.ring.poll(market.on_record, batch)
+        if total:
+            self._in.add(total)
+            self._out.set(self.hub.published)
+        return total
+
+    def tick(self, now_ms: int | None = None) -> None:
+        """One 100 ms tick (every tenth also the 1000 ms streams)."""
+        now = wall_clock_ms() if now_ms is None else now_ms
+        self._ticks += 1
+        slow = self._ticks % SLOW_EVERY == 0
+        for market in self.markets.values():
+            market.on_fast_tick(now)
+            if slow:
+                market.on_slow_tick(now)
+        self._publish_counters()
+
+    def _publish_counters(self) -> None:
+        server = self.server
+        self._out.set(self.hub.published)
+        self._clients.set(len(server.sessions))
+        self._connections.set(server.connections)
+        self._rest_requests.set(server.rest.requests)
+        self._rest_errors.set(server.rest.errors)
+        self._snapshots.set(sum(m.snapshots for m in self.markets.values()))
+        self._unknown.set(sum(m.unknown_records for m in self.markets.values()))
+
+    async def _drain_forever(self) -> None:
+        idle = self.params.idle_sleep_ms / 1000
+        sleep = asyncio.sleep
+        while True:
+            await sleep(0 if self.drain() else idle)
+
+    async def _tick_forever(self) -> None:
+        loop = asyncio.get_running_loop()
+        due = loop.time()
+        while True:
+            due += FAST_TICK_S
+            delay = due - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            else:  # behind (a long callback): skip the missed ticks rather than burst them
+                due = loop.time()
+                await asyncio.sleep(0)
+            self.drain()
+            self.tick()
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        await self.server.start()
+        self.listening.set()
+        tasks = [asyncio.create_task(self._drain_forever()), asyncio.create_task(self._tick_forever())]
+        stop = asyncio.create_task(stopping.wait())
+        try:
+            done, _ = await asyncio.wait([*tasks, stop], return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if task is not stop:
+                    task.result()  # a crashed loop fails the stage
+        finally:
+            for task in [*tasks, stop]:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await self.server.stop()
+            self._publish_counters()
