@@ -38,18 +38,19 @@ from typing import Any
 import numpy as np
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
-from test_matching import NEW, Op, make_flow  # bench/ is on sys.path (pytest rootdir conftest, or run here)
+from test_matching import NEW, Op, make_flow, run_flow  # bench/ is on sys.path (pytest rootdir conftest, or run here)
 
 from hftpipe.exchange.protocol import Command
 from hftpipe.records import EX_COMMAND_DTYPE, RecordType
 from hftpipe.ring import Ring
-from stages.exchange.engine.stage import build_engine, symbol_settings
+from stages.exchange.engine.stage import EngineStage, build_engine, symbol_settings
 from stages.exchange.matching import MatchingEngine, Trade
 from tests.unit.exchange.engine.harness import EXCHANGE, INSTRUMENT, SYMBOL, EngineHarness
 
 CHUNK = 4096
 """Commands offered per step (the stage itself takes at most 256 per duty cycle)."""
 _names = itertools.count()
+_QUOTE_UNIT = 10 ** symbol_settings(EngineStage.Params(exchange=EXCHANGE, symbol=SYMBOL)).qty_scale
 
 
 def commands(ops: list[Op]) -> np.ndarray[Any, Any]:
@@ -67,7 +68,8 @@ def commands(ops: list[Op]) -> np.ndarray[Any, Any]:
             r["seq"] = r["tag"] = coid
             r["ts_venue"] = now
             r["side"], r["order_type"], r["tif"], r["stp_mode"] = side, otype, tif, stp
-            r["price"], r["qty"], r["quote_qty"] = price, qty, quote
+            # commands carry quote_qty at price * qty scale; the library takes it at price scale
+            r["price"], r["qty"], r["quote_qty"] = price, qty, quote * _QUOTE_UNIT
         else:
             _, _, _, target, now = op
             r["command"] = int(Command.CANCEL)
@@ -77,20 +79,7 @@ def commands(ops: list[Op]) -> np.ndarray[Any, Any]:
 
 
 def pure_engine() -> MatchingEngine:
-    from stages.exchange.engine.stage import EngineStage
-
     return build_engine(symbol_settings(EngineStage.Params(exchange=EXCHANGE, symbol=SYMBOL)))
-
-
-def run_pure(engine: MatchingEngine, ops: list[Op]) -> int:
-    new_order, cancel = engine.new_order, engine.cancel
-    n = 0
-    for op in ops:
-        if op[0] == NEW:
-            n += len(new_order(op[1], op[2], op[3], op[4], op[5], op[6], op[7], op[8], op[9], op[10]))
-        else:
-            n += len(cancel(op[1], op[2], op[3], op[4]))
-    return n
 
 
 def expected_records(ops: list[Op]) -> tuple[MatchingEngine, int]:
@@ -171,7 +160,7 @@ def test_engine_stage_throughput(benchmark: BenchmarkFixture) -> None:
         for h in made:
             h.close()
     stage_rate = len(ops) / benchmark.stats.stats.median
-    pure_rate = median_rate(lambda: run_pure(pure_engine(), ops) and None, len(ops))
+    pure_rate = median_rate(lambda: run_flow(pure_engine(), ops) and None, len(ops))
     benchmark.extra_info["requests_per_round"] = len(ops)
     benchmark.extra_info["stage_requests_per_s_median"] = round(stage_rate)
     benchmark.extra_info["pure_requests_per_s_median"] = round(pure_rate)
@@ -207,7 +196,7 @@ def main(argv: list[str]) -> None:
             if not collector:
                 gc.disable()
             start = time.perf_counter()
-            run_pure(engine, ops)
+            run_flow(engine, ops)
             pure_rates.append(len(ops) / (time.perf_counter() - start))
             gc.enable()
         stage, pure = statistics.median(stage_rates), statistics.median(pure_rates)

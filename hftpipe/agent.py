@@ -53,6 +53,23 @@ class StageContext:
     doorbell: posix_ipc.Semaphore | None = None
     _semaphores: list[posix_ipc.Semaphore] = field(default_factory=list)
 
+    @classmethod
+    def of(cls, control: ControlFile, name: str, hop: int, params: Any = None) -> StageContext:
+        """Stage ``name``'s own slots of ``control`` (counters, error log, end-to-end histogram), no rings yet."""
+        index = control.stage_index(name)
+        return cls(
+            name=name,
+            index=index,
+            hop=hop,
+            control=control,
+            inputs={},
+            outputs={},
+            counters=control.counters(index),
+            errors=control.error_log(index),
+            end_to_end=control.end_to_end_histogram(index),
+            params=params,
+        )
+
     @property
     def halted(self) -> bool:
         """True unless the pipeline is RUNNING: act on nothing irreversible then."""

@@ -5,18 +5,25 @@ from __future__ import annotations
 import json
 import logging
 import os
-import signal
 import sys
 import time
 from pathlib import Path
-from types import FrameType
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
 from hftpipe.capture import CaptureFormatError
+from hftpipe.cli_common import (
+    config_error,
+    config_option,
+    fail,
+    load_or_exit,
+    name_option,
+    stop_on_signals,
+    supervising,
+)
 from hftpipe.cli_exchange import exchange
-from hftpipe.config import EX_CONFIG, ConfigError, PipelineConfig, default_config_path, load_config
+from hftpipe.config import EX_CONFIG, ConfigError, default_config_path
 from hftpipe.control import ControlFile
 from hftpipe.report import LatencySnapshot, RingReader, format_ns, pipeline_report, status_line
 from hftpipe.runner import EX_SOFTWARE, EX_UNAVAILABLE
@@ -27,35 +34,7 @@ from stages.feed.venues import VENUE_CHOICES
 
 EX_DATAERR = 65
 
-
-def _fail(message: str, code: int) -> NoReturn:
-    click.echo(f"hftpipe: {message}", err=True)
-    sys.exit(code)
-
-
-def load_or_exit(path: str | None, name: str | None = None) -> PipelineConfig:
-    """Load a config; any problem exits 78 naming the key and the reason."""
-    try:
-        config = load_config(path or default_config_path())
-        return config.with_name(name) if name else config
-    except ConfigError as exc:
-        _fail(f"config error: {exc.key}: {exc.reason}", EX_CONFIG)
-    except ValueError as exc:
-        _fail(f"config error: --name: {exc}", EX_CONFIG)
-
-
-def _config_option(func: Any) -> Any:
-    return click.option(
-        "-c",
-        "--config",
-        "config_path",
-        type=click.Path(dir_okay=False),
-        help="Pipeline TOML (default: the embedded configs/default.toml).",
-    )(func)
-
-
-def _name_option(func: Any) -> Any:
-    return click.option("--name", help="Pipeline name, overriding pipeline.name in the config.")(func)
+_config_option = config_option("Pipeline TOML (default: the embedded configs/default.toml).")
 
 
 @click.group()
@@ -70,38 +49,24 @@ main.add_command(exchange)
 # ----------------------------------------------------------------------------- run
 @main.command()
 @_config_option
-@_name_option
+@name_option
 @click.option("--duration", type=float, help="Stop after this many seconds (default: until SIGTERM/SIGINT).")
 @click.option("--json", "as_json", is_flag=True, help="Print the exit summary as one JSON object on stdout.")
 def run(config_path: str | None, name: str | None, duration: float | None, as_json: bool) -> None:
     """Run a pipeline in the foreground under its supervisor."""
-    config = load_or_exit(config_path, name)
+    config = load_or_exit(config_path or default_config_path(), name)
     configure_logging(logging.WARNING if as_json else logging.INFO)
-    stop_requested = False
-
-    def request_stop(signum: int, frame: FrameType | None) -> None:
-        nonlocal stop_requested
-        stop_requested = True
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
-    supervisor = Supervisor(config)
-    live = _LiveStatus(supervisor) if sys.stderr.isatty() and not as_json else None
-    started = time.monotonic()
-    try:
+    stop_requested = stop_on_signals()
+    with supervising(config) as supervisor:
+        live = _LiveStatus(supervisor) if sys.stderr.isatty() and not as_json else None
+        started = time.monotonic()
         supervisor.start()
-        supervisor.run(duration, lambda: stop_requested, live.tick if live else lambda: None)
+        supervisor.run(duration, stop_requested, live.tick if live else lambda: None)
         supervisor.stop()
         if live:
             live.finish()
         assert supervisor.objects is not None
         summary = pipeline_report(supervisor.control, supervisor.objects.rings)
-    except PipelineAlreadyRunningError as exc:
-        _fail(str(exc), EX_UNAVAILABLE)
-    except StartupFailedError as exc:
-        _fail(f"startup failed: {exc}", EX_SOFTWARE)
-    finally:
-        supervisor.destroy()
     summary["duration_s"] = round(time.monotonic() - started, 3)
     summary["placement"] = supervisor.plan.explanation if supervisor.plan else None
     summary["failure"] = supervisor.failure
@@ -162,14 +127,14 @@ def _text_summary(report: dict[str, Any]) -> str:
 @main.command()
 @click.argument("stage_name")
 @_config_option
-@_name_option
+@name_option
 def stage(stage_name: str, config_path: str | None, name: str | None) -> None:
     """Run one stage of a running pipeline (what the supervisor and systemd start)."""
-    config = load_or_exit(config_path, name)
+    config = load_or_exit(config_path or default_config_path(), name)
     try:
         config.stage(stage_name)
     except KeyError as exc:
-        _fail(f"config error: stages.{stage_name}: {exc.args[0]}", EX_CONFIG)
+        fail(f"config error: stages.{stage_name}: {exc.args[0]}", EX_CONFIG)
     configure_logging(logging.getLevelName(os.environ.get(LOG_LEVEL_ENV, "INFO")))
     sys.exit(run_stage(config, stage_name))
 
@@ -191,7 +156,7 @@ def book(venue: str, capture_path: str, snapshots: str | None, depth: int | None
     try:
         report = book_report(venue, capture_path, snapshots, depth)
     except CaptureFormatError as exc:
-        _fail(f"bad capture {capture_path}: {exc}", EX_DATAERR)
+        fail(f"bad capture {capture_path}: {exc}", EX_DATAERR)
     if as_json:
         click.echo(json.dumps(report))
         return
@@ -235,7 +200,7 @@ def replay(capture_path: str, http_path: str | None, host: str, port: int, pace:
             loop=loop,
         )
     except (ValueError, CaptureFormatError) as exc:
-        _fail(f"bad capture {capture_path}: {exc}", EX_DATAERR)
+        fail(f"bad capture {capture_path}: {exc}", EX_DATAERR)
     server.run_forever(lambda s: click.echo(f"serving {s.capture.name} on {s.ws_url} and {s.http_url}"))
 
 
@@ -270,7 +235,7 @@ def record(
             )
         )
     except (OSError, ValueError) as exc:
-        _fail(f"recording failed: {exc}", EX_UNAVAILABLE)
+        fail(f"recording failed: {exc}", EX_UNAVAILABLE)
     except KeyboardInterrupt:
         return
     click.echo(f"recorded {stats.received} messages to {out} and {stats.snapshots} snapshots to {http_path_for(out)}")
@@ -281,18 +246,18 @@ def _attach_running(name: str | None) -> ControlFile:
     if name is None:
         live = sorted({e.pipeline for e in list_entries() if e.alive and e.name.endswith(".control")})
         if not live:
-            _fail("no pipeline is running", EX_UNAVAILABLE)
+            fail("no pipeline is running", EX_UNAVAILABLE)
         if len(live) > 1:
-            _fail(f"several pipelines are running ({', '.join(live)}): choose one with --name", EX_UNAVAILABLE)
+            fail(f"several pipelines are running ({', '.join(live)}): choose one with --name", EX_UNAVAILABLE)
         name = live[0]
     try:
         return ControlFile.attach(name, readonly=True)
     except (FileNotFoundError, RuntimeError) as exc:
-        _fail(f"pipeline {name!r} is not running: {exc}", EX_UNAVAILABLE)
+        fail(f"pipeline {name!r} is not running: {exc}", EX_UNAVAILABLE)
 
 
 @main.command()
-@_name_option
+@name_option
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--watch", is_flag=True, help="Refresh every second until interrupted.")
 def stat(name: str | None, as_json: bool, watch: bool) -> None:
@@ -344,7 +309,7 @@ def _stat_text(report: dict[str, Any]) -> str:
 
 
 @main.command()
-@_name_option
+@name_option
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--hgrm", type=click.Path(dir_okay=False, writable=True), help="Write an HdrHistogram .hgrm file.")
 @click.option("--hop", help="With --hgrm: this hop's histogram instead of end to end.")
@@ -357,7 +322,7 @@ def latency(name: str | None, as_json: bool, hgrm: str | None, hop: str | None) 
         control.close()
     if hgrm:
         if hop is not None and hop not in snapshot.hops:
-            _fail(f"no hop {hop!r} (hops: {', '.join(snapshot.hops)})", 2)
+            fail(f"no hop {hop!r} (hops: {', '.join(snapshot.hops)})", 2)
         histogram = snapshot.hops[hop] if hop else snapshot.end_to_end
         Path(hgrm).write_text(histogram.to_hgrm())
     if as_json:
@@ -423,7 +388,7 @@ def bench_ring(as_json: bool, messages: int, throughput_messages: int) -> None:
     try:
         result = run_ring_benchmark(messages=messages, throughput_messages=throughput_messages)
     except BenchmarkError as exc:
-        _fail(f"benchmark failed: {exc}", EX_SOFTWARE)
+        fail(f"benchmark failed: {exc}", EX_SOFTWARE)
     click.echo(json.dumps(result) if as_json else format_ring_report(result))
 
 
@@ -444,9 +409,9 @@ def bench_pipeline(config_path: str | None, as_json: bool, duration: float, rate
     try:
         result = run_pipeline_benchmark(config_path, duration, rate)
     except ConfigError as exc:
-        _fail(f"config error: {exc.key}: {exc.reason}", EX_CONFIG)
+        config_error(exc)
     except (BenchmarkError, StartupFailedError) as exc:
-        _fail(f"benchmark failed: {exc}", EX_SOFTWARE)
+        fail(f"benchmark failed: {exc}", EX_SOFTWARE)
     except PipelineAlreadyRunningError as exc:
-        _fail(str(exc), EX_UNAVAILABLE)
+        fail(str(exc), EX_UNAVAILABLE)
     click.echo(json.dumps(result) if as_json else format_pipeline_report(result))

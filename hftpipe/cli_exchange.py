@@ -19,22 +19,27 @@ from __future__ import annotations
 import json
 import logging
 import re
-import signal
 import sys
 import threading
-import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from types import FrameType
-from typing import Any, Final, NoReturn
+from typing import Any, Final
 
 import click
 
-from hftpipe.config import EX_CONFIG, ConfigError, PipelineConfig, load_config
+from hftpipe.cli_common import (
+    config_error,
+    config_option,
+    fail,
+    load_or_exit,
+    name_option,
+    stop_on_signals,
+    supervising,
+)
+from hftpipe.config import EX_CONFIG, ConfigError, PipelineConfig, packaged_config_path, read_toml
 from hftpipe.exchange.settings import ExchangeSettings
 from hftpipe.runner import EX_SOFTWARE, EX_UNAVAILABLE
 from hftpipe.stage_process import configure_logging
-from hftpipe.supervisor import PipelineAlreadyRunningError, StartupFailedError, Supervisor
 
 EX_REFUSED: Final = 1
 ADMIN_TIMEOUT_S: Final = 30.0
@@ -45,35 +50,15 @@ _AMOUNT: Final = re.compile(r"^[0-9]{1,20}(\.[0-9]{1,20})?$")
 
 
 def exchange_config_path() -> Path:
-    """The embedded exchange config: inside the wheel, or the source checkout's ``configs/``."""
-    packaged = Path(__file__).parent / "_configs" / "exchange.toml"
-    if packaged.exists():
-        return packaged
-    return Path(__file__).resolve().parent.parent / "configs" / "exchange.toml"
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    click.echo(f"hftpipe: {message}", err=True)
-    sys.exit(code)
-
-
-def _config_error(exc: ConfigError) -> NoReturn:
-    _fail(f"config error: {exc.key}: {exc.reason}", EX_CONFIG)
+    """The embedded exchange config (``configs/exchange.toml``)."""
+    return packaged_config_path("exchange.toml")
 
 
 def read_exchange_settings(path: str | Path) -> ExchangeSettings:
     """Only the ``[exchange]`` table of a config file (what the admin commands need)."""
-    file = Path(path)
-    try:
-        text = file.read_text()
-    except OSError as exc:
-        raise ConfigError("file", f"cannot read {file}: {exc.strerror}") from exc
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError("file", f"{file} is not valid TOML: {exc}") from exc
+    raw = read_toml(path)
     if "exchange" not in raw:
-        raise ConfigError("exchange", f"missing: {file} is not an exchange config (it has no [exchange] table)")
+        raise ConfigError("exchange", f"missing: {Path(path)} is not an exchange config (it has no [exchange] table)")
     return ExchangeSettings.from_raw(raw["exchange"])
 
 
@@ -81,7 +66,7 @@ def _settings_or_exit(path: str | None) -> ExchangeSettings:
     try:
         return read_exchange_settings(path or exchange_config_path())
     except ConfigError as exc:
-        _config_error(exc)
+        config_error(exc)
 
 
 # ------------------------------------------------------------------------------------ admin socket
@@ -138,20 +123,13 @@ def _admin_or_exit(settings: ExchangeSettings, what: str, method: str, params: M
     try:
         return admin_call(settings.admin_socket, method, params)
     except AdminUnavailableError as exc:
-        _fail(str(exc), EX_UNAVAILABLE)
+        fail(str(exc), EX_UNAVAILABLE)
     except AdminRefusedError as exc:
-        _fail(f"{what} refused: {exc.code} {exc.msg}", EX_REFUSED)
+        fail(f"{what} refused: {exc.code} {exc.msg}", EX_REFUSED)
 
 
 # ------------------------------------------------------------------------------------ commands
-def _config_option(func: Any) -> Any:
-    return click.option(
-        "-c",
-        "--config",
-        "config_path",
-        type=click.Path(dir_okay=False),
-        help="Exchange TOML (default: the embedded configs/exchange.toml).",
-    )(func)
+_config_option = config_option("Exchange TOML (default: the embedded configs/exchange.toml).")
 
 
 def _json_option(func: Any) -> Any:
@@ -166,49 +144,31 @@ def exchange() -> None:
 @exchange.command("run")
 @_config_option
 @click.option("--duration", type=click.FloatRange(min=0, min_open=True), help="Stop after this many seconds.")
-@click.option("--name", help="Pipeline name, overriding pipeline.name in the config.")
+@name_option
 def run(config_path: str | None, duration: float | None, name: str | None) -> None:
     """Run the exchange in the foreground; one line on stdout once it is ready to trade.
 
     Exit 0 after SIGTERM, SIGINT or --duration; 78 for a bad config, 69 if it
     is already running, 70 if it fails to start or fails for good.
     """
-    try:
-        config = load_config(config_path or exchange_config_path())
-        config = config.with_name(name) if name else config
-    except ConfigError as exc:
-        _config_error(exc)
-    except ValueError as exc:
-        _fail(f"config error: --name: {exc}", EX_CONFIG)
+    config = load_or_exit(config_path or exchange_config_path(), name)
     settings = settings_of(config)
     if settings is None:
-        _fail(f"config error: exchange: missing: {config.source} is not an exchange config", EX_CONFIG)
+        fail(f"config error: exchange: missing: {config.source} is not an exchange config", EX_CONFIG)
     configure_logging(logging.INFO)
-    stop_requested = False
-
-    def request_stop(signum: int, frame: FrameType | None) -> None:
-        nonlocal stop_requested
-        stop_requested = True
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
-    supervisor = Supervisor(config)
+    stop_requested = stop_on_signals()
     probe = ReadyProbe(settings.admin_socket)
     announce = _announcer(probe, ready_line(settings))
-    try:
-        supervisor.start()
-        probe.start()
-        supervisor.run(duration, lambda: stop_requested, announce)
-        supervisor.stop()
-    except PipelineAlreadyRunningError as exc:
-        _fail(str(exc), EX_UNAVAILABLE)
-    except StartupFailedError as exc:
-        _fail(f"startup failed: {exc}", EX_SOFTWARE)
-    finally:
-        probe.stop()
-        supervisor.destroy()
+    with supervising(config) as supervisor:
+        try:
+            supervisor.start()
+            probe.start()
+            supervisor.run(duration, stop_requested, announce)
+            supervisor.stop()
+        finally:
+            probe.stop()
     if supervisor.failure:
-        _fail(f"exchange stopped: {supervisor.failure}", EX_SOFTWARE)
+        fail(f"exchange stopped: {supervisor.failure}", EX_SOFTWARE)
 
 
 def settings_of(config: PipelineConfig) -> ExchangeSettings | None:
@@ -370,4 +330,4 @@ def balances(config_path: str | None, account: str | None, as_json: bool) -> Non
                 )
         click.echo(f"ledger invariant: {'ok' if result.get('invariant_ok') else 'FAILED'}")
     if not result.get("invariant_ok", False):
-        _fail("the ledger invariant failed: trading is halted", EX_REFUSED)
+        fail("the ledger invariant failed: trading is halted", EX_REFUSED)

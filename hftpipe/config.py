@@ -346,17 +346,21 @@ def _expand_exchange(raw: Mapping[str, Any]) -> dict[str, Any]:
     return {**{k: v for k, v in raw.items() if k != "exchange"}, "stages": stages, "rings": rings}
 
 
-def load_config(path: str | os.PathLike[str]) -> PipelineConfig:
+def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A config file's TOML; an unreadable or malformed file is a :class:`ConfigError` on ``file``."""
     file = Path(path)
     try:
         text = file.read_text()
     except OSError as exc:
         raise ConfigError("file", f"cannot read {file}: {exc.strerror}") from exc
     try:
-        raw = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("file", f"{file} is not valid TOML: {exc}") from exc
-    return parse_config(raw, source=str(file.resolve()))
+
+
+def load_config(path: str | os.PathLike[str]) -> PipelineConfig:
+    return parse_config(read_toml(path), source=str(Path(path).resolve()))
 
 
 def probe_config_path() -> Path:
@@ -364,9 +368,14 @@ def probe_config_path() -> Path:
     return default_config_path().parent / "probe.toml"
 
 
-def default_config_path() -> Path:
-    """The embedded default: inside the wheel, or the source checkout's ``configs/``."""
-    packaged = Path(__file__).parent / "_configs" / "default.toml"
+def packaged_config_path(file_name: str) -> Path:
+    """An embedded config: inside the wheel, or the source checkout's ``configs/``."""
+    packaged = Path(__file__).parent / "_configs" / file_name
     if packaged.exists():
         return packaged
-    return Path(__file__).resolve().parent.parent / "configs" / "default.toml"
+    return Path(__file__).resolve().parent.parent / "configs" / file_name
+
+
+def default_config_path() -> Path:
+    """The embedded default (``configs/default.toml``)."""
+    return packaged_config_path("default.toml")

@@ -74,21 +74,9 @@ def create_pipeline_objects(config: PipelineConfig) -> OwnedObjects:
 
 def open_stage_context(config: PipelineConfig, control: ControlFile, stage: str) -> StageContext:
     """Attach what ``stage`` uses; on any failure, release what was already opened."""
-    index = control.stage_index(stage)
     depths = config.depths()
     ring_index = {entry.name: i for i, entry in enumerate(control.rings)}
-    ctx = StageContext(
-        name=stage,
-        index=index,
-        hop=depths[stage],
-        control=control,
-        inputs={},
-        outputs={},
-        counters=control.counters(index),
-        errors=control.error_log(index),
-        end_to_end=control.end_to_end_histogram(index),
-        params=config.stage(stage).params,
-    )
+    ctx = StageContext.of(control, stage, depths[stage], config.stage(stage).params)
     with _closing_on_error(ctx):
         for ring_cfg in config.inputs_of(stage):
             ring = Ring.attach(ring_segment_name(config.name, ring_cfg.name))

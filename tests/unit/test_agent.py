@@ -48,18 +48,7 @@ def control(pipeline_name: str) -> Iterator[ControlFile]:
 
 @pytest.fixture
 def ctx(control: ControlFile) -> Iterator[StageContext]:
-    index = control.stage_index("solo")
-    context = StageContext(
-        name="solo",
-        index=index,
-        hop=0,
-        control=control,
-        inputs={},
-        outputs={},
-        counters=control.counters(index),
-        errors=control.error_log(index),
-        end_to_end=control.end_to_end_histogram(index),
-    )
+    context = StageContext.of(control, "solo", 0)
     try:
         yield context
     finally:

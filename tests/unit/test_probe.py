@@ -27,22 +27,6 @@ class Probes:
     sink: StageContext
 
 
-def _context(control: ControlFile, name: str, hop: int, params: object = None) -> StageContext:
-    index = control.stage_index(name)
-    return StageContext(
-        name=name,
-        index=index,
-        hop=hop,
-        control=control,
-        inputs={},
-        outputs={},
-        counters=control.counters(index),
-        errors=control.error_log(index),
-        end_to_end=control.end_to_end_histogram(index),
-        params=params,
-    )
-
-
 @pytest.fixture
 def probes(pipeline_name: str) -> Iterator[Probes]:
     """source -(a)-> relay -(b)-> sink, rings of 8 probe slots, each end its own attached handle."""
@@ -57,9 +41,9 @@ def probes(pipeline_name: str) -> Iterator[Probes]:
             stack.callback(ring.unlink)
             stack.callback(ring.close)
             owned[entry.name] = ring
-        source = _context(control, "source", 0, ProbeSource.Params(rate=0, max_burst=5))
-        relay = _context(control, "relay", 1)
-        sink = _context(control, "sink", 2)
+        source = StageContext.of(control, "source", 0, ProbeSource.Params(rate=0, max_burst=5))
+        relay = StageContext.of(control, "relay", 1)
+        sink = StageContext.of(control, "sink", 2)
         for ctx in (source, relay, sink):
             stack.callback(ctx.close)
         source.outputs["a"] = Ring.attach(owned["a"].name)

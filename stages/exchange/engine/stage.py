@@ -58,11 +58,12 @@ def symbol_settings(params: EngineStage.Params) -> SymbolSettings:
     return symbol
 
 
-def build_engine(symbol: SymbolSettings) -> MatchingEngine:
+def build_engine(symbol: SymbolSettings, history: int | None = 0) -> MatchingEngine:
     """The symbol's MatchingEngine with its Binance filters at the symbol's scales.
 
-    ``history=0``: the engine forgets finished orders (accounting answers order
-    queries), so its memory follows the open orders only.
+    ``history=0`` (the stage's): the engine forgets finished orders (accounting
+    answers order queries), so its memory follows the open orders only; ``None``
+    keeps every finished order (tests that query them).
     """
     filters = SymbolFilters(
         qty_scale=symbol.qty_scale,
@@ -76,7 +77,7 @@ def build_engine(symbol: SymbolSettings) -> MatchingEngine:
         max_notional=symbol.max_notional,
     )
     return MatchingEngine(
-        symbol.symbol, filters, price_scale=symbol.price_scale, qty_scale=symbol.qty_scale, history=0
+        symbol.symbol, filters, price_scale=symbol.price_scale, qty_scale=symbol.qty_scale, history=history
     )
 
 

@@ -7,7 +7,8 @@ restarts as a whole and replays its journal), and must never crash on either.
 * Signing follows Binance's "SIGNED request example (HMAC)": every param but
   ``signature`` (``apiKey``, ``timestamp`` and ``recvWindow`` included),
   sorted by name, as ``name=value`` joined by ``&``; HMAC-SHA256 with the
-  secret as key; lower-case hex.
+  secret as key; lower-case hex (:mod:`hftpipe.exchange.signing`, the recipe
+  the gateway verifies with).
 * Requests carry a fresh integer ``id``; the reply with that id completes the
   caller's future. Messages without a known id (user-data events, late
   replies to timed-out requests) go to ``on_event`` or are dropped.
@@ -22,8 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import logging
 import random
 import time
@@ -34,6 +33,8 @@ from typing import Any, Final
 import orjson
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
+
+from hftpipe.exchange.signing import hmac_signature, signature_payload
 
 ParamValue = str | int | bool
 DEFAULT_RECV_WINDOW_MS: Final = 5000
@@ -75,22 +76,6 @@ class ApiResponse:
 
 
 # ------------------------------------------------------------------------------------------ signing
-def param_text(value: ParamValue) -> str:
-    """How a param value reads in the signature payload (JSON booleans are lower case)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def signature_payload(params: Mapping[str, ParamValue]) -> str:
-    """``a=1&b=2``: every param except ``signature``, sorted by name."""
-    return "&".join(f"{name}={param_text(params[name])}" for name in sorted(params) if name != "signature")
-
-
-def hmac_signature(secret: str, payload: str) -> str:
-    return hmac.new(secret.encode("ascii"), payload.encode("ascii"), hashlib.sha256).hexdigest()
-
-
 def sign_params(
     params: Mapping[str, ParamValue],
     api_key: str,

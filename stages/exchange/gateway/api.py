@@ -26,6 +26,7 @@ from hftpipe.counters import Counter
 from hftpipe.exchange.exchange_info import UnknownSymbolError, build_exchange_info
 from hftpipe.exchange.protocol import Command, encode_id
 from hftpipe.exchange.settings import ExchangeSettings
+from hftpipe.exchange.signing import signature_payload
 from stages.exchange.gateway import answers
 from stages.exchange.gateway.codec import CommandRecord
 from stages.exchange.gateway.errors import (
@@ -64,7 +65,7 @@ from stages.exchange.gateway.requests import (
 )
 from stages.exchange.gateway.responses import Formatter
 from stages.exchange.gateway.session import Session
-from stages.exchange.gateway.signing import JsonNumber, loads_request, signature_payload, verify_ed25519, verify_hmac
+from stages.exchange.gateway.signing import JsonNumber, loads_request, verify_ed25519, verify_hmac
 from stages.exchange.gateway.user_data import UserData
 
 logger = logging.getLogger("hftpipe.gateway")
@@ -219,9 +220,7 @@ class GatewayApi:
             message["rateLimits"] = self._rate_limits(request)
         request.session.send(message)
 
-    def send_command(
-        self, request: Request, command: CommandRecord, answer: Callable[[list[Item]], Any]
-    ) -> None:
+    def send_command(self, request: Request, command: CommandRecord, answer: Callable[[list[Item]], Any]) -> None:
         """Publish ``command``; when its answer is in, ``answer(items)`` is the result (or raises ApiError)."""
 
         def on_done(items: list[Item]) -> None:
@@ -395,20 +394,7 @@ class GatewayApi:
         order = parse_new_order(request.params, self.settings)
         request.order_account = key.account_id
         self.limiter.add_order(key.account_id, request.now_ms, request.exempt)
-        command = CommandRecord(
-            instrument=order.symbol.symbol_id,
-            account=key.account_id,
-            command=int(Command.NEW_ORDER),
-            side=order.side,
-            order_type=order.order_type,
-            tif=order.tif,
-            stp_mode=order.stp_mode,
-            resp_type=order.resp_type,
-            price=order.price,
-            qty=order.qty,
-            quote_qty=order.quote_qty,
-            client_order_id=encode_id(order.client_order_id),
-        )
+        command = order.record(Command.NEW_ORDER, key.account_id)
         account = key.account_id
         self.send_command(request, command, lambda items: answers.place_answer(self.formatter, order, account, items))
 
@@ -432,21 +418,9 @@ class GatewayApi:
         request.order_account = key.account_id
         self.limiter.add_order(key.account_id, request.now_ms, request.exempt)
         order = replace.order
-        command = CommandRecord(
-            instrument=order.symbol.symbol_id,
-            account=key.account_id,
-            command=int(Command.CANCEL_REPLACE),
-            side=order.side,
-            order_type=order.order_type,
-            tif=order.tif,
-            stp_mode=order.stp_mode,
-            resp_type=order.resp_type,
+        command = order.record(Command.CANCEL_REPLACE, key.account_id)._replace(
             replace_mode=replace.replace_mode,
-            price=order.price,
-            qty=order.qty,
-            quote_qty=order.quote_qty,
             order_id=replace.cancel.order_id,
-            client_order_id=encode_id(order.client_order_id),
             orig_client_order_id=encode_id(replace.cancel.orig_client_order_id),
             cancel_client_order_id=encode_id(replace.cancel.new_client_order_id),
         )

@@ -30,10 +30,12 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 from hftpipe.exchange.exchange_info import DEFAULT_STP_MODE, STP_MODES
-from hftpipe.exchange.protocol import ReplaceMode, RespType
+from hftpipe.exchange.protocol import Command, ReplaceMode, RespType, encode_id
 from hftpipe.exchange.settings import ExchangeSettings, SymbolSettings
+from hftpipe.exchange.signing import param_text
 from hftpipe.fixedpoint import INT64_MAX
 from hftpipe.records import OrderType, Side, TimeInForce
+from stages.exchange.gateway.codec import CommandRecord
 from stages.exchange.gateway.errors import (
     INVALID_CANCEL_RESTRICTIONS,
     INVALID_MESSAGE,
@@ -50,7 +52,6 @@ from stages.exchange.gateway.errors import (
     one_of,
     too_precise,
 )
-from stages.exchange.gateway.signing import param_text
 
 DECIMAL_RANGE: Final = r"^([0-9]{1,20})(\.[0-9]{1,20})?$"
 _DECIMAL: Final = re.compile(DECIMAL_RANGE)
@@ -239,6 +240,24 @@ class NewOrder:
     """At ``price_scale + qty_scale``."""
     client_order_id: str
 
+    def record(self, command: Command, account: int) -> CommandRecord:
+        """The EX_COMMAND that places this order for ``account`` (NEW_ORDER, or the new half of a
+        CANCEL_REPLACE, whose cancel fields the caller adds)."""
+        return CommandRecord(
+            instrument=self.symbol.symbol_id,
+            account=account,
+            command=int(command),
+            side=self.side,
+            order_type=self.order_type,
+            tif=self.tif,
+            stp_mode=self.stp_mode,
+            resp_type=self.resp_type,
+            price=self.price,
+            qty=self.qty,
+            quote_qty=self.quote_qty,
+            client_order_id=encode_id(self.client_order_id),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class CancelTarget:
@@ -394,4 +413,3 @@ def depth_weight(limit: int) -> int:
     if limit <= 1000:
         return 50
     return 250
-

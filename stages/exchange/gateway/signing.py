@@ -1,11 +1,12 @@
 """Binance request signatures: HMAC-SHA256 (hex) and Ed25519 (base64) over the sorted query string.
 
-The payload is every request parameter except ``signature``, sorted by name,
-written as ``name=value`` and joined with ``&`` (Binance ``web-socket-api.md``,
-"SIGNED request example"). Values are written as the client sent them: the
-gateway parses JSON numbers as their original text (:class:`JsonNumber`), so a
-client that signed ``price=52000.00`` is verified against ``52000.00``, not
-against a float's repr. Booleans are ``true``/``false`` as in JSON.
+The payload (:func:`hftpipe.exchange.signing.signature_payload`) is every
+request parameter except ``signature``, sorted by name, written as
+``name=value`` and joined with ``&`` (Binance ``web-socket-api.md``, "SIGNED
+request example"). Values are written as the client sent them: the gateway
+parses JSON numbers as their original text (:class:`JsonNumber`), so a client
+that signed ``price=52000.00`` is verified against ``52000.00``, not against a
+float's repr. Booleans are ``true``/``false`` as in JSON.
 
 HMAC signatures are case-insensitive hex (Binance says so); Ed25519 ones are
 base64 and checked with the ``cryptography`` package. RSA keys are not offered.
@@ -15,15 +16,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import json
-from collections.abc import Mapping
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+from hftpipe.exchange.signing import hmac_signature
 
 
 class JsonNumber(str):
@@ -41,31 +42,6 @@ class JsonNumber(str):
 def loads_request(text: str | bytes) -> Any:
     """``json.loads`` that keeps numbers as their original text (for exact signature payloads)."""
     return json.loads(text, parse_int=JsonNumber, parse_float=JsonNumber)
-
-
-def param_text(value: Any) -> str:
-    """A parameter value as it appears in the signature payload."""
-    if isinstance(value, str):  # JsonNumber included: its original text
-        return str.__str__(value)
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if value is None:
-        return "null"
-    if isinstance(value, int | float):
-        return repr(value)
-    return json.dumps(value, separators=(",", ":"))
-
-
-def signature_payload(params: Mapping[str, Any]) -> str:
-    """``k=v&...`` over every parameter but ``signature``, sorted by name."""
-    return "&".join(f"{name}={param_text(params[name])}" for name in sorted(params) if name != "signature")
-
-
-def hmac_signature(secret: str, payload: str) -> str:
-    """Lower-case hex HMAC-SHA256 of ``payload`` keyed with ``secret`` (both ASCII)."""
-    return hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
 
 
 def verify_hmac(secret: str, payload: str, signature: str) -> bool:

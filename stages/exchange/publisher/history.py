@@ -22,8 +22,11 @@ from typing import Final
 WINDOW_MS: Final = 86_400_000
 
 
-class Bucket:
-    """One second of trades (``second`` = trade time // 1000)."""
+class Tally:
+    """Open, high, low, close, volumes and trade ids of a run of trades (a bucket, a kline).
+
+    Until its first trade it carries the price and trade id it was made with.
+    """
 
     __slots__ = (
         "buy_quote",
@@ -36,20 +39,23 @@ class Bucket:
         "low",
         "open",
         "quote",
-        "second",
         "volume",
     )
 
-    def __init__(self, second: int, trade_id: int, price: int) -> None:
-        self.second = second
+    def __init__(self, price: int, trade_id: int) -> None:
         self.open = self.high = self.low = self.close = price
         self.volume = self.quote = self.count = 0
         self.buy_volume = self.buy_quote = 0
         self.first_id = self.last_id = trade_id
 
     def add(self, trade_id: int, price: int, qty: int, buyer_is_taker: bool) -> None:
-        self.high = max(self.high, price)
-        self.low = min(self.low, price)
+        if not self.count:
+            self.open = self.high = self.low = price
+            self.first_id = trade_id
+        elif price > self.high:
+            self.high = price
+        elif price < self.low:
+            self.low = price
         self.close = price
         notional = price * qty
         self.volume += qty
@@ -59,6 +65,16 @@ class Bucket:
         if buyer_is_taker:
             self.buy_volume += qty
             self.buy_quote += notional
+
+
+class Bucket(Tally):
+    """One second of trades (``second`` = trade time // 1000)."""
+
+    __slots__ = ("second",)
+
+    def __init__(self, second: int, trade_id: int, price: int) -> None:
+        super().__init__(price, trade_id)
+        self.second = second
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,8 +164,19 @@ class TradeHistory:
         if not buckets:
             last = self.last_price
             return WindowStats(
-                now_ms - self.window_ms, now_ms, last, last, last, last, self.last_qty, self.prev_close,
-                0, 0, -1, -1, 0,
+                now_ms - self.window_ms,
+                now_ms,
+                last,
+                last,
+                last,
+                last,
+                self.last_qty,
+                self.prev_close,
+                0,
+                0,
+                -1,
+                -1,
+                0,
             )
         current = buckets[-1]
         high, low = current.high, current.low

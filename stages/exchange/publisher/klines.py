@@ -11,51 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from stages.exchange.publisher.history import Bucket
+from stages.exchange.publisher.history import Bucket, Tally
 
 
-class Kline:
-    __slots__ = (
-        "buy_quote",
-        "buy_volume",
-        "close",
-        "close_time",
-        "count",
-        "first_id",
-        "high",
-        "last_id",
-        "low",
-        "open",
-        "open_time",
-        "quote",
-        "volume",
-    )
+class Kline(Tally):
+    __slots__ = ("close_time", "open_time")
 
     def __init__(self, open_time: int, interval_ms: int, price: int) -> None:
+        super().__init__(price, -1)
         self.open_time = open_time
         self.close_time = open_time + interval_ms - 1
-        self.open = self.high = self.low = self.close = price
-        self.volume = self.quote = self.count = 0
-        self.buy_volume = self.buy_quote = 0
-        self.first_id = self.last_id = -1
-
-    def add(self, trade_id: int, price: int, qty: int, buyer_is_taker: bool) -> None:
-        if not self.count:
-            self.open = self.high = self.low = price
-            self.first_id = trade_id
-        elif price > self.high:
-            self.high = price
-        elif price < self.low:
-            self.low = price
-        self.close = price
-        notional = price * qty
-        self.volume += qty
-        self.quote += notional
-        self.count += 1
-        self.last_id = trade_id
-        if buyer_is_taker:
-            self.buy_volume += qty
-            self.buy_quote += notional
 
     def merge(self, bucket: Bucket) -> None:
         """Fold in one second of trades (seeding)."""

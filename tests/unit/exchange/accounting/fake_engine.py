@@ -20,33 +20,18 @@ from hftpipe.exchange.protocol import Command, Event, OrderStatus, ReplaceMode, 
 from hftpipe.exchange.settings import SymbolSettings
 from hftpipe.ring import Ring
 from stages.exchange.accounting import wire as w
-from stages.exchange.filters import SymbolFilters
+from stages.exchange.engine.stage import build_engine
 from stages.exchange.matching import (
     Ack,
     Canceled,
     Expired,
     ExpireReason,
     Filled,
-    MatchingEngine,
     PartiallyFilled,
     Rejected,
     Trade,
 )
 from stages.exchange.matching import Event as MatchEvent
-
-
-def filters_of(symbol: SymbolSettings) -> SymbolFilters:
-    return SymbolFilters(
-        qty_scale=symbol.qty_scale,
-        tick_size=symbol.tick_size,
-        min_price=symbol.min_price,
-        max_price=symbol.max_price,
-        step_size=symbol.step_size,
-        min_qty=symbol.min_qty,
-        max_qty=symbol.max_qty,
-        min_notional=symbol.min_notional,
-        max_notional=symbol.max_notional,
-    )
 
 
 class _Info:
@@ -65,9 +50,7 @@ class _Info:
 class FakeEngine:
     def __init__(self, symbol: SymbolSettings, commands: Ring, events: Ring) -> None:
         self.symbol = symbol
-        self.engine = MatchingEngine(
-            symbol.symbol, filters_of(symbol), price_scale=symbol.price_scale, qty_scale=symbol.qty_scale, history=None
-        )
+        self.engine = build_engine(symbol, history=None)
         self.commands = commands
         self.events = events
         self.queue: deque[bytes] = deque()

@@ -23,12 +23,14 @@ from hftpipe.wiring import OwnedObjects, create_pipeline_objects, open_stage_con
 from stages.exchange.accounting import wire as w
 from stages.exchange.accounting.stage import AccountingStage
 from tests.unit.exchange.accounting.fake_engine import FakeEngine
+from tests.unit.exchange.symbol_tables import symbol_tables
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
 BTC, USDT, ETH = 1, 2, 3
 """Asset ids: in order of first appearance in the symbols."""
 ALICE, BOB, CAROL = 1, 2, 3
 BTCUSDT, ETHUSDT = 1, 2
+BUY, SELL = 0, 1
 E8 = 10**8
 
 
@@ -37,12 +39,7 @@ def exchange_table(state_dir: Path, **overrides: Any) -> dict[str, Any]:
         "state_dir": str(state_dir),
         "maker_commission": "0.001",
         "taker_commission": "0.002",
-        "symbols": [
-            {"symbol": "BTCUSDT", "base": "BTC", "quote": "USDT", "tick_size": "0.01", "step_size": "0.00001",
-             "min_qty": "0.00001", "max_qty": "9000", "initial_price": "60000"},
-            {"symbol": "ETHUSDT", "base": "ETH", "quote": "USDT", "tick_size": "0.01", "step_size": "0.0001",
-             "min_qty": "0.0001", "max_qty": "9000", "initial_price": "3000"},
-        ],
+        "symbols": symbol_tables(),
         "accounts": [
             {"name": "alice", "deposits": {"USDT": "100000", "BTC": "2"}},
             {"name": "bob", "deposits": {"USDT": "50000", "BTC": "3", "ETH": "10"}},

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from hftpipe.exchange.protocol import FEE_ACCOUNT, Command, OrderStatus
 from hftpipe.records import OrderType
-from tests.unit.exchange.accounting.harness import ALICE, BOB, BTC, BTCUSDT, E8, USDT, MakeExchange, kinds
+from tests.unit.exchange.accounting.harness import (
+    ALICE,
+    BOB,
+    BTC,
+    BTCUSDT,
+    BUY,
+    E8,
+    SELL,
+    USDT,
+    MakeExchange,
+    kinds,
+)
 
-BUY, SELL = 0, 1
 MARKET = int(OrderType.MARKET)
 
 

@@ -17,17 +17,17 @@ from tests.unit.exchange.accounting.harness import (
     BOB,
     BTC,
     BTCUSDT,
+    BUY,
     CAROL,
     E8,
     ETH,
     ETHUSDT,
+    SELL,
     USDT,
     Harness,
     MakeExchange,
     kinds,
 )
-
-BUY, SELL = 0, 1
 
 
 def command(seq: int) -> bytes:

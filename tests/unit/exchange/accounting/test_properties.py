@@ -14,6 +14,7 @@ from __future__ import annotations
 import random
 import secrets
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -52,9 +53,7 @@ step = st.tuples(st.just("step"), st.integers(0, 3))
 OPERATIONS = st.lists(
     st.one_of(deposit, withdraw, limit, limit, limit, market, market, cancel, replace, cancel_all, step), max_size=60
 )
-FUNDED = [
-    {"name": name, "deposits": {"USDT": "100000", "BTC": "2", "ETH": "30"}} for name in ("alice", "bob", "carol")
-]
+FUNDED = [{"name": name, "deposits": {"USDT": "100000", "BTC": "2", "ETH": "30"}} for name in ("alice", "bob", "carol")]
 
 
 def send(h: Harness, op: tuple[Any, ...]) -> None:
@@ -114,6 +113,38 @@ def check_ledger(h: Harness) -> None:
     assert h.stage.invariant_ok
 
 
+def play(h: Harness, operations: Iterable[tuple[Any, ...]]) -> int:
+    """Send the operations (``("step", n)``: n duty cycles of accounting, the engines and the
+    gateway's reader), then run until quiet; how many commands were sent."""
+    sent = 0
+    for op in operations:
+        if op[0] == "step":
+            for _ in range(op[1]):
+                h.step()
+                for engine in h.engines.values():
+                    engine.step()
+                h.drain()
+            continue
+        if h.to_acct.remaining_capacity() == 0:
+            h.run()
+        send(h, op)
+        sent += 1
+    h.run()
+    return sent
+
+
+def check_replay(name: str, table: dict[str, Any], before: Any, capacity: int, batch: int) -> None:
+    """A fresh stage on the same journal, through fresh engines, rebuilds ``before`` and answers nobody."""
+    again = Harness(name, table, capacity=capacity, gw_capacity=64, batch=batch)
+    try:
+        again.run()
+        assert again.stage.live and again.snapshot() == before
+        assert again.received == []
+        check_ledger(again)
+    finally:
+        again.close()
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(OPERATIONS)
 def test_should_conserve_every_asset_and_keep_holds_equal_to_locked(operations: list[tuple[Any, ...]]) -> None:
@@ -123,32 +154,14 @@ def test_should_conserve_every_asset_and_keep_holds_equal_to_locked(operations: 
         h = Harness(name, table, capacity=8, gw_capacity=64, batch=4)
         try:
             h.start_live()
-            sent = 0
-            for op in operations:
-                if op[0] == "step":
-                    for _ in range(op[1]):
-                        h.step()
-                        for engine in h.engines.values():
-                            engine.step()
-                        h.drain()
-                else:
-                    send(h, op)
-                    sent += 1
-            h.run()
+            sent = play(h, operations)
             check_ledger(h)
             answered = [r for r in h.received if r["flags"] & 1]
             assert len(answered) == sent  # one END per request, none lost
             before = h.snapshot()
         finally:
             h.close()
-        again = Harness(name, table, capacity=8, gw_capacity=64, batch=4)
-        try:
-            again.run()
-            assert again.stage.live and again.snapshot() == before
-            assert again.received == []
-            check_ledger(again)
-        finally:
-            again.close()
+        check_replay(name, table, before, capacity=8, batch=4)
     assert not leftovers(name)
     remove_pipeline(name)
 
@@ -186,31 +199,11 @@ def test_should_conserve_every_asset_over_a_long_seeded_stream(pipeline_name: st
     h = Harness(pipeline_name, table, capacity=16, gw_capacity=64, batch=8)
     try:
         h.start_live()
-        sent = 0
-        for _ in range(1500):
-            op = _random_operation(rng)
-            if op[0] == "step":
-                for _ in range(op[1]):
-                    h.step()
-                    for engine in h.engines.values():
-                        engine.step()
-                    h.drain()
-                continue
-            if h.to_acct.remaining_capacity() == 0:
-                h.run()
-            send(h, op)
-            sent += 1
-        h.run()
+        sent = play(h, (_random_operation(rng) for _ in range(1500)))
         check_ledger(h)
         assert sum(1 for r in h.received if r["flags"] & 1) == sent
         assert h.stage.ctx.counters.add("trades_settled").value > 300
         before = h.snapshot()
     finally:
         h.close()
-    again = Harness(pipeline_name, table, capacity=16, gw_capacity=64, batch=8)
-    try:
-        again.run()
-        assert again.snapshot() == before
-        check_ledger(again)
-    finally:
-        again.close()
+    check_replay(pipeline_name, table, before, capacity=16, batch=8)

@@ -17,16 +17,16 @@ from tests.unit.exchange.accounting.harness import (
     BOB,
     BTC,
     BTCUSDT,
+    BUY,
     CAROL,
     E8,
     ETH,
     ETHUSDT,
+    SELL,
     USDT,
     MakeExchange,
     kinds,
 )
-
-BUY, SELL = 0, 1
 
 
 def reason(record: dict[str, object]) -> str:
@@ -250,9 +250,7 @@ def test_should_reject_commands_for_an_unknown_symbol(make_exchange: MakeExchang
 def test_should_apply_back_pressure_rather_than_drop_when_the_gateway_ring_is_full(make_exchange: MakeExchange) -> None:
     h = make_exchange(gw_capacity=8, capacity=8, batch=4)
     h.start_live()
-    ids = [
-        h.send(Command.NEW_ORDER, BTCUSDT, account=BOB, side=SELL, price=6_000_000 + i, qty=1_000) for i in range(6)
-    ]
+    ids = [h.send(Command.NEW_ORDER, BTCUSDT, account=BOB, side=SELL, price=6_000_000 + i, qty=1_000) for i in range(6)]
     for _ in range(200):  # the test reads the gateway ring only every few cycles
         h.step()
         for engine in h.engines.values():

@@ -18,7 +18,7 @@ from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 
-from stages.exchange.flow.client import hmac_signature, signature_payload
+from hftpipe.exchange.signing import hmac_signature, signature_payload
 from stages.exchange.flow.participants import Participant, Request
 
 INSUFFICIENT = {"code": -2010, "msg": "Account has insufficient balance for requested action."}

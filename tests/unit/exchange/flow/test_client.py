@@ -10,40 +10,24 @@ from collections.abc import Awaitable, Callable
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
 
-from stages.exchange.flow.client import (
-    ApiResponse,
-    ConnectionLostError,
-    WsApiClient,
-    hmac_signature,
-    sign_params,
-    signature_payload,
+from hftpipe.exchange.signing import hmac_signature, signature_payload
+from stages.exchange.flow.client import ApiResponse, ConnectionLostError, WsApiClient, sign_params
+from tests.unit.exchange.signing_example import (
+    API_KEY,
+    PARAMS,
+    PAYLOAD,
+    RECV_WINDOW_MS,
+    SECRET,
+    SIGNATURE,
+    TIMESTAMP_MS,
 )
-
-# Binance's "SIGNED request example (HMAC)" (web-socket-api.md), verbatim.
-DOC_API_KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
-DOC_SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
-DOC_PARAMS = {
-    "symbol": "BTCUSDT",
-    "side": "SELL",
-    "type": "LIMIT",
-    "timeInForce": "GTC",
-    "quantity": "0.01000000",
-    "price": "52000.00",
-    "newOrderRespType": "ACK",
-}
-DOC_PAYLOAD = (
-    "apiKey=vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A&newOrderRespType=ACK&price=52000.00"
-    "&quantity=0.01000000&recvWindow=100&side=SELL&symbol=BTCUSDT&timeInForce=GTC&timestamp=1645423376532&type=LIMIT"
-)
-DOC_SIGNATURE = "cc15477742bd704c29492d96c7ead9414dfd8e0ec4a00f947bb5bb454ddbd08a"
 
 
 def test_should_sign_binances_documented_hmac_example() -> None:
-    signed = sign_params(DOC_PARAMS, DOC_API_KEY, DOC_SECRET, timestamp_ms=1645423376532, recv_window_ms=100)
-    assert signature_payload(signed) == DOC_PAYLOAD
-    assert signed["signature"] == DOC_SIGNATURE
-    assert hmac_signature(DOC_SECRET, DOC_PAYLOAD) == DOC_SIGNATURE
-    assert {k: v for k, v in signed.items() if k in DOC_PARAMS} == DOC_PARAMS
+    signed = sign_params(PARAMS, API_KEY, SECRET, timestamp_ms=TIMESTAMP_MS, recv_window_ms=RECV_WINDOW_MS)
+    assert signature_payload(signed) == PAYLOAD
+    assert signed["signature"] == SIGNATURE
+    assert {k: v for k, v in signed.items() if k in PARAMS} == PARAMS
 
 
 def test_should_write_booleans_as_json_does_in_the_payload() -> None:

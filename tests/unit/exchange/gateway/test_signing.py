@@ -7,57 +7,32 @@ import base64
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from hftpipe.exchange.signing import hmac_signature, signature_payload
 from stages.exchange.gateway.signing import (
     JsonNumber,
-    hmac_signature,
     load_ed25519_public_key,
     loads_request,
-    signature_payload,
     verify_ed25519,
     verify_hmac,
 )
-
-# "SIGNED request example (HMAC)" in Binance's web-socket-api.md.
-DOCS_SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
-DOCS_REQUEST = """{
-  "id": "4885f793-e5ad-4c3b-8f6c-55d891472b71",
-  "method": "order.place",
-  "params": {
-    "symbol":           "BTCUSDT",
-    "side":             "SELL",
-    "type":             "LIMIT",
-    "timeInForce":      "GTC",
-    "quantity":         "0.01000000",
-    "price":            "52000.00",
-    "newOrderRespType": "ACK",
-    "recvWindow":       100,
-    "timestamp":        1645423376532,
-    "apiKey":           "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A",
-    "signature":        "cc15477742bd704c29492d96c7ead9414dfd8e0ec4a00f947bb5bb454ddbd08a"
-  }
-}"""
-DOCS_PAYLOAD = (
-    "apiKey=vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A&newOrderRespType=ACK&price=52000.00"
-    "&quantity=0.01000000&recvWindow=100&side=SELL&symbol=BTCUSDT&timeInForce=GTC&timestamp=1645423376532&type=LIMIT"
-)
-DOCS_SIGNATURE = "cc15477742bd704c29492d96c7ead9414dfd8e0ec4a00f947bb5bb454ddbd08a"
+from tests.unit.exchange.signing_example import PAYLOAD, REQUEST, SECRET, SIGNATURE
 
 
 def test_should_build_the_documented_payload_from_the_documented_request() -> None:
-    params = loads_request(DOCS_REQUEST)["params"]
-    assert signature_payload(params) == DOCS_PAYLOAD
+    params = loads_request(REQUEST)["params"]
+    assert signature_payload(params) == PAYLOAD
 
 
 def test_should_compute_the_documented_hmac_signature() -> None:
-    assert hmac_signature(DOCS_SECRET, DOCS_PAYLOAD) == DOCS_SIGNATURE
+    assert hmac_signature(SECRET, PAYLOAD) == SIGNATURE
 
 
 def test_should_accept_the_documented_signature_in_either_case_and_nothing_else() -> None:
-    assert verify_hmac(DOCS_SECRET, DOCS_PAYLOAD, DOCS_SIGNATURE)
-    assert verify_hmac(DOCS_SECRET, DOCS_PAYLOAD, DOCS_SIGNATURE.upper())
-    assert not verify_hmac(DOCS_SECRET, DOCS_PAYLOAD.replace("SELL", "BUY"), DOCS_SIGNATURE)
-    assert not verify_hmac(DOCS_SECRET, DOCS_PAYLOAD, "0" * 64)
-    assert not verify_hmac(DOCS_SECRET, DOCS_PAYLOAD, "not hex at all")
+    assert verify_hmac(SECRET, PAYLOAD, SIGNATURE)
+    assert verify_hmac(SECRET, PAYLOAD, SIGNATURE.upper())
+    assert not verify_hmac(SECRET, PAYLOAD.replace("SELL", "BUY"), SIGNATURE)
+    assert not verify_hmac(SECRET, PAYLOAD, "0" * 64)
+    assert not verify_hmac(SECRET, PAYLOAD, "not hex at all")
 
 
 def test_should_sign_numbers_as_sent_not_as_floats() -> None:

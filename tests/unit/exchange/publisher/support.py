@@ -29,9 +29,10 @@ from hftpipe.exchange.topology import engine_stage, market_ring
 from hftpipe.records import RECORD_SIZE, SPECS, BookAction, OrderType, RecordFlag, RecordType, Side, TimeInForce
 from hftpipe.ring import Ring
 from hftpipe.wiring import ring_segment_name
-from stages.exchange.filters import SymbolFilters
+from stages.exchange.engine.stage import build_engine
 from stages.exchange.matching import MatchingEngine, Trade
 from stages.exchange.publisher.stage import PublisherStage
+from tests.unit.exchange.symbol_tables import symbol_tables
 
 _DELTA = SPECS[RecordType.BOOK_DELTA].packer.pack
 _TRADE = SPECS[RecordType.TRADE].packer.pack
@@ -48,26 +49,22 @@ def exchange_table(state_dir: Path, **overrides: Any) -> dict[str, Any]:
         "state_dir": str(state_dir),
         "market_port": 0,
         "api_port": 0,
-        "symbols": [
-            {
-                "symbol": "BTCUSDT", "base": "BTC", "quote": "USDT", "tick_size": "0.01", "min_price": "0.01",
-                "max_price": "1000000", "step_size": "0.00001", "min_qty": "0.00001", "max_qty": "9000",
-                "initial_price": "60000",
-            },
-            {
-                "symbol": "ETHUSDT", "base": "ETH", "quote": "USDT", "tick_size": "0.01", "min_price": "0.01",
-                "max_price": "1000000", "step_size": "0.0001", "min_qty": "0.0001", "max_qty": "9000",
-                "initial_price": "3000",
-            },
-        ],
+        "symbols": symbol_tables(min_price="0.01", max_price="1000000"),
     }
     table.update(overrides)
     return table
 
 
 def delta_record(
-    instrument: int, side: int, price: int, qty: int, update_id: int, first: int, flags: int = 0,
-    action: int = int(BookAction.SET), ts_ns: int = T0_NS,
+    instrument: int,
+    side: int,
+    price: int,
+    qty: int,
+    update_id: int,
+    first: int,
+    flags: int = 0,
+    action: int = int(BookAction.SET),
+    ts_ns: int = T0_NS,
 ) -> bytes:
     header = (int(RecordType.BOOK_DELTA), flags, instrument, 0, ts_ns, 0, 0, 0, 0, 0)
     return _DELTA(*header, price, qty, update_id, first, side, action)
@@ -90,13 +87,7 @@ class EngineFeed:
     _client_id: int = 0
 
     def __post_init__(self) -> None:
-        s = self.symbol
-        filters = SymbolFilters(
-            qty_scale=s.qty_scale, tick_size=s.tick_size, min_price=s.min_price, max_price=s.max_price,
-            step_size=s.step_size, min_qty=s.min_qty, max_qty=s.max_qty, min_notional=s.min_notional,
-            max_notional=s.max_notional,
-        )
-        self.engine = MatchingEngine(s.symbol, filters, price_scale=s.price_scale, qty_scale=s.qty_scale, history=None)
+        self.engine = build_engine(self.symbol, history=None)
 
     def levels(self) -> dict[tuple[int, int], int]:
         bids, asks = self.engine.depth(1_000_000)
@@ -127,8 +118,15 @@ class EngineFeed:
         return records
 
     def order(
-        self, side: int, price: int, qty: int, *, account: int = 1, order_type: int = int(OrderType.LIMIT),
-        tif: int = int(TimeInForce.GTC), quote_qty: int = 0,
+        self,
+        side: int,
+        price: int,
+        qty: int,
+        *,
+        account: int = 1,
+        order_type: int = int(OrderType.LIMIT),
+        tif: int = int(TimeInForce.GTC),
+        quote_qty: int = 0,
     ) -> list[bytes]:
         """Place an order; the md records it caused (empty if it changed nothing)."""
         self.now_ns += 1_000_000
@@ -212,13 +210,7 @@ def publisher(pipeline_name: str, table: dict[str, Any], capacity: int = 1 << 16
             stack.callback(ring.unlink)
             stack.callback(ring.close)
             owned.append(ring)
-        index = control.stage_index("publisher")
-        ctx = StageContext(
-            name="publisher", index=index, hop=1, control=control, inputs={}, outputs={},
-            counters=control.counters(index), errors=control.error_log(index),
-            end_to_end=control.end_to_end_histogram(index),
-            params=PublisherStage.Params(exchange=table, **params),
-        )
+        ctx = StageContext.of(control, "publisher", 1, PublisherStage.Params(exchange=table, **params))
         stack.callback(ctx.close)
         producers = {}
         for i, (entry, ring) in enumerate(zip(entries, owned, strict=True)):
