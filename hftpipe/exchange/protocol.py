@@ -111,7 +111,9 @@ class Event(IntEnum):
     CANCEL_REPLACE = 11
     """Closes an ``order.cancelReplace`` answer: ``status`` is a
     :class:`ReplaceOutcome`; the CANCELED/NEW/REJECTED records before it say
-    what happened to each half."""
+    what happened to each half. A replacement that fails its filters is
+    refused before anything is canceled: then the answer is one REJECTED
+    record and no CANCEL_REPLACE record."""
 
 
 class OrderStatus(IntEnum):
