@@ -372,6 +372,21 @@ def struct_format(dtype: np.dtype[Any]) -> str:
     return "".join(parts)
 
 
+def struct_indexes(dtype: np.dtype[Any]) -> dict[str, int]:
+    """Where each field (its first item, for arrays) sits in the tuple ``struct.unpack`` returns.
+
+    Follows :func:`struct_format` item for item, so stages can index unpacked
+    records by name without typing positions by hand.
+    """
+    assert dtype.fields is not None
+    index, found = 0, {}
+    for name, (field_dtype, _offset, *_) in sorted(dtype.fields.items(), key=lambda kv: kv[1][1]):
+        found[name] = index
+        base, shape = field_dtype.subdtype or (field_dtype, ())
+        index += 1 if base.kind == "S" or not shape else int(np.prod(shape))
+    return found
+
+
 @dataclass(frozen=True, slots=True)
 class RecordSpec:
     """A record type: its dtype and the struct that packs one record of it."""
@@ -383,6 +398,10 @@ class RecordSpec:
     @property
     def itemsize(self) -> int:
         return self.dtype.itemsize
+
+    def index_of(self, field: str) -> int:
+        """Position of ``field`` in the tuple ``packer.unpack`` returns (see :func:`struct_indexes`)."""
+        return struct_indexes(self.dtype)[field]
 
     def offset_of(self, field: str) -> int:
         assert self.dtype.fields is not None
@@ -438,7 +457,7 @@ def _assert_layouts() -> None:
         assert spec.offset_of("ts_origin") == TS_ORIGIN_OFFSET
         assert spec.offset_of("seq") == SEQ_OFFSET
         assert spec.dtype.fields is not None
-        assert sorted(spec.dtype.fields, key=spec.offset_of).index("ts_hop") == TS_HOP_FIELD
+        assert spec.index_of("ts_hop") == TS_HOP_FIELD
     assert HEADER_STRUCT.size == HEADER_SIZE
 
 

@@ -330,3 +330,13 @@ def test_should_set_rtype_and_zero_everything_else_in_spec_zeros(rtype: RecordTy
         row = raw[i * spec.itemsize : (i + 1) * spec.itemsize]
         assert row[:2] == int(rtype).to_bytes(2, "little")
         assert row[2:] == bytes(spec.itemsize - 2)
+
+
+@pytest.mark.parametrize("rtype", ALL_TYPES, ids=lambda t: t.name)
+def test_should_index_every_field_of_an_unpacked_record_by_name(rtype: RecordType) -> None:
+    spec = SPECS[rtype]
+    values = _sample_values(spec)
+    unpacked = spec.packer.unpack(_numpy_record(spec, values).tobytes())
+    for name, value in values.items():
+        first = value[0] if isinstance(value, list) else value
+        assert unpacked[spec.index_of(name)] == first, name

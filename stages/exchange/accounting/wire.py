@@ -10,29 +10,16 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-import numpy as np
-
 from hftpipe.exchange.protocol import Event
-from hftpipe.records import EX_RECORD_SIZE, SPECS, RecordFlag, RecordType
+from hftpipe.records import EX_RECORD_SIZE, SPECS, RecordFlag, RecordType, struct_indexes
 
 COMMAND_SPEC: Final = SPECS[RecordType.EX_COMMAND]
 EVENT_SPEC: Final = SPECS[RecordType.EX_EVENT]
 RECORD_BYTES: Final = EX_RECORD_SIZE
 
 
-def _positions(dtype: np.dtype[Any]) -> dict[str, int]:
-    """Index of each field's first item in the tuple ``struct.unpack`` returns."""
-    assert dtype.fields is not None
-    index, found = 0, {}
-    for name, (field_dtype, _offset, *_) in sorted(dtype.fields.items(), key=lambda kv: kv[1][1]):
-        found[name] = index
-        base, shape = field_dtype.subdtype or (field_dtype, ())
-        index += 1 if base.kind == "S" or not shape else int(np.prod(shape))
-    return found
-
-
-_C: Final = _positions(COMMAND_SPEC.dtype)
-_E: Final = _positions(EVENT_SPEC.dtype)
+_C: Final = struct_indexes(COMMAND_SPEC.dtype)
+_E: Final = struct_indexes(EVENT_SPEC.dtype)
 
 # Header (same positions in both).
 RTYPE: Final = _C["rtype"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from hftpipe.exchange.protocol import Event, OrderStatus
-from hftpipe.records import SPECS, BookAction, RecordFlag, RecordType, Side
+from hftpipe.records import SPECS, BookAction, RecordFlag, RecordType, Side, struct_indexes
 
 Body = tuple[Any, ...]
 """The 25 body fields of one EX_EVENT, in layout order (see :func:`event_body`)."""
@@ -29,29 +29,30 @@ pack_trade: Final = SPECS[RecordType.TRADE].packer.pack_into
 EX_RECORD: Final = SPECS[RecordType.EX_COMMAND].itemsize
 MD_RECORD: Final = SPECS[RecordType.BOOK_DELTA].itemsize
 
-# Indexes into an unpacked EX_COMMAND tuple (header first: rtype, flags, instrument, seq, ...).
-CMD_RTYPE: Final = 0
-CMD_FLAGS: Final = 1
-CMD_HEADER: Final = slice(2, 10)
-CMD_TS_VENUE: Final = 4
-CMD_SEQ: Final = 3
-CMD_REQUEST_ID: Final = 10
-CMD_ACCOUNT: Final = 11
-CMD_COMMAND: Final = 12
-CMD_SIDE: Final = 13
-CMD_ORDER_TYPE: Final = 14
-CMD_TIF: Final = 15
-CMD_STP: Final = 16
-CMD_REPLACE_MODE: Final = 18
-CMD_PRICE: Final = 20
-CMD_QTY: Final = 21
-CMD_QUOTE_QTY: Final = 22
-CMD_ORDER_ID: Final = 23
-CMD_TAG: Final = 24
-CMD_CLIENT_ORDER_ID: Final = 25
-CMD_ORIG_CLIENT_ORDER_ID: Final = 26
-CMD_CANCEL_CLIENT_ORDER_ID: Final = 27
-CMD_CAP: Final = 28
+# Indexes into an unpacked EX_COMMAND tuple, derived from the dtype (header first: rtype, flags, ...).
+_CMD: Final = struct_indexes(SPECS[RecordType.EX_COMMAND].dtype)
+CMD_RTYPE: Final = _CMD["rtype"]
+CMD_FLAGS: Final = _CMD["flags"]
+CMD_HEADER: Final = slice(_CMD["instrument"], _CMD["request_id"])
+CMD_TS_VENUE: Final = _CMD["ts_venue"]
+CMD_SEQ: Final = _CMD["seq"]
+CMD_REQUEST_ID: Final = _CMD["request_id"]
+CMD_ACCOUNT: Final = _CMD["account"]
+CMD_COMMAND: Final = _CMD["command"]
+CMD_SIDE: Final = _CMD["side"]
+CMD_ORDER_TYPE: Final = _CMD["order_type"]
+CMD_TIF: Final = _CMD["tif"]
+CMD_STP: Final = _CMD["stp_mode"]
+CMD_REPLACE_MODE: Final = _CMD["replace_mode"]
+CMD_PRICE: Final = _CMD["price"]
+CMD_QTY: Final = _CMD["qty"]
+CMD_QUOTE_QTY: Final = _CMD["quote_qty"]
+CMD_ORDER_ID: Final = _CMD["order_id"]
+CMD_TAG: Final = _CMD["tag"]
+CMD_CLIENT_ORDER_ID: Final = _CMD["client_order_id"]
+CMD_ORIG_CLIENT_ORDER_ID: Final = _CMD["orig_client_order_id"]
+CMD_CANCEL_CLIENT_ORDER_ID: Final = _CMD["cancel_client_order_id"]
+CMD_CAP: Final = _CMD["cap"]
 
 EX_COMMAND: Final = int(RecordType.EX_COMMAND)
 EX_EVENT: Final = int(RecordType.EX_EVENT)

@@ -8,18 +8,9 @@ time check compares them with the dtypes, so the two cannot drift apart.
 
 from __future__ import annotations
 
-from typing import Any, Final, NamedTuple
+from typing import Final, NamedTuple
 
-import numpy as np
-
-from hftpipe.records import (
-    EX_COMMAND_DTYPE,
-    EX_EVENT_DTYPE,
-    HOP_SLOTS,
-    SPECS,
-    RecordFlag,
-    RecordType,
-)
+from hftpipe.records import HOP_SLOTS, SPECS, RecordFlag, RecordType, struct_indexes
 
 _COMMAND = SPECS[RecordType.EX_COMMAND]
 _EVENT = SPECS[RecordType.EX_EVENT]
@@ -126,22 +117,14 @@ def unpack_command(buffer: memoryview | bytes, offset: int = 0) -> CommandRecord
     return CommandRecord._make(_COMMAND.packer.unpack_from(buffer, offset))
 
 
-def _offset_order(dtype: np.dtype[Any]) -> list[str]:
-    assert dtype.fields is not None
-    names: list[str] = []
-    for name, _ in sorted(dtype.fields.items(), key=lambda kv: kv[1][1]):
-        if name == "ts_hop":
-            names.extend(f"ts_hop{i}" for i in range(HOP_SLOTS))
-        else:
-            names.append(name)
-    return names
-
-
 def _check_layouts() -> None:
-    for tuple_cls, dtype in ((CommandRecord, EX_COMMAND_DTYPE), (EventRecord, EX_EVENT_DTYPE)):
-        expected = _offset_order(dtype)
-        if list(tuple_cls._fields) != expected:
-            raise AssertionError(f"{tuple_cls.__name__} fields {tuple_cls._fields} != record layout {expected}")
+    """Each tuple field must sit where the record's struct puts it (``ts_hop`` spans four)."""
+    for tuple_cls, spec in ((CommandRecord, _COMMAND), (EventRecord, _EVENT)):
+        items = len(spec.packer.unpack(bytes(spec.itemsize)))
+        for name, index in struct_indexes(spec.dtype).items():
+            expected = "ts_hop0" if name == "ts_hop" else name
+            if len(tuple_cls._fields) != items or tuple_cls._fields[index] != expected:
+                raise AssertionError(f"{tuple_cls.__name__} does not follow the {spec.rtype.name} layout at {name}")
 
 
 _check_layouts()
