@@ -6,7 +6,8 @@ Three kinds of work share the stage's event loop:
   records to the symbol's :class:`~.market.SymbolMarket` and fans events out to
   subscriber queues. It is synchronous and never awaits a socket, so the rings
   empty at the rate the publisher can compute, whatever the clients do; it
-  yields to the loop between batches and sleeps briefly when the rings are empty;
+  yields to the loop between batches and, when the rings are empty, parks on the
+  stage's doorbell in a worker thread (:class:`~hftpipe.async_idle.AsyncIdle`);
 * the clock: every 100 ms the fast diff/partial-depth streams, every second the
   slow ones, tickers and klines;
 * the websockets server (:mod:`.server`): one writer task per client, REST.
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from hftpipe.agent import AsyncAgent, InputPort, StageContext
+from hftpipe.async_idle import AsyncIdle
 from hftpipe.counters import CounterKind
 from hftpipe.exchange.settings import ExchangeSettings
 from hftpipe.exchange.topology import market_ring
@@ -57,7 +59,7 @@ class PublisherStage(AsyncAgent):
         """Records taken from one ring per drain cycle. Bounds what one cycle can queue to a
         client before its writer runs (see :mod:`.session` on how bursts are told from lag)."""
         idle_sleep_ms: float = 1.0
-        """Sleep when every ring is empty (the loop serves clients meanwhile)."""
+        """Longest sleep when every ring is empty and the stage has no doorbell (tests)."""
 
         def __post_init__(self) -> None:
             if self.batch < 1:
@@ -154,10 +156,10 @@ class PublisherStage(AsyncAgent):
         self._unknown.set(sum(m.unknown_records for m in self.markets.values()))
 
     async def _drain_forever(self) -> None:
-        idle = self.params.idle_sleep_ms / 1000
-        sleep = asyncio.sleep
+        rings = [port.ring for port, _ in self._ports]
+        idle = AsyncIdle(rings, self.ctx.doorbell, max_sleep_s=self.params.idle_sleep_ms / 1000)
         while True:
-            await sleep(0 if self.drain() else idle)
+            await idle.idle(self.drain())
 
     async def _tick_forever(self) -> None:
         loop = asyncio.get_running_loop()
