@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import struct
+import threading
 from collections.abc import Callable, Iterator
 
 import posix_ipc
 import pytest
 
 from hftpipe import idle as idle_module
+from hftpipe.async_idle import AsyncIdle
 from hftpipe.idle import (
     IDLE_ALIASES,
     BackoffIdle,
@@ -287,3 +290,61 @@ def test_should_be_woken_by_a_producer_commit_while_parked(consumer: Ring, bell:
         assert consumer.has_data()
     finally:
         producer.close()
+
+
+# --- AsyncIdle: the same park for asyncio stages, off the event loop ---------------------------
+
+
+def test_should_park_off_the_loop_until_the_producer_rings(consumer: Ring, bell: posix_ipc.Semaphore) -> None:
+    producer = Ring.attach(consumer.name)
+    producer.attach_doorbell(bell)
+
+    def produce_once_parked() -> None:
+        while not _parked(consumer):
+            threading.Event().wait(0.001)
+        assert producer.offer(struct.pack("<q", 7))
+
+    async def scenario() -> tuple[int, int]:
+        idle = AsyncIdle([consumer], bell, spins=2, park_timeout_s=60.0)  # a minute unless the post wakes it
+        ticks = 0
+
+        async def ticker() -> None:  # the loop keeps running while the stage is parked
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0)
+
+        task = asyncio.create_task(ticker())
+        thread = threading.Thread(target=produce_once_parked)
+        thread.start()
+        while not consumer.has_data():
+            await idle.idle(0)
+        thread.join()
+        task.cancel()
+        return idle.parks, ticks
+
+    try:
+        parks, ticks = asyncio.run(scenario())
+    finally:
+        producer.close()
+    # Only the post could end the wait within the minute (or the record beat the park: no wait).
+    assert parks <= 1
+    assert ticks > 0
+    assert not _parked(consumer)
+
+
+def test_should_back_off_with_sleeps_without_a_doorbell(consumer: Ring) -> None:
+    async def scenario() -> int:
+        idle = AsyncIdle([consumer], None, spins=1, max_sleep_s=0.0001)
+        for _ in range(5):
+            await idle.idle(0)
+        await idle.idle(1)
+        return idle.parks
+
+    assert asyncio.run(scenario()) == 0
+    assert not _parked(consumer)
+
+
+def test_should_refuse_nonsense_settings(consumer: Ring) -> None:
+    with pytest.raises(ValueError, match="spins must be >= 0"):
+        AsyncIdle([consumer], None, spins=-1)
