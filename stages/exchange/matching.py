@@ -447,15 +447,12 @@ class MatchingEngine:
             if quote_qty:
                 self._match_quote(order, opp, events, now_ns, cap)
                 return events
-            if market and cap:
-                self._match_capped(order, opp, events, now_ns, cap)
-                return events
             if tif == _FOK and not market and not self._fok_fillable(opp, lim_key, qty, account, stp_mode):
                 order.leaves = 0
                 order.status = _EXPIRED
                 events.append(_new(Expired, (order_id, account, client_order_id, 0, qty, _R_FOK)))
                 return events
-            if self._match(order, opp, lim_key, events, now_ns) or not order.leaves:
+            if self._match(order, opp, lim_key, events, now_ns, cap if market else 0) or not order.leaves:
                 return events
         leaves = order.leaves
         if market or (tif != _GTC and order_type == _LIMIT):
@@ -575,8 +572,14 @@ class MatchingEngine:
 
     # ---------------------------------------------------------------- matching
 
-    def _match(self, taker: Order, opp: BookSide, lim_key: int, events: list[Event], now_ns: int) -> bool:
-        """Match a quantity taker against ``opp`` while it crosses; True if STP expired the taker."""
+    def _match(
+        self, taker: Order, opp: BookSide, lim_key: int, events: list[Event], now_ns: int, cap: int = 0
+    ) -> bool:
+        """Match a quantity taker against ``opp`` while it crosses; True if STP expired the taker.
+
+        A MARKET order's ``cap`` (see ``new_order``) also cuts each fill to the whole lots it
+        still allows, and stops matching when it allows none (the caller expires the rest).
+        """
         keys = opp.keys
         levels = opp.levels
         append = events.append
@@ -588,8 +591,11 @@ class MatchingEngine:
         tcoid = taker.client_order_id
         buyer_maker = taker.side == _ASK
         trade_id = self._next_trade_id
-        stopped = False
+        stopped = capped = False
         last = 0
+        lot = self._lot
+        cap_quote = not buyer_maker  # a BUY caps the quote spent, a SELL the base sold
+        cap_left = cap
         while keys:
             key = keys[-1]
             if key < lim_key:
@@ -611,6 +617,13 @@ class MatchingEngine:
                         break
                     continue
                 fill = remaining if remaining < mleft else mleft
+                if cap:
+                    allowed = cap_left // (price * lot) * lot if cap_quote else cap_left // lot * lot
+                    if not allowed:
+                        capped = True
+                        break
+                    fill = allowed if allowed < fill else fill
+                    cap_left -= price * fill if cap_quote else fill
                 remaining -= fill
                 cum += fill
                 last = price
@@ -624,7 +637,7 @@ class MatchingEngine:
             if not level.live:
                 keys.pop()
                 del levels[key]
-            if stopped or not remaining:
+            if stopped or capped or not remaining:
                 break
         self._next_trade_id = trade_id
         if last:
@@ -720,79 +733,6 @@ class MatchingEngine:
         else:
             taker.status = _EXPIRED
             append(_new(Expired, (tid, account, tcoid, cum, 0, _R_MARKET)))
-
-    def _match_capped(self, taker: Order, opp: BookSide, events: list[Event], now_ns: int, cap: int) -> None:
-        """Match a MARKET order by quantity under a ``cap`` (see ``new_order``); always leaves it finished.
-
-        ``_match`` with one more bound per fill, kept apart so the common path pays nothing for it.
-        """
-        keys = opp.keys
-        levels = opp.levels
-        append = events.append
-        lot = self._lot
-        remaining = taker.leaves
-        cum = taker.cum_qty
-        account = taker.account
-        stp = taker.stp_mode
-        tid = taker.order_id
-        tcoid = taker.client_order_id
-        buyer_maker = taker.side == _ASK
-        cap_quote = not buyer_maker  # a BUY caps the quote spent, a SELL the base sold
-        cap_left = cap
-        trade_id = self._next_trade_id
-        stopped = capped = False
-        last = 0
-        while keys and remaining and not (stopped or capped):
-            key = keys[-1]
-            level = levels[key]
-            price = level.price
-            queue = level.queue
-            while queue:
-                maker = queue[0]
-                mleft = maker.leaves
-                if not mleft:
-                    queue.popleft()
-                    continue
-                if stp and maker.account == account:
-                    if stp != _EXPIRE_TAKER:
-                        self._expire_maker_for_stp(maker, queue, level, append)
-                    if stp != _EXPIRE_MAKER:
-                        stopped = True
-                        break
-                    continue
-                allowed = cap_left // (price * lot) * lot if cap_quote else cap_left // lot * lot
-                if not allowed:
-                    capped = True
-                    break
-                fill = remaining if remaining < mleft else mleft
-                fill = allowed if allowed < fill else fill
-                cap_left -= price * fill if cap_quote else fill
-                remaining -= fill
-                cum += fill
-                last = price
-                self._fill_maker(maker, queue, level, price, fill, trade_id, tid, account, buyer_maker, now_ns, append)
-                trade_id += 1
-                if remaining:
-                    append(_new(PartiallyFilled, (tid, account, tcoid, price, fill, cum, remaining)))
-                else:
-                    append(_new(Filled, (tid, account, tcoid, price, fill, cum)))
-                    break
-            if not level.live:
-                keys.pop()
-                del levels[key]
-        self._next_trade_id = trade_id
-        if last:
-            self.last_price = last
-        taker.cum_qty = cum
-        taker.leaves = 0
-        if stopped:
-            taker.status = _EXPIRED_IN_MATCH
-            append(_new(Expired, (tid, account, tcoid, cum, remaining, _R_STP)))
-        elif remaining:
-            taker.status = _EXPIRED
-            append(_new(Expired, (tid, account, tcoid, cum, remaining, _R_MARKET)))
-        else:
-            taker.status = _FILLED
 
     def _expire_maker_for_stp(
         self, maker: Order, queue: deque[Order], level: PriceLevel, append: Callable[[Event], None]
