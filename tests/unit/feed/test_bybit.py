@@ -18,6 +18,11 @@ from stages.feed import bybit
 from stages.feed.adapter import ResubscribeRequest
 from stages.feed.books_sink import BooksSink
 from stages.feed.bybit import BybitAdapter, trade_id_from
+from tests.unit.feed.problems import (
+    assert_bad_trade_skipped,
+    assert_counted_without_a_book,
+    assert_unusable_delta_resyncs,
+)
 
 BID, ASK = int(Side.BID), int(Side.ASK)
 P = 100_000_000  # price and qty scale 8
@@ -295,8 +300,7 @@ def test_should_map_trade_ids_to_uint64_the_same_way_every_time() -> None:
 def test_should_skip_only_the_bad_trade(entry: dict[str, Any], kind: str) -> None:
     adapter, sink, registry = make()
     adapter.on_message(trades({**TRADE, **entry}, TRADE), 1)
-    counts = adapter.problems
-    assert (counts.malformed, counts.rejected_values) == ((1, 0) if kind == "malformed" else (0, 1))
+    assert_bad_trade_skipped(adapter, kind)
     assert len(sink.trades[registry.by_symbol("bybit", "BTCUSDT").id]) == 1
     assert [i.symbol for i in registry] == ["BTCUSDT"]
 
@@ -394,14 +398,7 @@ def test_should_count_a_refused_subscription() -> None:
 def test_should_count_bad_input_without_raising(raw: str | bytes, kind: str) -> None:
     adapter, sink, _ = make()
     adapter.on_message(raw, 1)
-    counts = adapter.problems
-    assert (counts.malformed, counts.unknown, counts.rejected_values) == {
-        "malformed": (1, 0, 0),
-        "unknown": (0, 1, 0),
-        "rejected": (0, 0, 1),
-    }[kind]
-    assert not any(adapter.synced.values())
-    assert all(b.depth() == (0, 0) for b in sink.books.values())
+    assert_counted_without_a_book(adapter, sink, kind)
 
 
 @pytest.mark.parametrize(
@@ -418,12 +415,7 @@ def test_should_count_bad_input_without_raising(raw: str | bytes, kind: str) -> 
 def test_should_resync_a_synced_book_that_gets_an_unusable_delta(bad: str) -> None:
     adapter, sink, registry = make()
     adapter.on_message(SNAPSHOT, 1)
-    before = sides(sink, registry)
-    adapter.on_message(bad, 2)
-    assert adapter.problems.malformed + adapter.problems.rejected_values == 1
-    assert state(sink, registry) is BookState.RESYNCING
-    assert sides(sink, registry) == before
-    assert len(adapter.take_resubscribe_requests()) == 1
+    assert_unusable_delta_resyncs(adapter, bad, lambda: sides(sink, registry), lambda: state(sink, registry))
 
 
 def test_should_keep_exact_decimals_through_the_book() -> None:

@@ -23,6 +23,11 @@ from stages.feed.adapter import NullSink, ResubscribeRequest
 from stages.feed.books_sink import BooksSink
 from stages.feed.bybit_legacy import BybitLegacyAdapter
 from stages.feed.replay import replay
+from tests.unit.feed.problems import (
+    assert_bad_trade_skipped,
+    assert_counted_without_a_book,
+    assert_unusable_delta_resyncs,
+)
 
 CAPTURES = Path(
     os.environ.get("HFTPIPE_CAPTURES", Path(__file__).resolve().parents[3].parent / "shared" / "data" / "captures")
@@ -430,14 +435,7 @@ def test_should_subscribe_to_book_and_trades_and_ignore_subscription_acks() -> N
 def test_should_count_bad_input_without_raising(raw: str | bytes, kind: str) -> None:
     adapter, sink, _ = make()
     adapter.on_message(raw, 1)
-    counts = adapter.problems
-    assert (counts.malformed, counts.unknown, counts.rejected_values) == {
-        "malformed": (1, 0, 0),
-        "unknown": (0, 1, 0),
-        "rejected": (0, 0, 1),
-    }[kind]
-    assert not any(adapter.synced.values())
-    assert all(not book.depth()[0] and not book.depth()[1] for book in sink.books.values())
+    assert_counted_without_a_book(adapter, sink, kind)
 
 
 @pytest.mark.parametrize(
@@ -454,12 +452,7 @@ def test_should_count_bad_input_without_raising(raw: str | bytes, kind: str) -> 
 def test_should_resync_a_synced_book_that_gets_an_unusable_delta(bad: str) -> None:
     adapter, sink, registry = make()
     adapter.on_message(snapshot(10), 1)
-    before = book_of(sink, registry)
-    adapter.on_message(bad, 2)
-    assert adapter.problems.malformed + adapter.problems.rejected_values == 1
-    assert state_of(sink, registry) is BookState.RESYNCING
-    assert book_of(sink, registry) == before
-    assert len(adapter.take_resubscribe_requests()) == 1
+    assert_unusable_delta_resyncs(adapter, bad, lambda: book_of(sink, registry), lambda: state_of(sink, registry))
 
 
 def test_should_treat_an_update_to_size_zero_as_the_removal_of_that_id() -> None:
@@ -503,8 +496,7 @@ def test_should_skip_only_the_bad_trade_of_a_trade_message(entry: dict[str, str]
     good = "{" + ",".join(f'"{k}":{v}' for k, v in fields.items()) + "}"
     bad = "{" + ",".join(f'"{k}":{v}' for k, v in {**fields, **entry}.items()) + "}"
     adapter.on_message(f'{{"topic":"trade.BTCUSD","data":[{bad},{good}]}}', 1)
-    counts = adapter.problems
-    assert (counts.malformed, counts.rejected_values) == ((1, 0) if kind == "malformed" else (0, 1))
+    assert_bad_trade_skipped(adapter, kind)
     trades = sink.trades[registry.by_symbol("bybit-legacy", "BTCUSD").id]
     assert [(t.price, t.qty, t.aggressor, t.trade_id) for t in trades] == [(6062150000000, 4, BID, 0x5FFB8B77900C507D)]
     assert [i.symbol for i in registry] == ["BTCUSD"]
