@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from hftpipe.ring import Ring
-from hftpipe.shm import PREFIX, SHM_DIR, remove_pipeline, segment_name, unlink_segment
+from hftpipe.substrate.ring import Ring
+from hftpipe.substrate.shm import PREFIX, SHM_DIR, remove_pipeline, segment_name, unlink_segment
 
 MICRO_TAG = f"micro{os.getpid()}"
 """Pipeline part of every ring name the micro benchmarks create."""

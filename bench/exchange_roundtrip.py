@@ -32,9 +32,9 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from hftpipe.exchange.settings import ExchangeSettings
-from hftpipe.histogram import HistogramSnapshot
+from hftpipe.substrate.histogram import HistogramSnapshot
 from stages.exchange.flow.client import WsApiClient
+from stages.exchange.protocol.settings import ExchangeSettings
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIG = REPO / "configs" / "exchange.toml"

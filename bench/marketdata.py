@@ -30,7 +30,7 @@ machine setup is printed with them; nothing is pinned):
    and the BBO + DEPTH records published on every END_OF_UPDATE. The output
    ring is drained between passes, untimed.
 3. **Kraken checksum** per update over ``KRAKEN.ws.50.0``, with the approach of
-   ``tests/unit/feed/test_kraken_checksum.py`` (its functions are reused):
+   ``tests/unit/marketdata/venues/test_kraken_checksum.py`` (its functions are reused):
    replay the recorded snapshots/updates onto fresh replicas with no checksum,
    with the cached checksum and with the plain one; cost = (mode - none) / updates.
 4. **Replay pipeline end to end.** venue (loopback replay of the Binance
@@ -68,21 +68,21 @@ from typing import Any
 import numpy as np
 import orjson
 
-from hftpipe.agent import AgentInvoker, StageContext
-from hftpipe.capture import CaptureEvent, EventKind, read_capture
-from hftpipe.config import PipelineConfig, load_config, parse_config
-from hftpipe.counters import CounterKind
-from hftpipe.instruments import InstrumentRegistry
-from hftpipe.l2book import L2Book
-from hftpipe.records import BookState, RecordFlag, RecordType
-from hftpipe.ring import Ring
-from hftpipe.wiring import OwnedObjects, create_pipeline_objects, open_stage_context
-from stages.book.stage import BookStage
-from stages.feed.adapter import NullSink
-from stages.feed.binance import BinanceAdapter
-from stages.feed.books_sink import BooksSink
-from stages.feed.replay import replay, snapshot_symbol
-from stages.feed.ring_sink import RingSink
+from hftpipe.runtime.agent import AgentInvoker, StageContext
+from hftpipe.runtime.config import PipelineConfig, load_config, parse_config
+from hftpipe.runtime.wiring import OwnedObjects, create_pipeline_objects, open_stage_context
+from hftpipe.schema.instruments import InstrumentRegistry
+from hftpipe.schema.records import BookState, RecordFlag, RecordType
+from hftpipe.substrate.counters import CounterKind
+from hftpipe.substrate.ring import Ring
+from stages.marketdata.book.l2book import L2Book
+from stages.marketdata.book.stage import BookStage
+from stages.marketdata.capture.books_sink import BooksSink
+from stages.marketdata.capture.format import CaptureEvent, EventKind, read_capture
+from stages.marketdata.capture.replay import replay, snapshot_symbol
+from stages.marketdata.feed.ring_sink import RingSink
+from stages.marketdata.venues.adapter import NullSink
+from stages.marketdata.venues.binance.adapter import BinanceAdapter
 
 ROOT = Path(__file__).resolve().parents[1]
 BINANCE_WS = ROOT / "configs" / "captures" / "BINANCE.ws.1.0"
@@ -237,7 +237,7 @@ def _harness_config(name: str, publish_depth: bool = True) -> PipelineConfig:
             "stages": {
                 "feed": {"class": "stages.probe:ProbeSource"},  # its end is driven here, in-process
                 "book": {
-                    "class": "stages.book.stage:BookStage",
+                    "class": "stages.marketdata.book.stage:BookStage",
                     "params": {"depth": 10, "publish_depth": publish_depth},
                 },
                 "out": {"class": "stages.probe:ProbeSink"},
@@ -610,7 +610,7 @@ def bench_kraken_checksum(repeats: int = 9, path: Path | None = None) -> dict[st
     path = path or SHARED_CAPTURES / KRAKEN_CAPTURE
     if not path.is_file():
         return {"skipped": f"capture {path} is not here (set HFTPIPE_CAPTURES to the captures folder)"}
-    from tests.unit.feed.test_kraken_checksum import recorded_ops, replay_ops
+    from tests.unit.marketdata.venues.test_kraken_checksum import recorded_ops, replay_ops
 
     ops, instruments = recorded_ops(list(read_capture(path)))
     updates = sum(1 for op in ops if op[2] is not None)
@@ -687,16 +687,16 @@ max_park_ns = 1000000
 park_timeout_ns = 1000000
 
 [stages.venue]
-class = "stages.replay_venue:ReplayVenueStage"
+class = "stages.marketdata.capture.replay_venue:ReplayVenueStage"
 cpu = "none"
 params = {inline(venue)}
 
 [stages.feed]
-class = "stages.feed.stage:FeedStage"
+class = "stages.marketdata.feed.stage:FeedStage"
 params = {inline(feed)}
 
 [stages.book]
-class = "stages.book.stage:BookStage"
+class = "stages.marketdata.book.stage:BookStage"
 params = {{ depth = 10 }}
 
 [stages.sink]
@@ -718,8 +718,8 @@ slot_size = 768
 
 def bench_pipeline(name: str, duration: float = 10.0, warmup: float = 2.0) -> dict[str, Any]:
     """The replay pipeline under the supervisor: rates and latencies over ``duration`` s after ``warmup`` s."""
-    from hftpipe.report import LatencySnapshot, pipeline_report
-    from hftpipe.supervisor import Supervisor
+    from hftpipe.runtime.report import LatencySnapshot, pipeline_report
+    from hftpipe.runtime.supervisor import Supervisor
 
     with tempfile.TemporaryDirectory(prefix="hftpipe-mdbench-") as tmp:
         path = Path(tmp) / "pipeline.toml"

@@ -9,17 +9,17 @@ import tomllib
 import numpy as np
 import pytest
 
-from hftpipe.benchmarks import _toml
-from hftpipe.benchmarks._procs import BenchmarkError, choose_pinning, run_pair
-from hftpipe.benchmarks.pipeline_bench import with_rate
-from hftpipe.benchmarks.ring_bench import (
+from bench import toml_edit as _toml
+from bench.pipeline_bench import with_rate
+from bench.procs import BenchmarkError, choose_pinning, run_pair
+from bench.ring_bench import (
     RingBenchPlan,
     _BatchChecker,
     _ring_channel,
     _ring_single_consumer,
     _ring_single_producer,
 )
-from hftpipe.config import ConfigError, load_config, probe_config_path
+from hftpipe.runtime.config import ConfigError, load_config, probe_config_path
 
 
 def test_toml_writer_round_trips_the_default_config() -> None:

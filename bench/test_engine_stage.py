@@ -40,11 +40,11 @@ import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 from test_matching import NEW, Op, make_flow, run_flow  # bench/ is on sys.path (pytest rootdir conftest, or run here)
 
-from hftpipe.exchange.protocol import Command
-from hftpipe.records import EX_COMMAND_DTYPE, RecordType
-from hftpipe.ring import Ring
+from hftpipe.schema.exchange import Command
+from hftpipe.schema.records import EX_COMMAND_DTYPE, RecordType
+from hftpipe.substrate.ring import Ring
+from stages.exchange.core.matching import MatchingEngine, Trade
 from stages.exchange.engine.stage import EngineStage, build_engine, symbol_settings
-from stages.exchange.matching import MatchingEngine, Trade
 from tests.unit.exchange.engine.harness import EXCHANGE, INSTRUMENT, SYMBOL, EngineHarness
 
 CHUNK = 4096

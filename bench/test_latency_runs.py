@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from hftpipe.benchmarks.pipeline_bench import format_pipeline_report, run_pipeline_benchmark
-from hftpipe.benchmarks.ring_bench import METRIC_KEYS, TRANSPORTS, format_ring_report, run_ring_benchmark
-from hftpipe.config import ConfigError
+from bench.pipeline_bench import format_pipeline_report, run_pipeline_benchmark
+from bench.ring_bench import METRIC_KEYS, TRANSPORTS, format_ring_report, run_ring_benchmark
+from hftpipe.runtime.config import ConfigError
 
 MESSAGES = 3_000
 THROUGHPUT_MESSAGES = 30_000

@@ -13,10 +13,10 @@ import pytest
 
 from bench import marketdata as md
 from bench.conftest import BENCH_TAG, MICRO_TAG
-from hftpipe.agent import AgentInvoker
-from hftpipe.capture import read_capture
-from stages.book.stage import BookStage
-from stages.feed.books_sink import BooksSink
+from hftpipe.runtime.agent import AgentInvoker
+from stages.marketdata.book.stage import BookStage
+from stages.marketdata.capture.books_sink import BooksSink
+from stages.marketdata.capture.format import read_capture
 
 PASSES = 4
 """Synced passes fed per benchmark round."""
@@ -175,7 +175,7 @@ def test_kraken_checksum(benchmark: Any) -> None:
     path = md.SHARED_CAPTURES / md.KRAKEN_CAPTURE
     if not path.is_file():
         pytest.skip(f"capture {path} is not here")
-    from tests.unit.feed.test_kraken_checksum import recorded_ops, replay_ops
+    from tests.unit.marketdata.venues.test_kraken_checksum import recorded_ops, replay_ops
 
     ops, instruments = recorded_ops(list(read_capture(path)))
     updates = sum(1 for op in ops if op[2] is not None)

@@ -34,9 +34,9 @@ from typing import Any
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from hftpipe.records import OrderType, Side, TimeInForce
-from stages.exchange.filters import SymbolFilters
-from stages.exchange.matching import (
+from hftpipe.schema.records import OrderType, Side, TimeInForce
+from stages.exchange.core.filters import SymbolFilters
+from stages.exchange.core.matching import (
     Ack,
     Canceled,
     Event,

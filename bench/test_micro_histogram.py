@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from hftpipe.histogram import HISTOGRAM_SIZE, Histogram, HistogramSnapshot, bucket_index
+from hftpipe.substrate.histogram import HISTOGRAM_SIZE, Histogram, HistogramSnapshot, bucket_index
 
 
 def fresh_histogram() -> tuple[Histogram, memoryview]:

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from hftpipe.counters import Counter
-from hftpipe.records import I64, PROBE_DTYPE, SEQ_OFFSET, SPECS, TS_ORIGIN_OFFSET, U64, RecordType
+from hftpipe.schema.records import I64, PROBE_DTYPE, SEQ_OFFSET, SPECS, TS_ORIGIN_OFFSET, U64, RecordType
+from hftpipe.substrate.counters import Counter
 
 PROBE = SPECS[RecordType.PROBE]
 FIELDS = (int(RecordType.PROBE), 0, 7, 123_456, 1_700_000_000_000_000_000, 98_765, 1, 2, 3, 4)

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from hftpipe.records import PROBE_DTYPE
-from hftpipe.ring import Ring
+from hftpipe.schema.records import PROBE_DTYPE
+from hftpipe.substrate.ring import Ring
 
 MakeRing = Callable[..., tuple[Ring, Ring]]
 

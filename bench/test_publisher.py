@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from hftpipe.exchange.settings import ExchangeSettings
+from stages.exchange.protocol.settings import ExchangeSettings
 from stages.exchange.publisher import encoders
 from stages.exchange.publisher.decimals import SymbolFormat
 from stages.exchange.publisher.hub import StreamHub

@@ -11,9 +11,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from hftpipe.agent import Agent, StageContext
-from hftpipe.counters import CounterKind
-from hftpipe.records import I64, SEQ_OFFSET, SPECS, TS_HOP_OFFSET, TS_ORIGIN_OFFSET, U64, RecordType
+from hftpipe.runtime.agent import Agent, StageContext
+from hftpipe.schema.records import I64, SEQ_OFFSET, SPECS, TS_HOP_OFFSET, TS_ORIGIN_OFFSET, U64, RecordType
+from hftpipe.substrate.counters import CounterKind
 
 _PROBE = SPECS[RecordType.PROBE]
 

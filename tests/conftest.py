@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from hftpipe.shm import PREFIX, SHM_DIR, remove_pipeline
+from hftpipe.substrate.shm import PREFIX, SHM_DIR, remove_pipeline
 
 SUITE_TAG = f"t{os.getpid()}"
 """Every pipeline name of this test session starts with this tag."""
@@ -40,7 +40,7 @@ def pipeline_name() -> Iterator[str]:
 @pytest.fixture
 def ring_name(pipeline_name: str) -> Callable[[str], str]:
     """``ring_name("x")`` -> a segment name under this test's unique pipeline."""
-    from hftpipe.wiring import ring_segment_name
+    from hftpipe.runtime.wiring import ring_segment_name
 
     return lambda name="r": ring_segment_name(pipeline_name, name)
 

@@ -5,7 +5,7 @@
    park timeout far longer than the test, every wake-up must come from a post
    (zero timeouts) and every record must arrive.
 2. Stress: random bursts and pauses with no coordination. Dekker's race may
-   delay a wake-up by at most the park timeout (see hftpipe.idle); nothing may
+   delay a wake-up by at most the park timeout (see hftpipe.substrate.idle); nothing may
    be lost or reordered, and such delayed wake-ups must stay rare.
 """
 
@@ -22,11 +22,11 @@ import numpy as np
 import posix_ipc
 import pytest
 
-from hftpipe.idle import BlockingIdle, IdleSettings
-from hftpipe.records import PROBE_DTYPE, SPECS, RecordType
-from hftpipe.ring import Ring
-from hftpipe.ring_descriptor import PARKED_OFFSET
-from hftpipe.shm import SEGMENT_MODE, segment_name
+from hftpipe.schema.records import PROBE_DTYPE, SPECS, RecordType
+from hftpipe.substrate.idle import BlockingIdle, IdleSettings
+from hftpipe.substrate.ring import Ring
+from hftpipe.substrate.ring_descriptor import PARKED_OFFSET
+from hftpipe.substrate.shm import SEGMENT_MODE, segment_name
 
 _PACK = SPECS[RecordType.PROBE].packer
 

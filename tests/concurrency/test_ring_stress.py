@@ -18,8 +18,8 @@ from multiprocessing.connection import Connection
 import numpy as np
 import pytest
 
-from hftpipe.records import PROBE_DTYPE, SPECS, RecordType
-from hftpipe.ring import Ring
+from hftpipe.schema.records import PROBE_DTYPE, SPECS, RecordType
+from hftpipe.substrate.ring import Ring
 
 CAPACITY = 64
 _PACK = SPECS[RecordType.PROBE].packer

@@ -8,9 +8,9 @@ from typing import IO, Any
 
 import numpy as np
 
-from hftpipe.agent import Agent, StageContext
-from hftpipe.counters import CounterKind
-from hftpipe.records import DEPTH_DTYPE, RecordType
+from hftpipe.runtime.agent import Agent, StageContext
+from hftpipe.schema.records import DEPTH_DTYPE, RecordType
+from hftpipe.substrate.counters import CounterKind
 
 
 class DepthRecorder(Agent):

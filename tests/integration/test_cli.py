@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from hftpipe.control import ControlFile
-from hftpipe.control_layout import PipelineState
-from hftpipe.shm import list_entries
+from hftpipe.substrate.control import ControlFile
+from hftpipe.substrate.control_layout import PipelineState
+from hftpipe.substrate.shm import list_entries
 from tests.conftest import PROBE_CONFIG
 from tests.integration.probe_config import wait_for, write_probe_config
 

@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
-from stages.feed.book_report import book_report
-from tests.unit.feed.captures import CAPTURES, capture
+from stages.marketdata.capture.book_report import book_report
+from tests.captures import CAPTURES, capture
 
 CASES = [
     ("binance", "BINANCE.ws.1.0", "BINANCE.http.0.0", {"NKNUSDT", "BLZETH", "LRCBTC", "RUNEEUR"}),

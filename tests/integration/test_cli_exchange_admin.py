@@ -248,7 +248,7 @@ def test_should_exit_1_when_the_ledger_invariant_failed(
 def test_should_become_ready_once_status_is_answered(
     config: Path, state_dir: Path, admin_server: Callable[[Answer], list[dict[str, Any]]]
 ) -> None:
-    from hftpipe.cli_exchange import ReadyProbe, read_exchange_settings, ready_line
+    from stages.exchange.cli import ReadyProbe, read_exchange_settings, ready_line
 
     settings = read_exchange_settings(config)
     probe = ReadyProbe(settings.admin_socket)

@@ -7,8 +7,8 @@ import signal
 import subprocess
 from pathlib import Path
 
-from stages.feed.book_report import book_report
-from tests.unit.feed.captures import CAPTURES, capture
+from stages.marketdata.capture.book_report import book_report
+from tests.captures import CAPTURES, capture
 
 
 def test_should_record_a_replayed_venue_into_a_capture_that_rebuilds_the_same_books(

@@ -14,16 +14,16 @@ import json
 import socket
 from pathlib import Path
 
-from hftpipe.capture import EventKind, format_event
-from hftpipe.config import load_config
-from hftpipe.instruments import InstrumentRegistry
-from hftpipe.records import BookState
-from hftpipe.supervisor import Supervisor
-from stages.feed.binance import BinanceAdapter
-from stages.feed.books_sink import BooksSink
-from stages.feed.replay import replay
+from hftpipe.runtime.config import load_config
+from hftpipe.runtime.supervisor import Supervisor
+from hftpipe.schema.instruments import InstrumentRegistry
+from hftpipe.schema.records import BookState
+from stages.marketdata.capture.books_sink import BooksSink
+from stages.marketdata.capture.format import EventKind, format_event
+from stages.marketdata.capture.replay import replay
+from stages.marketdata.venues.binance.adapter import BinanceAdapter
+from tests.captures import CAPTURES, capture
 from tests.integration.probe_config import wait_for
-from tests.unit.feed.captures import CAPTURES, capture
 
 DEPTH = 10
 
@@ -83,7 +83,7 @@ name = "{pipeline_name}"
 on_failure = "stop"
 
 [stages.venue]
-class = "stages.replay_venue:ReplayVenueStage"
+class = "stages.marketdata.capture.replay_venue:ReplayVenueStage"
 params.capture = "{ws_capture}"
 params.snapshots = "{CAPTURES / "BINANCE.http.0.0"}"
 params.port = {port}
@@ -91,7 +91,7 @@ params.pace = "fast"
 params.loop = true
 
 [stages.feed]
-class = "stages.feed.stage:FeedStage"
+class = "stages.marketdata.feed.stage:FeedStage"
 params.venue = "binance"
 params.url = "ws://127.0.0.1:{port}/stream?streams=x"
 params.rest_url = "http://127.0.0.1:{port}"
@@ -100,7 +100,7 @@ params.reconnect_min_s = 0.05
 params.reconnect_max_s = 0.2
 
 [stages.book]
-class = "stages.book.stage:BookStage"
+class = "stages.marketdata.book.stage:BookStage"
 params = {{ depth = {DEPTH} }}
 
 [stages.recorder]

@@ -1,6 +1,6 @@
 """The feed stage in this process against the loopback replay server: handover and staleness.
 
-The venue is real (WebSockets + HTTP on loopback, ``hftpipe.replay_server``),
+The venue is real (WebSockets + HTTP on loopback, ``stages.marketdata.capture.replay_server``),
 the output is a real shared-memory ring; the stage's asyncio ``run`` is driven
 here, next to the server, in one event loop.
 """
@@ -14,19 +14,19 @@ from pathlib import Path
 
 import pytest
 
-from hftpipe.agent import StageContext
-from hftpipe.capture import EventKind, format_event
-from hftpipe.config import parse_config
-from hftpipe.instruments import InstrumentRegistry
-from hftpipe.records import SPECS, BookState, ControlKind, RecordType
-from hftpipe.replay_server import ReplayServer
-from hftpipe.ring_descriptor import DATA_OFFSET
-from hftpipe.wiring import OwnedObjects, create_pipeline_objects, open_stage_context
-from stages.feed.binance import BinanceAdapter
-from stages.feed.books_sink import BooksSink
-from stages.feed.replay import replay
-from stages.feed.stage import FeedStage
-from tests.unit.feed.captures import CAPTURES, capture
+from hftpipe.runtime.agent import StageContext
+from hftpipe.runtime.config import parse_config
+from hftpipe.runtime.wiring import OwnedObjects, create_pipeline_objects, open_stage_context
+from hftpipe.schema.instruments import InstrumentRegistry
+from hftpipe.schema.records import SPECS, BookState, ControlKind, RecordType
+from hftpipe.substrate.ring_descriptor import DATA_OFFSET
+from stages.marketdata.capture.books_sink import BooksSink
+from stages.marketdata.capture.format import EventKind, format_event
+from stages.marketdata.capture.replay import replay
+from stages.marketdata.capture.replay_server import ReplayServer
+from stages.marketdata.feed.stage import FeedStage
+from stages.marketdata.venues.binance.adapter import BinanceAdapter
+from tests.captures import CAPTURES, capture
 
 _CONTROL = SPECS[RecordType.CONTROL].packer
 
@@ -40,7 +40,10 @@ def make_feed(pipeline_name: str) -> Iterator[Callable[..., StageContext]]:
             {
                 "pipeline": {"name": pipeline_name},
                 "stages": {
-                    "feed": {"class": "stages.feed.stage:FeedStage", "params": {"venue": "binance", **params}},
+                    "feed": {
+                        "class": "stages.marketdata.feed.stage:FeedStage",
+                        "params": {"venue": "binance", **params},
+                    },
                     "out": {"class": "stages.probe:ProbeSink"},
                 },
                 "rings": [{"from": "feed", "to": "out", "capacity": 65536, "slot_size": 128}],

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import socket
 import threading
 import urllib.error
@@ -19,27 +18,23 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosedOK
 from websockets.sync.client import connect as sync_connect
 
-from hftpipe.capture import EventKind, read_capture
-from hftpipe.instruments import InstrumentRegistry
-from hftpipe.records import BookState
-from hftpipe.replay_server import END_OF_CAPTURE_REASON, EXHAUSTED_REASON, ReplayServer, find_http_capture
-from stages.feed.binance import BinanceAdapter, BinanceFuturesAdapter
-from stages.feed.books_sink import BooksSink
-from stages.feed.replay import replay
-
-CAPTURES = Path(
-    os.environ.get("HFTPIPE_CAPTURES", Path(__file__).resolve().parents[2].parent / "shared" / "data" / "captures")
+from hftpipe.schema.instruments import InstrumentRegistry
+from hftpipe.schema.records import BookState
+from stages.marketdata.capture.books_sink import BooksSink
+from stages.marketdata.capture.format import EventKind, read_capture
+from stages.marketdata.capture.replay import replay
+from stages.marketdata.capture.replay_server import (
+    END_OF_CAPTURE_REASON,
+    EXHAUSTED_REASON,
+    ReplayServer,
+    find_http_capture,
 )
+from stages.marketdata.venues.binance.adapter import BinanceAdapter, BinanceFuturesAdapter
+from tests.captures import capture_path
+
 BINANCE_STREAMS = "/stream?streams=nknusdt@depth@100ms/blzeth@depth@100ms/lrcbtc@depth@100ms/runeeur@depth@100ms"
 
 T = TypeVar("T")
-
-
-def capture_path(name: str) -> Path:
-    path = CAPTURES / name
-    if not path.exists():
-        pytest.skip(f"capture {path} is not here (set HFTPIPE_CAPTURES to the captures folder)")
-    return path
 
 
 def received(path: Path) -> list[str]:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from hftpipe.config import load_config
-from hftpipe.control_layout import PipelineState, StageState
-from hftpipe.shm import list_entries
-from hftpipe.supervisor import PipelineAlreadyRunningError, StartupFailedError, Supervisor
+from hftpipe.runtime.config import load_config
+from hftpipe.runtime.supervisor import PipelineAlreadyRunningError, StartupFailedError, Supervisor
+from hftpipe.substrate.control_layout import PipelineState, StageState
+from hftpipe.substrate.shm import list_entries
 from tests.integration.probe_config import wait_for, write_probe_config
 
 

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from hftpipe.agent import AgentInvoker, InputPort, StageContext
-from hftpipe.control import ControlFile, RingEntry
-from hftpipe.records import SPECS, RecordType
-from hftpipe.ring import Ring
-from hftpipe.wiring import ring_segment_name
+from hftpipe.runtime.agent import AgentInvoker, InputPort, StageContext
+from hftpipe.runtime.wiring import ring_segment_name
+from hftpipe.schema.records import SPECS, RecordType
+from hftpipe.substrate.control import ControlFile, RingEntry
+from hftpipe.substrate.ring import Ring
 from stages.probe import ProbeRelay, ProbeSink, ProbeSource
 
 PROBE = SPECS[RecordType.PROBE]

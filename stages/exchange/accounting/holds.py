@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from hftpipe.exchange.protocol import ASSET_SCALE
-from hftpipe.exchange.settings import SymbolSettings
-from hftpipe.records import OrderType, Side
+from hftpipe.schema.exchange import ASSET_SCALE
+from hftpipe.schema.records import OrderType, Side
+from stages.exchange.protocol.settings import SymbolSettings
 
 _BUY = int(Side.BID)
 _SELL = int(Side.ASK)

@@ -33,7 +33,7 @@ from typing import Final
 
 import numpy as np
 
-from hftpipe.records import EX_COMMAND_DTYPE, EX_RECORD_SIZE, RecordType
+from hftpipe.schema.records import EX_COMMAND_DTYPE, EX_RECORD_SIZE, RecordType
 
 MAGIC: Final = b"HFTPJRNL"
 VERSION: Final = 1

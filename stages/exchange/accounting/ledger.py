@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from hftpipe.exchange.protocol import FEE_ACCOUNT
+from hftpipe.schema.exchange import FEE_ACCOUNT
 
 
 class Balance:

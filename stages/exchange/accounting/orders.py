@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from hftpipe.exchange.protocol import OrderStatus
+from hftpipe.schema.exchange import OrderStatus
 
 ClientKey = tuple[int, int, bytes]
 """(account, symbol id, client order id bytes)."""

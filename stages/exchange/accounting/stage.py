@@ -56,9 +56,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from hftpipe.agent import Agent, StageContext
-from hftpipe.counters import CounterKind
-from hftpipe.exchange.protocol import (
+from hftpipe.runtime.agent import Agent, StageContext
+from hftpipe.schema.exchange import (
     ALL_ACCOUNTS,
     ASSET_SCALE,
     Command,
@@ -67,15 +66,16 @@ from hftpipe.exchange.protocol import (
     ReplaceMode,
     reject_reason,
 )
-from hftpipe.exchange.settings import ExchangeSettings, SymbolSettings
-from hftpipe.exchange.topology import ACCOUNTING_TO_GATEWAY, GATEWAY_TO_ACCOUNTING, command_ring, event_ring
-from hftpipe.records import EX_RECORD_SIZE, OrderType, RecordType, Side
-from hftpipe.ring import Ring
+from hftpipe.schema.records import EX_RECORD_SIZE, OrderType, RecordType, Side
+from hftpipe.substrate.counters import CounterKind
+from hftpipe.substrate.ring import Ring
 from stages.exchange.accounting import wire as w
 from stages.exchange.accounting.holds import entry_hold, record_hold
 from stages.exchange.accounting.journal import Journal
 from stages.exchange.accounting.ledger import Ledger
 from stages.exchange.accounting.orders import Order, OrderTable
+from stages.exchange.protocol.settings import ExchangeSettings, SymbolSettings
+from stages.exchange.protocol.topology import ACCOUNTING_TO_GATEWAY, GATEWAY_TO_ACCOUNTING, command_ring, event_ring
 
 logger = logging.getLogger("hftpipe.accounting")
 

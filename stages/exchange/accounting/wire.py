@@ -3,15 +3,15 @@
 Accounting reads and writes whole 256-byte records with one ``unpack_from`` /
 ``pack`` each (cheaper than numpy field access per record). The positions
 below are derived from the dtypes, never typed by hand, so they cannot drift
-from :mod:`hftpipe.records`.
+from :mod:`hftpipe.schema.records`.
 """
 
 from __future__ import annotations
 
 from typing import Any, Final
 
-from hftpipe.exchange.protocol import Event
-from hftpipe.records import EX_RECORD_SIZE, SPECS, RecordFlag, RecordType, struct_indexes
+from hftpipe.schema.exchange import Event
+from hftpipe.schema.records import EX_RECORD_SIZE, SPECS, RecordFlag, RecordType, struct_indexes
 
 COMMAND_SPEC: Final = SPECS[RecordType.EX_COMMAND]
 EVENT_SPEC: Final = SPECS[RecordType.EX_EVENT]

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from hftpipe.exchange.protocol import Event, OrderStatus
-from hftpipe.records import SPECS, BookAction, RecordFlag, RecordType, Side, struct_indexes
+from hftpipe.schema.exchange import Event, OrderStatus
+from hftpipe.schema.records import SPECS, BookAction, RecordFlag, RecordType, Side, struct_indexes
 
 Body = tuple[Any, ...]
 """The 25 body fields of one EX_EVENT, in layout order (see :func:`event_body`)."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Final
 
-from hftpipe.ring import Ring
+from hftpipe.substrate.ring import Ring
 from stages.exchange.engine.codec import END, EX_EVENT, EX_RECORD, Body, Header, event_bytes, pack_event
 
 _EVT: Final = EX_EVENT

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from hftpipe.ring import Ring
+from hftpipe.substrate.ring import Ring
 from stages.exchange.engine.codec import (
     BID,
     BOOK_DELTA,

@@ -1,7 +1,7 @@
 """One EX_COMMAND in, the EX_EVENT bodies and book changes it caused out: the engine's logic, no rings.
 
 :class:`CommandProcessor` runs a command (an unpacked EX_COMMAND tuple) through
-the symbol's :class:`~stages.exchange.matching.MatchingEngine` and translates
+the symbol's :class:`~stages.exchange.core.matching.MatchingEngine` and translates
 the engine's events into EX_EVENT bodies (:data:`~.codec.Body`), in order:
 
 * NEW_ORDER: ``NEW`` (order_id, side, order_type, tif, stp_mode, price, qty,
@@ -60,8 +60,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
-from hftpipe.exchange import protocol
-from hftpipe.exchange.protocol import Command, ReplaceMode, ReplaceOutcome
+from hftpipe.schema import exchange as protocol
+from hftpipe.schema.exchange import Command, ReplaceMode, ReplaceOutcome
+from stages.exchange.core.matching import (
+    Canceled,
+    Expired,
+    ExpireReason,
+    Filled,
+    MatchingEngine,
+    Rejected,
+    Trade,
+)
 from stages.exchange.engine.codec import (
     ASK,
     BID,
@@ -99,15 +108,6 @@ from stages.exchange.engine.codec import (
     ST_PARTIALLY_FILLED,
     ST_REJECTED,
     Body,
-)
-from stages.exchange.matching import (
-    Canceled,
-    Expired,
-    ExpireReason,
-    Filled,
-    MatchingEngine,
-    Rejected,
-    Trade,
 )
 
 DEFAULT_DEPTH: Final = 100

@@ -22,11 +22,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from hftpipe.agent import Agent, StageContext
-from hftpipe.counters import CounterKind
-from hftpipe.exchange.settings import ExchangeSettings, SymbolSettings
-from hftpipe.exchange.topology import command_ring, event_ring, market_ring
-from hftpipe.ring import Ring
+from hftpipe.runtime.agent import Agent, StageContext
+from hftpipe.substrate.counters import CounterKind
+from hftpipe.substrate.ring import Ring
+from stages.exchange.core.filters import SymbolFilters
+from stages.exchange.core.matching import MatchingEngine
 from stages.exchange.engine.codec import (
     CMD_FLAGS,
     CMD_HEADER,
@@ -42,8 +42,8 @@ from stages.exchange.engine.codec import (
 from stages.exchange.engine.event_writer import EventWriter
 from stages.exchange.engine.market_data import MarketDataWriter
 from stages.exchange.engine.processor import CommandProcessor
-from stages.exchange.filters import SymbolFilters
-from stages.exchange.matching import MatchingEngine
+from stages.exchange.protocol.settings import ExchangeSettings, SymbolSettings
+from stages.exchange.protocol.topology import command_ring, event_ring, market_ring
 
 BATCH: Final = 256
 """Commands per duty cycle at most (then counters are updated and the runner gets control back)."""

@@ -16,7 +16,7 @@ import random
 from dataclasses import dataclass
 from typing import Final
 
-from hftpipe.exchange.settings import SymbolSettings
+from stages.exchange.protocol.settings import SymbolSettings
 
 BPS: Final = 1e-4
 _CLAMP_FACTOR: Final = 100.0

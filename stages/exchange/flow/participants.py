@@ -37,9 +37,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final
 
-from hftpipe.exchange.settings import FlowSettings
 from stages.exchange.flow.client import ApiResponse, ParamValue
 from stages.exchange.flow.market import BPS, Market, SymbolRules
+from stages.exchange.protocol.settings import FlowSettings
 
 SIDES: Final = ("BUY", "SELL")
 UNKNOWN_ORDER: Final = -2011

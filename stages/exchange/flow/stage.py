@@ -39,12 +39,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from hftpipe.agent import AsyncAgent, ErrorRouter, StageContext
-from hftpipe.counters import CounterKind
-from hftpipe.exchange.settings import ExchangeSettings
+from hftpipe.runtime.agent import AsyncAgent, ErrorRouter, StageContext
+from hftpipe.substrate.counters import CounterKind
 from stages.exchange.flow.client import ApiResponse, ConnectionLostError, WsApiClient
 from stages.exchange.flow.market import Market
 from stages.exchange.flow.participants import Participant, Request, build_participants
+from stages.exchange.protocol.settings import ExchangeSettings
 
 MAX_LAG_S: Final = 1.0
 """Fell further behind than this: restart the schedule instead of bursting to catch up."""

@@ -37,9 +37,8 @@ import orjson
 from websockets.asyncio.server import Server, ServerConnection, unix_serve
 from websockets.exceptions import ConnectionClosed
 
-from hftpipe.exchange.protocol import ALL_ACCOUNTS, ASSET_SCALE, FEE_ACCOUNT, Command, Event
-from hftpipe.exchange.settings import ExchangeSettings
-from hftpipe.fixedpoint import FixedPointError, parse_fixed
+from hftpipe.schema.exchange import ALL_ACCOUNTS, ASSET_SCALE, FEE_ACCOUNT, Command, Event
+from hftpipe.schema.fixedpoint import FixedPointError, parse_fixed
 from stages.exchange.gateway.codec import CommandRecord, EventRecord
 from stages.exchange.gateway.errors import (
     MANDATORY_PARAM,
@@ -53,6 +52,7 @@ from stages.exchange.gateway.errors import (
 from stages.exchange.gateway.keys import KeyStore, KeyStoreError
 from stages.exchange.gateway.link import AccountingLink, Item
 from stages.exchange.gateway.responses import Formatter
+from stages.exchange.protocol.settings import ExchangeSettings
 
 logger = logging.getLogger("hftpipe.gateway.admin")
 

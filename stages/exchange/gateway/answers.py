@@ -18,8 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
-from hftpipe.exchange.protocol import Event, RespType, decode_id
-from hftpipe.exchange.settings import ExchangeSettings
+from hftpipe.schema.exchange import Event, RespType, decode_id
 from stages.exchange.gateway.codec import EventRecord
 from stages.exchange.gateway.errors import (
     CANCEL_REJECTED,
@@ -36,6 +35,7 @@ from stages.exchange.gateway.keys import ApiKey
 from stages.exchange.gateway.link import Item
 from stages.exchange.gateway.requests import CancelReplace, CancelTarget, NewOrder
 from stages.exchange.gateway.responses import Formatter, OrderInfo, fmt, ms
+from stages.exchange.protocol.settings import ExchangeSettings
 
 _NEW: Final = int(Event.NEW)
 _TRADE: Final = int(Event.TRADE)

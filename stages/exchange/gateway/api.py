@@ -22,11 +22,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Final
 
-from hftpipe.counters import Counter
-from hftpipe.exchange.exchange_info import UnknownSymbolError, build_exchange_info
-from hftpipe.exchange.protocol import Command, encode_id
-from hftpipe.exchange.settings import ExchangeSettings
-from hftpipe.exchange.signing import signature_payload
+from hftpipe.schema.exchange import Command, encode_id
+from hftpipe.substrate.counters import Counter
 from stages.exchange.gateway import answers
 from stages.exchange.gateway.codec import CommandRecord
 from stages.exchange.gateway.errors import (
@@ -67,6 +64,9 @@ from stages.exchange.gateway.responses import Formatter
 from stages.exchange.gateway.session import Session
 from stages.exchange.gateway.signing import JsonNumber, loads_request, verify_ed25519, verify_hmac
 from stages.exchange.gateway.user_data import UserData
+from stages.exchange.protocol.exchange_info import UnknownSymbolError, build_exchange_info
+from stages.exchange.protocol.settings import ExchangeSettings
+from stages.exchange.protocol.signing import signature_payload
 
 logger = logging.getLogger("hftpipe.gateway")
 

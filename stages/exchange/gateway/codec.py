@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Final, NamedTuple
 
-from hftpipe.records import HOP_SLOTS, SPECS, RecordFlag, RecordType, struct_indexes
+from hftpipe.schema.records import HOP_SLOTS, SPECS, RecordFlag, RecordType, struct_indexes
 
 _COMMAND = SPECS[RecordType.EX_COMMAND]
 _EVENT = SPECS[RecordType.EX_EVENT]
@@ -19,7 +19,7 @@ REPLAY: Final = int(RecordFlag.REPLAY)
 
 
 class CommandRecord(NamedTuple):
-    """One EX_COMMAND (see :mod:`hftpipe.exchange.protocol` for the meanings)."""
+    """One EX_COMMAND (see :mod:`hftpipe.schema.exchange` for the meanings)."""
 
     rtype: int = int(RecordType.EX_COMMAND)
     flags: int = 0
@@ -63,7 +63,7 @@ class CommandRecord(NamedTuple):
 
 
 class EventRecord(NamedTuple):
-    """One EX_EVENT (see :mod:`hftpipe.exchange.protocol` for the meanings)."""
+    """One EX_EVENT (see :mod:`hftpipe.schema.exchange` for the meanings)."""
 
     rtype: int = int(RecordType.EX_EVENT)
     flags: int = 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from hftpipe.exchange.protocol import REJECT_MESSAGES
+from hftpipe.schema.exchange import REJECT_MESSAGES
 
 
 class ApiError(Exception):

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
-from hftpipe.exchange.protocol import Command, Event
-from hftpipe.ring import Ring
+from hftpipe.schema.exchange import Command, Event
+from hftpipe.substrate.ring import Ring
 from stages.exchange.gateway.codec import CommandRecord, EventRecord
 from stages.exchange.gateway.errors import SERVER_BUSY, api_error
 from stages.exchange.gateway.responses import OrderInfo

@@ -22,8 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from hftpipe.exchange.settings import RateLimitSettings
 from stages.exchange.gateway.errors import TOO_MANY_ORDERS, TOO_MANY_REQUESTS, ApiError
+from stages.exchange.protocol.settings import RateLimitSettings
 
 MINUTE_MS: Final = 60_000
 TEN_SECONDS_MS: Final = 10_000

@@ -29,12 +29,9 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
-from hftpipe.exchange.exchange_info import DEFAULT_STP_MODE, STP_MODES
-from hftpipe.exchange.protocol import Command, ReplaceMode, RespType, encode_id
-from hftpipe.exchange.settings import ExchangeSettings, SymbolSettings
-from hftpipe.exchange.signing import param_text
-from hftpipe.fixedpoint import INT64_MAX
-from hftpipe.records import OrderType, Side, TimeInForce
+from hftpipe.schema.exchange import Command, ReplaceMode, RespType, encode_id
+from hftpipe.schema.fixedpoint import INT64_MAX
+from hftpipe.schema.records import OrderType, Side, TimeInForce
 from stages.exchange.gateway.codec import CommandRecord
 from stages.exchange.gateway.errors import (
     INVALID_CANCEL_RESTRICTIONS,
@@ -52,6 +49,9 @@ from stages.exchange.gateway.errors import (
     one_of,
     too_precise,
 )
+from stages.exchange.protocol.exchange_info import DEFAULT_STP_MODE, STP_MODES
+from stages.exchange.protocol.settings import ExchangeSettings, SymbolSettings
+from stages.exchange.protocol.signing import param_text
 
 DECIMAL_RANGE: Final = r"^([0-9]{1,20})(\.[0-9]{1,20})?$"
 _DECIMAL: Final = re.compile(DECIMAL_RANGE)

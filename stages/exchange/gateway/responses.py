@@ -13,11 +13,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from hftpipe.exchange.exchange_info import STP_MODES
-from hftpipe.exchange.protocol import ASSET_SCALE, Event, OrderStatus, decode_id
-from hftpipe.exchange.settings import ExchangeSettings, SymbolSettings
-from hftpipe.records import OrderType, Side, TimeInForce
+from hftpipe.schema.exchange import ASSET_SCALE, Event, OrderStatus, decode_id
+from hftpipe.schema.records import OrderType, Side, TimeInForce
 from stages.exchange.gateway.codec import EventRecord
+from stages.exchange.protocol.exchange_info import STP_MODES
+from stages.exchange.protocol.settings import ExchangeSettings, SymbolSettings
 
 DECIMALS: Final = ASSET_SCALE
 SIDE_NAMES: Final = {int(Side.BID): "BUY", int(Side.ASK): "SELL"}

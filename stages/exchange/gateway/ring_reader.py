@@ -1,7 +1,7 @@
 """Reads the acct-gw ring from the gateway's event loop without blocking it.
 
 A coroutine polls the ring and hands each record to a callback; between polls
-:class:`~hftpipe.async_idle.AsyncIdle` yields to the loop, then parks on the
+:class:`~hftpipe.substrate.async_idle.AsyncIdle` yields to the loop, then parks on the
 stage's doorbell (or sleeps with backoff when there is none).
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 import posix_ipc
 
-from hftpipe.async_idle import AsyncIdle
-from hftpipe.ring import Ring
+from hftpipe.substrate.async_idle import AsyncIdle
+from hftpipe.substrate.ring import Ring
 from stages.exchange.gateway.codec import EventRecord, unpack_event
 
 

@@ -17,7 +17,7 @@ import orjson
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from hftpipe.counters import Counter
+from hftpipe.substrate.counters import Counter
 from stages.exchange.gateway.keys import ApiKey
 
 

@@ -1,6 +1,6 @@
 """Binance request signatures: HMAC-SHA256 (hex) and Ed25519 (base64) over the sorted query string.
 
-The payload (:func:`hftpipe.exchange.signing.signature_payload`) is every
+The payload (:func:`stages.exchange.protocol.signing.signature_payload`) is every
 request parameter except ``signature``, sorted by name, written as
 ``name=value`` and joined with ``&`` (Binance ``web-socket-api.md``, "SIGNED
 request example"). Values are written as the client sent them: the gateway
@@ -24,7 +24,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from hftpipe.exchange.signing import hmac_signature
+from stages.exchange.protocol.signing import hmac_signature
 
 
 class JsonNumber(str):

@@ -3,7 +3,7 @@
 Clients written for Binance (``session.logon``, ``order.place``, the user data
 stream, ...) talk to it unchanged; each request becomes an EX_COMMAND on the
 gw-acct ring and its answer comes back as EX_EVENT records on acct-gw (see
-:mod:`hftpipe.exchange.protocol` and the modules of this package:
+:mod:`hftpipe.schema.exchange` and the modules of this package:
 :mod:`.api` the methods, :mod:`.link` the correlation, :mod:`.user_data` the
 stream, :mod:`.admin` the unix-socket admin server).
 
@@ -30,10 +30,8 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from hftpipe.agent import AsyncAgent, StageContext
-from hftpipe.counters import CounterKind
-from hftpipe.exchange.settings import ExchangeSettings
-from hftpipe.exchange.topology import ACCOUNTING_TO_GATEWAY, GATEWAY_TO_ACCOUNTING
+from hftpipe.runtime.agent import AsyncAgent, StageContext
+from hftpipe.substrate.counters import CounterKind
 from stages.exchange.gateway.admin import AdminServer, bind_admin_socket
 from stages.exchange.gateway.api import ApiCounters, GatewayApi
 from stages.exchange.gateway.codec import EventRecord
@@ -45,6 +43,8 @@ from stages.exchange.gateway.responses import Formatter
 from stages.exchange.gateway.ring_reader import RingReader
 from stages.exchange.gateway.session import Session
 from stages.exchange.gateway.user_data import UserData
+from stages.exchange.protocol.settings import ExchangeSettings
+from stages.exchange.protocol.topology import ACCOUNTING_TO_GATEWAY, GATEWAY_TO_ACCOUNTING
 
 API_PATH: Final = "/ws-api/v3"
 CONNECT_WEIGHT: Final = 2

@@ -21,7 +21,7 @@ import time
 from collections import defaultdict
 from typing import Final
 
-from hftpipe.exchange.protocol import Event
+from hftpipe.schema.exchange import Event
 from stages.exchange.gateway.codec import REPLAY, EventRecord
 from stages.exchange.gateway.orders import OrderCache
 from stages.exchange.gateway.responses import OPEN_STATUSES, Formatter, OrderInfo

@@ -3,7 +3,7 @@
 Binance shows every price and quantity with eight decimals (``"0.01000000"``),
 whatever the symbol's tick size. A symbol's prices are at ``price_scale``, its
 quantities at ``qty_scale`` and ``price * qty`` at their sum; all three are at
-most :data:`~hftpipe.exchange.protocol.ASSET_SCALE` (the settings enforce it),
+most :data:`~hftpipe.schema.exchange.ASSET_SCALE` (the settings enforce it),
 so padding to eight decimals is exact and never rounds.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from hftpipe.exchange.protocol import ASSET_SCALE
+from hftpipe.schema.exchange import ASSET_SCALE
 
 DECIMALS: Final = ASSET_SCALE
 _UNIT: Final = 10**DECIMALS

@@ -27,8 +27,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, Final
 
-from hftpipe.exchange.settings import SymbolSettings
-from hftpipe.records import SPECS, BookAction, RecordFlag, RecordType, Side
+from hftpipe.schema.records import SPECS, BookAction, RecordFlag, RecordType, Side
+from stages.exchange.protocol.settings import SymbolSettings
 from stages.exchange.publisher import encoders
 from stages.exchange.publisher.decimals import SymbolFormat
 from stages.exchange.publisher.history import TradeHistory, WindowStats

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from hftpipe.l2book import L2Book
-from hftpipe.records import Side
+from hftpipe.schema.records import Side
+from stages.marketdata.book.l2book import L2Book
 
 _BID = int(Side.BID)
 

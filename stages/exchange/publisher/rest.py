@@ -25,8 +25,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 
-from hftpipe.exchange.exchange_info import UnknownSymbolError, build_exchange_info
-from hftpipe.exchange.settings import ExchangeSettings
+from stages.exchange.protocol.exchange_info import UnknownSymbolError, build_exchange_info
+from stages.exchange.protocol.settings import ExchangeSettings
 from stages.exchange.publisher import encoders
 from stages.exchange.publisher.market import SymbolMarket
 

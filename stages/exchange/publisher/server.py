@@ -31,7 +31,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from hftpipe.exchange.settings import ExchangeSettings
+from stages.exchange.protocol.settings import ExchangeSettings
 from stages.exchange.publisher.control import INVALID_STREAM, ControlHandler
 from stages.exchange.publisher.hub import StreamHub
 from stages.exchange.publisher.market import SymbolMarket

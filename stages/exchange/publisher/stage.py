@@ -7,7 +7,7 @@ Three kinds of work share the stage's event loop:
   subscriber queues. It is synchronous and never awaits a socket, so the rings
   empty at the rate the publisher can compute, whatever the clients do; it
   yields to the loop between batches and, when the rings are empty, parks on the
-  stage's doorbell in a worker thread (:class:`~hftpipe.async_idle.AsyncIdle`);
+  stage's doorbell in a worker thread (:class:`~hftpipe.substrate.async_idle.AsyncIdle`);
 * the clock: every 100 ms the fast diff/partial-depth streams, every second the
   slow ones, tickers and klines;
 * the websockets server (:mod:`.server`): one writer task per client, REST.
@@ -31,12 +31,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from hftpipe.agent import AsyncAgent, InputPort, StageContext
-from hftpipe.async_idle import AsyncIdle
-from hftpipe.counters import CounterKind
-from hftpipe.exchange.settings import ExchangeSettings
-from hftpipe.exchange.topology import market_ring
-from hftpipe.records import TS_HOP_FIELD
+from hftpipe.runtime.agent import AsyncAgent, InputPort, StageContext
+from hftpipe.schema.records import TS_HOP_FIELD
+from hftpipe.substrate.async_idle import AsyncIdle
+from hftpipe.substrate.counters import CounterKind
+from stages.exchange.protocol.settings import ExchangeSettings
+from stages.exchange.protocol.topology import market_ring
 from stages.exchange.publisher.hub import StreamHub
 from stages.exchange.publisher.market import SymbolMarket
 from stages.exchange.publisher.server import MarketDataServer

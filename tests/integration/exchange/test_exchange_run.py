@@ -16,9 +16,9 @@ import orjson
 import pytest
 import websockets
 
-from hftpipe.cli_exchange import AdminUnavailableError, admin_call
-from hftpipe.control import ControlFile
-from hftpipe.exchange.settings import ExchangeSettings
+from hftpipe.substrate.control import ControlFile
+from stages.exchange.cli import AdminUnavailableError, admin_call
+from stages.exchange.protocol.settings import ExchangeSettings
 from tests.integration.exchange.harness import RunningExchange
 from tests.integration.exchange.trading import (
     Acked,

@@ -12,9 +12,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from hftpipe.exchange.settings import ExchangeSettings, SymbolSettings
-from hftpipe.fixedpoint import format_fixed
+from hftpipe.schema.fixedpoint import format_fixed
 from stages.exchange.flow.client import ApiResponse, WsApiClient
+from stages.exchange.protocol.settings import ExchangeSettings, SymbolSettings
 
 
 def settings_of(config: Path) -> ExchangeSettings:

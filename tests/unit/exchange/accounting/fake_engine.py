@@ -1,6 +1,6 @@
 """A small deterministic stand-in for the engine stage: cmd-<SYM> in, EX_EVENT records out.
 
-It runs every command through :class:`stages.exchange.matching.MatchingEngine`
+It runs every command through :class:`stages.exchange.core.matching.MatchingEngine`
 and writes the events the spec lists ("Engine -> accounting events"), header
 copied from the command, END_OF_UPDATE on the last, REPLAY copied. Like the
 real engine it never drops an event: a command's events wait locally until the
@@ -16,12 +16,10 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from hftpipe.exchange.protocol import Command, Event, OrderStatus, ReplaceMode, ReplaceOutcome, reject_reason
-from hftpipe.exchange.settings import SymbolSettings
-from hftpipe.ring import Ring
+from hftpipe.schema.exchange import Command, Event, OrderStatus, ReplaceMode, ReplaceOutcome, reject_reason
+from hftpipe.substrate.ring import Ring
 from stages.exchange.accounting import wire as w
-from stages.exchange.engine.stage import build_engine
-from stages.exchange.matching import (
+from stages.exchange.core.matching import (
     Ack,
     Canceled,
     Expired,
@@ -31,7 +29,9 @@ from stages.exchange.matching import (
     Rejected,
     Trade,
 )
-from stages.exchange.matching import Event as MatchEvent
+from stages.exchange.core.matching import Event as MatchEvent
+from stages.exchange.engine.stage import build_engine
+from stages.exchange.protocol.settings import SymbolSettings
 
 
 class _Info:

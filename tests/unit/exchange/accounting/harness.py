@@ -12,16 +12,16 @@ from typing import Any
 
 import numpy as np
 
-from hftpipe.agent import AgentInvoker, StageContext
-from hftpipe.config import PipelineConfig, parse_config
-from hftpipe.control_layout import PipelineState
-from hftpipe.exchange.protocol import Command, Event, encode_id
-from hftpipe.exchange.topology import ACCOUNTING_TO_GATEWAY, GATEWAY_TO_ACCOUNTING, command_ring, event_ring
-from hftpipe.records import EX_EVENT_DTYPE, EX_RECORD_SIZE
-from hftpipe.ring import Ring
-from hftpipe.wiring import OwnedObjects, create_pipeline_objects, open_stage_context
+from hftpipe.runtime.agent import AgentInvoker, StageContext
+from hftpipe.runtime.config import PipelineConfig, parse_config
+from hftpipe.runtime.wiring import OwnedObjects, create_pipeline_objects, open_stage_context
+from hftpipe.schema.exchange import Command, Event, encode_id
+from hftpipe.schema.records import EX_EVENT_DTYPE, EX_RECORD_SIZE
+from hftpipe.substrate.control_layout import PipelineState
+from hftpipe.substrate.ring import Ring
 from stages.exchange.accounting import wire as w
 from stages.exchange.accounting.stage import AccountingStage
+from stages.exchange.protocol.topology import ACCOUNTING_TO_GATEWAY, GATEWAY_TO_ACCOUNTING, command_ring, event_ring
 from tests.unit.exchange.accounting.fake_engine import FakeEngine
 from tests.unit.exchange.symbol_tables import symbol_tables
 
@@ -243,7 +243,7 @@ MakeExchange = Callable[..., Harness]
 def _fixed(value: str | int, scale: int) -> int:
     if isinstance(value, int):
         return value
-    from hftpipe.fixedpoint import parse_fixed
+    from hftpipe.schema.fixedpoint import parse_fixed
 
     return parse_fixed(value, scale)
 

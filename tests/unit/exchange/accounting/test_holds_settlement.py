@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from hftpipe.exchange.protocol import FEE_ACCOUNT, Command, OrderStatus
-from hftpipe.records import OrderType
+from hftpipe.schema.exchange import FEE_ACCOUNT, Command, OrderStatus
+from hftpipe.schema.records import OrderType
 from tests.unit.exchange.accounting.harness import (
     ALICE,
     BOB,

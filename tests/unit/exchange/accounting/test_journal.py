@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from hftpipe.exchange.protocol import Command
-from hftpipe.records import RecordFlag
+from hftpipe.schema.exchange import Command
+from hftpipe.schema.records import RecordFlag
 from stages.exchange.accounting import wire as w
 from stages.exchange.accounting.journal import HEADER_SIZE, RECORD_SIZE, Journal, JournalError
 from tests.unit.exchange.accounting.harness import (
@@ -206,7 +206,7 @@ def test_should_fail_to_start_on_a_journal_with_a_gap(make_exchange: MakeExchang
 
 
 def test_should_not_replay_while_the_pipeline_is_not_running(make_exchange: MakeExchange) -> None:
-    from hftpipe.control_layout import PipelineState
+    from hftpipe.substrate.control_layout import PipelineState
 
     h = make_exchange()
     h.owned.control.set_state(PipelineState.STARTING)

@@ -21,9 +21,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hftpipe.exchange.protocol import Command, ReplaceMode
-from hftpipe.records import OrderType
-from hftpipe.shm import remove_pipeline
+from hftpipe.schema.exchange import Command, ReplaceMode
+from hftpipe.schema.records import OrderType
+from hftpipe.substrate.shm import remove_pipeline
 from tests.conftest import SUITE_TAG, leftovers
 from tests.unit.exchange.accounting.harness import BTCUSDT, ETHUSDT, Harness, exchange_table
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hftpipe.exchange.protocol import (
+from hftpipe.schema.exchange import (
     ALL_ACCOUNTS,
     FEE_ACCOUNT,
     REJECT_MESSAGES,
@@ -11,7 +11,8 @@ from hftpipe.exchange.protocol import (
     ReplaceMode,
     ReplaceOutcome,
 )
-from hftpipe.records import OrderType
+from hftpipe.schema.records import OrderType
+from hftpipe.substrate.counters import CounterKind
 from tests.unit.exchange.accounting.harness import (
     ALICE,
     BOB,
@@ -260,7 +261,7 @@ def test_should_apply_back_pressure_rather_than_drop_when_the_gateway_ring_is_fu
     h.run()
     for request_id in ids:
         assert kinds(h.answer(request_id)) == ["NEW", "BALANCE", "DONE"]
-    assert h.stage.ctx.counter(__import__("hftpipe.counters").counters.CounterKind.BACKPRESSURE).value > 0
+    assert h.stage.ctx.counter(CounterKind.BACKPRESSURE).value > 0
 
 
 def test_should_halt_trading_when_an_engine_spends_more_than_was_held(make_exchange: MakeExchange) -> None:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from hftpipe.exchange.protocol import Command, ReplaceMode
-from hftpipe.records import OrderType, Side, TimeInForce
-from stages.exchange.matching import STPMode
+from hftpipe.schema.exchange import Command, ReplaceMode
+from hftpipe.schema.records import OrderType, Side, TimeInForce
+from stages.exchange.core.matching import STPMode
 
 Flow = list[tuple[Command, dict[str, Any]]]
 

@@ -2,7 +2,7 @@
 
 A three-stage pipeline (accounting and publisher are placeholders whose ring
 ends the test drives) is created under a unique name; the engine stage runs
-under an :class:`~hftpipe.agent.AgentInvoker`. Commands are built by field
+under an :class:`~hftpipe.runtime.agent.AgentInvoker`. Commands are built by field
 name; events and market-data records come back as plain dicts (and as raw
 bytes, for the determinism checks).
 """
@@ -14,12 +14,11 @@ from typing import Any, Final
 
 import numpy as np
 
-from hftpipe.agent import AgentInvoker, StageContext
-from hftpipe.config import PipelineConfig, parse_config
-from hftpipe.counters import CounterKind
-from hftpipe.exchange.protocol import Command, encode_id
-from hftpipe.exchange.topology import command_ring, engine_stage, event_ring, market_ring
-from hftpipe.records import (
+from hftpipe.runtime.agent import AgentInvoker, StageContext
+from hftpipe.runtime.config import PipelineConfig, parse_config
+from hftpipe.runtime.wiring import OwnedObjects, create_pipeline_objects, open_stage_context
+from hftpipe.schema.exchange import Command, encode_id
+from hftpipe.schema.records import (
     BOOK_DELTA_DTYPE,
     EX_EVENT_DTYPE,
     EX_RECORD_SIZE,
@@ -30,9 +29,10 @@ from hftpipe.records import (
     RecordFlag,
     RecordType,
 )
-from hftpipe.ring import Ring
-from hftpipe.wiring import OwnedObjects, create_pipeline_objects, open_stage_context
+from hftpipe.substrate.counters import CounterKind
+from hftpipe.substrate.ring import Ring
 from stages.exchange.engine.stage import EngineStage
+from stages.exchange.protocol.topology import command_ring, engine_stage, event_ring, market_ring
 
 SYMBOL: Final = "BTCUSDT"
 EXCHANGE: Final[dict[str, Any]] = {

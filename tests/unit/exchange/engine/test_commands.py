@@ -10,7 +10,7 @@ from typing import Any, Final
 
 import pytest
 
-from hftpipe.exchange.protocol import (
+from hftpipe.schema.exchange import (
     REJECT_MESSAGES,
     Command,
     Event,
@@ -19,9 +19,9 @@ from hftpipe.exchange.protocol import (
     ReplaceOutcome,
     reject_reason,
 )
-from hftpipe.records import EX_EVENT_DTYPE, OrderType, RecordType, Side, TimeInForce
+from hftpipe.schema.records import EX_EVENT_DTYPE, OrderType, RecordType, Side, TimeInForce
+from stages.exchange.core.matching import ExpireReason, STPMode
 from stages.exchange.engine.codec import event_body
-from stages.exchange.matching import ExpireReason, STPMode
 from tests.unit.exchange.engine.conftest import MakeHarness
 from tests.unit.exchange.engine.harness import END, INSTRUMENT, REPLAY, EngineHarness
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from hftpipe.counters import CounterKind
-from hftpipe.exchange.protocol import Command, Event
-from hftpipe.records import BookAction, RecordType, Side
+from hftpipe.schema.exchange import Command, Event
+from hftpipe.schema.records import BookAction, RecordType, Side
+from hftpipe.substrate.counters import CounterKind
 from tests.unit.exchange.engine.conftest import MakeHarness
 from tests.unit.exchange.engine.flow import random_commands
 from tests.unit.exchange.engine.harness import END, REPLAY, SNAPSHOT, EngineHarness, Replica, engine_depth

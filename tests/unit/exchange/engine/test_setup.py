@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from hftpipe.config import ConfigError
-from hftpipe.exchange.settings import ExchangeSettings
+from hftpipe.runtime.config import ConfigError
+from stages.exchange.core.filters import SymbolFilters
 from stages.exchange.engine.stage import EngineStage, build_engine, symbol_settings
-from stages.exchange.filters import SymbolFilters
+from stages.exchange.protocol.settings import ExchangeSettings
 from tests.unit.exchange.engine.conftest import MakeHarness
 from tests.unit.exchange.engine.harness import EXCHANGE, SYMBOL, pipeline_config
 

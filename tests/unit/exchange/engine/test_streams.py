@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from hftpipe.counters import CounterKind
-from hftpipe.exchange.protocol import Command, Event, OrderStatus
-from hftpipe.records import EX_EVENT_DTYPE, RecordFlag, Side
+from hftpipe.schema.exchange import Command, Event, OrderStatus
+from hftpipe.schema.records import EX_EVENT_DTYPE, RecordFlag, Side
+from hftpipe.substrate.counters import CounterKind
 from tests.unit.exchange.engine.conftest import MakeHarness
 from tests.unit.exchange.engine.flow import Flow, random_commands
 from tests.unit.exchange.engine.harness import END, EngineHarness, as_dict

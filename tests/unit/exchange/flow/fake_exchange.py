@@ -18,8 +18,8 @@ from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 
-from hftpipe.exchange.signing import hmac_signature, signature_payload
 from stages.exchange.flow.participants import Participant, Request
+from stages.exchange.protocol.signing import hmac_signature, signature_payload
 
 INSUFFICIENT = {"code": -2010, "msg": "Account has insufficient balance for requested action."}
 UNKNOWN = {"code": -2011, "msg": "Unknown order sent."}

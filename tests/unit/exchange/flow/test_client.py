@@ -10,8 +10,8 @@ from collections.abc import Awaitable, Callable
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
 
-from hftpipe.exchange.signing import hmac_signature, signature_payload
 from stages.exchange.flow.client import ApiResponse, ConnectionLostError, WsApiClient, sign_params
+from stages.exchange.protocol.signing import hmac_signature, signature_payload
 from tests.unit.exchange.signing_example import (
     API_KEY,
     PARAMS,

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from hftpipe.exchange.settings import ExchangeSettings
 from stages.exchange.flow.client import ApiResponse
 from stages.exchange.flow.market import Market, decimal_text
 from stages.exchange.flow.participants import Canceller, MarketMaker, Request, Taker, build_participants
+from stages.exchange.protocol.settings import ExchangeSettings
 from tests.conftest import REPO
 from tests.unit.exchange.flow.fake_exchange import FakeExchange, drive
 
@@ -224,7 +224,7 @@ def test_should_not_depend_on_hash_randomization(settings: ExchangeSettings) -> 
 
     script = (
         "import hashlib, tomllib, dataclasses\n"
-        "from hftpipe.exchange.settings import ExchangeSettings\n"
+        "from stages.exchange.protocol.settings import ExchangeSettings\n"
         "from tests.unit.exchange.flow.test_participants import _run\n"
         "raw = tomllib.loads(open('configs/exchange.toml').read())['exchange']\n"
         "print(hashlib.sha256(repr(_run(ExchangeSettings.from_raw(raw), seed=7, rounds=100)).encode()).hexdigest())\n"

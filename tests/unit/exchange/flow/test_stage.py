@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from hftpipe.agent import StageContext
-from hftpipe.config import ConfigError, parse_config
-from hftpipe.counters import CounterKind
-from hftpipe.wiring import OwnedObjects, create_pipeline_objects, open_stage_context
+from hftpipe.runtime.agent import StageContext
+from hftpipe.runtime.config import ConfigError, parse_config
+from hftpipe.runtime.wiring import OwnedObjects, create_pipeline_objects, open_stage_context
+from hftpipe.substrate.counters import CounterKind
 from stages.exchange.flow.stage import FlowStage
 from tests.conftest import REPO
 from tests.unit.exchange.flow.fake_exchange import FakeExchange, serve_fake

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from hftpipe.exchange.protocol import (
+from hftpipe.schema.exchange import (
     ALL_ACCOUNTS,
     FEE_ACCOUNT,
     Command,
@@ -26,9 +26,9 @@ from hftpipe.exchange.protocol import (
     encode_id,
     reject_reason,
 )
-from hftpipe.exchange.settings import ExchangeSettings, SymbolSettings
-from hftpipe.records import OrderType, RecordFlag, Side, TimeInForce
+from hftpipe.schema.records import OrderType, RecordFlag, Side, TimeInForce
 from stages.exchange.gateway.codec import CommandRecord, EventRecord
+from stages.exchange.protocol.settings import ExchangeSettings, SymbolSettings
 
 END = int(RecordFlag.END_OF_UPDATE)
 OPEN = (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)

@@ -18,12 +18,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from hftpipe.config import parse_config
-from hftpipe.exchange.topology import ACCOUNTING_TO_GATEWAY, GATEWAY_CLASS, GATEWAY_TO_ACCOUNTING
-from hftpipe.records import EX_RECORD_SIZE
-from hftpipe.wiring import create_pipeline_objects, open_stage_context
+from hftpipe.runtime.config import parse_config
+from hftpipe.runtime.wiring import create_pipeline_objects, open_stage_context
+from hftpipe.schema.records import EX_RECORD_SIZE
 from stages.exchange.gateway.codec import CommandRecord, EventRecord, unpack_command
 from stages.exchange.gateway.stage import GatewayStage
+from stages.exchange.protocol.topology import ACCOUNTING_TO_GATEWAY, GATEWAY_CLASS, GATEWAY_TO_ACCOUNTING
 from tests.conftest import REPO
 from tests.unit.exchange.gateway.fake_accounting import FakeAccounting
 

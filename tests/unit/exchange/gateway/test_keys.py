@@ -10,8 +10,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from hftpipe.exchange.settings import DYNAMIC_ACCOUNT_BASE, ExchangeSettings
 from stages.exchange.gateway.keys import KeyStore, KeyStoreError, valid_key_format
+from stages.exchange.protocol.settings import DYNAMIC_ACCOUNT_BASE, ExchangeSettings
 from tests.unit.exchange.gateway.harness import DEMO_KEY, DEMO_SECRET, MM_KEY, exchange_table
 
 

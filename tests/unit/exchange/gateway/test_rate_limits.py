@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from hftpipe.exchange.settings import RateLimitSettings
 from stages.exchange.gateway.errors import ApiError
 from stages.exchange.gateway.rate_limits import RateLimiter
+from stages.exchange.protocol.settings import RateLimitSettings
 
 MINUTE = 1_699_999_980_000
 """A minute boundary (epoch ms)."""

@@ -8,9 +8,8 @@ from typing import Any
 
 import pytest
 
-from hftpipe.exchange.protocol import ReplaceMode, RespType
-from hftpipe.exchange.settings import ExchangeSettings
-from hftpipe.records import OrderType, Side, TimeInForce
+from hftpipe.schema.exchange import ReplaceMode, RespType
+from hftpipe.schema.records import OrderType, Side, TimeInForce
 from stages.exchange.gateway.errors import ApiError
 from stages.exchange.gateway.requests import (
     decimal_param,
@@ -24,6 +23,7 @@ from stages.exchange.gateway.requests import (
     timestamp_ms,
 )
 from stages.exchange.gateway.signing import JsonNumber, loads_request
+from stages.exchange.protocol.settings import ExchangeSettings
 from tests.unit.exchange.gateway.harness import exchange_table
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from hftpipe.exchange.protocol import (
+from hftpipe.schema.exchange import (
     Event,
     OrderStatus,
     ReplaceMode,
@@ -16,14 +16,14 @@ from hftpipe.exchange.protocol import (
     encode_id,
     reject_reason,
 )
-from hftpipe.exchange.settings import ExchangeSettings
-from hftpipe.records import OrderType, Side, TimeInForce
+from hftpipe.schema.records import OrderType, Side, TimeInForce
 from stages.exchange.gateway import answers
 from stages.exchange.gateway.codec import EventRecord
 from stages.exchange.gateway.errors import ApiError
 from stages.exchange.gateway.link import Item
 from stages.exchange.gateway.requests import CancelReplace, CancelTarget, NewOrder
 from stages.exchange.gateway.responses import Formatter, OrderInfo, fmt
+from stages.exchange.protocol.settings import ExchangeSettings
 from tests.unit.exchange.gateway.harness import exchange_table
 
 T = 1_700_000_000_123_456_789

@@ -7,7 +7,6 @@ import base64
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from hftpipe.exchange.signing import hmac_signature, signature_payload
 from stages.exchange.gateway.signing import (
     JsonNumber,
     load_ed25519_public_key,
@@ -15,6 +14,7 @@ from stages.exchange.gateway.signing import (
     verify_ed25519,
     verify_hmac,
 )
+from stages.exchange.protocol.signing import hmac_signature, signature_payload
 from tests.unit.exchange.signing_example import PAYLOAD, REQUEST, SECRET, SIGNATURE
 
 

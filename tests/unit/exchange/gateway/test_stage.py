@@ -17,8 +17,8 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect, unix_connect
 
-from hftpipe.exchange.protocol import Command, decode_id
-from hftpipe.records import OrderType, Side
+from hftpipe.schema.exchange import Command, decode_id
+from hftpipe.schema.records import OrderType, Side
 from tests.unit.exchange.gateway.harness import (
     DEMO_KEY,
     DEMO_SECRET,

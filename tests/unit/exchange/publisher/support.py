@@ -1,7 +1,7 @@
 """Test support for the publisher: md records from a real MatchingEngine, and the stage over real rings.
 
 :class:`EngineFeed` stands in for the engine stage (written in parallel): it
-drives :class:`~stages.exchange.matching.MatchingEngine` and publishes what the
+drives :class:`~stages.exchange.core.matching.MatchingEngine` and publishes what the
 spec says the engine publishes per command: TRADE records, then one BOOK_DELTA
 SET per changed level (found by diffing the book before and after), update ids
 +1 per BOOK_DELTA from 1, END_OF_UPDATE on the last record; and, after drops,
@@ -22,15 +22,15 @@ from typing import Any
 
 import orjson
 
-from hftpipe.agent import InputPort, StageContext
-from hftpipe.control import ControlFile, RingEntry
-from hftpipe.exchange.settings import ExchangeSettings, SymbolSettings
-from hftpipe.exchange.topology import engine_stage, market_ring
-from hftpipe.records import RECORD_SIZE, SPECS, BookAction, OrderType, RecordFlag, RecordType, Side, TimeInForce
-from hftpipe.ring import Ring
-from hftpipe.wiring import ring_segment_name
+from hftpipe.runtime.agent import InputPort, StageContext
+from hftpipe.runtime.wiring import ring_segment_name
+from hftpipe.schema.records import RECORD_SIZE, SPECS, BookAction, OrderType, RecordFlag, RecordType, Side, TimeInForce
+from hftpipe.substrate.control import ControlFile, RingEntry
+from hftpipe.substrate.ring import Ring
+from stages.exchange.core.matching import MatchingEngine, Trade
 from stages.exchange.engine.stage import build_engine
-from stages.exchange.matching import MatchingEngine, Trade
+from stages.exchange.protocol.settings import ExchangeSettings, SymbolSettings
+from stages.exchange.protocol.topology import engine_stage, market_ring
 from stages.exchange.publisher.stage import PublisherStage
 from tests.unit.exchange.symbol_tables import symbol_tables
 

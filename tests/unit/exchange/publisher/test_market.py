@@ -8,8 +8,8 @@ from typing import Any
 import orjson
 import pytest
 
-from hftpipe.exchange.settings import ExchangeSettings
-from hftpipe.records import OrderType, RecordFlag, TimeInForce
+from hftpipe.schema.records import OrderType, RecordFlag, TimeInForce
+from stages.exchange.protocol.settings import ExchangeSettings
 from stages.exchange.publisher.hub import StreamHub
 from stages.exchange.publisher.market import SymbolMarket
 from tests.unit.exchange.publisher.support import ASK, BID, T0_NS, EngineFeed, delta_record, exchange_table

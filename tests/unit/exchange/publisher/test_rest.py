@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
-from hftpipe.exchange.settings import ExchangeSettings
+from stages.exchange.protocol.settings import ExchangeSettings
 from stages.exchange.publisher.hub import StreamHub
 from stages.exchange.publisher.market import SymbolMarket
 from stages.exchange.publisher.rest import RestApi

@@ -19,7 +19,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from hftpipe.counters import CounterKind
+from hftpipe.substrate.counters import CounterKind
 from stages.exchange.publisher.decimals import fixed_text
 from stages.exchange.publisher.session import SLOW_CONSUMER_CODE, SLOW_CONSUMER_REASON
 from stages.exchange.publisher.streams import KLINE_INTERVALS_MS

@@ -1,0 +1,67 @@
+"""``hftpipe bench``: a thin command over the benchmarks in this folder.
+
+Registered as an ``hftpipe.commands`` entry point (``pyproject.toml``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import click
+
+from hftpipe.cli.common import config_error, config_option, fail
+from hftpipe.runtime.config import ConfigError
+from hftpipe.runtime.runner import EX_SOFTWARE, EX_UNAVAILABLE
+from hftpipe.runtime.stage_process import configure_logging
+from hftpipe.runtime.supervisor import PipelineAlreadyRunningError, StartupFailedError
+
+_config_option = config_option("Pipeline TOML (default: the embedded configs/probe.toml).")
+
+
+@click.group()
+def bench() -> None:
+    """Measure the ring and the pipeline against baselines, in one run."""
+
+
+@bench.command("ring")
+@click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--messages", type=click.IntRange(min=1), default=200_000, show_default=True, help="Latency samples per transport."
+)
+@click.option("--throughput-messages", type=click.IntRange(min=1), default=2_000_000, show_default=True)
+def bench_ring(as_json: bool, messages: int, throughput_messages: int) -> None:
+    """One-way latency and throughput: shm ring vs faster-fifo vs multiprocessing.Queue."""
+    from bench.procs import BenchmarkError
+    from bench.ring_bench import format_ring_report, run_ring_benchmark
+
+    try:
+        result = run_ring_benchmark(messages=messages, throughput_messages=throughput_messages)
+    except BenchmarkError as exc:
+        fail(f"benchmark failed: {exc}", EX_SOFTWARE)
+    click.echo(json.dumps(result) if as_json else format_ring_report(result))
+
+
+@bench.command("pipeline")
+@_config_option
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True), default=5.0, show_default=True)
+@click.option("--rate", type=click.IntRange(min=0), default=None, help="Override the probe source's rate (records/s).")
+def bench_pipeline(config_path: str | None, as_json: bool, duration: float, rate: int | None) -> None:
+    """Run the 5-stage probe pipeline (configs/probe.toml) and report per-hop and end-to-end percentiles."""
+    from bench.pipeline_bench import (
+        format_pipeline_report,
+        run_pipeline_benchmark,
+    )
+    from bench.procs import BenchmarkError
+
+    configure_logging(logging.WARNING)
+    try:
+        result = run_pipeline_benchmark(config_path, duration, rate)
+    except ConfigError as exc:
+        config_error(exc)
+    except (BenchmarkError, StartupFailedError) as exc:
+        fail(f"benchmark failed: {exc}", EX_SOFTWARE)
+    except PipelineAlreadyRunningError as exc:
+        fail(str(exc), EX_UNAVAILABLE)
+    click.echo(json.dumps(result) if as_json else format_pipeline_report(result))

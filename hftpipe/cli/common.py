@@ -1,0 +1,77 @@
+"""What the ``hftpipe`` command groups share: failing with an exit code, the config options,
+loading a config, and running a pipeline under its supervisor in the foreground."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from hftpipe.runtime.config import EX_CONFIG, ConfigError, PipelineConfig, load_config
+from hftpipe.runtime.runner import EX_SOFTWARE, EX_UNAVAILABLE
+from hftpipe.runtime.supervisor import PipelineAlreadyRunningError, StartupFailedError, Supervisor
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fail(message: str, code: int) -> NoReturn:
+    click.echo(f"hftpipe: {message}", err=True)
+    sys.exit(code)
+
+
+def config_error(exc: ConfigError) -> NoReturn:
+    fail(f"config error: {exc.key}: {exc.reason}", EX_CONFIG)
+
+
+def config_option(help_text: str) -> Callable[[F], F]:
+    """``-c/--config`` into ``config_path`` (None: the command's embedded default)."""
+    return click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False), help=help_text)
+
+
+def name_option(func: F) -> F:
+    return click.option("--name", help="Pipeline name, overriding pipeline.name in the config.")(func)
+
+
+def load_or_exit(path: str | os.PathLike[str], name: str | None = None) -> PipelineConfig:
+    """Load a config; any problem exits 78 naming the key and the reason."""
+    try:
+        config = load_config(path)
+        return config.with_name(name) if name else config
+    except ConfigError as exc:
+        config_error(exc)
+    except ValueError as exc:
+        fail(f"config error: --name: {exc}", EX_CONFIG)
+
+
+def stop_on_signals() -> Callable[[], bool]:
+    """SIGTERM and SIGINT ask for a stop from now on; the returned check says whether one was asked."""
+    stop_requested = False
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        nonlocal stop_requested
+        stop_requested = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    return lambda: stop_requested
+
+
+@contextmanager
+def supervising(config: PipelineConfig) -> Iterator[Supervisor]:
+    """A supervisor of ``config``, destroyed on the way out; exits 69 if the pipeline already
+    runs, 70 if it fails to start."""
+    supervisor = Supervisor(config)
+    try:
+        yield supervisor
+    except PipelineAlreadyRunningError as exc:
+        fail(str(exc), EX_UNAVAILABLE)
+    except StartupFailedError as exc:
+        fail(f"startup failed: {exc}", EX_SOFTWARE)
+    finally:
+        supervisor.destroy()

@@ -1,0 +1,260 @@
+"""``hftpipe``: run pipelines, run one stage, and look at running pipelines from outside."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from hftpipe.cli.common import (
+    config_option,
+    fail,
+    load_or_exit,
+    name_option,
+    stop_on_signals,
+    supervising,
+)
+from hftpipe.cli.registry import PluginGroup
+from hftpipe.runtime.config import EX_CONFIG, default_config_path
+from hftpipe.runtime.report import LatencySnapshot, RingReader, format_ns, pipeline_report, status_line
+from hftpipe.runtime.runner import EX_SOFTWARE, EX_UNAVAILABLE
+from hftpipe.runtime.stage_process import LOG_LEVEL_ENV, configure_logging, run_stage
+from hftpipe.runtime.supervisor import Supervisor
+from hftpipe.substrate.control import ControlFile
+from hftpipe.substrate.shm import clean_stale, list_entries
+
+_config_option = config_option("Pipeline TOML (default: the embedded configs/default.toml).")
+
+
+@click.group(cls=PluginGroup)
+@click.version_option(package_name="hftpipe")
+def main() -> None:
+    """Low-latency trading pipelines over shared-memory rings."""
+
+
+
+
+# ----------------------------------------------------------------------------- run
+@main.command()
+@_config_option
+@name_option
+@click.option("--duration", type=float, help="Stop after this many seconds (default: until SIGTERM/SIGINT).")
+@click.option("--json", "as_json", is_flag=True, help="Print the exit summary as one JSON object on stdout.")
+def run(config_path: str | None, name: str | None, duration: float | None, as_json: bool) -> None:
+    """Run a pipeline in the foreground under its supervisor."""
+    config = load_or_exit(config_path or default_config_path(), name)
+    configure_logging(logging.WARNING if as_json else logging.INFO)
+    stop_requested = stop_on_signals()
+    with supervising(config) as supervisor:
+        live = _LiveStatus(supervisor) if sys.stderr.isatty() and not as_json else None
+        started = time.monotonic()
+        supervisor.start()
+        supervisor.run(duration, stop_requested, live.tick if live else lambda: None)
+        supervisor.stop()
+        if live:
+            live.finish()
+        assert supervisor.objects is not None
+        summary = pipeline_report(supervisor.control, supervisor.objects.rings)
+    summary["duration_s"] = round(time.monotonic() - started, 3)
+    summary["placement"] = supervisor.plan.explanation if supervisor.plan else None
+    summary["failure"] = supervisor.failure
+    if as_json:
+        click.echo(json.dumps(summary))
+    else:
+        click.echo(_text_summary(summary))
+    if supervisor.failure:
+        sys.exit(EX_SOFTWARE)
+
+
+class _LiveStatus:
+    """A one-line status on the terminal, refreshed each second from interval histograms."""
+
+    def __init__(self, supervisor: Supervisor) -> None:
+        self._supervisor = supervisor
+        self._last: LatencySnapshot | None = None
+        self._last_count = 0
+        self._last_time = time.monotonic()
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        if now - self._last_time < 1.0:
+            return
+        control = self._supervisor.control
+        snapshot = LatencySnapshot.read(control)
+        count = snapshot.end_to_end.count
+        if self._last is not None:
+            rate = (count - self._last_count) / (now - self._last_time)
+            sys.stderr.write("\r\x1b[K" + status_line(snapshot.since(self._last), rate))
+            sys.stderr.flush()
+        self._last, self._last_count, self._last_time = snapshot, count, now
+
+    def finish(self) -> None:
+        sys.stderr.write("\n")
+
+
+def _text_summary(report: dict[str, Any]) -> str:
+    lines = [f"pipeline {report['pipeline']}: {report['state']} after {report['duration_s']} s"]
+    if report.get("placement"):
+        lines.append(report["placement"])
+    lines.append(f"{'hop':<28}{'count':>12}{'p50':>10}{'p99':>10}{'p99.9':>10}{'max':>10}")
+    latency = report["latency"]
+    for hop in [*latency["hops"], {"name": "end-to-end", **latency["end_to_end"]}]:
+        cells = "".join(f"{format_ns(hop[key]):>10}" for key in ("p50_ns", "p99_ns", "p999_ns", "max_ns"))
+        lines.append(f"{hop['name']:<28}{hop['count']:>12}{cells}")
+    for stage, counters in report["counters"].items():
+        shown = {k: v for k, v in counters.items() if v and k != "heartbeat_ns"}
+        lines.append(f"{stage}: " + ", ".join(f"{k}={v}" for k, v in shown.items()))
+    for error in report["errors"]:
+        lines.append(f"error [{error['stage']}] x{error['count']}: {error['message']}")
+    if report.get("failure"):
+        lines.append(f"FAILED: {report['failure']}")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- stage
+@main.command()
+@click.argument("stage_name")
+@_config_option
+@name_option
+def stage(stage_name: str, config_path: str | None, name: str | None) -> None:
+    """Run one stage of a running pipeline (what the supervisor and systemd start)."""
+    config = load_or_exit(config_path or default_config_path(), name)
+    try:
+        config.stage(stage_name)
+    except KeyError as exc:
+        fail(f"config error: stages.{stage_name}: {exc.args[0]}", EX_CONFIG)
+    configure_logging(logging.getLevelName(os.environ.get(LOG_LEVEL_ENV, "INFO")))
+    sys.exit(run_stage(config, stage_name))
+
+
+# ----------------------------------------------------------------------------- observe
+def _attach_running(name: str | None) -> ControlFile:
+    if name is None:
+        live = sorted({e.pipeline for e in list_entries() if e.alive and e.name.endswith(".control")})
+        if not live:
+            fail("no pipeline is running", EX_UNAVAILABLE)
+        if len(live) > 1:
+            fail(f"several pipelines are running ({', '.join(live)}): choose one with --name", EX_UNAVAILABLE)
+        name = live[0]
+    try:
+        return ControlFile.attach(name, readonly=True)
+    except (FileNotFoundError, RuntimeError) as exc:
+        fail(f"pipeline {name!r} is not running: {exc}", EX_UNAVAILABLE)
+
+
+@main.command()
+@name_option
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--watch", is_flag=True, help="Refresh every second until interrupted.")
+def stat(name: str | None, as_json: bool, watch: bool) -> None:
+    """Counters, rings, stages and errors of a running pipeline (read-only)."""
+    control = _attach_running(name)
+    rings = RingReader(control)
+    try:
+        while True:
+            report = pipeline_report(control, rings.rings)
+            if as_json:
+                click.echo(json.dumps(report))
+            else:
+                if watch:
+                    click.echo("\x1b[2J\x1b[H", nl=False)
+                click.echo(_stat_text(report))
+            if not watch:
+                break
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        rings.close()
+        control.close()
+
+
+def _or_dash(value: object) -> str:
+    return "-" if value is None else str(value)
+
+
+def _stat_text(report: dict[str, Any]) -> str:
+    lines = [
+        f"pipeline {report['pipeline']} [{report['state']}] owner pid {report['owner_pid']} up {report['uptime_s']} s"
+    ]
+    for stage_name, info in report["stages"].items():
+        counters = report["counters"][stage_name]
+        lines.append(
+            f"  {stage_name:<16} {info['state']:<8} pid {info['pid']:<8} cpu {_or_dash(info['cpu']):<3}"
+            f" {info['idle']:<9} in {counters['messages_in']:<10} out {counters['messages_out']:<10}"
+            f" err {counters['errors']:<5} restarts {info['restarts']}"
+        )
+    for ring_name, ring in report["rings"].items():
+        lines.append(
+            f"  ring {ring_name:<22} {ring['from']}->{ring['to']} produced {ring['produced']}"
+            f" consumed {ring['consumed']} backlog {ring['backlog']}/{ring['capacity']} full {ring['full']}"
+        )
+    for error in report["errors"]:
+        lines.append(f"  error [{error['stage']}] x{error['count']}: {error['message']}")
+    return "\n".join(lines)
+
+
+@main.command()
+@name_option
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--hgrm", type=click.Path(dir_okay=False, writable=True), help="Write an HdrHistogram .hgrm file.")
+@click.option("--hop", help="With --hgrm: this hop's histogram instead of end to end.")
+def latency(name: str | None, as_json: bool, hgrm: str | None, hop: str | None) -> None:
+    """Per-hop and end-to-end latency percentiles of a running pipeline."""
+    control = _attach_running(name)
+    try:
+        snapshot = LatencySnapshot.read(control)
+    finally:
+        control.close()
+    if hgrm:
+        if hop is not None and hop not in snapshot.hops:
+            fail(f"no hop {hop!r} (hops: {', '.join(snapshot.hops)})", 2)
+        histogram = snapshot.hops[hop] if hop else snapshot.end_to_end
+        Path(hgrm).write_text(histogram.to_hgrm())
+    if as_json:
+        click.echo(json.dumps(snapshot.as_json()))
+    elif not hgrm:
+        data = snapshot.as_json()
+        for row in [*data["hops"], {"name": "end-to-end", **data["end_to_end"]}]:
+            click.echo(
+                f"{row['name']:<28} n={row['count']:<10} p50={format_ns(row['p50_ns'])} "
+                f"p99={format_ns(row['p99_ns'])} p99.9={format_ns(row['p999_ns'])} max={format_ns(row['max_ns'])}"
+            )
+
+
+# ----------------------------------------------------------------------------- shm
+@main.group()
+def shm() -> None:
+    """List or clean hftpipe objects in /dev/shm."""
+
+
+@shm.command("ls")
+@click.option("--json", "as_json", is_flag=True)
+def shm_ls(as_json: bool) -> None:
+    entries = list_entries()
+    if as_json:
+        click.echo(json.dumps([e.__dict__ if hasattr(e, "__dict__") else _entry_dict(e) for e in entries]))
+        return
+    for e in entries:
+        kind = "sem" if e.is_semaphore else "shm"
+        owner = f"pid {e.owner_pid}" if e.owner_pid else "-"
+        click.echo(f"{e.name:<48} {kind} {e.size:>10} {owner:<12} {'live' if e.alive else 'STALE'}")
+
+
+def _entry_dict(entry: Any) -> dict[str, Any]:
+    return {k: getattr(entry, k) for k in entry.__slots__}
+
+
+@shm.command("clean")
+def shm_clean() -> None:
+    """Remove objects whose owner process is gone (live pipelines are left alone)."""
+    removed = clean_stale()
+    for name in removed:
+        click.echo(f"removed {name}")
+    click.echo(f"{len(removed)} stale object(s) removed")

@@ -1,1 +1,0 @@
-"""The exchange side's shared parts: record meanings, settings and the stage topology."""

@@ -1,0 +1,394 @@
+"""Pipeline configuration: TOML -> frozen, keyword-only dataclasses, validated once.
+
+Unknown keys are rejected, every error names its key (``stages.relay1.cpu``)
+and its reason, and the CLI turns a :class:`ConfigError` into exit status 78
+(``EX_CONFIG``). Stage classes are named ``"module:Class"``; their
+``[stages.NAME.params]`` table is checked against the class's ``Params``
+dataclass here, before any process starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
+from typing import Any, Final, Literal, get_type_hints
+
+from hftpipe.schema.records import HOP_SLOTS
+from hftpipe.substrate.control_layout import NAME_BYTES
+from hftpipe.substrate.idle import IDLE_ALIASES, IdleSettings
+from hftpipe.substrate.layout import is_power_of_two
+from hftpipe.substrate.ring_descriptor import MAX_CAPACITY, check_ring_shape
+from hftpipe.substrate.shm import check_name_part
+
+EX_CONFIG: Final = 78
+AUTO: Final = "auto"
+NO_PINNING: Final = "none"
+FAILURE_POLICIES: Final = ("restart", "restart-pipeline", "stop")
+CONFIG_SECTIONS_GROUP: Final = "hftpipe.config_sections"
+"""Entry-point group of application config tables: name -> ``expand(raw) -> raw`` with stages and rings."""
+_CORE_SECTIONS: Final = ("pipeline", "idle", "stages", "rings")
+
+CpuSetting = int | Literal["auto", "none"]
+
+
+class ConfigError(ValueError):
+    """A bad config: ``key`` is the dotted path, ``reason`` says what is wrong."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(f"{key}: {reason}")
+        self.key = key
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StageConfig:
+    name: str
+    class_path: str
+    cpu: CpuSetting = AUTO
+    idle: str = AUTO
+    realtime_priority: int | None = None
+    mlockall: bool = False
+    params: Any = None
+    """An instance of the stage class's ``Params`` dataclass."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RingConfig:
+    name: str
+    producer: str
+    consumer: str
+    capacity: int = 4096
+    slot_size: int = 128
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PipelineConfig:
+    name: str
+    stages: tuple[StageConfig, ...]
+    rings: tuple[RingConfig, ...]
+    on_failure: str = "stop"
+    max_restarts: int = 3
+    heartbeat_timeout_ms: int = 3000
+    startup_timeout_ms: int = 20000
+    stop_timeout_ms: int = 5000
+    max_consecutive_errors: int = 1000
+    idle: IdleSettings = field(default_factory=IdleSettings)
+    source: str = ""
+    """The file this was loaded from (absolute), passed on to stage processes."""
+
+    def stage(self, name: str) -> StageConfig:
+        for stage in self.stages:
+            if stage.name == name:
+                return stage
+        raise KeyError(f"no stage {name!r} in pipeline {self.name!r}")
+
+    def stage_index(self, name: str) -> int:
+        return [s.name for s in self.stages].index(name)
+
+    def inputs_of(self, stage: str) -> tuple[RingConfig, ...]:
+        return tuple(r for r in self.rings if r.consumer == stage)
+
+    def outputs_of(self, stage: str) -> tuple[RingConfig, ...]:
+        return tuple(r for r in self.rings if r.producer == stage)
+
+    def depths(self) -> dict[str, int]:
+        """Hops from the nearest source (a stage with no inputs), for latency stamps."""
+        depth = {s.name: 0 for s in self.stages if not self.inputs_of(s.name)}
+        frontier = list(depth)
+        while frontier:
+            nxt = []
+            for stage in frontier:
+                for ring in self.outputs_of(stage):
+                    if ring.consumer not in depth:
+                        depth[ring.consumer] = depth[stage] + 1
+                        nxt.append(ring.consumer)
+            frontier = nxt
+        return {s.name: min(depth.get(s.name, 0), HOP_SLOTS - 1) for s in self.stages}
+
+    def with_name(self, name: str) -> PipelineConfig:
+        check_name_part(name, "pipeline name")
+        return dataclasses.replace(self, name=name)
+
+
+# --------------------------------------------------------------------------- parsing
+def _table(raw: Any, key: str) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise ConfigError(key, f"must be a table, got {type(raw).__name__}")
+    return raw
+
+
+def _reject_unknown(raw: Mapping[str, Any], allowed: set[str], key: str) -> None:
+    for name in raw:
+        if name not in allowed:
+            prefix = f"{key}." if key else ""
+            raise ConfigError(f"{prefix}{name}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
+
+
+def _int(raw: Mapping[str, Any], name: str, key: str, default: int, minimum: int = 0) -> int:
+    value = raw.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{key}.{name}", f"must be an integer, got {value!r}")
+    if value < minimum:
+        raise ConfigError(f"{key}.{name}", f"must be >= {minimum}, got {value}")
+    return value
+
+
+def _str(raw: Mapping[str, Any], name: str, key: str, default: str, choices: tuple[str, ...] = ()) -> str:
+    value = raw.get(name, default)
+    if not isinstance(value, str):
+        raise ConfigError(f"{key}.{name}", f"must be a string, got {value!r}")
+    if choices and value not in choices:
+        raise ConfigError(f"{key}.{name}", f"must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def _cpu(raw: Mapping[str, Any], key: str, allowed_cpus: set[int]) -> CpuSetting:
+    value = raw.get("cpu", AUTO)
+    if value in (AUTO, NO_PINNING):
+        return value  # type: ignore[no-any-return]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{key}.cpu", f'must be a core number, "auto" or "none", got {value!r}')
+    if value not in allowed_cpus:
+        cores = ",".join(str(c) for c in sorted(allowed_cpus))
+        raise ConfigError(f"{key}.cpu", f"core {value} is not available to this process (cores: {cores})")
+    return value
+
+
+def load_stage_class(class_path: str, key: str) -> type:
+    module_name, sep, class_name = class_path.partition(":")
+    if not sep or not module_name or not class_name:
+        raise ConfigError(key, f'must be "module:Class", got {class_path!r}')
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(key, f"cannot import module {module_name!r}: {exc}") from exc
+    cls = getattr(module, class_name, None)
+    if not isinstance(cls, type):
+        raise ConfigError(key, f"module {module_name!r} has no class {class_name!r}")
+    return cls
+
+
+def build_params(cls: type, raw: Mapping[str, Any], key: str) -> Any:
+    """Check ``raw`` against ``cls.Params`` (a frozen dataclass) and build it."""
+    params_cls: Any = getattr(cls, "Params", None)
+    if not (isinstance(params_cls, type) and dataclasses.is_dataclass(params_cls)):
+        if raw:
+            raise ConfigError(key, f"{cls.__name__} takes no params")
+        return None
+    fields = {f.name: f for f in dataclasses.fields(params_cls)}
+    _reject_unknown(raw, set(fields), key)
+    hints = get_type_hints(params_cls)
+    for name, value in raw.items():
+        expected = hints[name]
+        ok = (
+            (expected is float and isinstance(value, int | float) and not isinstance(value, bool))
+            or (expected is int and isinstance(value, int) and not isinstance(value, bool))
+            or (expected in (str, bool) and isinstance(value, expected))
+            or expected not in (int, float, str, bool)
+        )
+        if not ok:
+            raise ConfigError(f"{key}.{name}", f"must be {expected.__name__}, got {value!r}")
+    try:
+        built: Any = params_cls(**raw)
+        return built
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(key, str(exc)) from exc
+
+
+_PIPELINE_KEYS: Final = {
+    "name",
+    "on_failure",
+    "max_restarts",
+    "heartbeat_timeout_ms",
+    "startup_timeout_ms",
+    "stop_timeout_ms",
+    "max_consecutive_errors",
+}
+_STAGE_KEYS: Final = {"class", "cpu", "idle", "realtime_priority", "mlockall", "params"}
+_RING_KEYS: Final = {"name", "from", "to", "capacity", "slot_size"}
+_IDLE_KEYS: Final = {f.name for f in dataclasses.fields(IdleSettings)}
+
+
+def _parse_stage(name: str, raw: Any, allowed_cpus: set[int]) -> StageConfig:
+    key = f"stages.{name}"
+    try:
+        check_name_part(name, "stage name")
+    except ValueError as exc:
+        raise ConfigError(key, str(exc)) from exc
+    if len(name) > NAME_BYTES:  # the control file's stage table holds 32 bytes
+        raise ConfigError(key, f"stage name {name!r} is longer than {NAME_BYTES} characters")
+    raw = _table(raw, key)
+    _reject_unknown(raw, _STAGE_KEYS, key)
+    if "class" not in raw:
+        raise ConfigError(f"{key}.class", 'missing: name the stage class as "module:Class"')
+    class_path = _str(raw, "class", key, "")
+    cls = load_stage_class(class_path, f"{key}.class")
+    priority = raw.get("realtime_priority")
+    if priority is not None and (
+        isinstance(priority, bool) or not isinstance(priority, int) or not 1 <= priority <= 99
+    ):
+        raise ConfigError(f"{key}.realtime_priority", f"must be an integer 1..99 (SCHED_FIFO), got {priority!r}")
+    mlock = raw.get("mlockall", False)
+    if not isinstance(mlock, bool):
+        raise ConfigError(f"{key}.mlockall", f"must be true or false, got {mlock!r}")
+    return StageConfig(
+        name=name,
+        class_path=class_path,
+        cpu=_cpu(raw, key, allowed_cpus),
+        idle=_str(raw, "idle", key, AUTO, (AUTO, *IDLE_ALIASES)),
+        realtime_priority=priority,
+        mlockall=mlock,
+        params=build_params(cls, _table(raw.get("params", {}), f"{key}.params"), f"{key}.params"),
+    )
+
+
+def _parse_ring(index: int, raw: Any, stage_names: set[str]) -> RingConfig:
+    key = f"rings[{index}]"
+    raw = _table(raw, key)
+    _reject_unknown(raw, _RING_KEYS, key)
+    ends = {}
+    for end in ("from", "to"):
+        if end not in raw:
+            raise ConfigError(f"{key}.{end}", "missing: name a stage")
+        value = _str(raw, end, key, "")
+        if value not in stage_names:
+            raise ConfigError(f"{key}.{end}", f"no stage named {value!r}")
+        ends[end] = value
+    if ends["from"] == ends["to"]:
+        raise ConfigError(key, "a ring must connect two different stages")
+    name = _str(raw, "name", key, f"{ends['from']}-{ends['to']}")
+    capacity = _int(raw, "capacity", key, 4096, minimum=2)
+    slot_size = _int(raw, "slot_size", key, 128, minimum=8)
+    if not is_power_of_two(capacity) or capacity > MAX_CAPACITY:
+        raise ConfigError(f"{key}.capacity", f"must be a power of two <= {MAX_CAPACITY}, got {capacity}")
+    try:
+        check_name_part(name, "ring name")
+    except ValueError as exc:
+        raise ConfigError(f"{key}.name", str(exc)) from exc
+    try:
+        check_ring_shape(capacity, slot_size)
+    except ValueError as exc:
+        raise ConfigError(f"{key}.slot_size", str(exc)) from exc
+    if len(name) > NAME_BYTES:  # the control file's ring table holds 32 bytes
+        raise ConfigError(f"{key}.name", f"ring name {name!r} is longer than {NAME_BYTES} characters")
+    return RingConfig(name=name, producer=ends["from"], consumer=ends["to"], capacity=capacity, slot_size=slot_size)
+
+
+def parse_config(raw: Mapping[str, Any], source: str = "", allowed_cpus: set[int] | None = None) -> PipelineConfig:
+    cpus = allowed_cpus if allowed_cpus is not None else set(os.sched_getaffinity(0))
+    raw = _expand_sections(raw)
+    pipeline = _table(raw.get("pipeline", {}), "pipeline")
+    _reject_unknown(pipeline, _PIPELINE_KEYS, "pipeline")
+    if "name" not in pipeline:
+        raise ConfigError("pipeline.name", "missing: every pipeline needs a name (it names its shared memory)")
+    name = _str(pipeline, "name", "pipeline", "")
+    try:
+        check_name_part(name, "pipeline name")
+    except ValueError as exc:
+        raise ConfigError("pipeline.name", str(exc)) from exc
+
+    idle_raw = _table(raw.get("idle", {}), "idle")
+    _reject_unknown(idle_raw, _IDLE_KEYS, "idle")
+    defaults = IdleSettings()
+    idle_values = {k: _int(idle_raw, k, "idle", getattr(defaults, k)) for k in _IDLE_KEYS}
+    try:
+        idle = IdleSettings(**idle_values)
+    except ValueError as exc:
+        raise ConfigError("idle", str(exc)) from exc
+
+    stages_raw = _table(raw.get("stages", {}), "stages")
+    if not stages_raw:
+        raise ConfigError("stages", "missing: a pipeline needs at least one stage")
+    stages = tuple(_parse_stage(n, s, cpus) for n, s in stages_raw.items())
+    names = {s.name for s in stages}
+
+    rings_raw = raw.get("rings", [])
+    if not isinstance(rings_raw, list):
+        raise ConfigError("rings", "must be an array of tables ([[rings]])")
+    rings = tuple(_parse_ring(i, r, names) for i, r in enumerate(rings_raw))
+    seen: set[str] = set()
+    for i, ring in enumerate(rings):
+        if ring.name in seen:
+            raise ConfigError(f"rings[{i}].name", f"duplicate ring name {ring.name!r}")
+        seen.add(ring.name)
+    pinned = [s for s in stages if isinstance(s.cpu, int)]
+    for a_i, a in enumerate(pinned):
+        for b in pinned[a_i + 1 :]:
+            if a.cpu == b.cpu:
+                raise ConfigError(f"stages.{b.name}.cpu", f"core {b.cpu} is already given to stage {a.name!r}")
+
+    return PipelineConfig(
+        name=name,
+        stages=stages,
+        rings=rings,
+        on_failure=_str(pipeline, "on_failure", "pipeline", "stop", FAILURE_POLICIES),
+        max_restarts=_int(pipeline, "max_restarts", "pipeline", 3),
+        heartbeat_timeout_ms=_int(pipeline, "heartbeat_timeout_ms", "pipeline", 3000, minimum=10),
+        startup_timeout_ms=_int(pipeline, "startup_timeout_ms", "pipeline", 20000, minimum=100),
+        stop_timeout_ms=_int(pipeline, "stop_timeout_ms", "pipeline", 5000, minimum=10),
+        max_consecutive_errors=_int(pipeline, "max_consecutive_errors", "pipeline", 1000, minimum=1),
+        idle=idle,
+        source=source,
+    )
+
+
+def _expand_sections(raw: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Hand each application table (``[exchange]``, ...) to the expander its application registered.
+
+    An expander turns its table into ordinary ``stages`` and ``rings``, so the
+    rest of this module knows no application. Unknown top-level keys are
+    refused, naming the ones that are allowed.
+    """
+    expanders = registered_sections()
+    _reject_unknown(raw, {*_CORE_SECTIONS, *expanders}, "")
+    for section in [k for k in raw if k in expanders]:
+        expand = expanders[section].load()
+        raw = expand(raw)
+    return raw
+
+
+def registered_sections() -> dict[str, EntryPoint]:
+    """Application config tables by name (``hftpipe.config_sections`` entry points)."""
+    return {ep.name: ep for ep in entry_points(group=CONFIG_SECTIONS_GROUP)}
+
+
+def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A config file's TOML; an unreadable or malformed file is a :class:`ConfigError` on ``file``."""
+    file = Path(path)
+    try:
+        text = file.read_text()
+    except OSError as exc:
+        raise ConfigError("file", f"cannot read {file}: {exc.strerror}") from exc
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("file", f"{file} is not valid TOML: {exc}") from exc
+
+
+def load_config(path: str | os.PathLike[str]) -> PipelineConfig:
+    return parse_config(read_toml(path), source=str(Path(path).resolve()))
+
+
+def probe_config_path() -> Path:
+    """The 5-stage latency probe, beside the default: the benchmark topology."""
+    return default_config_path().parent / "probe.toml"
+
+
+def packaged_config_path(file_name: str) -> Path:
+    """An embedded config: inside the wheel, or the source checkout's ``configs/``."""
+    package = Path(__file__).resolve().parent.parent
+    packaged = package / "_configs" / file_name
+    if packaged.exists():
+        return packaged
+    return package.parent / "configs" / file_name
+
+
+def default_config_path() -> Path:
+    """The embedded default (``configs/default.toml``)."""
+    return packaged_config_path("default.toml")

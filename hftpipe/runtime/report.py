@@ -1,0 +1,140 @@
+"""What a pipeline looks like from outside: counters, rings, latency, errors.
+
+Built only from reads of the control file and the ring headers, so ``hftpipe
+stat`` can call it on a running pipeline without disturbing a single writer.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from hftpipe.runtime.wiring import ring_segment_name
+from hftpipe.substrate.control import ControlFile
+from hftpipe.substrate.histogram import HistogramSnapshot
+from hftpipe.substrate.ring import Ring
+
+
+@dataclass(frozen=True, slots=True)
+class LatencySnapshot:
+    hops: dict[str, HistogramSnapshot]
+    end_to_end: HistogramSnapshot
+
+    @classmethod
+    def read(cls, control: ControlFile) -> LatencySnapshot:
+        hops = {entry.name: control.read_hop_histogram(i) for i, entry in enumerate(control.rings)}
+        end_to_end = HistogramSnapshot.empty()
+        for stage in range(control.layout.stages):
+            end_to_end = end_to_end.merge(control.read_end_to_end_histogram(stage))
+        return cls(hops, end_to_end)
+
+    def since(self, earlier: LatencySnapshot) -> LatencySnapshot:
+        """What was recorded between ``earlier`` and this snapshot (for live views)."""
+        return LatencySnapshot(
+            {name: _minus(h, earlier.hops.get(name)) for name, h in self.hops.items()},
+            _minus(self.end_to_end, earlier.end_to_end),
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "hops": [{"name": name, **h.summary()} for name, h in self.hops.items()],
+            "end_to_end": self.end_to_end.summary(),
+        }
+
+
+def _minus(later: HistogramSnapshot, earlier: HistogramSnapshot | None) -> HistogramSnapshot:
+    if earlier is None:
+        return later
+    return HistogramSnapshot(later.counts - earlier.counts, later.max_value, later.min_value)
+
+
+class RingReader:
+    """Read-only handles on a pipeline's rings, opened once for repeated reports."""
+
+    def __init__(self, control: ControlFile) -> None:
+        self.rings: dict[str, Ring] = {}
+        pipeline = control.pipeline_name
+        for entry in control.rings:
+            try:
+                self.rings[entry.name] = Ring.attach(ring_segment_name(pipeline, entry.name), readonly=True)
+            except (FileNotFoundError, ValueError):
+                continue
+
+    def close(self) -> None:
+        for ring in self.rings.values():
+            ring.close()
+        self.rings.clear()
+
+
+def pipeline_report(control: ControlFile, rings: dict[str, Ring]) -> dict[str, Any]:
+    names = control.stage_names
+    stages = {}
+    for i, name in enumerate(names):
+        stages[name] = {
+            "state": control.stage_state(i).name.lower(),
+            "pid": control.stage_pid(i),
+            "cpu": control.stage_cpu(i),
+            "idle": control.stage_idle(i),
+            "restarts": control.stage_restarts(i),
+            "last_exit": control.stage_exit(i),
+        }
+    ring_info = {}
+    for entry in control.rings:
+        ring = rings.get(entry.name)
+        produced = ring.producer_position if ring else 0
+        consumed = ring.consumer_position if ring else 0
+        ring_info[entry.name] = {
+            "from": names[entry.producer],
+            "to": names[entry.consumer],
+            "capacity": entry.capacity,
+            "slot_size": entry.slot_size,
+            "produced": produced,
+            "consumed": consumed,
+            "backlog": produced - consumed,
+            "full": ring.full_count if ring else 0,
+        }
+    errors = [
+        {
+            "stage": names[i] if i is not None else "supervisor",
+            "message": e.message,
+            "count": e.count,
+            "first_wall_ns": e.first_wall_ns,
+            "last_wall_ns": e.last_wall_ns,
+        }
+        for i in [*range(len(names)), None]
+        for e in control.read_errors(i)
+    ]
+    return {
+        "pipeline": control.pipeline_name,
+        "state": control.state.name.lower(),
+        "owner_pid": control.owner_pid,
+        "uptime_s": round((time.monotonic_ns() - control.started_mono_ns) / 1e9, 3),
+        "stages": stages,
+        "counters": {name: control.read_counters(i) for i, name in enumerate(names)},
+        "rings": ring_info,
+        "latency": LatencySnapshot.read(control).as_json(),
+        "errors": errors,
+    }
+
+
+def format_ns(ns: int) -> str:
+    if ns < 1_000:
+        return f"{ns}ns"
+    if ns < 1_000_000:
+        return f"{ns / 1e3:.1f}µs"
+    if ns < 1_000_000_000:
+        return f"{ns / 1e6:.1f}ms"
+    return f"{ns / 1e9:.2f}s"
+
+
+def status_line(delta: LatencySnapshot, messages_per_s: float) -> str:
+    """One line for a terminal: throughput, then p50/p99 per hop and end to end."""
+    parts = [f"{messages_per_s:,.0f} msg/s"]
+    for name, h in delta.hops.items():
+        if h.count:
+            parts.append(f"{name} {format_ns(h.value_at_percentile(50))}/{format_ns(h.value_at_percentile(99))}")
+    e2e = delta.end_to_end
+    if e2e.count:
+        parts.append(f"e2e {format_ns(e2e.value_at_percentile(50))}/{format_ns(e2e.value_at_percentile(99))}")
+    return " | ".join(parts)

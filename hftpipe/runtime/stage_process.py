@@ -1,0 +1,69 @@
+"""``hftpipe stage NAME -c CONFIG``: one stage in its own process.
+
+The supervisor starts stages exactly this way, and so does the systemd
+per-stage template, so both paths are the same code. The stage takes its core
+and idle strategy from its slot in the control file (the owner decided them
+once), attaches what its config names, and runs its agent until told to stop.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from hftpipe.runtime.agent import AsyncAgent
+from hftpipe.runtime.config import PipelineConfig, load_stage_class
+from hftpipe.runtime.runner import EX_UNAVAILABLE, AgentRunner, AsyncAgentRunner, RunnerSettings
+from hftpipe.runtime.wiring import open_stage_context
+from hftpipe.substrate.control import ControlFile
+from hftpipe.substrate.idle import BusySpinIdle, IdleStrategy, make_idle
+
+LOG_FORMAT = "%(asctime)s %(process)d %(name)s %(levelname)s %(message)s"
+LOG_LEVEL_ENV = "HFTPIPE_LOG_LEVEL"
+"""The supervisor passes its own log level to the stages it starts."""
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    logging.basicConfig(stream=sys.stderr, level=level, format=LOG_FORMAT)
+
+
+def run_stage(config: PipelineConfig, stage: str) -> int:
+    logger = logging.getLogger(f"hftpipe.{config.name}.{stage}")
+    stage_config = config.stage(stage)
+    try:
+        control = ControlFile.attach(config.name)
+    except (FileNotFoundError, RuntimeError) as exc:
+        logger.error("pipeline %r is not running (%s): start its owner first (hftpipe run)", config.name, exc)
+        return EX_UNAVAILABLE
+    try:
+        index = control.stage_index(stage)
+        ctx = open_stage_context(config, control, stage)
+    except (FileNotFoundError, KeyError) as exc:
+        logger.error("cannot attach stage %r: %s", stage, exc)
+        control.close()
+        return EX_UNAVAILABLE
+    try:
+        agent = load_stage_class(stage_config.class_path, f"stages.{stage}.class")(ctx)
+        idle_alias = control.stage_idle(index)
+        if isinstance(agent, AsyncAgent):
+            idle: IdleStrategy = BusySpinIdle()  # unused: the event loop does the waiting
+        else:
+            idle = make_idle(idle_alias, config.idle, [p.ring for p in ctx.inputs.values()], ctx.doorbell)
+        runner_cls = AsyncAgentRunner if isinstance(agent, AsyncAgent) else AgentRunner
+        runner = runner_cls(
+            agent,
+            idle,
+            RunnerSettings(
+                cpu=control.stage_cpu(index),
+                realtime_priority=stage_config.realtime_priority,
+                mlockall=stage_config.mlockall,
+                max_consecutive_errors=config.max_consecutive_errors,
+            ),
+            logger,
+        )
+        runner.install_signal_handlers()
+        logger.info("started: cpu=%s idle=%s", control.stage_cpu(index), idle_alias)
+        return runner.run()
+    finally:
+        ctx.close()
+        control.close()

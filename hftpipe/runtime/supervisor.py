@@ -1,0 +1,272 @@
+"""The supervisor owns a pipeline's shared memory and its stage processes.
+
+Start: refuse if the pipeline is live, remove segments whose owner is dead,
+create control file, rings and doorbells, start every stage as ``hftpipe
+stage NAME`` (downstream first, so consumers exist before producers), wait
+until all report READY, then flip the pipeline to RUNNING.
+
+Watch: a stage that exits or stops heart-beating is recorded (why, in the
+owner's error log), the pipeline is HALTED so every stage can see it, and
+then, per ``on_failure``: the stage is restarted (``restart``), every stage is
+stopped and the pipeline started afresh with new shared memory
+(``restart-pipeline``: for pipelines whose stages hold state that only makes
+sense together, like the exchange, which rebuilds it from its journal), or the
+pipeline is stopped (``stop``).
+
+Stop: upstream first (sources, then each consumer once its producers are
+gone), SIGTERM then SIGKILL after ``stop_timeout_ms``, then unlink every
+shared object, so nothing of ours is left in /dev/shm.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+from hftpipe.runtime.config import PipelineConfig
+from hftpipe.runtime.placement import PlacementPlan, plan_placement
+from hftpipe.runtime.stage_process import LOG_LEVEL_ENV
+from hftpipe.runtime.wiring import OwnedObjects, create_pipeline_objects
+from hftpipe.substrate.control import ControlFile
+from hftpipe.substrate.control_layout import PipelineState, StageState
+from hftpipe.substrate.shm import clean_stale, list_entries
+
+WATCH_INTERVAL_S: Final = 0.05
+_HEART_BEATING: Final = (StageState.READY, StageState.RUNNING)
+"""States in which a stage's runner writes its heartbeat (STARTING is bounded by startup_timeout_ms)."""
+
+
+class PipelineAlreadyRunningError(RuntimeError):
+    pass
+
+
+class StartupFailedError(RuntimeError):
+    pass
+
+
+def describe_exit(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"exited with status {returncode}"
+
+
+@dataclass
+class StageProcess:
+    name: str
+    index: int
+    process: subprocess.Popen[bytes] | None = None
+
+
+class Supervisor:
+    def __init__(self, config: PipelineConfig, logger: logging.Logger | None = None) -> None:
+        if not config.source:
+            raise ValueError("the supervisor starts stages from a config file: config.source is empty")
+        self.config = config
+        self.logger = logger or logging.getLogger(f"hftpipe.{config.name}.supervisor")
+        self.objects: OwnedObjects | None = None
+        self.plan: PlacementPlan | None = None
+        self.failure: str | None = None
+        self.stages = [StageProcess(s.name, i) for i, s in enumerate(config.stages)]
+        self.pipeline_restarts = 0
+        depths = config.depths()
+        order = sorted(self.stages, key=lambda s: (-depths[s.name], s.index))
+        self.start_order = order
+        self.stop_order = list(reversed(order))
+
+    @property
+    def control(self) -> ControlFile:
+        assert self.objects is not None, "start() first"
+        return self.objects.control
+
+    # -- start -----------------------------------------------------------------
+    def start(self) -> None:
+        name = self.config.name
+        live = [e for e in list_entries(name) if e.alive and e.owner_pid is not None]
+        if live:
+            raise PipelineAlreadyRunningError(f"pipeline {name!r} is already running (owner pid {live[0].owner_pid})")
+        removed = clean_stale(name)
+        if removed:
+            self.logger.warning(
+                "removed %d stale shared-memory objects of a dead owner: %s", len(removed), ", ".join(removed)
+            )
+        self.plan = plan_placement(self.config, sorted(os.sched_getaffinity(0)))
+        self.logger.info("%s", self.plan.explanation)
+        self.objects = create_pipeline_objects(self.config)
+        try:
+            for stage in self.stages:
+                placement = self.plan.stages[stage.name]
+                self.control.set_stage_cpu(stage.index, placement.cpu)
+                self.control.set_stage_idle(stage.index, placement.idle)
+            for stage in self.start_order:
+                self._spawn(stage)
+            self._wait_ready(self.stages)
+        except BaseException:
+            self.destroy()
+            raise
+        self.control.set_state(PipelineState.RUNNING)
+        self.logger.info("pipeline %r running with %d stages", name, len(self.stages))
+
+    def _spawn(self, stage: StageProcess) -> None:
+        command = [
+            sys.executable,
+            "-m",
+            "hftpipe",
+            "stage",
+            stage.name,
+            "-c",
+            self.config.source,
+            "--name",
+            self.config.name,
+        ]
+        self.control.set_stage_state(stage.index, StageState.NOT_STARTED)
+        # Stages log to stderr; their stdout goes there too so ours stays clean for --json.
+        env = {**os.environ, LOG_LEVEL_ENV: logging.getLevelName(logging.getLogger().getEffectiveLevel())}
+        stage.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=2, env=env)
+
+    def _wait_ready(self, stages: list[StageProcess]) -> None:
+        deadline = time.monotonic() + self.config.startup_timeout_ms / 1000
+        pending = list(stages)
+        while pending:
+            for stage in list(pending):
+                assert stage.process is not None
+                returncode = stage.process.poll()
+                if returncode is not None:
+                    raise StartupFailedError(f"stage {stage.name!r} {describe_exit(returncode)} during startup")
+                if self.control.stage_state(stage.index) in (StageState.READY, StageState.RUNNING):
+                    pending.remove(stage)
+            if pending and time.monotonic() > deadline:
+                names = ", ".join(s.name for s in pending)
+                raise StartupFailedError(f"stages not ready after {self.config.startup_timeout_ms} ms: {names}")
+            time.sleep(0.005)
+
+    # -- watch -------------------------------------------------------------------
+    def check(self) -> bool:
+        """One watch pass; False once the pipeline has been stopped by a failure."""
+        if self.failure is not None:
+            return False
+        now = time.monotonic_ns()
+        timeout_ns = self.config.heartbeat_timeout_ms * 1_000_000
+        for stage in self.stages:
+            assert stage.process is not None
+            returncode = stage.process.poll()
+            if returncode is not None:
+                self._on_failure(stage, describe_exit(returncode), returncode)
+            elif self.control.stage_state(stage.index) in _HEART_BEATING:
+                silent_ns = now - self.control.heartbeat_ns(stage.index)
+                if silent_ns > timeout_ns:
+                    stage.process.kill()
+                    returncode = stage.process.wait()
+                    self._on_failure(
+                        stage, f"stopped heart-beating for {silent_ns // 1_000_000} ms (killed)", returncode
+                    )
+            if self.failure is not None:
+                return False
+        return True
+
+    def _on_failure(self, stage: StageProcess, reason: str, returncode: int) -> None:
+        control = self.control
+        message = f"stage {stage.name} {reason}"
+        self.logger.error("%s; pipeline halted", message)
+        control.set_stage_exit(stage.index, returncode)
+        control.set_stage_state(stage.index, StageState.FAILED)
+        control.error_log(None).record(message)
+        control.set_state(PipelineState.HALTED)
+        if self.config.on_failure == "restart-pipeline":
+            self._restart_pipeline(message)
+            return
+        restarts = control.stage_restarts(stage.index)
+        if self.config.on_failure == "restart" and restarts < self.config.max_restarts:
+            control.count_restart(stage.index)
+            self.logger.warning(
+                "restarting stage %s (restart %d of %d)", stage.name, restarts + 1, self.config.max_restarts
+            )
+            try:
+                self._spawn(stage)
+                self._wait_ready([stage])
+            except StartupFailedError as exc:
+                self.failure = f"{message}; restart failed: {exc}"
+                self.logger.error("%s", self.failure)
+                return
+            control.set_state(PipelineState.RUNNING)
+            self.logger.info("stage %s restarted; pipeline running", stage.name)
+            return
+        why = "on_failure = stop" if self.config.on_failure == "stop" else f"{restarts} restarts used"
+        self.failure = f"{message} ({why})"
+        self.logger.error("stopping pipeline: %s", self.failure)
+
+    def _restart_pipeline(self, message: str) -> None:
+        """Stop every stage, unlink everything, then start again as if from scratch."""
+        if self.pipeline_restarts >= self.config.max_restarts:
+            self.failure = f"{message} ({self.pipeline_restarts} pipeline restarts used)"
+            self.logger.error("stopping pipeline: %s", self.failure)
+            return
+        self.pipeline_restarts += 1
+        self.logger.warning(
+            "restarting every stage of pipeline %s (restart %d of %d)",
+            self.config.name,
+            self.pipeline_restarts,
+            self.config.max_restarts,
+        )
+        self.destroy()
+        try:
+            self.start()
+        except (StartupFailedError, OSError) as exc:
+            self.failure = f"{message}; pipeline restart failed: {exc}"
+            self.logger.error("%s", self.failure)
+            return
+        self.control.error_log(None).record(f"{message}; pipeline restarted ({self.pipeline_restarts})")
+
+    def run(
+        self,
+        duration_s: float | None = None,
+        should_stop: Callable[[], bool] = lambda: False,
+        on_tick: Callable[[], None] = lambda: None,
+    ) -> None:
+        """Watch until ``duration_s`` passes, a failure stops the pipeline, or ``should_stop()``."""
+        deadline = None if duration_s is None else time.monotonic() + duration_s
+        while deadline is None or time.monotonic() < deadline:
+            if should_stop() or not self.check():
+                return
+            on_tick()
+            time.sleep(WATCH_INTERVAL_S)
+
+    # -- stop ----------------------------------------------------------------------
+    def stop(self) -> None:
+        """Stop stages upstream first, then unlink every shared object. Idempotent."""
+        if self.objects is None:
+            return
+        control = self.control
+        if control.state is not PipelineState.STOPPED:
+            control.set_state(PipelineState.STOPPING)
+        timeout_s = self.config.stop_timeout_ms / 1000
+        for stage in self.stop_order:
+            process = stage.process
+            if process is None or process.poll() is not None:
+                continue
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.logger.error("stage %s ignored SIGTERM for %.1f s; killing it", stage.name, timeout_s)
+                control.error_log(None).record(f"stage {stage.name} killed after stop timeout")
+                process.kill()
+                process.wait()
+            control.set_stage_exit(stage.index, process.returncode)
+        control.set_state(PipelineState.STOPPED)
+
+    def destroy(self) -> None:
+        """Unlink everything; the last step of any stop, also after errors."""
+        if self.objects is not None:
+            self.stop()
+            self.objects.destroy()
+            self.objects = None

@@ -1,0 +1,213 @@
+"""What flows between the exchange stages: the meaning of EX_COMMAND and EX_EVENT records.
+
+Topology (one process each; every arrow is an SPSC ring of 256-byte records)::
+
+    gateway --EX_COMMAND--> accounting --EX_COMMAND--> engine_<SYMBOL> --BOOK_DELTA/TRADE--> publisher
+       ^                      |    ^                        |
+       +------EX_EVENT--------+    +--------EX_EVENT--------+
+
+*Accounting* is the sequencer: it checks and places holds, gives every
+state-changing command the next journal sequence (header ``seq``) and the
+exchange clock (header ``ts_venue``, wall-clock ns, used as the transaction
+time), appends it to the journal, and only then forwards it to the symbol's
+engine. Engines are deterministic functions of the commands they receive, so
+replaying the journal through them rebuilds every book exactly.
+
+Header fields: ``instrument`` is the symbol id (index into the configured
+symbols, from 1; 0 for commands with no symbol), ``seq`` the journal sequence
+of the command (0 for queries, which are not journaled), ``ts_venue`` the
+exchange time, ``ts_origin`` the gateway's monotonic receive time. ``flags``
+may carry ``RecordFlag.REPLAY`` (journal replay: no client waits for it) and
+``RecordFlag.END_OF_UPDATE``, which marks the last EX_EVENT caused by one
+command (every command causes at least one event).
+
+Fixed point: prices at the symbol's ``price_scale``, quantities at its
+``qty_scale``, quote amounts (``quote_qty``, ``cum_quote``) at
+``price_scale + qty_scale`` (the exact product ``price * qty``), balances,
+amounts and commissions at :data:`ASSET_SCALE`. Client order ids are ASCII,
+NUL-padded to :data:`~hftpipe.schema.records.EX_ID_BYTES`.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Final
+
+from hftpipe.schema.records import EX_ID_BYTES
+
+ASSET_SCALE: Final = 8
+"""Every balance is an int64 count of 1e-8 units of its asset (Binance shows 8 decimals)."""
+
+FEE_ACCOUNT: Final = 0
+"""The exchange's own account: commissions are credited here."""
+
+
+class Command(IntEnum):
+    """``EX_COMMAND.command``."""
+
+    NEW_ORDER = 1
+    """``order.place``: side, order_type, tif, stp_mode, price, qty, quote_qty,
+    client_order_id, resp_type. ``tag`` is the engine-side client id
+    (accounting sets it to the command's ``seq``). ``cap`` bounds what a MARKET
+    order may consume because accounting held exactly that much: for a BUY the
+    quote spent (``price * qty`` scale), for a SELL the base quantity; 0: no cap."""
+    CANCEL = 2
+    """``order.cancel``: by ``order_id`` (> 0) or ``tag`` (accounting resolved
+    ``orig_client_order_id``); ``client_order_id`` is the cancel's own
+    ``newClientOrderId``."""
+    CANCEL_REPLACE = 3
+    """``order.cancelReplace``: cancel target as for CANCEL (``order_id``/``tag``,
+    ``orig_client_order_id``), ``cancel_client_order_id`` the cancel's own id,
+    ``replace_mode`` a :class:`ReplaceMode`; the new order as for NEW_ORDER."""
+    CANCEL_ALL = 4
+    """``openOrders.cancelAll`` for one account and symbol."""
+    ORDER_STATUS = 5
+    """``order.status`` (answered by accounting, not journaled)."""
+    OPEN_ORDERS = 6
+    """``openOrders.status``; ``instrument`` 0 means every symbol (answered by accounting)."""
+    ACCOUNT_STATUS = 7
+    """``account.status`` (answered by accounting)."""
+    DEPTH = 8
+    """``depth`` of the engine's book; ``qty`` is the level limit (answered by the engine)."""
+    DEPOSIT = 9
+    """Admin: credit ``qty`` (at ASSET_SCALE) of ``asset`` to ``account``."""
+    WITHDRAW = 10
+    """Admin: debit ``qty`` of ``asset`` from ``account``'s free balance."""
+    BALANCES = 11
+    """Admin: every balance of ``account`` (0xFFFFFFFF: every account), with the invariant state."""
+
+
+ALL_ACCOUNTS: Final = 0xFFFFFFFF
+
+
+class Event(IntEnum):
+    """``EX_EVENT.event``."""
+
+    NEW = 1
+    """An order was accepted (executionReport ``x = NEW``)."""
+    TRADE = 2
+    """One side of one match (``is_maker`` says which); an engine emits the
+    maker's then the taker's record for every match, with ``trade_id``,
+    ``last_price``, ``last_qty``, ``cum_qty``, ``cum_quote`` and ``status``.
+    Accounting adds ``commission``/``commission_asset``."""
+    CANCELED = 3
+    EXPIRED = 4
+    """``expire_reason`` says why; ``status`` is EXPIRED or EXPIRED_IN_MATCH."""
+    REJECTED = 5
+    """``reject_code`` (Binance code, negative) and ``reject_reason`` (index into
+    :data:`REJECT_MESSAGES`)."""
+    ORDER = 6
+    """An order's current state (order.status, openOrders.status answers)."""
+    BALANCE = 7
+    """``asset``: ``commission_asset``; free: ``qty``; locked: ``quote_qty``
+    (account.status answers, and after every change: outboundAccountPosition)."""
+    BALANCE_UPDATE = 8
+    """A deposit or withdrawal: ``commission_asset`` is the asset, ``qty`` the signed delta."""
+    DEPTH_LEVEL = 9
+    """One level of a depth answer: ``side``, ``price``, ``qty``; the closing
+    record (END_OF_UPDATE) carries ``order_id`` = lastUpdateId."""
+    DONE = 10
+    """Closes an answer that has no other last record (e.g. an empty open-orders list)."""
+    CANCEL_REPLACE = 11
+    """Closes an ``order.cancelReplace`` answer: ``status`` is a
+    :class:`ReplaceOutcome`; the CANCELED/NEW/REJECTED records before it say
+    what happened to each half. A replacement that fails its filters is
+    refused before anything is canceled: then the answer is one REJECTED
+    record and no CANCEL_REPLACE record."""
+
+
+class OrderStatus(IntEnum):
+    """``EX_EVENT.status`` for order events (Binance's order status strings)."""
+
+    NEW = 0
+    PARTIALLY_FILLED = 1
+    FILLED = 2
+    CANCELED = 3
+    REJECTED = 4
+    EXPIRED = 5
+    EXPIRED_IN_MATCH = 6
+
+
+class RespType(IntEnum):
+    """``newOrderRespType``."""
+
+    ACK = 0
+    RESULT = 1
+    FULL = 2
+
+
+class ReplaceMode(IntEnum):
+    """``cancelReplaceMode``."""
+
+    STOP_ON_FAILURE = 0
+    ALLOW_FAILURE = 1
+
+
+class ReplaceOutcome(IntEnum):
+    """How an ``order.cancelReplace`` ended (Binance codes -2021/-2022 on partial failure)."""
+
+    SUCCESS = 0
+    CANCEL_FAILED = 1
+    """The cancel failed and the new order was not tried (-2022)."""
+    NEW_FAILED = 2
+    """The cancel succeeded, the new order failed (-2021)."""
+    BOTH_FAILED = 3
+    """ALLOW_FAILURE: both halves failed (-2022)."""
+    CANCEL_FAILED_NEW_PLACED = 4
+    """ALLOW_FAILURE: the cancel failed, the new order was placed (-2021)."""
+
+
+REJECT_MESSAGES: Final[tuple[str, ...]] = (
+    "",
+    "Unknown order sent.",
+    "Duplicate order sent.",
+    "Account has insufficient balance for requested action.",
+    "Order would immediately match and take.",
+    "Order book liquidity is less than symbol minimum quantity.",
+    "Order book liquidity is less than LOT_SIZE filter minimum quantity.",
+    "Filter failure: PRICE_FILTER",
+    "Filter failure: LOT_SIZE",
+    "Filter failure: MIN_NOTIONAL",
+    "Filter failure: NOTIONAL",
+    "Filter failure: MARKET_LOT_SIZE",
+    "Stop loss orders are not supported for this symbol.",
+    "Stop loss limit orders are not supported for this symbol.",
+    "Invalid symbol.",
+    "Trading is halted: the ledger invariant failed.",
+    "Order was canceled or expired.",
+    "Illegal characters found in parameter 'quantity'; legal range is '^([0-9]{1,20})(\\.[0-9]{1,20})?$'.",
+    "Unsupported order combination.",
+    "Order does not exist.",
+    # The matching engine's own request checks (stages/exchange/core/matching.py):
+    "Invalid side.",
+    "Invalid timeInForce.",
+    "Invalid orderType.",
+    "Parameter 'quoteOrderQty' sent when not required.",
+    "Param 'quantity' or 'quoteOrderQty' must be sent, but both were empty/null!",
+    "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!",
+    "This symbol does not allow the specified self-trade prevention mode.",
+)
+"""``EX_EVENT.reject_reason`` indexes this table; append only (journals and rings hold indexes)."""
+
+_REASON_INDEX: Final = {message: index for index, message in enumerate(REJECT_MESSAGES)}
+
+
+def reject_reason(message: str) -> int:
+    """The index of a known reject message; an unknown message is a programming error."""
+    try:
+        return _REASON_INDEX[message]
+    except KeyError:
+        raise ValueError(f"reject message {message!r} is not in REJECT_MESSAGES; add it there") from None
+
+
+def encode_id(text: str) -> bytes:
+    """A client order id as the record stores it (ASCII, at most EX_ID_BYTES)."""
+    raw = text.encode("ascii")
+    if len(raw) > EX_ID_BYTES:
+        raise ValueError(f"client order id longer than {EX_ID_BYTES} bytes: {text!r}")
+    return raw
+
+
+def decode_id(raw: bytes) -> str:
+    """The inverse of :func:`encode_id` for a field read back from a record (NULs stripped)."""
+    return raw.rstrip(b"\0").decode("ascii")

@@ -1,1 +1,0 @@
-"""The book stage: L2 books, BBO/top-N and bars from the feed's records."""

@@ -1,0 +1,487 @@
+"""The ``[exchange]`` table of an exchange config: symbols, assets, accounts, keys, ports.
+
+Parsed once into frozen dataclasses; every mistake is a :class:`ConfigError`
+naming the key (exit 78). Every exchange stage gets the raw table as its
+``exchange`` param and calls :meth:`ExchangeSettings.from_raw` again, so all
+stages see the same, already validated, settings.
+
+Fixed point: a symbol's price and quantity scales come from its ``tick_size``
+and ``step_size``; ``price_scale + qty_scale`` may not exceed
+:data:`~hftpipe.schema.exchange.ASSET_SCALE`, so ``price * qty`` converts to a
+balance with no rounding and assets are conserved exactly.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from hftpipe.runtime.config import ConfigError
+from hftpipe.schema.exchange import ASSET_SCALE, FEE_ACCOUNT
+from hftpipe.schema.fixedpoint import parse_fixed
+
+PERMISSIONS: Final = ("TRADE", "USER_DATA", "USER_STREAM")
+FSYNC_POLICIES: Final = ("none", "always")
+FEE_ACCOUNT_NAME: Final = "exchange-fees"
+DYNAMIC_ACCOUNT_BASE: Final = 1000
+"""Accounts created at run time (``hftpipe exchange keys add``) get ids from here up."""
+_RATE_SCALE: Final = 8
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SymbolSettings:
+    symbol_id: int
+    """1-based position in ``[[exchange.symbols]]``: the records' ``instrument``."""
+    symbol: str
+    base: str
+    quote: str
+    base_asset: int
+    quote_asset: int
+    price_scale: int
+    qty_scale: int
+    tick_size: int
+    min_price: int
+    max_price: int
+    step_size: int
+    min_qty: int
+    max_qty: int
+    min_notional: int
+    """At ``price_scale`` (Binance's NOTIONAL filter), 0 for none."""
+    max_notional: int
+    initial_price: int
+    """Where the flow generator's fair value starts (price scale)."""
+    text: Mapping[str, str]
+    """The configured decimal strings, for exchangeInfo."""
+
+    def qty_to_asset(self, qty: int) -> int:
+        """Base quantity -> base balance units."""
+        return qty * int(10 ** (ASSET_SCALE - self.qty_scale))
+
+    def quote_to_asset(self, price_times_qty: int) -> int:
+        """``price * qty`` (scale ``price_scale + qty_scale``) -> quote balance units."""
+        return price_times_qty * int(10 ** (ASSET_SCALE - self.price_scale - self.qty_scale))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccountSettings:
+    name: str
+    account_id: int
+    deposits: tuple[tuple[int, int], ...]
+    """(asset id, amount at ASSET_SCALE) credited once, when the journal is empty."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApiKeySettings:
+    account: str
+    api_key: str
+    secret: str = ""
+    """HMAC-SHA256 secret; empty for an Ed25519 key."""
+    ed25519_public_key: str = ""
+    """PEM text of an Ed25519 public key (read from the configured file)."""
+    permissions: tuple[str, ...] = ("TRADE", "USER_DATA", "USER_STREAM")
+    order_rate_exempt: bool = False
+    """Skip the ORDERS limits (the flow generator's keys)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RateLimitSettings:
+    request_weight_per_minute: int = 6000
+    orders_per_10s: int = 50
+    orders_per_day: int = 160000
+    connections_per_5min: int = 300
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FlowSettings:
+    enabled: bool = False
+    seed: int = 1
+    orders_per_second: float = 20.0
+    makers: tuple[str, ...] = ()
+    takers: tuple[str, ...] = ()
+    cancellers: tuple[str, ...] = ()
+    volatility_bps: float = 5.0
+    """Random-walk step of the fair value per second, in basis points."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExchangeSettings:
+    state_dir: Path
+    """Journal, key store and admin socket live here (created 0700)."""
+    host: str = "127.0.0.1"
+    market_port: int = 9443
+    api_port: int = 9444
+    maker_commission: int = 100_000
+    """Rate at 1e-8 (0.001 = 0.1 %), applied to the asset a fill pays the maker."""
+    taker_commission: int = 100_000
+    journal_fsync: str = "none"
+    """``none``: write(2) per batch (survives kill -9); ``always``: also fdatasync (power loss)."""
+    recv_window_max_ms: int = 60000
+    max_client_queue: int = 1000
+    """Messages a market-data subscriber may have pending before it is dropped."""
+    order_history: int = 100_000
+    """Finished orders kept for order.status, per exchange (oldest forgotten first)."""
+    symbols: tuple[SymbolSettings, ...]
+    assets: tuple[str, ...]
+    """Asset names; asset id = index + 1."""
+    accounts: tuple[AccountSettings, ...]
+    api_keys: tuple[ApiKeySettings, ...]
+    rate_limits: RateLimitSettings = RateLimitSettings()
+    flow: FlowSettings = FlowSettings()
+
+    @property
+    def admin_socket(self) -> Path:
+        return self.state_dir / "admin.sock"
+
+    @property
+    def journal_path(self) -> Path:
+        return self.state_dir / "journal.bin"
+
+    @property
+    def key_store_path(self) -> Path:
+        return self.state_dir / "keys.json"
+
+    def symbol(self, name: str) -> SymbolSettings | None:
+        for symbol in self.symbols:
+            if symbol.symbol == name:
+                return symbol
+        return None
+
+    def asset_id(self, name: str) -> int | None:
+        return self.assets.index(name) + 1 if name in self.assets else None
+
+    def asset_name(self, asset_id: int) -> str:
+        return self.assets[asset_id - 1]
+
+    def account_id(self, name: str) -> int | None:
+        if name == FEE_ACCOUNT_NAME:
+            return FEE_ACCOUNT
+        for account in self.accounts:
+            if account.name == name:
+                return account.account_id
+        return None
+
+    @staticmethod
+    def from_raw(raw: Mapping[str, Any], key: str = "exchange") -> ExchangeSettings:
+        return _parse(raw, key)
+
+
+# ------------------------------------------------------------------------------------- parsing
+
+_TOP_KEYS: Final = {
+    "state_dir",
+    "host",
+    "market_port",
+    "api_port",
+    "maker_commission",
+    "taker_commission",
+    "journal_fsync",
+    "recv_window_max_ms",
+    "max_client_queue",
+    "order_history",
+    "symbols",
+    "accounts",
+    "api_keys",
+    "rate_limits",
+    "flow",
+}
+_SYMBOL_KEYS: Final = {
+    "symbol",
+    "base",
+    "quote",
+    "tick_size",
+    "min_price",
+    "max_price",
+    "step_size",
+    "min_qty",
+    "max_qty",
+    "min_notional",
+    "max_notional",
+    "initial_price",
+}
+
+
+def _table(raw: Any, key: str) -> Mapping[str, Any]:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(key, f"must be a table, got {type(raw).__name__}")
+    return raw
+
+
+def _tables(raw: Any, key: str) -> list[Mapping[str, Any]]:
+    if not isinstance(raw, list):
+        raise ConfigError(key, "must be an array of tables ([[...]])")
+    return [_table(item, f"{key}[{i}]") for i, item in enumerate(raw)]
+
+
+def _reject_unknown(raw: Mapping[str, Any], allowed: set[str], key: str) -> None:
+    for name in raw:
+        if name not in allowed:
+            raise ConfigError(f"{key}.{name}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
+
+
+def _get(raw: Mapping[str, Any], name: str, key: str, kind: type, default: Any) -> Any:
+    value = raw.get(name, default)
+    ok = isinstance(value, kind) and not (kind in (int, float) and isinstance(value, bool))
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value, ok = float(value), True
+    if not ok:
+        raise ConfigError(f"{key}.{name}", f"must be {kind.__name__}, got {value!r}")
+    return value
+
+
+def _port(raw: Mapping[str, Any], name: str, key: str, default: int) -> int:
+    value: int = _get(raw, name, key, int, default)
+    if not 0 <= value <= 65535:
+        raise ConfigError(f"{key}.{name}", f"must be a TCP port 0..65535, got {value}")
+    return value
+
+
+def _decimal(raw: Mapping[str, Any], name: str, key: str, default: str | None = None) -> str:
+    if name not in raw and default is None:
+        raise ConfigError(f"{key}.{name}", 'missing: give it as a decimal string, e.g. "0.01"')
+    value = raw.get(name, default)
+    if not isinstance(value, str):
+        raise ConfigError(f"{key}.{name}", f'must be a decimal string like "0.01" (exact), got {value!r}')
+    try:
+        parse_fixed(value, ASSET_SCALE)
+    except ValueError as exc:
+        raise ConfigError(f"{key}.{name}", f"not a decimal number: {exc}") from exc
+    return value
+
+
+def _scale_of(text: str) -> int:
+    """Decimals of a step like ``"0.01000000"`` (trailing zeros do not count)."""
+    _, _, frac = text.partition(".")
+    return len(frac.rstrip("0"))
+
+
+def _fixed(text: str, scale: int, key: str) -> int:
+    try:
+        return parse_fixed(text, scale)
+    except ValueError as exc:
+        raise ConfigError(key, f"{text!r} has more decimals than the symbol allows (scale {scale}): {exc}") from exc
+
+
+def _parse_symbol(index: int, raw: Mapping[str, Any], assets: list[str]) -> SymbolSettings:
+    key = f"exchange.symbols[{index}]"
+    _reject_unknown(raw, _SYMBOL_KEYS, key)
+    names: dict[str, str] = {}
+    for name in ("symbol", "base", "quote"):
+        value = _get(raw, name, key, str, "")
+        if not value or not value.isalnum() or not value.isupper():
+            raise ConfigError(f"{key}.{name}", f"must be upper-case letters/digits, got {value!r}")
+        names[name] = value
+    if names["symbol"] != names["base"] + names["quote"]:
+        raise ConfigError(f"{key}.symbol", f"must be base + quote ({names['base'] + names['quote']})")
+    text = {
+        name: _decimal(raw, name, key, default)
+        for name, default in (
+            ("tick_size", None),
+            ("min_price", "0"),
+            ("max_price", "0"),
+            ("step_size", None),
+            ("min_qty", "0"),
+            ("max_qty", "0"),
+            ("min_notional", "0"),
+            ("max_notional", "0"),
+            ("initial_price", None),
+        )
+    }
+    price_scale, qty_scale = _scale_of(text["tick_size"]), _scale_of(text["step_size"])
+    if price_scale + qty_scale > ASSET_SCALE:
+        raise ConfigError(
+            f"{key}.step_size",
+            f"tick_size and step_size decimals add to {price_scale + qty_scale} > {ASSET_SCALE}: "
+            "price * qty would not convert to a balance exactly",
+        )
+    tick = _fixed(text["tick_size"], price_scale, f"{key}.tick_size")
+    step = _fixed(text["step_size"], qty_scale, f"{key}.step_size")
+    if tick <= 0 or step <= 0:
+        raise ConfigError(f"{key}.tick_size", "tick_size and step_size must be > 0")
+    for asset in (names["base"], names["quote"]):
+        if asset not in assets:
+            assets.append(asset)
+    initial = _fixed(text["initial_price"], price_scale, f"{key}.initial_price")
+    if initial <= 0 or initial % tick:
+        raise ConfigError(f"{key}.initial_price", "must be > 0 and a multiple of tick_size")
+    return SymbolSettings(
+        symbol_id=index + 1,
+        symbol=names["symbol"],
+        base=names["base"],
+        quote=names["quote"],
+        base_asset=assets.index(names["base"]) + 1,
+        quote_asset=assets.index(names["quote"]) + 1,
+        price_scale=price_scale,
+        qty_scale=qty_scale,
+        tick_size=tick,
+        min_price=_fixed(text["min_price"], price_scale, f"{key}.min_price"),
+        max_price=_fixed(text["max_price"], price_scale, f"{key}.max_price"),
+        step_size=step,
+        min_qty=_fixed(text["min_qty"], qty_scale, f"{key}.min_qty"),
+        max_qty=_fixed(text["max_qty"], qty_scale, f"{key}.max_qty"),
+        min_notional=_fixed(text["min_notional"], price_scale, f"{key}.min_notional"),
+        max_notional=_fixed(text["max_notional"], price_scale, f"{key}.max_notional"),
+        initial_price=initial,
+        text=text,
+    )
+
+
+def _parse_account(index: int, raw: Mapping[str, Any], assets: list[str]) -> AccountSettings:
+    key = f"exchange.accounts[{index}]"
+    _reject_unknown(raw, {"name", "deposits"}, key)
+    name = _get(raw, "name", key, str, "")
+    if not name or name == FEE_ACCOUNT_NAME or not name.replace("-", "").replace("_", "").isalnum():
+        raise ConfigError(f"{key}.name", f"must be letters, digits, - or _ (not {FEE_ACCOUNT_NAME!r}), got {name!r}")
+    deposits = []
+    for asset, amount in _table(raw.get("deposits", {}), f"{key}.deposits").items():
+        if asset not in assets:
+            raise ConfigError(f"{key}.deposits.{asset}", f"unknown asset (known: {', '.join(assets)})")
+        value = _fixed(_decimal({"v": amount}, "v", f"{key}.deposits.{asset}"), ASSET_SCALE, f"{key}.deposits.{asset}")
+        if value <= 0:
+            raise ConfigError(f"{key}.deposits.{asset}", "must be > 0")
+        deposits.append((assets.index(asset) + 1, value))
+    return AccountSettings(name=name, account_id=index + 1, deposits=tuple(deposits))
+
+
+def _parse_key(index: int, raw: Mapping[str, Any], accounts: set[str], base_dir: Path) -> ApiKeySettings:
+    key = f"exchange.api_keys[{index}]"
+    _reject_unknown(
+        raw, {"account", "api_key", "secret", "ed25519_public_key_file", "permissions", "order_rate_exempt"}, key
+    )
+    account = _get(raw, "account", key, str, "")
+    if account not in accounts:
+        raise ConfigError(f"{key}.account", f"no account named {account!r} in [[exchange.accounts]]")
+    api_key = _get(raw, "api_key", key, str, "")
+    if not 8 <= len(api_key) <= 64 or not api_key.isalnum():
+        raise ConfigError(f"{key}.api_key", "must be 8-64 letters and digits")
+    secret = _get(raw, "secret", key, str, "")
+    key_file = _get(raw, "ed25519_public_key_file", key, str, "")
+    if bool(secret) == bool(key_file):
+        raise ConfigError(key, "give exactly one of secret (HMAC-SHA256) or ed25519_public_key_file")
+    pem = ""
+    if key_file:
+        path = Path(os.path.expanduser(key_file))
+        path = path if path.is_absolute() else base_dir / path
+        try:
+            pem = path.read_text()
+        except OSError as exc:
+            raise ConfigError(f"{key}.ed25519_public_key_file", f"cannot read {path}: {exc.strerror}") from exc
+    permissions = raw.get("permissions", list(PERMISSIONS))
+    if not isinstance(permissions, list) or any(p not in PERMISSIONS for p in permissions):
+        raise ConfigError(f"{key}.permissions", f"must be a list of {', '.join(PERMISSIONS)}, got {permissions!r}")
+    return ApiKeySettings(
+        account=account,
+        api_key=api_key,
+        secret=secret,
+        ed25519_public_key=pem,
+        permissions=tuple(permissions),
+        order_rate_exempt=_get(raw, "order_rate_exempt", key, bool, False),
+    )
+
+
+def _parse_flow(raw: Mapping[str, Any], accounts: set[str], keyed: set[str]) -> FlowSettings:
+    key = "exchange.flow"
+    _reject_unknown(
+        raw, {"enabled", "seed", "orders_per_second", "makers", "takers", "cancellers", "volatility_bps"}, key
+    )
+    roles: dict[str, tuple[str, ...]] = {}
+    for role in ("makers", "takers", "cancellers"):
+        names = raw.get(role, [])
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise ConfigError(f"{key}.{role}", "must be a list of account names")
+        for name in names:
+            if name not in accounts:
+                raise ConfigError(f"{key}.{role}", f"no account named {name!r} in [[exchange.accounts]]")
+            if name not in keyed:
+                raise ConfigError(f"{key}.{role}", f"account {name!r} has no HMAC key in [[exchange.api_keys]]")
+        roles[role] = tuple(names)
+    flow = FlowSettings(
+        enabled=_get(raw, "enabled", key, bool, False),
+        seed=_get(raw, "seed", key, int, 1),
+        orders_per_second=_get(raw, "orders_per_second", key, float, 20.0),
+        volatility_bps=_get(raw, "volatility_bps", key, float, 5.0),
+        **roles,
+    )
+    if flow.orders_per_second <= 0:
+        raise ConfigError(f"{key}.orders_per_second", "must be > 0")
+    if flow.enabled and not flow.makers:
+        raise ConfigError(f"{key}.makers", "the flow generator needs at least one market maker")
+    return flow
+
+
+def _commission(raw: Mapping[str, Any], name: str) -> int:
+    text = _decimal(raw, name, "exchange", "0.001")
+    rate = _fixed(text, _RATE_SCALE, f"exchange.{name}")
+    if not 0 <= rate < 10**_RATE_SCALE:
+        raise ConfigError(f"exchange.{name}", 'must be a rate in [0, 1), e.g. "0.001" for 0.1 %')
+    return rate
+
+
+def default_state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+    return Path(base) / "hftpipe" / "exchange"
+
+
+def _parse(raw: Mapping[str, Any], key: str) -> ExchangeSettings:
+    raw = _table(raw, key)
+    _reject_unknown(raw, _TOP_KEYS, key)
+    assets: list[str] = []
+    symbols = tuple(
+        _parse_symbol(i, s, assets) for i, s in enumerate(_tables(raw.get("symbols", []), f"{key}.symbols"))
+    )
+    if not symbols:
+        raise ConfigError(f"{key}.symbols", "missing: an exchange needs at least one [[exchange.symbols]]")
+    if len({s.symbol for s in symbols}) != len(symbols):
+        raise ConfigError(f"{key}.symbols", "a symbol is listed twice")
+    accounts = tuple(
+        _parse_account(i, a, assets) for i, a in enumerate(_tables(raw.get("accounts", []), f"{key}.accounts"))
+    )
+    if len(accounts) >= DYNAMIC_ACCOUNT_BASE:
+        raise ConfigError(f"{key}.accounts", f"at most {DYNAMIC_ACCOUNT_BASE - 1} configured accounts")
+    names = {a.name for a in accounts}
+    if len(names) != len(accounts):
+        raise ConfigError(f"{key}.accounts", "an account name is listed twice")
+    state_text = _get(raw, "state_dir", key, str, "")
+    state_dir = Path(os.path.expanduser(state_text)) if state_text else default_state_dir()
+    base_dir = Path.cwd()
+    keys = tuple(
+        _parse_key(i, k, names, base_dir) for i, k in enumerate(_tables(raw.get("api_keys", []), f"{key}.api_keys"))
+    )
+    if len({k.api_key for k in keys}) != len(keys):
+        raise ConfigError(f"{key}.api_keys", "an api_key is listed twice")
+    hmac_keyed = {k.account for k in keys if k.secret}
+    limits_raw = _table(raw.get("rate_limits", {}), f"{key}.rate_limits")
+    _reject_unknown(limits_raw, {f for f in RateLimitSettings.__dataclass_fields__}, f"{key}.rate_limits")
+    defaults = RateLimitSettings()
+    limits = RateLimitSettings(
+        **{
+            name: _get(limits_raw, name, f"{key}.rate_limits", int, getattr(defaults, name))
+            for name in RateLimitSettings.__dataclass_fields__
+        }
+    )
+    fsync = _get(raw, "journal_fsync", key, str, "none")
+    if fsync not in FSYNC_POLICIES:
+        raise ConfigError(f"{key}.journal_fsync", f"must be one of {', '.join(FSYNC_POLICIES)}, got {fsync!r}")
+    market_port, api_port = _port(raw, "market_port", key, 9443), _port(raw, "api_port", key, 9444)
+    if market_port and market_port == api_port:
+        raise ConfigError(f"{key}.api_port", "must differ from market_port")
+    return ExchangeSettings(
+        state_dir=state_dir.resolve(),
+        host=_get(raw, "host", key, str, "127.0.0.1"),
+        market_port=market_port,
+        api_port=api_port,
+        maker_commission=_commission(raw, "maker_commission"),
+        taker_commission=_commission(raw, "taker_commission"),
+        journal_fsync=fsync,
+        recv_window_max_ms=_get(raw, "recv_window_max_ms", key, int, 60000),
+        max_client_queue=_get(raw, "max_client_queue", key, int, 1000),
+        order_history=_get(raw, "order_history", key, int, 100_000),
+        symbols=symbols,
+        assets=tuple(assets),
+        accounts=accounts,
+        api_keys=keys,
+        rate_limits=limits,
+        flow=_parse_flow(_table(raw.get("flow", {}), f"{key}.flow"), names, hmac_keyed),
+    )

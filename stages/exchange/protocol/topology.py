@@ -1,0 +1,132 @@
+"""An ``[exchange]`` table expands into the stages and rings of the exchange pipeline.
+
+One engine process per symbol, one accounting (sequencer, ledger, journal),
+one gateway (WebSocket API), one publisher (market data), and the flow
+generator when ``[exchange.flow] enabled``. ``[stages.NAME]`` tables in the
+same file may set ``cpu``, ``idle``, ``realtime_priority`` and ``mlockall`` of
+a generated stage; everything else is derived here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+from hftpipe.runtime.config import ConfigError
+from hftpipe.schema.records import EX_RECORD_SIZE, RECORD_SIZE
+from stages.exchange.protocol.settings import ExchangeSettings
+
+ENGINE_CLASS: Final = "stages.exchange.engine.stage:EngineStage"
+ACCOUNTING_CLASS: Final = "stages.exchange.accounting.stage:AccountingStage"
+GATEWAY_CLASS: Final = "stages.exchange.gateway.stage:GatewayStage"
+PUBLISHER_CLASS: Final = "stages.exchange.publisher.stage:PublisherStage"
+FLOW_CLASS: Final = "stages.exchange.flow.stage:FlowStage"
+OVERRIDABLE: Final = {"cpu", "idle", "realtime_priority", "mlockall"}
+
+GATEWAY_TO_ACCOUNTING: Final = "gw-acct"
+ACCOUNTING_TO_GATEWAY: Final = "acct-gw"
+
+
+def engine_stage(symbol: str) -> str:
+    return f"engine_{symbol}"
+
+
+def command_ring(symbol: str) -> str:
+    """accounting -> engine."""
+    return f"cmd-{symbol}"
+
+
+def event_ring(symbol: str) -> str:
+    """engine -> accounting."""
+    return f"evt-{symbol}"
+
+
+def market_ring(symbol: str) -> str:
+    """engine -> publisher (BOOK_DELTA and TRADE records)."""
+    return f"md-{symbol}"
+
+
+def expand(
+    raw_exchange: Mapping[str, Any], raw_stages: Mapping[str, Any]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The ``stages`` table and ``rings`` list of the exchange pipeline."""
+    settings = ExchangeSettings.from_raw(raw_exchange)
+    exchange = dict(raw_exchange)
+    stages: dict[str, dict[str, Any]] = {}
+    rings: list[dict[str, Any]] = []
+    for symbol in settings.symbols:
+        name = engine_stage(symbol.symbol)
+        stages[name] = {"class": ENGINE_CLASS, "params": {"exchange": exchange, "symbol": symbol.symbol}}
+        rings += [
+            {
+                "name": command_ring(symbol.symbol),
+                "from": "accounting",
+                "to": name,
+                "capacity": 16384,
+                "slot_size": EX_RECORD_SIZE,
+            },
+            {
+                "name": event_ring(symbol.symbol),
+                "from": name,
+                "to": "accounting",
+                "capacity": 65536,
+                "slot_size": EX_RECORD_SIZE,
+            },
+            {
+                "name": market_ring(symbol.symbol),
+                "from": name,
+                "to": "publisher",
+                "capacity": 65536,
+                "slot_size": RECORD_SIZE,
+            },
+        ]
+    stages["accounting"] = {"class": ACCOUNTING_CLASS, "params": {"exchange": exchange}}
+    stages["publisher"] = {"class": PUBLISHER_CLASS, "params": {"exchange": exchange}}
+    stages["gateway"] = {"class": GATEWAY_CLASS, "params": {"exchange": exchange}}
+    rings += [
+        {
+            "name": GATEWAY_TO_ACCOUNTING,
+            "from": "gateway",
+            "to": "accounting",
+            "capacity": 16384,
+            "slot_size": EX_RECORD_SIZE,
+        },
+        {
+            "name": ACCOUNTING_TO_GATEWAY,
+            "from": "accounting",
+            "to": "gateway",
+            "capacity": 65536,
+            "slot_size": EX_RECORD_SIZE,
+        },
+    ]
+    if settings.flow.enabled:
+        stages["flow"] = {"class": FLOW_CLASS, "params": {"exchange": exchange}}
+    for name, override in raw_stages.items():
+        if name not in stages:
+            raise ConfigError(f"stages.{name}", f"not a stage of this exchange (stages: {', '.join(stages)})")
+        if not isinstance(override, Mapping):
+            raise ConfigError(f"stages.{name}", "must be a table")
+        for field in override:
+            if field not in OVERRIDABLE:
+                raise ConfigError(
+                    f"stages.{name}.{field}",
+                    f"an exchange stage takes only {', '.join(sorted(OVERRIDABLE))} here; the rest is [exchange]'s",
+                )
+        stages[name].update(override)
+    return stages, rings
+
+
+def expand_config(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``hftpipe.config_sections`` expander of ``[exchange]``: a config with its stages and rings.
+
+    An exchange config names no stage classes or rings: they follow from ``[exchange]``.
+    """
+    if "rings" in raw:
+        raise ConfigError("rings", "an exchange config derives its rings from [exchange]; remove [[rings]]")
+    exchange, raw_stages = raw["exchange"], raw.get("stages", {})
+    if not isinstance(exchange, Mapping):
+        raise ConfigError("exchange", f"must be a table, got {type(exchange).__name__}")
+    if not isinstance(raw_stages, Mapping):
+        raise ConfigError("stages", f"must be a table, got {type(raw_stages).__name__}")
+    stages, rings = expand(exchange, raw_stages)
+    return {**{k: v for k, v in raw.items() if k != "exchange"}, "stages": stages, "rings": rings}

@@ -1,0 +1,330 @@
+"""The feed stage: venue WebSockets in, normalized records out on the feed -> book ring.
+
+One asyncio loop in the stage process, one connection per venue endpoint.
+Each received message is timestamped (``time.monotonic_ns``) the moment the
+client hands it over and given to the venue adapter, whose events the
+:class:`~stages.marketdata.feed.ring_sink.RingSink` packs into the ring.
+
+Robustness:
+
+* reconnect with exponential backoff and full jitter (``reconnect_min_s`` ..
+  ``reconnect_max_s``); every book of a dropped connection is marked
+  RESYNCING at once, and re-synced from the venue after reconnecting;
+* WebSocket ping/pong keep-alive (``ping_interval_s``; a missing pong drops
+  the connection);
+* a connection older than ``max_connection_age_s`` (Binance closes at 24 h)
+  is replaced *without a gap*: the new one is opened first and both feed the
+  same adapter until the new one has delivered for ``handover_s``; sequence
+  checks drop what both delivered, then the old one is closed;
+* an instrument silent for ``stale_after_s`` is marked STALE (and SYNCED
+  again with its next applied update);
+* REST snapshots go through :class:`~stages.marketdata.feed.snapshots.SnapshotFetcher`;
+  the resubscriptions an adapter asks for (venues whose only snapshot is the
+  one a subscription brings) are sent on the connection the message that
+  caused them came on (counter ``resubscribes``: one per request sent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+
+import websockets
+from websockets.asyncio.client import ClientConnection, connect
+
+from hftpipe.runtime.agent import AsyncAgent, StageContext
+from hftpipe.schema.instruments import InstrumentRegistry
+from hftpipe.schema.records import BookState, RecordFlag
+from hftpipe.substrate.counters import Counter, CounterKind
+from stages.marketdata.capture.format import CaptureWriter, EventKind
+from stages.marketdata.feed.ring_sink import RingSink
+from stages.marketdata.feed.snapshots import SnapshotError, SnapshotFetcher
+from stages.marketdata.venues.adapter import SnapshotRequest, VenueAdapter
+from stages.marketdata.venues.registry import adapter_path
+
+_PER_INSTRUMENT = ("gaps", "resyncs", "checksum_failures")
+_PROBLEM_COUNTERS = ("malformed", "unknown", "rejected_values", "gaps", "resyncs", "checksum_failures", "dropped")
+
+
+def _load_adapter(path: str) -> type[VenueAdapter]:
+    from stages.marketdata.capture.book_report import load_adapter_class  # noqa: PLC0415 - one loader for every caller
+
+    return load_adapter_class(path)
+
+
+class FeedStage(AsyncAgent):
+    @dataclass(frozen=True, slots=True, kw_only=True)
+    class Params:
+        venue: str
+        symbols: list[str] = field(default_factory=list)
+        url: str = ""
+        """WebSocket URL override (e.g. a loopback replay server); default: the venue's."""
+        rest_url: str = ""
+        """REST base override for snapshots (``http://127.0.0.1:9443``); default: the venue's."""
+        depth: int = 1000
+        validate_checksums: bool = True
+        reconnect_min_s: float = 0.5
+        reconnect_max_s: float = 30.0
+        ping_interval_s: float = 20.0
+        stale_after_s: float = 30.0
+        max_connection_age_s: float = 23.5 * 3600
+        handover_s: float = 5.0
+        replay: bool = False
+        """Mark records REPLAY (the source is a capture, not a live venue)."""
+        record_to: str = ""
+        """Also write every message received and sent to this capture file."""
+
+        def __post_init__(self) -> None:
+            adapter_path(self.venue)  # raises ValueError naming the choices
+            if not 0 < self.reconnect_min_s <= self.reconnect_max_s:
+                raise ValueError("reconnect_min_s must be > 0 and <= reconnect_max_s")
+            if self.depth <= 0 or self.stale_after_s <= 0 or self.handover_s <= 0:
+                raise ValueError("depth, stale_after_s and handover_s must be > 0")
+
+    def __init__(self, ctx: StageContext) -> None:
+        super().__init__(ctx)
+        self.params: FeedStage.Params = ctx.params
+        self.logger = logging.getLogger(f"hftpipe.feed.{self.params.venue}")
+        out = ctx.the_output()
+        self.sink = RingSink(
+            out,
+            ctx.hop,
+            ctx.counter(CounterKind.MESSAGES_OUT),
+            ctx.counter(CounterKind.BACKPRESSURE),
+            int(RecordFlag.REPLAY) if self.params.replay else 0,
+        )
+        self.registry = InstrumentRegistry()
+        url = self.params.url or None
+        self.adapter = _load_adapter(adapter_path(self.params.venue, url))(
+            self.sink,
+            self.registry,
+            symbols=self.params.symbols,
+            depth=self.params.depth,
+            validate_checksums=self.params.validate_checksums,
+            logger=self.logger,
+        )
+        self.fetcher = SnapshotFetcher(self.logger)
+        self._received = ctx.counter(CounterKind.MESSAGES_IN)
+        self._reconnects = ctx.counters.add("reconnects")
+        self._handovers = ctx.counters.add("handovers")
+        self._stale_marks = ctx.counters.add("stale_marks")
+        self._snapshots = ctx.counters.add("snapshots_fetched")
+        self._snapshot_errors = ctx.counters.add("snapshot_errors")
+        self._resubscribes = ctx.counters.add("resubscribes")
+        self._problem_counters = {name: ctx.counters.add(name) for name in _PROBLEM_COUNTERS}
+        self._instrument_counters: dict[str, list[Counter]] = {}
+        self._instrument_counters_full = False
+        self._last_id: dict[str, int] = {}
+        self._last_change_ns: dict[str, int] = {}
+        self._stale: set[str] = set()
+        self._snapshot_tasks: set[asyncio.Task[None]] = set()
+        self._recorder: CaptureWriter | None = None
+
+    # -- lifecycle ------------------------------------------------------------
+    async def run(self, stopping: asyncio.Event) -> None:
+        record_file = open(self.params.record_to, "a", encoding="utf-8") if self.params.record_to else None  # noqa: SIM115
+        self._recorder = CaptureWriter(record_file) if record_file else None
+        monitor = asyncio.create_task(self._monitor(stopping))
+        try:
+            await self._connection_loop(stopping)
+        finally:
+            monitor.cancel()
+            for task in self._snapshot_tasks:
+                task.cancel()
+            self._publish_counters()
+            if record_file:
+                record_file.close()
+
+    async def _connection_loop(self, stopping: asyncio.Event) -> None:
+        urls = [self.params.url] if self.params.url else self.adapter.websocket_urls()
+        url = urls[0]
+        delay = self.params.reconnect_min_s
+        current: ClientConnection | None = None
+        while not stopping.is_set():
+            try:
+                current = await self._open(url)
+            except (OSError, websockets.WebSocketException, TimeoutError) as exc:
+                self._reconnects.add()
+                self.ctx.errors.record(f"connect {url}: {type(exc).__name__}")
+                self.logger.warning("connect %s failed (%s); retrying", url, exc)
+                await self._sleep(stopping, delay)
+                delay = min(delay * 2, self.params.reconnect_max_s)
+                continue
+            delay = self.params.reconnect_min_s
+            current = await self._pump_until_replaced(url, current, stopping)
+            if current is None:
+                now = time.monotonic_ns()
+                self.adapter.on_disconnect(now)
+                if not stopping.is_set():
+                    self._reconnects.add()
+                    await self._sleep(stopping, delay)
+
+    async def _open(self, url: str) -> ClientConnection:
+        connection = await connect(
+            url,
+            max_size=None,
+            ping_interval=self.params.ping_interval_s,
+            ping_timeout=self.params.ping_interval_s,
+            open_timeout=10,
+        )
+        if self._recorder:
+            self._recorder.write(EventKind.CONNECT, time.time(), url=url)
+        for text in self.adapter.subscriptions(url):
+            await connection.send(text)
+            if self._recorder:
+                self._recorder.write(EventKind.SENT, time.time(), text, url=url)
+        self.logger.info("connected to %s", url)
+        return connection
+
+    async def _pump_until_replaced(
+        self, url: str, connection: ClientConnection, stopping: asyncio.Event
+    ) -> ClientConnection | None:
+        """Read ``connection`` until it drops (None) or, aged out, hand over to a new one."""
+        opened = time.monotonic()
+        reader = asyncio.create_task(self._read(connection, url))
+        stop_wait = asyncio.create_task(stopping.wait())
+        try:
+            while True:
+                age_left = self.params.max_connection_age_s - (time.monotonic() - opened)
+                done, _ = await asyncio.wait(
+                    {reader, stop_wait}, timeout=max(age_left, 0), return_when=asyncio.FIRST_COMPLETED
+                )
+                if stop_wait in done:
+                    await connection.close()
+                    return None
+                if reader in done:
+                    exc = reader.exception()
+                    if exc is not None and not isinstance(exc, websockets.ConnectionClosed):
+                        self.ctx.errors.record(f"read {url}: {type(exc).__name__}")
+                    self.logger.warning("connection to %s closed (%s)", url, exc or "by the venue")
+                    return None
+                # Aged out: overlap a new connection, then retire the old one.
+                try:
+                    replacement = await self._open(url)
+                except (OSError, websockets.WebSocketException, TimeoutError):
+                    opened = time.monotonic() - self.params.max_connection_age_s + self.params.reconnect_max_s
+                    continue
+                new_reader = asyncio.create_task(self._read(replacement, url))
+                await asyncio.sleep(self.params.handover_s)
+                reader.cancel()
+                await connection.close()
+                self._handovers.add()
+                self.logger.info("replaced %s connection after %.0f s without a gap", url, time.monotonic() - opened)
+                connection, reader, opened = replacement, new_reader, time.monotonic()
+        finally:
+            stop_wait.cancel()
+            if not reader.done():
+                reader.cancel()
+
+    async def _read(self, connection: ClientConnection, url: str = "") -> None:
+        """Hand every message of ``connection`` (to ``url``) to the adapter; start or send what it asks for."""
+        adapter = self.adapter
+        received = self._received
+        recorder = self._recorder
+        async for raw in connection:
+            recv_ns = time.monotonic_ns()
+            received.add()
+            if recorder:
+                recorder.write(EventKind.RECEIVED, time.time(), raw if isinstance(raw, str) else raw.decode())
+            adapter.on_message(raw, recv_ns)
+            for request in adapter.take_snapshot_requests():
+                self._start_snapshot(request)
+            for resubscribe in adapter.take_resubscribe_requests():
+                self._resubscribes.add()
+                for text in resubscribe.messages:
+                    await connection.send(text)
+                    if recorder:
+                        recorder.write(EventKind.SENT, time.time(), text, url=url)
+
+    # -- snapshots ------------------------------------------------------------------
+    def _start_snapshot(self, request: SnapshotRequest) -> None:
+        task = asyncio.create_task(self._snapshot(request))
+        self._snapshot_tasks.add(task)
+        task.add_done_callback(self._snapshot_tasks.discard)
+
+    async def _snapshot(self, request: SnapshotRequest) -> None:
+        url = request.url
+        if self.params.rest_url:
+            path = url.split("://", 1)[-1].split("/", 1)[-1]
+            url = f"{self.params.rest_url.rstrip('/')}/{path}"
+        delay = self.params.reconnect_min_s
+        while True:
+            try:
+                body, recv_ns = await self.fetcher.fetch(url)
+                break
+            except SnapshotError as exc:
+                self._snapshot_errors.add()
+                self.ctx.errors.record(f"snapshot: {exc}")
+                await asyncio.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, self.params.reconnect_max_s)
+        self._snapshots.add()
+        if self._recorder:
+            self._recorder.write(EventKind.HTTP, time.time(), body.decode(), url=request.url)
+        self.adapter.on_snapshot(request.symbol, body, recv_ns)
+        for follow_up in self.adapter.take_snapshot_requests():
+            self._start_snapshot(follow_up)
+
+    # -- staleness and counters ----------------------------------------------------
+    async def _monitor(self, stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
+            await asyncio.sleep(min(1.0, self.params.stale_after_s / 4))
+            self._check_stale(time.monotonic_ns())
+            self._publish_counters()
+
+    def _check_stale(self, now: int) -> None:
+        stale_ns = int(self.params.stale_after_s * 1e9)
+        for symbol, update_id in self.adapter.update_ids.items():
+            if self._last_id.get(symbol) != update_id:
+                self._last_id[symbol] = update_id
+                self._last_change_ns[symbol] = now
+                if symbol in self._stale and self.adapter.synced.get(symbol):
+                    self._stale.discard(symbol)
+                    self.sink.book_state(self.registry.by_symbol(self.adapter.venue, symbol).id, BookState.SYNCED, now)
+            elif symbol not in self._stale and now - self._last_change_ns[symbol] > stale_ns:
+                self._stale.add(symbol)
+                self._stale_marks.add()
+                self.logger.warning("%s: no update for %.0f s; marked stale", symbol, self.params.stale_after_s)
+                self.sink.book_state(self.registry.by_symbol(self.adapter.venue, symbol).id, BookState.STALE, now)
+
+    def _publish_counters(self) -> None:
+        totals: dict[str, int] = {name: 0 for name in _PROBLEM_COUNTERS}
+        totals["malformed"] = self.adapter.problems.malformed
+        totals["unknown"] = self.adapter.problems.unknown
+        totals["rejected_values"] = self.adapter.problems.rejected_values
+        for stats in self.adapter.stats.values():
+            totals["gaps"] += stats.gaps
+            totals["resyncs"] += stats.resyncs
+            totals["checksum_failures"] += stats.checksum_failures
+            totals["dropped"] += stats.dropped
+        for name, value in totals.items():
+            self._problem_counters[name].set(value)
+        for symbol, stats in self.adapter.stats.items():
+            counters = self._instrument_counters.get(symbol)
+            if counters is None:
+                counters = self._instrument_counters[symbol] = self._register_instrument_counters(symbol)
+            for counter, value in zip(counters, (stats.gaps, stats.resyncs, stats.checksum_failures), strict=False):
+                counter.set(value)
+
+    def _register_instrument_counters(self, symbol: str) -> list[Counter]:
+        """``SYMBOL:gaps``, ``SYMBOL:resyncs``, ``SYMBOL:checksum_failures`` while counter slots last.
+
+        The venue-wide totals are always kept; once the stage's slots are used
+        up, further instruments are only in the totals (logged once).
+        """
+        try:
+            return [self.ctx.counters.add(f"{symbol}:{kind}") for kind in _PER_INSTRUMENT]
+        except (RuntimeError, ValueError) as exc:
+            if not self._instrument_counters_full:
+                self._instrument_counters_full = True
+                self.logger.warning("no more per-instrument counters (%s): totals only from %s on", exc, symbol)
+            return []
+
+    @staticmethod
+    async def _sleep(stopping: asyncio.Event, base_s: float) -> None:
+        """Full jitter: a herd of reconnecting clients must not arrive together."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), timeout=random.uniform(0, base_s) + base_s / 2)

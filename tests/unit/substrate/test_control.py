@@ -1,0 +1,177 @@
+"""control.py + control_layout.py: the control file as the owner writes it and readers see it."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from hftpipe.substrate.control import ControlFile, RingEntry, control_segment_name
+from hftpipe.substrate.control_layout import (
+    META_END,
+    STAGE_SLOT_SIZE,
+    ControlLayout,
+    PipelineState,
+    StageState,
+)
+from hftpipe.substrate.counters import STANDARD_KINDS
+from hftpipe.substrate.shm import KIND_CONTROL, SHM_DIR, Segment
+
+STAGES = ["source", "relay", "sink"]
+RINGS = [
+    RingEntry("source-relay", 4096, 64, 0, 1, 0),
+    RingEntry("relay-sink", 1024, 128, 1, 2, 1),
+]
+
+
+@pytest.fixture
+def control(pipeline_name: str) -> Iterator[ControlFile]:
+    cf = ControlFile.create(pipeline_name, STAGES, RINGS)
+    try:
+        yield cf
+    finally:
+        cf.close()
+        cf.segment.unlink()
+    assert not os.path.exists(os.path.join(SHM_DIR, control_segment_name(pipeline_name).lstrip("/")))
+
+
+@pytest.fixture(params=[False, True], ids=["read-write", "readonly"])
+def attached(request: pytest.FixtureRequest, control: ControlFile) -> Iterator[ControlFile]:
+    cf = ControlFile.attach(control.pipeline_name, readonly=request.param)
+    try:
+        yield cf
+    finally:
+        cf.close()
+
+
+def test_should_name_the_control_segment_after_the_pipeline() -> None:
+    assert control_segment_name("p1") == "/hftpipe.p1.control"
+
+
+def test_should_show_an_attacher_the_stage_names_and_ring_table(control: ControlFile, attached: ControlFile) -> None:
+    assert attached.pipeline_name == control.pipeline_name
+    assert attached.stage_names == STAGES
+    assert attached.rings == RINGS
+    assert attached.layout == ControlLayout(3, 2)
+    assert attached.owner_pid == os.getpid()
+
+
+def test_should_show_an_attacher_the_counter_labels_before_any_stage_runs(attached: ControlFile) -> None:
+    for stage in range(len(STAGES)):
+        assert list(attached.read_counters(stage)) == [k.label for k in STANDARD_KINDS]
+
+
+def test_should_start_in_starting_state_with_stages_not_started(attached: ControlFile) -> None:
+    assert attached.state is PipelineState.STARTING
+    assert attached.halted
+    for stage in range(len(STAGES)):
+        assert attached.stage_state(stage) is StageState.NOT_STARTED
+        assert attached.stage_pid(stage) == 0
+        assert attached.stage_cpu(stage) is None
+        assert attached.stage_exit(stage) is None
+        assert attached.stage_restarts(stage) == 0
+    assert attached.started_wall_ns > 0 and attached.started_mono_ns > 0
+
+
+def test_should_round_trip_pipeline_state_and_halted(control: ControlFile, attached: ControlFile) -> None:
+    control.set_state(PipelineState.RUNNING)
+    assert attached.state is PipelineState.RUNNING
+    assert not attached.halted
+    control.set_state(PipelineState.HALTED)
+    assert attached.state is PipelineState.HALTED
+    assert attached.halted
+
+
+def test_should_round_trip_stage_state_pid_cpu_idle_restarts_and_exit(
+    control: ControlFile, attached: ControlFile
+) -> None:
+    control.register_stage_process(1, 4321)
+    assert (attached.stage_pid(1), attached.stage_state(1)) == (4321, StageState.STARTING)
+    control.set_stage_state(1, StageState.RUNNING)
+    control.set_stage_cpu(1, 3)
+    control.set_stage_idle(1, "blocking")
+    control.count_restart(1)
+    control.count_restart(1)
+    control.set_stage_exit(1, -9)
+    assert attached.stage_state(1) is StageState.RUNNING
+    assert attached.stage_cpu(1) == 3
+    assert attached.stage_idle(1) == "blocking"
+    assert attached.stage_restarts(1) == 2
+    assert attached.stage_exit(1) == -9
+    control.set_stage_cpu(1, None)
+    control.set_stage_exit(1, 0)
+    assert attached.stage_cpu(1) is None
+    assert attached.stage_exit(1) == 0
+    for other in (0, 2):  # neighbours untouched
+        assert (attached.stage_pid(other), attached.stage_restarts(other)) == (0, 0)
+
+
+@pytest.mark.parametrize("alias", ["busy-spin", "yield", "backoff", "blocking"])
+def test_should_round_trip_every_idle_alias(control: ControlFile, alias: str) -> None:
+    control.set_stage_idle(2, alias)
+    assert control.stage_idle(2) == alias
+
+
+def test_should_find_stages_by_name_and_refuse_unknown_ones(control: ControlFile) -> None:
+    assert control.stage_index("sink") == 2
+    with pytest.raises(KeyError) as exc:
+        control.stage_index("nope")
+    assert exc.value.args[0] == f"no stage 'nope' in pipeline {control.pipeline_name!r}"
+
+
+def test_should_lay_out_tables_without_overlap() -> None:
+    layout = ControlLayout(3, 2)
+    assert layout.stage_table == META_END == 256
+    assert layout.ring_table == 256 + 3 * STAGE_SLOT_SIZE
+    assert layout.stage_table < layout.ring_table < layout.counters < layout.error_log < layout.histograms
+    assert layout.histograms % 128 == 0
+    assert layout.hop_histogram(1) == layout.histograms + layout.histogram_stride
+    assert layout.end_to_end_histogram(0) == layout.hop_histogram(2)
+    assert layout.size == layout.end_to_end_histogram(3)
+    assert layout.error_block(3) == layout.error_log + 3 * 8 * 256  # the owner's block after the stages'
+
+
+def test_should_size_the_segment_for_its_stages_and_rings(control: ControlFile) -> None:
+    assert control.segment.size == ControlLayout(3, 2).size
+
+
+def test_should_refuse_to_attach_a_control_file_that_is_not_published(pipeline_name: str) -> None:
+    seg = Segment.create(control_segment_name(pipeline_name), ControlLayout(1, 0).size, KIND_CONTROL)
+    try:
+        with pytest.raises(RuntimeError) as exc:
+            ControlFile.attach(pipeline_name)
+        assert str(exc.value) == (
+            f"control file of pipeline {pipeline_name!r} is not ready or has layout version 0 (expected 1)"
+        )
+    finally:
+        seg.close()
+        seg.unlink()
+
+
+def test_should_refuse_to_attach_a_missing_control_file(pipeline_name: str) -> None:
+    name = control_segment_name(pipeline_name)
+    with pytest.raises(FileNotFoundError, match=re.escape(f"shared-memory segment {name} does not exist")):
+        ControlFile.attach(pipeline_name)
+
+
+def test_should_refuse_to_create_a_second_control_file_for_a_running_pipeline(control: ControlFile) -> None:
+    name = control_segment_name(control.pipeline_name)
+    with pytest.raises(FileExistsError, match=re.escape(f"shared-memory segment {name} already exists")):
+        ControlFile.create(control.pipeline_name, STAGES, RINGS)
+
+
+def test_should_create_a_control_file_for_a_pipeline_without_rings(pipeline_name: str) -> None:
+    cf = ControlFile.create(pipeline_name, ["solo"], [])
+    try:
+        assert (cf.stage_names, cf.rings) == (["solo"], [])
+    finally:
+        cf.close()
+        cf.segment.unlink()
+
+
+def test_should_refuse_a_long_stage_name_without_leaving_a_segment(pipeline_name: str) -> None:
+    with pytest.raises(ValueError, match=r"^name 's{33}' is longer than 32 bytes$"):
+        ControlFile.create(pipeline_name, ["s" * 33], [])
+    assert not os.path.exists(os.path.join(SHM_DIR, control_segment_name(pipeline_name)[1:]))
