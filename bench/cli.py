@@ -11,10 +11,10 @@ import logging
 import click
 
 from hftpipe.cli.common import config_error, config_option, fail
-from hftpipe.runtime.config import ConfigError
 from hftpipe.runtime.runner import EX_SOFTWARE, EX_UNAVAILABLE
 from hftpipe.runtime.stage_process import configure_logging
 from hftpipe.runtime.supervisor import PipelineAlreadyRunningError, StartupFailedError
+from hftpipe.runtime.validation import ConfigError
 
 _config_option = config_option("Pipeline TOML (default: the embedded configs/probe.toml).")
 

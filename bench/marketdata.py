@@ -72,10 +72,11 @@ from hftpipe.runtime.agent import AgentInvoker, StageContext
 from hftpipe.runtime.config import PipelineConfig, load_config, parse_config
 from hftpipe.runtime.wiring import OwnedObjects, create_pipeline_objects, open_stage_context
 from hftpipe.schema.instruments import InstrumentRegistry
-from hftpipe.schema.records import BookState, RecordFlag, RecordType
+from hftpipe.schema.l2book import L2Book
+from hftpipe.schema.marketdata import BookState
+from hftpipe.schema.records import RecordFlag, RecordType
 from hftpipe.substrate.counters import CounterKind
 from hftpipe.substrate.ring import Ring
-from stages.marketdata.book.l2book import L2Book
 from stages.marketdata.book.stage import BookStage
 from stages.marketdata.capture.books_sink import BooksSink
 from stages.marketdata.capture.format import CaptureEvent, EventKind, read_capture

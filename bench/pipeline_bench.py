@@ -30,9 +30,10 @@ from typing import Any
 
 from bench import toml_edit as _toml
 from bench.procs import BenchmarkError
-from hftpipe.runtime.config import ConfigError, PipelineConfig, StageConfig, load_config, probe_config_path
+from hftpipe.runtime.config import PipelineConfig, StageConfig, load_config, probe_config_path
 from hftpipe.runtime.report import format_ns, pipeline_report
 from hftpipe.runtime.supervisor import Supervisor
+from hftpipe.runtime.validation import ConfigError
 
 
 def _source_stage(config: PipelineConfig) -> StageConfig:

@@ -19,7 +19,8 @@ from bench.ring_bench import (
     _ring_single_consumer,
     _ring_single_producer,
 )
-from hftpipe.runtime.config import ConfigError, load_config, probe_config_path
+from hftpipe.runtime.config import load_config, probe_config_path
+from hftpipe.runtime.validation import ConfigError
 
 
 def test_toml_writer_round_trips_the_default_config() -> None:

@@ -40,8 +40,8 @@ import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 from test_matching import NEW, Op, make_flow, run_flow  # bench/ is on sys.path (pytest rootdir conftest, or run here)
 
-from hftpipe.schema.exchange import Command
-from hftpipe.schema.records import EX_COMMAND_DTYPE, RecordType
+from hftpipe.schema.exchange import EX_COMMAND_DTYPE, Command
+from hftpipe.schema.records import RecordType
 from hftpipe.substrate.ring import Ring
 from stages.exchange.core.matching import MatchingEngine, Trade
 from stages.exchange.engine.stage import EngineStage, build_engine, symbol_settings

@@ -17,7 +17,7 @@ from pytest_benchmark.fixture import BenchmarkFixture
 
 from bench.pipeline_bench import format_pipeline_report, run_pipeline_benchmark
 from bench.ring_bench import METRIC_KEYS, TRANSPORTS, format_ring_report, run_ring_benchmark
-from hftpipe.runtime.config import ConfigError
+from hftpipe.runtime.validation import ConfigError
 
 MESSAGES = 3_000
 THROUGHPUT_MESSAGES = 30_000

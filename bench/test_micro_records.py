@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from hftpipe.schema.records import I64, PROBE_DTYPE, SEQ_OFFSET, SPECS, TS_ORIGIN_OFFSET, U64, RecordType
+from hftpipe.schema import SPECS
+from hftpipe.schema.records import I64, PROBE_DTYPE, SEQ_OFFSET, TS_ORIGIN_OFFSET, U64, RecordType
 from hftpipe.substrate.counters import Counter
 
 PROBE = SPECS[RecordType.PROBE]

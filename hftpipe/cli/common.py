@@ -13,9 +13,10 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from hftpipe.runtime.config import EX_CONFIG, ConfigError, PipelineConfig, load_config
+from hftpipe.runtime.config import PipelineConfig, load_config
 from hftpipe.runtime.runner import EX_SOFTWARE, EX_UNAVAILABLE
 from hftpipe.runtime.supervisor import PipelineAlreadyRunningError, StartupFailedError, Supervisor
+from hftpipe.runtime.validation import EX_CONFIG, ConfigError
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -21,11 +21,12 @@ from hftpipe.cli.common import (
     supervising,
 )
 from hftpipe.cli.registry import PluginGroup
-from hftpipe.runtime.config import EX_CONFIG, default_config_path
+from hftpipe.runtime.config import default_config_path
 from hftpipe.runtime.report import LatencySnapshot, RingReader, format_ns, pipeline_report, status_line
 from hftpipe.runtime.runner import EX_SOFTWARE, EX_UNAVAILABLE
 from hftpipe.runtime.stage_process import LOG_LEVEL_ENV, configure_logging, run_stage
 from hftpipe.runtime.supervisor import Supervisor
+from hftpipe.runtime.validation import EX_CONFIG
 from hftpipe.substrate.control import ControlFile
 from hftpipe.substrate.shm import clean_stale, list_entries
 

@@ -10,7 +10,6 @@ dataclass here, before any process starts.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import os
 import tomllib
 from collections.abc import Mapping
@@ -19,6 +18,8 @@ from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any, Final, Literal, get_type_hints
 
+from hftpipe.runtime.loader import load_class
+from hftpipe.runtime.validation import ConfigError, integer, reject_unknown, string, table
 from hftpipe.schema.records import HOP_SLOTS
 from hftpipe.substrate.control_layout import NAME_BYTES
 from hftpipe.substrate.idle import IDLE_ALIASES, IdleSettings
@@ -26,7 +27,6 @@ from hftpipe.substrate.layout import is_power_of_two
 from hftpipe.substrate.ring_descriptor import MAX_CAPACITY, check_ring_shape
 from hftpipe.substrate.shm import check_name_part
 
-EX_CONFIG: Final = 78
 AUTO: Final = "auto"
 NO_PINNING: Final = "none"
 FAILURE_POLICIES: Final = ("restart", "restart-pipeline", "stop")
@@ -36,14 +36,6 @@ _CORE_SECTIONS: Final = ("pipeline", "idle", "stages", "rings")
 
 CpuSetting = int | Literal["auto", "none"]
 
-
-class ConfigError(ValueError):
-    """A bad config: ``key`` is the dotted path, ``reason`` says what is wrong."""
-
-    def __init__(self, key: str, reason: str) -> None:
-        super().__init__(f"{key}: {reason}")
-        self.key = key
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -117,35 +109,12 @@ class PipelineConfig:
 
 
 # --------------------------------------------------------------------------- parsing
-def _table(raw: Any, key: str) -> dict[str, Any]:
-    if not isinstance(raw, dict):
-        raise ConfigError(key, f"must be a table, got {type(raw).__name__}")
-    return raw
 
 
-def _reject_unknown(raw: Mapping[str, Any], allowed: set[str], key: str) -> None:
-    for name in raw:
-        if name not in allowed:
-            prefix = f"{key}." if key else ""
-            raise ConfigError(f"{prefix}{name}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
 
 
-def _int(raw: Mapping[str, Any], name: str, key: str, default: int, minimum: int = 0) -> int:
-    value = raw.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{key}.{name}", f"must be an integer, got {value!r}")
-    if value < minimum:
-        raise ConfigError(f"{key}.{name}", f"must be >= {minimum}, got {value}")
-    return value
 
 
-def _str(raw: Mapping[str, Any], name: str, key: str, default: str, choices: tuple[str, ...] = ()) -> str:
-    value = raw.get(name, default)
-    if not isinstance(value, str):
-        raise ConfigError(f"{key}.{name}", f"must be a string, got {value!r}")
-    if choices and value not in choices:
-        raise ConfigError(f"{key}.{name}", f"must be one of {', '.join(choices)}, got {value!r}")
-    return value
 
 
 def _cpu(raw: Mapping[str, Any], key: str, allowed_cpus: set[int]) -> CpuSetting:
@@ -160,18 +129,6 @@ def _cpu(raw: Mapping[str, Any], key: str, allowed_cpus: set[int]) -> CpuSetting
     return value
 
 
-def load_stage_class(class_path: str, key: str) -> type:
-    module_name, sep, class_name = class_path.partition(":")
-    if not sep or not module_name or not class_name:
-        raise ConfigError(key, f'must be "module:Class", got {class_path!r}')
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ConfigError(key, f"cannot import module {module_name!r}: {exc}") from exc
-    cls = getattr(module, class_name, None)
-    if not isinstance(cls, type):
-        raise ConfigError(key, f"module {module_name!r} has no class {class_name!r}")
-    return cls
 
 
 def build_params(cls: type, raw: Mapping[str, Any], key: str) -> Any:
@@ -182,7 +139,7 @@ def build_params(cls: type, raw: Mapping[str, Any], key: str) -> Any:
             raise ConfigError(key, f"{cls.__name__} takes no params")
         return None
     fields = {f.name: f for f in dataclasses.fields(params_cls)}
-    _reject_unknown(raw, set(fields), key)
+    reject_unknown(raw, set(fields), key)
     hints = get_type_hints(params_cls)
     for name, value in raw.items():
         expected = hints[name]
@@ -223,12 +180,12 @@ def _parse_stage(name: str, raw: Any, allowed_cpus: set[int]) -> StageConfig:
         raise ConfigError(key, str(exc)) from exc
     if len(name) > NAME_BYTES:  # the control file's stage table holds 32 bytes
         raise ConfigError(key, f"stage name {name!r} is longer than {NAME_BYTES} characters")
-    raw = _table(raw, key)
-    _reject_unknown(raw, _STAGE_KEYS, key)
+    raw = table(raw, key)
+    reject_unknown(raw, _STAGE_KEYS, key)
     if "class" not in raw:
         raise ConfigError(f"{key}.class", 'missing: name the stage class as "module:Class"')
-    class_path = _str(raw, "class", key, "")
-    cls = load_stage_class(class_path, f"{key}.class")
+    class_path = string(raw, "class", key, "")
+    cls = load_class(class_path, f"{key}.class")
     priority = raw.get("realtime_priority")
     if priority is not None and (
         isinstance(priority, bool) or not isinstance(priority, int) or not 1 <= priority <= 99
@@ -241,30 +198,30 @@ def _parse_stage(name: str, raw: Any, allowed_cpus: set[int]) -> StageConfig:
         name=name,
         class_path=class_path,
         cpu=_cpu(raw, key, allowed_cpus),
-        idle=_str(raw, "idle", key, AUTO, (AUTO, *IDLE_ALIASES)),
+        idle=string(raw, "idle", key, AUTO, (AUTO, *IDLE_ALIASES)),
         realtime_priority=priority,
         mlockall=mlock,
-        params=build_params(cls, _table(raw.get("params", {}), f"{key}.params"), f"{key}.params"),
+        params=build_params(cls, table(raw.get("params", {}), f"{key}.params"), f"{key}.params"),
     )
 
 
 def _parse_ring(index: int, raw: Any, stage_names: set[str]) -> RingConfig:
     key = f"rings[{index}]"
-    raw = _table(raw, key)
-    _reject_unknown(raw, _RING_KEYS, key)
+    raw = table(raw, key)
+    reject_unknown(raw, _RING_KEYS, key)
     ends = {}
     for end in ("from", "to"):
         if end not in raw:
             raise ConfigError(f"{key}.{end}", "missing: name a stage")
-        value = _str(raw, end, key, "")
+        value = string(raw, end, key, "")
         if value not in stage_names:
             raise ConfigError(f"{key}.{end}", f"no stage named {value!r}")
         ends[end] = value
     if ends["from"] == ends["to"]:
         raise ConfigError(key, "a ring must connect two different stages")
-    name = _str(raw, "name", key, f"{ends['from']}-{ends['to']}")
-    capacity = _int(raw, "capacity", key, 4096, minimum=2)
-    slot_size = _int(raw, "slot_size", key, 128, minimum=8)
+    name = string(raw, "name", key, f"{ends['from']}-{ends['to']}")
+    capacity = integer(raw, "capacity", key, 4096, minimum=2)
+    slot_size = integer(raw, "slot_size", key, 128, minimum=8)
     if not is_power_of_two(capacity) or capacity > MAX_CAPACITY:
         raise ConfigError(f"{key}.capacity", f"must be a power of two <= {MAX_CAPACITY}, got {capacity}")
     try:
@@ -283,26 +240,26 @@ def _parse_ring(index: int, raw: Any, stage_names: set[str]) -> RingConfig:
 def parse_config(raw: Mapping[str, Any], source: str = "", allowed_cpus: set[int] | None = None) -> PipelineConfig:
     cpus = allowed_cpus if allowed_cpus is not None else set(os.sched_getaffinity(0))
     raw = _expand_sections(raw)
-    pipeline = _table(raw.get("pipeline", {}), "pipeline")
-    _reject_unknown(pipeline, _PIPELINE_KEYS, "pipeline")
+    pipeline = table(raw.get("pipeline", {}), "pipeline")
+    reject_unknown(pipeline, _PIPELINE_KEYS, "pipeline")
     if "name" not in pipeline:
         raise ConfigError("pipeline.name", "missing: every pipeline needs a name (it names its shared memory)")
-    name = _str(pipeline, "name", "pipeline", "")
+    name = string(pipeline, "name", "pipeline", "")
     try:
         check_name_part(name, "pipeline name")
     except ValueError as exc:
         raise ConfigError("pipeline.name", str(exc)) from exc
 
-    idle_raw = _table(raw.get("idle", {}), "idle")
-    _reject_unknown(idle_raw, _IDLE_KEYS, "idle")
+    idle_raw = table(raw.get("idle", {}), "idle")
+    reject_unknown(idle_raw, _IDLE_KEYS, "idle")
     defaults = IdleSettings()
-    idle_values = {k: _int(idle_raw, k, "idle", getattr(defaults, k)) for k in _IDLE_KEYS}
+    idle_values = {k: integer(idle_raw, k, "idle", getattr(defaults, k)) for k in _IDLE_KEYS}
     try:
         idle = IdleSettings(**idle_values)
     except ValueError as exc:
         raise ConfigError("idle", str(exc)) from exc
 
-    stages_raw = _table(raw.get("stages", {}), "stages")
+    stages_raw = table(raw.get("stages", {}), "stages")
     if not stages_raw:
         raise ConfigError("stages", "missing: a pipeline needs at least one stage")
     stages = tuple(_parse_stage(n, s, cpus) for n, s in stages_raw.items())
@@ -327,12 +284,12 @@ def parse_config(raw: Mapping[str, Any], source: str = "", allowed_cpus: set[int
         name=name,
         stages=stages,
         rings=rings,
-        on_failure=_str(pipeline, "on_failure", "pipeline", "stop", FAILURE_POLICIES),
-        max_restarts=_int(pipeline, "max_restarts", "pipeline", 3),
-        heartbeat_timeout_ms=_int(pipeline, "heartbeat_timeout_ms", "pipeline", 3000, minimum=10),
-        startup_timeout_ms=_int(pipeline, "startup_timeout_ms", "pipeline", 20000, minimum=100),
-        stop_timeout_ms=_int(pipeline, "stop_timeout_ms", "pipeline", 5000, minimum=10),
-        max_consecutive_errors=_int(pipeline, "max_consecutive_errors", "pipeline", 1000, minimum=1),
+        on_failure=string(pipeline, "on_failure", "pipeline", "stop", FAILURE_POLICIES),
+        max_restarts=integer(pipeline, "max_restarts", "pipeline", 3),
+        heartbeat_timeout_ms=integer(pipeline, "heartbeat_timeout_ms", "pipeline", 3000, minimum=10),
+        startup_timeout_ms=integer(pipeline, "startup_timeout_ms", "pipeline", 20000, minimum=100),
+        stop_timeout_ms=integer(pipeline, "stop_timeout_ms", "pipeline", 5000, minimum=10),
+        max_consecutive_errors=integer(pipeline, "max_consecutive_errors", "pipeline", 1000, minimum=1),
         idle=idle,
         source=source,
     )
@@ -346,7 +303,7 @@ def _expand_sections(raw: Mapping[str, Any]) -> Mapping[str, Any]:
     refused, naming the ones that are allowed.
     """
     expanders = registered_sections()
-    _reject_unknown(raw, {*_CORE_SECTIONS, *expanders}, "")
+    reject_unknown(raw, {*_CORE_SECTIONS, *expanders}, "")
     for section in [k for k in raw if k in expanders]:
         expand = expanders[section].load()
         raw = expand(raw)

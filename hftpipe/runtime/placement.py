@@ -18,7 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hftpipe.runtime.agent import AsyncAgent
-from hftpipe.runtime.config import AUTO, NO_PINNING, ConfigError, PipelineConfig, load_stage_class
+from hftpipe.runtime.config import AUTO, NO_PINNING, PipelineConfig
+from hftpipe.runtime.loader import load_class
+from hftpipe.runtime.validation import ConfigError
 from hftpipe.substrate.idle import EVENT_LOOP
 from hftpipe.substrate.ring import check_memory_order, is_total_store_order
 
@@ -59,7 +61,7 @@ def plan_placement(config: PipelineConfig, cores: list[int], machine: str | None
             assert isinstance(stage.cpu, int)
             cpu = stage.cpu
         idle = stage.idle
-        if issubclass(load_stage_class(stage.class_path, f"stages.{stage.name}.class"), AsyncAgent):
+        if issubclass(load_class(stage.class_path, f"stages.{stage.name}.class"), AsyncAgent):
             idle = EVENT_LOOP  # its asyncio loop blocks in epoll: no idle strategy applies
         elif idle == AUTO:
             has_inputs = bool(config.inputs_of(stage.name))

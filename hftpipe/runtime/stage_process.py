@@ -12,7 +12,8 @@ import logging
 import sys
 
 from hftpipe.runtime.agent import AsyncAgent
-from hftpipe.runtime.config import PipelineConfig, load_stage_class
+from hftpipe.runtime.config import PipelineConfig
+from hftpipe.runtime.loader import load_class
 from hftpipe.runtime.runner import EX_UNAVAILABLE, AgentRunner, AsyncAgentRunner, RunnerSettings
 from hftpipe.runtime.wiring import open_stage_context
 from hftpipe.substrate.control import ControlFile
@@ -43,7 +44,7 @@ def run_stage(config: PipelineConfig, stage: str) -> int:
         control.close()
         return EX_UNAVAILABLE
     try:
-        agent = load_stage_class(stage_config.class_path, f"stages.{stage}.class")(ctx)
+        agent = load_class(stage_config.class_path, f"stages.{stage}.class")(ctx)
         idle_alias = control.stage_idle(index)
         if isinstance(agent, AsyncAgent):
             idle: IdleStrategy = BusySpinIdle()  # unused: the event loop does the waiting

@@ -25,7 +25,7 @@ Fixed point: prices at the symbol's ``price_scale``, quantities at its
 ``qty_scale``, quote amounts (``quote_qty``, ``cum_quote``) at
 ``price_scale + qty_scale`` (the exact product ``price * qty``), balances,
 amounts and commissions at :data:`ASSET_SCALE`. Client order ids are ASCII,
-NUL-padded to :data:`~hftpipe.schema.records.EX_ID_BYTES`.
+NUL-padded to :data:`EX_ID_BYTES`.
 """
 
 from __future__ import annotations
@@ -33,7 +33,77 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import Final
 
-from hftpipe.schema.records import EX_ID_BYTES
+from hftpipe.schema.records import RecordType, check_layout, make_spec, record_dtype
+
+EX_RECORD_SIZE: Final = 256
+"""Exchange commands and events: 256 bytes, so rings that carry them need ``slot_size >= 256``."""
+EX_ID_BYTES: Final = 40
+"""Room for a Binance client order id (``^[.A-Z:/a-z0-9_-]{1,36}$``), NUL-padded ASCII."""
+
+EX_COMMAND_DTYPE: Final = record_dtype(
+    [
+        ("request_id", "<u8", 64),
+        ("account", "<u4", 72),
+        ("command", "u1", 76),
+        ("side", "u1", 77),
+        ("order_type", "u1", 78),
+        ("tif", "u1", 79),
+        ("stp_mode", "u1", 80),
+        ("resp_type", "u1", 81),
+        ("replace_mode", "u1", 82),
+        ("asset", "<u4", 84),
+        ("price", "<i8", 88),
+        ("qty", "<i8", 96),
+        ("quote_qty", "<i8", 104),
+        ("order_id", "<i8", 112),
+        ("tag", "<i8", 120),
+        ("client_order_id", f"S{EX_ID_BYTES}", 128),
+        ("orig_client_order_id", f"S{EX_ID_BYTES}", 168),
+        ("cancel_client_order_id", f"S{EX_ID_BYTES}", 208),
+        ("cap", "<i8", 248),
+    ],
+    256,
+)
+"""One exchange request (field meanings: this module's docstring and enums)."""
+
+EX_EVENT_DTYPE: Final = record_dtype(
+    [
+        ("request_id", "<u8", 64),
+        ("account", "<u4", 72),
+        ("event", "u1", 76),
+        ("side", "u1", 77),
+        ("order_type", "u1", 78),
+        ("tif", "u1", 79),
+        ("status", "u1", 80),
+        ("stp_mode", "u1", 81),
+        ("is_maker", "u1", 82),
+        ("expire_reason", "u1", 83),
+        ("reject_code", "<i4", 84),
+        ("commission_asset", "<u4", 88),
+        ("reject_reason", "<u2", 92),
+        ("order_id", "<i8", 96),
+        ("price", "<i8", 104),
+        ("qty", "<i8", 112),
+        ("quote_qty", "<i8", 120),
+        ("last_price", "<i8", 128),
+        ("last_qty", "<i8", 136),
+        ("cum_qty", "<i8", 144),
+        ("cum_quote", "<i8", 152),
+        ("trade_id", "<i8", 160),
+        ("commission", "<i8", 168),
+        ("client_order_id", f"S{EX_ID_BYTES}", 176),
+        ("orig_client_order_id", f"S{EX_ID_BYTES}", 216),
+    ],
+    256,
+)
+"""One thing a request caused (field meanings: this module's docstring and enums)."""
+
+EX_COMMAND: Final = make_spec(RecordType.EX_COMMAND, EX_COMMAND_DTYPE)
+EX_EVENT: Final = make_spec(RecordType.EX_EVENT, EX_EVENT_DTYPE)
+SPECS: Final = (EX_COMMAND, EX_EVENT)
+
+for _spec in SPECS:
+    check_layout(_spec)
 
 ASSET_SCALE: Final = 8
 """Every balance is an int64 count of 1e-8 units of its asset (Binance shows 8 decimals)."""

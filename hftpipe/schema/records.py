@@ -1,4 +1,4 @@
-"""Fixed-layout records: numpy dtypes with explicit offsets, and struct fast paths.
+"""The record machinery: the common header, dtypes with explicit offsets, and struct fast paths.
 
 Every record starts with the same 64-byte header, so any stage can read the
 type, the instrument and the timestamps of any record without knowing its body::
@@ -21,6 +21,11 @@ publishes; the next stage subtracts it to measure that hop. Monotonic clocks
 are system-wide on Linux, so subtracting across processes is valid.
 
 Prices and quantities are fixed-point int64 (see :mod:`hftpipe.schema.fixedpoint`).
+
+Each domain declares its records in its own module (:mod:`~hftpipe.schema.marketdata`,
+:mod:`~hftpipe.schema.trading`, :mod:`~hftpipe.schema.exchange`) with
+:func:`record_dtype` and :func:`make_spec`; :data:`hftpipe.schema.SPECS` holds
+them all, keyed by :class:`RecordType`, the one registry of type ids.
 """
 
 from __future__ import annotations
@@ -65,71 +70,6 @@ class RecordFlag(IntFlag):
     """A BBO from the venue's own ticker stream, not computed from the local book."""
 
 
-class Side(IntEnum):
-    BID = 0
-    ASK = 1
-
-
-class BookAction(IntEnum):
-    SET = 0
-    """Set the level to ``qty`` (0 removes it): venues send absolute sizes."""
-    CLEAR = 1
-    """Drop every level of the instrument (start of a snapshot)."""
-
-
-class IntentAction(IntEnum):
-    NEW = 0
-    CANCEL = 1
-    REPLACE = 2
-
-
-class OrderType(IntEnum):
-    LIMIT = 0
-    MARKET = 1
-    LIMIT_MAKER = 2
-    STOP_MARKET = 3
-    STOP_LIMIT = 4
-
-
-class TimeInForce(IntEnum):
-    GTC = 0
-    IOC = 1
-    FOK = 2
-
-
-class ExecType(IntEnum):
-    ACK = 0
-    PARTIAL_FILL = 1
-    FILL = 2
-    CANCELED = 3
-    REPLACED = 4
-    REJECTED = 5
-    EXPIRED = 6
-
-
-class ControlKind(IntEnum):
-    HEARTBEAT = 0
-    BOOK_STATE = 1
-    HALT = 2
-    RESUME = 3
-    KILL_SWITCH = 4
-
-
-class BarKind(IntEnum):
-    TIME = 0
-    """Closes on a wall-clock boundary (``interval`` ns)."""
-    TICK = 1
-    """Closes after ``interval`` trades."""
-    VOLUME = 2
-    """Closes once ``interval`` of fixed-point quantity has traded."""
-
-
-class BookState(IntEnum):
-    SYNCED = 0
-    RESYNCING = 1
-    STALE = 2
-
-
 _HEADER_FIELDS: Final[list[tuple[str, str, int]]] = [
     ("rtype", "<u2", 0),
     ("flags", "<u2", 2),
@@ -141,7 +81,7 @@ _HEADER_FIELDS: Final[list[tuple[str, str, int]]] = [
 ]
 
 
-def _dtype(body: list[tuple[str, str, int]], itemsize: int) -> np.dtype[np.void]:
+def record_dtype(body: list[tuple[str, str, int]], itemsize: int) -> np.dtype[np.void]:
     fields = _HEADER_FIELDS + body
     return np.dtype(
         {
@@ -153,184 +93,8 @@ def _dtype(body: list[tuple[str, str, int]], itemsize: int) -> np.dtype[np.void]
     )
 
 
-PROBE_DTYPE: Final = _dtype([], HEADER_SIZE)
-
-BOOK_DELTA_DTYPE: Final = _dtype(
-    [
-        ("price", "<i8", 64),
-        ("qty", "<i8", 72),
-        ("update_id", "<u8", 80),
-        ("first_update_id", "<u8", 88),
-        ("side", "u1", 96),
-        ("action", "u1", 97),
-    ],
-    RECORD_SIZE,
-)
-
-TRADE_DTYPE: Final = _dtype(
-    [
-        ("price", "<i8", 64),
-        ("qty", "<i8", 72),
-        ("trade_id", "<u8", 80),
-        ("aggressor", "u1", 88),
-    ],
-    RECORD_SIZE,
-)
-
-BBO_DTYPE: Final = _dtype(
-    [
-        ("bid_price", "<i8", 64),
-        ("bid_qty", "<i8", 72),
-        ("ask_price", "<i8", 80),
-        ("ask_qty", "<i8", 88),
-        ("update_id", "<u8", 96),
-        ("book_state", "u1", 104),
-    ],
-    RECORD_SIZE,
-)
-
-ORDER_INTENT_DTYPE: Final = _dtype(
-    [
-        ("client_order_id", "<u8", 64),
-        ("orig_client_order_id", "<u8", 72),
-        ("price", "<i8", 80),
-        ("qty", "<i8", 88),
-        ("stop_price", "<i8", 96),
-        ("strategy_id", "<u2", 104),
-        ("action", "u1", 106),
-        ("side", "u1", 107),
-        ("order_type", "u1", 108),
-        ("tif", "u1", 109),
-    ],
-    RECORD_SIZE,
-)
-
-EXEC_REPORT_DTYPE: Final = _dtype(
-    [
-        ("client_order_id", "<u8", 64),
-        ("venue_order_id", "<u8", 72),
-        ("last_price", "<i8", 80),
-        ("last_qty", "<i8", 88),
-        ("cum_qty", "<i8", 96),
-        ("leaves_qty", "<i8", 104),
-        ("fee", "<i8", 112),
-        ("exec_type", "u1", 120),
-        ("side", "u1", 121),
-        ("reject_code", "<u2", 122),
-        ("strategy_id", "<u2", 124),
-    ],
-    RECORD_SIZE,
-)
-
-CONTROL_DTYPE: Final = _dtype(
-    [
-        ("kind", "<u2", 64),
-        ("state", "<u2", 66),
-        ("stage", "<u2", 68),
-        ("value", "<i8", 72),
-        ("arg", "<i8", 80),
-    ],
-    RECORD_SIZE,
-)
-
-DEPTH_LEVELS: Final = 20
-"""Levels per side a DEPTH record can carry (the book stage publishes the top N <= this)."""
-
-DEPTH_DTYPE: Final = _dtype(
-    [
-        ("update_id", "<u8", 64),
-        ("levels", "<u2", 72),
-        ("book_state", "u1", 74),
-        ("bid_price", f"({DEPTH_LEVELS},)<i8", 80),
-        ("bid_qty", f"({DEPTH_LEVELS},)<i8", 80 + 8 * DEPTH_LEVELS),
-        ("ask_price", f"({DEPTH_LEVELS},)<i8", 80 + 16 * DEPTH_LEVELS),
-        ("ask_qty", f"({DEPTH_LEVELS},)<i8", 80 + 24 * DEPTH_LEVELS),
-    ],
-    768,
-)
-"""Top N of one book after an atomic update; unused levels are zero. 768 bytes: rings
-that carry it need ``slot_size >= 768``."""
-
-BAR_DTYPE: Final = _dtype(
-    [
-        ("open", "<i8", 64),
-        ("high", "<i8", 72),
-        ("low", "<i8", 80),
-        ("close", "<i8", 88),
-        ("volume", "<i8", 96),
-        ("vwap", "<i8", 104),
-        ("trades", "<u4", 112),
-        ("kind", "u1", 116),
-        ("interval", "<i8", 120),
-    ],
-    RECORD_SIZE,
-)
-"""OHLCV bar: prices at the instrument's price scale, volume at its qty scale; ``vwap``
-is rounded to the price scale; ``ts_venue`` is the bar's open time, ``ts_origin`` the
-receive time of its closing trade."""
-
-EX_RECORD_SIZE: Final = 256
-"""Exchange commands and events: 256 bytes, so rings that carry them need ``slot_size >= 256``."""
-EX_ID_BYTES: Final = 40
-"""Room for a Binance client order id (``^[.A-Z:/a-z0-9_-]{1,36}$``), NUL-padded ASCII."""
-
-EX_COMMAND_DTYPE: Final = _dtype(
-    [
-        ("request_id", "<u8", 64),
-        ("account", "<u4", 72),
-        ("command", "u1", 76),
-        ("side", "u1", 77),
-        ("order_type", "u1", 78),
-        ("tif", "u1", 79),
-        ("stp_mode", "u1", 80),
-        ("resp_type", "u1", 81),
-        ("replace_mode", "u1", 82),
-        ("asset", "<u4", 84),
-        ("price", "<i8", 88),
-        ("qty", "<i8", 96),
-        ("quote_qty", "<i8", 104),
-        ("order_id", "<i8", 112),
-        ("tag", "<i8", 120),
-        ("client_order_id", f"S{EX_ID_BYTES}", 128),
-        ("orig_client_order_id", f"S{EX_ID_BYTES}", 168),
-        ("cancel_client_order_id", f"S{EX_ID_BYTES}", 208),
-        ("cap", "<i8", 248),
-    ],
-    256,
-)
-"""One exchange request (see :mod:`hftpipe.schema.exchange` for the field meanings)."""
-
-EX_EVENT_DTYPE: Final = _dtype(
-    [
-        ("request_id", "<u8", 64),
-        ("account", "<u4", 72),
-        ("event", "u1", 76),
-        ("side", "u1", 77),
-        ("order_type", "u1", 78),
-        ("tif", "u1", 79),
-        ("status", "u1", 80),
-        ("stp_mode", "u1", 81),
-        ("is_maker", "u1", 82),
-        ("expire_reason", "u1", 83),
-        ("reject_code", "<i4", 84),
-        ("commission_asset", "<u4", 88),
-        ("reject_reason", "<u2", 92),
-        ("order_id", "<i8", 96),
-        ("price", "<i8", 104),
-        ("qty", "<i8", 112),
-        ("quote_qty", "<i8", 120),
-        ("last_price", "<i8", 128),
-        ("last_qty", "<i8", 136),
-        ("cum_qty", "<i8", 144),
-        ("cum_quote", "<i8", 152),
-        ("trade_id", "<i8", 160),
-        ("commission", "<i8", 168),
-        ("client_order_id", f"S{EX_ID_BYTES}", 176),
-        ("orig_client_order_id", f"S{EX_ID_BYTES}", 216),
-    ],
-    256,
-)
-"""One thing a request caused (see :mod:`hftpipe.schema.exchange` for the field meanings)."""
+PROBE_DTYPE: Final = record_dtype([], HEADER_SIZE)
+"""A header and nothing else: what the latency probe stages pass along."""
 
 _STRUCT_CODES: Final = {
     "u1": "B",
@@ -413,28 +177,14 @@ class RecordSpec:
         return records
 
 
-def _spec(rtype: RecordType, dtype: np.dtype[np.void]) -> RecordSpec:
+def make_spec(rtype: RecordType, dtype: np.dtype[np.void]) -> RecordSpec:
+    """The spec of a record type, its struct derived from its dtype."""
     return RecordSpec(rtype, dtype, struct.Struct(struct_format(dtype)))
 
 
-SPECS: Final = {
-    spec.rtype: spec
-    for spec in (
-        _spec(RecordType.PROBE, PROBE_DTYPE),
-        _spec(RecordType.BOOK_DELTA, BOOK_DELTA_DTYPE),
-        _spec(RecordType.TRADE, TRADE_DTYPE),
-        _spec(RecordType.BBO, BBO_DTYPE),
-        _spec(RecordType.ORDER_INTENT, ORDER_INTENT_DTYPE),
-        _spec(RecordType.EXEC_REPORT, EXEC_REPORT_DTYPE),
-        _spec(RecordType.CONTROL, CONTROL_DTYPE),
-        _spec(RecordType.DEPTH, DEPTH_DTYPE),
-        _spec(RecordType.BAR, BAR_DTYPE),
-        _spec(RecordType.EX_COMMAND, EX_COMMAND_DTYPE),
-        _spec(RecordType.EX_EVENT, EX_EVENT_DTYPE),
-    )
-}
+PROBE: Final = make_spec(RecordType.PROBE, PROBE_DTYPE)
 
-HEADER_STRUCT: Final = struct.Struct(struct_format(_dtype([], HEADER_SIZE)))
+HEADER_STRUCT: Final = struct.Struct(struct_format(PROBE_DTYPE))
 """Header-only view of any record: ``unpack_from(buf, offset)``."""
 
 # Byte offsets of the header fields the runtime stamps on the hot path.
@@ -448,17 +198,17 @@ I64: Final = struct.Struct("<q")
 U64: Final = struct.Struct("<Q")
 
 
-def _assert_layouts() -> None:
-    for spec in SPECS.values():
-        assert spec.packer.size == spec.itemsize, (spec.rtype, spec.packer.size)
-        assert spec.itemsize in (HEADER_SIZE, RECORD_SIZE, EX_RECORD_SIZE, DEPTH_DTYPE.itemsize), spec.rtype
-        assert spec.itemsize % 64 == 0
-        assert spec.offset_of("ts_hop") == TS_HOP_OFFSET
-        assert spec.offset_of("ts_origin") == TS_ORIGIN_OFFSET
-        assert spec.offset_of("seq") == SEQ_OFFSET
-        assert spec.dtype.fields is not None
-        assert spec.index_of("ts_hop") == TS_HOP_FIELD
-    assert HEADER_STRUCT.size == HEADER_SIZE
 
 
-_assert_layouts()
+def check_layout(spec: RecordSpec) -> None:
+    """What every record type must satisfy; each domain module asserts it at import."""
+    assert spec.packer.size == spec.itemsize, (spec.rtype, spec.packer.size)
+    assert spec.itemsize % 64 == 0, spec.rtype
+    assert spec.offset_of("ts_hop") == TS_HOP_OFFSET
+    assert spec.offset_of("ts_origin") == TS_ORIGIN_OFFSET
+    assert spec.offset_of("seq") == SEQ_OFFSET
+    assert spec.index_of("ts_hop") == TS_HOP_FIELD
+
+
+check_layout(PROBE)
+assert HEADER_STRUCT.size == HEADER_SIZE

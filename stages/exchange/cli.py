@@ -36,9 +36,10 @@ from hftpipe.cli.common import (
     stop_on_signals,
     supervising,
 )
-from hftpipe.runtime.config import EX_CONFIG, ConfigError, PipelineConfig, packaged_config_path, read_toml
+from hftpipe.runtime.config import PipelineConfig, packaged_config_path, read_toml
 from hftpipe.runtime.runner import EX_SOFTWARE, EX_UNAVAILABLE
 from hftpipe.runtime.stage_process import configure_logging
+from hftpipe.runtime.validation import EX_CONFIG, ConfigError
 from stages.exchange.protocol.settings import ExchangeSettings
 
 EX_REFUSED: Final = 1

@@ -103,8 +103,8 @@ def record(
     """Record live venue traffic in the capture format (replayable by `book` and `replay`)."""
     import asyncio  # noqa: PLC0415
 
-    from stages.marketdata.capture.recorder import http_path_for  # noqa: PLC0415
-    from stages.marketdata.capture.recorder import record as record_traffic  # noqa: PLC0415
+    from stages.marketdata.feed.recorder import http_path_for  # noqa: PLC0415
+    from stages.marketdata.feed.recorder import record as record_traffic  # noqa: PLC0415
 
     configure_logging()
     out = Path(out_path)

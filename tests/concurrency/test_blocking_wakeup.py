@@ -22,7 +22,8 @@ import numpy as np
 import posix_ipc
 import pytest
 
-from hftpipe.schema.records import PROBE_DTYPE, SPECS, RecordType
+from hftpipe.schema import SPECS
+from hftpipe.schema.records import PROBE_DTYPE, RecordType
 from hftpipe.substrate.idle import BlockingIdle, IdleSettings
 from hftpipe.substrate.ring import Ring
 from hftpipe.substrate.ring_descriptor import PARKED_OFFSET

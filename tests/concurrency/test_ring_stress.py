@@ -18,7 +18,8 @@ from multiprocessing.connection import Connection
 import numpy as np
 import pytest
 
-from hftpipe.schema.records import PROBE_DTYPE, SPECS, RecordType
+from hftpipe.schema import SPECS
+from hftpipe.schema.records import PROBE_DTYPE, RecordType
 from hftpipe.substrate.ring import Ring
 
 CAPACITY = 64

@@ -9,7 +9,8 @@ from typing import IO, Any
 import numpy as np
 
 from hftpipe.runtime.agent import Agent, StageContext
-from hftpipe.schema.records import DEPTH_DTYPE, RecordType
+from hftpipe.schema.marketdata import DEPTH_DTYPE
+from hftpipe.schema.records import RecordType
 from hftpipe.substrate.counters import CounterKind
 
 

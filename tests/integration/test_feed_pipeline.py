@@ -17,7 +17,7 @@ from pathlib import Path
 from hftpipe.runtime.config import load_config
 from hftpipe.runtime.supervisor import Supervisor
 from hftpipe.schema.instruments import InstrumentRegistry
-from hftpipe.schema.records import BookState
+from hftpipe.schema.marketdata import BookState
 from stages.marketdata.capture.books_sink import BooksSink
 from stages.marketdata.capture.format import EventKind, format_event
 from stages.marketdata.capture.replay import replay

@@ -17,8 +17,10 @@ import pytest
 from hftpipe.runtime.agent import StageContext
 from hftpipe.runtime.config import parse_config
 from hftpipe.runtime.wiring import OwnedObjects, create_pipeline_objects, open_stage_context
+from hftpipe.schema import SPECS
 from hftpipe.schema.instruments import InstrumentRegistry
-from hftpipe.schema.records import SPECS, BookState, ControlKind, RecordType
+from hftpipe.schema.marketdata import BookState, ControlKind
+from hftpipe.schema.records import RecordType
 from hftpipe.substrate.ring_descriptor import DATA_OFFSET
 from stages.marketdata.capture.books_sink import BooksSink
 from stages.marketdata.capture.format import EventKind, format_event

@@ -19,7 +19,7 @@ from websockets.exceptions import ConnectionClosedOK
 from websockets.sync.client import connect as sync_connect
 
 from hftpipe.schema.instruments import InstrumentRegistry
-from hftpipe.schema.records import BookState
+from hftpipe.schema.marketdata import BookState
 from stages.marketdata.capture.books_sink import BooksSink
 from stages.marketdata.capture.format import EventKind, read_capture
 from stages.marketdata.capture.replay import replay

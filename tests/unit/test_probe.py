@@ -10,7 +10,8 @@ import pytest
 
 from hftpipe.runtime.agent import AgentInvoker, InputPort, StageContext
 from hftpipe.runtime.wiring import ring_segment_name
-from hftpipe.schema.records import SPECS, RecordType
+from hftpipe.schema import SPECS
+from hftpipe.schema.records import RecordType
 from hftpipe.substrate.control import ControlFile, RingEntry
 from hftpipe.substrate.ring import Ring
 from stages.probe import ProbeRelay, ProbeSink, ProbeSource

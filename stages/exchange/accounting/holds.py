@@ -18,11 +18,11 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from hftpipe.schema.exchange import ASSET_SCALE
-from hftpipe.schema.records import OrderType, Side
+from hftpipe.schema.trading import OrderSide, OrderType
 from stages.exchange.protocol.settings import SymbolSettings
 
-_BUY = int(Side.BID)
-_SELL = int(Side.ASK)
+_BUY = int(OrderSide.BUY)
+_SELL = int(OrderSide.SELL)
 _MARKET = int(OrderType.MARKET)
 _LIMITS = frozenset((int(OrderType.LIMIT), int(OrderType.LIMIT_MAKER)))
 

@@ -33,7 +33,8 @@ from typing import Final
 
 import numpy as np
 
-from hftpipe.schema.records import EX_COMMAND_DTYPE, EX_RECORD_SIZE, RecordType
+from hftpipe.schema.exchange import EX_COMMAND_DTYPE, EX_RECORD_SIZE
+from hftpipe.schema.records import RecordType
 
 MAGIC: Final = b"HFTPJRNL"
 VERSION: Final = 1

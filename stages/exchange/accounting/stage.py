@@ -60,13 +60,15 @@ from hftpipe.runtime.agent import Agent, StageContext
 from hftpipe.schema.exchange import (
     ALL_ACCOUNTS,
     ASSET_SCALE,
+    EX_RECORD_SIZE,
     Command,
     Event,
     OrderStatus,
     ReplaceMode,
     reject_reason,
 )
-from hftpipe.schema.records import EX_RECORD_SIZE, OrderType, RecordType, Side
+from hftpipe.schema.records import RecordType
+from hftpipe.schema.trading import OrderSide, OrderType
 from hftpipe.substrate.counters import CounterKind
 from hftpipe.substrate.ring import Ring
 from stages.exchange.accounting import wire as w
@@ -123,7 +125,7 @@ _FILLED: Final = int(OrderStatus.FILLED)
 _CANCELED: Final = int(OrderStatus.CANCELED)
 _REJECTED: Final = int(OrderStatus.REJECTED)
 _EXPIRED: Final = int(OrderStatus.EXPIRED)
-_BUY: Final = int(Side.BID)
+_BUY: Final = int(OrderSide.BUY)
 _MARKET: Final = int(OrderType.MARKET)
 _RATE_UNIT: Final = 10**ASSET_SCALE
 _EX_COMMAND: Final = int(RecordType.EX_COMMAND)

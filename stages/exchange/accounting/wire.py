@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from hftpipe.schema.exchange import Event
-from hftpipe.schema.records import EX_RECORD_SIZE, SPECS, RecordFlag, RecordType, struct_indexes
+from hftpipe.schema import SPECS
+from hftpipe.schema.exchange import EX_RECORD_SIZE, Event
+from hftpipe.schema.records import RecordFlag, RecordType, struct_indexes
 
 COMMAND_SPEC: Final = SPECS[RecordType.EX_COMMAND]
 EVENT_SPEC: Final = SPECS[RecordType.EX_EVENT]

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple, Protocol
 
 from hftpipe.schema.fixedpoint import parse_fixed
-from hftpipe.schema.records import OrderType
+from hftpipe.schema.trading import OrderType
 
 
 class RejectReason(NamedTuple):

@@ -77,7 +77,7 @@ from collections.abc import Callable
 from enum import IntEnum
 from typing import Final, NamedTuple, TypeAlias
 
-from hftpipe.schema.records import OrderType, Side, TimeInForce
+from hftpipe.schema.trading import OrderSide, OrderType, TimeInForce
 from stages.exchange.core.filters import RejectReason, SymbolFilters
 from stages.exchange.core.order_book import BookSide, Order, OrderStatus, PriceLevel
 
@@ -238,8 +238,8 @@ CANCEL_ID_MISSING: Final = RejectReason(
 )
 INVALID_STP: Final = RejectReason(-1013, "This symbol does not allow the specified self-trade prevention mode.")
 
-_BID: Final = int(Side.BID)
-_ASK: Final = int(Side.ASK)
+_BID: Final = int(OrderSide.BUY)
+_ASK: Final = int(OrderSide.SELL)
 _LIMIT: Final = int(OrderType.LIMIT)
 _MARKET: Final = int(OrderType.MARKET)
 _LIMIT_MAKER: Final = int(OrderType.LIMIT_MAKER)
@@ -254,7 +254,7 @@ _EXPIRE_MAKER: Final = int(STPMode.EXPIRE_MAKER)
 _EXPIRE_BOTH: Final = int(STPMode.EXPIRE_BOTH)
 _STP_MODES: Final = frozenset(int(m) for m in STPMode)
 _TIFS: Final = frozenset(int(t) for t in TimeInForce)
-_SIDES: Final = frozenset(int(s) for s in Side)
+_SIDES: Final = frozenset(int(s) for s in OrderSide)
 
 _NEW: Final = OrderStatus.NEW
 _PARTIALLY_FILLED: Final = OrderStatus.PARTIALLY_FILLED

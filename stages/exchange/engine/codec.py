@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from hftpipe.schema import SPECS
 from hftpipe.schema.exchange import Event, OrderStatus
-from hftpipe.schema.records import SPECS, BookAction, RecordFlag, RecordType, Side, struct_indexes
+from hftpipe.schema.marketdata import BookAction, BookSide
+from hftpipe.schema.records import RecordFlag, RecordType, struct_indexes
 
 Body = tuple[Any, ...]
 """The 25 body fields of one EX_EVENT, in layout order (see :func:`event_body`)."""
@@ -63,8 +65,8 @@ SNAPSHOT: Final = int(RecordFlag.SNAPSHOT)
 REPLAY: Final = int(RecordFlag.REPLAY)
 SET: Final = int(BookAction.SET)
 CLEAR: Final = int(BookAction.CLEAR)
-BID: Final = int(Side.BID)
-ASK: Final = int(Side.ASK)
+BID: Final = int(BookSide.BID)
+ASK: Final = int(BookSide.ASK)
 
 EV_NEW: Final = int(Event.NEW)
 EV_TRADE: Final = int(Event.TRADE)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Final, NamedTuple
 
-from hftpipe.schema.records import HOP_SLOTS, SPECS, RecordFlag, RecordType, struct_indexes
+from hftpipe.schema import SPECS
+from hftpipe.schema.records import HOP_SLOTS, RecordFlag, RecordType, struct_indexes
 
 _COMMAND = SPECS[RecordType.EX_COMMAND]
 _EVENT = SPECS[RecordType.EX_EVENT]

@@ -31,7 +31,7 @@ from typing import Any, Final
 
 from hftpipe.schema.exchange import Command, ReplaceMode, RespType, encode_id
 from hftpipe.schema.fixedpoint import INT64_MAX
-from hftpipe.schema.records import OrderType, Side, TimeInForce
+from hftpipe.schema.trading import OrderSide, OrderType, TimeInForce
 from stages.exchange.gateway.codec import CommandRecord
 from stages.exchange.gateway.errors import (
     INVALID_CANCEL_RESTRICTIONS,
@@ -62,7 +62,7 @@ MAX_DECIMALS: Final = 8
 """Binance's base/quote asset precision: more significant decimals is -1111."""
 _ID_ALPHABET: Final = string.ascii_letters + string.digits
 
-SIDES: Final = {"BUY": int(Side.BID), "SELL": int(Side.ASK)}
+SIDES: Final = {"BUY": int(OrderSide.BUY), "SELL": int(OrderSide.SELL)}
 ORDER_TYPES: Final = {
     "LIMIT": int(OrderType.LIMIT),
     "MARKET": int(OrderType.MARKET),

@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from hftpipe.schema.exchange import ASSET_SCALE, Event, OrderStatus, decode_id
-from hftpipe.schema.records import OrderType, Side, TimeInForce
+from hftpipe.schema.marketdata import BookSide
+from hftpipe.schema.trading import OrderSide, OrderType, TimeInForce
 from stages.exchange.gateway.codec import EventRecord
 from stages.exchange.protocol.exchange_info import STP_MODES
 from stages.exchange.protocol.settings import ExchangeSettings, SymbolSettings
 
 DECIMALS: Final = ASSET_SCALE
-SIDE_NAMES: Final = {int(Side.BID): "BUY", int(Side.ASK): "SELL"}
+SIDE_NAMES: Final = {int(OrderSide.BUY): "BUY", int(OrderSide.SELL): "SELL"}
 TYPE_NAMES: Final = {
     int(OrderType.LIMIT): "LIMIT",
     int(OrderType.MARKET): "MARKET",
@@ -226,7 +227,7 @@ class Formatter:
         asks: list[list[str]] = []
         for level in levels:
             entry = [self.price(instrument, level.price), self.qty(instrument, level.qty)]
-            (bids if level.side == int(Side.BID) else asks).append(entry)
+            (bids if level.side == int(BookSide.BID) else asks).append(entry)
         return {"lastUpdateId": last_update_id, "bids": bids, "asks": asks}
 
     def balances(self, records: Sequence[EventRecord], omit_zero: bool = False) -> list[dict[str, str]]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from hftpipe.runtime.config import ConfigError
+from hftpipe.runtime.validation import ConfigError, port, reject_unknown, table, tables, typed
 from hftpipe.schema.exchange import ASSET_SCALE, FEE_ACCOUNT
 from hftpipe.schema.fixedpoint import parse_fixed
 
@@ -203,39 +203,14 @@ _SYMBOL_KEYS: Final = {
 }
 
 
-def _table(raw: Any, key: str) -> Mapping[str, Any]:
-    if not isinstance(raw, Mapping):
-        raise ConfigError(key, f"must be a table, got {type(raw).__name__}")
-    return raw
 
 
-def _tables(raw: Any, key: str) -> list[Mapping[str, Any]]:
-    if not isinstance(raw, list):
-        raise ConfigError(key, "must be an array of tables ([[...]])")
-    return [_table(item, f"{key}[{i}]") for i, item in enumerate(raw)]
 
 
-def _reject_unknown(raw: Mapping[str, Any], allowed: set[str], key: str) -> None:
-    for name in raw:
-        if name not in allowed:
-            raise ConfigError(f"{key}.{name}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
 
 
-def _get(raw: Mapping[str, Any], name: str, key: str, kind: type, default: Any) -> Any:
-    value = raw.get(name, default)
-    ok = isinstance(value, kind) and not (kind in (int, float) and isinstance(value, bool))
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        value, ok = float(value), True
-    if not ok:
-        raise ConfigError(f"{key}.{name}", f"must be {kind.__name__}, got {value!r}")
-    return value
 
 
-def _port(raw: Mapping[str, Any], name: str, key: str, default: int) -> int:
-    value: int = _get(raw, name, key, int, default)
-    if not 0 <= value <= 65535:
-        raise ConfigError(f"{key}.{name}", f"must be a TCP port 0..65535, got {value}")
-    return value
 
 
 def _decimal(raw: Mapping[str, Any], name: str, key: str, default: str | None = None) -> str:
@@ -266,10 +241,10 @@ def _fixed(text: str, scale: int, key: str) -> int:
 
 def _parse_symbol(index: int, raw: Mapping[str, Any], assets: list[str]) -> SymbolSettings:
     key = f"exchange.symbols[{index}]"
-    _reject_unknown(raw, _SYMBOL_KEYS, key)
+    reject_unknown(raw, _SYMBOL_KEYS, key)
     names: dict[str, str] = {}
     for name in ("symbol", "base", "quote"):
-        value = _get(raw, name, key, str, "")
+        value = typed(raw, name, key, str, "")
         if not value or not value.isalnum() or not value.isupper():
             raise ConfigError(f"{key}.{name}", f"must be upper-case letters/digits, got {value!r}")
         names[name] = value
@@ -330,12 +305,12 @@ def _parse_symbol(index: int, raw: Mapping[str, Any], assets: list[str]) -> Symb
 
 def _parse_account(index: int, raw: Mapping[str, Any], assets: list[str]) -> AccountSettings:
     key = f"exchange.accounts[{index}]"
-    _reject_unknown(raw, {"name", "deposits"}, key)
-    name = _get(raw, "name", key, str, "")
+    reject_unknown(raw, {"name", "deposits"}, key)
+    name = typed(raw, "name", key, str, "")
     if not name or name == FEE_ACCOUNT_NAME or not name.replace("-", "").replace("_", "").isalnum():
         raise ConfigError(f"{key}.name", f"must be letters, digits, - or _ (not {FEE_ACCOUNT_NAME!r}), got {name!r}")
     deposits = []
-    for asset, amount in _table(raw.get("deposits", {}), f"{key}.deposits").items():
+    for asset, amount in table(raw.get("deposits", {}), f"{key}.deposits").items():
         if asset not in assets:
             raise ConfigError(f"{key}.deposits.{asset}", f"unknown asset (known: {', '.join(assets)})")
         value = _fixed(_decimal({"v": amount}, "v", f"{key}.deposits.{asset}"), ASSET_SCALE, f"{key}.deposits.{asset}")
@@ -347,17 +322,17 @@ def _parse_account(index: int, raw: Mapping[str, Any], assets: list[str]) -> Acc
 
 def _parse_key(index: int, raw: Mapping[str, Any], accounts: set[str], base_dir: Path) -> ApiKeySettings:
     key = f"exchange.api_keys[{index}]"
-    _reject_unknown(
+    reject_unknown(
         raw, {"account", "api_key", "secret", "ed25519_public_key_file", "permissions", "order_rate_exempt"}, key
     )
-    account = _get(raw, "account", key, str, "")
+    account = typed(raw, "account", key, str, "")
     if account not in accounts:
         raise ConfigError(f"{key}.account", f"no account named {account!r} in [[exchange.accounts]]")
-    api_key = _get(raw, "api_key", key, str, "")
+    api_key = typed(raw, "api_key", key, str, "")
     if not 8 <= len(api_key) <= 64 or not api_key.isalnum():
         raise ConfigError(f"{key}.api_key", "must be 8-64 letters and digits")
-    secret = _get(raw, "secret", key, str, "")
-    key_file = _get(raw, "ed25519_public_key_file", key, str, "")
+    secret = typed(raw, "secret", key, str, "")
+    key_file = typed(raw, "ed25519_public_key_file", key, str, "")
     if bool(secret) == bool(key_file):
         raise ConfigError(key, "give exactly one of secret (HMAC-SHA256) or ed25519_public_key_file")
     pem = ""
@@ -377,13 +352,13 @@ def _parse_key(index: int, raw: Mapping[str, Any], accounts: set[str], base_dir:
         secret=secret,
         ed25519_public_key=pem,
         permissions=tuple(permissions),
-        order_rate_exempt=_get(raw, "order_rate_exempt", key, bool, False),
+        order_rate_exempt=typed(raw, "order_rate_exempt", key, bool, False),
     )
 
 
 def _parse_flow(raw: Mapping[str, Any], accounts: set[str], keyed: set[str]) -> FlowSettings:
     key = "exchange.flow"
-    _reject_unknown(
+    reject_unknown(
         raw, {"enabled", "seed", "orders_per_second", "makers", "takers", "cancellers", "volatility_bps"}, key
     )
     roles: dict[str, tuple[str, ...]] = {}
@@ -398,10 +373,10 @@ def _parse_flow(raw: Mapping[str, Any], accounts: set[str], keyed: set[str]) -> 
                 raise ConfigError(f"{key}.{role}", f"account {name!r} has no HMAC key in [[exchange.api_keys]]")
         roles[role] = tuple(names)
     flow = FlowSettings(
-        enabled=_get(raw, "enabled", key, bool, False),
-        seed=_get(raw, "seed", key, int, 1),
-        orders_per_second=_get(raw, "orders_per_second", key, float, 20.0),
-        volatility_bps=_get(raw, "volatility_bps", key, float, 5.0),
+        enabled=typed(raw, "enabled", key, bool, False),
+        seed=typed(raw, "seed", key, int, 1),
+        orders_per_second=typed(raw, "orders_per_second", key, float, 20.0),
+        volatility_bps=typed(raw, "volatility_bps", key, float, 5.0),
         **roles,
     )
     if flow.orders_per_second <= 0:
@@ -425,63 +400,63 @@ def default_state_dir() -> Path:
 
 
 def _parse(raw: Mapping[str, Any], key: str) -> ExchangeSettings:
-    raw = _table(raw, key)
-    _reject_unknown(raw, _TOP_KEYS, key)
+    raw = table(raw, key)
+    reject_unknown(raw, _TOP_KEYS, key)
     assets: list[str] = []
     symbols = tuple(
-        _parse_symbol(i, s, assets) for i, s in enumerate(_tables(raw.get("symbols", []), f"{key}.symbols"))
+        _parse_symbol(i, s, assets) for i, s in enumerate(tables(raw.get("symbols", []), f"{key}.symbols"))
     )
     if not symbols:
         raise ConfigError(f"{key}.symbols", "missing: an exchange needs at least one [[exchange.symbols]]")
     if len({s.symbol for s in symbols}) != len(symbols):
         raise ConfigError(f"{key}.symbols", "a symbol is listed twice")
     accounts = tuple(
-        _parse_account(i, a, assets) for i, a in enumerate(_tables(raw.get("accounts", []), f"{key}.accounts"))
+        _parse_account(i, a, assets) for i, a in enumerate(tables(raw.get("accounts", []), f"{key}.accounts"))
     )
     if len(accounts) >= DYNAMIC_ACCOUNT_BASE:
         raise ConfigError(f"{key}.accounts", f"at most {DYNAMIC_ACCOUNT_BASE - 1} configured accounts")
     names = {a.name for a in accounts}
     if len(names) != len(accounts):
         raise ConfigError(f"{key}.accounts", "an account name is listed twice")
-    state_text = _get(raw, "state_dir", key, str, "")
+    state_text = typed(raw, "state_dir", key, str, "")
     state_dir = Path(os.path.expanduser(state_text)) if state_text else default_state_dir()
     base_dir = Path.cwd()
     keys = tuple(
-        _parse_key(i, k, names, base_dir) for i, k in enumerate(_tables(raw.get("api_keys", []), f"{key}.api_keys"))
+        _parse_key(i, k, names, base_dir) for i, k in enumerate(tables(raw.get("api_keys", []), f"{key}.api_keys"))
     )
     if len({k.api_key for k in keys}) != len(keys):
         raise ConfigError(f"{key}.api_keys", "an api_key is listed twice")
     hmac_keyed = {k.account for k in keys if k.secret}
-    limits_raw = _table(raw.get("rate_limits", {}), f"{key}.rate_limits")
-    _reject_unknown(limits_raw, {f for f in RateLimitSettings.__dataclass_fields__}, f"{key}.rate_limits")
+    limits_raw = table(raw.get("rate_limits", {}), f"{key}.rate_limits")
+    reject_unknown(limits_raw, {f for f in RateLimitSettings.__dataclass_fields__}, f"{key}.rate_limits")
     defaults = RateLimitSettings()
     limits = RateLimitSettings(
         **{
-            name: _get(limits_raw, name, f"{key}.rate_limits", int, getattr(defaults, name))
+            name: typed(limits_raw, name, f"{key}.rate_limits", int, getattr(defaults, name))
             for name in RateLimitSettings.__dataclass_fields__
         }
     )
-    fsync = _get(raw, "journal_fsync", key, str, "none")
+    fsync = typed(raw, "journal_fsync", key, str, "none")
     if fsync not in FSYNC_POLICIES:
         raise ConfigError(f"{key}.journal_fsync", f"must be one of {', '.join(FSYNC_POLICIES)}, got {fsync!r}")
-    market_port, api_port = _port(raw, "market_port", key, 9443), _port(raw, "api_port", key, 9444)
+    market_port, api_port = port(raw, "market_port", key, 9443), port(raw, "api_port", key, 9444)
     if market_port and market_port == api_port:
         raise ConfigError(f"{key}.api_port", "must differ from market_port")
     return ExchangeSettings(
         state_dir=state_dir.resolve(),
-        host=_get(raw, "host", key, str, "127.0.0.1"),
+        host=typed(raw, "host", key, str, "127.0.0.1"),
         market_port=market_port,
         api_port=api_port,
         maker_commission=_commission(raw, "maker_commission"),
         taker_commission=_commission(raw, "taker_commission"),
         journal_fsync=fsync,
-        recv_window_max_ms=_get(raw, "recv_window_max_ms", key, int, 60000),
-        max_client_queue=_get(raw, "max_client_queue", key, int, 1000),
-        order_history=_get(raw, "order_history", key, int, 100_000),
+        recv_window_max_ms=typed(raw, "recv_window_max_ms", key, int, 60000),
+        max_client_queue=typed(raw, "max_client_queue", key, int, 1000),
+        order_history=typed(raw, "order_history", key, int, 100_000),
         symbols=symbols,
         assets=tuple(assets),
         accounts=accounts,
         api_keys=keys,
         rate_limits=limits,
-        flow=_parse_flow(_table(raw.get("flow", {}), f"{key}.flow"), names, hmac_keyed),
+        flow=_parse_flow(table(raw.get("flow", {}), f"{key}.flow"), names, hmac_keyed),
     )

@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from hftpipe.runtime.config import ConfigError
-from hftpipe.schema.records import EX_RECORD_SIZE, RECORD_SIZE
+from hftpipe.runtime.validation import ConfigError
+from hftpipe.schema.exchange import EX_RECORD_SIZE
+from hftpipe.schema.records import RECORD_SIZE
 from stages.exchange.protocol.settings import ExchangeSettings
 
 ENGINE_CLASS: Final = "stages.exchange.engine.stage:EngineStage"

@@ -27,7 +27,9 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, Final
 
-from hftpipe.schema.records import SPECS, BookAction, RecordFlag, RecordType, Side
+from hftpipe.schema import SPECS
+from hftpipe.schema.marketdata import BookAction, BookSide
+from hftpipe.schema.records import RecordFlag, RecordType
 from stages.exchange.protocol.settings import SymbolSettings
 from stages.exchange.publisher import encoders
 from stages.exchange.publisher.decimals import SymbolFormat
@@ -46,7 +48,7 @@ _END: Final = int(RecordFlag.END_OF_UPDATE)
 _SNAPSHOT: Final = int(RecordFlag.SNAPSHOT)
 _REPLAY: Final = int(RecordFlag.REPLAY)
 _CLEAR: Final = int(BookAction.CLEAR)
-_BID: Final = int(Side.BID)
+_BID: Final = int(BookSide.BID)
 FAST: Final = 0
 """Index of the 100 ms diff window in :attr:`Replica.windows`."""
 SLOW: Final = 1

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from hftpipe.schema.records import Side
-from stages.marketdata.book.l2book import L2Book
+from hftpipe.schema.l2book import L2Book
+from hftpipe.schema.marketdata import BookSide
 
-_BID = int(Side.BID)
+_BID = int(BookSide.BID)
 
 Delta = tuple[int, int, int]
 """``(side, price, qty)``: the level's new total, 0 when it is gone."""

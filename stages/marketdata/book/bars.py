@@ -51,7 +51,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
-from hftpipe.schema.records import SPECS, BarKind, RecordType
+from hftpipe.schema import SPECS
+from hftpipe.schema.marketdata import BarKind
+from hftpipe.schema.records import RecordType
 
 BarEmit = Callable[[int, int, int, int, int, int, int, int, int, int, int, int], None]
 """``emit(instrument, open, high, low, close, volume, vwap, trades, kind, interval, ts_venue, ts_origin)``."""

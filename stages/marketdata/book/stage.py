@@ -22,23 +22,12 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from hftpipe.runtime.agent import Agent, StageContext
-from hftpipe.schema.records import (
-    DEPTH_DTYPE,
-    DEPTH_LEVELS,
-    I64,
-    RECORD_SIZE,
-    SPECS,
-    TS_HOP_FIELD,
-    TS_HOP_OFFSET,
-    BookAction,
-    BookState,
-    ControlKind,
-    RecordFlag,
-    RecordType,
-)
+from hftpipe.schema import SPECS
+from hftpipe.schema.l2book import L2Book
+from hftpipe.schema.marketdata import DEPTH_DTYPE, DEPTH_LEVELS, BookAction, BookState, ControlKind
+from hftpipe.schema.records import I64, RECORD_SIZE, TS_HOP_FIELD, TS_HOP_OFFSET, RecordFlag, RecordType
 from hftpipe.substrate.counters import CounterKind
 from stages.marketdata.book.bars import TickBarBuilder, TimeBarBuilder, VolumeBarBuilder, pack_bar
-from stages.marketdata.book.l2book import L2Book
 
 _DELTA = SPECS[RecordType.BOOK_DELTA].packer.unpack_from
 _TRADE = SPECS[RecordType.TRADE].packer.unpack_from

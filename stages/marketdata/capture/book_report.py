@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import Any
 
@@ -10,15 +9,7 @@ from hftpipe.schema.instruments import InstrumentRegistry
 from stages.marketdata.capture.books_sink import BooksSink
 from stages.marketdata.capture.format import CaptureEvent, EventKind, read_capture
 from stages.marketdata.capture.replay import replay
-from stages.marketdata.venues.adapter import VenueAdapter
-from stages.marketdata.venues.registry import adapter_path
-
-
-def load_adapter_class(path: str) -> type[VenueAdapter]:
-    module_name, _, class_name = path.partition(":")
-    cls = getattr(importlib.import_module(module_name), class_name)
-    assert isinstance(cls, type) and issubclass(cls, VenueAdapter)
-    return cls
+from stages.marketdata.venues.registry import adapter_class
 
 
 def book_report(
@@ -27,7 +18,7 @@ def book_report(
     """One entry per venue symbol: bids/asks best first as decimal strings, state, last id, stats."""
     events: list[CaptureEvent] = list(read_capture(capture))
     connect = next((e.url for e in events if e.kind is EventKind.CONNECT), None)
-    adapter_cls = load_adapter_class(adapter_path(venue, connect))
+    adapter_cls = adapter_class(venue, connect)
     registry = InstrumentRegistry()
     sink = BooksSink()
     adapter = adapter_cls(sink, registry)

@@ -1,7 +1,7 @@
 """A market-data sink that keeps the books in this process.
 
 Used by ``hftpipe book`` and the tests: the adapter's events are applied to
-:class:`~stages.marketdata.book.l2book.L2Book` objects exactly as the book stage applies the
+:class:`~hftpipe.schema.l2book.L2Book` objects exactly as the book stage applies the
 records it reads from the ring, so checking these books checks the adapter.
 """
 
@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from hftpipe.schema.instruments import InstrumentRegistry
-from hftpipe.schema.records import BookState
-from stages.marketdata.book.l2book import L2Book
+from hftpipe.schema.l2book import L2Book
+from hftpipe.schema.marketdata import BookState
 
 
 @dataclass(slots=True)

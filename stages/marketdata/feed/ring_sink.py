@@ -11,14 +11,9 @@ from __future__ import annotations
 import os
 import time
 
-from hftpipe.schema.records import (
-    SPECS,
-    BookAction,
-    BookState,
-    ControlKind,
-    RecordFlag,
-    RecordType,
-)
+from hftpipe.schema import SPECS
+from hftpipe.schema.marketdata import BookAction, BookState, ControlKind
+from hftpipe.schema.records import RecordFlag, RecordType
 from hftpipe.substrate.counters import Counter
 from hftpipe.substrate.ring import Ring
 

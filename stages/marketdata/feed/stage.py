@@ -38,22 +38,17 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from hftpipe.runtime.agent import AsyncAgent, StageContext
 from hftpipe.schema.instruments import InstrumentRegistry
-from hftpipe.schema.records import BookState, RecordFlag
+from hftpipe.schema.marketdata import BookState
+from hftpipe.schema.records import RecordFlag
 from hftpipe.substrate.counters import Counter, CounterKind
 from stages.marketdata.capture.format import CaptureWriter, EventKind
 from stages.marketdata.feed.ring_sink import RingSink
 from stages.marketdata.feed.snapshots import SnapshotError, SnapshotFetcher
-from stages.marketdata.venues.adapter import SnapshotRequest, VenueAdapter
-from stages.marketdata.venues.registry import adapter_path
+from stages.marketdata.venues.adapter import SnapshotRequest
+from stages.marketdata.venues.registry import adapter_class, adapter_path
 
 _PER_INSTRUMENT = ("gaps", "resyncs", "checksum_failures")
 _PROBLEM_COUNTERS = ("malformed", "unknown", "rejected_values", "gaps", "resyncs", "checksum_failures", "dropped")
-
-
-def _load_adapter(path: str) -> type[VenueAdapter]:
-    from stages.marketdata.capture.book_report import load_adapter_class  # noqa: PLC0415 - one loader for every caller
-
-    return load_adapter_class(path)
 
 
 class FeedStage(AsyncAgent):
@@ -99,7 +94,7 @@ class FeedStage(AsyncAgent):
         )
         self.registry = InstrumentRegistry()
         url = self.params.url or None
-        self.adapter = _load_adapter(adapter_path(self.params.venue, url))(
+        self.adapter = adapter_class(self.params.venue, url)(
             self.sink,
             self.registry,
             symbols=self.params.symbols,

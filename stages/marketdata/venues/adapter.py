@@ -41,8 +41,8 @@ import orjson
 
 from hftpipe.schema.fixedpoint import parse_fixed
 from hftpipe.schema.instruments import Instrument, InstrumentRegistry
-from hftpipe.schema.records import BookState
-from stages.marketdata.book.l2book import L2Book
+from hftpipe.schema.l2book import L2Book
+from hftpipe.schema.marketdata import BookState
 
 PRICE_CACHE_SIZE = 4096
 """Distinct price strings remembered per instrument (about 0.5 MiB at most)."""

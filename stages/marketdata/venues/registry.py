@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import Final
 
+from hftpipe.runtime.loader import load_class
+from stages.marketdata.venues.adapter import VenueAdapter
+
 ADAPTERS: Final = {
     "binance": "stages.marketdata.venues.binance.adapter:BinanceAdapter",
     "binance-futures": "stages.marketdata.venues.binance.adapter:BinanceFuturesAdapter",
@@ -33,3 +36,8 @@ def adapter_path(venue: str, connect_url: str | None = None) -> str:
     if venue == "bybit" and url.rstrip("/").endswith("/realtime"):
         return ADAPTERS["bybit-legacy"]
     return ADAPTERS[venue]
+
+
+def adapter_class(venue: str, connect_url: str | None = None) -> type[VenueAdapter]:
+    """The adapter class for ``venue`` (see :func:`adapter_path`), imported now."""
+    return load_class(adapter_path(venue, connect_url), "venue", VenueAdapter)

@@ -14,14 +14,8 @@ from typing import Any
 
 import pytest
 
-from hftpipe.runtime.config import (
-    EX_CONFIG,
-    ConfigError,
-    PipelineConfig,
-    RingConfig,
-    load_config,
-    parse_config,
-)
+from hftpipe.runtime.config import PipelineConfig, RingConfig, load_config, parse_config
+from hftpipe.runtime.validation import EX_CONFIG, ConfigError
 from hftpipe.substrate.idle import IdleSettings
 from stages.probe import ProbeRelay, ProbeSink, ProbeSource
 from tests.conftest import DEFAULT_CONFIG, PROBE_CONFIG, REPO

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from hftpipe.runtime.config import ConfigError, PipelineConfig, parse_config
+from hftpipe.runtime.config import PipelineConfig, parse_config
 from hftpipe.runtime.placement import Placement, plan_placement
+from hftpipe.runtime.validation import ConfigError
 from tests.conftest import PROBE_CONFIG
 
 STAGES = ["source", "relay1", "relay2", "relay3", "sink"]

@@ -8,14 +8,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from hftpipe.schema import records
+from hftpipe.schema import SPECS, records
 from hftpipe.schema.records import (
     HEADER_SIZE,
     HEADER_STRUCT,
     HOP_SLOTS,
     RECORD_SIZE,
     SEQ_OFFSET,
-    SPECS,
     TS_HOP_OFFSET,
     TS_ORIGIN_OFFSET,
     RecordSpec,

@@ -12,7 +12,8 @@ import numpy as np
 import posix_ipc
 import pytest
 
-from hftpipe.schema.records import SPECS, RecordType
+from hftpipe.schema import SPECS
+from hftpipe.schema.records import RecordType
 from hftpipe.substrate import ring as ring_module
 from hftpipe.substrate.ring import Ring, check_memory_order, is_total_store_order
 from hftpipe.substrate.ring_descriptor import (

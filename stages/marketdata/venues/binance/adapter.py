@@ -27,12 +27,12 @@ from typing import Any, Final
 import orjson
 
 from hftpipe.schema.instruments import Instrument
-from hftpipe.schema.records import BookState, Side
+from hftpipe.schema.marketdata import BookSide, BookState
 from stages.marketdata.venues.adapter import InstrumentStats, SnapshotRequest, VenueAdapter
 
 MAX_BUFFERED_DIFFS: Final = 10_000
-BID: Final = int(Side.BID)
-ASK: Final = int(Side.ASK)
+BID: Final = int(BookSide.BID)
+ASK: Final = int(BookSide.ASK)
 
 
 @dataclass(slots=True)

@@ -42,7 +42,7 @@ import orjson
 
 from hftpipe.schema.fixedpoint import INT64_MAX
 from hftpipe.schema.instruments import Instrument
-from hftpipe.schema.records import BookState
+from hftpipe.schema.marketdata import BookState
 from stages.marketdata.venues.bybit import v5 as bybit
 from stages.marketdata.venues.bybit.v5 import (
     ASK,

@@ -44,11 +44,11 @@ import orjson
 
 from hftpipe.schema.fixedpoint import INT64_MAX
 from hftpipe.schema.instruments import Instrument
-from hftpipe.schema.records import BookState, Side
+from hftpipe.schema.marketdata import BookSide, BookState
 from stages.marketdata.venues.adapter import VenueAdapter
 
-BID: Final = int(Side.BID)
-ASK: Final = int(Side.ASK)
+BID: Final = int(BookSide.BID)
+ASK: Final = int(BookSide.ASK)
 UINT64_MAX: Final = (1 << 64) - 1
 TAKER_SIDES: Final = {"Buy": BID, "Sell": ASK}
 """Bybit's ``side``/``S`` of a trade is the taker's side: a buyer lifting the ask is a BID aggressor."""

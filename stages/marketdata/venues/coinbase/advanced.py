@@ -49,11 +49,11 @@ import orjson
 
 from hftpipe.schema.fixedpoint import FixedPointError
 from hftpipe.schema.instruments import Instrument
-from hftpipe.schema.records import BookState, Side
+from hftpipe.schema.marketdata import BookSide, BookState
 from stages.marketdata.venues.coinbase.exchange import CoinbaseAdapterBase, int_id, iso8601_ns
 
-BID: Final = int(Side.BID)
-ASK: Final = int(Side.ASK)
+BID: Final = int(BookSide.BID)
+ASK: Final = int(BookSide.ASK)
 _BOOK_SIDES: Final = {"bid": BID, "offer": ASK, "ask": ASK}
 _TAKER_SIDES: Final = {"BUY": BID, "SELL": ASK, "buy": BID, "sell": ASK}
 

@@ -59,11 +59,11 @@ import orjson
 
 from hftpipe.schema.fixedpoint import INT64_MAX, MAX_SCALE, FixedPointError
 from hftpipe.schema.instruments import Instrument
-from hftpipe.schema.records import BookState, Side
+from hftpipe.schema.marketdata import BookSide, BookState
 from stages.marketdata.venues.adapter import VenueAdapter
 
-BID: Final = int(Side.BID)
-ASK: Final = int(Side.ASK)
+BID: Final = int(BookSide.BID)
+ASK: Final = int(BookSide.ASK)
 _CHANGE_SIDES: Final = {"buy": BID, "sell": ASK}
 _AGGRESSOR_OF_MAKER: Final = {"buy": ASK, "sell": BID}  # a resting buy was hit: the aggressor sold
 _NS_PER_S: Final = 1_000_000_000

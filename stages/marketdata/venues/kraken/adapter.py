@@ -47,12 +47,12 @@ import orjson
 
 from hftpipe.schema.fixedpoint import MAX_SCALE
 from hftpipe.schema.instruments import Instrument
-from hftpipe.schema.records import BookState, Side
-from stages.marketdata.book.l2book import L2Book
+from hftpipe.schema.l2book import L2Book
+from hftpipe.schema.marketdata import BookSide, BookState
 from stages.marketdata.venues.adapter import VenueAdapter
 
-BID: Final = int(Side.BID)
-ASK: Final = int(Side.ASK)
+BID: Final = int(BookSide.BID)
+ASK: Final = int(BookSide.ASK)
 KRAKEN_DEPTHS: Final = (10, 25, 100, 500, 1000)
 """The book depths Kraken accepts on a subscription."""
 CHECKSUM_LEVELS: Final = 10

@@ -15,8 +15,7 @@ import numpy as np
 from hftpipe.runtime.agent import AgentInvoker, StageContext
 from hftpipe.runtime.config import PipelineConfig, parse_config
 from hftpipe.runtime.wiring import OwnedObjects, create_pipeline_objects, open_stage_context
-from hftpipe.schema.exchange import Command, Event, encode_id
-from hftpipe.schema.records import EX_EVENT_DTYPE, EX_RECORD_SIZE
+from hftpipe.schema.exchange import EX_EVENT_DTYPE, EX_RECORD_SIZE, Command, Event, encode_id
 from hftpipe.substrate.control_layout import PipelineState
 from hftpipe.substrate.ring import Ring
 from stages.exchange.accounting import wire as w

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hftpipe.schema.exchange import FEE_ACCOUNT, Command, OrderStatus
-from hftpipe.schema.records import OrderType
+from hftpipe.schema.trading import OrderType
 from tests.unit.exchange.accounting.harness import (
     ALICE,
     BOB,

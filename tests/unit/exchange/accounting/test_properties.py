@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hftpipe.schema.exchange import Command, ReplaceMode
-from hftpipe.schema.records import OrderType
+from hftpipe.schema.trading import OrderType
 from hftpipe.substrate.shm import remove_pipeline
 from tests.conftest import SUITE_TAG, leftovers
 from tests.unit.exchange.accounting.harness import BTCUSDT, ETHUSDT, Harness, exchange_table

@@ -11,7 +11,7 @@ from hftpipe.schema.exchange import (
     ReplaceMode,
     ReplaceOutcome,
 )
-from hftpipe.schema.records import OrderType
+from hftpipe.schema.trading import OrderType
 from hftpipe.substrate.counters import CounterKind
 from tests.unit.exchange.accounting.harness import (
     ALICE,

@@ -6,7 +6,7 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from hftpipe.schema.records import OrderType
+from hftpipe.schema.trading import OrderType
 from stages.exchange.core.filters import LOT_SIZE, MIN_NOTIONAL, NOTIONAL, PRICE_FILTER, RejectReason, SymbolFilters
 
 LIMIT, MARKET, LIMIT_MAKER = OrderType.LIMIT, OrderType.MARKET, OrderType.LIMIT_MAKER

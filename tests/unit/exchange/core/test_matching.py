@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from hftpipe.schema.records import OrderType, Side, TimeInForce
+from hftpipe.schema.trading import OrderSide, OrderType, TimeInForce
 from stages.exchange.core.filters import SymbolFilters
 from stages.exchange.core.matching import (
     Ack,
@@ -24,7 +24,7 @@ from stages.exchange.core.matching import (
     Trade,
 )
 
-BID, ASK = Side.BID, Side.ASK
+BID, ASK = OrderSide.BUY, OrderSide.SELL
 LIMIT, MARKET, LIMIT_MAKER = OrderType.LIMIT, OrderType.MARKET, OrderType.LIMIT_MAKER
 GTC, IOC, FOK = TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK
 NONE, EXPIRE_TAKER, EXPIRE_MAKER, EXPIRE_BOTH = (
@@ -45,7 +45,7 @@ def typed(events: Sequence[Event]) -> list[tuple[str, tuple[object, ...]]]:
     return [(type(e).__name__, tuple(e)) for e in events]
 
 
-def rest(e: MatchingEngine, book: Sequence[tuple[int, Side, int, int]]) -> list[int]:
+def rest(e: MatchingEngine, book: Sequence[tuple[int, OrderSide, int, int]]) -> list[int]:
     """Place GTC limits ``(account, side, price, qty)``; returns their order ids."""
     ids = []
     for i, (account, side, price, qty) in enumerate(book, start=1000):
@@ -127,7 +127,7 @@ ASKS = [(10_000, 7), (10_100, 5)]  # the table's resting asks, untouched
     ],
 )
 def test_should_match_by_price_then_time_and_finish_per_time_in_force(
-    side: Side,
+    side: OrderSide,
     order_type: OrderType,
     tif: TimeInForce,
     price: int,

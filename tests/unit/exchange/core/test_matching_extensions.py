@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hftpipe.schema.records import OrderType, Side, TimeInForce
+from hftpipe.schema.trading import OrderSide, OrderType, TimeInForce
 from stages.exchange.core.filters import SymbolFilters
 from stages.exchange.core.matching import (
     Ack,
@@ -26,7 +26,7 @@ from stages.exchange.core.matching import (
     Trade,
 )
 
-BID, ASK = Side.BID, Side.ASK
+BID, ASK = OrderSide.BUY, OrderSide.SELL
 LIMIT, MARKET = OrderType.LIMIT, OrderType.MARKET
 GTC = TimeInForce.GTC
 MARKET_EXPIRY = ExpireReason.MARKET
@@ -150,7 +150,7 @@ def test_should_check_a_replacement_like_the_first_step_of_cancel_replace() -> N
 
 
 @pytest.mark.parametrize(("side", "price", "want"), [(BID, 990, 7), (ASK, 1010, 5), (BID, 1010, 0), (ASK, 5, 0)])
-def test_should_report_the_open_quantity_of_one_level(side: Side, price: int, want: int) -> None:
+def test_should_report_the_open_quantity_of_one_level(side: OrderSide, price: int, want: int) -> None:
     e = engine()
     e.new_order(1, 1, ASK, LIMIT, GTC, 1010, 5)
     e.new_order(1, 2, BID, LIMIT, GTC, 990, 4)
@@ -169,7 +169,7 @@ def test_should_report_the_open_quantity_of_one_level(side: Side, price: int, wa
     stp=st.sampled_from(list(STPMode)),
 )  # fmt: skip
 def test_should_never_let_a_market_order_consume_more_than_its_cap(
-    book: list[tuple[int, int, int]], side: Side, qty: int, quote: int, cap: int, stp: STPMode
+    book: list[tuple[int, int, int]], side: OrderSide, qty: int, quote: int, cap: int, stp: STPMode
 ) -> None:
     e = engine(step=5)
     for i, (account, price, size) in enumerate(book, start=10):

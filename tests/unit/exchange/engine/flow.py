@@ -12,7 +12,7 @@ import random
 from typing import Any
 
 from hftpipe.schema.exchange import Command, ReplaceMode
-from hftpipe.schema.records import OrderType, Side, TimeInForce
+from hftpipe.schema.trading import OrderSide, OrderType, TimeInForce
 from stages.exchange.core.matching import STPMode
 
 Flow = list[tuple[Command, dict[str, Any]]]
@@ -40,8 +40,8 @@ def random_commands(n: int, seed: int, accounts: int = 4) -> Flow:
         if rng.random() < 0.05:
             mid += rng.choice((-1, 1)) * rng.randrange(1, 4)
         account = rng.randrange(1, accounts + 1)
-        side = rng.choice((int(Side.BID), int(Side.ASK)))
-        away = 1 if side == Side.BID else -1
+        side = rng.choice((int(OrderSide.BUY), int(OrderSide.SELL)))
+        away = 1 if side == OrderSide.BUY else -1
         r = rng.random()
         if r < 0.40:
             price = mid - away * (1 + int(rng.expovariate(0.3)))
@@ -63,12 +63,12 @@ def random_commands(n: int, seed: int, accounts: int = 4) -> Flow:
             new(account, side=side, order_type=_MAKER, tif=0, price=price, qty=rng.randrange(1, 30) * 10)
         elif r < 0.80:
             qty = rng.randrange(1, 80) * 10
-            cap = mid * qty * rng.randrange(2, 12) // 10 if side == Side.BID else qty // 2
+            cap = mid * qty * rng.randrange(2, 12) // 10 if side == OrderSide.BUY else qty // 2
             cap = 0 if rng.random() < 0.5 else cap
             new(account, side=side, order_type=_MARKET, tif=0, price=0, qty=qty, cap=cap)
         elif r < 0.83:
             quote = rng.randrange(100, 5000) * 1000  # at price * qty scale, as commands carry it
-            cap = 0 if rng.random() < 0.5 else (quote // 2 if side == Side.BID else rng.randrange(1, 100) * 10)
+            cap = 0 if rng.random() < 0.5 else (quote // 2 if side == OrderSide.BUY else rng.randrange(1, 100) * 10)
             new(account, side=side, order_type=_MARKET, tif=0, price=0, qty=0, quote_qty=quote, cap=cap)
         elif r < 0.91:
             seq += 1

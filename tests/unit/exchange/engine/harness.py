@@ -17,18 +17,10 @@ import numpy as np
 from hftpipe.runtime.agent import AgentInvoker, StageContext
 from hftpipe.runtime.config import PipelineConfig, parse_config
 from hftpipe.runtime.wiring import OwnedObjects, create_pipeline_objects, open_stage_context
-from hftpipe.schema.exchange import Command, encode_id
-from hftpipe.schema.records import (
-    BOOK_DELTA_DTYPE,
-    EX_EVENT_DTYPE,
-    EX_RECORD_SIZE,
-    RECORD_SIZE,
-    SPECS,
-    TRADE_DTYPE,
-    BookAction,
-    RecordFlag,
-    RecordType,
-)
+from hftpipe.schema import SPECS
+from hftpipe.schema.exchange import EX_EVENT_DTYPE, EX_RECORD_SIZE, Command, encode_id
+from hftpipe.schema.marketdata import BOOK_DELTA_DTYPE, TRADE_DTYPE, BookAction
+from hftpipe.schema.records import RECORD_SIZE, RecordFlag, RecordType
 from hftpipe.substrate.counters import CounterKind
 from hftpipe.substrate.ring import Ring
 from stages.exchange.engine.stage import EngineStage

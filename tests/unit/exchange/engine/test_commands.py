@@ -11,6 +11,7 @@ from typing import Any, Final
 import pytest
 
 from hftpipe.schema.exchange import (
+    EX_EVENT_DTYPE,
     REJECT_MESSAGES,
     Command,
     Event,
@@ -19,13 +20,14 @@ from hftpipe.schema.exchange import (
     ReplaceOutcome,
     reject_reason,
 )
-from hftpipe.schema.records import EX_EVENT_DTYPE, OrderType, RecordType, Side, TimeInForce
+from hftpipe.schema.records import RecordType
+from hftpipe.schema.trading import OrderSide, OrderType, TimeInForce
 from stages.exchange.core.matching import ExpireReason, STPMode
 from stages.exchange.engine.codec import event_body
 from tests.unit.exchange.engine.conftest import MakeHarness
 from tests.unit.exchange.engine.harness import END, INSTRUMENT, REPLAY, EngineHarness
 
-BID, ASK = int(Side.BID), int(Side.ASK)
+BID, ASK = int(OrderSide.BUY), int(OrderSide.SELL)
 LIMIT, MARKET, LIMIT_MAKER = int(OrderType.LIMIT), int(OrderType.MARKET), int(OrderType.LIMIT_MAKER)
 GTC, IOC, FOK = int(TimeInForce.GTC), int(TimeInForce.IOC), int(TimeInForce.FOK)
 NEW, TRADE, CANCELED, EXPIRED, REJECTED = Event.NEW, Event.TRADE, Event.CANCELED, Event.EXPIRED, Event.REJECTED

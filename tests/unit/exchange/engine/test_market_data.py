@@ -11,13 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 from hftpipe.schema.exchange import Command, Event
-from hftpipe.schema.records import BookAction, RecordType, Side
+from hftpipe.schema.marketdata import BookAction, BookSide
+from hftpipe.schema.records import RecordType
 from hftpipe.substrate.counters import CounterKind
 from tests.unit.exchange.engine.conftest import MakeHarness
 from tests.unit.exchange.engine.flow import random_commands
 from tests.unit.exchange.engine.harness import END, REPLAY, SNAPSHOT, EngineHarness, Replica, engine_depth
 
-BID, ASK = int(Side.BID), int(Side.ASK)
+BID, ASK = int(BookSide.BID), int(BookSide.ASK)
 
 
 def groups(records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from hftpipe.runtime.config import ConfigError
+from hftpipe.runtime.validation import ConfigError
 from stages.exchange.core.filters import SymbolFilters
 from stages.exchange.engine.stage import EngineStage, build_engine, symbol_settings
 from stages.exchange.protocol.settings import ExchangeSettings

@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from hftpipe.schema.exchange import Command, Event, OrderStatus
-from hftpipe.schema.records import EX_EVENT_DTYPE, RecordFlag, Side
+from hftpipe.schema.exchange import EX_EVENT_DTYPE, Command, Event, OrderStatus
+from hftpipe.schema.marketdata import BookSide
+from hftpipe.schema.records import RecordFlag
 from hftpipe.substrate.counters import CounterKind
 from tests.unit.exchange.engine.conftest import MakeHarness
 from tests.unit.exchange.engine.flow import Flow, random_commands
 from tests.unit.exchange.engine.harness import END, EngineHarness, as_dict
 
-BID, ASK = int(Side.BID), int(Side.ASK)
+BID, ASK = int(BookSide.BID), int(BookSide.ASK)
 
 
 def run_flow(h: EngineHarness, flow: Flow, chunk: int = 64) -> None:

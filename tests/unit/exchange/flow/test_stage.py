@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from hftpipe.runtime.agent import StageContext
-from hftpipe.runtime.config import ConfigError, parse_config
+from hftpipe.runtime.config import parse_config
+from hftpipe.runtime.validation import ConfigError
 from hftpipe.runtime.wiring import OwnedObjects, create_pipeline_objects, open_stage_context
 from hftpipe.substrate.counters import CounterKind
 from stages.exchange.flow.stage import FlowStage

@@ -26,7 +26,9 @@ from hftpipe.schema.exchange import (
     encode_id,
     reject_reason,
 )
-from hftpipe.schema.records import OrderType, RecordFlag, Side, TimeInForce
+from hftpipe.schema.marketdata import BookSide
+from hftpipe.schema.records import RecordFlag
+from hftpipe.schema.trading import OrderSide, OrderType, TimeInForce
 from stages.exchange.gateway.codec import CommandRecord, EventRecord
 from stages.exchange.protocol.settings import ExchangeSettings, SymbolSettings
 
@@ -118,7 +120,7 @@ class FakeAccounting:
 
     def _release(self, order: FakeOrder, answer: Answer) -> None:
         if order.held:
-            asset = order.symbol.quote_asset if order.side == Side.BID else order.symbol.base_asset
+            asset = order.symbol.quote_asset if order.side == OrderSide.BUY else order.symbol.base_asset
             balance = self._balance(order.account, asset)
             balance[0] += order.held
             balance[1] -= order.held
@@ -164,19 +166,20 @@ class FakeAccounting:
             answer.events.append(self._reject(cmd, -1013, "Filter failure: LOT_SIZE"))
             return False
         book = [o for o in self.orders.values() if o.symbol is symbol and o.status in OPEN and o.side != cmd.side]
-        book.sort(key=lambda o: (o.price if cmd.side == Side.BID else -o.price, o.order_id))
+        book.sort(key=lambda o: (o.price if cmd.side == OrderSide.BUY else -o.price, o.order_id))
         limit = cmd.price if cmd.order_type != OrderType.MARKET else None
 
         def crosses(maker: FakeOrder) -> bool:
-            return limit is None or (maker.price <= limit if cmd.side == Side.BID else maker.price >= limit)
+            return limit is None or (maker.price <= limit if cmd.side == OrderSide.BUY else maker.price >= limit)
 
         if cmd.order_type == OrderType.LIMIT_MAKER and book and crosses(book[0]):
             answer.events.append(self._reject(cmd, -2010, "Order would immediately match and take."))
             return False
         hold = 0
         if cmd.order_type != OrderType.MARKET:
-            hold = symbol.quote_to_asset(cmd.price * cmd.qty) if cmd.side == Side.BID else symbol.qty_to_asset(cmd.qty)
-            asset = symbol.quote_asset if cmd.side == Side.BID else symbol.base_asset
+            buy = cmd.side == OrderSide.BUY
+            hold = symbol.quote_to_asset(cmd.price * cmd.qty) if buy else symbol.qty_to_asset(cmd.qty)
+            asset = symbol.quote_asset if buy else symbol.base_asset
             balance = self._balance(cmd.account, asset)
             if balance[0] < hold:
                 answer.events.append(self._reject(cmd, -2010, "Account has insufficient balance for requested action."))
@@ -232,7 +235,7 @@ class FakeAccounting:
             order.cum_qty += qty
             order.cum_quote += quote
             order.status = OrderStatus.FILLED if order.remaining == 0 else OrderStatus.PARTIALLY_FILLED
-            is_buyer = order.side == Side.BID
+            is_buyer = order.side == OrderSide.BUY
             received_asset = symbol.base_asset if is_buyer else symbol.quote_asset
             received = base_units if is_buyer else quote_units
             commission = received * rate // 10**8
@@ -366,9 +369,9 @@ class FakeAccounting:
         for order in self.orders.values():
             if order.symbol is symbol and order.status in OPEN:
                 levels[(order.side, order.price)] = levels.get((order.side, order.price), 0) + order.remaining
-        bids = sorted(((p, q) for (s, p), q in levels.items() if s == Side.BID), reverse=True)[: cmd.qty]
-        asks = sorted((p, q) for (s, p), q in levels.items() if s == Side.ASK)[: cmd.qty]
-        for side, book in ((Side.BID, bids), (Side.ASK, asks)):
+        bids = sorted(((p, q) for (s, p), q in levels.items() if s == BookSide.BID), reverse=True)[: cmd.qty]
+        asks = sorted((p, q) for (s, p), q in levels.items() if s == BookSide.ASK)[: cmd.qty]
+        for side, book in ((BookSide.BID, bids), (BookSide.ASK, asks)):
             for price, qty in book:
                 answer.events.append(self._event(cmd, Event.DEPTH_LEVEL, side=int(side), price=price, qty=qty))
         answer.events.append(self._event(cmd, Event.DONE, order_id=self.update_id))

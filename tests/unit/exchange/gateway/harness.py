@@ -20,7 +20,7 @@ from typing import Any
 
 from hftpipe.runtime.config import parse_config
 from hftpipe.runtime.wiring import create_pipeline_objects, open_stage_context
-from hftpipe.schema.records import EX_RECORD_SIZE
+from hftpipe.schema.exchange import EX_RECORD_SIZE
 from stages.exchange.gateway.codec import CommandRecord, EventRecord, unpack_command
 from stages.exchange.gateway.stage import GatewayStage
 from stages.exchange.protocol.topology import ACCOUNTING_TO_GATEWAY, GATEWAY_CLASS, GATEWAY_TO_ACCOUNTING

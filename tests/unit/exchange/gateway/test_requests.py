@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from hftpipe.schema.exchange import ReplaceMode, RespType
-from hftpipe.schema.records import OrderType, Side, TimeInForce
+from hftpipe.schema.trading import OrderSide, OrderType, TimeInForce
 from stages.exchange.gateway.errors import ApiError
 from stages.exchange.gateway.requests import (
     decimal_param,
@@ -51,7 +51,7 @@ LIMIT = {
 def test_should_parse_a_limit_order_at_the_symbol_scales(settings: ExchangeSettings) -> None:
     order = parse_new_order(LIMIT, settings)
     assert (order.price, order.qty, order.quote_qty) == (6_000_001, 50_000, 0)
-    assert (order.side, order.order_type, order.tif) == (Side.BID, OrderType.LIMIT, TimeInForce.GTC)
+    assert (order.side, order.order_type, order.tif) == (OrderSide.BUY, OrderType.LIMIT, TimeInForce.GTC)
     assert order.resp_type == RespType.FULL
     assert order.stp_mode == 2  # EXPIRE_MAKER, the advertised default
     assert len(order.client_order_id) == 22 and order.client_order_id.isalnum()
@@ -61,7 +61,7 @@ def test_should_accept_json_numbers_and_trailing_zeros(settings: ExchangeSetting
     params = loads_request('{"symbol": "BTCUSDT", "side": "SELL", "type": "LIMIT", "timeInForce": "IOC",'
                            ' "price": 60000.0100000, "quantity": 2, "newClientOrderId": "my-id.1:/_"}')
     order = parse_new_order(params, settings)
-    assert (order.price, order.qty, order.side, order.tif) == (6_000_001, 200_000, Side.ASK, TimeInForce.IOC)
+    assert (order.price, order.qty, order.side, order.tif) == (6_000_001, 200_000, OrderSide.SELL, TimeInForce.IOC)
     assert order.client_order_id == "my-id.1:/_"
 
 

@@ -16,7 +16,8 @@ from hftpipe.schema.exchange import (
     encode_id,
     reject_reason,
 )
-from hftpipe.schema.records import OrderType, Side, TimeInForce
+from hftpipe.schema.marketdata import BookSide
+from hftpipe.schema.trading import OrderType, TimeInForce
 from stages.exchange.gateway import answers
 from stages.exchange.gateway.codec import EventRecord
 from stages.exchange.gateway.errors import ApiError
@@ -39,7 +40,7 @@ def formatter(tmp_path_factory: pytest.TempPathFactory) -> Formatter:
 def order_request(formatter: Formatter, resp_type: RespType = RespType.FULL) -> NewOrder:
     return NewOrder(
         symbol=formatter.settings.symbols[0],
-        side=int(Side.BID),
+        side=int(BookSide.BID),
         order_type=int(OrderType.LIMIT),
         tif=int(TimeInForce.GTC),
         stp_mode=2,
@@ -64,7 +65,7 @@ def items(*records: EventRecord) -> list[Item]:
 def new(order_id: int = 7, **fields: Any) -> EventRecord:
     base: dict[str, Any] = {
         "order_id": order_id,
-        "side": int(Side.BID),
+        "side": int(BookSide.BID),
         "order_type": int(OrderType.LIMIT),
         "tif": int(TimeInForce.GTC),
         "stp_mode": 2,

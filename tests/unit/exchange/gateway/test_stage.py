@@ -18,7 +18,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect, unix_connect
 
 from hftpipe.schema.exchange import Command, decode_id
-from hftpipe.schema.records import OrderType, Side
+from hftpipe.schema.trading import OrderSide, OrderType
 from tests.unit.exchange.gateway.harness import (
     DEMO_KEY,
     DEMO_SECRET,
@@ -355,7 +355,7 @@ def test_should_send_the_commands_the_spec_describes(gateway: GatewayHarness, cl
     client.session("order.place", {"symbol": "ETHUSDT", "side": "BUY", "type": "MARKET", "quoteOrderQty": "10"})
     place, market = gateway.commands[-2:]
     assert place.command == Command.NEW_ORDER and place.account == 1 and place.instrument == 1
-    assert (place.side, place.order_type, place.price, place.qty) == (Side.ASK, OrderType.LIMIT, 6_100_000, 100)
+    assert (place.side, place.order_type, place.price, place.qty) == (OrderSide.SELL, OrderType.LIMIT, 6_100_000, 100)
     assert decode_id(place.client_order_id) == "spec-1" and place.seq == 0 and place.ts_origin > 0
     assert (market.instrument, market.order_type, market.quote_qty, market.qty) == (2, OrderType.MARKET, 10 * 10**6, 0)
     assert len(decode_id(market.client_order_id)) == 22

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from hftpipe.runtime.config import ConfigError
+from hftpipe.runtime.validation import ConfigError
 from hftpipe.schema.exchange import ASSET_SCALE, FEE_ACCOUNT
 from stages.exchange.protocol.settings import FEE_ACCOUNT_NAME, ExchangeSettings
 from tests.conftest import REPO

@@ -24,7 +24,10 @@ import orjson
 
 from hftpipe.runtime.agent import InputPort, StageContext
 from hftpipe.runtime.wiring import ring_segment_name
-from hftpipe.schema.records import RECORD_SIZE, SPECS, BookAction, OrderType, RecordFlag, RecordType, Side, TimeInForce
+from hftpipe.schema import SPECS
+from hftpipe.schema.marketdata import BookAction, BookSide
+from hftpipe.schema.records import RECORD_SIZE, RecordFlag, RecordType
+from hftpipe.schema.trading import OrderType, TimeInForce
 from hftpipe.substrate.control import ControlFile, RingEntry
 from hftpipe.substrate.ring import Ring
 from stages.exchange.core.matching import MatchingEngine, Trade
@@ -38,7 +41,7 @@ _DELTA = SPECS[RecordType.BOOK_DELTA].packer.pack
 _TRADE = SPECS[RecordType.TRADE].packer.pack
 END = int(RecordFlag.END_OF_UPDATE)
 SNAPSHOT = int(RecordFlag.SNAPSHOT)
-BID, ASK = int(Side.BID), int(Side.ASK)
+BID, ASK = int(BookSide.BID), int(BookSide.ASK)
 T0_NS = 1_700_000_000_123_000_000
 """Exchange clock of the first command (2023-11-14T22:13:20.123Z)."""
 

@@ -8,7 +8,8 @@ from typing import Any
 import orjson
 import pytest
 
-from hftpipe.schema.records import OrderType, RecordFlag, TimeInForce
+from hftpipe.schema.records import RecordFlag
+from hftpipe.schema.trading import OrderType, TimeInForce
 from stages.exchange.protocol.settings import ExchangeSettings
 from stages.exchange.publisher.hub import StreamHub
 from stages.exchange.publisher.market import SymbolMarket

@@ -12,7 +12,8 @@ import orjson
 import pytest
 
 from hftpipe.schema.instruments import Instrument
-from hftpipe.schema.records import BAR_DTYPE, RECORD_SIZE, BarKind, RecordType
+from hftpipe.schema.marketdata import BAR_DTYPE, BarKind
+from hftpipe.schema.records import RECORD_SIZE, RecordType
 from stages.marketdata.book.bars import (
     TickBarBuilder,
     TimeBarBuilder,

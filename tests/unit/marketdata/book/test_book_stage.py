@@ -17,7 +17,8 @@ from hftpipe.runtime.agent import AgentInvoker, StageContext
 from hftpipe.runtime.config import PipelineConfig, parse_config
 from hftpipe.runtime.wiring import OwnedObjects, create_pipeline_objects, open_stage_context
 from hftpipe.schema.instruments import InstrumentRegistry
-from hftpipe.schema.records import BAR_DTYPE, BBO_DTYPE, DEPTH_DTYPE, BarKind, BookState, ControlKind, RecordType
+from hftpipe.schema.marketdata import BAR_DTYPE, BBO_DTYPE, DEPTH_DTYPE, BarKind, BookState, ControlKind
+from hftpipe.schema.records import RecordType
 from hftpipe.substrate.control import ControlFile
 from hftpipe.substrate.counters import CounterKind
 from hftpipe.substrate.ring import Ring

@@ -8,9 +8,8 @@ import pytest
 
 from hftpipe.runtime.config import load_config
 from hftpipe.schema.instruments import InstrumentRegistry
-from stages.marketdata.capture.book_report import load_adapter_class
 from stages.marketdata.capture.books_sink import BooksSink
-from stages.marketdata.venues.registry import adapter_path
+from stages.marketdata.venues.registry import adapter_class
 from tests.conftest import REPO
 
 LIVE = {
@@ -28,7 +27,7 @@ def test_should_ship_a_live_config_that_subscribes_to_the_venue_public_endpoint(
     params = config.stage("feed").params
     assert params.venue == venue
     assert params.url == ""  # the venue's own endpoint
-    adapter = load_adapter_class(adapter_path(venue))(
+    adapter = adapter_class(venue)(
         BooksSink(), InstrumentRegistry(), symbols=params.symbols, depth=params.depth
     )
     url = adapter.websocket_urls()[0]

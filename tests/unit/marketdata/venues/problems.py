@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
-from hftpipe.schema.records import BookState
+from hftpipe.schema.marketdata import BookState
 from stages.marketdata.capture.books_sink import BooksSink
 from stages.marketdata.venues.adapter import VenueAdapter
 

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 
 from hftpipe.schema.instruments import InstrumentRegistry
-from hftpipe.schema.records import Side
+from hftpipe.schema.marketdata import BookSide
 from stages.marketdata.capture.books_sink import BooksSink
 from stages.marketdata.venues.adapter import ResubscribeRequest, VenueAdapter
 
-BID, ASK = int(Side.BID), int(Side.ASK)
+BID, ASK = int(BookSide.BID), int(BookSide.ASK)
 
 
 class LevelLog(BooksSink):

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from hftpipe.schema.instruments import InstrumentRegistry
-from hftpipe.schema.records import BookState
+from hftpipe.schema.marketdata import BookState
 from stages.marketdata.capture.books_sink import BooksSink
 from stages.marketdata.capture.format import CaptureEvent, EventKind
 from stages.marketdata.capture.replay import replay, snapshot_symbol

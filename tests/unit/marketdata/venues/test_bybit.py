@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from hftpipe.schema.instruments import InstrumentRegistry
-from hftpipe.schema.records import BookState, Side
+from hftpipe.schema.marketdata import BookSide, BookState
 from stages.marketdata.capture.books_sink import BooksSink
 from stages.marketdata.venues.adapter import ResubscribeRequest
 from stages.marketdata.venues.bybit import v5 as bybit
@@ -24,7 +24,7 @@ from tests.unit.marketdata.venues.problems import (
     assert_unusable_delta_resyncs,
 )
 
-BID, ASK = int(Side.BID), int(Side.ASK)
+BID, ASK = int(BookSide.BID), int(BookSide.ASK)
 P = 100_000_000  # price and qty scale 8
 TS = 1_671_179_923_028
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from hftpipe.schema.instruments import Instrument, InstrumentRegistry
-from hftpipe.schema.records import BookState, Side
+from hftpipe.schema.marketdata import BookSide, BookState
 from stages.marketdata.capture.books_sink import BooksSink
 from stages.marketdata.capture.format import CaptureEvent, EventKind
 from stages.marketdata.capture.replay import replay
@@ -29,7 +29,7 @@ from tests.unit.marketdata.venues.problems import (
 )
 
 CAPTURE = "BYBIT.ws.26.0"
-BID, ASK = int(Side.BID), int(Side.ASK)
+BID, ASK = int(BookSide.BID), int(BookSide.ASK)
 
 
 def capture_events() -> list[CaptureEvent]:

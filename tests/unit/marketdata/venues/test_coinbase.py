@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from hftpipe.schema.instruments import InstrumentRegistry
-from hftpipe.schema.records import BookState, Side
+from hftpipe.schema.marketdata import BookSide, BookState
 from stages.marketdata.capture.books_sink import BooksSink
 from stages.marketdata.capture.format import CaptureEvent, EventKind
 from stages.marketdata.capture.replay import replay
@@ -23,7 +23,7 @@ from tests.captures import capture as load_capture
 CAPTURE = "COINBASE.ws.28.0"
 PRODUCTS = ("BAND-BTC", "BAND-GBP", "CRV-EUR", "DASH-BTC", "NMR-EUR", "NU-GBP", "SKL-BTC", "SKL-GBP", "SKL-USD",
             "YFI-BTC")
-BID, ASK = int(Side.BID), int(Side.ASK)
+BID, ASK = int(BookSide.BID), int(BookSide.ASK)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 URL = "wss://ws-feed.exchange.coinbase.com"
 

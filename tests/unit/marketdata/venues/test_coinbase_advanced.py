@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 
 from hftpipe.schema.instruments import InstrumentRegistry
-from hftpipe.schema.records import BookState, Side
+from hftpipe.schema.marketdata import BookSide, BookState
 from stages.marketdata.capture.books_sink import BooksSink
 from stages.marketdata.venues.adapter import ResubscribeRequest
 from stages.marketdata.venues.coinbase.advanced import CoinbaseAdvancedAdapter
 
-BID, ASK = int(Side.BID), int(Side.ASK)
+BID, ASK = int(BookSide.BID), int(BookSide.ASK)
 URL = "wss://advanced-trade-ws.coinbase.com"
 PRODUCTS = ("BTC-USD", "ETH-USD")
 STAMP = "2023-02-09T20:32:50.714964855Z"

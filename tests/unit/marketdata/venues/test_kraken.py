@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from hftpipe.schema.instruments import InstrumentRegistry
-from hftpipe.schema.records import BookState, Side
+from hftpipe.schema.marketdata import BookSide, BookState
 from stages.marketdata.capture.books_sink import BooksSink
 from stages.marketdata.capture.format import CaptureEvent, EventKind
 from stages.marketdata.capture.replay import replay
@@ -305,7 +305,7 @@ def test_should_pass_on_every_trade_of_the_capture_with_exact_sides_and_prices()
             assert Decimal(instrument.price_text(trade.price)) == Decimal(raw[0])
             assert Decimal(instrument.qty_text(trade.qty)) == Decimal(raw[1])
             assert trade.ts_venue == int(Decimal(raw[2]) * 10**9)
-            assert trade.aggressor == {"b": Side.BID, "s": Side.ASK}[raw[3]]
+            assert trade.aggressor == {"b": BookSide.BID, "s": BookSide.ASK}[raw[3]]
             assert trade.trade_id == number
     assert set(sink.trades) == {registry.by_symbol("kraken", pair).id for pair in expected}
     assert (adapter.problems.malformed, adapter.problems.unknown, adapter.problems.rejected_values) == (0, 0, 0)
@@ -355,7 +355,7 @@ def test_should_truncate_to_the_subscribed_depth_before_the_checksum() -> None:
     adapter.on_message(_update(ref, _levels(["100.50000"]), []), 2)
     assert sink.updates[iid] == updates_before + 1  # the insert and the removal: one atomic update
     assert len(sink.books[iid].asks()) == 10
-    assert sink.books[iid].qty_at(int(Side.ASK), 110_00000) == 0
+    assert sink.books[iid].qty_at(int(BookSide.ASK), 110_00000) == 0
     # 110 is then removed at the venue while out of scope (no message); deleting 100.5 brings
     # back 111, republished with the "r" flag. Only a truncated book reproduces this checksum.
     republished = [["111.00000", "2.00000000", "1600000001.000000", "r"]]

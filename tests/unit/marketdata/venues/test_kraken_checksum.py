@@ -12,7 +12,7 @@ import timeit
 from typing import Any
 
 from hftpipe.schema.instruments import InstrumentRegistry
-from stages.marketdata.book.l2book import L2Book
+from hftpipe.schema.l2book import L2Book
 from stages.marketdata.capture.books_sink import BooksSink
 from stages.marketdata.capture.format import CaptureEvent
 from stages.marketdata.capture.replay import replay

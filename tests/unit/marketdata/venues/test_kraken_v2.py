@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from hftpipe.schema.instruments import InstrumentRegistry
-from hftpipe.schema.records import BookState, Side
+from hftpipe.schema.marketdata import BookSide, BookState
 from stages.marketdata.capture.books_sink import BooksSink
 from stages.marketdata.venues.kraken.adapter import KrakenV2Adapter
 
@@ -224,8 +224,8 @@ def test_should_pass_on_trades_with_exact_prices_sides_ids_and_times() -> None:
     instrument = registry.by_symbol("kraken-v2", SYMBOL)
     trades = sink.trades[instrument.id]
     assert [(t.price, t.qty, t.trade_id, t.aggressor, t.ts_venue) for t in trades] == [
-        (5147, 642346326000, 4665846, Side.BID, STAMP_NS),
-        (5146, 987654321012345678, 4665847, Side.ASK, STAMP_NS - 440_295_000 + 10**9),
+        (5147, 642346326000, 4665846, BookSide.BID, STAMP_NS),
+        (5146, 987654321012345678, 4665847, BookSide.ASK, STAMP_NS - 440_295_000 + 10**9),
     ]
 
 

@@ -20,12 +20,11 @@ from pathlib import Path
 from websockets.asyncio.client import connect
 
 from hftpipe.schema.instruments import InstrumentRegistry
-from stages.marketdata.capture.book_report import load_adapter_class
 from stages.marketdata.capture.books_sink import BooksSink
 from stages.marketdata.capture.format import CaptureWriter, EventKind
 from stages.marketdata.feed.snapshots import SnapshotError, SnapshotFetcher
 from stages.marketdata.venues.adapter import SnapshotRequest, VenueAdapter
-from stages.marketdata.venues.registry import adapter_path
+from stages.marketdata.venues.registry import adapter_class
 
 
 def http_path_for(ws_path: Path) -> Path:
@@ -53,7 +52,7 @@ async def record(
     logger: logging.Logger | None = None,
 ) -> RecordingStats:
     log = logger or logging.getLogger("hftpipe.record")
-    adapter: VenueAdapter = load_adapter_class(adapter_path(venue, url))(
+    adapter: VenueAdapter = adapter_class(venue, url)(
         BooksSink(), InstrumentRegistry(), symbols=symbols, logger=log
     )
     target = url or adapter.websocket_urls()[0]

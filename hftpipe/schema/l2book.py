@@ -12,10 +12,10 @@ from __future__ import annotations
 from bisect import bisect_left, insort
 from typing import Final
 
-from hftpipe.schema.records import Side
+from hftpipe.schema.marketdata import BookSide
 
-BID: Final = int(Side.BID)
-ASK: Final = int(Side.ASK)
+BID: Final = int(BookSide.BID)
+ASK: Final = int(BookSide.ASK)
 
 
 class L2Book:

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from stages.marketdata.book.l2book import ASK, BID, L2Book
+from hftpipe.schema.l2book import ASK, BID, L2Book
 
 
 def book_of(bids: list[tuple[int, int]], asks: list[tuple[int, int]]) -> L2Book:
