@@ -13,7 +13,7 @@ import pytest
 
 from bench import marketdata as md
 from bench.conftest import BENCH_TAG, MICRO_TAG
-from hftpipe.runtime.agent import AgentInvoker
+from hftpipe.runtime import AgentInvoker
 from stages.marketdata.book.stage import BookStage
 from stages.marketdata.capture.books_sink import BooksSink
 from stages.marketdata.capture.format import read_capture

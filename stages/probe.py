@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from hftpipe.runtime.agent import Agent, StageContext
+from hftpipe.runtime import Agent, StageContext
 from hftpipe.schema import SPECS
 from hftpipe.schema.records import I64, SEQ_OFFSET, TS_HOP_OFFSET, TS_ORIGIN_OFFSET, U64, RecordType
 from hftpipe.substrate.counters import CounterKind

@@ -1,0 +1,17 @@
+"""The runtime: agents, their context and ports, runners, wiring, config, placement, supervisor.
+
+The public API a stage is written against is re-exported here; import it from
+``hftpipe.runtime`` rather than from the modules that implement it:
+
+* :class:`Agent` / :class:`AsyncAgent`: the two kinds of stage;
+* :class:`StageContext`: what a stage sees of its pipeline;
+* :class:`InputPort`: a ring the stage reads, with its hop histogram;
+* :class:`AgentInvoker`: drive an agent by hand, one duty cycle at a time (tests).
+"""
+
+from hftpipe.runtime.agent import Agent, AsyncAgent
+from hftpipe.runtime.context import StageContext
+from hftpipe.runtime.invoker import AgentInvoker
+from hftpipe.runtime.ports import InputPort
+
+__all__ = ["Agent", "AgentInvoker", "AsyncAgent", "InputPort", "StageContext"]

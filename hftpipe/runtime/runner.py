@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Final
 
-from hftpipe.runtime.agent import Agent, AsyncAgent, ErrorRouter, StageContext
+from hftpipe.runtime.agent import Agent, AsyncAgent
+from hftpipe.runtime.context import StageContext
+from hftpipe.runtime.error_router import ErrorRouter
 from hftpipe.substrate.control_layout import PipelineState, StageState
 from hftpipe.substrate.counters import CounterKind
 from hftpipe.substrate.idle import IdleStrategy, set_timer_slack

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 
 import posix_ipc
 
-from hftpipe.runtime.agent import InputPort, StageContext
 from hftpipe.runtime.config import PipelineConfig
+from hftpipe.runtime.context import StageContext
+from hftpipe.runtime.ports import InputPort
 from hftpipe.substrate.control import ControlFile, RingEntry
 from hftpipe.substrate.ring import Ring
 from hftpipe.substrate.shm import SEGMENT_MODE, segment_name, unlink_semaphore

@@ -8,7 +8,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from hftpipe.runtime.agent import Agent, StageContext
+from hftpipe.runtime import Agent, StageContext
 from hftpipe.schema.marketdata import DEPTH_DTYPE
 from hftpipe.schema.records import RecordType
 from hftpipe.substrate.counters import CounterKind

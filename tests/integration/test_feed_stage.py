@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from hftpipe.runtime.agent import StageContext
+from hftpipe.runtime import StageContext
 from hftpipe.runtime.config import parse_config
 from hftpipe.runtime.wiring import OwnedObjects, create_pipeline_objects, open_stage_context
 from hftpipe.schema import SPECS

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from hftpipe.runtime.agent import AgentInvoker, InputPort, StageContext
+from hftpipe.runtime import AgentInvoker, InputPort, StageContext
 from hftpipe.runtime.wiring import ring_segment_name
 from hftpipe.schema import SPECS
 from hftpipe.schema.records import RecordType

@@ -56,7 +56,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from hftpipe.runtime.agent import Agent, StageContext
+from hftpipe.runtime import Agent, StageContext
 from hftpipe.schema.exchange import (
     ALL_ACCOUNTS,
     ASSET_SCALE,

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from hftpipe.runtime.agent import Agent, StageContext
+from hftpipe.runtime import Agent, StageContext
 from hftpipe.substrate.counters import CounterKind
 from hftpipe.substrate.ring import Ring
 from stages.exchange.core.filters import SymbolFilters

@@ -39,7 +39,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from hftpipe.runtime.agent import AsyncAgent, ErrorRouter, StageContext
+from hftpipe.runtime import AsyncAgent, StageContext
+from hftpipe.runtime.error_router import ErrorRouter
 from hftpipe.substrate.counters import CounterKind
 from stages.exchange.flow.client import ApiResponse, ConnectionLostError, WsApiClient
 from stages.exchange.flow.market import Market

@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from hftpipe.runtime.agent import AsyncAgent, InputPort, StageContext
+from hftpipe.runtime import AsyncAgent, InputPort, StageContext
 from hftpipe.schema.records import TS_HOP_FIELD
 from hftpipe.substrate.async_idle import AsyncIdle
 from hftpipe.substrate.counters import CounterKind

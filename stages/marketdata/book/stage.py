@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Final
 
-from hftpipe.runtime.agent import Agent, StageContext
+from hftpipe.runtime import Agent, StageContext
 from hftpipe.schema import SPECS
 from hftpipe.schema.l2book import L2Book
 from hftpipe.schema.marketdata import DEPTH_DTYPE, DEPTH_LEVELS, BookAction, BookState, ControlKind

@@ -13,7 +13,7 @@ import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from hftpipe.runtime.agent import AsyncAgent, StageContext
+from hftpipe.runtime import AsyncAgent, StageContext
 from hftpipe.runtime.config import default_config_path
 from hftpipe.substrate.counters import CounterKind
 from stages.marketdata.capture.replay_server import ReplayServer, ReplayServerThread

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
-from hftpipe.runtime.agent import AsyncAgent, StageContext
+from hftpipe.runtime import AsyncAgent, StageContext
 from hftpipe.schema.instruments import InstrumentRegistry
 from hftpipe.schema.marketdata import BookState
 from hftpipe.schema.records import RecordFlag

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from hftpipe.runtime.agent import Agent, AgentInvoker, StageContext
+from hftpipe.runtime import Agent, AgentInvoker, StageContext
 from hftpipe.substrate.control import ControlFile
 from hftpipe.substrate.control_layout import PipelineState
 from hftpipe.substrate.counters import CounterKind

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from hftpipe.runtime.agent import AgentInvoker, StageContext
+from hftpipe.runtime import AgentInvoker, StageContext
 from hftpipe.runtime.config import PipelineConfig, parse_config
 from hftpipe.runtime.wiring import OwnedObjects, create_pipeline_objects, open_stage_context
 from hftpipe.schema.exchange import EX_EVENT_DTYPE, EX_RECORD_SIZE, Command, Event, encode_id

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from hftpipe.runtime.agent import StageContext
+from hftpipe.runtime import StageContext
 from hftpipe.runtime.config import parse_config
 from hftpipe.runtime.validation import ConfigError
 from hftpipe.runtime.wiring import OwnedObjects, create_pipeline_objects, open_stage_context

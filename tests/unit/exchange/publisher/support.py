@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from hftpipe.runtime.agent import InputPort, StageContext
+from hftpipe.runtime import InputPort, StageContext
 from hftpipe.runtime.wiring import ring_segment_name
 from hftpipe.schema import SPECS
 from hftpipe.schema.marketdata import BookAction, BookSide

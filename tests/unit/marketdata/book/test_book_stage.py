@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from hftpipe.runtime.agent import AgentInvoker, StageContext
+from hftpipe.runtime import AgentInvoker, StageContext
 from hftpipe.runtime.config import PipelineConfig, parse_config
 from hftpipe.runtime.wiring import OwnedObjects, create_pipeline_objects, open_stage_context
 from hftpipe.schema.instruments import InstrumentRegistry

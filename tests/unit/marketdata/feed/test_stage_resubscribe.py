@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from hftpipe.runtime.agent import StageContext
+from hftpipe.runtime import StageContext
 from hftpipe.runtime.config import PipelineConfig, parse_config
 from hftpipe.runtime.wiring import OwnedObjects, create_pipeline_objects, open_stage_context
 from stages.marketdata.capture.format import CaptureWriter, EventKind, parse_line
