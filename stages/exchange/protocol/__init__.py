@@ -1,0 +1,1 @@
+"""What every exchange stage shares: settings (parsed once), topology, exchangeInfo, Binance signing."""

@@ -1,0 +1,1 @@
+"""Captures: the line format, offline replay through an adapter, the replay server and the loopback venue stage."""
