@@ -3,7 +3,8 @@
 The public API a stage is written against is re-exported here; import it from
 ``hftpipe.runtime`` rather than from the modules that implement it:
 
-* :class:`Agent` / :class:`AsyncAgent`: the two kinds of stage;
+* :class:`Agent` / :class:`AsyncAgent`: the two kinds of stage (a duty cycle
+  polled by the runner, or an asyncio ``run``), siblings over one lifecycle;
 * :class:`StageContext`: what a stage sees of its pipeline;
 * :class:`InputPort`: a ring the stage reads, with its hop histogram;
 * :class:`AgentInvoker`: drive an agent by hand, one duty cycle at a time (tests).

@@ -8,7 +8,7 @@ through its :class:`StageContext`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import posix_ipc
 
@@ -18,6 +18,13 @@ from hftpipe.substrate.counters import Counter, CounterBlock, CounterKind
 from hftpipe.substrate.errorlog import ErrorLog
 from hftpipe.substrate.histogram import Histogram
 from hftpipe.substrate.ring import Ring
+
+
+class Closeable(Protocol):
+    def close(self) -> None: ...
+
+
+C = TypeVar("C", bound=Closeable)
 
 
 @dataclass(slots=True)
@@ -34,7 +41,8 @@ class StageContext:
     end_to_end: Histogram
     params: Any = None
     doorbell: posix_ipc.Semaphore | None = None
-    _semaphores: list[posix_ipc.Semaphore] = field(default_factory=list)
+    _owned: list[Closeable] = field(default_factory=list)
+    """Closed with the context (see :meth:`own`); the rings are closed through the ports."""
 
     @classmethod
     def of(cls, control: ControlFile, name: str, hop: int, params: Any = None) -> StageContext:
@@ -71,11 +79,16 @@ class StageContext:
     def counter(self, kind: CounterKind) -> Counter:
         return self.counters.standard(kind)
 
+    def own(self, resource: C) -> C:
+        """Close ``resource`` (a doorbell semaphore, ...) when this context closes; returns it."""
+        self._owned.append(resource)
+        return resource
+
     def close(self) -> None:
         for port in self.inputs.values():
             port.ring.close()
         for ring in self.outputs.values():
             ring.close()
-        for sem in self._semaphores:
-            sem.close()
-        self._semaphores.clear()
+        for resource in self._owned:
+            resource.close()
+        self._owned.clear()

@@ -87,12 +87,9 @@ def open_stage_context(config: PipelineConfig, control: ControlFile, stage: str)
         for ring_cfg in config.outputs_of(stage):
             ring = Ring.attach(ring_segment_name(config.name, ring_cfg.name))
             ctx.outputs[ring_cfg.name] = ring
-            bell = posix_ipc.Semaphore(doorbell_name(config.name, ring_cfg.consumer))
-            ctx._semaphores.append(bell)
-            ring.attach_doorbell(bell)
+            ring.attach_doorbell(ctx.own(posix_ipc.Semaphore(doorbell_name(config.name, ring_cfg.consumer))))
         if ctx.inputs:
-            ctx.doorbell = posix_ipc.Semaphore(doorbell_name(config.name, stage))
-            ctx._semaphores.append(ctx.doorbell)
+            ctx.doorbell = ctx.own(posix_ipc.Semaphore(doorbell_name(config.name, stage)))
     return ctx
 
 

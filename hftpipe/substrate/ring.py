@@ -6,8 +6,9 @@ Memory ordering
     On x86-64 (TSO) stores are not reordered with stores nor loads with loads,
     and CPython performs each store in a separate C call the compiler cannot
     reorder, so this is correct. On weakly ordered CPUs (ARM, POWER) it is
-    *not*: :func:`check_memory_order` refuses the spinning idle strategies
-    there, and :class:`Ring` refuses to be created unless told otherwise.
+    *not*: :class:`Ring` refuses to be created there unless told otherwise,
+    and :func:`hftpipe.substrate.idle.check_memory_order` refuses the
+    spinning idle strategies.
 
 Hot path
     ``offer`` allocates nothing: the producer keeps its own position in a
@@ -57,16 +58,8 @@ Passing the offset instead of a slice keeps the poll loop allocation-free."""
 
 
 def is_total_store_order(machine: str | None = None) -> bool:
+    """Does ``machine`` (default: this one) keep plain stores in order, as the ring needs?"""
     return (machine or platform.machine()) in TSO_MACHINES
-
-
-def check_memory_order(idle_alias: str, machine: str | None = None) -> None:
-    """Refuse the spinning idle strategies where plain stores are not ordered."""
-    if idle_alias in {"busy-spin", "yield", "backoff"} and not is_total_store_order(machine):
-        raise RuntimeError(
-            f"idle strategy {idle_alias!r} relies on x86-64 store ordering; this CPU is "
-            f'{machine or platform.machine()}: use idle = "blocking"'
-        )
 
 
 class Ring:

@@ -15,7 +15,7 @@ import pytest
 from hftpipe.schema import SPECS
 from hftpipe.schema.records import RecordType
 from hftpipe.substrate import ring as ring_module
-from hftpipe.substrate.ring import Ring, check_memory_order, is_total_store_order
+from hftpipe.substrate.ring import Ring, is_total_store_order
 from hftpipe.substrate.ring_descriptor import (
     DATA_OFFSET,
     FULL_COUNT_OFFSET,
@@ -150,24 +150,6 @@ def test_should_refuse_to_attach_a_missing_ring(ring_name: Callable[[str], str])
 
 
 # ----------------------------------------------------------------------------- memory order
-@pytest.mark.parametrize("alias", ["busy-spin", "yield", "backoff"])
-def test_should_refuse_spinning_idle_strategies_on_weakly_ordered_cpus(alias: str) -> None:
-    with pytest.raises(RuntimeError) as exc:
-        check_memory_order(alias, machine="aarch64")
-    assert str(exc.value) == (
-        f'idle strategy {alias!r} relies on x86-64 store ordering; this CPU is aarch64: use idle = "blocking"'
-    )
-
-
-def test_should_allow_blocking_idle_on_weakly_ordered_cpus() -> None:
-    check_memory_order("blocking", machine="aarch64")
-
-
-@pytest.mark.parametrize("alias", ["busy-spin", "yield", "backoff", "blocking"])
-def test_should_allow_every_idle_strategy_on_x86_64(alias: str) -> None:
-    check_memory_order(alias, machine="x86_64")
-
-
 def test_should_classify_x86_as_total_store_order_and_arm_as_not() -> None:
     assert is_total_store_order("x86_64")
     assert is_total_store_order("AMD64")
