@@ -19,6 +19,7 @@ from hftpipe.runtime.config import PipelineConfig
 from hftpipe.runtime.context import StageContext
 from hftpipe.runtime.ports import InputPort
 from hftpipe.substrate.control import ControlFile, RingEntry
+from hftpipe.substrate.counters import CounterKind
 from hftpipe.substrate.ring import Ring
 from hftpipe.substrate.shm import SEGMENT_MODE, segment_name, unlink_semaphore
 
@@ -82,7 +83,10 @@ def open_stage_context(config: PipelineConfig, control: ControlFile, stage: str)
         for ring_cfg in config.inputs_of(stage):
             ring = Ring.attach(ring_segment_name(config.name, ring_cfg.name))
             ctx.inputs[ring_cfg.name] = InputPort(
-                ring, control.hop_histogram(ring_index[ring_cfg.name]), depths[ring_cfg.producer]
+                ring,
+                control.hop_histogram(ring_index[ring_cfg.name]),
+                depths[ring_cfg.producer],
+                ctx.counter(CounterKind.MESSAGES_IN),
             )
         for ring_cfg in config.outputs_of(stage):
             ring = Ring.attach(ring_segment_name(config.name, ring_cfg.name))

@@ -219,6 +219,31 @@ def test_should_respect_the_poll_limit(pair: RingPair) -> None:
     assert seen == [0, 1, 2, 3, 4]
 
 
+def test_should_time_each_record_against_the_stamp_in_its_slot(pair: RingPair) -> None:
+    """poll_timed: latency = now - the int64 at stamp_offset, then handler(buf, offset, now), in order."""
+    producer, consumer = pair
+    assert consumer.poll_timed(lambda *_: None, 8, 8, lambda _: None) == 0
+    taken: list[tuple[int, int]] = []
+    latencies: list[int] = []
+
+    def handler(buf: memoryview, offset: int, now: int) -> None:
+        seq, _ = RECORD.unpack_from(buf, offset)
+        taken.append((seq, now))
+
+    delivered = 0
+    for round_no in range(6):  # 18 records through 8 slots: the wrap is crossed
+        for seq in range(delivered, delivered + 3):
+            assert producer.offer(RECORD.pack(seq, 1_000 * seq - 7))
+        delivered += 3
+        assert consumer.poll_timed(handler, 2, 8, latencies.append) == 2
+        assert consumer.poll_timed(handler, 5, 8, latencies.append) == 1
+        assert consumer.consumer_position == delivered, round_no
+    assert [seq for seq, _ in taken] == list(range(delivered))
+    assert latencies == [now - (1_000 * seq - 7) for seq, now in taken]
+    nows = [now for _, now in taken]
+    assert nows == sorted(nows)
+
+
 def test_should_accept_a_record_shorter_than_the_slot(pair: RingPair) -> None:
     producer, consumer = pair
     assert producer.offer(b"\x07" * 8)
