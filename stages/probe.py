@@ -2,21 +2,24 @@
 
 They carry nothing but the record header, so what they measure is the
 substrate itself: ring transit per hop and source-to-sink end to end. They
-are the default pipeline until the market-data stages run it, and stay as the
-benchmark topology afterwards.
+are the benchmark topology (``configs/probe.toml``), and the sink ends the
+default market-data pipeline. Their ports stamp and measure each hop; the
+sink measures end to end.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Final
 
 from hftpipe.runtime import Agent, StageContext
 from hftpipe.schema import SPECS
-from hftpipe.schema.records import I64, SEQ_OFFSET, TS_HOP_OFFSET, TS_ORIGIN_OFFSET, U64, RecordType
+from hftpipe.schema.records import I64, SEQ_OFFSET, TS_ORIGIN_OFFSET, U64, RecordType
 from hftpipe.substrate.counters import CounterKind
 
 _PROBE = SPECS[RecordType.PROBE]
+_PROBE_TYPE: Final = int(RecordType.PROBE)
 
 
 class ProbeSource(Agent):
@@ -38,50 +41,51 @@ class ProbeSource(Agent):
     def __init__(self, ctx: StageContext) -> None:
         super().__init__(ctx)
         params = ctx.params or self.Params()
-        self._out = ctx.the_output()
-        if self._out.slot_size < _PROBE.itemsize:
-            raise ValueError(f"ring {self._out.name} slots are smaller than a probe record")
+        out = ctx.output_port()
+        if out.ring.slot_size < _PROBE.itemsize:
+            raise ValueError(f"ring {out.ring.name} slots are smaller than a probe record")
+        self._claim = out.claim
+        self._commit = out.commit
+        self._buf = out.buffer
+        self._pack = _PROBE.packer.pack_into
         self._interval_ns = 1_000_000_000 // params.rate if params.rate else 0
         self._max_burst = params.max_burst
         self._instrument = params.instrument
-        self._pack = _PROBE.packer.pack_into
-        self._buf = self._out.buffer
-        self._sent = ctx.counter(CounterKind.MESSAGES_OUT)
-        self._backpressure = ctx.counter(CounterKind.BACKPRESSURE)
-        self._seq = self._sent.value  # a restarted source continues the sequence
-        self._hop = ctx.hop
+        self._seq = ctx.counter(CounterKind.MESSAGES_OUT).value  # a restarted source continues the sequence
         self._next_due = 0
 
     def on_start(self) -> None:
         self._next_due = time.monotonic_ns()
 
     def do_work(self) -> int:
-        now = time.monotonic_ns()
+        clock = time.monotonic_ns
+        now = clock()
         if now < self._next_due:
             return 0
+        claim, commit, pack, buf = self._claim, self._commit, self._pack, self._buf
+        instrument, interval, max_burst = self._instrument, self._interval_ns, self._max_burst
+        seq = self._seq
+        next_due = self._next_due
         sent = 0
-        while sent < self._max_burst and now >= self._next_due:
-            offset = self._out.try_claim()
+        while sent < max_burst and now >= next_due:
+            offset = claim()
             if offset < 0:
-                self._backpressure.add()
                 break
-            hops = [0, 0, 0, 0]
-            hops[self._hop] = now
-            self._pack(self._buf, offset, RecordType.PROBE, 0, self._instrument, self._seq, 0, now, *hops)
-            self._out.commit()
-            self._seq += 1
+            pack(buf, offset, _PROBE_TYPE, 0, instrument, seq, 0, now, 0, 0, 0, 0)
+            commit(offset, now)
+            seq += 1
             sent += 1
-            self._next_due += self._interval_ns
-            now = time.monotonic_ns()
-        if self._next_due < now - self._interval_ns * self._max_burst:
-            self._next_due = now  # too far behind: skip ahead rather than burst forever
-        if sent:
-            self._sent.add(sent)
+            next_due += interval
+            now = clock()
+        if next_due < now - interval * max_burst:
+            next_due = now  # too far behind: skip ahead rather than burst forever
+        self._seq = seq
+        self._next_due = next_due
         return sent
 
 
 class ProbeRelay(Agent):
-    """Measures its input hop, stamps its own hop, forwards the record unchanged."""
+    """Forwards each record unchanged but for its own hop stamp (its ports measure and stamp)."""
 
     @dataclass(frozen=True, slots=True, kw_only=True)
     class Params:
@@ -90,38 +94,26 @@ class ProbeRelay(Agent):
     def __init__(self, ctx: StageContext) -> None:
         super().__init__(ctx)
         params = ctx.params or self.Params()
-        port = ctx.the_input()
-        self._in = port.ring
-        self._out = ctx.the_output()
-        self._record_hop = port.hop_histogram.record
-        self._in_stamp = TS_HOP_OFFSET + 8 * port.producer_hop
-        self._out_stamp = TS_HOP_OFFSET + 8 * ctx.hop
-        self._size = self._in.slot_size
+        port = ctx.input_port()
+        out = ctx.output_port()
+        self._poll = port.poll
+        self._offer = out.offer
+        self._room = out.room
+        self._size = port.ring.slot_size
         self._batch = params.batch
-        self._received = ctx.counter(CounterKind.MESSAGES_IN)
-        self._forwarded = ctx.counter(CounterKind.MESSAGES_OUT)
-        self._backpressure = ctx.counter(CounterKind.BACKPRESSURE)
 
-    def _forward(self, buf: memoryview, offset: int) -> None:
-        now = time.monotonic_ns()
-        self._record_hop(now - I64.unpack_from(buf, offset + self._in_stamp)[0])
-        I64.pack_into(buf, offset + self._out_stamp, now)
-        self._out.offer(buf[offset : offset + self._size])
+    def _forward(self, buf: memoryview, offset: int, now: int) -> None:
+        self._offer(buf[offset : offset + self._size], now)
 
     def do_work(self) -> int:
-        free = self._out.remaining_capacity()
+        free = self._room()
         if free <= 0:
-            self._backpressure.add()
             return 0
-        count = self._in.poll(self._forward, min(self._batch, free))
-        if count:
-            self._received.add(count)
-            self._forwarded.add(count)
-        return count
+        return self._poll(self._forward, min(self._batch, free))
 
 
 class ProbeSink(Agent):
-    """Measures its input hop and end to end; counts sequence gaps and repeats."""
+    """Measures end to end (its port measures the hop); counts sequence gaps and repeats."""
 
     @dataclass(frozen=True, slots=True, kw_only=True)
     class Params:
@@ -130,20 +122,14 @@ class ProbeSink(Agent):
     def __init__(self, ctx: StageContext) -> None:
         super().__init__(ctx)
         params = ctx.params or self.Params()
-        port = ctx.the_input()
-        self._in = port.ring
-        self._record_hop = port.hop_histogram.record
+        self._poll = ctx.input_port().poll
         self._record_e2e = ctx.end_to_end.record
-        self._in_stamp = TS_HOP_OFFSET + 8 * port.producer_hop
         self._batch = params.batch
-        self._received = ctx.counter(CounterKind.MESSAGES_IN)
         self._gaps = ctx.counters.add("sequence_gaps")
         self._repeats = ctx.counters.add("sequence_repeats")
         self._expected = -1
 
-    def _consume(self, buf: memoryview, offset: int) -> None:
-        now = time.monotonic_ns()
-        self._record_hop(now - I64.unpack_from(buf, offset + self._in_stamp)[0])
+    def _consume(self, buf: memoryview, offset: int, now: int) -> None:
         self._record_e2e(now - I64.unpack_from(buf, offset + TS_ORIGIN_OFFSET)[0])
         seq = U64.unpack_from(buf, offset + SEQ_OFFSET)[0]
         expected = self._expected
@@ -157,7 +143,4 @@ class ProbeSink(Agent):
         self._expected = seq + 1 if seq + 1 > expected else expected
 
     def do_work(self) -> int:
-        count = self._in.poll(self._consume, self._batch)
-        if count:
-            self._received.add(count)
-        return count
+        return self._poll(self._consume, self._batch)

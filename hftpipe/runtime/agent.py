@@ -1,22 +1,49 @@
-"""Agents: the unit of work every stage is written as (the Agrona/Aeron model).
+"""The two kinds of stage (the Agrona/Aeron agent model) and the lifecycle they share.
 
-A stage is a class with ``on_start``, ``do_work() -> int`` (how much work it
-did, so the idle strategy knows whether to back off) and ``on_close``. It sees
-the pipeline only through its :class:`~hftpipe.runtime.context.StageContext`.
+Every stage class derives from one of two siblings, and neither pretends to
+be the other:
+
+* :class:`Agent`: a polling stage. The runner calls ``do_work() -> int`` (how
+  much work it did) in a loop and hands that count to the idle strategy, so an
+  empty duty cycle can back off.
+* :class:`AsyncAgent`: a stage whose work arrives on sockets. ``run`` owns an
+  asyncio loop, which does the waiting: no idle strategy applies.
+
+Both have :class:`Stage`'s lifecycle (``on_start``, ``on_close``) and see the
+pipeline only through their :class:`~hftpipe.runtime.context.StageContext`.
+Each declares how it is driven in ``drive``; the config loads every stage
+class once and keeps it, so placement and the stage process read ``drive``
+from there instead of importing and inspecting the class again.
 """
 
 from __future__ import annotations
 
 import asyncio
+from enum import Enum
 from typing import ClassVar
 
 from hftpipe.runtime.context import StageContext
 
 
-class Agent:
-    """Base class for stages; subclasses set ``Params`` to a frozen dataclass if they take any."""
+class Drive(Enum):
+    """How a stage is driven: what its runner is, and whether an idle strategy applies."""
+
+    DUTY_CYCLE = "duty-cycle"
+    """An :class:`Agent`: the runner's ``do_work`` loop with an idle strategy."""
+    EVENT_LOOP = "event-loop"
+    """An :class:`AsyncAgent`: its asyncio loop waits in epoll."""
+
+
+class Stage:
+    """What every stage class has: a context, optional ``Params`` and a start/close lifecycle.
+
+    Subclass :class:`Agent` or :class:`AsyncAgent`, never this; set ``Params``
+    to a frozen dataclass if the stage takes any (the config checks its
+    ``[stages.NAME.params]`` table against it).
+    """
 
     Params: ClassVar[type | None] = None
+    drive: ClassVar[Drive]
 
     def __init__(self, ctx: StageContext) -> None:
         self.ctx = ctx
@@ -26,16 +53,22 @@ class Agent:
         return self.ctx.name
 
     def on_start(self) -> None:
-        """Called once in the stage process before the first ``do_work``."""
+        """Called once in the stage process before any work."""
+
+    def on_close(self) -> None:
+        """Called once on orderly shutdown, after the last work."""
+
+
+class Agent(Stage):
+    """A polling stage: ``do_work`` returns how much it did, 0 when it found nothing."""
+
+    drive: ClassVar[Drive] = Drive.DUTY_CYCLE
 
     def do_work(self) -> int:
         raise NotImplementedError
 
-    def on_close(self) -> None:
-        """Called once on orderly shutdown, after the last ``do_work``."""
 
-
-class AsyncAgent(Agent):
+class AsyncAgent(Stage):
     """A stage whose work arrives on sockets: its asyncio loop is its idle strategy.
 
     ``run`` owns the loop until ``stopping`` is set (SIGTERM, pipeline stop,
@@ -43,8 +76,7 @@ class AsyncAgent(Agent):
     ``run`` fail the stage, so the supervisor's policy applies.
     """
 
+    drive: ClassVar[Drive] = Drive.EVENT_LOOP
+
     async def run(self, stopping: asyncio.Event) -> None:
         raise NotImplementedError
-
-    def do_work(self) -> int:
-        raise TypeError(f"{type(self).__name__} is driven by run(), not do_work()")

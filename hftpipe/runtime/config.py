@@ -18,6 +18,7 @@ from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any, Final, Literal, get_type_hints
 
+from hftpipe.runtime.agent import Agent, AsyncAgent, Drive
 from hftpipe.runtime.loader import load_class
 from hftpipe.runtime.validation import ConfigError, integer, reject_unknown, string, table
 from hftpipe.schema.records import HOP_SLOTS
@@ -37,17 +38,23 @@ _CORE_SECTIONS: Final = ("pipeline", "idle", "stages", "rings")
 CpuSetting = int | Literal["auto", "none"]
 
 
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StageConfig:
     name: str
     class_path: str
+    agent_class: type[Agent] | type[AsyncAgent]
+    """The class ``class_path`` names, loaded once here: nothing imports it again."""
     cpu: CpuSetting = AUTO
     idle: str = AUTO
     realtime_priority: int | None = None
     mlockall: bool = False
     params: Any = None
     """An instance of the stage class's ``Params`` dataclass."""
+
+    @property
+    def drive(self) -> Drive:
+        """How the stage is driven (a duty-cycle loop with an idle strategy, or its event loop)."""
+        return self.agent_class.drive
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -111,12 +118,6 @@ class PipelineConfig:
 # --------------------------------------------------------------------------- parsing
 
 
-
-
-
-
-
-
 def _cpu(raw: Mapping[str, Any], key: str, allowed_cpus: set[int]) -> CpuSetting:
     value = raw.get("cpu", AUTO)
     if value in (AUTO, NO_PINNING):
@@ -127,8 +128,6 @@ def _cpu(raw: Mapping[str, Any], key: str, allowed_cpus: set[int]) -> CpuSetting
         cores = ",".join(str(c) for c in sorted(allowed_cpus))
         raise ConfigError(f"{key}.cpu", f"core {value} is not available to this process (cores: {cores})")
     return value
-
-
 
 
 def build_params(cls: type, raw: Mapping[str, Any], key: str) -> Any:
@@ -185,7 +184,7 @@ def _parse_stage(name: str, raw: Any, allowed_cpus: set[int]) -> StageConfig:
     if "class" not in raw:
         raise ConfigError(f"{key}.class", 'missing: name the stage class as "module:Class"')
     class_path = string(raw, "class", key, "")
-    cls = load_class(class_path, f"{key}.class")
+    cls = _agent_class(class_path, f"{key}.class")
     priority = raw.get("realtime_priority")
     if priority is not None and (
         isinstance(priority, bool) or not isinstance(priority, int) or not 1 <= priority <= 99
@@ -197,12 +196,20 @@ def _parse_stage(name: str, raw: Any, allowed_cpus: set[int]) -> StageConfig:
     return StageConfig(
         name=name,
         class_path=class_path,
+        agent_class=cls,
         cpu=_cpu(raw, key, allowed_cpus),
         idle=string(raw, "idle", key, AUTO, (AUTO, *IDLE_ALIASES)),
         realtime_priority=priority,
         mlockall=mlock,
         params=build_params(cls, table(raw.get("params", {}), f"{key}.params"), f"{key}.params"),
     )
+
+
+def _agent_class(class_path: str, key: str) -> type[Agent] | type[AsyncAgent]:
+    cls = load_class(class_path, key)
+    if not issubclass(cls, Agent | AsyncAgent):
+        raise ConfigError(key, f"{class_path} is neither an Agent nor an AsyncAgent")
+    return cls
 
 
 def _parse_ring(index: int, raw: Any, stage_names: set[str]) -> RingConfig:

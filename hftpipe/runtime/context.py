@@ -1,23 +1,33 @@
-"""A stage's view of its pipeline: rings, counters, error log and histograms, nothing else.
+"""A stage's view of its pipeline: ports, counters, error log and histograms, nothing else.
 
 Stages never import one another; they meet only through records and rings,
 and everything a stage may touch of the shared control file is reached
-through its :class:`StageContext`.
+through its :class:`StageContext`. A stage reads and publishes through its
+ports (:meth:`StageContext.input_port`, :meth:`StageContext.output_port`),
+which take the hop measurements (:mod:`hftpipe.runtime.ports`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import posix_ipc
 
-from hftpipe.runtime.ports import InputPort
+from hftpipe.runtime.ports import InputPort, OutputPort
 from hftpipe.substrate.control import ControlFile
 from hftpipe.substrate.counters import Counter, CounterBlock, CounterKind
 from hftpipe.substrate.errorlog import ErrorLog
 from hftpipe.substrate.histogram import Histogram
 from hftpipe.substrate.ring import Ring
+
+
+class Closeable(Protocol):
+    def close(self) -> None: ...
+
+
+C = TypeVar("C", bound=Closeable)
 
 
 @dataclass(slots=True)
@@ -28,13 +38,17 @@ class StageContext:
     """This stage's index into ``ts_hop`` (its depth from the source, capped)."""
     control: ControlFile
     inputs: dict[str, InputPort]
+    """The rings this stage reads, by ring name."""
     outputs: dict[str, Ring]
+    """The rings this stage publishes to, by ring name: publish through :meth:`output_port`."""
     counters: CounterBlock
     errors: ErrorLog
     end_to_end: Histogram
     params: Any = None
     doorbell: posix_ipc.Semaphore | None = None
-    _semaphores: list[posix_ipc.Semaphore] = field(default_factory=list)
+    _owned: list[Closeable] = field(default_factory=list)
+    """Closed with the context (see :meth:`own`); the rings are closed through the ports."""
+    _output_ports: dict[str, OutputPort] = field(default_factory=dict)
 
     @classmethod
     def of(cls, control: ControlFile, name: str, hop: int, params: Any = None) -> StageContext:
@@ -58,24 +72,56 @@ class StageContext:
         """True unless the pipeline is RUNNING: act on nothing irreversible then."""
         return self.control.halted
 
+    def input_port(self, name: str | None = None) -> InputPort:
+        """The input ring ``name``; with no name, the stage's only one."""
+        return self.inputs[self._ring_name(self.inputs, name, "input")]
+
+    def output_port(self, name: str | None = None) -> OutputPort:
+        """The port publishing to output ring ``name`` (with no name, the only one); one per ring."""
+        ring_name = self._ring_name(self.outputs, name, "output")
+        port = self._output_ports.get(ring_name)
+        if port is None:
+            port = OutputPort(
+                self.outputs[ring_name],
+                self.hop,
+                self.counter(CounterKind.MESSAGES_OUT),
+                self.counter(CounterKind.BACKPRESSURE),
+            )
+            self._output_ports[ring_name] = port
+        return port
+
     def the_input(self) -> InputPort:
-        if len(self.inputs) != 1:
-            raise RuntimeError(f"stage {self.name!r} needs exactly one input ring, has {len(self.inputs)}")
-        return next(iter(self.inputs.values()))
+        """The only input port: :meth:`input_port` with no name (the name stages used first)."""
+        return self.input_port()
 
     def the_output(self) -> Ring:
-        if len(self.outputs) != 1:
-            raise RuntimeError(f"stage {self.name!r} needs exactly one output ring, has {len(self.outputs)}")
-        return next(iter(self.outputs.values()))
+        """The only output ring, bare: stages not yet publishing through :meth:`output_port` use it."""
+        return self.outputs[self._ring_name(self.outputs, None, "output")]
+
+    def _ring_name(self, rings: Mapping[str, object], name: str | None, end: str) -> str:
+        if name is None:
+            if len(rings) != 1:
+                raise RuntimeError(f"stage {self.name!r} needs exactly one {end} ring, has {len(rings)}")
+            return next(iter(rings))
+        if name not in rings:
+            raise RuntimeError(
+                f"stage {self.name!r} has no {end} ring {name!r} (it has: {', '.join(sorted(rings)) or 'none'})"
+            )
+        return name
 
     def counter(self, kind: CounterKind) -> Counter:
         return self.counters.standard(kind)
+
+    def own(self, resource: C) -> C:
+        """Close ``resource`` (a doorbell semaphore, ...) when this context closes; returns it."""
+        self._owned.append(resource)
+        return resource
 
     def close(self) -> None:
         for port in self.inputs.values():
             port.ring.close()
         for ring in self.outputs.values():
             ring.close()
-        for sem in self._semaphores:
-            sem.close()
-        self._semaphores.clear()
+        for resource in self._owned:
+            resource.close()
+        self._owned.clear()

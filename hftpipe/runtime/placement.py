@@ -17,12 +17,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hftpipe.runtime.agent import AsyncAgent
+from hftpipe.runtime.agent import Drive
 from hftpipe.runtime.config import AUTO, NO_PINNING, PipelineConfig
-from hftpipe.runtime.loader import load_class
 from hftpipe.runtime.validation import ConfigError
-from hftpipe.substrate.idle import EVENT_LOOP
-from hftpipe.substrate.ring import check_memory_order, is_total_store_order
+from hftpipe.substrate.idle import EVENT_LOOP, check_memory_order
+from hftpipe.substrate.ring import is_total_store_order
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +60,7 @@ def plan_placement(config: PipelineConfig, cores: list[int], machine: str | None
             assert isinstance(stage.cpu, int)
             cpu = stage.cpu
         idle = stage.idle
-        if issubclass(load_class(stage.class_path, f"stages.{stage.name}.class"), AsyncAgent):
+        if stage.drive is Drive.EVENT_LOOP:
             idle = EVENT_LOOP  # its asyncio loop blocks in epoll: no idle strategy applies
         elif idle == AUTO:
             has_inputs = bool(config.inputs_of(stage.name))

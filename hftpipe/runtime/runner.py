@@ -1,10 +1,16 @@
-"""The runner: ``while running: idle.idle(agent.do_work())``, plus what a process needs.
+"""The runners: one stage's life in its process, around the loop that drives its agent.
 
-Around that loop it applies CPU affinity, optional SCHED_FIFO and mlockall
-(with a clear message when the OS refuses), turns SIGTERM/SIGINT into an
-orderly close, keeps the max duty-cycle time and a heartbeat in the control
-file, routes exceptions to the error router, and leaves when the pipeline's
-owner is gone (a stage must not outlive the shared memory it was given).
+:class:`StageRunner` owns what every stage goes through: CPU affinity,
+optional SCHED_FIFO and mlockall (with a clear message when the OS refuses),
+SIGTERM/SIGINT as an orderly close, ``on_start``, READY until the pipeline
+runs, ``on_close``, and the stage's state in the control file. It leaves
+when the pipeline's owner is gone (a stage must not outlive the shared memory
+it was given). What runs in between is the subclass's:
+
+* :class:`AgentRunner`: ``while running: idle.idle(agent.do_work())``, keeping
+  the max duty-cycle time and a heartbeat, routing exceptions to the error router;
+* :class:`AsyncAgentRunner`: ``asyncio.run(agent.run(stopping))`` beside a
+  watchdog task that heart-beats; it has no idle strategy (the loop waits).
 """
 
 from __future__ import annotations
@@ -17,9 +23,9 @@ import signal
 import time
 from dataclasses import dataclass
 from types import FrameType
-from typing import Final
+from typing import Final, Generic, TypeVar
 
-from hftpipe.runtime.agent import Agent, AsyncAgent
+from hftpipe.runtime.agent import Agent, AsyncAgent, Stage
 from hftpipe.runtime.context import StageContext
 from hftpipe.runtime.error_router import ErrorRouter
 from hftpipe.substrate.control_layout import PipelineState, StageState
@@ -32,6 +38,8 @@ EX_UNAVAILABLE: Final = 69
 HEARTBEAT_INTERVAL_NS: Final = 10_000_000
 OWNER_CHECK_INTERVAL_NS: Final = 200_000_000
 _MCL_CURRENT_FUTURE: Final = 3
+
+S = TypeVar("S", bound=Stage)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,17 +80,12 @@ def apply_process_settings(settings: RunnerSettings, logger: logging.Logger) -> 
     return problems
 
 
-class AgentRunner:
-    def __init__(
-        self,
-        agent: Agent,
-        idle: IdleStrategy,
-        settings: RunnerSettings,
-        logger: logging.Logger | None = None,
-    ) -> None:
+class StageRunner(Generic[S]):
+    """A stage's lifecycle in its process; subclasses supply :meth:`_loop`, the part that drives the agent."""
+
+    def __init__(self, agent: S, settings: RunnerSettings, logger: logging.Logger | None = None) -> None:
         self.agent = agent
         self.ctx: StageContext = agent.ctx
-        self.idle = idle
         self.settings = settings
         self.logger = logger or logging.getLogger(f"hftpipe.{agent.role_name}")
         self.errors = ErrorRouter(self.ctx, self.logger)
@@ -115,8 +118,7 @@ class AgentRunner:
                 self._running = False
                 break
             heartbeat.set(time.monotonic_ns())
-            if not control.segment.owner_is_alive():
-                self.logger.error("pipeline owner (pid %d) is gone; closing", control.owner_pid)
+            if self._owner_gone():
                 self._running = False
             time.sleep(0.001)
         exit_code = self._loop() if self._running else EX_OK
@@ -130,9 +132,33 @@ class AgentRunner:
         return exit_code
 
     def _loop(self) -> int:
+        """Drive the agent from RUNNING until told to stop; the exit code."""
+        raise NotImplementedError
+
+    def _owner_gone(self) -> bool:
+        control = self.ctx.control
+        if control.segment.owner_is_alive():
+            return False
+        self.logger.error("pipeline owner (pid %d) is gone; closing", control.owner_pid)
+        return True
+
+
+class AgentRunner(StageRunner[Agent]):
+    """Drives a polling :class:`Agent`: its duty cycles, idling between the empty ones."""
+
+    def __init__(
+        self,
+        agent: Agent,
+        idle: IdleStrategy,
+        settings: RunnerSettings,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        super().__init__(agent, settings, logger)
+        self.idle = idle
+
+    def _loop(self) -> int:
         ctx = self.ctx
-        control = ctx.control
-        control.set_stage_state(ctx.index, StageState.RUNNING)
+        ctx.control.set_stage_state(ctx.index, StageState.RUNNING)
         now = time.monotonic_ns
         do_work = self.agent.do_work
         idle = self.idle.idle
@@ -168,16 +194,15 @@ class AgentRunner:
                 next_heartbeat = end + HEARTBEAT_INTERVAL_NS
                 if end >= next_owner_check:
                     next_owner_check = end + OWNER_CHECK_INTERVAL_NS
-                    if not control.segment.owner_is_alive():
-                        self.logger.error("pipeline owner (pid %d) is gone; closing", control.owner_pid)
+                    if self._owner_gone():
                         break
             idle(work)
         cycles_counter.set(cycles)
         return EX_OK
 
 
-class AsyncAgentRunner(AgentRunner):
-    """Runs an :class:`AsyncAgent`: the same lifecycle, with asyncio in place of the poll loop.
+class AsyncAgentRunner(StageRunner[AsyncAgent]):
+    """Drives an :class:`AsyncAgent`: asyncio in place of the duty-cycle loop, and no idle strategy.
 
     A watchdog task writes the heartbeat, records event-loop lag as the max
     duty-cycle time (a callback that blocks the loop shows up there), and sets
@@ -189,17 +214,14 @@ class AsyncAgentRunner(AgentRunner):
 
     async def _main(self) -> int:
         ctx = self.ctx
-        control = ctx.control
-        control.set_stage_state(ctx.index, StageState.RUNNING)
+        ctx.control.set_stage_state(ctx.index, StageState.RUNNING)
         stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stopping.set)
         watchdog = asyncio.create_task(self._watchdog(stopping))
-        agent = self.agent
-        assert isinstance(agent, AsyncAgent)
         try:
-            await agent.run(stopping)
+            await self.agent.run(stopping)
             return EX_OK
         except Exception as exc:  # noqa: BLE001 - routed, then the stage fails
             self.errors.on_error(exc)
@@ -227,6 +249,5 @@ class AsyncAgentRunner(AgentRunner):
                 stopping.set()
             if now >= next_owner_check:
                 next_owner_check = now + OWNER_CHECK_INTERVAL_NS
-                if not control.segment.owner_is_alive():
-                    self.logger.error("pipeline owner (pid %d) is gone; closing", control.owner_pid)
+                if self._owner_gone():
                     stopping.set()

@@ -3,7 +3,11 @@
 The supervisor starts stages exactly this way, and so does the systemd
 per-stage template, so both paths are the same code. The stage takes its core
 and idle strategy from its slot in the control file (the owner decided them
-once), attaches what its config names, and runs its agent until told to stop.
+once), attaches what its config names, and runs its agent until told to stop:
+a polling :class:`~hftpipe.runtime.agent.Agent` under an
+:class:`~hftpipe.runtime.runner.AgentRunner` with that idle strategy, an
+:class:`~hftpipe.runtime.agent.AsyncAgent` under an
+:class:`~hftpipe.runtime.runner.AsyncAgentRunner`, whose event loop does the waiting.
 """
 
 from __future__ import annotations
@@ -11,13 +15,12 @@ from __future__ import annotations
 import logging
 import sys
 
-from hftpipe.runtime.agent import AsyncAgent
+from hftpipe.runtime.agent import Agent, AsyncAgent
 from hftpipe.runtime.config import PipelineConfig
-from hftpipe.runtime.loader import load_class
-from hftpipe.runtime.runner import EX_UNAVAILABLE, AgentRunner, AsyncAgentRunner, RunnerSettings
+from hftpipe.runtime.runner import EX_UNAVAILABLE, AgentRunner, AsyncAgentRunner, RunnerSettings, StageRunner
 from hftpipe.runtime.wiring import open_stage_context
 from hftpipe.substrate.control import ControlFile
-from hftpipe.substrate.idle import BusySpinIdle, IdleStrategy, make_idle
+from hftpipe.substrate.idle import make_idle
 
 LOG_FORMAT = "%(asctime)s %(process)d %(name)s %(levelname)s %(message)s"
 LOG_LEVEL_ENV = "HFTPIPE_LOG_LEVEL"
@@ -44,26 +47,22 @@ def run_stage(config: PipelineConfig, stage: str) -> int:
         control.close()
         return EX_UNAVAILABLE
     try:
-        agent = load_class(stage_config.class_path, f"stages.{stage}.class")(ctx)
-        idle_alias = control.stage_idle(index)
-        if isinstance(agent, AsyncAgent):
-            idle: IdleStrategy = BusySpinIdle()  # unused: the event loop does the waiting
-        else:
-            idle = make_idle(idle_alias, config.idle, [p.ring for p in ctx.inputs.values()], ctx.doorbell)
-        runner_cls = AsyncAgentRunner if isinstance(agent, AsyncAgent) else AgentRunner
-        runner = runner_cls(
-            agent,
-            idle,
-            RunnerSettings(
-                cpu=control.stage_cpu(index),
-                realtime_priority=stage_config.realtime_priority,
-                mlockall=stage_config.mlockall,
-                max_consecutive_errors=config.max_consecutive_errors,
-            ),
-            logger,
+        agent = stage_config.agent_class(ctx)
+        settings = RunnerSettings(
+            cpu=control.stage_cpu(index),
+            realtime_priority=stage_config.realtime_priority,
+            mlockall=stage_config.mlockall,
+            max_consecutive_errors=config.max_consecutive_errors,
         )
+        idle_alias = control.stage_idle(index)
+        runner: StageRunner[AsyncAgent] | StageRunner[Agent]
+        if isinstance(agent, AsyncAgent):
+            runner = AsyncAgentRunner(agent, settings, logger)
+        else:
+            inputs = [port.ring for port in ctx.inputs.values()]
+            runner = AgentRunner(agent, make_idle(idle_alias, config.idle, inputs, ctx.doorbell), settings, logger)
         runner.install_signal_handlers()
-        logger.info("started: cpu=%s idle=%s", control.stage_cpu(index), idle_alias)
+        logger.info("started: cpu=%s idle=%s", settings.cpu, idle_alias)
         return runner.run()
     finally:
         ctx.close()

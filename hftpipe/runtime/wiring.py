@@ -19,6 +19,7 @@ from hftpipe.runtime.config import PipelineConfig
 from hftpipe.runtime.context import StageContext
 from hftpipe.runtime.ports import InputPort
 from hftpipe.substrate.control import ControlFile, RingEntry
+from hftpipe.substrate.counters import CounterKind
 from hftpipe.substrate.ring import Ring
 from hftpipe.substrate.shm import SEGMENT_MODE, segment_name, unlink_semaphore
 
@@ -82,17 +83,17 @@ def open_stage_context(config: PipelineConfig, control: ControlFile, stage: str)
         for ring_cfg in config.inputs_of(stage):
             ring = Ring.attach(ring_segment_name(config.name, ring_cfg.name))
             ctx.inputs[ring_cfg.name] = InputPort(
-                ring, control.hop_histogram(ring_index[ring_cfg.name]), depths[ring_cfg.producer]
+                ring,
+                control.hop_histogram(ring_index[ring_cfg.name]),
+                depths[ring_cfg.producer],
+                ctx.counter(CounterKind.MESSAGES_IN),
             )
         for ring_cfg in config.outputs_of(stage):
             ring = Ring.attach(ring_segment_name(config.name, ring_cfg.name))
             ctx.outputs[ring_cfg.name] = ring
-            bell = posix_ipc.Semaphore(doorbell_name(config.name, ring_cfg.consumer))
-            ctx._semaphores.append(bell)
-            ring.attach_doorbell(bell)
+            ring.attach_doorbell(ctx.own(posix_ipc.Semaphore(doorbell_name(config.name, ring_cfg.consumer))))
         if ctx.inputs:
-            ctx.doorbell = posix_ipc.Semaphore(doorbell_name(config.name, stage))
-            ctx._semaphores.append(ctx.doorbell)
+            ctx.doorbell = ctx.own(posix_ipc.Semaphore(doorbell_name(config.name, stage)))
     return ctx
 
 

@@ -72,6 +72,12 @@ class Counter:
     def value(self) -> int:
         return int(self._w[self._i])
 
+    @property
+    def slot(self) -> tuple[memoryview, int]:
+        """``(words, index)``: a per-record hot path binds both and adds ``words[index] += 1`` inline,
+        which costs about half of calling :meth:`add`."""
+        return self._w, self._i
+
 
 class CounterBlock:
     """One stage's counters: the standard kinds, then custom ones in order."""

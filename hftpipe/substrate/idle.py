@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import platform
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,12 +24,23 @@ from typing import Final, Protocol
 
 import posix_ipc
 
-from hftpipe.substrate.ring import Ring
+from hftpipe.substrate.ring import Ring, is_total_store_order
 
-IDLE_ALIASES: Final = ("busy-spin", "yield", "backoff", "blocking")
+SPINNING_ALIASES: Final = ("busy-spin", "yield", "backoff")
+"""The strategies that watch rings with plain loads only (no semaphore): they need x86-64 store order."""
+IDLE_ALIASES: Final = (*SPINNING_ALIASES, "blocking")
 EVENT_LOOP: Final = "event-loop"
 """What an asyncio stage idles in (its loop's epoll wait): recorded, never configured."""
 RECORDED_IDLE: Final = (*IDLE_ALIASES, EVENT_LOOP)
+
+
+def check_memory_order(idle_alias: str, machine: str | None = None) -> None:
+    """Refuse the spinning strategies where plain stores are not ordered."""
+    if idle_alias in SPINNING_ALIASES and not is_total_store_order(machine):
+        raise RuntimeError(
+            f"idle strategy {idle_alias!r} relies on x86-64 store ordering; this CPU is "
+            f'{machine or platform.machine()}: use idle = "blocking"'
+        )
 
 
 class IdleStrategy(Protocol):

@@ -6,19 +6,24 @@ Memory ordering
     On x86-64 (TSO) stores are not reordered with stores nor loads with loads,
     and CPython performs each store in a separate C call the compiler cannot
     reorder, so this is correct. On weakly ordered CPUs (ARM, POWER) it is
-    *not*: :func:`check_memory_order` refuses the spinning idle strategies
-    there, and :class:`Ring` refuses to be created unless told otherwise.
+    *not*: :class:`Ring` refuses to be created there unless told otherwise,
+    and :func:`hftpipe.substrate.idle.check_memory_order` refuses the
+    spinning idle strategies.
 
 Hot path
     ``offer`` allocates nothing: the producer keeps its own position in a
     Python int and caches the consumer's, re-reading shared memory only when
     the cache says the ring is full (Agrona ``OneToOneRingBuffer``). A full
-    ring returns ``False`` and counts it; it never raises.
+    ring returns ``False`` and counts it; it never raises. ``poll_timed``
+    takes the clock once per record inside the batch loop and reads a
+    timestamp the producer left in the slot, so a consumer can measure the hop
+    each record made without a call of its own per record.
 """
 
 from __future__ import annotations
 
 import platform
+import time
 from collections.abc import Callable
 from typing import Final
 
@@ -55,18 +60,13 @@ RecordHandler = Callable[[memoryview, int], None]
 """``handler(buffer, offset)``: the record occupies ``buffer[offset:offset+slot_size]``.
 Passing the offset instead of a slice keeps the poll loop allocation-free."""
 
+TimedRecordHandler = Callable[[memoryview, int, int], None]
+"""``handler(buffer, offset, now_ns)``: a :data:`RecordHandler` that is also told when the record was taken."""
+
 
 def is_total_store_order(machine: str | None = None) -> bool:
+    """Does ``machine`` (default: this one) keep plain stores in order, as the ring needs?"""
     return (machine or platform.machine()) in TSO_MACHINES
-
-
-def check_memory_order(idle_alias: str, machine: str | None = None) -> None:
-    """Refuse the spinning idle strategies where plain stores are not ordered."""
-    if idle_alias in {"busy-spin", "yield", "backoff"} and not is_total_store_order(machine):
-        raise RuntimeError(
-            f"idle strategy {idle_alias!r} relies on x86-64 store ordering; this CPU is "
-            f'{machine or platform.machine()}: use idle = "blocking"'
-        )
 
 
 class Ring:
@@ -227,6 +227,40 @@ class Ring:
         size = self.slot_size
         for pos in range(head, head + n):
             handler(buf, base + (pos & mask) * size)
+        self._head = head = head + n
+        self._w[_HEAD] = head
+        return n
+
+    def poll_timed(
+        self, handler: TimedRecordHandler, limit: int, stamp_offset: int, record_latency: Callable[[int], None]
+    ) -> int:
+        """:meth:`poll`, taking ``now = time.monotonic_ns()`` per record.
+
+        Each record first gives ``record_latency(now - stamp)``, ``stamp`` being
+        the int64 at ``stamp_offset`` (a multiple of 8) in its slot, then goes
+        to ``handler(buffer, offset, now)``. The loop is here, not in the caller,
+        so measuring every record costs no extra call.
+        """
+        head = self._head
+        available = self._tail_cache - head
+        if available <= 0:
+            self._tail_cache = self._w[_TAIL]
+            available = self._tail_cache - head
+            if available <= 0:
+                return 0
+        n = available if available < limit else limit
+        buf = self._buf
+        words = self._w
+        base = self._data
+        mask = self._mask
+        size = self.slot_size
+        stamp_word = stamp_offset >> 3
+        clock = time.monotonic_ns
+        for pos in range(head, head + n):
+            offset = base + (pos & mask) * size
+            now = clock()
+            record_latency(now - words[(offset >> 3) + stamp_word])
+            handler(buf, offset, now)
         self._head = head = head + n
         self._w[_HEAD] = head
         return n

@@ -13,6 +13,7 @@ from hftpipe.runtime.wiring import ring_segment_name
 from hftpipe.schema import SPECS
 from hftpipe.schema.records import RecordType
 from hftpipe.substrate.control import ControlFile, RingEntry
+from hftpipe.substrate.counters import CounterKind
 from hftpipe.substrate.ring import Ring
 from stages.probe import ProbeRelay, ProbeSink, ProbeSource
 
@@ -48,9 +49,13 @@ def probes(pipeline_name: str) -> Iterator[Probes]:
         for ctx in (source, relay, sink):
             stack.callback(ctx.close)
         source.outputs["a"] = Ring.attach(owned["a"].name)
-        relay.inputs["a"] = InputPort(Ring.attach(owned["a"].name), control.hop_histogram(0), 0)
+        relay.inputs["a"] = InputPort(
+            Ring.attach(owned["a"].name), control.hop_histogram(0), 0, relay.counter(CounterKind.MESSAGES_IN)
+        )
         relay.outputs["b"] = Ring.attach(owned["b"].name)
-        sink.inputs["b"] = InputPort(Ring.attach(owned["b"].name), control.hop_histogram(1), 1)
+        sink.inputs["b"] = InputPort(
+            Ring.attach(owned["b"].name), control.hop_histogram(1), 1, sink.counter(CounterKind.MESSAGES_IN)
+        )
         yield Probes(control, source, relay, sink)
 
 
@@ -122,3 +127,19 @@ def test_should_continue_the_sequence_after_a_source_restart(probes: Probes) -> 
     out = PROBE.zeros(8)
     assert probes.relay.inputs["a"].ring.poll_into(out) == 8
     assert out["seq"].tolist() == list(range(8))
+
+
+def test_should_stamp_each_hop_with_the_time_the_relay_took_the_record_and_measure_it(probes: Probes) -> None:
+    source = _started(ProbeSource(probes.source))
+    relay = _started(ProbeRelay(probes.relay))
+    source.invoke()
+    relay.invoke()
+    out = PROBE.zeros(8)
+    assert probes.sink.inputs["b"].ring.poll_into(out) == 5
+    hops = out["ts_hop"][:5]
+    assert (hops[:, 0] == out["ts_origin"][:5]).all()
+    assert (hops[:, 1] >= hops[:, 0]).all()
+    assert (hops[:, 2:] == 0).all()
+    waited = hops[:, 1] - hops[:, 0]
+    measured = probes.control.read_hop_histogram(0)
+    assert (measured.count, measured.min_value, measured.max_value) == (5, int(waited.min()), int(waited.max()))

@@ -12,7 +12,8 @@ feed, which keeps a replica, resyncs it at the venue).
 When an instrument becomes SYNCED its current BBO and depth are published
 again, so a strategy gets a usable top of book without waiting for the next
 update. Every output record keeps the input's ``ts_origin`` (when the tick reached
-the host) and hop stamps, and adds this stage's own.
+the host) and upstream hop stamps; the output port adds this stage's own (the
+time the input record was taken), and the input port measures the feed hop.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from hftpipe.runtime import Agent, StageContext
 from hftpipe.schema import SPECS
 from hftpipe.schema.l2book import L2Book
 from hftpipe.schema.marketdata import DEPTH_DTYPE, DEPTH_LEVELS, BookAction, BookState, ControlKind
-from hftpipe.schema.records import I64, RECORD_SIZE, TS_HOP_FIELD, TS_HOP_OFFSET, RecordFlag, RecordType
+from hftpipe.schema.records import HOP_SLOTS, RECORD_SIZE, TS_HOP_OFFSET, RecordFlag, RecordType
 from hftpipe.substrate.counters import CounterKind
 from stages.marketdata.book.bars import TickBarBuilder, TimeBarBuilder, VolumeBarBuilder, pack_bar
 
@@ -35,7 +36,7 @@ _CONTROL_IN = SPECS[RecordType.CONTROL].packer.unpack_from
 _BBO_OUT = SPECS[RecordType.BBO].packer.pack_into
 _DEPTH_OUT = SPECS[RecordType.DEPTH].packer.pack_into
 _CONTROL_OUT = SPECS[RecordType.CONTROL].packer.pack_into
-_HOP: Final = I64
+_HOPS_END: Final = TS_HOP_OFFSET + 8 * HOP_SLOTS
 _END: Final = int(RecordFlag.END_OF_UPDATE)
 _BBO: Final = int(RecordType.BBO)
 _DEPTH: Final = int(RecordType.DEPTH)
@@ -68,41 +69,37 @@ class BookStage(Agent):
     def __init__(self, ctx: StageContext) -> None:
         super().__init__(ctx)
         params: BookStage.Params = ctx.params or self.Params()
-        port = ctx.the_input()
-        self._in = port.ring
-        self._record_hop = port.hop_histogram.record
-        self._in_stamp = TS_HOP_OFFSET + 8 * port.producer_hop
-        self._in_hop_field = TS_HOP_FIELD + port.producer_hop
-        """Index of the producer's hop stamp in every unpacked record tuple (same header)."""
-        self._out = ctx.the_output()
-        if params.publish_depth and self._out.slot_size < DEPTH_DTYPE.itemsize:
+        self._poll = ctx.input_port().poll
+        out = ctx.output_port()
+        if params.publish_depth and out.ring.slot_size < DEPTH_DTYPE.itemsize:
             raise ValueError(
-                f"ring {self._out.name}: DEPTH records need slot_size >= {DEPTH_DTYPE.itemsize}, "
-                f"it has {self._out.slot_size} (or set publish_depth = false)"
+                f"ring {out.ring.name}: DEPTH records need slot_size >= {DEPTH_DTYPE.itemsize}, "
+                f"it has {out.ring.slot_size} (or set publish_depth = false)"
             )
-        self._buf = self._out.buffer
-        self._hop = ctx.hop
+        self._room = out.room
+        self._claim_slot = out.claim
+        self._commit_slot = out.commit
+        self._buf = out.buffer
         self._depth = params.depth
         self._publish_depth = params.publish_depth
         self._batch = params.batch
         self.books: dict[int, L2Book] = {}
         self.states: dict[int, BookState] = {}
-        self._received = ctx.counter(CounterKind.MESSAGES_IN)
-        self._published = ctx.counter(CounterKind.MESSAGES_OUT)
-        self._backpressure = ctx.counter(CounterKind.BACKPRESSURE)
         self._crossed = ctx.counters.add("crossed_books")
         self._level_updates = ctx.counters.add("level_updates")
-        self._seq = self._published.value
+        self._seq = ctx.counter(CounterKind.MESSAGES_OUT).value
         self._levels_applied = 0
         self._bar_settings = params
         self._bars: dict[int, list[BarBuilder]] = {}
         self._time_bars: list[TimeBarBuilder] = []
         self._next_flush = 0
-        self._bar_hops = (0, 0, 0, 0)
+        self._bar_hops = bytes(_HOPS_END - TS_HOP_OFFSET)
+        """The upstream hop stamps of the last trade, which bars carry (their own stamp is ``_bar_now``)."""
+        self._bar_now = 0
 
     def do_work(self) -> int:
-        if self._out.remaining_capacity() < 3 + len(self._time_bars):  # BBO + DEPTH (+ state), bars
-            self._backpressure.add()
+        needed = 3 + len(self._time_bars)  # BBO + DEPTH (+ state), bars
+        if self._room(needed) < needed:
             return 0
         if self._time_bars:
             now = time.monotonic_ns()
@@ -111,19 +108,16 @@ class BookStage(Agent):
                 wall = time.time_ns()
                 for builder in self._time_bars:
                     builder.flush(wall)
-        count = self._in.poll(self._on_record, self._batch)
+        count = self._poll(self._on_record, self._batch)
         if count:
-            self._received.add(count)
             self._level_updates.set(self._levels_applied)
         return count
 
     # -- input -----------------------------------------------------------------------
-    def _on_record(self, buf: memoryview, offset: int) -> None:
-        now = time.monotonic_ns()
+    def _on_record(self, buf: memoryview, offset: int, now: int) -> None:
         rtype = buf[offset] | (buf[offset + 1] << 8)
-        if rtype == RecordType.BOOK_DELTA:  # the hot path: its hop stamp comes with the one unpack
+        if rtype == RecordType.BOOK_DELTA:  # the hot path
             fields = _DELTA(buf, offset)
-            self._record_hop(now - fields[self._in_hop_field])
             instrument = fields[2]
             book = self.books.get(instrument)
             if book is None:
@@ -138,8 +132,7 @@ class BookStage(Agent):
                 self._publish_book(book, fields, now)
         elif rtype == RecordType.CONTROL:
             fields = _CONTROL_IN(buf, offset)
-            self._record_hop(now - fields[self._in_hop_field])
-            self._forward(buf, offset, RECORD_SIZE, now)
+            self._forward(buf, offset, now)
             if fields[10] == ControlKind.BOOK_STATE:
                 state = BookState(fields[11])
                 changed = self.states.get(fields[2]) is not state
@@ -149,18 +142,17 @@ class BookStage(Agent):
                     self._publish_book(book, fields, now)  # the top of book, now usable
         elif rtype == RecordType.TRADE:
             fields = _TRADE(buf, offset)
-            self._record_hop(now - fields[self._in_hop_field])
-            self._forward(buf, offset, RECORD_SIZE, now)
+            self._forward(buf, offset, now)
             builders = self._bars.get(fields[2])
             if builders is None:
                 builders = self._bar_builders(fields[2])
             if builders:
-                self._bar_hops = tuple(self._hops(fields, now))  # type: ignore[assignment]
+                self._bar_hops = bytes(buf[offset + TS_HOP_OFFSET : offset + _HOPS_END])
+                self._bar_now = now
                 for builder in builders:
                     builder.on_trade(fields[10], fields[11], fields[4], fields[5])
         else:  # venue BBO passes through
-            self._record_hop(now - _HOP.unpack_from(buf, offset + self._in_stamp)[0])
-            self._forward(buf, offset, RECORD_SIZE, now)
+            self._forward(buf, offset, now)
 
     def _bar_builders(self, instrument: int) -> list[BarBuilder]:
         settings = self._bar_settings
@@ -179,39 +171,34 @@ class BookStage(Agent):
     def _emit_bar(self, *bar: int) -> None:
         out = self._claim()
         pack_bar(self._buf, out, self._seq, *bar)
-        stamp = out + TS_HOP_OFFSET
-        for hop, value in enumerate(self._bar_hops):
-            self._buf[stamp + 8 * hop : stamp + 8 * hop + 8] = value.to_bytes(8, "little", signed=True)
-        self._commit()
+        self._buf[out + TS_HOP_OFFSET : out + _HOPS_END] = self._bar_hops
+        self._commit(out, self._bar_now)
 
     # -- output ----------------------------------------------------------------------
     def _claim(self) -> int:
-        offset = self._out.try_claim()
-        while offset < 0:  # bounded: do_work checked for room before polling
-            self._backpressure.add()
-            offset = self._out.try_claim()
+        """A slot, waiting if need be: do_work checked for room, so the wait is bounded."""
+        offset = self._claim_slot()
+        while offset < 0:
+            offset = self._claim_slot()
         return offset
 
-    def _hops(self, fields: tuple[Any, ...], now: int) -> list[int]:
-        hops = [fields[6], fields[7], fields[8], fields[9]]
-        hops[self._hop] = now
-        return hops
-
-    def _forward(self, buf: memoryview, offset: int, size: int, now: int) -> None:
-        out = self._claim()
-        self._buf[out : out + size] = buf[offset : offset + size]
-        self._buf[out + 8 : out + 16] = self._seq.to_bytes(8, "little")
-        stamp = out + TS_HOP_OFFSET + 8 * self._hop
-        self._buf[stamp : stamp + 8] = now.to_bytes(8, "little", signed=True)
-        self._commit()
-
-    def _commit(self) -> None:
-        self._out.commit()
+    def _commit(self, offset: int, now: int) -> None:
+        """Publish the record at ``offset``, stamped ``now`` (when its cause was taken in)."""
+        self._commit_slot(offset, now)
         self._seq += 1
-        self._published.add()
+
+    def _forward(self, buf: memoryview, offset: int, now: int) -> None:
+        out = self._claim_slot()
+        if out < 0:
+            out = self._claim()
+        self._buf[out : out + RECORD_SIZE] = buf[offset : offset + RECORD_SIZE]
+        self._buf[out + 8 : out + 16] = self._seq.to_bytes(8, "little")
+        self._commit(out, now)
 
     def _publish_book(self, book: L2Book, fields: tuple[Any, ...], now: int) -> None:
+        """BBO and DEPTH (or a RESYNCING state, if crossed) carrying ``fields``' origin and upstream stamps."""
         instrument = book.instrument
+        hop0, hop1, hop2, hop3 = fields[6], fields[7], fields[8], fields[9]
         if book.is_crossed():
             self._crossed.add()
             self.ctx.errors.record(f"instrument {instrument}: crossed book after update {book.update_id}")
@@ -227,34 +214,40 @@ class BookStage(Agent):
                     self._seq,
                     fields[4],
                     fields[5],
-                    *self._hops(fields, now),
+                    hop0,
+                    hop1,
+                    hop2,
+                    hop3,
                     ControlKind.BOOK_STATE,
                     int(BookState.RESYNCING),
                     0,
                     0,
                     0,
                 )
-                self._commit()
+                self._commit(out, now)
             return
         state = int(self.states.get(instrument, BookState.RESYNCING))
-        hops = self._hops(fields, now)
         bid_prices, bid_qtys, ask_prices, ask_qtys = book.top(self._depth)
-        out = self._claim()
+        out = self._claim_slot()
+        if out < 0:
+            out = self._claim()
         _BBO_OUT(
-            self._buf, out, _BBO, _END, instrument, self._seq, fields[4], fields[5], *hops,
+            self._buf, out, _BBO, _END, instrument, self._seq, fields[4], fields[5], hop0, hop1, hop2, hop3,
             bid_prices[0] if bid_prices else 0, bid_qtys[0] if bid_qtys else 0,
             ask_prices[0] if ask_prices else 0, ask_qtys[0] if ask_qtys else 0,
             book.update_id, state,
         )
-        self._commit()
+        self._commit(out, now)
         if not self._publish_depth:
             return
         bid_pad = _ZEROS[: DEPTH_LEVELS - len(bid_prices)]
         ask_pad = _ZEROS[: DEPTH_LEVELS - len(ask_prices)]
-        out = self._claim()
+        out = self._claim_slot()
+        if out < 0:
+            out = self._claim()
         _DEPTH_OUT(
-            self._buf, out, _DEPTH, _END, instrument, self._seq, fields[4], fields[5], *hops,
+            self._buf, out, _DEPTH, _END, instrument, self._seq, fields[4], fields[5], hop0, hop1, hop2, hop3,
             book.update_id, max(len(bid_prices), len(ask_prices)), state,
             *bid_prices, *bid_pad, *bid_qtys, *bid_pad, *ask_prices, *ask_pad, *ask_qtys, *ask_pad,
         )
-        self._commit()
+        self._commit(out, now)

@@ -1,4 +1,5 @@
-"""agent.py: AgentInvoker drives one agent by hand; errors are routed, never escape."""
+"""agent.py + invoker.py + context.py: the two kinds of stage, AgentInvoker driving one by hand
+(errors are routed, never escape), and what the context hands a stage."""
 
 from __future__ import annotations
 
@@ -6,12 +7,15 @@ import logging
 import re
 from collections.abc import Iterator
 
+import posix_ipc
 import pytest
 
-from hftpipe.runtime import Agent, AgentInvoker, StageContext
+from hftpipe.runtime import Agent, AgentInvoker, AsyncAgent, StageContext
+from hftpipe.runtime.agent import Drive, Stage
 from hftpipe.substrate.control import ControlFile
 from hftpipe.substrate.control_layout import PipelineState
 from hftpipe.substrate.counters import CounterKind
+from hftpipe.substrate.shm import segment_name, unlink_semaphore
 
 
 class ScriptedAgent(Agent):
@@ -177,3 +181,34 @@ def test_should_demand_exactly_one_ring_from_the_input_and_output_helpers(ctx: S
         ctx.the_input()
     with pytest.raises(RuntimeError, match=re.escape("stage 'solo' needs exactly one output ring, has 0")):
         ctx.the_output()
+
+
+def test_should_make_polling_and_async_agents_siblings_neither_pretending_to_be_the_other() -> None:
+    assert issubclass(Agent, Stage) and issubclass(AsyncAgent, Stage)
+    assert not issubclass(AsyncAgent, Agent) and not issubclass(Agent, AsyncAgent)
+    assert not hasattr(AsyncAgent, "do_work")
+    assert not hasattr(Agent, "run")
+    assert (Agent.drive, AsyncAgent.drive) == (Drive.DUTY_CYCLE, Drive.EVENT_LOOP)
+
+
+def test_should_give_async_agents_the_same_lifecycle_and_name(ctx: StageContext) -> None:
+    agent = AsyncAgent(ctx)
+    agent.on_start()
+    agent.on_close()
+    assert agent.role_name == "solo"
+
+
+def test_should_close_the_semaphores_the_context_owns_when_it_closes(control: ControlFile, pipeline_name: str) -> None:
+    name = segment_name(pipeline_name, "bell", "solo")
+    posix_ipc.Semaphore(name, posix_ipc.O_CREX, initial_value=0)  # the owner's; glibc shares one handle per name
+    try:
+        context = StageContext.of(control, "solo", 0)
+        bell = posix_ipc.Semaphore(name)
+        assert context.own(bell) is bell
+        bell.release()
+        context.close()
+        context.close()  # idempotent
+        with pytest.raises(posix_ipc.ExistentialError, match="closed"):
+            bell.release()
+    finally:
+        unlink_semaphore(name)

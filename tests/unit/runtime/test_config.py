@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from hftpipe.runtime.agent import Drive
 from hftpipe.runtime.config import PipelineConfig, RingConfig, load_config, parse_config
 from hftpipe.runtime.validation import EX_CONFIG, ConfigError
 from hftpipe.substrate.idle import IdleSettings
@@ -69,6 +70,7 @@ def test_should_parse_a_valid_config_into_frozen_dataclasses() -> None:
     assert [s.name for s in config.stages] == ["source", "relay", "sink"]
     source = config.stage("source")
     assert source.class_path == "stages.probe:ProbeSource"
+    assert (source.agent_class, source.drive) == (ProbeSource, Drive.DUTY_CYCLE)
     assert source.params == ProbeSource.Params(rate=1000)
     assert config.stage("relay").params == ProbeRelay.Params()
     assert config.stage("sink").params == ProbeSink.Params()
@@ -144,6 +146,7 @@ def test_should_load_the_default_market_data_config_file() -> None:
     rings = [(r.producer, r.consumer, r.slot_size) for r in config.rings]
     assert rings == [("feed", "book", 128), ("book", "sink", 768)]
     assert config.stage("feed").params.venue == "binance"
+    assert [s.drive for s in config.stages] == [Drive.EVENT_LOOP, Drive.EVENT_LOOP, Drive.DUTY_CYCLE, Drive.DUTY_CYCLE]
 
 
 def test_should_load_a_toml_file_and_record_its_absolute_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -338,6 +341,12 @@ ERROR_CASES: list[tuple[str, Edit, str, str]] = [
         _set("stages.source.class", "stages.probe:time"),
         "stages.source.class",
         "module 'stages.probe' has no class 'time'",
+    ),
+    (
+        "class that is not a stage",
+        _set("stages.source.class", "hftpipe.runtime.config:StageConfig"),
+        "stages.source.class",
+        "hftpipe.runtime.config:StageConfig is neither an Agent nor an AsyncAgent",
     ),
     (
         "unknown param",

@@ -76,6 +76,17 @@ def test_should_make_add_and_set_visible_to_a_reader(control: ControlFile, reade
     assert reader.read_counters(2) == dict.fromkeys(STANDARD_LABELS, 0)
 
 
+def test_should_hand_out_its_slot_for_an_inlined_add_that_a_reader_sees(
+    control: ControlFile, reader: ControlFile
+) -> None:
+    sent = control.counters(1).standard(CounterKind.MESSAGES_OUT)
+    sent.add(2)
+    words, index = sent.slot
+    words[index] += 1
+    assert sent.value == reader.read_counters(1)["messages_out"] == 3
+    assert reader.read_counters(1)["messages_in"] == 0
+
+
 def test_should_register_custom_counters_after_the_standard_ones(control: ControlFile, reader: ControlFile) -> None:
     block = control.counters(2)
     gaps = block.add("sequence_gaps")

@@ -20,6 +20,7 @@ from hftpipe.substrate.idle import (
     BusySpinIdle,
     IdleSettings,
     YieldIdle,
+    check_memory_order,
     make_idle,
 )
 from hftpipe.substrate.ring import Ring
@@ -348,3 +349,22 @@ def test_should_back_off_with_sleeps_without_a_doorbell(consumer: Ring) -> None:
 def test_should_refuse_nonsense_settings(consumer: Ring) -> None:
     with pytest.raises(ValueError, match="spins must be >= 0"):
         AsyncIdle([consumer], None, spins=-1)
+
+
+# ----------------------------------------------------------------------------- memory order
+@pytest.mark.parametrize("alias", ["busy-spin", "yield", "backoff"])
+def test_should_refuse_spinning_idle_strategies_on_weakly_ordered_cpus(alias: str) -> None:
+    with pytest.raises(RuntimeError) as exc:
+        check_memory_order(alias, machine="aarch64")
+    assert str(exc.value) == (
+        f'idle strategy {alias!r} relies on x86-64 store ordering; this CPU is aarch64: use idle = "blocking"'
+    )
+
+
+def test_should_allow_blocking_idle_on_weakly_ordered_cpus() -> None:
+    check_memory_order("blocking", machine="aarch64")
+
+
+@pytest.mark.parametrize("alias", ["busy-spin", "yield", "backoff", "blocking"])
+def test_should_allow_every_idle_strategy_on_x86_64(alias: str) -> None:
+    check_memory_order(alias, machine="x86_64")

@@ -172,6 +172,24 @@ def test_should_publish_tick_bars_built_from_forwarded_trades(harness: Any) -> N
     assert all(int(b["open"]) == int(b["close"]) == int(b["vwap"]) for b in bars)
 
 
+def test_should_carry_the_feed_stamps_add_its_own_and_measure_the_feed_hop(harness: Any) -> None:
+    h: Harness = harness(depth=5, tick_bar_trades=1)
+    _replay_spot(h)
+    header = np.dtype([("ts_origin", "<i8"), ("ts_hop", "<i8", (4,))])
+    stamps = np.array([np.frombuffer(bytes(r)[24:64], dtype=header)[0] for r in h.records])
+    assert len(stamps) > 0 and (stamps["ts_origin"] > 0).all()
+    feed_hop, own_hop = stamps["ts_hop"][:, 0], stamps["ts_hop"][:, 1]
+    assert (feed_hop > 0).all()
+    assert (own_hop >= feed_hop).all()  # taken in after the feed published it
+    assert (stamps["ts_hop"][:, 2:] == 0).all()
+    control = h.owned.control
+    counters = control.read_counters(control.stage_index("book"))
+    assert counters["messages_out"] == len(h.records)
+    feed_published = control.read_counters(control.stage_index("feed"))["messages_out"]
+    assert control.read_hop_histogram(0).count == counters["messages_in"] == feed_published
+    assert control.read_hop_histogram(0).max_value >= int((own_hop - feed_hop).max())
+
+
 def test_should_mark_a_crossed_book_resyncing_downstream(harness: Any) -> None:
     h: Harness = harness(depth=5)
     h.sink.book_clear(7, 1, 0, 0)
