@@ -13,7 +13,7 @@ import pytest
 from hftpipe.schema.instruments import InstrumentRegistry
 from hftpipe.schema.marketdata import BookSide, BookState
 from stages.marketdata.capture.books_sink import BooksSink
-from stages.marketdata.venues.kraken.adapter import KrakenV2Adapter
+from stages.marketdata.venues.kraken.v2 import KrakenV2Adapter
 
 SYMBOL = "MATIC/USD"
 STAMP = "2023-10-06T17:35:55.440295Z"

@@ -16,7 +16,7 @@ from hftpipe.schema.marketdata import BookSide, BookState
 from stages.marketdata.capture.books_sink import BooksSink
 from stages.marketdata.capture.format import CaptureEvent, EventKind
 from stages.marketdata.capture.replay import replay
-from stages.marketdata.venues.kraken.adapter import KrakenV1Adapter
+from stages.marketdata.venues.kraken.v1 import KrakenV1Adapter
 from tests.captures import capture
 
 BOOKS = "KRAKEN.ws.50.0"
