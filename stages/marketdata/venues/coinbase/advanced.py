@@ -50,7 +50,8 @@ import orjson
 from hftpipe.schema.fixedpoint import FixedPointError
 from hftpipe.schema.instruments import Instrument
 from hftpipe.schema.marketdata import BookSide, BookState
-from stages.marketdata.venues.coinbase.exchange import CoinbaseAdapterBase, int_id, iso8601_ns
+from stages.marketdata.venues.coinbase.base import CoinbaseAdapterBase
+from stages.marketdata.venues.coinbase.fields import int_id, iso8601_ns
 
 BID: Final = int(BookSide.BID)
 ASK: Final = int(BookSide.ASK)

@@ -17,7 +17,8 @@ from stages.marketdata.capture.books_sink import BooksSink
 from stages.marketdata.capture.format import CaptureEvent, EventKind
 from stages.marketdata.capture.replay import replay
 from stages.marketdata.venues.adapter import ResubscribeRequest
-from stages.marketdata.venues.coinbase.exchange import CoinbaseAdapter, iso8601_ns
+from stages.marketdata.venues.coinbase.exchange import CoinbaseAdapter
+from stages.marketdata.venues.coinbase.fields import iso8601_ns
 from tests.captures import capture as load_capture
 
 CAPTURE = "COINBASE.ws.28.0"
