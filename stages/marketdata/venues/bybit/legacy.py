@@ -73,12 +73,9 @@ class BybitLegacyAdapter(BybitAdapterBase):
     venue = "bybit-legacy"
     default_price_scale = 8
     default_qty_scale = 0
-    url = "wss://stream.bybit.com/realtime"
+    ws_url = "wss://stream.bybit.com/realtime"
 
     # -- connection ----------------------------------------------------------
-    def websocket_urls(self) -> list[str]:
-        return [self.url]
-
     def subscriptions(self, url: str) -> list[str]:
         topics = [f"{BOOK_PREFIX}{s}" for s in self.symbols] + [f"{TRADE_PREFIX}{s}" for s in self.symbols]
         return [orjson.dumps({"op": "subscribe", "args": topics}).decode()] if topics else []

@@ -115,14 +115,11 @@ class BybitAdapter(BybitAdapterBase):
         if category not in PUBLIC_URLS:
             raise ValueError(f"unknown Bybit category {category!r}; expected one of {sorted(PUBLIC_URLS)}")
         self.category = category
-        self.url = PUBLIC_URLS[category]
+        self.ws_url = PUBLIC_URLS[category]
         depths = BOOK_DEPTHS[category]
         self.book_depth = next((d for d in depths if d >= self.depth), depths[-1])
 
     # -- connection ----------------------------------------------------------
-    def websocket_urls(self) -> list[str]:
-        return [self.url]
-
     def subscriptions(self, url: str) -> list[str]:
         topics: list[str] = []
         for symbol in self.symbols:

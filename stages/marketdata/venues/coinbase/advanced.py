@@ -76,9 +76,6 @@ class CoinbaseAdvancedAdapter(CoinbaseAdapterBase):
         """Connection-level gaps seen (each also counted on every product's stats)."""
 
     # -- connection ----------------------------------------------------------
-    def websocket_urls(self) -> list[str]:
-        return [self.ws_url]
-
     def subscriptions(self, url: str) -> list[str]:
         if not self.symbols:
             return []

@@ -88,9 +88,6 @@ class CoinbaseAdapter(CoinbaseAdapterBase):
         self._book_ids: dict[str, int] = {}
 
     # -- connection ----------------------------------------------------------
-    def websocket_urls(self) -> list[str]:
-        return [self.ws_url]
-
     def subscriptions(self, url: str) -> list[str]:
         if not self.symbols:
             return []

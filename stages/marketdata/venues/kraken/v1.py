@@ -55,9 +55,6 @@ class KrakenV1Adapter(KrakenAdapterBase):
         self._trade_ids: dict[str, int] = {}
 
     # -- connection ----------------------------------------------------------
-    def websocket_urls(self) -> list[str]:
-        return [self.ws_url]
-
     def subscriptions(self, url: str) -> list[str]:
         if not self.symbols:
             return []

@@ -79,9 +79,6 @@ class KrakenV2Adapter(KrakenAdapterBase):
         """symbol -> (price_precision, qty_precision)."""
 
     # -- connection ----------------------------------------------------------
-    def websocket_urls(self) -> list[str]:
-        return [self.ws_url]
-
     def subscriptions(self, url: str) -> list[str]:
         if not self.symbols:
             return []

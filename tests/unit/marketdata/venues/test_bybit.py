@@ -204,7 +204,7 @@ def test_should_keep_the_book_cut_to_the_subscribed_depth_within_one_atomic_upda
 
 def test_should_take_the_depth_from_the_topic_including_depth_1_resent_snapshots() -> None:
     adapter, sink, registry = make(depth=1)
-    assert adapter.subscriptions(adapter.url) == [
+    assert adapter.subscriptions(adapter.ws_url) == [
         '{"op":"subscribe","args":["orderbook.1.BTCUSDT","publicTrade.BTCUSDT"]}'
     ]
     adapter.on_message(book("snapshot", 7, [("10", "1")], [("11", "1")], depth=1), 1)
@@ -314,7 +314,7 @@ def test_should_subscribe_by_category_with_at_most_10_topics_per_request() -> No
     symbols = [f"C{i}USDT" for i in range(6)]
     adapter = BybitAdapter(BooksSink(), registry, symbols=symbols, depth=200, category="spot")
     assert adapter.websocket_urls() == ["wss://stream.bybit.com/v5/public/spot"]
-    sent = [json.loads(text) for text in adapter.subscriptions(adapter.url)]
+    sent = [json.loads(text) for text in adapter.subscriptions(adapter.ws_url)]
     assert [len(m["args"]) for m in sent] == [10, 2]
     assert all(m["op"] == "subscribe" for m in sent)
     assert [a for m in sent for a in m["args"]][:3] == [

@@ -56,7 +56,7 @@ class _Reference:
         self.books: dict[str, dict[int, tuple[str, Decimal, int]]] = {}
 
     def apply(self, message: dict[str, Any]) -> str:
-        symbol = message["topic"].split(".", 1)[1]
+        symbol: str = message["topic"].split(".", 1)[1]
         if message["type"] == "snapshot":
             self.books[symbol] = {e["id"]: (e["side"], Decimal(e["price"]), e["size"]) for e in message["data"]}
             return symbol
