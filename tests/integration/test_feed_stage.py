@@ -16,8 +16,6 @@ from pathlib import Path
 import pytest
 
 from hftpipe.runtime import StageContext
-from hftpipe.runtime.config import parse_config
-from hftpipe.runtime.wiring import OwnedObjects, create_pipeline_objects, open_stage_context
 from hftpipe.schema import SPECS
 from hftpipe.schema.instruments import InstrumentRegistry
 from hftpipe.schema.l2book import L2Book
@@ -34,6 +32,7 @@ from stages.marketdata.feed.stage import FeedStage
 from stages.marketdata.venues.binance.adapter import BinanceAdapter
 from stages.marketdata.venues.kraken.v1 import KrakenV1Adapter
 from tests.captures import CAPTURES, capture
+from tests.unit.marketdata.feed.pipeline import FeedPipelines
 
 _CONTROL = SPECS[RecordType.CONTROL].packer
 _DELTA = SPECS[RecordType.BOOK_DELTA].packer
@@ -41,35 +40,14 @@ _DELTA = SPECS[RecordType.BOOK_DELTA].packer
 
 @pytest.fixture
 def make_feed(pipeline_name: str) -> Iterator[Callable[..., StageContext]]:
-    made: list[tuple[OwnedObjects, StageContext, StageContext]] = []
+    """Makes the feed stage's context of a Binance feed -> out pipeline (``capacity`` ring slots)."""
+    pipelines = FeedPipelines(pipeline_name)
 
     def make(capacity: int = 65536, **params: object) -> StageContext:
-        config = parse_config(
-            {
-                "pipeline": {"name": pipeline_name},
-                "stages": {
-                    "feed": {
-                        "class": "stages.marketdata.feed.stage:FeedStage",
-                        "params": {"venue": "binance", **params},
-                    },
-                    "out": {"class": "stages.probe:ProbeSink"},
-                },
-                "rings": [{"from": "feed", "to": "out", "capacity": capacity, "slot_size": 128}],
-            },
-            source="test",
-            allowed_cpus={0, 1},
-        )
-        owned = create_pipeline_objects(config)
-        feed_ctx = open_stage_context(config, owned.control, "feed")
-        out_ctx = open_stage_context(config, owned.control, "out")
-        made.append((owned, feed_ctx, out_ctx))
-        return feed_ctx
+        return pipelines.make(capacity, **{"venue": "binance", **params}).feed
 
     yield make
-    for owned, feed_ctx, out_ctx in made:
-        feed_ctx.close()
-        out_ctx.close()
-        owned.destroy()
+    pipelines.close()
 
 
 def _final_update_ids() -> dict[str, int]:
