@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterator
+import json
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from hftpipe.runtime import StageContext
-from hftpipe.runtime.config import parse_config
-from hftpipe.runtime.wiring import OwnedObjects, create_pipeline_objects, open_stage_context
 from hftpipe.schema import SPECS
 from hftpipe.schema.instruments import InstrumentRegistry
-from hftpipe.schema.marketdata import BookState, ControlKind
+from hftpipe.schema.l2book import L2Book
+from hftpipe.schema.marketdata import BookAction, BookState, ControlKind
 from hftpipe.schema.records import RecordType
+from hftpipe.substrate.counters import CounterKind
+from hftpipe.substrate.ring import Ring
 from hftpipe.substrate.ring_descriptor import DATA_OFFSET
 from stages.marketdata.capture.books_sink import BooksSink
 from stages.marketdata.capture.format import EventKind, format_event
@@ -28,42 +30,24 @@ from stages.marketdata.capture.replay import replay
 from stages.marketdata.capture.replay_server import ReplayServer
 from stages.marketdata.feed.stage import FeedStage
 from stages.marketdata.venues.binance.adapter import BinanceAdapter
+from stages.marketdata.venues.kraken.v1 import KrakenV1Adapter
 from tests.captures import CAPTURES, capture
+from tests.unit.marketdata.feed.pipeline import FeedPipelines
 
 _CONTROL = SPECS[RecordType.CONTROL].packer
+_DELTA = SPECS[RecordType.BOOK_DELTA].packer
 
 
 @pytest.fixture
 def make_feed(pipeline_name: str) -> Iterator[Callable[..., StageContext]]:
-    made: list[tuple[OwnedObjects, StageContext, StageContext]] = []
+    """Makes the feed stage's context of a Binance feed -> out pipeline (``capacity`` ring slots)."""
+    pipelines = FeedPipelines(pipeline_name)
 
-    def make(**params: object) -> StageContext:
-        config = parse_config(
-            {
-                "pipeline": {"name": pipeline_name},
-                "stages": {
-                    "feed": {
-                        "class": "stages.marketdata.feed.stage:FeedStage",
-                        "params": {"venue": "binance", **params},
-                    },
-                    "out": {"class": "stages.probe:ProbeSink"},
-                },
-                "rings": [{"from": "feed", "to": "out", "capacity": 65536, "slot_size": 128}],
-            },
-            source="test",
-            allowed_cpus={0, 1},
-        )
-        owned = create_pipeline_objects(config)
-        feed_ctx = open_stage_context(config, owned.control, "feed")
-        out_ctx = open_stage_context(config, owned.control, "out")
-        made.append((owned, feed_ctx, out_ctx))
-        return feed_ctx
+    def make(capacity: int = 65536, **params: object) -> StageContext:
+        return pipelines.make(capacity, **{"venue": "binance", **params}).feed
 
     yield make
-    for owned, feed_ctx, out_ctx in made:
-        feed_ctx.close()
-        out_ctx.close()
-        owned.destroy()
+    pipelines.close()
 
 
 def _final_update_ids() -> dict[str, int]:
@@ -72,20 +56,34 @@ def _final_update_ids() -> dict[str, int]:
     return dict(adapter.update_ids)
 
 
-async def _run_until(stage: FeedStage, done: Callable[[], bool], timeout_s: float = 30.0) -> None:
+@contextlib.asynccontextmanager
+async def _running(stage: FeedStage) -> AsyncIterator[asyncio.Task[None]]:
+    """The stage's ``run`` as a task of this loop, stopped on the way out."""
     stopping = asyncio.Event()
     task = asyncio.create_task(stage.run(stopping))
     try:
-        deadline = asyncio.get_running_loop().time() + timeout_s
-        while not done():
-            if task.done():
-                task.result()
-            assert asyncio.get_running_loop().time() < deadline, "timed out"
-            await asyncio.sleep(0.02)
+        yield task
     finally:
         stopping.set()
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.wait_for(task, timeout=10)
+
+
+async def _until(
+    task: asyncio.Task[None], done: Callable[[], bool], timeout_s: float = 30.0, poll_s: float = 0.001
+) -> None:
+    """Let the stage run until ``done``; fails if the stage does, or after ``timeout_s`` (a safety bound)."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not done():
+        if task.done():
+            task.result()
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(poll_s)
+
+
+async def _run_until(stage: FeedStage, done: Callable[[], bool], timeout_s: float = 30.0) -> None:
+    async with _running(stage) as task:
+        await _until(task, done, timeout_s, poll_s=0.02)
 
 
 def test_should_replace_an_aged_connection_without_a_gap(
@@ -155,3 +153,130 @@ def test_should_mark_silent_instruments_stale_and_say_so_downstream(make_feed: C
         synced_at = history.index(BookState.SYNCED)
         assert BookState.STALE in history[synced_at:]
         assert history[-1] is BookState.RESYNCING  # the stop disconnected it
+
+
+class BookReader:
+    """The book stage's part of the ring, in the test: books and states applied, every sequence number kept."""
+
+    def __init__(self, ring: Ring) -> None:
+        self.ring = ring
+        self.books: dict[int, L2Book] = {}
+        self.states: dict[int, list[BookState]] = {}
+        self.seqs: list[int] = []
+
+    def read(self) -> int:
+        return self.ring.poll(self._apply, 256)
+
+    def _apply(self, buf: memoryview, offset: int) -> None:
+        fields = _DELTA.unpack_from(buf, offset)
+        self.seqs.append(fields[3])
+        if fields[0] == RecordType.CONTROL:
+            control = _CONTROL.unpack_from(buf, offset)
+            if control[10] == ControlKind.BOOK_STATE:
+                self.states.setdefault(control[2], []).append(BookState(control[11]))
+        elif fields[0] == RecordType.BOOK_DELTA:
+            book = self.books.setdefault(fields[2], L2Book(fields[2]))
+            if fields[15] == BookAction.CLEAR:
+                book.clear()
+            else:
+                book.set_level(fields[14], fields[10], fields[11])
+
+
+def test_should_stop_reading_not_serving_while_nobody_reads_the_ring(make_feed: Callable[..., StageContext]) -> None:
+    """A ring smaller than one snapshot, and no consumer: the stage's event loop keeps running timers
+    while the feed holds records back; once the ring is read, every record arrives, in order."""
+    ws, http = capture("BINANCE.ws.1.0"), capture("BINANCE.http.0.0")
+    reference, reference_registry = BooksSink(), InstrumentRegistry()
+    replay(BinanceAdapter(reference, reference_registry), ws, http)
+    final_ids = _final_update_ids()
+    observed: list[str] = []
+
+    async def scenario() -> tuple[FeedStage, BookReader]:
+        async with ReplayServer(CAPTURES / "BINANCE.ws.1.0", CAPTURES / "BINANCE.http.0.0", pace="fast") as server:
+            ctx = make_feed(capacity=64, url=f"{server.ws_url}/stream?streams=x", rest_url=server.http_url)
+            stage = FeedStage(ctx)
+            reader = BookReader(Ring.attach(ctx.the_output().name))
+
+            def complete() -> bool:
+                reader.read()
+                return stage.adapter.update_ids == final_ids and not stage.sink.backlogged and not reader.read()
+
+            try:
+                async with _running(stage) as task:
+                    await _until(task, lambda: stage.sink.backlogged)
+                    observed.append(f"ring: {reader.ring.size()} of 64")
+                    await asyncio.sleep(0.01)  # a timer of the stage's loop fires while the feed is held back
+                    observed.append(f"held after the timer: {stage.sink.backlogged}")
+                    await _until(task, complete)
+            finally:
+                reader.ring.close()
+            return stage, reader
+
+    stage, reader = asyncio.run(scenario())
+    assert observed == ["ring: 64 of 64", "held after the timer: True"]
+    assert reader.seqs == list(range(len(reader.seqs)))  # nothing lost, nothing reordered
+    for instrument in reference_registry:
+        mine = reader.books[stage.registry.by_symbol("binance", instrument.symbol).id]
+        theirs = reference.books[instrument.id]
+        assert (mine.bids(), mine.asks()) == (theirs.bids(), theirs.asks()), instrument.symbol
+    for symbol, stats in stage.adapter.stats.items():
+        assert (stats.gaps, stats.resyncs) == (0, 0), symbol
+    assert stage.ctx.counter(CounterKind.BACKPRESSURE).value > 0
+    assert stage.ctx.counter(CounterKind.DROPS).value == 0
+
+
+def test_should_drop_an_outgrown_backlog_and_reconnect_so_every_book_is_resent(
+    make_feed: Callable[..., StageContext], tmp_path: Path
+) -> None:
+    """Kraken v1, a 64-slot ring nobody reads yet, at most 1000 records held back. The first connection
+    sends one 1548-level snapshot: what does not fit is dropped, the book marked RESYNCING, and the
+    connection replaced. The second connection (read this time) sends the pairs whose snapshots fit:
+    their books arrive whole and SYNCED."""
+    events = capture("KRAKEN.ws.50.0")
+    connect = events[0]
+    channel = [(e, json.loads(e.payload)) for e in events if e.kind is EventKind.RECEIVED and e.payload[0] == "["]
+    big = next(e for e, m in channel if m[-1] == "ADA/XBT" and "as" in m[1])
+    fitting = {"GRT/ETH", "OCEAN/XBT", "ETH/CHF", "KSM/XBT", "OMG/USD", "WAVES/EUR", "XBT/CHF"}  # < 1000 levels
+    second = [e for e, m in channel if m[-1] in fitting]
+    segments = tmp_path / "overflow.ws"
+    segments.write_text("\n".join(format_event(e) for e in [connect, big, connect, *second]) + "\n")
+    reference, reference_registry = BooksSink(), InstrumentRegistry()
+    reference_adapter = KrakenV1Adapter(reference, reference_registry)
+    replay(reference_adapter, [connect, *second])
+    states: dict[str, list[BookState]] = {}
+
+    async def scenario() -> tuple[FeedStage, BookReader, int]:
+        async with ReplayServer(segments, pace="fast") as server:
+            ctx = make_feed(capacity=64, venue="kraken", url=server.ws_url, max_backlog=1000, reconnect_min_s=0.05)
+            stage = FeedStage(ctx)
+            resyncs = ctx.counters.add("backlog_resyncs")
+            reader = BookReader(Ring.attach(ctx.the_output().name))
+
+            def complete() -> bool:
+                reader.read()
+                seen = {p: s.messages for p, s in stage.adapter.stats.items() if p in fitting}
+                expected = {p: s.messages for p, s in reference_adapter.stats.items()}
+                return seen == expected and not stage.sink.backlogged and not reader.read()
+
+            try:
+                async with _running(stage) as task:
+                    await _until(task, lambda: resyncs.value == 1 and not any(stage.adapter.synced.values()))
+                    dropped_before_reading = ctx.counter(CounterKind.DROPS).value
+                    await _until(task, complete)
+                    for instrument in stage.registry:  # before the stop, which marks every book RESYNCING
+                        states[instrument.symbol] = reader.states.get(instrument.id, [])
+            finally:
+                reader.ring.close()
+            return stage, reader, dropped_before_reading
+
+    stage, reader, dropped = asyncio.run(scenario())
+    assert dropped == 1 + 1548 + 1 - 64  # the snapshot's CLEAR, levels and SYNCED, less what fitted in the ring
+    assert stage.ctx.counter(CounterKind.DROPS).value == dropped
+    assert reader.seqs == [*range(64), *range(64 + dropped, 64 + dropped + len(reader.seqs) - 64)]  # one gap
+    assert states["ADA/XBT"] == [BookState.RESYNCING, BookState.RESYNCING]  # the sink's mark, the disconnect's
+    for instrument in reference_registry:
+        mine = reader.books[stage.registry.by_symbol("kraken", instrument.symbol).id]
+        theirs = reference.books[instrument.id]
+        assert (mine.bids(), mine.asks()) == (theirs.bids(), theirs.asks()), instrument.symbol
+        assert states[instrument.symbol][-1] is BookState.SYNCED, instrument.symbol
+    assert stage.ctx.counters.add("reconnects").value >= 1

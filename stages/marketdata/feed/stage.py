@@ -21,7 +21,15 @@ Robustness:
 * REST snapshots go through :class:`~stages.marketdata.feed.snapshots.SnapshotFetcher`;
   the resubscriptions an adapter asks for (venues whose only snapshot is the
   one a subscription brings) are sent on the connection the message that
-  caused them came on (counter ``resubscribes``: one per request sent).
+  caused them came on (counter ``resubscribes``: one per request sent);
+* a full feed -> book ring never blocks the loop: the sink holds records back
+  in order (:mod:`~stages.marketdata.feed.ring_sink`) and whatever produced
+  them (a connection's reader, a snapshot fetch, the staleness monitor) waits
+  until they are in the ring before producing more, so a slow book stage
+  pauses the reading of the sockets, not the pings. Should more than
+  ``max_backlog`` records pile up, they are dropped (counter ``drops``),
+  every book is marked RESYNCING, and the connection is replaced so that the
+  venue resends every book (counter ``backlog_resyncs``).
 """
 
 from __future__ import annotations
@@ -42,7 +50,7 @@ from hftpipe.schema.marketdata import BookState
 from hftpipe.schema.records import RecordFlag
 from hftpipe.substrate.counters import Counter, CounterKind
 from stages.marketdata.capture.format import CaptureWriter, EventKind
-from stages.marketdata.feed.ring_sink import RingSink
+from stages.marketdata.feed.ring_sink import MAX_BACKLOG, RingSink
 from stages.marketdata.feed.snapshots import SnapshotError, SnapshotFetcher
 from stages.marketdata.venues.adapter import SnapshotRequest
 from stages.marketdata.venues.registry import adapter_class, adapter_path
@@ -72,18 +80,23 @@ class FeedStage(AsyncAgent):
         """Mark records REPLAY (the source is a capture, not a live venue)."""
         record_to: str = ""
         """Also write every message received and sent to this capture file."""
+        max_backlog: int = MAX_BACKLOG
+        """Records held back while the feed -> book ring is full before they are dropped and every book resynced."""
 
         def __post_init__(self) -> None:
             adapter_path(self.venue)  # raises ValueError naming the choices
             if not 0 < self.reconnect_min_s <= self.reconnect_max_s:
                 raise ValueError("reconnect_min_s must be > 0 and <= reconnect_max_s")
-            if self.depth <= 0 or self.stale_after_s <= 0 or self.handover_s <= 0:
-                raise ValueError("depth, stale_after_s and handover_s must be > 0")
+            if self.depth <= 0 or self.stale_after_s <= 0 or self.handover_s <= 0 or self.max_backlog <= 0:
+                raise ValueError("depth, stale_after_s, handover_s and max_backlog must be > 0")
 
     def __init__(self, ctx: StageContext) -> None:
         super().__init__(ctx)
         self.params: FeedStage.Params = ctx.params
         self.logger = logging.getLogger(f"hftpipe.feed.{self.params.venue}")
+        self._stopping = asyncio.Event()
+        self._resync_all = asyncio.Event()
+        """Set when the sink dropped records: the connection is replaced so the venue resends every book."""
         out = ctx.the_output()
         self.sink = RingSink(
             out,
@@ -91,6 +104,10 @@ class FeedStage(AsyncAgent):
             ctx.counter(CounterKind.MESSAGES_OUT),
             ctx.counter(CounterKind.BACKPRESSURE),
             int(RecordFlag.REPLAY) if self.params.replay else 0,
+            drops=ctx.counter(CounterKind.DROPS),
+            max_backlog=self.params.max_backlog,
+            on_overflow=self._resync_all.set,
+            logger=self.logger,
         )
         self.registry = InstrumentRegistry()
         url = self.params.url or None
@@ -110,6 +127,7 @@ class FeedStage(AsyncAgent):
         self._snapshots = ctx.counters.add("snapshots_fetched")
         self._snapshot_errors = ctx.counters.add("snapshot_errors")
         self._resubscribes = ctx.counters.add("resubscribes")
+        self._backlog_resyncs = ctx.counters.add("backlog_resyncs")
         self._problem_counters = {name: ctx.counters.add(name) for name in _PROBLEM_COUNTERS}
         self._instrument_counters: dict[str, list[Counter]] = {}
         self._instrument_counters_full = False
@@ -121,6 +139,7 @@ class FeedStage(AsyncAgent):
 
     # -- lifecycle ------------------------------------------------------------
     async def run(self, stopping: asyncio.Event) -> None:
+        self._stopping = stopping
         record_file = open(self.params.record_to, "a", encoding="utf-8") if self.params.record_to else None  # noqa: SIM115
         self._recorder = CaptureWriter(record_file) if record_file else None
         monitor = asyncio.create_task(self._monitor(stopping))
@@ -130,6 +149,7 @@ class FeedStage(AsyncAgent):
             monitor.cancel()
             for task in self._snapshot_tasks:
                 task.cancel()
+            self.sink.finish()
             self._publish_counters()
             if record_file:
                 record_file.close()
@@ -154,6 +174,7 @@ class FeedStage(AsyncAgent):
             if current is None:
                 now = time.monotonic_ns()
                 self.adapter.on_disconnect(now)
+                await self.sink.drain(self._stopping)
                 if not stopping.is_set():
                     self._reconnects.add()
                     await self._sleep(stopping, delay)
@@ -182,13 +203,21 @@ class FeedStage(AsyncAgent):
         opened = time.monotonic()
         reader = asyncio.create_task(self._read(connection, url))
         stop_wait = asyncio.create_task(stopping.wait())
+        resync_wait = asyncio.create_task(self._resync_all.wait())
         try:
             while True:
                 age_left = self.params.max_connection_age_s - (time.monotonic() - opened)
                 done, _ = await asyncio.wait(
-                    {reader, stop_wait}, timeout=max(age_left, 0), return_when=asyncio.FIRST_COMPLETED
+                    {reader, stop_wait, resync_wait}, timeout=max(age_left, 0), return_when=asyncio.FIRST_COMPLETED
                 )
                 if stop_wait in done:
+                    await connection.close()
+                    return None
+                if resync_wait in done:
+                    self._resync_all.clear()
+                    self._backlog_resyncs.add()
+                    self.ctx.errors.record(f"feed ring backlog overflowed: reconnecting {url} to resync every book")
+                    self.logger.warning("records were dropped: reconnecting to %s so every book is resent", url)
                     await connection.close()
                     return None
                 if reader in done:
@@ -212,12 +241,17 @@ class FeedStage(AsyncAgent):
                 connection, reader, opened = replacement, new_reader, time.monotonic()
         finally:
             stop_wait.cancel()
+            resync_wait.cancel()
             if not reader.done():
                 reader.cancel()
 
     async def _read(self, connection: ClientConnection, url: str = "") -> None:
-        """Hand every message of ``connection`` (to ``url``) to the adapter; start or send what it asks for."""
+        """Hand every message of ``connection`` (to ``url``) to the adapter; start or send what it asks for.
+
+        While the sink holds records back, the next message is not read.
+        """
         adapter = self.adapter
+        sink = self.sink
         received = self._received
         recorder = self._recorder
         async for raw in connection:
@@ -234,6 +268,8 @@ class FeedStage(AsyncAgent):
                     await connection.send(text)
                     if recorder:
                         recorder.write(EventKind.SENT, time.time(), text, url=url)
+            if sink.backlogged:
+                await sink.drain(self._stopping)
 
     # -- snapshots ------------------------------------------------------------------
     def _start_snapshot(self, request: SnapshotRequest) -> None:
@@ -262,6 +298,7 @@ class FeedStage(AsyncAgent):
         self.adapter.on_snapshot(request.symbol, body, recv_ns)
         for follow_up in self.adapter.take_snapshot_requests():
             self._start_snapshot(follow_up)
+        await self.sink.drain(self._stopping)
 
     # -- staleness and counters ----------------------------------------------------
     async def _monitor(self, stopping: asyncio.Event) -> None:
@@ -269,6 +306,7 @@ class FeedStage(AsyncAgent):
             await asyncio.sleep(min(1.0, self.params.stale_after_s / 4))
             self._check_stale(time.monotonic_ns())
             self._publish_counters()
+            await self.sink.drain(stopping)
 
     def _check_stale(self, now: int) -> None:
         stale_ns = int(self.params.stale_after_s * 1e9)

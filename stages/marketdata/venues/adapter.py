@@ -177,6 +177,8 @@ class VenueAdapter:
     """
 
     venue: str = ""
+    ws_url: str = ""
+    """The venue's one WebSocket endpoint, for adapters that connect to one (see :meth:`websocket_urls`)."""
     default_price_scale: int = 8
     default_qty_scale: int = 8
 
@@ -318,7 +320,10 @@ class VenueAdapter:
 
     # -- connection ----------------------------------------------------------
     def websocket_urls(self) -> list[str]:
-        raise NotImplementedError
+        """The endpoints to connect to: the venue's ``ws_url`` unless the adapter builds them (combined streams)."""
+        if not self.ws_url:
+            raise NotImplementedError(f"{type(self).__name__} names no WebSocket endpoint")
+        return [self.ws_url]
 
     def subscriptions(self, url: str) -> list[str]:
         """JSON texts to send after connecting to ``url``."""

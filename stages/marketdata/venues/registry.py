@@ -17,8 +17,8 @@ ADAPTERS: Final = {
     "binance-futures": "stages.marketdata.venues.binance.adapter:BinanceFuturesAdapter",
     "coinbase": "stages.marketdata.venues.coinbase.exchange:CoinbaseAdapter",
     "coinbase-advanced": "stages.marketdata.venues.coinbase.advanced:CoinbaseAdvancedAdapter",
-    "kraken": "stages.marketdata.venues.kraken.adapter:KrakenV1Adapter",
-    "kraken-v2": "stages.marketdata.venues.kraken.adapter:KrakenV2Adapter",
+    "kraken": "stages.marketdata.venues.kraken.v1:KrakenV1Adapter",
+    "kraken-v2": "stages.marketdata.venues.kraken.v2:KrakenV2Adapter",
     "bybit": "stages.marketdata.venues.bybit.v5:BybitAdapter",
     "bybit-legacy": "stages.marketdata.venues.bybit.legacy:BybitLegacyAdapter",
 }

@@ -25,7 +25,7 @@ The format of ``shared/data/captures/BYBIT.ws.26.0``:
   taker's), "size", "price" (a JSON *number* here), "trade_id" (a UUID)}``.
   Trade messages are parsed with ``json.loads(parse_float=str)`` so the price
   keeps its decimal digits exactly; the trade id becomes its first 16 hex
-  digits (:func:`~stages.marketdata.venues.bybit.v5.trade_id_from`).
+  digits (:func:`~stages.marketdata.venues.bybit.fields.trade_id_from`).
 * ``{"success": ..., "request": ...}`` answers a subscription: silent, and a
   refusal is logged and counted in ``failed_requests``.
 
@@ -43,17 +43,9 @@ import orjson
 from hftpipe.schema.fixedpoint import INT64_MAX
 from hftpipe.schema.instruments import Instrument
 from hftpipe.schema.marketdata import BookState
-from stages.marketdata.venues.bybit import v5 as bybit
-from stages.marketdata.venues.bybit.v5 import (
-    ASK,
-    BAD_SHAPE,
-    BID,
-    TAKER_SIDES,
-    BybitAdapterBase,
-    TopicSync,
-    trade_id_from,
-    unsigned,
-)
+from stages.marketdata.venues.bybit import base
+from stages.marketdata.venues.bybit.base import BAD_SHAPE, BybitAdapterBase, TopicSync
+from stages.marketdata.venues.bybit.fields import ASK, BID, TAKER_SIDES, trade_id_from, unsigned
 
 BOOK_PREFIX: Final = "orderBookL2_25."
 TRADE_PREFIX: Final = "trade."
@@ -81,12 +73,9 @@ class BybitLegacyAdapter(BybitAdapterBase):
     venue = "bybit-legacy"
     default_price_scale = 8
     default_qty_scale = 0
-    url = "wss://stream.bybit.com/realtime"
+    ws_url = "wss://stream.bybit.com/realtime"
 
     # -- connection ----------------------------------------------------------
-    def websocket_urls(self) -> list[str]:
-        return [self.url]
-
     def subscriptions(self, url: str) -> list[str]:
         topics = [f"{BOOK_PREFIX}{s}" for s in self.symbols] + [f"{TRADE_PREFIX}{s}" for s in self.symbols]
         return [orjson.dumps({"op": "subscribe", "args": topics}).decode()] if topics else []
@@ -202,7 +191,7 @@ class BybitLegacyAdapter(BybitAdapterBase):
             if price <= 0:
                 raise ValueError(f"price out of range: {text!r}")
             if type(text) is str:
-                if len(prices) >= bybit.PRICE_CACHE_SIZE:
+                if len(prices) >= base.PRICE_CACHE_SIZE:
                     prices.clear()
                 prices[text] = price
         size = entry["size"]

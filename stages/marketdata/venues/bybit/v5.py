@@ -28,7 +28,7 @@ string on spot and a UUID on derivatives, mapped by :func:`trade_id_from`.
 Block trades (``BT``) are passed on like any other trade.
 
 ``op`` answers (subscribe acks, pongs) are silent; a failed one is logged and
-counted in :attr:`BybitAdapterBase.failed_requests`.
+counted in :attr:`~stages.marketdata.venues.bybit.base.BybitAdapterBase.failed_requests`.
 
 Venue timestamps: books use ``ts`` (when the market-data service generated the
 message), trades ``T`` (the match time); both are ms, passed on as ns.
@@ -36,22 +36,16 @@ message), trades ``T`` (the match time); both are ms, passed on as ns.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any, Final
 
 import orjson
 
 from hftpipe.schema.fixedpoint import INT64_MAX
 from hftpipe.schema.instruments import Instrument
-from hftpipe.schema.marketdata import BookSide, BookState
-from stages.marketdata.venues.adapter import VenueAdapter
-
-BID: Final = int(BookSide.BID)
-ASK: Final = int(BookSide.ASK)
-UINT64_MAX: Final = (1 << 64) - 1
-TAKER_SIDES: Final = {"Buy": BID, "Sell": ASK}
-"""Bybit's ``side``/``S`` of a trade is the taker's side: a buyer lifting the ask is a BID aggressor."""
+from hftpipe.schema.marketdata import BookState
+from stages.marketdata.venues.bybit import base
+from stages.marketdata.venues.bybit.base import BAD_SHAPE, BybitAdapterBase, TopicSync
+from stages.marketdata.venues.bybit.fields import ASK, BID, TAKER_SIDES, trade_id_from, unsigned
 
 PUBLIC_URLS: Final = {
     "spot": "wss://stream.bybit.com/v5/public/spot",
@@ -65,42 +59,8 @@ BOOK_DEPTHS: Final = {
     "inverse": (1, 50, 200, 1000),
     "option": (25, 100),
 }
-PRICE_CACHE_SIZE: Final = 4096
 MAX_ARGS_PER_SUBSCRIBE: Final = 10
 """Bybit v5 spot refuses a subscribe request with more than 10 topics; the other categories accept it too."""
-
-BAD_SHAPE: Final = (KeyError, TypeError, IndexError, AttributeError)
-"""What a message of the wrong shape raises while being read (counted as malformed)."""
-
-
-def trade_id_from(text: Any) -> int:
-    """A Bybit trade id as the unsigned 64-bit integer the trade record holds.
-
-    Decimal ids (spot: ``"2290000000061666327"``) are kept as they are; UUIDs
-    (derivatives and the legacy feed: ``"5ffb8b77-900c-507d-97a2-0922557ffe54"``)
-    become their first 16 hex digits (``0x5ffb8b77900c507d``), stable and, at
-    60 random bits, as good as unique. Anything else raises ValueError.
-    """
-    if not isinstance(text, str) or not text.isascii():
-        raise ValueError(f"trade id must be a string: {text!r}")
-    if text.isdigit():
-        value = int(text)
-        if value > UINT64_MAX:
-            raise ValueError(f"trade id {text!r} overflows uint64")
-        return value
-    digits = text.replace("-", "")
-    if len(digits) < 16:
-        raise ValueError(f"trade id {text!r} is neither decimal nor a UUID")
-    return int(digits[:16], 16)  # ValueError if they are not hex
-
-
-def unsigned(value: Any, what: str) -> int:
-    """A JSON integer that must fit uint64 (update ids, sequences); never a bool or a float."""
-    if type(value) is not int:
-        raise TypeError(f"{what} must be an integer, got {value!r}")
-    if not 0 <= value <= UINT64_MAX:
-        raise ValueError(f"{what} out of range: {value}")
-    return value
 
 
 def ms_to_ns(value: Any, what: str) -> int:
@@ -132,89 +92,13 @@ def parse_side(
             price = instrument.price(text)
             if price <= 0:
                 raise ValueError(f"price out of range: {text!r}")
-            if len(prices) >= PRICE_CACHE_SIZE:
+            if len(prices) >= base.PRICE_CACHE_SIZE:
                 prices.clear()
             prices[text] = price
         qty = qty_of(level[1])
         if qty < 0:
             raise ValueError(f"size out of range: {level[1]!r}")
         out.append((side, price, qty))
-
-
-@dataclass(slots=True)
-class TopicSync:
-    """Sync state of one book topic."""
-
-    topic: str
-    depth: int
-    last_id: int = 0
-    """``u`` (v5) or ``cross_seq`` (legacy) of the last applied message."""
-    awaiting_snapshot: bool = True
-    ids: dict[Any, tuple[int, int]] = field(default_factory=dict)
-    """Legacy only: venue level id -> (side, price)."""
-    prices: dict[str, int] = field(default_factory=dict)
-    """Price text -> fixed point: a parse cache (the same few hundred prices recur), at most PRICE_CACHE_SIZE."""
-
-
-class BybitAdapterBase(VenueAdapter):
-    """What Bybit's v5 and legacy feeds share: per-topic sync state, resync by resubscribing, op answers."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._books: dict[str, TopicSync] = {}
-        self.failed_requests = 0
-        """``op`` requests (subscribe, ping) the venue answered with ``success: false``."""
-
-    # -- resubscription ---------------------------------------------------------
-    def resubscribe_messages(self, symbols: Sequence[str]) -> list[str]:
-        """Unsubscribe, then subscribe again, the book topics of ``symbols`` (the venue then sends snapshots)."""
-        topics = [self._books[symbol].topic for symbol in symbols]
-        return [
-            orjson.dumps({"op": "unsubscribe", "args": topics}).decode(),
-            orjson.dumps({"op": "subscribe", "args": topics}).decode(),
-        ]
-
-    def resync(self, instrument: Instrument, sync: TopicSync, why: str, recv_ns: int) -> None:
-        """Stop trusting ``instrument``'s book: RESYNCING, deltas dropped, resubscription requested."""
-        if not sync.awaiting_snapshot:
-            stats = self.stats_for(instrument.symbol)
-            stats.gaps += 1
-            stats.resyncs += 1
-            sync.awaiting_snapshot = True
-            self.logger.info("%s %s: resync (%s)", self.venue, instrument.symbol, why)
-            self.mark(instrument, BookState.RESYNCING, recv_ns)
-        self.request_resubscribe((instrument.symbol,))
-
-    def reject_book_message(
-        self, instrument: Instrument, sync: TopicSync, snapshot: bool, recv_ns: int, exc: Exception
-    ) -> None:
-        """A book message that failed to read: counted by kind (shape or value), then handled as unusable."""
-        if isinstance(exc, BAD_SHAPE):
-            self.malformed(f"{instrument.symbol}: {exc!r}")
-        else:
-            self.rejected_value(f"{instrument.symbol}: {exc}")
-        self.unusable(instrument, sync, snapshot, recv_ns)
-
-    def unusable(self, instrument: Instrument, sync: TopicSync, snapshot: bool, recv_ns: int) -> None:
-        """A book message that could not be applied: the book misses it, unless it was not synced anyway."""
-        if snapshot:
-            self.snapshot_received(instrument.symbol)
-        if snapshot or not sync.awaiting_snapshot:
-            self.resync(instrument, sync, "unusable book message", recv_ns)
-        else:
-            self.stats_for(instrument.symbol).dropped += 1
-
-    def on_disconnect(self, recv_ns: int) -> None:
-        """Every book waits for the snapshot that follows the re-subscription on reconnect."""
-        for sync in self._books.values():
-            sync.awaiting_snapshot = True
-        super().on_disconnect(recv_ns)
-
-    def on_op_answer(self, message: dict[str, Any]) -> None:
-        """Subscribe acks and pongs are silent; a refusal is logged and counted."""
-        if message.get("success") is False:
-            self.failed_requests += 1
-            self.logger.warning("%s refused a request: %s", self.venue, str(message)[:200])
 
 
 class BybitAdapter(BybitAdapterBase):
@@ -231,14 +115,11 @@ class BybitAdapter(BybitAdapterBase):
         if category not in PUBLIC_URLS:
             raise ValueError(f"unknown Bybit category {category!r}; expected one of {sorted(PUBLIC_URLS)}")
         self.category = category
-        self.url = PUBLIC_URLS[category]
+        self.ws_url = PUBLIC_URLS[category]
         depths = BOOK_DEPTHS[category]
         self.book_depth = next((d for d in depths if d >= self.depth), depths[-1])
 
     # -- connection ----------------------------------------------------------
-    def websocket_urls(self) -> list[str]:
-        return [self.url]
-
     def subscriptions(self, url: str) -> list[str]:
         topics: list[str] = []
         for symbol in self.symbols:

@@ -50,7 +50,8 @@ import orjson
 from hftpipe.schema.fixedpoint import FixedPointError
 from hftpipe.schema.instruments import Instrument
 from hftpipe.schema.marketdata import BookSide, BookState
-from stages.marketdata.venues.coinbase.exchange import CoinbaseAdapterBase, int_id, iso8601_ns
+from stages.marketdata.venues.coinbase.base import CoinbaseAdapterBase
+from stages.marketdata.venues.coinbase.fields import int_id, iso8601_ns
 
 BID: Final = int(BookSide.BID)
 ASK: Final = int(BookSide.ASK)
@@ -75,9 +76,6 @@ class CoinbaseAdvancedAdapter(CoinbaseAdapterBase):
         """Connection-level gaps seen (each also counted on every product's stats)."""
 
     # -- connection ----------------------------------------------------------
-    def websocket_urls(self) -> list[str]:
-        return [self.ws_url]
-
     def subscriptions(self, url: str) -> list[str]:
         if not self.symbols:
             return []

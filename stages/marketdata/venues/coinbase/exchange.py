@@ -50,83 +50,21 @@ connection for unbatched updates.
 
 from __future__ import annotations
 
-import calendar
-import functools
 from collections.abc import Sequence
 from typing import Any, Final
 
 import orjson
 
-from hftpipe.schema.fixedpoint import INT64_MAX, MAX_SCALE, FixedPointError
+from hftpipe.schema.fixedpoint import MAX_SCALE, FixedPointError
 from hftpipe.schema.instruments import Instrument
-from hftpipe.schema.marketdata import BookSide, BookState
-from stages.marketdata.venues.adapter import VenueAdapter
+from hftpipe.schema.marketdata import BookSide
+from stages.marketdata.venues.coinbase.base import CoinbaseAdapterBase
+from stages.marketdata.venues.coinbase.fields import int_id, iso8601_ns
 
 BID: Final = int(BookSide.BID)
 ASK: Final = int(BookSide.ASK)
 _CHANGE_SIDES: Final = {"buy": BID, "sell": ASK}
 _AGGRESSOR_OF_MAKER: Final = {"buy": ASK, "sell": BID}  # a resting buy was hit: the aggressor sold
-_NS_PER_S: Final = 1_000_000_000
-
-
-# -- time -------------------------------------------------------------------------
-@functools.lru_cache(maxsize=256)
-def _epoch_seconds(head: str) -> int:
-    """``YYYY-MM-DDTHH:MM:SS`` (UTC) -> seconds since the epoch; cached: it changes once a second."""
-    digits = head[0:4] + head[5:7] + head[8:10] + head[11:13] + head[14:16] + head[17:19]
-    if (
-        len(head) != 19
-        or head[4] != "-"
-        or head[7] != "-"
-        or head[10] not in "Tt "
-        or head[13] != ":"
-        or head[16] != ":"
-        or not digits.isascii()
-        or not digits.isdigit()
-    ):
-        raise ValueError(f"not an ISO-8601 time: {head!r}")
-    year, month, day = int(head[0:4]), int(head[5:7]), int(head[8:10])
-    hour, minute, second = int(head[11:13]), int(head[14:16]), int(head[17:19])
-    if not (1970 <= year <= 2261 and 1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1]):
-        raise ValueError(f"date out of range: {head!r}")
-    if hour > 23 or minute > 59 or second > 60:
-        raise ValueError(f"time out of range: {head!r}")
-    return calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0))
-
-
-def iso8601_ns(text: str) -> int:
-    """``2021-04-17T16:43:37.075687Z`` -> ns since the epoch, exactly (up to 9 fraction digits kept).
-
-    Accepts ``Z``, no designator (UTC) or a ``+HH:MM``/``-HH:MM`` offset; raises
-    ValueError on anything else, or on a time outside int64 nanoseconds.
-    """
-    if not isinstance(text, str) or len(text) < 19:
-        raise ValueError(f"not an ISO-8601 time: {text!r}")
-    seconds = _epoch_seconds(text[:19])
-    if len(text) == 27 and text[19] == "." and text[26] == "Z":  # the venue's usual microseconds
-        micros = text[20:26]
-        if micros.isascii() and micros.isdigit():
-            return seconds * _NS_PER_S + int(micros) * 1000
-    tail = text[19:]
-    offset = 0
-    if tail[-1:] in ("Z", "z"):
-        tail = tail[:-1]
-    elif len(tail) >= 6 and tail[-6] in "+-" and tail[-3] == ":":
-        zone = tail[-5:-3] + tail[-2:]
-        if not (zone.isascii() and zone.isdigit()):
-            raise ValueError(f"bad UTC offset in {text!r}")
-        offset = (int(zone[:2]) * 3600 + int(zone[2:]) * 60) * (1 if tail[-6] == "+" else -1)
-        tail = tail[:-6]
-    fraction = 0
-    if tail:
-        digits = tail[1:]
-        if tail[0] != "." or not digits or not digits.isascii() or not digits.isdigit():
-            raise ValueError(f"not an ISO-8601 time: {text!r}")
-        fraction = int(digits[:9].ljust(9, "0"))
-    value = (seconds - offset) * _NS_PER_S + fraction
-    if not 0 <= value <= INT64_MAX:
-        raise ValueError(f"time out of range: {text!r}")
-    return value
 
 
 def decimals(text: object) -> int:
@@ -136,73 +74,6 @@ def decimals(text: object) -> int:
     return len(text.partition(".")[2])
 
 
-def int_id(value: object) -> int:
-    """A venue id (int or digit string) as a non-negative int64; ValueError otherwise."""
-    if isinstance(value, bool):
-        raise ValueError(f"not an id: {value!r}")
-    if isinstance(value, str):
-        if not (value.isascii() and value.isdigit()):
-            raise ValueError(f"not an id: {value!r}")
-        value = int(value)
-    if not isinstance(value, int) or not 0 <= value <= INT64_MAX:
-        raise ValueError(f"id out of range: {value!r}")
-    return value
-
-
-# -- what both Coinbase feeds share ---------------------------------------------------------
-class CoinbaseAdapterBase(VenueAdapter):
-    """Coinbase feeds (Exchange and Advanced Trade): venue errors, and resync by resubscribing.
-
-    A product asked for stays pending (not asked again) until its next
-    snapshot (each adapter calls :meth:`snapshot_received`) or a disconnect.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.venue_errors = 0
-        """``error`` messages the venue sent (subscription refused, rate limits...)."""
-
-    def venue_error(self, detail: str) -> None:
-        self.venue_errors += 1
-        if "venue error" not in self.problems.logged:
-            self.problems.logged.add("venue error")
-            self.logger.warning("%s error message (further ones are only counted): %s", self.venue, detail[:200])
-
-    def _resync(self, instrument: Instrument, recv_ns: int, why: str) -> None:
-        """The book is unknown: RESYNCING, ignore updates until the snapshot a resubscription brings."""
-        self.stats_for(instrument.symbol).resyncs += 1
-        self.logger.info("%s %s: resync (%s)", self.venue, instrument.symbol, why)
-        self.mark(instrument, BookState.RESYNCING, recv_ns)
-        self.request_resubscribe((instrument.symbol,))
-
-    def _apply_snapshot(
-        self, instrument: Instrument, levels: list[tuple[int, int, int]], update_id: int, ts_venue: int, recv_ns: int
-    ) -> None:
-        """A readable snapshot: the book is replaced and SYNCED, unless it is crossed (then it resyncs)."""
-        stats = self.stats_for(instrument.symbol)
-        self.begin_snapshot(instrument, update_id, ts_venue, recv_ns)
-        if levels:
-            replica = self.emit_levels(instrument, levels, update_id, ts_venue, recv_ns, snapshot=True)
-            if replica.is_crossed():
-                self.problems.problem(self.logger, "crossed book", f"{instrument.symbol} snapshot")
-                stats.dropped += 1
-                self._resync(instrument, recv_ns, "crossed snapshot")
-                return
-        stats.applied += 1
-        self.mark(instrument, BookState.SYNCED, recv_ns)
-
-    def _apply_update(
-        self, instrument: Instrument, levels: list[tuple[int, int, int]], update_id: int, ts_venue: int, recv_ns: int
-    ) -> None:
-        """A readable update of a synced book, applied atomically; a book it leaves crossed resyncs."""
-        replica = self.emit_levels(instrument, levels, update_id, ts_venue, recv_ns)
-        self.stats_for(instrument.symbol).applied += 1
-        if replica.is_crossed():
-            self.problems.problem(self.logger, "crossed book", instrument.symbol)
-            self._resync(instrument, recv_ns, "crossed book")
-
-
-# -- the adapter ------------------------------------------------------------------
 class CoinbaseAdapter(CoinbaseAdapterBase):
     """Coinbase Exchange WebSocket feed: ``level2`` + ``ticker`` + ``matches``."""
 
@@ -217,9 +88,6 @@ class CoinbaseAdapter(CoinbaseAdapterBase):
         self._book_ids: dict[str, int] = {}
 
     # -- connection ----------------------------------------------------------
-    def websocket_urls(self) -> list[str]:
-        return [self.ws_url]
-
     def subscriptions(self, url: str) -> list[str]:
         if not self.symbols:
             return []

@@ -5,37 +5,17 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 
 from hftpipe.runtime import StageContext
-from hftpipe.runtime.config import PipelineConfig, parse_config
-from hftpipe.runtime.wiring import OwnedObjects, create_pipeline_objects, open_stage_context
 from stages.marketdata.capture.format import CaptureWriter, EventKind, parse_line
 from stages.marketdata.feed.stage import FeedStage
+from tests.unit.marketdata.feed.pipeline import PAIR, FeedPipeline
 
-PAIR = "XBT/USD"
 URL = "wss://ws.kraken.com"
-
-
-def _config(name: str) -> PipelineConfig:
-    return parse_config(
-        {
-            "pipeline": {"name": name},
-            "stages": {
-                "feed": {
-                    "class": "stages.marketdata.feed.stage:FeedStage",
-                    "params": {"venue": "kraken", "symbols": [PAIR], "depth": 10},
-                },
-                "out": {"class": "stages.probe:ProbeSink"},
-            },
-            "rings": [{"from": "feed", "to": "out", "capacity": 1024, "slot_size": 128}],
-        },
-        source="test",
-        allowed_cpus={0, 1},
-    )
 
 
 class FakeConnection:
@@ -57,15 +37,8 @@ class FakeConnection:
 
 
 @pytest.fixture
-def feed_ctx(pipeline_name: str) -> Iterator[StageContext]:
-    config = _config(pipeline_name)
-    owned: OwnedObjects = create_pipeline_objects(config)
-    ctx = open_stage_context(config, owned.control, "feed")
-    try:
-        yield ctx
-    finally:
-        ctx.close()
-        owned.destroy()
+def feed_ctx(feed_pipeline: Callable[..., FeedPipeline]) -> StageContext:
+    return feed_pipeline().feed
 
 
 def _levels(prices: list[str]) -> list[list[str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -11,6 +12,17 @@ from stages.marketdata.venues.adapter import VenueAdapter
 
 ONE_PROBLEM: Final = {"malformed": (1, 0, 0), "unknown": (0, 1, 0), "rejected": (0, 0, 1)}
 """(malformed, unknown, rejected_values) after one bad message of each kind."""
+PROBLEM_KINDS: Final = ("malformed", "unknown", "rejected_values")
+
+
+def assert_one_problem(adapter: VenueAdapter, payload: str | bytes, counter: str, recv_ns: int) -> dict[str, Any]:
+    """``payload`` handed over without raising, counted as one ``counter`` and nothing else; the counts after it."""
+    before = dataclasses.asdict(adapter.problems)
+    adapter.on_message(payload, recv_ns)
+    after = dataclasses.asdict(adapter.problems)
+    assert after[counter] == before[counter] + 1
+    assert sum(after[k] for k in PROBLEM_KINDS) == sum(before[k] for k in PROBLEM_KINDS) + 1
+    return after
 
 
 def assert_counted_without_a_book(adapter: VenueAdapter, sink: BooksSink, kind: str) -> None:

@@ -16,6 +16,8 @@ from stages.marketdata.capture.format import CaptureEvent, EventKind
 from stages.marketdata.capture.replay import replay, snapshot_symbol
 from stages.marketdata.venues.binance.adapter import BinanceAdapter, BinanceFuturesAdapter
 from tests.captures import capture
+from tests.unit.marketdata.venues.problems import assert_one_problem
+from tests.unit.marketdata.venues.sink_books import book_as_decimals
 
 SPOT = ("BINANCE.ws.1.0", "BINANCE.http.0.0")
 FUTURES = ("BINANCE_FUTURES.ws.1.0", "BINANCE_FUTURES.http.0.0")
@@ -78,15 +80,6 @@ def reference_books(ws: list[CaptureEvent], http: list[CaptureEvent], futures: b
             elif symbol in snapshots:
                 buffered.setdefault(symbol, []).append(data)
     return books
-
-
-def book_as_decimals(sink: BooksSink, registry: InstrumentRegistry, symbol: str) -> dict[str, dict[Decimal, Decimal]]:
-    instrument = registry.by_symbol(registry.by_id(1).venue, symbol)
-    book = sink.books[instrument.id]
-    return {
-        "bids": {Decimal(instrument.price_text(p)): Decimal(instrument.qty_text(q)) for p, q in book.bids()},
-        "asks": {Decimal(instrument.price_text(p)): Decimal(instrument.qty_text(q)) for p, q in book.asks()},
-    }
 
 
 @pytest.mark.parametrize(
@@ -260,10 +253,7 @@ def _diff(symbol: str, first: int, last: int, bids: Any, asks: Any) -> str:
 )
 def test_should_count_bad_messages_without_raising(payload: str, counter: str) -> None:
     adapter, _, _ = _synced_spot()
-    before = dataclasses.asdict(adapter.problems)
-    adapter.on_message(payload, 0)
-    after = dataclasses.asdict(adapter.problems)
-    assert after[counter] == before[counter] + 1
+    assert_one_problem(adapter, payload, counter, 0)
     assert adapter.synced["NKNUSDT"]
 
 

@@ -16,8 +16,9 @@ from hftpipe.schema.instruments import InstrumentRegistry
 from hftpipe.schema.marketdata import BookSide, BookState
 from stages.marketdata.capture.books_sink import BooksSink
 from stages.marketdata.venues.adapter import ResubscribeRequest
-from stages.marketdata.venues.bybit import v5 as bybit
-from stages.marketdata.venues.bybit.v5 import BybitAdapter, trade_id_from
+from stages.marketdata.venues.bybit import base as bybit_base
+from stages.marketdata.venues.bybit.fields import trade_id_from
+from stages.marketdata.venues.bybit.v5 import BybitAdapter
 from tests.unit.marketdata.venues.problems import (
     assert_bad_trade_skipped,
     assert_counted_without_a_book,
@@ -173,11 +174,11 @@ def test_should_treat_u_equal_1_as_a_service_restart_snapshot_even_in_a_delta() 
     assert sides(sink, registry) == ([("5", "1")], [("6", "1")])
 
 
-@pytest.mark.parametrize("price_cache", [bybit.PRICE_CACHE_SIZE, 3], ids=["price-cache", "cache-mostly-cold"])
+@pytest.mark.parametrize("price_cache", [bybit_base.PRICE_CACHE_SIZE, 3], ids=["price-cache", "cache-mostly-cold"])
 def test_should_keep_the_book_cut_to_the_subscribed_depth_within_one_atomic_update(
     price_cache: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(bybit, "PRICE_CACHE_SIZE", price_cache)
+    monkeypatch.setattr(bybit_base, "PRICE_CACHE_SIZE", price_cache)
     adapter, sink, registry = make()
     bids = [(str(1000 - i), "1") for i in range(50)]  # 1000 .. 951
     asks = [(str(1001 + i), "1") for i in range(50)]  # 1001 .. 1050
@@ -203,7 +204,7 @@ def test_should_keep_the_book_cut_to_the_subscribed_depth_within_one_atomic_upda
 
 def test_should_take_the_depth_from_the_topic_including_depth_1_resent_snapshots() -> None:
     adapter, sink, registry = make(depth=1)
-    assert adapter.subscriptions(adapter.url) == [
+    assert adapter.subscriptions(adapter.ws_url) == [
         '{"op":"subscribe","args":["orderbook.1.BTCUSDT","publicTrade.BTCUSDT"]}'
     ]
     adapter.on_message(book("snapshot", 7, [("10", "1")], [("11", "1")], depth=1), 1)
@@ -313,7 +314,7 @@ def test_should_subscribe_by_category_with_at_most_10_topics_per_request() -> No
     symbols = [f"C{i}USDT" for i in range(6)]
     adapter = BybitAdapter(BooksSink(), registry, symbols=symbols, depth=200, category="spot")
     assert adapter.websocket_urls() == ["wss://stream.bybit.com/v5/public/spot"]
-    sent = [json.loads(text) for text in adapter.subscriptions(adapter.url)]
+    sent = [json.loads(text) for text in adapter.subscriptions(adapter.ws_url)]
     assert [len(m["args"]) for m in sent] == [10, 2]
     assert all(m["op"] == "subscribe" for m in sent)
     assert [a for m in sent for a in m["args"]][:3] == [

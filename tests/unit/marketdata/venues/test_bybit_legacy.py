@@ -19,7 +19,7 @@ from stages.marketdata.capture.books_sink import BooksSink
 from stages.marketdata.capture.format import CaptureEvent, EventKind
 from stages.marketdata.capture.replay import replay
 from stages.marketdata.venues.adapter import NullSink, ResubscribeRequest
-from stages.marketdata.venues.bybit import v5 as bybit
+from stages.marketdata.venues.bybit import base as bybit_base
 from stages.marketdata.venues.bybit.legacy import BybitLegacyAdapter
 from tests.captures import capture
 from tests.unit.marketdata.venues.problems import (
@@ -56,7 +56,7 @@ class _Reference:
         self.books: dict[str, dict[int, tuple[str, Decimal, int]]] = {}
 
     def apply(self, message: dict[str, Any]) -> str:
-        symbol = message["topic"].split(".", 1)[1]
+        symbol: str = message["topic"].split(".", 1)[1]
         if message["type"] == "snapshot":
             self.books[symbol] = {e["id"]: (e["side"], Decimal(e["price"]), e["size"]) for e in message["data"]}
             return symbol
@@ -101,11 +101,11 @@ class _CheckedAdapter(BybitLegacyAdapter):
         self.compared += 1
 
 
-@pytest.mark.parametrize("price_cache", [bybit.PRICE_CACHE_SIZE, 3], ids=["price-cache", "cache-mostly-cold"])
+@pytest.mark.parametrize("price_cache", [bybit_base.PRICE_CACHE_SIZE, 3], ids=["price-cache", "cache-mostly-cold"])
 def test_should_rebuild_each_symbol_book_exactly_from_the_capture(
     price_cache: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(bybit, "PRICE_CACHE_SIZE", price_cache)
+    monkeypatch.setattr(bybit_base, "PRICE_CACHE_SIZE", price_cache)
     registry = InstrumentRegistry()
     sink = BooksSink()
     adapter = _CheckedAdapter(sink, registry)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 from datetime import UTC, datetime, timedelta
@@ -17,8 +16,11 @@ from stages.marketdata.capture.books_sink import BooksSink
 from stages.marketdata.capture.format import CaptureEvent, EventKind
 from stages.marketdata.capture.replay import replay
 from stages.marketdata.venues.adapter import ResubscribeRequest
-from stages.marketdata.venues.coinbase.exchange import CoinbaseAdapter, iso8601_ns
+from stages.marketdata.venues.coinbase.exchange import CoinbaseAdapter
+from stages.marketdata.venues.coinbase.fields import iso8601_ns
 from tests.captures import capture as load_capture
+from tests.unit.marketdata.venues.problems import assert_one_problem
+from tests.unit.marketdata.venues.sink_books import book_as_decimals
 
 CAPTURE = "COINBASE.ws.28.0"
 PRODUCTS = ("BAND-BTC", "BAND-GBP", "CRV-EUR", "DASH-BTC", "NMR-EUR", "NU-GBP", "SKL-BTC", "SKL-GBP", "SKL-USD",
@@ -94,15 +96,6 @@ def iso_ns(text: str) -> int:
     """Independent of the adapter: datetime keeps microseconds, which is all the capture has."""
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return (moment - EPOCH) // timedelta(microseconds=1) * 1000
-
-
-def book_as_decimals(sink: BooksSink, registry: InstrumentRegistry, symbol: str) -> dict[str, dict[Decimal, Decimal]]:
-    instrument = registry.by_symbol("coinbase", symbol)
-    book = sink.books[instrument.id]
-    return {
-        "bids": {Decimal(instrument.price_text(p)): Decimal(instrument.qty_text(q)) for p, q in book.bids()},
-        "asks": {Decimal(instrument.price_text(p)): Decimal(instrument.qty_text(q)) for p, q in book.asks()},
-    }
 
 
 # -- the capture -----------------------------------------------------------------------------
@@ -325,13 +318,8 @@ def test_should_widen_the_scale_of_a_new_product_to_fit_its_snapshot() -> None:
 )
 def test_should_count_bad_messages_that_cost_no_book_without_raising(payload: str, counter: str) -> None:
     adapter, sink, _ = _synced()
-    before = dataclasses.asdict(adapter.problems)
     trades, states = sum(len(t) for t in sink.trades.values()), len(sink.state_log)
-    adapter.on_message(payload, 0)
-    after = dataclasses.asdict(adapter.problems)
-    assert after[counter] == before[counter] + 1
-    assert sum(after[k] for k in ("malformed", "unknown", "rejected_values")) == sum(
-        before[k] for k in ("malformed", "unknown", "rejected_values")) + 1
+    assert_one_problem(adapter, payload, counter, 0)
     assert all(adapter.synced[p] for p in PRODUCTS)
     assert (sum(len(t) for t in sink.trades.values()), len(sink.state_log)) == (trades, states)
     assert adapter.take_resubscribe_requests() == []

@@ -7,7 +7,6 @@ WebSocket documentation (envelope ``channel``/``client_id``/``timestamp``/
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from decimal import Decimal
 from typing import Any
@@ -19,6 +18,8 @@ from hftpipe.schema.marketdata import BookSide, BookState
 from stages.marketdata.capture.books_sink import BooksSink
 from stages.marketdata.venues.adapter import ResubscribeRequest
 from stages.marketdata.venues.coinbase.advanced import CoinbaseAdvancedAdapter
+from tests.unit.marketdata.venues.problems import assert_one_problem
+from tests.unit.marketdata.venues.sink_books import book_as_decimals
 
 BID, ASK = int(BookSide.BID), int(BookSide.ASK)
 URL = "wss://advanced-trade-ws.coinbase.com"
@@ -68,15 +69,6 @@ ETH_ASKS = {"1640.50": "1.25", "1641.00": "4"}
 
 def as_decimals(book: dict[str, str]) -> dict[Decimal, Decimal]:
     return {Decimal(p): Decimal(q) for p, q in book.items()}
-
-
-def book_as_decimals(sink: BooksSink, registry: InstrumentRegistry, symbol: str) -> dict[str, dict[Decimal, Decimal]]:
-    instrument = registry.by_symbol("coinbase-advanced", symbol)
-    book = sink.books[instrument.id]
-    return {
-        "bids": {Decimal(instrument.price_text(p)): Decimal(instrument.qty_text(q)) for p, q in book.bids()},
-        "asks": {Decimal(instrument.price_text(p)): Decimal(instrument.qty_text(q)) for p, q in book.asks()},
-    }
 
 
 def synced() -> tuple[CoinbaseAdvancedAdapter, BooksSink, InstrumentRegistry]:
@@ -314,12 +306,7 @@ def test_should_subscribe_to_one_channel_per_message() -> None:
 )
 def test_should_count_bad_messages_that_cost_no_book_without_raising(payload: str, counter: str) -> None:
     adapter, sink, registry = synced()
-    before = dataclasses.asdict(adapter.problems)
-    adapter.on_message(payload, 0)
-    after = dataclasses.asdict(adapter.problems)
-    assert after[counter] == before[counter] + 1
-    assert sum(after[k] for k in ("malformed", "unknown", "rejected_values")) == sum(
-        before[k] for k in ("malformed", "unknown", "rejected_values")) + 1
+    assert_one_problem(adapter, payload, counter, 0)
     assert all(state(sink, registry, s) is BookState.SYNCED for s in PRODUCTS)
     assert sink.trades == {}
     assert adapter.take_resubscribe_requests() == []

@@ -16,7 +16,9 @@ from hftpipe.schema.l2book import L2Book
 from stages.marketdata.capture.books_sink import BooksSink
 from stages.marketdata.capture.format import CaptureEvent
 from stages.marketdata.capture.replay import replay
-from stages.marketdata.venues.kraken.adapter import KrakenV1Adapter, _PairBook, book_checksum
+from stages.marketdata.venues.kraken.checksum import book_checksum
+from stages.marketdata.venues.kraken.pair_book import PairBook
+from stages.marketdata.venues.kraken.v1 import KrakenV1Adapter
 from tests.captures import capture
 
 Op = tuple[str, tuple[tuple[int, int, int], ...], int | None, bool]
@@ -27,11 +29,11 @@ def recorded_ops(events: list[CaptureEvent]) -> tuple[list[Op], dict[str, Any]]:
     ops: list[Op] = []
 
     class Recorder(KrakenV1Adapter):
-        def _apply_snapshot(self, book: _PairBook, levels: list[Any], ts: int, recv: int, c: int | None) -> None:
+        def _apply_snapshot(self, book: PairBook, levels: list[Any], ts: int, recv: int, c: int | None) -> None:
             ops.append((book.instrument.symbol, tuple(levels), c, True))
             super()._apply_snapshot(book, levels, ts, recv, c)
 
-        def _apply_update(self, book: _PairBook, levels: list[Any], ts: int, recv: int, c: int | None) -> None:
+        def _apply_update(self, book: PairBook, levels: list[Any], ts: int, recv: int, c: int | None) -> None:
             ops.append((book.instrument.symbol, tuple(levels), c, False))
             super()._apply_update(book, levels, ts, recv, c)
 
@@ -43,7 +45,7 @@ def recorded_ops(events: list[CaptureEvent]) -> tuple[list[Op], dict[str, Any]]:
 
 def replay_ops(ops: list[Op], instruments: dict[str, Any], mode: str) -> int:
     """Apply the ops to fresh replicas; check each checksum by ``mode`` ("cached", "plain" or "none")."""
-    state = {symbol: (_PairBook(instrument, 1000), L2Book()) for symbol, instrument in instruments.items()}
+    state = {symbol: (PairBook(instrument, 1000), L2Book()) for symbol, instrument in instruments.items()}
     for book, _ in state.values():
         book.set_shifts(0, 0)
     matched = 0
@@ -76,7 +78,7 @@ def test_should_agree_with_the_plain_checksum_on_every_update_of_the_capture() -
 def test_should_rebuild_a_side_only_when_its_top_10_changes() -> None:
     ops, instruments = recorded_ops(capture("KRAKEN.ws.50.0"))
     symbol, levels, _, _ = next(op for op in ops if op[3])
-    book, replica = _PairBook(instruments[symbol], 1000), L2Book()
+    book, replica = PairBook(instruments[symbol], 1000), L2Book()
     book.set_shifts(0, 0)
     for side, price, qty in levels:
         replica.set_level(side, price, qty)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import zlib
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -13,7 +12,10 @@ import pytest
 from hftpipe.schema.instruments import InstrumentRegistry
 from hftpipe.schema.marketdata import BookSide, BookState
 from stages.marketdata.capture.books_sink import BooksSink
-from stages.marketdata.venues.kraken.adapter import KrakenV2Adapter
+from stages.marketdata.venues.kraken.v2 import KrakenV2Adapter
+from tests.unit.marketdata.venues.kraken_reference import reference_checksum
+from tests.unit.marketdata.venues.problems import PROBLEM_KINDS, assert_one_problem
+from tests.unit.marketdata.venues.sink_books import book_as_decimals
 
 SYMBOL = "MATIC/USD"
 STAMP = "2023-10-06T17:35:55.440295Z"
@@ -45,20 +47,17 @@ class RefBook:
                     side.pop(Decimal(price), None)
                 else:
                     side[Decimal(price)] = Decimal(qty)
-        for price in sorted(self.asks)[self.depth :]:
-            del self.asks[price]
-        for price in sorted(self.bids, reverse=True)[self.depth :]:
-            del self.bids[price]
+        for cut in sorted(self.asks)[self.depth :]:
+            del self.asks[cut]
+        for cut in sorted(self.bids, reverse=True)[self.depth :]:
+            del self.bids[cut]
 
     def checksum(self) -> int:
-        def text(price: Decimal, qty: Decimal) -> str:
-            p = f"{price:.{self.price_precision}f}".replace(".", "").lstrip("0")
-            q = f"{qty:.{self.qty_precision}f}".replace(".", "").lstrip("0")
-            return p + q
+        def text(price: Decimal, qty: Decimal) -> tuple[str, str]:
+            return f"{price:.{self.price_precision}f}", f"{qty:.{self.qty_precision}f}"
 
-        asks = [text(p, self.asks[p]) for p in sorted(self.asks)[:10]]
-        bids = [text(p, self.bids[p]) for p in sorted(self.bids, reverse=True)[:10]]
-        return zlib.crc32("".join(asks + bids).encode())
+        asks = [text(p, self.asks[p]) for p in sorted(self.asks)]
+        return reference_checksum(asks, [text(p, self.bids[p]) for p in sorted(self.bids, reverse=True)])
 
 
 def book_message(kind: str, bids: Levels, asks: Levels, checksum: int, symbol: str = SYMBOL) -> str:
@@ -109,22 +108,13 @@ def synced(depth: int = 10, **kwargs: object) -> tuple[KrakenV2Adapter, BooksSin
     return adapter, sink, ref, registry
 
 
-def as_decimals(sink: BooksSink, registry: InstrumentRegistry) -> dict[str, dict[Decimal, Decimal]]:
-    instrument = registry.by_symbol("kraken-v2", SYMBOL)
-    book = sink.books[instrument.id]
-    return {
-        "bids": {Decimal(instrument.price_text(p)): Decimal(instrument.qty_text(q)) for p, q in book.bids()},
-        "asks": {Decimal(instrument.price_text(p)): Decimal(instrument.qty_text(q)) for p, q in book.asks()},
-    }
-
-
 def test_should_sync_from_a_snapshot_whose_checksum_matches() -> None:
     adapter, sink, ref, registry = synced()
     instrument = registry.by_symbol("kraken-v2", SYMBOL)
     assert (instrument.price_scale, instrument.qty_scale) == (4, 8)  # from the instrument channel
     assert sink.states[instrument.id] is BookState.SYNCED
     assert adapter.stats[SYMBOL].checksums_ok == 1
-    assert as_decimals(sink, registry) == {"bids": ref.bids, "asks": ref.asks}
+    assert book_as_decimals(sink, registry, SYMBOL) == {"bids": ref.bids, "asks": ref.asks}
 
 
 def test_should_apply_updates_and_verify_every_checksum() -> None:
@@ -135,8 +125,8 @@ def test_should_apply_updates_and_verify_every_checksum() -> None:
     stats = adapter.stats[SYMBOL]
     assert (stats.checksums_ok, stats.checksum_failures, stats.resyncs) == (1 + len(UPDATES), 0, 0)
     assert sink.states[registry.by_symbol("kraken-v2", SYMBOL).id] is BookState.SYNCED
-    assert as_decimals(sink, registry) == {"bids": ref.bids, "asks": ref.asks}
-    assert as_decimals(sink, registry)["bids"][Decimal("0.5650")] == Decimal("9876543210.12345678")
+    assert book_as_decimals(sink, registry, SYMBOL) == {"bids": ref.bids, "asks": ref.asks}
+    assert book_as_decimals(sink, registry, SYMBOL)["bids"][Decimal("0.5650")] == Decimal("9876543210.12345678")
     assert len(ref.asks) == len(ref.bids) == 10
     assert adapter.update_ids[SYMBOL] == 1 + len(UPDATES)
     assert sum(sink.updates.values()) == 1 + len(UPDATES)  # one atomic update per message
@@ -164,7 +154,7 @@ def test_should_resubscribe_after_a_checksum_mismatch_and_resync_from_the_new_sn
     snapshot_asks = [(str(p), str(q)) for p, q in ref.asks.items()]
     adapter.on_message(book_message("snapshot", snapshot_bids, snapshot_asks, ref.checksum()), 5)
     assert sink.states[iid] is BookState.SYNCED
-    assert as_decimals(sink, registry) == {"bids": ref.bids, "asks": ref.asks}
+    assert book_as_decimals(sink, registry, SYMBOL) == {"bids": ref.bids, "asks": ref.asks}
     assert (adapter.stats[SYMBOL].checksums_ok, adapter.stats[SYMBOL].checksum_failures) == (2, 1)
 
 
@@ -193,7 +183,7 @@ def test_should_check_without_the_instrument_channel(how: str) -> None:
     assert adapter.stats[SYMBOL].checksums_ok == 1 + len(UPDATES)
     instrument = registry.by_symbol("kraken-v2", SYMBOL)
     assert (instrument.price_scale, instrument.qty_scale) == ((8, 8) if how == "inferred" else (4, 8))
-    assert as_decimals(sink, registry) == {"bids": ref.bids, "asks": ref.asks}
+    assert book_as_decimals(sink, registry, SYMBOL) == {"bids": ref.bids, "asks": ref.asks}
 
 
 def test_should_read_exponent_numbers_exactly() -> None:
@@ -203,7 +193,7 @@ def test_should_read_exponent_numbers_exactly() -> None:
     assert "1e-08" in message
     adapter.on_message(message, 3)
     assert adapter.stats[SYMBOL].checksums_ok == 2
-    assert as_decimals(sink, registry)["bids"][Decimal("0.5657")] == Decimal("0.00000001")
+    assert book_as_decimals(sink, registry, SYMBOL)["bids"][Decimal("0.5657")] == Decimal("0.00000001")
 
 
 def test_should_pass_on_trades_with_exact_prices_sides_ids_and_times() -> None:
@@ -299,11 +289,8 @@ def _update(levels: str) -> str:
 )  # fmt: skip
 def test_should_count_bad_messages_without_raising(payload: str | bytes, counter: str, resyncs: int) -> None:
     adapter, sink, _, registry = synced()
-    before = dataclasses.asdict(adapter.problems)
-    adapter.on_message(payload, 5)
-    after = dataclasses.asdict(adapter.problems)
-    assert after[counter] == before[counter] + 1
-    assert sum(after[k] for k in ("malformed", "unknown", "rejected_values")) == 1
+    after = assert_one_problem(adapter, payload, counter, 5)
+    assert sum(after[k] for k in PROBLEM_KINDS) == 1
     assert adapter.stats[SYMBOL].resyncs == resyncs
     state = sink.states[registry.by_symbol("kraken-v2", SYMBOL).id]
     assert state is (BookState.RESYNCING if resyncs else BookState.SYNCED)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import zlib
 from collections import Counter
 from decimal import Decimal
 from typing import Any
@@ -16,8 +15,11 @@ from hftpipe.schema.marketdata import BookSide, BookState
 from stages.marketdata.capture.books_sink import BooksSink
 from stages.marketdata.capture.format import CaptureEvent, EventKind
 from stages.marketdata.capture.replay import replay
-from stages.marketdata.venues.kraken.adapter import KrakenV1Adapter
+from stages.marketdata.venues.kraken.v1 import KrakenV1Adapter
 from tests.captures import capture
+from tests.unit.marketdata.venues.kraken_reference import reference_checksum
+from tests.unit.marketdata.venues.problems import PROBLEM_KINDS, assert_one_problem
+from tests.unit.marketdata.venues.sink_books import book_as_decimals
 
 BOOKS = "KRAKEN.ws.50.0"
 TRADES = "KRAKEN.ws.48.0"
@@ -51,11 +53,25 @@ class RefBook:
     asks: dict[Decimal, tuple[str, str]] = dataclasses.field(default_factory=dict)
     bids: dict[Decimal, tuple[str, str]] = dataclasses.field(default_factory=dict)
 
+    @classmethod
+    def from_snapshot(cls, depth: int, snapshot: dict[str, Any]) -> RefBook:
+        book = cls(depth)
+        book.apply_parts([{"a": snapshot.get("as", []), "b": snapshot.get("bs", [])}])
+        return book
+
     def apply(self, side: dict[Decimal, tuple[str, str]], price: str, qty: str) -> None:
         if Decimal(qty) == 0:
             side.pop(Decimal(price), None)
         else:
             side[Decimal(price)] = (price, qty)
+
+    def apply_parts(self, parts: list[dict[str, Any]]) -> None:
+        """Every level of an update message's ``{"a": ...}`` / ``{"b": ...}`` parts, in order (not truncated)."""
+        for part in parts:
+            for price, qty, *_ in part.get("a", []):
+                self.apply(self.asks, price, qty)
+            for price, qty, *_ in part.get("b", []):
+                self.apply(self.bids, price, qty)
 
     def truncate(self) -> None:
         for price in sorted(self.asks)[self.depth :]:
@@ -65,11 +81,8 @@ class RefBook:
 
     def checksum(self) -> int:
         """Kraken's documented construction, straight from the strings the venue sent."""
-        top = [self.asks[p] for p in sorted(self.asks)[:10]] + [
-            self.bids[p] for p in sorted(self.bids, reverse=True)[:10]
-        ]
-        text = "".join(price.replace(".", "").lstrip("0") + qty.replace(".", "").lstrip("0") for price, qty in top)
-        return zlib.crc32(text.encode())
+        asks = [self.asks[p] for p in sorted(self.asks)]
+        return reference_checksum(asks, [self.bids[p] for p in sorted(self.bids, reverse=True)])
 
     def as_decimals(self) -> dict[str, dict[Decimal, Decimal]]:
         return {
@@ -88,33 +101,16 @@ def reference_books(messages: list[tuple[int, list[Any]]]) -> tuple[dict[str, Re
             continue
         parts = message[1:-2]
         if "as" in parts[0] or "bs" in parts[0]:
-            book = books[pair] = RefBook(int(channel.split("-")[1]))
-            for price, qty, *_ in parts[0].get("as", []):
-                book.apply(book.asks, price, qty)
-            for price, qty, *_ in parts[0].get("bs", []):
-                book.apply(book.bids, price, qty)
+            books[pair] = RefBook.from_snapshot(int(channel.split("-")[1]), parts[0])
             continue
         book = books[pair]
-        for part in parts:
-            for price, qty, *_ in part.get("a", []):
-                book.apply(book.asks, price, qty)
-            for price, qty, *_ in part.get("b", []):
-                book.apply(book.bids, price, qty)
+        book.apply_parts(parts)
         book.truncate()
         checksum = next((int(part["c"]) for part in parts if "c" in part), None)
         if checksum is not None:
             assert book.checksum() == checksum, (pair, message)
             matched[pair] += 1
     return books, matched
-
-
-def sink_book(sink: BooksSink, registry: InstrumentRegistry, pair: str) -> dict[str, dict[Decimal, Decimal]]:
-    instrument = registry.by_symbol("kraken", pair)
-    book = sink.books[instrument.id]
-    return {
-        "asks": {Decimal(instrument.price_text(p)): Decimal(instrument.qty_text(q)) for p, q in book.asks()},
-        "bids": {Decimal(instrument.price_text(p)): Decimal(instrument.qty_text(q)) for p, q in book.bids()},
-    }
 
 
 def updates_with_checksum(messages: list[tuple[int, list[Any]]]) -> Counter[str]:
@@ -161,7 +157,7 @@ def test_should_rebuild_every_book_exactly_as_a_naive_decimal_reference() -> Non
     assert matched == updates_with_checksum(messages)  # the reference itself reproduces every checksum
     for pair, book in books.items():
         expected = book.as_decimals()
-        assert sink_book(sink, registry, pair) == expected, pair
+        assert book_as_decimals(sink, registry, pair) == expected, pair
         replica = adapter.replicas[registry.by_symbol("kraken", pair).id]
         assert (len(replica.bids()), len(replica.asks())) == (len(expected["bids"]), len(expected["asks"]))
 
@@ -203,18 +199,10 @@ def _altered_update(events: list[CaptureEvent], pair: str) -> tuple[int, str]:
         if message[-1] != pair:
             continue
         if "as" in parts[0]:
-            book = books[pair] = RefBook(1000)
-            for price, qty, *_ in parts[0]["as"]:
-                book.apply(book.asks, price, qty)
-            for price, qty, *_ in parts[0]["bs"]:
-                book.apply(book.bids, price, qty)
+            books[pair] = RefBook.from_snapshot(1000, parts[0])
             continue
         book = books[pair]
-        for part in parts:
-            for price, qty, *_ in part.get("a", []):
-                book.apply(book.asks, price, qty)
-            for price, qty, *_ in part.get("b", []):
-                book.apply(book.bids, price, qty)
+        book.apply_parts(parts)
         if index < middle or "a" not in parts[0] or len(parts[0]["a"]) != 1:
             continue
         price, qty = parts[0]["a"][0][:2]
@@ -269,7 +257,7 @@ def test_should_resync_from_the_new_snapshot_after_a_resubscription() -> None:
     ]
     adapter.on_message(json.dumps(snapshot), 5)
     assert sink.states[registry.by_symbol("kraken", "XMR/USD").id] is BookState.SYNCED
-    assert sink_book(sink, registry, "XMR/USD") == book.as_decimals()
+    assert book_as_decimals(sink, registry, "XMR/USD") == book.as_decimals()
     ok = adapter.stats["XMR/USD"].checksums_ok
     after = [m for i, m in channel_messages(events) if m[-1] == "XMR/USD" and i > index]
     for message in after:
@@ -458,11 +446,8 @@ def test_should_handle_events_silently(payload: str) -> None:
 )  # fmt: skip
 def test_should_count_bad_messages_without_raising(payload: str, counter: str, resyncs: int) -> None:
     adapter, sink, _, registry = _book10()
-    before = dataclasses.asdict(adapter.problems)
-    adapter.on_message(payload, 5)
-    after = dataclasses.asdict(adapter.problems)
-    assert after[counter] == before[counter] + 1
-    assert sum(after[k] for k in ("malformed", "unknown", "rejected_values")) == 1
+    after = assert_one_problem(adapter, payload, counter, 5)
+    assert sum(after[k] for k in PROBLEM_KINDS) == 1
     state = sink.states[registry.by_symbol("kraken", "XBT/USD").id]
     assert adapter.stats["XBT/USD"].resyncs == resyncs
     assert state is (BookState.RESYNCING if resyncs else BookState.SYNCED)
