@@ -34,6 +34,7 @@ from typing import Any
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
+from hftpipe.schema.exchange import STPMode
 from hftpipe.schema.marketdata import BookSide
 from hftpipe.schema.trading import OrderType, TimeInForce
 from stages.exchange.core.filters import SymbolFilters
@@ -46,7 +47,6 @@ from stages.exchange.core.matching import (
     MatchingEngine,
     PartiallyFilled,
     Rejected,
-    STPMode,
     Trade,
 )
 

@@ -65,6 +65,17 @@ from hftpipe.schema.exchange import (
     Event,
     OrderStatus,
     ReplaceMode,
+)
+from hftpipe.schema.exchange_errors import (
+    BAD_QUANTITY,
+    DUPLICATE_ORDER,
+    INSUFFICIENT_BALANCE,
+    INVALID_SYMBOL,
+    ORDER_DOES_NOT_EXIST,
+    TRADING_HALTED,
+    UNKNOWN_ORDER,
+    ErrorCode,
+    RejectReason,
     reject_reason,
 )
 from hftpipe.schema.records import RecordType
@@ -87,17 +98,8 @@ less often when one recomputation takes more than 5 ms)."""
 REPLAY_CHUNK: Final = 1024
 """Journal records read at once during replay."""
 
-HALTED: Final = (-2010, "Trading is halted: the ledger invariant failed.")
-INSUFFICIENT: Final = (-2010, "Account has insufficient balance for requested action.")
-DUPLICATE: Final = (-2010, "Duplicate order sent.")
-UNKNOWN_ORDER: Final = (-2011, "Unknown order sent.")
-NO_SUCH_ORDER: Final = (-2013, "Order does not exist.")
-INVALID_SYMBOL: Final = (-1121, "Invalid symbol.")
-BAD_QUANTITY: Final = (
-    -1100,
-    "Illegal characters found in parameter 'quantity'; legal range is '^([0-9]{1,20})(\\.[0-9]{1,20})?$'.",
-)
-UNSUPPORTED: Final = (-1100, "Unsupported order combination.")
+UNKNOWN_COMMAND: Final = RejectReason(ErrorCode.ILLEGAL_CHARS, "")
+"""A command accounting does not know: its code alone (the gateway shows the code's generic text)."""
 INT64_MAX: Final = (1 << 63) - 1
 NO_ORDER: Final = INT64_MAX
 """The cancel target of a cancelReplace whose origClientOrderId names no live order: no
@@ -434,13 +436,13 @@ class AccountingStage(Agent):
             self._deposit_or_withdraw(fields)
         else:
             self._error(f"gw-acct: unknown command {command}")
-            self._reject(fields, -1100, "")
+            self._reject(fields, UNKNOWN_COMMAND)
 
     # -------------------------------------------------------------- the checks
     def _symbol_or_reject(self, fields: list[Any]) -> SymbolSettings | None:
         symbol = self._symbols.get(fields[w.INSTRUMENT])
         if symbol is None:
-            self._reject(fields, *INVALID_SYMBOL)
+            self._reject(fields, INVALID_SYMBOL)
         return symbol
 
     def _order_checks(self, fields: list[Any]) -> SymbolSettings | None:
@@ -449,10 +451,10 @@ class AccountingStage(Agent):
         if symbol is None:
             return None
         if not self.invariant_ok:
-            self._reject(fields, *HALTED)
+            self._reject(fields, TRADING_HALTED)
             return None
         if fields[w.C_PRICE] < 0 or fields[w.C_QTY] < 0 or fields[w.C_QUOTE_QTY] < 0:
-            self._reject(fields, *BAD_QUANTITY)
+            self._reject(fields, BAD_QUANTITY)
             return None
         return symbol
 
@@ -472,7 +474,7 @@ class AccountingStage(Agent):
             self.ledger.free(account, symbol.base_asset) + extra_base,
         )
         if hold is None:
-            self._reject(fields, *INSUFFICIENT)
+            self._reject(fields, INSUFFICIENT_BALANCE)
             return False
         fields[w.C_CAP] = hold.cap
         return True
@@ -483,7 +485,7 @@ class AccountingStage(Agent):
             return
         client_id = w.text_id(fields[w.C_CLIENT_ORDER_ID])
         if client_id and self.orders.is_duplicate(fields[w.C_ACCOUNT], symbol.symbol_id, client_id):
-            self._reject(fields, *DUPLICATE)
+            self._reject(fields, DUPLICATE_ORDER)
             return
         if self._hold_or_reject(fields, symbol):
             self._sequence(fields)
@@ -497,7 +499,7 @@ class AccountingStage(Agent):
             target = self.orders.live_by_client(fields[w.C_ACCOUNT], symbol.symbol_id, orig)
             order_id = fields[w.C_ORDER_ID]
             if target is None or (order_id > 0 and target.order_id and target.order_id != order_id):
-                self._reject(fields, *UNKNOWN_ORDER)
+                self._reject(fields, UNKNOWN_ORDER)
                 return
             fields[w.C_TAG] = target.seq  # the engine knows it by this client id, acknowledged or not
         self._sequence(fields)
@@ -528,7 +530,7 @@ class AccountingStage(Agent):
                 target = None
         client_id = w.text_id(fields[w.C_CLIENT_ORDER_ID])
         if client_id and self.orders.is_duplicate(account, sid, client_id, replacing=target):
-            self._reject(fields, *DUPLICATE)
+            self._reject(fields, DUPLICATE_ORDER)
             return
         extra_quote = extra_base = 0
         if (
@@ -549,17 +551,17 @@ class AccountingStage(Agent):
     def _deposit_or_withdraw(self, fields: list[Any]) -> None:
         account, asset, amount = fields[w.C_ACCOUNT], fields[w.C_ASSET], fields[w.C_QTY]
         if not 1 <= asset <= len(self.settings.assets):
-            self._reject(fields, *INVALID_SYMBOL)
+            self._reject(fields, INVALID_SYMBOL)
             return
         if amount <= 0 or account == ALL_ACCOUNTS:
-            self._reject(fields, *BAD_QUANTITY)
+            self._reject(fields, BAD_QUANTITY)
             return
         free, locked = self.ledger.get(account, asset)
         if fields[w.C_COMMAND] == _WITHDRAW and free < amount:
-            self._reject(fields, *INSUFFICIENT)
+            self._reject(fields, INSUFFICIENT_BALANCE)
             return
         if fields[w.C_COMMAND] == _DEPOSIT and max(free + amount, locked) > INT64_MAX:
-            self._reject(fields, *BAD_QUANTITY)
+            self._reject(fields, BAD_QUANTITY)
             return
         self._sequence(fields)
 
@@ -663,7 +665,7 @@ class AccountingStage(Agent):
         client_id = w.text_id(fields[w.C_ORIG_CLIENT_ORDER_ID]) or w.text_id(fields[w.C_CLIENT_ORDER_ID])
         order = self.orders.lookup(fields[w.C_ACCOUNT], symbol.symbol_id, fields[w.C_ORDER_ID], client_id)
         if order is None:
-            self._reject(fields, *NO_SUCH_ORDER)
+            self._reject(fields, ORDER_DOES_NOT_EXIST)
             return
         self._send(self._order_record(fields, order))
         self._send(self._done(fields))
@@ -714,11 +716,11 @@ class AccountingStage(Agent):
         record[w.E_STATUS] = status
         return w.pack_event(*record)
 
-    def _reject(self, fields: list[Any], code: int, message: str) -> None:
+    def _reject(self, fields: list[Any], reason: RejectReason) -> None:
         self._rejected.add()
         record = self._reply(Event.REJECTED, fields)
-        record[w.E_REJECT_CODE] = code
-        record[w.E_REJECT_REASON] = reject_reason(message)
+        record[w.E_REJECT_CODE] = reason.code
+        record[w.E_REJECT_REASON] = reject_reason(reason.message)
         record[w.E_STATUS] = _REJECTED
         record[w.E_SIDE] = fields[w.C_SIDE]
         record[w.E_ORDER_TYPE] = fields[w.C_ORDER_TYPE]

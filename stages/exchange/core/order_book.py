@@ -23,23 +23,12 @@ from __future__ import annotations
 from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Iterator
-from enum import IntEnum
 from typing import Final
+
+from hftpipe.schema.exchange import OrderStatus
 
 COMPACT_SLACK: Final = 16
 """A level rebuilds its deque when it holds more than ``2 * live + COMPACT_SLACK`` nodes."""
-
-
-class OrderStatus(IntEnum):
-    """Binance order statuses the engine produces."""
-
-    NEW = 0
-    PARTIALLY_FILLED = 1
-    FILLED = 2
-    CANCELED = 3
-    EXPIRED = 4
-    EXPIRED_IN_MATCH = 5
-    """Expired by self-trade prevention."""
 
 
 class Order:

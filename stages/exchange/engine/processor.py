@@ -11,9 +11,9 @@ the engine's events into EX_EVENT bodies (:data:`~.codec.Body`), in order:
   trade_id, last_price, last_qty, cum_qty, cum_quote (``sum(price * qty)``,
   scale ``price_scale + qty_scale``) and status PARTIALLY_FILLED or FILLED;
   ``EXPIRED`` for makers taken out by self-trade prevention and for the
-  taker's remainder (``expire_reason`` a matching.ExpireReason, status
+  taker's remainder (``expire_reason`` an ExpireReason, status
   EXPIRED_IN_MATCH for STP, else EXPIRED); or one ``REJECTED`` (reject_code,
-  reject_reason = protocol.reject_reason(message), no order id). The new
+  reject_reason = the index of its text, no order id). The new
   order's engine-side client id is the command's ``tag``.
 * CANCEL (by ``order_id`` != 0 and/or ``tag`` > 0; a negative order id matches
   nothing, so accounting can pass -1 for "no such order"): ``CANCELED`` (order_id,
@@ -60,17 +60,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
-from hftpipe.schema import exchange as protocol
-from hftpipe.schema.exchange import Command, ReplaceMode, ReplaceOutcome
-from stages.exchange.core.matching import (
-    Canceled,
-    Expired,
-    ExpireReason,
-    Filled,
-    MatchingEngine,
-    Rejected,
-    Trade,
-)
+from hftpipe.schema.exchange import Command, ExpireReason, ReplaceMode, ReplaceOutcome
+from hftpipe.schema.exchange_errors import ErrorCode, reject_reason
+from stages.exchange.core.matching import Canceled, Expired, Filled, MatchingEngine, Rejected, Trade
 from stages.exchange.engine.codec import (
     ASK,
     BID,
@@ -112,7 +104,7 @@ from stages.exchange.engine.codec import (
 
 DEFAULT_DEPTH: Final = 100
 MAX_DEPTH: Final = 5000
-UNKNOWN_COMMAND_CODE: Final = -1000
+UNKNOWN_COMMAND_CODE: Final = int(ErrorCode.UNKNOWN)
 
 _NEW_ORDER: Final = int(Command.NEW_ORDER)
 _CANCEL: Final = int(Command.CANCEL)
@@ -140,7 +132,7 @@ class CommandProcessor:
         self.update_id = 0
         """The book update counter: +1 per changed level, from 1 (the first BOOK_DELTA's id)."""
         self.unknown_reasons = 0
-        """Reject messages missing from protocol.REJECT_MESSAGES (sent as reason 0); should stay 0."""
+        """Reject messages missing from exchange_errors.REJECT_MESSAGES (sent as reason 0); should stay 0."""
         self._new_order = engine.new_order
         self._cancel = engine.cancel
         self._quote_unit = 10**engine.qty_scale
@@ -354,7 +346,7 @@ class CommandProcessor:
     def _rejected(self, f: tuple[Any, ...], code: int, message: str, coid: bytes, order: bool) -> Body:
         """A REJECTED body; ``order``: about a new order (its request fields are copied)."""
         try:
-            reason = protocol.reject_reason(message) if message else 0
+            reason = reject_reason(message) if message else 0
         except ValueError:
             self.unknown_reasons += 1
             reason = 0

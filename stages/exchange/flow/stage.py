@@ -41,6 +41,7 @@ from typing import Any, Final
 
 from hftpipe.runtime import AsyncAgent, StageContext
 from hftpipe.runtime.error_router import ErrorRouter
+from hftpipe.schema.exchange_errors import UNKNOWN_ORDER
 from hftpipe.substrate.counters import CounterKind
 from stages.exchange.flow.client import ApiResponse, ConnectionLostError, WsApiClient
 from stages.exchange.flow.market import Market
@@ -188,8 +189,8 @@ class FlowStage(AsyncAgent):
             self._paused_until[index] = asyncio.get_running_loop().time() + self._pause_s(response)
         elif response.status >= 500:
             self._errors.add()
-        elif not (request.method == "openOrders.cancelAll" and response.code == -2011):
-            self._rejects.add()  # (-2011 there only says there was nothing to cancel)
+        elif not (request.method == "openOrders.cancelAll" and response.code == UNKNOWN_ORDER.code):
+            self._rejects.add()  # (UNKNOWN_ORDER there only says there was nothing to cancel)
         kind = (request.method, response.code)
         if kind not in self._logged_rejects and len(self._logged_rejects) < _MAX_LOGGED_REJECTS:
             self._logged_rejects.add(kind)

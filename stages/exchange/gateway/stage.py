@@ -35,7 +35,6 @@ from hftpipe.substrate.counters import CounterKind
 from stages.exchange.gateway.admin import AdminServer, bind_admin_socket
 from stages.exchange.gateway.api import ApiCounters, GatewayApi
 from stages.exchange.gateway.codec import EventRecord
-from stages.exchange.gateway.errors import ApiError
 from stages.exchange.gateway.keys import KeyStore
 from stages.exchange.gateway.link import AccountingLink
 from stages.exchange.gateway.rate_limits import RateLimiter
@@ -43,6 +42,7 @@ from stages.exchange.gateway.responses import Formatter
 from stages.exchange.gateway.ring_reader import RingReader
 from stages.exchange.gateway.session import Session
 from stages.exchange.gateway.user_data import UserData
+from stages.exchange.protocol.api_error import ApiError
 from stages.exchange.protocol.settings import ExchangeSettings
 from stages.exchange.protocol.topology import ACCOUNTING_TO_GATEWAY, GATEWAY_TO_ACCOUNTING
 

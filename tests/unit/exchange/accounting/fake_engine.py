@@ -16,19 +16,11 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from hftpipe.schema.exchange import Command, Event, OrderStatus, ReplaceMode, ReplaceOutcome, reject_reason
+from hftpipe.schema.exchange import Command, Event, ExpireReason, OrderStatus, ReplaceMode, ReplaceOutcome
+from hftpipe.schema.exchange_errors import ErrorCode, reject_reason
 from hftpipe.substrate.ring import Ring
 from stages.exchange.accounting import wire as w
-from stages.exchange.core.matching import (
-    Ack,
-    Canceled,
-    Expired,
-    ExpireReason,
-    Filled,
-    PartiallyFilled,
-    Rejected,
-    Trade,
-)
+from stages.exchange.core.matching import Ack, Canceled, Expired, Filled, PartiallyFilled, Rejected, Trade
 from stages.exchange.core.matching import Event as MatchEvent
 from stages.exchange.engine.stage import build_engine
 from stages.exchange.protocol.settings import SymbolSettings
@@ -105,7 +97,7 @@ class FakeEngine:
             out.append(done)
         else:
             rec = self._event(f, Event.REJECTED)
-            rec[w.E_REJECT_CODE] = -1000
+            rec[w.E_REJECT_CODE] = ErrorCode.UNKNOWN
             out.append(rec)
         out[-1][w.FLAGS] |= w.END
         for rec in out:

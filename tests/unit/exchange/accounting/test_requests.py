@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-from hftpipe.schema.exchange import (
-    ALL_ACCOUNTS,
-    FEE_ACCOUNT,
-    REJECT_MESSAGES,
-    Command,
-    OrderStatus,
-    ReplaceMode,
-    ReplaceOutcome,
-)
+from hftpipe.schema.exchange import ALL_ACCOUNTS, FEE_ACCOUNT, Command, OrderStatus, ReplaceMode, ReplaceOutcome
+from hftpipe.schema.exchange_errors import REJECT_MESSAGES
 from hftpipe.schema.trading import OrderType
 from hftpipe.substrate.counters import CounterKind
 from tests.unit.exchange.accounting.harness import (

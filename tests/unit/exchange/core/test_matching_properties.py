@@ -24,6 +24,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hftpipe.schema.exchange import ExpireReason, STPMode
 from hftpipe.schema.marketdata import BookSide
 from hftpipe.schema.trading import OrderType, TimeInForce
 from stages.exchange.core.filters import SymbolFilters
@@ -32,13 +33,11 @@ from stages.exchange.core.matching import (
     Canceled,
     Event,
     Expired,
-    ExpireReason,
     Filled,
     MatchingEngine,
     OrderInfo,
     PartiallyFilled,
     Rejected,
-    STPMode,
     Trade,
 )
 

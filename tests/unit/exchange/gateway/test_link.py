@@ -11,11 +11,11 @@ import pytest
 
 from hftpipe.schema.exchange import Command, Event, OrderStatus, encode_id
 from stages.exchange.gateway.codec import CommandRecord, EventRecord, unpack_command
-from stages.exchange.gateway.errors import ApiError
 from stages.exchange.gateway.link import AccountingLink, Item
 from stages.exchange.gateway.responses import Formatter
 from stages.exchange.gateway.session import Session
 from stages.exchange.gateway.user_data import UserData
+from stages.exchange.protocol.api_error import ApiError
 from stages.exchange.protocol.settings import ExchangeSettings
 from tests.unit.exchange.gateway.harness import exchange_table
 

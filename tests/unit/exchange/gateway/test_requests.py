@@ -10,7 +10,6 @@ import pytest
 
 from hftpipe.schema.exchange import ReplaceMode, RespType
 from hftpipe.schema.trading import OrderSide, OrderType, TimeInForce
-from stages.exchange.gateway.errors import ApiError
 from stages.exchange.gateway.requests import (
     decimal_param,
     depth_limit,
@@ -23,6 +22,7 @@ from stages.exchange.gateway.requests import (
     timestamp_ms,
 )
 from stages.exchange.gateway.signing import JsonNumber, loads_request
+from stages.exchange.protocol.api_error import ApiError
 from stages.exchange.protocol.settings import ExchangeSettings
 from tests.unit.exchange.gateway.harness import exchange_table
 

@@ -7,23 +7,16 @@ from typing import Any
 
 import pytest
 
-from hftpipe.schema.exchange import (
-    Event,
-    OrderStatus,
-    ReplaceMode,
-    ReplaceOutcome,
-    RespType,
-    encode_id,
-    reject_reason,
-)
+from hftpipe.schema.exchange import Event, OrderStatus, ReplaceMode, ReplaceOutcome, RespType, encode_id
+from hftpipe.schema.exchange_errors import reject_reason
 from hftpipe.schema.marketdata import BookSide
 from hftpipe.schema.trading import OrderType, TimeInForce
 from stages.exchange.gateway import answers
 from stages.exchange.gateway.codec import EventRecord
-from stages.exchange.gateway.errors import ApiError
 from stages.exchange.gateway.link import Item
 from stages.exchange.gateway.requests import CancelReplace, CancelTarget, NewOrder
 from stages.exchange.gateway.responses import Formatter, OrderInfo, fmt
+from stages.exchange.protocol.api_error import ApiError
 from stages.exchange.protocol.settings import ExchangeSettings
 from tests.unit.exchange.gateway.harness import exchange_table
 
