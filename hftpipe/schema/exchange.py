@@ -26,6 +26,9 @@ Fixed point: prices at the symbol's ``price_scale``, quantities at its
 ``price_scale + qty_scale`` (the exact product ``price * qty``), balances,
 amounts and commissions at :data:`ASSET_SCALE`. Client order ids are ASCII,
 NUL-padded to :data:`EX_ID_BYTES`.
+
+The records' codec is :mod:`hftpipe.schema.exchange_codec`; the error texts
+``reject_reason`` indexes are in :mod:`hftpipe.schema.exchange_errors`.
 """
 
 from __future__ import annotations
@@ -250,16 +253,3 @@ class ReplaceOutcome(IntEnum):
     """ALLOW_FAILURE: both halves failed (-2022)."""
     CANCEL_FAILED_NEW_PLACED = 4
     """ALLOW_FAILURE: the cancel failed, the new order was placed (-2021)."""
-
-
-def encode_id(text: str) -> bytes:
-    """A client order id as the record stores it (ASCII, at most EX_ID_BYTES)."""
-    raw = text.encode("ascii")
-    if len(raw) > EX_ID_BYTES:
-        raise ValueError(f"client order id longer than {EX_ID_BYTES} bytes: {text!r}")
-    return raw
-
-
-def decode_id(raw: bytes) -> str:
-    """The inverse of :func:`encode_id` for a field read back from a record (NULs stripped)."""
-    return raw.rstrip(b"\0").decode("ascii")

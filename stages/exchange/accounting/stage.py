@@ -57,6 +57,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from hftpipe.runtime import Agent, StageContext
+from hftpipe.schema import exchange_codec as w
 from hftpipe.schema.exchange import (
     ALL_ACCOUNTS,
     ASSET_SCALE,
@@ -82,7 +83,6 @@ from hftpipe.schema.records import RecordType
 from hftpipe.schema.trading import OrderSide, OrderType
 from hftpipe.substrate.counters import CounterKind
 from hftpipe.substrate.ring import Ring
-from stages.exchange.accounting import wire as w
 from stages.exchange.accounting.holds import entry_hold, record_hold
 from stages.exchange.accounting.journal import Journal
 from stages.exchange.accounting.ledger import Ledger

@@ -38,9 +38,9 @@ from websockets.asyncio.server import Server, ServerConnection, unix_serve
 from websockets.exceptions import ConnectionClosed
 
 from hftpipe.schema.exchange import ALL_ACCOUNTS, ASSET_SCALE, FEE_ACCOUNT, Command, Event
+from hftpipe.schema.exchange_codec import CommandRecord, EventRecord
 from hftpipe.schema.exchange_errors import ErrorCode
 from hftpipe.schema.fixedpoint import FixedPointError, parse_fixed
-from stages.exchange.gateway.codec import CommandRecord, EventRecord
 from stages.exchange.gateway.keys import KeyStore, KeyStoreError
 from stages.exchange.gateway.link import AccountingLink, Item
 from stages.exchange.gateway.responses import Formatter

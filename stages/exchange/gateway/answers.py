@@ -18,7 +18,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
-from hftpipe.schema.exchange import Event, RespType, decode_id
+from hftpipe.schema.exchange import Event, RespType
+from hftpipe.schema.exchange_codec import EventRecord, decode_id
 from hftpipe.schema.exchange_errors import (
     CANCEL_REPLACE_FAILED,
     CANCEL_REPLACE_PARTIALLY_FAILED,
@@ -27,7 +28,6 @@ from hftpipe.schema.exchange_errors import (
     UNKNOWN_ORDER,
     ErrorCode,
 )
-from stages.exchange.gateway.codec import EventRecord
 from stages.exchange.gateway.keys import ApiKey
 from stages.exchange.gateway.link import Item
 from stages.exchange.gateway.requests import CancelReplace, CancelTarget, NewOrder

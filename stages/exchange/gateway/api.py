@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Final
 
-from hftpipe.schema.exchange import Command, encode_id
+from hftpipe.schema.exchange import Command
+from hftpipe.schema.exchange_codec import CommandRecord, encode_id
 from hftpipe.schema.exchange_errors import (
     BAD_API_KEY_FORMAT,
     BAD_SIGNATURE,
@@ -40,7 +41,6 @@ from hftpipe.schema.exchange_errors import (
 )
 from hftpipe.substrate.counters import Counter
 from stages.exchange.gateway import answers
-from stages.exchange.gateway.codec import CommandRecord
 from stages.exchange.gateway.keys import ApiKey, KeyStore, valid_key_format
 from stages.exchange.gateway.link import AccountingLink, Item
 from stages.exchange.gateway.rate_limits import RateLimiter

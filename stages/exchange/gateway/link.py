@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from hftpipe.schema.exchange import Command, Event
+from hftpipe.schema.exchange_codec import CommandRecord, EventRecord
 from hftpipe.schema.exchange_errors import SERVER_BUSY
 from hftpipe.substrate.ring import Ring
-from stages.exchange.gateway.codec import CommandRecord, EventRecord
 from stages.exchange.gateway.responses import OrderInfo
 from stages.exchange.gateway.user_data import UserData
 from stages.exchange.protocol.api_error import ApiError

@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
-from hftpipe.schema.exchange import Command, ReplaceMode, RespType, encode_id
+from hftpipe.schema.exchange import Command, ReplaceMode, RespType
+from hftpipe.schema.exchange_codec import CommandRecord, encode_id
 from hftpipe.schema.exchange_errors import (
     CANCEL_ID_MISSING,
     DECIMAL_RANGE,
@@ -62,7 +63,6 @@ from hftpipe.schema.exchange_errors import (
 )
 from hftpipe.schema.fixedpoint import INT64_MAX
 from hftpipe.schema.trading import OrderSide, OrderType, TimeInForce
-from stages.exchange.gateway.codec import CommandRecord
 from stages.exchange.protocol.api_error import ApiError
 from stages.exchange.protocol.exchange_info import DEFAULT_STP_MODE, STP_MODES
 from stages.exchange.protocol.settings import ExchangeSettings, SymbolSettings

@@ -13,10 +13,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from hftpipe.schema.exchange import ASSET_SCALE, Event, ExpireReason, OrderStatus, decode_id
+from hftpipe.schema.exchange import ASSET_SCALE, Event, ExpireReason, OrderStatus
+from hftpipe.schema.exchange_codec import EventRecord, decode_id
 from hftpipe.schema.marketdata import BookSide
 from hftpipe.schema.trading import OrderSide, OrderType, TimeInForce
-from stages.exchange.gateway.codec import EventRecord
 from stages.exchange.protocol.exchange_info import STP_MODES
 from stages.exchange.protocol.settings import ExchangeSettings, SymbolSettings
 

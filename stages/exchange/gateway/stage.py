@@ -31,10 +31,10 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from hftpipe.runtime import AsyncAgent, StageContext
+from hftpipe.schema.exchange_codec import EventRecord
 from hftpipe.substrate.counters import CounterKind
 from stages.exchange.gateway.admin import AdminServer, bind_admin_socket
 from stages.exchange.gateway.api import ApiCounters, GatewayApi
-from stages.exchange.gateway.codec import EventRecord
 from stages.exchange.gateway.keys import KeyStore
 from stages.exchange.gateway.link import AccountingLink
 from stages.exchange.gateway.rate_limits import RateLimiter

@@ -18,7 +18,8 @@ from hftpipe.runtime import AgentInvoker, StageContext
 from hftpipe.runtime.config import PipelineConfig, parse_config
 from hftpipe.runtime.wiring import OwnedObjects, create_pipeline_objects, open_stage_context
 from hftpipe.schema import SPECS
-from hftpipe.schema.exchange import EX_EVENT_DTYPE, EX_RECORD_SIZE, Command, encode_id
+from hftpipe.schema.exchange import EX_EVENT_DTYPE, EX_RECORD_SIZE, Command
+from hftpipe.schema.exchange_codec import encode_id
 from hftpipe.schema.marketdata import BOOK_DELTA_DTYPE, TRADE_DTYPE, BookAction
 from hftpipe.schema.records import RECORD_SIZE, RecordFlag, RecordType
 from hftpipe.substrate.counters import CounterKind

@@ -20,10 +20,10 @@ from hftpipe.schema.exchange import (
     ReplaceOutcome,
     STPMode,
 )
+from hftpipe.schema.exchange_codec import event_body
 from hftpipe.schema.exchange_errors import REJECT_MESSAGES, reject_reason
 from hftpipe.schema.records import RecordType
 from hftpipe.schema.trading import OrderSide, OrderType, TimeInForce
-from stages.exchange.engine.codec import event_body
 from tests.unit.exchange.engine.conftest import MakeHarness
 from tests.unit.exchange.engine.harness import END, INSTRUMENT, REPLAY, EngineHarness
 

@@ -14,17 +14,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from hftpipe.schema.exchange import (
-    ALL_ACCOUNTS,
-    FEE_ACCOUNT,
-    Command,
-    Event,
-    OrderStatus,
-    ReplaceMode,
-    ReplaceOutcome,
-    decode_id,
-    encode_id,
-)
+from hftpipe.schema.exchange import ALL_ACCOUNTS, FEE_ACCOUNT, Command, Event, OrderStatus, ReplaceMode, ReplaceOutcome
+from hftpipe.schema.exchange_codec import CommandRecord, EventRecord, decode_id, encode_id
 from hftpipe.schema.exchange_errors import (
     DUPLICATE_ORDER,
     INSUFFICIENT_BALANCE,
@@ -40,7 +31,6 @@ from hftpipe.schema.exchange_errors import (
 from hftpipe.schema.marketdata import BookSide
 from hftpipe.schema.records import RecordFlag
 from hftpipe.schema.trading import OrderSide, OrderType, TimeInForce
-from stages.exchange.gateway.codec import CommandRecord, EventRecord
 from stages.exchange.protocol.settings import ExchangeSettings, SymbolSettings
 
 END = int(RecordFlag.END_OF_UPDATE)

@@ -21,7 +21,7 @@ from typing import Any
 from hftpipe.runtime.config import parse_config
 from hftpipe.runtime.wiring import create_pipeline_objects, open_stage_context
 from hftpipe.schema.exchange import EX_RECORD_SIZE
-from stages.exchange.gateway.codec import CommandRecord, EventRecord, unpack_command
+from hftpipe.schema.exchange_codec import CommandRecord, EventRecord
 from stages.exchange.gateway.stage import GatewayStage
 from stages.exchange.protocol.topology import ACCOUNTING_TO_GATEWAY, GATEWAY_CLASS, GATEWAY_TO_ACCOUNTING
 from tests.conftest import REPO
@@ -129,7 +129,7 @@ class GatewayHarness:
         received: list[CommandRecord] = []
 
         def take(buffer: memoryview, offset: int) -> None:
-            received.append(unpack_command(buffer, offset))
+            received.append(CommandRecord.unpack_from(buffer, offset))
 
         while not self._stop.is_set():
             if not self.answering.is_set() or not inbound.poll(take, 64):

@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from hftpipe.schema.exchange import Event, OrderStatus, ReplaceMode, ReplaceOutcome, RespType, encode_id
+from hftpipe.schema.exchange import Event, OrderStatus, ReplaceMode, ReplaceOutcome, RespType
+from hftpipe.schema.exchange_codec import EventRecord, encode_id
 from hftpipe.schema.exchange_errors import reject_reason
 from hftpipe.schema.marketdata import BookSide
 from hftpipe.schema.trading import OrderType, TimeInForce
 from stages.exchange.gateway import answers
-from stages.exchange.gateway.codec import EventRecord
 from stages.exchange.gateway.link import Item
 from stages.exchange.gateway.requests import CancelReplace, CancelTarget, NewOrder
 from stages.exchange.gateway.responses import Formatter, OrderInfo, fmt
