@@ -52,7 +52,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -87,7 +87,7 @@ from stages.exchange.accounting.holds import entry_hold, record_hold
 from stages.exchange.accounting.journal import Journal
 from stages.exchange.accounting.ledger import Ledger
 from stages.exchange.accounting.orders import Order, OrderTable
-from stages.exchange.protocol.settings import ExchangeSettings, SymbolSettings
+from stages.exchange.protocol.settings import ExchangeSettings, SymbolSettings, expect_settings
 from stages.exchange.protocol.topology import ACCOUNTING_TO_GATEWAY, GATEWAY_TO_ACCOUNTING, command_ring, event_ring
 
 logger = logging.getLogger("hftpipe.accounting")
@@ -172,19 +172,20 @@ class InFlight:
 class AccountingStage(Agent):
     @dataclass(frozen=True, slots=True, kw_only=True)
     class Params:
-        exchange: Mapping[str, Any]
-        """The raw ``[exchange]`` table."""
+        settings: ExchangeSettings
+        """The parsed ``[exchange]`` table (the config expander parses it once per process)."""
         batch: int = 256
         """Records read from one input ring per duty cycle."""
 
         def __post_init__(self) -> None:
+            expect_settings(self.settings)
             if self.batch < 1:
                 raise ValueError("batch must be >= 1")
 
     def __init__(self, ctx: StageContext) -> None:
         super().__init__(ctx)
         params: AccountingStage.Params = ctx.params
-        self.settings = settings = ExchangeSettings.from_raw(params.exchange)
+        self.settings = settings = params.settings
         self._batch = params.batch
         self._symbols: dict[int, SymbolSettings] = {s.symbol_id: s for s in settings.symbols}
         self._gw_port = ctx.inputs[GATEWAY_TO_ACCOUNTING]

@@ -18,7 +18,6 @@ described in :mod:`stages.exchange.engine.processor` and
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -42,7 +41,7 @@ from stages.exchange.core.matching import MatchingEngine
 from stages.exchange.engine.event_writer import EventWriter
 from stages.exchange.engine.market_data import MarketDataWriter
 from stages.exchange.engine.processor import CommandProcessor
-from stages.exchange.protocol.settings import ExchangeSettings, SymbolSettings
+from stages.exchange.protocol.settings import ExchangeSettings, SymbolSettings, expect_settings
 from stages.exchange.protocol.topology import command_ring, event_ring, market_ring
 
 BATCH: Final = 256
@@ -50,7 +49,8 @@ BATCH: Final = 256
 
 
 def symbol_settings(params: EngineStage.Params) -> SymbolSettings:
-    settings = ExchangeSettings.from_raw(params.exchange)
+    """The settings of the stage's symbol; ``ValueError`` if ``[[exchange.symbols]]`` has no such symbol."""
+    settings = params.settings
     symbol = settings.symbol(params.symbol)
     if symbol is None:
         known = ", ".join(s.symbol for s in settings.symbols)
@@ -84,12 +84,13 @@ def build_engine(symbol: SymbolSettings, history: int | None = 0) -> MatchingEng
 class EngineStage(Agent):
     @dataclass(frozen=True, slots=True, kw_only=True)
     class Params:
-        exchange: Mapping[str, Any]
-        """The raw ``[exchange]`` table (see ExchangeSettings.from_raw)."""
+        settings: ExchangeSettings
+        """The parsed ``[exchange]`` table (the config expander parses it once per process)."""
         symbol: str
 
         def __post_init__(self) -> None:
-            symbol_settings(self)  # a bad table or an unknown symbol fails at config time
+            expect_settings(self.settings)
+            symbol_settings(self)  # an unknown symbol fails at config time
 
     def __init__(self, ctx: StageContext) -> None:
         super().__init__(ctx)

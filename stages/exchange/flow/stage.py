@@ -46,7 +46,7 @@ from hftpipe.substrate.counters import CounterKind
 from stages.exchange.flow.client import ApiResponse, ConnectionLostError, WsApiClient
 from stages.exchange.flow.market import Market
 from stages.exchange.flow.participants import Participant, Request, build_participants
-from stages.exchange.protocol.settings import ExchangeSettings
+from stages.exchange.protocol.settings import ExchangeSettings, expect_settings
 
 MAX_LAG_S: Final = 1.0
 """Fell further behind than this: restart the schedule instead of bursting to catch up."""
@@ -64,16 +64,16 @@ def api_url(settings: ExchangeSettings) -> str:
 class FlowStage(AsyncAgent):
     @dataclass(frozen=True, slots=True, kw_only=True)
     class Params:
-        exchange: Mapping[str, Any]
-        """The raw ``[exchange]`` table (validated by ExchangeSettings.from_raw)."""
+        settings: ExchangeSettings
+        """The parsed ``[exchange]`` table (the config expander parses it once per process)."""
 
         def __post_init__(self) -> None:
-            ExchangeSettings.from_raw(self.exchange)
+            expect_settings(self.settings)
 
     def __init__(self, ctx: StageContext) -> None:
         super().__init__(ctx)
         params: FlowStage.Params = ctx.params
-        self.settings = ExchangeSettings.from_raw(params.exchange)
+        self.settings = params.settings
         flow = self.settings.flow
         self.logger = logging.getLogger(f"hftpipe.{ctx.name}")
         self.url = api_url(self.settings)

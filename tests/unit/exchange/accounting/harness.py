@@ -21,6 +21,7 @@ from hftpipe.schema.exchange_codec import encode_id
 from hftpipe.substrate.control_layout import PipelineState
 from hftpipe.substrate.ring import Ring
 from stages.exchange.accounting.stage import AccountingStage
+from stages.exchange.protocol.settings import ExchangeSettings
 from stages.exchange.protocol.topology import ACCOUNTING_TO_GATEWAY, GATEWAY_TO_ACCOUNTING, command_ring, event_ring
 from tests.unit.exchange.accounting.fake_engine import FakeEngine
 from tests.unit.exchange.symbol_tables import symbol_tables
@@ -55,7 +56,7 @@ def pipeline_config(name: str, table: dict[str, Any], capacity: int, gw_capacity
         "gateway": {"class": "stages.probe:ProbeSource"},
         "accounting": {
             "class": "stages.exchange.accounting.stage:AccountingStage",
-            "params": {"exchange": table, "batch": batch},
+            "params": {"settings": ExchangeSettings.from_raw(table), "batch": batch},
         },
     }
     rings = [

@@ -213,7 +213,7 @@ def publisher(pipeline_name: str, table: dict[str, Any], capacity: int = 1 << 16
             stack.callback(ring.unlink)
             stack.callback(ring.close)
             owned.append(ring)
-        ctx = StageContext.of(control, "publisher", 1, PublisherStage.Params(exchange=table, **params))
+        ctx = StageContext.of(control, "publisher", 1, PublisherStage.Params(settings=settings, **params))
         stack.callback(ctx.close)
         producers = {}
         for i, (entry, ring) in enumerate(zip(entries, owned, strict=True)):
