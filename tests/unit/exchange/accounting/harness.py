@@ -224,17 +224,17 @@ class Harness:
 
     # ------------------------------------------------------------------ reading
     def balance(self, account: int, asset: int) -> tuple[int, int]:
-        return self.stage.ledger.get(account, asset)
+        return self.stage.accountant.ledger.get(account, asset)
 
     def snapshot(self) -> tuple[dict[tuple[int, int], tuple[int, int]], list[Any]]:
-        ledger = self.stage.ledger
+        ledger = self.stage.accountant.ledger
         balances = {
             (account, asset): (b.free, b.locked)
             for account, assets in ledger.accounts.items()
             for asset, b in assets.items()
             if b.free or b.locked
         }
-        return balances, self.stage.orders.orders_snapshot()
+        return balances, self.stage.accountant.orders.orders_snapshot()
 
 
 MakeExchange = Callable[..., Harness]

@@ -12,6 +12,7 @@ from hftpipe.schema import exchange_codec as codec
 from hftpipe.schema.exchange import Command
 from hftpipe.schema.records import RecordFlag
 from stages.exchange.accounting.journal import HEADER_SIZE, RECORD_SIZE, Journal, JournalError
+from stages.exchange.accounting.replay import Phase
 from tests.unit.exchange.accounting.harness import (
     ALICE,
     BOB,
@@ -158,7 +159,7 @@ def test_should_rebuild_identical_balances_and_orders_from_the_journal(make_exch
 
     again = make_exchange(capacity=4, batch=3)  # fresh shared memory, stage and engines; same state dir
     again.step()
-    assert again.stage.phase == "replay"
+    assert again.stage.phase is Phase.REPLAY
     again.run()
     assert again.stage.live
     assert again.snapshot() == before
@@ -184,7 +185,7 @@ def test_should_not_read_the_gateway_before_the_replay_is_done(make_exchange: Ma
     again = make_exchange()
     request_id = again.send(Command.ACCOUNT_STATUS, account=ALICE)
     again.step()  # replay started: the engines have not answered, so the gateway ring waits
-    assert again.to_acct.size() == 1 and again.stage.phase == "replay"
+    assert again.to_acct.size() == 1 and again.stage.phase is Phase.REPLAY
     again.run()
     assert kinds(again.answer(request_id))[-1] == "DONE"
 
@@ -211,7 +212,7 @@ def test_should_not_replay_while_the_pipeline_is_not_running(make_exchange: Make
     h = make_exchange()
     h.owned.control.set_state(PipelineState.STARTING)
     h.run()
-    assert h.stage.phase == "start" and h.stage.journal.count == 0
+    assert h.stage.phase is Phase.START and h.stage.journal.count == 0
     h.owned.control.set_state(PipelineState.RUNNING)
     h.run()
     assert h.stage.live
