@@ -96,7 +96,7 @@ from hftpipe.schema.exchange_errors import (
 )
 from hftpipe.schema.trading import OrderSide, OrderType, TimeInForce
 from stages.exchange.core.filters import SymbolFilters
-from stages.exchange.core.order_book import BookSide, Order, PriceLevel
+from stages.exchange.core.order_book import Order, PriceLadder, PriceLevel
 
 __all__ = [
     "Ack",
@@ -314,8 +314,8 @@ class MatchingEngine:
         self.filters = filters
         self.price_scale = price_scale
         self.qty_scale = qty_scale
-        self.bids = BookSide(1)
-        self.asks = BookSide(-1)
+        self.bids = PriceLadder(1)
+        self.asks = PriceLadder(-1)
         self.last_price = 0
         """Price of the last trade (0 before the first): the MARKET notional reference."""
         self._orders: dict[int, Order] = {}
@@ -428,7 +428,7 @@ class MatchingEngine:
             why = _R_MARKET if market else (_R_IOC if tif == _IOC else _R_FOK)
             events.append(_new(Expired, (order_id, account, client_order_id, order.cum_qty, leaves, why)))
             return events
-        # Rest (GTC limit or LIMIT_MAKER): BookSide.add, inlined.
+        # Rest (GTC limit or LIMIT_MAKER): PriceLadder.add, inlined.
         own = self.bids if side == _BID else self.asks
         book_key = price * own.sign
         level = own.levels.get(book_key)
@@ -540,7 +540,7 @@ class MatchingEngine:
     # ---------------------------------------------------------------- matching
 
     def _match(
-        self, taker: Order, opp: BookSide, lim_key: int, events: list[Event], now_ns: int, cap: int = 0
+        self, taker: Order, opp: PriceLadder, lim_key: int, events: list[Event], now_ns: int, cap: int = 0
     ) -> bool:
         """Match a quantity taker against ``opp`` while it crosses; True if STP expired the taker.
 
@@ -619,7 +619,7 @@ class MatchingEngine:
         taker.status = _PARTIALLY_FILLED if remaining and cum else (_FILLED if cum else _NEW)
         return False
 
-    def _match_quote(self, taker: Order, opp: BookSide, events: list[Event], now_ns: int, cap: int = 0) -> None:
+    def _match_quote(self, taker: Order, opp: PriceLadder, events: list[Event], now_ns: int, cap: int = 0) -> None:
         """Match a ``quoteOrderQty`` MARKET order; always leaves it finished.
 
         With a ``cap`` (see ``new_order``) a fill is also cut to what the cap
@@ -748,7 +748,7 @@ class MatchingEngine:
             del self._by_client[maker.key]
             append(_new(Filled, (maker.order_id, maker.account, maker.client_order_id, price, fill, mcum)))
 
-    def _fok_fillable(self, opp: BookSide, lim_key: int, qty: int, account: int, stp: int) -> bool:
+    def _fok_fillable(self, opp: PriceLadder, lim_key: int, qty: int, account: int, stp: int) -> bool:
         """Would a FOK of ``qty`` fill entirely against ``opp`` (counting STP)?"""
         levels = opp.levels
         for key in reversed(opp.keys):
@@ -773,7 +773,7 @@ class MatchingEngine:
                     return True
         return False
 
-    def _quote_liquidity(self, opp: BookSide) -> RejectReason | None:
+    def _quote_liquidity(self, opp: PriceLadder) -> RejectReason | None:
         """Binance's up-front liquidity check of a ``quoteOrderQty`` MARKET order."""
         if not opp:
             return NO_LIQUIDITY

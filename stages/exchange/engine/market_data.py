@@ -60,7 +60,7 @@ class MarketDataWriter:
         self._buf = ring.buffer
         self._processor = processor
         self._bids = processor.engine.bids.levels  # price -> level
-        self._asks = processor.engine.asks.levels  # -price -> level (see order_book.BookSide)
+        self._asks = processor.engine.asks.levels  # -price -> level (see order_book.PriceLadder)
         self._free = 0
         """Free slots as last seen: refreshed from the ring only when it looks too small."""
         self.dirty = False

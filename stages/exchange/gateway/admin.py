@@ -41,9 +41,9 @@ from hftpipe.schema.exchange import ALL_ACCOUNTS, ASSET_SCALE, FEE_ACCOUNT, Comm
 from hftpipe.schema.exchange_codec import CommandRecord, EventRecord
 from hftpipe.schema.exchange_errors import ErrorCode
 from hftpipe.schema.fixedpoint import FixedPointError, parse_fixed
+from stages.exchange.gateway.formatter import Formatter
 from stages.exchange.gateway.keys import KeyStore, KeyStoreError
 from stages.exchange.gateway.link import AccountingLink, Item
-from stages.exchange.gateway.responses import Formatter
 from stages.exchange.protocol.api_error import ApiError
 from stages.exchange.protocol.settings import ExchangeSettings
 

@@ -40,10 +40,12 @@ from hftpipe.schema.exchange_errors import (
     unknown_method,
 )
 from hftpipe.substrate.counters import Counter
-from stages.exchange.gateway import answers
+from stages.exchange.gateway import results
+from stages.exchange.gateway.formatter import Formatter
 from stages.exchange.gateway.keys import ApiKey, KeyStore, valid_key_format
 from stages.exchange.gateway.link import AccountingLink, Item
 from stages.exchange.gateway.rate_limits import RateLimiter
+from stages.exchange.gateway.request_json import JsonNumber, loads_request
 from stages.exchange.gateway.requests import (
     bool_param,
     depth_limit,
@@ -60,14 +62,12 @@ from stages.exchange.gateway.requests import (
     text_param,
     timestamp_ms,
 )
-from stages.exchange.gateway.responses import Formatter
 from stages.exchange.gateway.session import Session
-from stages.exchange.gateway.signing import JsonNumber, loads_request, verify_ed25519, verify_hmac
 from stages.exchange.gateway.user_data import UserData
 from stages.exchange.protocol.api_error import ApiError
 from stages.exchange.protocol.exchange_info import UnknownSymbolError, build_exchange_info
 from stages.exchange.protocol.settings import ExchangeSettings
-from stages.exchange.protocol.signing import signature_payload
+from stages.exchange.protocol.signing import signature_payload, verify_ed25519, verify_hmac
 
 logger = logging.getLogger("hftpipe.gateway")
 
@@ -327,7 +327,7 @@ class GatewayApi:
         symbol = symbol_param(request.params, self.settings)
         limit = depth_limit(request.params)
         command = CommandRecord(instrument=symbol.symbol_id, command=int(Command.DEPTH), qty=limit)
-        self.send_command(request, command, lambda items: answers.depth_answer(self.formatter, symbol.symbol_id, items))
+        self.send_command(request, command, lambda items: results.depth_answer(self.formatter, symbol.symbol_id, items))
 
     # ------------------------------------------------------------------------------ sessions
     def _session_status(self, request: Request) -> dict[str, Any]:
@@ -397,7 +397,7 @@ class GatewayApi:
         self.limiter.add_order(key.account_id, request.now_ms, request.exempt)
         command = order.record(Command.NEW_ORDER, key.account_id)
         account = key.account_id
-        self.send_command(request, command, lambda items: answers.place_answer(self.formatter, order, account, items))
+        self.send_command(request, command, lambda items: results.place_answer(self.formatter, order, account, items))
 
     def order_cancel(self, request: Request) -> None:
         key = self.authenticate(request, TRADE, signed=True)
@@ -411,7 +411,7 @@ class GatewayApi:
             orig_client_order_id=encode_id(target.orig_client_order_id),
         )
         account = key.account_id
-        self.send_command(request, command, lambda items: answers.cancel_answer(self.formatter, target, account, items))
+        self.send_command(request, command, lambda items: results.cancel_answer(self.formatter, target, account, items))
 
     def order_cancel_replace(self, request: Request) -> None:
         key = self.authenticate(request, TRADE, signed=True)
@@ -427,7 +427,7 @@ class GatewayApi:
         )
         account = key.account_id
         self.send_command(
-            request, command, lambda items: answers.cancel_replace_answer(self.formatter, replace, account, items)
+            request, command, lambda items: results.cancel_replace_answer(self.formatter, replace, account, items)
         )
 
     def open_orders_cancel_all(self, request: Request) -> None:
@@ -442,7 +442,7 @@ class GatewayApi:
         )
         account = key.account_id
         self.send_command(
-            request, command, lambda items: answers.cancel_all_answer(self.formatter, new_id, account, items)
+            request, command, lambda items: results.cancel_all_answer(self.formatter, new_id, account, items)
         )
 
     # ------------------------------------------------------------------------------ queries
@@ -457,14 +457,14 @@ class GatewayApi:
             orig_client_order_id=encode_id(orig),
         )
         account = key.account_id
-        self.send_command(request, command, lambda items: answers.order_status_answer(self.formatter, account, items))
+        self.send_command(request, command, lambda items: results.order_status_answer(self.formatter, account, items))
 
     def open_orders_status(self, request: Request) -> None:
         key = self.authenticate(request, USER_DATA, signed=True)
         instrument = symbol_param(request.params, self.settings).symbol_id if present(request.params, "symbol") else 0
         command = CommandRecord(instrument=instrument, account=key.account_id, command=int(Command.OPEN_ORDERS))
         account = key.account_id
-        self.send_command(request, command, lambda items: answers.open_orders_answer(self.formatter, account, items))
+        self.send_command(request, command, lambda items: results.open_orders_answer(self.formatter, account, items))
 
     def account_status(self, request: Request) -> None:
         key = self.authenticate(request, USER_DATA, signed=True)
@@ -473,7 +473,7 @@ class GatewayApi:
         self.send_command(
             request,
             command,
-            lambda items: answers.account_answer(self.formatter, self.settings, key, items, omit_zero),
+            lambda items: results.account_answer(self.formatter, self.settings, key, items, omit_zero),
         )
 
 

@@ -19,7 +19,7 @@ from hftpipe.schema.exchange import Command, Event
 from hftpipe.schema.exchange_codec import CommandRecord, EventRecord
 from hftpipe.schema.exchange_errors import SERVER_BUSY
 from hftpipe.substrate.ring import Ring
-from stages.exchange.gateway.responses import OrderInfo
+from stages.exchange.gateway.formatter import OrderInfo
 from stages.exchange.gateway.user_data import UserData
 from stages.exchange.protocol.api_error import ApiError
 

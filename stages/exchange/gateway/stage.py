@@ -34,10 +34,10 @@ from hftpipe.schema.exchange_codec import EventRecord
 from hftpipe.substrate.counters import CounterKind
 from stages.exchange.gateway.admin import AdminServer, bind_admin_socket
 from stages.exchange.gateway.api import ApiCounters, GatewayApi
+from stages.exchange.gateway.formatter import Formatter
 from stages.exchange.gateway.keys import KeyStore
 from stages.exchange.gateway.link import AccountingLink
 from stages.exchange.gateway.rate_limits import RateLimiter
-from stages.exchange.gateway.responses import Formatter
 from stages.exchange.gateway.ring_reader import RingReader
 from stages.exchange.gateway.session import Session
 from stages.exchange.gateway.user_data import UserData

@@ -370,8 +370,8 @@ class FakeAccounting:
         for order in self.orders.values():
             if order.symbol is symbol and order.status in OPEN:
                 levels[(order.side, order.price)] = levels.get((order.side, order.price), 0) + order.remaining
-        bids = sorted(((p, q) for (s, p), q in levels.items() if s == BookSide.BID), reverse=True)[: cmd.qty]
-        asks = sorted((p, q) for (s, p), q in levels.items() if s == BookSide.ASK)[: cmd.qty]
+        bids = sorted(((p, q) for (s, p), q in levels.items() if s == OrderSide.BUY), reverse=True)[: cmd.qty]
+        asks = sorted((p, q) for (s, p), q in levels.items() if s == OrderSide.SELL)[: cmd.qty]
         for side, book in ((BookSide.BID, bids), (BookSide.ASK, asks)):
             for price, qty in book:
                 answer.events.append(self._event(cmd, Event.DEPTH_LEVEL, side=int(side), price=price, qty=qty))

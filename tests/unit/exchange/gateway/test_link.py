@@ -11,8 +11,8 @@ import pytest
 
 from hftpipe.schema.exchange import Command, Event, OrderStatus
 from hftpipe.schema.exchange_codec import CommandRecord, EventRecord, encode_id
+from stages.exchange.gateway.formatter import Formatter
 from stages.exchange.gateway.link import AccountingLink, Item
-from stages.exchange.gateway.responses import Formatter
 from stages.exchange.gateway.session import Session
 from stages.exchange.gateway.user_data import UserData
 from stages.exchange.protocol.api_error import ApiError

@@ -28,10 +28,10 @@ from hftpipe.schema.exchange_errors import (
     UNKNOWN_ORDER,
     ErrorCode,
 )
+from stages.exchange.gateway.formatter import Formatter, OrderInfo, fmt, ms
 from stages.exchange.gateway.keys import ApiKey
 from stages.exchange.gateway.link import Item
 from stages.exchange.gateway.requests import CancelReplace, CancelTarget, NewOrder
-from stages.exchange.gateway.responses import Formatter, OrderInfo, fmt, ms
 from stages.exchange.protocol.api_error import ApiError
 from stages.exchange.protocol.settings import ExchangeSettings
 
