@@ -129,24 +129,21 @@ class Answers:
         """Every balance of ``accounts`` (one BALANCE per asset), then DONE with ``status``."""
         for account in accounts:
             for asset, free, locked in self._ledger.iter_balances(account):
-                record = self.reply(Event.BALANCE, fields)
-                record[E_ACCOUNT] = account
-                record[E_COMMISSION_ASSET] = asset
-                record[E_QTY] = free
-                record[E_QUOTE_QTY] = locked
-                self._send(pack_event(*record))
+                self._balance(self.reply(Event.BALANCE, fields), account, asset, free, locked)
         self.done(fields, status)
 
     def close(self, entry: InFlight) -> None:
         """After a sequenced command's events: one BALANCE per changed (account, asset), then DONE (END)."""
         for account, asset in sorted(entry.changed):
-            free, locked = self._ledger.get(account, asset)
-            record = self.of_entry(Event.BALANCE, entry)
-            record[E_ACCOUNT] = account
-            record[E_COMMISSION_ASSET] = asset
-            record[E_QTY] = free
-            record[E_QUOTE_QTY] = locked
-            self._send(pack_event(*record))
+            self._balance(self.of_entry(Event.BALANCE, entry), account, asset, *self._ledger.get(account, asset))
         done = self.of_entry(Event.DONE, entry)
         done[FLAGS] = END
         self._send(pack_event(*done))
+
+    def _balance(self, record: list[Any], account: int, asset: int, free: int, locked: int) -> None:
+        """A BALANCE record: asset in ``commission_asset``, free in ``qty``, locked in ``quote_qty``."""
+        record[E_ACCOUNT] = account
+        record[E_COMMISSION_ASSET] = asset
+        record[E_QTY] = free
+        record[E_QUOTE_QTY] = locked
+        self._send(pack_event(*record))
