@@ -45,12 +45,14 @@ from hftpipe.schema.records import RecordType
 from hftpipe.substrate.ring import Ring
 from stages.exchange.core.matching import MatchingEngine, Trade
 from stages.exchange.engine.stage import EngineStage, build_engine, symbol_settings
+from stages.exchange.protocol.settings import ExchangeSettings
 from tests.unit.exchange.engine.harness import EXCHANGE, INSTRUMENT, SYMBOL, EngineHarness
 
 CHUNK = 4096
 """Commands offered per step (the stage itself takes at most 256 per duty cycle)."""
 _names = itertools.count()
-_QUOTE_UNIT = 10 ** symbol_settings(EngineStage.Params(exchange=EXCHANGE, symbol=SYMBOL)).qty_scale
+_SYMBOL = symbol_settings(EngineStage.Params(settings=ExchangeSettings.from_raw(EXCHANGE), symbol=SYMBOL))
+_QUOTE_UNIT = 10**_SYMBOL.qty_scale
 
 
 def commands(ops: list[Op]) -> np.ndarray[Any, Any]:
@@ -79,7 +81,7 @@ def commands(ops: list[Op]) -> np.ndarray[Any, Any]:
 
 
 def pure_engine() -> MatchingEngine:
-    return build_engine(symbol_settings(EngineStage.Params(exchange=EXCHANGE, symbol=SYMBOL)))
+    return build_engine(_SYMBOL)
 
 
 def expected_records(ops: list[Op]) -> tuple[MatchingEngine, int]:

@@ -34,8 +34,8 @@ from typing import Any
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from hftpipe.schema.marketdata import BookSide
-from hftpipe.schema.trading import OrderType, TimeInForce
+from hftpipe.schema.exchange import STPMode
+from hftpipe.schema.trading import OrderSide, OrderType, TimeInForce
 from stages.exchange.core.filters import SymbolFilters
 from stages.exchange.core.matching import (
     Ack,
@@ -46,7 +46,6 @@ from stages.exchange.core.matching import (
     MatchingEngine,
     PartiallyFilled,
     Rejected,
-    STPMode,
     Trade,
 )
 
@@ -64,7 +63,7 @@ def make_flow(n: int, seed: int = 20240601) -> list[Op]:
     mid = 100_000  # 1000.00
     ops: list[Op] = []
     recent: list[tuple[int, int]] = []
-    bid, ask = int(BookSide.BID), int(BookSide.ASK)
+    bid, ask = int(OrderSide.BUY), int(OrderSide.SELL)
     limit, market = int(OrderType.LIMIT), int(OrderType.MARKET)
     gtc, ioc, fok = int(TimeInForce.GTC), int(TimeInForce.IOC), int(TimeInForce.FOK)
     for coid in range(1, n + 1):

@@ -26,6 +26,9 @@ Fixed point: prices at the symbol's ``price_scale``, quantities at its
 ``price_scale + qty_scale`` (the exact product ``price * qty``), balances,
 amounts and commissions at :data:`ASSET_SCALE`. Client order ids are ASCII,
 NUL-padded to :data:`EX_ID_BYTES`.
+
+The records' codec is :mod:`hftpipe.schema.exchange_codec`; the error texts
+``reject_reason`` indexes are in :mod:`hftpipe.schema.exchange_errors`.
 """
 
 from __future__ import annotations
@@ -162,10 +165,10 @@ class Event(IntEnum):
     Accounting adds ``commission``/``commission_asset``."""
     CANCELED = 3
     EXPIRED = 4
-    """``expire_reason`` says why; ``status`` is EXPIRED or EXPIRED_IN_MATCH."""
+    """``expire_reason`` (an :class:`ExpireReason`) says why; ``status`` is EXPIRED or EXPIRED_IN_MATCH."""
     REJECTED = 5
     """``reject_code`` (Binance code, negative) and ``reject_reason`` (index into
-    :data:`REJECT_MESSAGES`)."""
+    :data:`hftpipe.schema.exchange_errors.REJECT_MESSAGES`)."""
     ORDER = 6
     """An order's current state (order.status, openOrders.status answers)."""
     BALANCE = 7
@@ -187,7 +190,7 @@ class Event(IntEnum):
 
 
 class OrderStatus(IntEnum):
-    """``EX_EVENT.status`` for order events (Binance's order status strings)."""
+    """``EX_EVENT.status`` for order events (Binance's order status strings); the matching engine's too."""
 
     NEW = 0
     PARTIALLY_FILLED = 1
@@ -196,6 +199,7 @@ class OrderStatus(IntEnum):
     REJECTED = 4
     EXPIRED = 5
     EXPIRED_IN_MATCH = 6
+    """Expired by self-trade prevention."""
 
 
 class RespType(IntEnum):
@@ -210,7 +214,31 @@ class ReplaceMode(IntEnum):
     """``cancelReplaceMode``."""
 
     STOP_ON_FAILURE = 0
+    """If the cancel fails, the new order is not attempted."""
     ALLOW_FAILURE = 1
+    """The new order is attempted even if the cancel fails."""
+
+
+class STPMode(IntEnum):
+    """``stp_mode``: Binance ``selfTradePreventionMode`` (the taker's decides)."""
+
+    NONE = 0
+    EXPIRE_TAKER = 1
+    EXPIRE_MAKER = 2
+    EXPIRE_BOTH = 3
+
+
+class ExpireReason(IntEnum):
+    """``EX_EVENT.expire_reason``: why an order expired."""
+
+    IOC = 1
+    """The unfilled remainder of an IOC limit."""
+    FOK = 2
+    """A FOK that could not fill entirely (no trade happened)."""
+    STP = 3
+    """Self-trade prevention (status ``EXPIRED_IN_MATCH``)."""
+    MARKET = 4
+    """A MARKET order ran out of liquidity (or its quote could not buy one lot)."""
 
 
 class ReplaceOutcome(IntEnum):
@@ -225,59 +253,3 @@ class ReplaceOutcome(IntEnum):
     """ALLOW_FAILURE: both halves failed (-2022)."""
     CANCEL_FAILED_NEW_PLACED = 4
     """ALLOW_FAILURE: the cancel failed, the new order was placed (-2021)."""
-
-
-REJECT_MESSAGES: Final[tuple[str, ...]] = (
-    "",
-    "Unknown order sent.",
-    "Duplicate order sent.",
-    "Account has insufficient balance for requested action.",
-    "Order would immediately match and take.",
-    "Order book liquidity is less than symbol minimum quantity.",
-    "Order book liquidity is less than LOT_SIZE filter minimum quantity.",
-    "Filter failure: PRICE_FILTER",
-    "Filter failure: LOT_SIZE",
-    "Filter failure: MIN_NOTIONAL",
-    "Filter failure: NOTIONAL",
-    "Filter failure: MARKET_LOT_SIZE",
-    "Stop loss orders are not supported for this symbol.",
-    "Stop loss limit orders are not supported for this symbol.",
-    "Invalid symbol.",
-    "Trading is halted: the ledger invariant failed.",
-    "Order was canceled or expired.",
-    "Illegal characters found in parameter 'quantity'; legal range is '^([0-9]{1,20})(\\.[0-9]{1,20})?$'.",
-    "Unsupported order combination.",
-    "Order does not exist.",
-    # The matching engine's own request checks (stages/exchange/core/matching.py):
-    "Invalid side.",
-    "Invalid timeInForce.",
-    "Invalid orderType.",
-    "Parameter 'quoteOrderQty' sent when not required.",
-    "Param 'quantity' or 'quoteOrderQty' must be sent, but both were empty/null!",
-    "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!",
-    "This symbol does not allow the specified self-trade prevention mode.",
-)
-"""``EX_EVENT.reject_reason`` indexes this table; append only (journals and rings hold indexes)."""
-
-_REASON_INDEX: Final = {message: index for index, message in enumerate(REJECT_MESSAGES)}
-
-
-def reject_reason(message: str) -> int:
-    """The index of a known reject message; an unknown message is a programming error."""
-    try:
-        return _REASON_INDEX[message]
-    except KeyError:
-        raise ValueError(f"reject message {message!r} is not in REJECT_MESSAGES; add it there") from None
-
-
-def encode_id(text: str) -> bytes:
-    """A client order id as the record stores it (ASCII, at most EX_ID_BYTES)."""
-    raw = text.encode("ascii")
-    if len(raw) > EX_ID_BYTES:
-        raise ValueError(f"client order id longer than {EX_ID_BYTES} bytes: {text!r}")
-    return raw
-
-
-def decode_id(raw: bytes) -> str:
-    """The inverse of :func:`encode_id` for a field read back from a record (NULs stripped)."""
-    return raw.rstrip(b"\0").decode("ascii")

@@ -175,9 +175,9 @@ def run(config_path: str | None, duration: float | None, name: str | None) -> No
 def settings_of(config: PipelineConfig) -> ExchangeSettings | None:
     """The exchange settings every exchange stage was given (None: not an exchange pipeline)."""
     for stage in config.stages:
-        raw = getattr(stage.params, "exchange", None)
-        if isinstance(raw, Mapping):
-            return ExchangeSettings.from_raw(raw)
+        settings = getattr(stage.params, "settings", None)
+        if isinstance(settings, ExchangeSettings):
+            return settings
     return None
 
 

@@ -21,7 +21,8 @@ What is implemented, following Binance's ``filters.md`` and ``errors.md``:
   reference price (0) the MARKET notional check is skipped. A ``quoteOrderQty``
   MARKET order's notional is its ``quoteOrderQty``.
 * Order of evaluation: PRICE_FILTER, then LOT_SIZE, then the notional filter; the
-  first failure is returned. Filter failures carry code ``-1013``.
+  first failure is returned. Filter failures carry code ``-1013`` (the texts:
+  :mod:`hftpipe.schema.exchange_errors`).
 
 Numbers: prices, ``tickSize``, ``minPrice``, ``maxPrice`` are fixed point at the
 price scale; quantities, ``stepSize``, ``minQty``, ``maxQty`` at the qty scale;
@@ -34,24 +35,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, NamedTuple, Protocol
+from typing import Any, Final, Protocol
 
+from hftpipe.schema.exchange_errors import LOT_SIZE, MIN_NOTIONAL, NOTIONAL, PRICE_FILTER, RejectReason
 from hftpipe.schema.fixedpoint import parse_fixed
 from hftpipe.schema.trading import OrderType
-
-
-class RejectReason(NamedTuple):
-    """A Binance error: ``code`` and the exact ``msg`` text."""
-
-    code: int
-    message: str
-
-
-FILTER_FAILURE_CODE: Final = -1013
-PRICE_FILTER: Final = RejectReason(FILTER_FAILURE_CODE, "Filter failure: PRICE_FILTER")
-LOT_SIZE: Final = RejectReason(FILTER_FAILURE_CODE, "Filter failure: LOT_SIZE")
-NOTIONAL: Final = RejectReason(FILTER_FAILURE_CODE, "Filter failure: NOTIONAL")
-MIN_NOTIONAL: Final = RejectReason(FILTER_FAILURE_CODE, "Filter failure: MIN_NOTIONAL")
 
 NOTIONAL_FILTER_NAMES: Final = ("NOTIONAL", "MIN_NOTIONAL")
 

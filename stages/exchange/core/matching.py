@@ -74,56 +74,42 @@ from __future__ import annotations
 import sys
 from collections import deque
 from collections.abc import Callable
-from enum import IntEnum
 from typing import Final, NamedTuple, TypeAlias
 
+from hftpipe.schema.exchange import ExpireReason, OrderStatus, ReplaceMode, STPMode
+from hftpipe.schema.exchange_errors import (
+    CANCEL_ID_MISSING,
+    DUPLICATE_ORDER,
+    INVALID_ORDER_TYPE,
+    INVALID_SIDE,
+    INVALID_STP_MODE,
+    INVALID_TIF,
+    LIQUIDITY_BELOW_LOT_SIZE,
+    NO_LIQUIDITY,
+    QTY_OR_QUOTE_MISSING,
+    QUOTE_NOT_REQUIRED,
+    STOP_LOSS_LIMIT_UNSUPPORTED,
+    STOP_LOSS_UNSUPPORTED,
+    UNKNOWN_ORDER,
+    WOULD_TAKE,
+    RejectReason,
+)
 from hftpipe.schema.trading import OrderSide, OrderType, TimeInForce
-from stages.exchange.core.filters import RejectReason, SymbolFilters
-from stages.exchange.core.order_book import BookSide, Order, OrderStatus, PriceLevel
+from stages.exchange.core.filters import SymbolFilters
+from stages.exchange.core.order_book import Order, PriceLadder, PriceLevel
 
 __all__ = [
     "Ack",
-    "CancelReplaceMode",
     "Canceled",
     "Event",
-    "ExpireReason",
     "Expired",
     "Filled",
     "MatchingEngine",
     "OrderInfo",
-    "OrderStatus",
     "PartiallyFilled",
     "Rejected",
-    "STPMode",
     "Trade",
 ]
-
-
-class STPMode(IntEnum):
-    """Binance ``selfTradePreventionMode`` (the taker's decides)."""
-
-    NONE = 0
-    EXPIRE_TAKER = 1
-    EXPIRE_MAKER = 2
-    EXPIRE_BOTH = 3
-
-
-class ExpireReason(IntEnum):
-    IOC = 1
-    """The unfilled remainder of an IOC limit."""
-    FOK = 2
-    """A FOK that could not fill entirely (no trade happened)."""
-    STP = 3
-    """Self-trade prevention (status ``EXPIRED_IN_MATCH``)."""
-    MARKET = 4
-    """A MARKET order ran out of liquidity (or its quote could not buy one lot)."""
-
-
-class CancelReplaceMode(IntEnum):
-    STOP_ON_FAILURE = 0
-    """If the cancel fails, the new order is not attempted."""
-    ALLOW_FAILURE = 1
-    """The new order is attempted even if the cancel fails."""
 
 
 class Ack(NamedTuple):
@@ -219,25 +205,6 @@ class OrderInfo(NamedTuple):
     time_ns: int
 
 
-UNKNOWN_ORDER: Final = RejectReason(-2011, "Unknown order sent.")
-DUPLICATE_ORDER: Final = RejectReason(-2010, "Duplicate order sent.")
-WOULD_TAKE: Final = RejectReason(-2010, "Order would immediately match and take.")
-NO_LIQUIDITY: Final = RejectReason(-2010, "Order book liquidity is less than symbol minimum quantity.")
-LIQUIDITY_BELOW_LOT: Final = RejectReason(-2010, "Order book liquidity is less than LOT_SIZE filter minimum quantity.")
-INVALID_SIDE: Final = RejectReason(-1117, "Invalid side.")
-INVALID_TIF: Final = RejectReason(-1115, "Invalid timeInForce.")
-INVALID_TYPE: Final = RejectReason(-1116, "Invalid orderType.")
-STOP_UNSUPPORTED: Final = RejectReason(-2010, "Stop loss orders are not supported for this symbol.")
-STOP_LIMIT_UNSUPPORTED: Final = RejectReason(-2010, "Stop loss limit orders are not supported for this symbol.")
-QUOTE_NOT_REQUIRED: Final = RejectReason(-1106, "Parameter 'quoteOrderQty' sent when not required.")
-QTY_OR_QUOTE_MISSING: Final = RejectReason(
-    -1102, "Param 'quantity' or 'quoteOrderQty' must be sent, but both were empty/null!"
-)
-CANCEL_ID_MISSING: Final = RejectReason(
-    -1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!"
-)
-INVALID_STP: Final = RejectReason(-1013, "This symbol does not allow the specified self-trade prevention mode.")
-
 _BID: Final = int(OrderSide.BUY)
 _ASK: Final = int(OrderSide.SELL)
 _LIMIT: Final = int(OrderType.LIMIT)
@@ -294,13 +261,13 @@ def _check_request(
         if quote_qty:
             return QUOTE_NOT_REQUIRED
     elif order_type == _STOP_MARKET:
-        return STOP_UNSUPPORTED
+        return STOP_LOSS_UNSUPPORTED
     elif order_type == _STOP_LIMIT:
-        return STOP_LIMIT_UNSUPPORTED
+        return STOP_LOSS_LIMIT_UNSUPPORTED
     else:
-        return INVALID_TYPE
+        return INVALID_ORDER_TYPE
     if stp_mode not in _STP_MODES:
-        return INVALID_STP
+        return INVALID_STP_MODE
     return None
 
 
@@ -347,8 +314,8 @@ class MatchingEngine:
         self.filters = filters
         self.price_scale = price_scale
         self.qty_scale = qty_scale
-        self.bids = BookSide(1)
-        self.asks = BookSide(-1)
+        self.bids = PriceLadder(1)
+        self.asks = PriceLadder(-1)
         self.last_price = 0
         """Price of the last trade (0 before the first): the MARKET notional reference."""
         self._orders: dict[int, Order] = {}
@@ -461,7 +428,7 @@ class MatchingEngine:
             why = _R_MARKET if market else (_R_IOC if tif == _IOC else _R_FOK)
             events.append(_new(Expired, (order_id, account, client_order_id, order.cum_qty, leaves, why)))
             return events
-        # Rest (GTC limit or LIMIT_MAKER): BookSide.add, inlined.
+        # Rest (GTC limit or LIMIT_MAKER): PriceLadder.add, inlined.
         own = self.bids if side == _BID else self.asks
         book_key = price * own.sign
         level = own.levels.get(book_key)
@@ -515,7 +482,7 @@ class MatchingEngine:
         qty: int,
         quote_qty: int = 0,
         stp_mode: int = _STP_NONE,
-        mode: CancelReplaceMode = CancelReplaceMode.STOP_ON_FAILURE,
+        mode: ReplaceMode = ReplaceMode.STOP_ON_FAILURE,
         now_ns: int = 0,
         cap: int = 0,
     ) -> list[Event]:
@@ -532,7 +499,7 @@ class MatchingEngine:
         if reason is not None:
             return [_new(Rejected, (account, client_order_id, reason[0], reason[1]))]
         events = self.cancel(account, cancel_order_id, cancel_client_order_id, now_ns)
-        if type(events[0]) is Rejected and mode == CancelReplaceMode.STOP_ON_FAILURE:
+        if type(events[0]) is Rejected and mode == ReplaceMode.STOP_ON_FAILURE:
             return events
         events.extend(
             self.new_order(
@@ -573,7 +540,7 @@ class MatchingEngine:
     # ---------------------------------------------------------------- matching
 
     def _match(
-        self, taker: Order, opp: BookSide, lim_key: int, events: list[Event], now_ns: int, cap: int = 0
+        self, taker: Order, opp: PriceLadder, lim_key: int, events: list[Event], now_ns: int, cap: int = 0
     ) -> bool:
         """Match a quantity taker against ``opp`` while it crosses; True if STP expired the taker.
 
@@ -652,7 +619,7 @@ class MatchingEngine:
         taker.status = _PARTIALLY_FILLED if remaining and cum else (_FILLED if cum else _NEW)
         return False
 
-    def _match_quote(self, taker: Order, opp: BookSide, events: list[Event], now_ns: int, cap: int = 0) -> None:
+    def _match_quote(self, taker: Order, opp: PriceLadder, events: list[Event], now_ns: int, cap: int = 0) -> None:
         """Match a ``quoteOrderQty`` MARKET order; always leaves it finished.
 
         With a ``cap`` (see ``new_order``) a fill is also cut to what the cap
@@ -781,7 +748,7 @@ class MatchingEngine:
             del self._by_client[maker.key]
             append(_new(Filled, (maker.order_id, maker.account, maker.client_order_id, price, fill, mcum)))
 
-    def _fok_fillable(self, opp: BookSide, lim_key: int, qty: int, account: int, stp: int) -> bool:
+    def _fok_fillable(self, opp: PriceLadder, lim_key: int, qty: int, account: int, stp: int) -> bool:
         """Would a FOK of ``qty`` fill entirely against ``opp`` (counting STP)?"""
         levels = opp.levels
         for key in reversed(opp.keys):
@@ -806,7 +773,7 @@ class MatchingEngine:
                     return True
         return False
 
-    def _quote_liquidity(self, opp: BookSide) -> RejectReason | None:
+    def _quote_liquidity(self, opp: PriceLadder) -> RejectReason | None:
         """Binance's up-front liquidity check of a ``quoteOrderQty`` MARKET order."""
         if not opp:
             return NO_LIQUIDITY
@@ -816,7 +783,7 @@ class MatchingEngine:
                 need -= level.total
                 if need <= 0:
                     return None
-            return LIQUIDITY_BELOW_LOT
+            return LIQUIDITY_BELOW_LOT_SIZE
         return None
 
     def _prune(self) -> None:

@@ -2,13 +2,13 @@
 
 Layout (chosen for CPython speed, all operations deterministic):
 
-* ``BookSide.keys``: the level keys in ascending order, the **best at the end**.
+* ``PriceLadder.keys``: the level keys in ascending order, the **best at the end**.
   The key is the price for bids and ``-price`` for asks, so on both sides the
   best level is ``keys[-1]`` (O(1)), leaving the best level is ``keys.pop()``
   (O(1)), and "does a taker limit cross this level" is one comparison of keys.
   Adding or removing another level is a ``bisect`` (O(log L)) plus a C memmove of
   the list (L = number of levels, small next to the number of orders).
-* ``BookSide.levels``: key -> :class:`PriceLevel`; each level holds a ``deque`` of
+* ``PriceLadder.levels``: key -> :class:`PriceLevel`; each level holds a ``deque`` of
   :class:`Order` nodes in arrival order, its total open quantity and its count of
   live orders.
 * Cancel is O(1) and lazy: the engine finds the order by id in a dict, sets its
@@ -23,23 +23,12 @@ from __future__ import annotations
 from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Iterator
-from enum import IntEnum
 from typing import Final
+
+from hftpipe.schema.exchange import OrderStatus
 
 COMPACT_SLACK: Final = 16
 """A level rebuilds its deque when it holds more than ``2 * live + COMPACT_SLACK`` nodes."""
-
-
-class OrderStatus(IntEnum):
-    """Binance order statuses the engine produces."""
-
-    NEW = 0
-    PARTIALLY_FILLED = 1
-    FILLED = 2
-    CANCELED = 3
-    EXPIRED = 4
-    EXPIRED_IN_MATCH = 5
-    """Expired by self-trade prevention."""
 
 
 class Order:
@@ -124,7 +113,7 @@ class PriceLevel:
         return (o for o in self.queue if o.leaves)
 
 
-class BookSide:
+class PriceLadder:
     """Bids (``sign = +1``) or asks (``sign = -1``); see the module docstring."""
 
     __slots__ = ("keys", "levels", "sign")

@@ -13,10 +13,11 @@ from __future__ import annotations
 from collections import deque
 from typing import Final
 
+from hftpipe.schema.exchange import EX_RECORD_SIZE
+from hftpipe.schema.exchange_codec import END, EVENT_RTYPE, EventBody, Header, pack_event, pack_event_into
 from hftpipe.substrate.ring import Ring
-from stages.exchange.engine.codec import END, EX_EVENT, EX_RECORD, Body, Header, event_bytes, pack_event
 
-_EVT: Final = EX_EVENT
+_EVT: Final = EVENT_RTYPE
 _END: Final = END
 
 
@@ -26,8 +27,10 @@ class EventWriter:
     __slots__ = ("buffer", "full_events", "published", "queue", "ring")
 
     def __init__(self, ring: Ring) -> None:
-        if ring.slot_size < EX_RECORD:
-            raise ValueError(f"ring {ring.name}: EX_EVENT records need slot_size >= {EX_RECORD}, has {ring.slot_size}")
+        if ring.slot_size < EX_RECORD_SIZE:
+            raise ValueError(
+                f"ring {ring.name}: EX_EVENT records need slot_size >= {EX_RECORD_SIZE}, has {ring.slot_size}"
+            )
         self.ring = ring
         self.buffer = ring.buffer
         self.queue: deque[bytes] = deque()
@@ -42,7 +45,7 @@ class EventWriter:
         """Records waiting for room in the ring."""
         return len(self.queue)
 
-    def publish(self, flags: int, header: Header, bodies: list[Body]) -> None:
+    def publish(self, flags: int, header: Header, bodies: list[EventBody]) -> None:
         """Write ``bodies`` (one command's events, at least one) with ``header``; buffer what does not fit."""
         ring = self.ring
         buf = self.buffer
@@ -53,16 +56,16 @@ class EventWriter:
                 self.full_events += 1
                 self._defer(flags, header, bodies, i)
                 return
-            pack_event(buf, offset, _EVT, flags | _END if i == last else flags, *header, *body)
+            pack_event_into(buf, offset, _EVT, flags | _END if i == last else flags, *header, *body)
             ring.commit()
         self.published += last + 1
 
-    def _defer(self, flags: int, header: Header, bodies: list[Body], start: int) -> None:
+    def _defer(self, flags: int, header: Header, bodies: list[EventBody], start: int) -> None:
         self.published += start
         last = len(bodies) - 1
         pending = self.queue
         for i in range(start, last + 1):
-            pending.append(event_bytes(_EVT, flags | _END if i == last else flags, *header, *bodies[i]))
+            pending.append(pack_event(_EVT, flags | _END if i == last else flags, *header, *bodies[i]))
 
     def flush(self) -> int:
         """Publish pending records while there is room; returns how many went out."""

@@ -24,26 +24,23 @@ from __future__ import annotations
 
 from typing import Final
 
+from hftpipe.schema.exchange_codec import Header
+from hftpipe.schema.marketdata import BOOK_DELTA, TRADE, BookAction, BookSide
+from hftpipe.schema.records import RecordFlag
 from hftpipe.substrate.ring import Ring
-from stages.exchange.engine.codec import (
-    BID,
-    BOOK_DELTA,
-    CLEAR,
-    END,
-    MD_RECORD,
-    SET,
-    SNAPSHOT,
-    TRADE_RECORD,
-    Header,
-    pack_delta,
-    pack_trade,
-)
 from stages.exchange.engine.processor import CommandProcessor
 
-_DELTA: Final = BOOK_DELTA
-_TRADE: Final = TRADE_RECORD
-_END: Final = END
-_BID: Final = BID
+MD_RECORD: Final = BOOK_DELTA.itemsize
+pack_delta: Final = BOOK_DELTA.packer.pack_into
+pack_trade: Final = TRADE.packer.pack_into
+_DELTA: Final = int(BOOK_DELTA.rtype)
+_TRADE: Final = int(TRADE.rtype)
+_END: Final = int(RecordFlag.END_OF_UPDATE)
+SNAPSHOT: Final = int(RecordFlag.SNAPSHOT)
+SET: Final = int(BookAction.SET)
+CLEAR: Final = int(BookAction.CLEAR)
+_BID: Final = int(BookSide.BID)
+_ASK: Final = int(BookSide.ASK)
 
 
 class MarketDataWriter:
@@ -63,7 +60,7 @@ class MarketDataWriter:
         self._buf = ring.buffer
         self._processor = processor
         self._bids = processor.engine.bids.levels  # price -> level
-        self._asks = processor.engine.asks.levels  # -price -> level (see order_book.BookSide)
+        self._asks = processor.engine.asks.levels  # -price -> level (see order_book.PriceLadder)
         self._free = 0
         """Free slots as last seen: refreshed from the ring only when it looks too small."""
         self.dirty = False
@@ -135,10 +132,10 @@ class MarketDataWriter:
         bids, asks = engine.depth(max(len(engine.bids), len(engine.asks)))
         offset = ring.try_claim()
         end = flags | _END if n == 1 else flags
-        pack_delta(buf, offset, _DELTA, end, *header, 0, 0, update_id, update_id, 0, CLEAR)
+        pack_delta(buf, offset, _DELTA, end, *header, 0, 0, update_id, update_id, _BID, CLEAR)
         ring.commit()
         i = 1
-        for side, levels in ((0, bids), (1, asks)):
+        for side, levels in ((_BID, bids), (_ASK, asks)):
             for price, qty in levels:
                 offset = ring.try_claim()
                 pack_delta(

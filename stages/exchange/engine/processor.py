@@ -2,7 +2,7 @@
 
 :class:`CommandProcessor` runs a command (an unpacked EX_COMMAND tuple) through
 the symbol's :class:`~stages.exchange.core.matching.MatchingEngine` and translates
-the engine's events into EX_EVENT bodies (:data:`~.codec.Body`), in order:
+the engine's events into EX_EVENT bodies (:data:`~.codec.EventBody`), in order:
 
 * NEW_ORDER: ``NEW`` (order_id, side, order_type, tif, stp_mode, price, qty,
   quote_qty, status NEW, the command's client_order_id); per match a ``TRADE``
@@ -11,9 +11,9 @@ the engine's events into EX_EVENT bodies (:data:`~.codec.Body`), in order:
   trade_id, last_price, last_qty, cum_qty, cum_quote (``sum(price * qty)``,
   scale ``price_scale + qty_scale``) and status PARTIALLY_FILLED or FILLED;
   ``EXPIRED`` for makers taken out by self-trade prevention and for the
-  taker's remainder (``expire_reason`` a matching.ExpireReason, status
+  taker's remainder (``expire_reason`` an ExpireReason, status
   EXPIRED_IN_MATCH for STP, else EXPIRED); or one ``REJECTED`` (reject_code,
-  reject_reason = protocol.reject_reason(message), no order id). The new
+  reject_reason = the index of its text, no order id). The new
   order's engine-side client id is the command's ``tag``.
 * CANCEL (by ``order_id`` != 0 and/or ``tag`` > 0; a negative order id matches
   nothing, so accounting can pass -1 for "no such order"): ``CANCELED`` (order_id,
@@ -60,59 +60,35 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
-from hftpipe.schema import exchange as protocol
-from hftpipe.schema.exchange import Command, ReplaceMode, ReplaceOutcome
-from stages.exchange.core.matching import (
-    Canceled,
-    Expired,
-    ExpireReason,
-    Filled,
-    MatchingEngine,
-    Rejected,
-    Trade,
+from hftpipe.schema.exchange import Command, Event, ExpireReason, OrderStatus, ReplaceMode, ReplaceOutcome
+from hftpipe.schema.exchange_codec import (
+    C_ACCOUNT,
+    C_CANCEL_CLIENT_ORDER_ID,
+    C_CAP,
+    C_CLIENT_ORDER_ID,
+    C_ORDER_ID,
+    C_ORDER_TYPE,
+    C_ORIG_CLIENT_ORDER_ID,
+    C_PRICE,
+    C_QTY,
+    C_QUOTE_QTY,
+    C_REPLACE_MODE,
+    C_REQUEST_ID,
+    C_SIDE,
+    C_STP_MODE,
+    C_TAG,
+    C_TIF,
+    SEQ,
+    TS_VENUE,
+    EventBody,
 )
-from stages.exchange.engine.codec import (
-    ASK,
-    BID,
-    CMD_ACCOUNT,
-    CMD_CANCEL_CLIENT_ORDER_ID,
-    CMD_CAP,
-    CMD_CLIENT_ORDER_ID,
-    CMD_ORDER_ID,
-    CMD_ORDER_TYPE,
-    CMD_ORIG_CLIENT_ORDER_ID,
-    CMD_PRICE,
-    CMD_QTY,
-    CMD_QUOTE_QTY,
-    CMD_REPLACE_MODE,
-    CMD_REQUEST_ID,
-    CMD_SEQ,
-    CMD_SIDE,
-    CMD_STP,
-    CMD_TAG,
-    CMD_TIF,
-    CMD_TS_VENUE,
-    EV_CANCEL_REPLACE,
-    EV_CANCELED,
-    EV_DEPTH_LEVEL,
-    EV_DONE,
-    EV_EXPIRED,
-    EV_NEW,
-    EV_REJECTED,
-    EV_TRADE,
-    ST_CANCELED,
-    ST_EXPIRED,
-    ST_EXPIRED_IN_MATCH,
-    ST_FILLED,
-    ST_NEW,
-    ST_PARTIALLY_FILLED,
-    ST_REJECTED,
-    Body,
-)
+from hftpipe.schema.exchange_errors import ErrorCode, reject_reason
+from hftpipe.schema.marketdata import BookSide
+from stages.exchange.core.matching import Canceled, Expired, Filled, MatchingEngine, Rejected, Trade
 
 DEFAULT_DEPTH: Final = 100
 MAX_DEPTH: Final = 5000
-UNKNOWN_COMMAND_CODE: Final = -1000
+UNKNOWN_COMMAND_CODE: Final = int(ErrorCode.UNKNOWN)
 
 _NEW_ORDER: Final = int(Command.NEW_ORDER)
 _CANCEL: Final = int(Command.CANCEL)
@@ -121,6 +97,25 @@ _CANCEL_ALL: Final = int(Command.CANCEL_ALL)
 _DEPTH: Final = int(Command.DEPTH)
 _STOP_ON_FAILURE: Final = int(ReplaceMode.STOP_ON_FAILURE)
 _STP: Final = ExpireReason.STP
+
+EV_NEW: Final = int(Event.NEW)
+EV_TRADE: Final = int(Event.TRADE)
+EV_CANCELED: Final = int(Event.CANCELED)
+EV_EXPIRED: Final = int(Event.EXPIRED)
+EV_REJECTED: Final = int(Event.REJECTED)
+EV_DEPTH_LEVEL: Final = int(Event.DEPTH_LEVEL)
+EV_DONE: Final = int(Event.DONE)
+EV_CANCEL_REPLACE: Final = int(Event.CANCEL_REPLACE)
+ST_NEW: Final = int(OrderStatus.NEW)
+ST_PARTIALLY_FILLED: Final = int(OrderStatus.PARTIALLY_FILLED)
+ST_FILLED: Final = int(OrderStatus.FILLED)
+ST_CANCELED: Final = int(OrderStatus.CANCELED)
+ST_REJECTED: Final = int(OrderStatus.REJECTED)
+ST_EXPIRED: Final = int(OrderStatus.EXPIRED)
+ST_EXPIRED_IN_MATCH: Final = int(OrderStatus.EXPIRED_IN_MATCH)
+BID: Final = int(BookSide.BID)
+"""Book sides: of a depth level, and of a trade's aggressor (market data)."""
+ASK: Final = int(BookSide.ASK)
 
 # Fields of the per-order record in ``CommandProcessor.open``.
 O_SIDE, O_TYPE, O_TIF, O_STP, O_PRICE, O_QTY, O_CUM_QUOTE, O_CLIENT_ID, O_ACCOUNT = range(9)
@@ -140,7 +135,7 @@ class CommandProcessor:
         self.update_id = 0
         """The book update counter: +1 per changed level, from 1 (the first BOOK_DELTA's id)."""
         self.unknown_reasons = 0
-        """Reject messages missing from protocol.REJECT_MESSAGES (sent as reason 0); should stay 0."""
+        """Reject messages missing from exchange_errors.REJECT_MESSAGES (sent as reason 0); should stay 0."""
         self._new_order = engine.new_order
         self._cancel = engine.cancel
         self._quote_unit = 10**engine.qty_scale
@@ -150,7 +145,7 @@ class CommandProcessor:
 
     # ------------------------------------------------------------------ dispatch
 
-    def execute(self, f: tuple[Any, ...]) -> list[Body]:
+    def execute(self, f: tuple[Any, ...]) -> list[EventBody]:
         """Run one unpacked EX_COMMAND; returns its event bodies (at least one)."""
         if self.trades:
             self.trades.clear()
@@ -159,7 +154,7 @@ class CommandProcessor:
             touched.clear()
         (_, _, _, _, now, _, _, _, _, _, request_id, account, command, side, otype, tif, stp, _, _, _,
          price, qty, quote, order_id, tag, coid, _, _, cap) = f  # fmt: skip
-        out: list[Body] = []
+        out: list[EventBody] = []
         if command == _NEW_ORDER:
             budget = quote // self._quote_unit
             events = self._new_order(account, tag, side, otype, tif, price, qty, budget, stp, now, cap)
@@ -186,7 +181,7 @@ class CommandProcessor:
     def _order_events(
         self,
         events: Sequence[Any],
-        out: list[Body],
+        out: list[EventBody],
         f: tuple[Any, ...],
         request_id: int,
         account: int,
@@ -279,9 +274,9 @@ class CommandProcessor:
             touch((side, price))
         return oid
 
-    def _cancel_events(self, events: Sequence[Any], f: tuple[Any, ...], coid: bytes, out: list[Body]) -> bool:
+    def _cancel_events(self, events: Sequence[Any], f: tuple[Any, ...], coid: bytes, out: list[EventBody]) -> bool:
         """Translate ``cancel``/``cancel_all`` events; True if anything was canceled."""
-        request_id = f[CMD_REQUEST_ID]
+        request_id = f[C_REQUEST_ID]
         canceled = False
         for e in events:
             if type(e) is Canceled:
@@ -299,45 +294,45 @@ class CommandProcessor:
                 out.append(self._rejected(f, e.code, e.message, coid, False))
         return canceled
 
-    def _cancel_replace(self, f: tuple[Any, ...], out: list[Body]) -> None:
+    def _cancel_replace(self, f: tuple[Any, ...], out: list[EventBody]) -> None:
         engine = self.engine
-        account = f[CMD_ACCOUNT]
+        account = f[C_ACCOUNT]
         side, otype, tif, price, qty, quote, stp = (
-            f[CMD_SIDE], f[CMD_ORDER_TYPE], f[CMD_TIF], f[CMD_PRICE], f[CMD_QTY], f[CMD_QUOTE_QTY], f[CMD_STP]
+            f[C_SIDE], f[C_ORDER_TYPE], f[C_TIF], f[C_PRICE], f[C_QTY], f[C_QUOTE_QTY], f[C_STP_MODE]
         )
         budget = quote // self._quote_unit
         reason = engine.check_replacement(side, otype, tif, price, qty, budget, stp)
         if reason is not None:
-            out.append(self._rejected(f, reason.code, reason.message, f[CMD_CLIENT_ORDER_ID], True))
+            out.append(self._rejected(f, reason.code, reason.message, f[C_CLIENT_ORDER_ID], True))
             return
         new_id = 0
-        seq = f[CMD_SEQ]
-        target_tag = f[CMD_TAG] if f[CMD_TAG] > 0 and f[CMD_TAG] != seq else None
-        events = engine.cancel(account, f[CMD_ORDER_ID] or None, target_tag, f[CMD_TS_VENUE])
-        canceled = self._cancel_events(events, f, f[CMD_CANCEL_CLIENT_ORDER_ID], out)
-        if not canceled and f[CMD_REPLACE_MODE] == _STOP_ON_FAILURE:
+        seq = f[SEQ]
+        target_tag = f[C_TAG] if f[C_TAG] > 0 and f[C_TAG] != seq else None
+        events = engine.cancel(account, f[C_ORDER_ID] or None, target_tag, f[TS_VENUE])
+        canceled = self._cancel_events(events, f, f[C_CANCEL_CLIENT_ORDER_ID], out)
+        if not canceled and f[C_REPLACE_MODE] == _STOP_ON_FAILURE:
             outcome = ReplaceOutcome.CANCEL_FAILED
         else:
             events = engine.new_order(
-                account, seq, side, otype, tif, price, qty, budget, stp, f[CMD_TS_VENUE], f[CMD_CAP]
+                account, seq, side, otype, tif, price, qty, budget, stp, f[TS_VENUE], f[C_CAP]
             )
-            new_id = self._order_events(events, out, f, f[CMD_REQUEST_ID], account, side, otype, tif, qty, quote, stp,
-                                        f[CMD_CLIENT_ORDER_ID])  # fmt: skip
+            new_id = self._order_events(events, out, f, f[C_REQUEST_ID], account, side, otype, tif, qty, quote, stp,
+                                        f[C_CLIENT_ORDER_ID])  # fmt: skip
             if canceled:
                 outcome = ReplaceOutcome.SUCCESS if new_id else ReplaceOutcome.NEW_FAILED
             else:
                 outcome = ReplaceOutcome.CANCEL_FAILED_NEW_PLACED if new_id else ReplaceOutcome.BOTH_FAILED
         out.append(
-            (f[CMD_REQUEST_ID], account, EV_CANCEL_REPLACE, side, otype, tif, int(outcome), stp, 0, 0, 0, 0, 0,
-             new_id, price, qty, quote, 0, 0, 0, 0, 0, 0, f[CMD_CLIENT_ORDER_ID], f[CMD_ORIG_CLIENT_ORDER_ID])
+            (f[C_REQUEST_ID], account, EV_CANCEL_REPLACE, side, otype, tif, int(outcome), stp, 0, 0, 0, 0, 0,
+             new_id, price, qty, quote, 0, 0, 0, 0, 0, 0, f[C_CLIENT_ORDER_ID], f[C_ORIG_CLIENT_ORDER_ID])
         )  # fmt: skip
 
     # ------------------------------------------------------------------ other
 
-    def _depth(self, f: tuple[Any, ...], out: list[Body]) -> None:
-        request_id = f[CMD_REQUEST_ID]
-        account = f[CMD_ACCOUNT]
-        limit = f[CMD_QTY]
+    def _depth(self, f: tuple[Any, ...], out: list[EventBody]) -> None:
+        request_id = f[C_REQUEST_ID]
+        account = f[C_ACCOUNT]
+        limit = f[C_QTY]
         limit = DEFAULT_DEPTH if limit <= 0 else min(limit, MAX_DEPTH)
         bids, asks = self.engine.depth(limit)
         for side, levels in ((BID, bids), (ASK, asks)):
@@ -351,19 +346,19 @@ class CommandProcessor:
              0, 0, 0, 0, 0, 0, b"", b"")
         )  # fmt: skip
 
-    def _rejected(self, f: tuple[Any, ...], code: int, message: str, coid: bytes, order: bool) -> Body:
+    def _rejected(self, f: tuple[Any, ...], code: int, message: str, coid: bytes, order: bool) -> EventBody:
         """A REJECTED body; ``order``: about a new order (its request fields are copied)."""
         try:
-            reason = protocol.reject_reason(message) if message else 0
+            reason = reject_reason(message) if message else 0
         except ValueError:
             self.unknown_reasons += 1
             reason = 0
         if order:
-            side, otype, tif, stp = f[CMD_SIDE], f[CMD_ORDER_TYPE], f[CMD_TIF], f[CMD_STP]
-            price, qty, quote = f[CMD_PRICE], f[CMD_QTY], f[CMD_QUOTE_QTY]
+            side, otype, tif, stp = f[C_SIDE], f[C_ORDER_TYPE], f[C_TIF], f[C_STP_MODE]
+            price, qty, quote = f[C_PRICE], f[C_QTY], f[C_QUOTE_QTY]
         else:
             side = otype = tif = stp = price = qty = quote = 0
         return (
-            f[CMD_REQUEST_ID], f[CMD_ACCOUNT], EV_REJECTED, side, otype, tif, ST_REJECTED, stp, 0, 0, code, 0,
-            reason, 0, price, qty, quote, 0, 0, 0, 0, 0, 0, coid, f[CMD_ORIG_CLIENT_ORDER_ID],
+            f[C_REQUEST_ID], f[C_ACCOUNT], EV_REJECTED, side, otype, tif, ST_REJECTED, stp, 0, 0, code, 0,
+            reason, 0, price, qty, quote, 0, 0, 0, 0, 0, 0, coid, f[C_ORIG_CLIENT_ORDER_ID],
         )  # fmt: skip

@@ -18,31 +18,30 @@ described in :mod:`stages.exchange.engine.processor` and
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
 from hftpipe.runtime import Agent, StageContext
+from hftpipe.schema.exchange import EX_RECORD_SIZE
+from hftpipe.schema.exchange_codec import (
+    COMMAND_RTYPE,
+    END,
+    EVENT_RTYPE,
+    FLAGS,
+    HEADER,
+    REPLAY,
+    RTYPE,
+    pack_event_into,
+    unpack_command,
+)
 from hftpipe.substrate.counters import CounterKind
 from hftpipe.substrate.ring import Ring
 from stages.exchange.core.filters import SymbolFilters
 from stages.exchange.core.matching import MatchingEngine
-from stages.exchange.engine.codec import (
-    CMD_FLAGS,
-    CMD_HEADER,
-    CMD_RTYPE,
-    END,
-    EX_COMMAND,
-    EX_EVENT,
-    EX_RECORD,
-    REPLAY,
-    pack_event,
-    unpack_command,
-)
 from stages.exchange.engine.event_writer import EventWriter
 from stages.exchange.engine.market_data import MarketDataWriter
 from stages.exchange.engine.processor import CommandProcessor
-from stages.exchange.protocol.settings import ExchangeSettings, SymbolSettings
+from stages.exchange.protocol.settings import ExchangeSettings, SymbolSettings, expect_settings
 from stages.exchange.protocol.topology import command_ring, event_ring, market_ring
 
 BATCH: Final = 256
@@ -50,7 +49,8 @@ BATCH: Final = 256
 
 
 def symbol_settings(params: EngineStage.Params) -> SymbolSettings:
-    settings = ExchangeSettings.from_raw(params.exchange)
+    """The settings of the stage's symbol; ``ValueError`` if ``[[exchange.symbols]]`` has no such symbol."""
+    settings = params.settings
     symbol = settings.symbol(params.symbol)
     if symbol is None:
         known = ", ".join(s.symbol for s in settings.symbols)
@@ -84,12 +84,13 @@ def build_engine(symbol: SymbolSettings, history: int | None = 0) -> MatchingEng
 class EngineStage(Agent):
     @dataclass(frozen=True, slots=True, kw_only=True)
     class Params:
-        exchange: Mapping[str, Any]
-        """The raw ``[exchange]`` table (see ExchangeSettings.from_raw)."""
+        settings: ExchangeSettings
+        """The parsed ``[exchange]`` table (the config expander parses it once per process)."""
         symbol: str
 
         def __post_init__(self) -> None:
-            symbol_settings(self)  # a bad table or an unknown symbol fails at config time
+            expect_settings(self.settings)
+            symbol_settings(self)  # an unknown symbol fails at config time
 
     def __init__(self, ctx: StageContext) -> None:
         super().__init__(ctx)
@@ -124,8 +125,8 @@ class EngineStage(Agent):
         port = ctx.inputs.get(name)
         if port is None:
             raise ValueError(f"stage {ctx.name!r} needs an input ring named {name!r}, has {sorted(ctx.inputs)}")
-        if port.ring.slot_size < EX_RECORD:
-            raise ValueError(f"ring {name}: EX_COMMAND records need slot_size >= {EX_RECORD}")
+        if port.ring.slot_size < EX_RECORD_SIZE:
+            raise ValueError(f"ring {name}: EX_COMMAND records need slot_size >= {EX_RECORD_SIZE}")
         return port.ring
 
     @staticmethod
@@ -170,19 +171,19 @@ class EngineStage(Agent):
             for i in range(n):
                 consumed = i + 1  # a command that raises is consumed too: it must not run twice
                 f = unpack_command(flat, i * slot)
-                if f[CMD_RTYPE] != EX_COMMAND:
+                if f[RTYPE] != COMMAND_RTYPE:
                     self._errors.add()
-                    self.ctx.errors.record(f"{self.symbol.symbol}: record type {f[CMD_RTYPE]} on the command ring")
+                    self.ctx.errors.record(f"{self.symbol.symbol}: record type {f[RTYPE]} on the command ring")
                     continue
-                flags = f[CMD_FLAGS] & REPLAY
-                header = f[CMD_HEADER]
+                flags = f[FLAGS] & REPLAY
+                header = f[HEADER]
                 if market_data.dirty:  # the book as the last command left it, under that command's header
                     market_data.try_snapshot(self._flags, self._header)
                 bodies = execute(f)
                 if len(bodies) == 1:  # most commands: events.publish inlined
                     offset = try_claim()
                     if offset >= 0:
-                        pack_event(buf, offset, EX_EVENT, flags | END, *header, *bodies[0])
+                        pack_event_into(buf, offset, EVENT_RTYPE, flags | END, *header, *bodies[0])
                         commit()
                         single += 1
                     else:

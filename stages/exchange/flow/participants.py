@@ -37,15 +37,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final
 
+from hftpipe.schema.exchange_errors import (
+    CANCEL_REPLACE_FAILED,
+    CANCEL_REPLACE_PARTIALLY_FAILED,
+    INSUFFICIENT_BALANCE,
+    UNKNOWN_ORDER,
+)
 from stages.exchange.flow.client import ApiResponse, ParamValue
 from stages.exchange.flow.market import BPS, Market, SymbolRules
 from stages.exchange.protocol.settings import FlowSettings
 
 SIDES: Final = ("BUY", "SELL")
-UNKNOWN_ORDER: Final = -2011
-INSUFFICIENT_OR_REJECTED: Final = -2010
-CANCEL_REPLACE_NEW_FAILED: Final = -2021
-CANCEL_REPLACE_CANCEL_FAILED: Final = -2022
+_GONE: Final = frozenset({UNKNOWN_ORDER.code, CANCEL_REPLACE_PARTIALLY_FAILED.code, CANCEL_REPLACE_FAILED.code})
+"""cancelReplace answers after which the old quote is no longer resting (canceled, or already gone)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,9 +275,9 @@ class MarketMaker(Participant):
                 new = _result(response).get("newOrderResponse")
                 quote.order_id = _int(new.get("orderId")) if isinstance(new, Mapping) else 0
                 self._quotes[key] = quote
-            elif response.code in (CANCEL_REPLACE_NEW_FAILED, CANCEL_REPLACE_CANCEL_FAILED, UNKNOWN_ORDER):
+            elif response.code in _GONE:
                 self._quotes.pop(key, None)  # canceled, or already gone (filled)
-        elif kind == "cancel" and (response.ok or response.code == UNKNOWN_ORDER):
+        elif kind == "cancel" and (response.ok or response.code == UNKNOWN_ORDER.code):
             self._quotes.pop(inflight[1], None)
         elif kind == "status" and response.ok and isinstance(response.result, list):
             self._reconcile(symbol, response.result)
@@ -350,7 +354,7 @@ class Taker(Participant):
         if not inflight or response is None:
             return  # a taker leaves nothing resting: nothing to clean up
         _, symbol, side = inflight
-        if response.code == INSUFFICIENT_OR_REJECTED and "insufficient balance" in response.msg:
+        if (response.code, response.msg) == INSUFFICIENT_BALANCE:
             self._lean[symbol] = ("SELL" if side == "BUY" else "BUY", self.LEAN_ORDERS)
 
 
@@ -428,7 +432,7 @@ class Canceller(Participant):
             if result.get("status", "NEW") in ("NEW", "PARTIALLY_FILLED"):
                 order.order_id = _int(result.get("orderId"))
                 self._open.append(order)
-        elif kind == "cancel" and (response.ok or response.code == UNKNOWN_ORDER):
+        elif kind == "cancel" and (response.ok or response.code == UNKNOWN_ORDER.code):
             self._open = [o for o in self._open if o is not order]
 
     def _forget(self, symbol: str) -> None:

@@ -41,11 +41,12 @@ from typing import Any, Final
 
 from hftpipe.runtime import AsyncAgent, StageContext
 from hftpipe.runtime.error_router import ErrorRouter
+from hftpipe.schema.exchange_errors import UNKNOWN_ORDER
 from hftpipe.substrate.counters import CounterKind
 from stages.exchange.flow.client import ApiResponse, ConnectionLostError, WsApiClient
 from stages.exchange.flow.market import Market
 from stages.exchange.flow.participants import Participant, Request, build_participants
-from stages.exchange.protocol.settings import ExchangeSettings
+from stages.exchange.protocol.settings import ExchangeSettings, expect_settings
 
 MAX_LAG_S: Final = 1.0
 """Fell further behind than this: restart the schedule instead of bursting to catch up."""
@@ -63,16 +64,16 @@ def api_url(settings: ExchangeSettings) -> str:
 class FlowStage(AsyncAgent):
     @dataclass(frozen=True, slots=True, kw_only=True)
     class Params:
-        exchange: Mapping[str, Any]
-        """The raw ``[exchange]`` table (validated by ExchangeSettings.from_raw)."""
+        settings: ExchangeSettings
+        """The parsed ``[exchange]`` table (the config expander parses it once per process)."""
 
         def __post_init__(self) -> None:
-            ExchangeSettings.from_raw(self.exchange)
+            expect_settings(self.settings)
 
     def __init__(self, ctx: StageContext) -> None:
         super().__init__(ctx)
         params: FlowStage.Params = ctx.params
-        self.settings = ExchangeSettings.from_raw(params.exchange)
+        self.settings = params.settings
         flow = self.settings.flow
         self.logger = logging.getLogger(f"hftpipe.{ctx.name}")
         self.url = api_url(self.settings)
@@ -188,8 +189,8 @@ class FlowStage(AsyncAgent):
             self._paused_until[index] = asyncio.get_running_loop().time() + self._pause_s(response)
         elif response.status >= 500:
             self._errors.add()
-        elif not (request.method == "openOrders.cancelAll" and response.code == -2011):
-            self._rejects.add()  # (-2011 there only says there was nothing to cancel)
+        elif not (request.method == "openOrders.cancelAll" and response.code == UNKNOWN_ORDER.code):
+            self._rejects.add()  # (UNKNOWN_ORDER there only says there was nothing to cancel)
         kind = (request.method, response.code)
         if kind not in self._logged_rejects and len(self._logged_rejects) < _MAX_LOGGED_REJECTS:
             self._logged_rejects.add(kind)

@@ -38,20 +38,13 @@ from websockets.asyncio.server import Server, ServerConnection, unix_serve
 from websockets.exceptions import ConnectionClosed
 
 from hftpipe.schema.exchange import ALL_ACCOUNTS, ASSET_SCALE, FEE_ACCOUNT, Command, Event
+from hftpipe.schema.exchange_codec import CommandRecord, EventRecord
+from hftpipe.schema.exchange_errors import ErrorCode
 from hftpipe.schema.fixedpoint import FixedPointError, parse_fixed
-from stages.exchange.gateway.codec import CommandRecord, EventRecord
-from stages.exchange.gateway.errors import (
-    MANDATORY_PARAM,
-    TIMEOUT,
-    UNKNOWN,
-    UNSUPPORTED_OPERATION,
-    ApiError,
-    api_error,
-    reject_error,
-)
+from stages.exchange.gateway.formatter import Formatter
 from stages.exchange.gateway.keys import KeyStore, KeyStoreError
 from stages.exchange.gateway.link import AccountingLink, Item
-from stages.exchange.gateway.responses import Formatter
+from stages.exchange.protocol.api_error import ApiError
 from stages.exchange.protocol.settings import ExchangeSettings
 
 logger = logging.getLogger("hftpipe.gateway.admin")
@@ -59,6 +52,7 @@ logger = logging.getLogger("hftpipe.gateway.admin")
 _BALANCE: Final = int(Event.BALANCE)
 _DONE: Final = int(Event.DONE)
 _REJECTED: Final = int(Event.REJECTED)
+_UNKNOWN: Final = int(ErrorCode.UNKNOWN)
 
 
 def bind_admin_socket(path: Path) -> socket.socket:
@@ -88,7 +82,7 @@ def bind_admin_socket(path: Path) -> socket.socket:
 
 
 def _bad(message: str) -> ApiError:
-    return api_error(MANDATORY_PARAM, message)
+    return ApiError(ErrorCode.MANDATORY_PARAM_EMPTY_OR_MALFORMED, message)
 
 
 class AdminServer:
@@ -145,15 +139,15 @@ class AdminServer:
                 "balances": self.balances,
             }.get(method if isinstance(method, str) else "")
             if handler is None:
-                raise api_error(UNSUPPORTED_OPERATION, f"unknown admin method {method!r}")
+                raise ApiError(ErrorCode.UNSUPPORTED_OPERATION, f"unknown admin method {method!r}")
             result = await handler(params)
         except ApiError as error:
             return {"id": request_id, "status": 400, "error": {"code": error.code, "msg": error.msg}}
         except orjson.JSONDecodeError as exc:
-            return {"id": None, "status": 400, "error": {"code": UNKNOWN, "msg": f"Malformed request: {exc}"}}
+            return {"id": None, "status": 400, "error": {"code": _UNKNOWN, "msg": f"Malformed request: {exc}"}}
         except Exception as exc:  # an admin bug must not take the gateway down
             logger.exception("admin request failed")
-            return {"id": request_id, "status": 400, "error": {"code": UNKNOWN, "msg": f"{type(exc).__name__}: {exc}"}}
+            return {"id": request_id, "status": 400, "error": {"code": _UNKNOWN, "msg": f"{type(exc).__name__}: {exc}"}}
         return {"id": request_id, "status": 200, "result": result}
 
     async def _ask(self, command: CommandRecord) -> list[Item]:
@@ -165,7 +159,9 @@ class AdminServer:
 
         def on_timeout() -> None:
             if not future.done():
-                future.set_exception(api_error(TIMEOUT, "accounting did not answer (journal replay still running?)"))
+                future.set_exception(
+                    ApiError(ErrorCode.TIMEOUT, "accounting did not answer (journal replay still running?)")
+                )
 
         self.link.send(command, on_done, on_timeout, self.timeout_s)
         return await future
@@ -220,7 +216,7 @@ class AdminServer:
         items = await self._ask(CommandRecord(command=int(command), account=account_id, asset=asset_id, qty=amount))
         rejected = next((record for record, _ in items if record.event == _REJECTED), None)
         if rejected is not None:
-            raise reject_error(rejected.reject_code, rejected.reject_reason)
+            raise ApiError.rejected(rejected.reject_code, rejected.reject_reason)
         balance = next(
             (
                 record

@@ -22,28 +22,30 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Final
 
-from hftpipe.schema.exchange import Command, encode_id
-from hftpipe.substrate.counters import Counter
-from stages.exchange.gateway import answers
-from stages.exchange.gateway.codec import CommandRecord
-from stages.exchange.gateway.errors import (
-    BAD_API_KEY_FMT,
-    INVALID_SIGNATURE,
-    PARAMS_BAD_COMBO,
-    TIMEOUT,
-    UNKNOWN,
-    UNSUPPORTED_OPERATION,
-    ApiError,
-    api_error,
-    bad_symbol,
-    invalid_key,
+from hftpipe.schema.exchange import Command
+from hftpipe.schema.exchange_codec import CommandRecord, encode_id
+from hftpipe.schema.exchange_errors import (
+    BAD_API_KEY_FORMAT,
+    BAD_SIGNATURE,
+    INVALID_API_KEY,
+    INVALID_PARAMETER_COMBINATION,
+    INVALID_SYMBOL,
+    INVALID_SYMBOL_STATUS,
+    REQUEST_TIMEOUT,
+    TIMESTAMP_AHEAD,
+    TIMESTAMP_OUTSIDE_WINDOW,
+    UNKNOWN_ERROR,
+    illegal_characters,
     mandatory,
-    timestamp_ahead,
-    timestamp_outside_window,
+    unknown_method,
 )
+from hftpipe.substrate.counters import Counter
+from stages.exchange.gateway import results
+from stages.exchange.gateway.formatter import Formatter
 from stages.exchange.gateway.keys import ApiKey, KeyStore, valid_key_format
 from stages.exchange.gateway.link import AccountingLink, Item
 from stages.exchange.gateway.rate_limits import RateLimiter
+from stages.exchange.gateway.request_json import JsonNumber, loads_request
 from stages.exchange.gateway.requests import (
     bool_param,
     depth_limit,
@@ -60,13 +62,12 @@ from stages.exchange.gateway.requests import (
     text_param,
     timestamp_ms,
 )
-from stages.exchange.gateway.responses import Formatter
 from stages.exchange.gateway.session import Session
-from stages.exchange.gateway.signing import JsonNumber, loads_request, verify_ed25519, verify_hmac
 from stages.exchange.gateway.user_data import UserData
+from stages.exchange.protocol.api_error import ApiError
 from stages.exchange.protocol.exchange_info import UnknownSymbolError, build_exchange_info
 from stages.exchange.protocol.settings import ExchangeSettings
-from stages.exchange.protocol.signing import signature_payload
+from stages.exchange.protocol.signing import signature_payload, verify_ed25519, verify_hmac
 
 logger = logging.getLogger("hftpipe.gateway")
 
@@ -180,7 +181,7 @@ class GatewayApi:
                 request.return_rate_limits = flag
             method = METHODS.get(method_name)
             if method is None:
-                raise api_error(UNSUPPORTED_OPERATION, f"Unknown method '{method_name}'.")
+                raise ApiError.of(unknown_method(method_name))
             request.exempt = self._exempt(session, params)
             self.limiter.add_weight(session.ip, method.weight(params), request.now_ms, request.exempt)
             method.handler(self, request)
@@ -189,12 +190,12 @@ class GatewayApi:
         except Exception as exc:
             logger.exception("%s failed", method_name)
             self.report(f"{method_name}: {type(exc).__name__}: {exc}")
-            self.reply_error(request, api_error(UNKNOWN))
+            self.reply_error(request, ApiError.of(UNKNOWN_ERROR))
 
     def _malformed(self, session: Session, request_id: Any, message: str) -> None:
         self.counters.malformed.add()
         self.counters.errors.add()
-        session.send({"id": request_id, "status": 400, "error": {"code": UNKNOWN, "msg": message}})
+        session.send({"id": request_id, "status": 400, "error": {"code": UNKNOWN_ERROR.code, "msg": message}})
 
     def _exempt(self, session: Session, params: Mapping[str, Any]) -> bool:
         text = params.get("apiKey")
@@ -232,13 +233,13 @@ class GatewayApi:
             except Exception as exc:
                 logger.exception("%s: building the response failed", request.method)
                 self.report(f"{request.method} answer: {type(exc).__name__}: {exc}")
-                self.reply_error(request, api_error(UNKNOWN))
+                self.reply_error(request, ApiError.of(UNKNOWN_ERROR))
                 return
             self.reply(request, result)
 
         def on_timeout() -> None:
             self.counters.timeouts.add()
-            self.reply_error(request, api_error(TIMEOUT, status=503))
+            self.reply_error(request, ApiError.of(REQUEST_TIMEOUT, status=503))
 
         self.link.send(command._replace(ts_origin=request.received_ns), on_done, on_timeout, self.request_timeout_s)
 
@@ -252,10 +253,10 @@ class GatewayApi:
         if present(params, "apiKey"):
             text = params["apiKey"]
             if not isinstance(text, str) or not valid_key_format(text):
-                raise api_error(BAD_API_KEY_FMT, status=401)
+                raise ApiError.of(BAD_API_KEY_FORMAT, status=401)
             key = self.keys.get(text)
             if key is None:
-                raise invalid_key()
+                raise ApiError.of(INVALID_API_KEY, status=401)
             if signed:
                 self._check_timestamp(request)
             self._check_signature(key, params)
@@ -264,9 +265,9 @@ class GatewayApi:
             if signed:
                 self._check_timestamp(request)
         else:
-            raise mandatory("apiKey")
+            raise ApiError.of(mandatory("apiKey"))
         if permission is not None and permission not in key.permissions:
-            raise invalid_key()
+            raise ApiError.of(INVALID_API_KEY, status=401)
         return key
 
     def _check_timestamp(self, request: Request) -> None:
@@ -274,23 +275,23 @@ class GatewayApi:
         window = recv_window_ms(request.params, self.settings.recv_window_max_ms)
         server = Decimal(request.now_ms)
         if timestamp >= server + 1000:
-            raise timestamp_ahead()
+            raise ApiError.of(TIMESTAMP_AHEAD)
         if server - timestamp > window:
-            raise timestamp_outside_window()
+            raise ApiError.of(TIMESTAMP_OUTSIDE_WINDOW)
 
     def _check_signature(self, key: ApiKey, params: Mapping[str, Any]) -> None:
         signature = params.get("signature")
         if not present(params, "signature"):
-            raise mandatory("signature")
+            raise ApiError.of(mandatory("signature"))
         if not isinstance(signature, str):
-            raise api_error(INVALID_SIGNATURE)
+            raise ApiError.of(BAD_SIGNATURE)
         payload = signature_payload(params)
         if key.is_hmac:
             valid = verify_hmac(key.secret, payload, signature)
         else:
             valid = key.ed25519 is not None and verify_ed25519(key.ed25519, payload, signature)
         if not valid:
-            raise api_error(INVALID_SIGNATURE)
+            raise ApiError.of(BAD_SIGNATURE)
 
     # ------------------------------------------------------------------------------ general
     def ping(self, request: Request) -> None:
@@ -303,7 +304,7 @@ class GatewayApi:
         params = request.params
         names: list[str] | None = None
         if present(params, "symbol") and present(params, "symbols"):
-            raise api_error(PARAMS_BAD_COMBO, "Combination of optional parameters invalid.")
+            raise ApiError.of(INVALID_PARAMETER_COMBINATION)
         if present(params, "symbol"):
             names = [symbol_param(params, self.settings).symbol]
         elif present(params, "symbols"):
@@ -311,13 +312,13 @@ class GatewayApi:
         try:
             info = build_exchange_info(self.settings, names)
         except UnknownSymbolError:
-            raise bad_symbol() from None
+            raise ApiError.of(INVALID_SYMBOL) from None
         if present(params, "permissions") and "SPOT" not in _string_list(params["permissions"], "permissions"):
             info["symbols"] = []
         status = text_param(params, "symbolStatus", required=False)
         if status is not None:
             if status not in ("TRADING", "HALT", "BREAK"):
-                raise api_error(-1122, "Invalid symbolStatus.")
+                raise ApiError.of(INVALID_SYMBOL_STATUS)
             if status != "TRADING":
                 info["symbols"] = []
         self.reply(request, info)
@@ -326,7 +327,7 @@ class GatewayApi:
         symbol = symbol_param(request.params, self.settings)
         limit = depth_limit(request.params)
         command = CommandRecord(instrument=symbol.symbol_id, command=int(Command.DEPTH), qty=limit)
-        self.send_command(request, command, lambda items: answers.depth_answer(self.formatter, symbol.symbol_id, items))
+        self.send_command(request, command, lambda items: results.depth_answer(self.formatter, symbol.symbol_id, items))
 
     # ------------------------------------------------------------------------------ sessions
     def _session_status(self, request: Request) -> dict[str, Any]:
@@ -369,9 +370,9 @@ class GatewayApi:
         session = request.session
         key = session.api_key
         if key is None:
-            raise invalid_key()
+            raise ApiError.of(INVALID_API_KEY, status=401)
         if USER_STREAM not in key.permissions:
-            raise invalid_key()
+            raise ApiError.of(INVALID_API_KEY, status=401)
         subscription_id = self.user_data.subscribe(session, key.account_id)
         session.logon_subscription = subscription_id
         self.reply(request, {"subscriptionId": subscription_id})
@@ -396,7 +397,7 @@ class GatewayApi:
         self.limiter.add_order(key.account_id, request.now_ms, request.exempt)
         command = order.record(Command.NEW_ORDER, key.account_id)
         account = key.account_id
-        self.send_command(request, command, lambda items: answers.place_answer(self.formatter, order, account, items))
+        self.send_command(request, command, lambda items: results.place_answer(self.formatter, order, account, items))
 
     def order_cancel(self, request: Request) -> None:
         key = self.authenticate(request, TRADE, signed=True)
@@ -410,7 +411,7 @@ class GatewayApi:
             orig_client_order_id=encode_id(target.orig_client_order_id),
         )
         account = key.account_id
-        self.send_command(request, command, lambda items: answers.cancel_answer(self.formatter, target, account, items))
+        self.send_command(request, command, lambda items: results.cancel_answer(self.formatter, target, account, items))
 
     def order_cancel_replace(self, request: Request) -> None:
         key = self.authenticate(request, TRADE, signed=True)
@@ -426,7 +427,7 @@ class GatewayApi:
         )
         account = key.account_id
         self.send_command(
-            request, command, lambda items: answers.cancel_replace_answer(self.formatter, replace, account, items)
+            request, command, lambda items: results.cancel_replace_answer(self.formatter, replace, account, items)
         )
 
     def open_orders_cancel_all(self, request: Request) -> None:
@@ -441,7 +442,7 @@ class GatewayApi:
         )
         account = key.account_id
         self.send_command(
-            request, command, lambda items: answers.cancel_all_answer(self.formatter, new_id, account, items)
+            request, command, lambda items: results.cancel_all_answer(self.formatter, new_id, account, items)
         )
 
     # ------------------------------------------------------------------------------ queries
@@ -456,14 +457,14 @@ class GatewayApi:
             orig_client_order_id=encode_id(orig),
         )
         account = key.account_id
-        self.send_command(request, command, lambda items: answers.order_status_answer(self.formatter, account, items))
+        self.send_command(request, command, lambda items: results.order_status_answer(self.formatter, account, items))
 
     def open_orders_status(self, request: Request) -> None:
         key = self.authenticate(request, USER_DATA, signed=True)
         instrument = symbol_param(request.params, self.settings).symbol_id if present(request.params, "symbol") else 0
         command = CommandRecord(instrument=instrument, account=key.account_id, command=int(Command.OPEN_ORDERS))
         account = key.account_id
-        self.send_command(request, command, lambda items: answers.open_orders_answer(self.formatter, account, items))
+        self.send_command(request, command, lambda items: results.open_orders_answer(self.formatter, account, items))
 
     def account_status(self, request: Request) -> None:
         key = self.authenticate(request, USER_DATA, signed=True)
@@ -472,7 +473,7 @@ class GatewayApi:
         self.send_command(
             request,
             command,
-            lambda items: answers.account_answer(self.formatter, self.settings, key, items, omit_zero),
+            lambda items: results.account_answer(self.formatter, self.settings, key, items, omit_zero),
         )
 
 
@@ -482,12 +483,12 @@ def _string_list(value: Any, name: str) -> list[str]:
         try:
             value = loads_request(value)
         except ValueError:
-            raise api_error(-1100, f"Illegal characters found in parameter '{name}'.") from None
+            raise ApiError.of(illegal_characters(name)) from None
     if isinstance(value, str):
         return [str.__str__(value)]
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
         return [str.__str__(item) for item in value]
-    raise api_error(-1100, f"Illegal characters found in parameter '{name}'.")
+    raise ApiError.of(illegal_characters(name))
 
 
 METHODS: Final[dict[str, Method]] = {

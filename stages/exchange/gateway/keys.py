@@ -27,8 +27,8 @@ from typing import Any, Final
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from hftpipe.schema.exchange import FEE_ACCOUNT
-from stages.exchange.gateway.signing import load_ed25519_public_key
 from stages.exchange.protocol.settings import DYNAMIC_ACCOUNT_BASE, FEE_ACCOUNT_NAME, PERMISSIONS, ExchangeSettings
+from stages.exchange.protocol.signing import load_ed25519_public_key
 
 STORE_VERSION: Final = 1
 _ALPHANUMERIC: Final = string.ascii_letters + string.digits

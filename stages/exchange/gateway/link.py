@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from hftpipe.schema.exchange import Command, Event
+from hftpipe.schema.exchange_codec import CommandRecord, EventRecord
+from hftpipe.schema.exchange_errors import SERVER_BUSY
 from hftpipe.substrate.ring import Ring
-from stages.exchange.gateway.codec import CommandRecord, EventRecord
-from stages.exchange.gateway.errors import SERVER_BUSY, api_error
-from stages.exchange.gateway.responses import OrderInfo
+from stages.exchange.gateway.formatter import OrderInfo
 from stages.exchange.gateway.user_data import UserData
+from stages.exchange.protocol.api_error import ApiError
 
 QUERIES: Final = frozenset(
     {
@@ -81,7 +82,7 @@ class AccountingLink:
         record = command._replace(request_id=request_id, ts_origin=command.ts_origin or now).stamped(self._hop, now)
         if not self._out.offer(record.pack()):
             self.full += 1
-            raise api_error(SERVER_BUSY, status=503)
+            raise ApiError.of(SERVER_BUSY, status=503)
         self.sent += 1
         self._pending[request_id] = Pending(command.command, on_done, on_timeout, now + int(timeout_s * 1e9))
         return request_id

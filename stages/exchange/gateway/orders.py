@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from stages.exchange.gateway.responses import OrderInfo
+from stages.exchange.gateway.formatter import OrderInfo
 
 MAX_ORDERS: Final = 1_000_000
 

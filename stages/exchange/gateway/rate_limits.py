@@ -22,7 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from stages.exchange.gateway.errors import TOO_MANY_ORDERS, TOO_MANY_REQUESTS, ApiError
+from hftpipe.schema.exchange_errors import too_many_orders, too_much_weight
+from stages.exchange.protocol.api_error import ApiError
 from stages.exchange.protocol.settings import RateLimitSettings
 
 MINUTE_MS: Final = 60_000
@@ -83,12 +84,8 @@ class RateLimiter:
         window.count += weight
         limit = self.limits.request_weight_per_minute
         if window.count > limit:
-            raise ApiError(
-                TOO_MANY_REQUESTS,
-                f"Too much request weight used; current limit is {limit} request weight per 1 MINUTE. "
-                "Please use WebSocket Streams for live updates to avoid polling the API.",
-                status=429,
-                data={"serverTime": now_ms, "retryAfter": window.reset_at()},
+            raise ApiError.of(
+                too_much_weight(limit), status=429, data={"serverTime": now_ms, "retryAfter": window.reset_at()}
             )
 
     def weight_used(self, ip: str, now_ms: int) -> int:
@@ -117,7 +114,7 @@ class RateLimiter:
 
     @staticmethod
     def _too_many_orders(limit: int, interval: str) -> ApiError:
-        return ApiError(TOO_MANY_ORDERS, f"Too many new orders; current limit is {limit} orders per {interval}.", 429)
+        return ApiError.of(too_many_orders(limit, interval), status=429)
 
     # -- connections ------------------------------------------------------------------------------
     def add_connection(self, ip: str, now_ms: int) -> bool:

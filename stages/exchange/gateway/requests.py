@@ -29,31 +29,45 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
-from hftpipe.schema.exchange import Command, ReplaceMode, RespType, encode_id
-from hftpipe.schema.fixedpoint import INT64_MAX
-from hftpipe.schema.trading import OrderSide, OrderType, TimeInForce
-from stages.exchange.gateway.codec import CommandRecord
-from stages.exchange.gateway.errors import (
+from hftpipe.schema.exchange import Command, ReplaceMode, RespType
+from hftpipe.schema.exchange_codec import CommandRecord, encode_id
+from hftpipe.schema.exchange_errors import (
+    CANCEL_ID_MISSING,
+    DECIMAL_RANGE,
+    ICEBERG_UNSUPPORTED,
+    INVALID_CANCEL_REPLACE_MODE,
     INVALID_CANCEL_RESTRICTIONS,
-    INVALID_MESSAGE,
     INVALID_ORDER_TYPE,
     INVALID_SIDE,
+    INVALID_STP_MODE,
+    INVALID_SYMBOL,
     INVALID_TIF,
-    NEW_ORDER_REJECTED,
-    UNSUPPORTED_OPERATION,
-    api_error,
-    bad_symbol,
+    NOTIONAL,
+    OPERATION_NOT_SUPPORTED,
+    QTY_OR_QUOTE_MISSING,
+    QUOTE_NOT_REQUIRED,
+    STOP_LOSS_LIMIT_UNSUPPORTED,
+    STOP_LOSS_UNSUPPORTED,
+    TAKE_PROFIT_LIMIT_UNSUPPORTED,
+    TAKE_PROFIT_UNSUPPORTED,
+    TRAILING_STOP_UNSUPPORTED,
+    RejectReason,
+    filter_failure,
     illegal,
     mandatory,
     not_required,
     one_of,
+    overflowed,
+    recv_window_too_large,
     too_precise,
 )
+from hftpipe.schema.fixedpoint import INT64_MAX
+from hftpipe.schema.trading import OrderSide, OrderType, TimeInForce
+from stages.exchange.protocol.api_error import ApiError
 from stages.exchange.protocol.exchange_info import DEFAULT_STP_MODE, STP_MODES
 from stages.exchange.protocol.settings import ExchangeSettings, SymbolSettings
 from stages.exchange.protocol.signing import param_text
 
-DECIMAL_RANGE: Final = r"^([0-9]{1,20})(\.[0-9]{1,20})?$"
 _DECIMAL: Final = re.compile(DECIMAL_RANGE)
 CLIENT_ID_RANGE: Final = r"^[\.A-Z\:/a-z0-9_-]{1,36}$"
 _CLIENT_ID: Final = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
@@ -69,10 +83,10 @@ ORDER_TYPES: Final = {
     "LIMIT_MAKER": int(OrderType.LIMIT_MAKER),
 }
 UNSUPPORTED_TYPES: Final = {
-    "STOP_LOSS": "Stop loss orders are not supported for this symbol.",
-    "STOP_LOSS_LIMIT": "Stop loss limit orders are not supported for this symbol.",
-    "TAKE_PROFIT": "Take profit orders are not supported for this symbol.",
-    "TAKE_PROFIT_LIMIT": "Take profit limit orders are not supported for this symbol.",
+    "STOP_LOSS": STOP_LOSS_UNSUPPORTED,
+    "STOP_LOSS_LIMIT": STOP_LOSS_LIMIT_UNSUPPORTED,
+    "TAKE_PROFIT": TAKE_PROFIT_UNSUPPORTED,
+    "TAKE_PROFIT_LIMIT": TAKE_PROFIT_LIMIT_UNSUPPORTED,
 }
 TIFS: Final = {"GTC": int(TimeInForce.GTC), "IOC": int(TimeInForce.IOC), "FOK": int(TimeInForce.FOK)}
 RESP_TYPES: Final = {"ACK": int(RespType.ACK), "RESULT": int(RespType.RESULT), "FULL": int(RespType.FULL)}
@@ -101,11 +115,11 @@ def present(params: Mapping[str, Any], name: str) -> bool:
 def text_param(params: Mapping[str, Any], name: str, required: bool = True) -> str | None:
     if not present(params, name):
         if required:
-            raise mandatory(name)
+            raise ApiError.of(mandatory(name))
         return None
     value = params[name]
     if not isinstance(value, str):
-        raise mandatory(name)
+        raise ApiError.of(mandatory(name))
     return str.__str__(value)
 
 
@@ -113,14 +127,14 @@ def int_param(params: Mapping[str, Any], name: str, required: bool = True) -> in
     """An integer sent as a JSON number or a numeric string."""
     if not present(params, name):
         if required:
-            raise mandatory(name)
+            raise ApiError.of(mandatory(name))
         return None
     value = params[name]
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise illegal(name, "^[0-9]{1,20}$")
+        raise ApiError.of(illegal(name, "^[0-9]{1,20}$"))
     text = value if isinstance(value, str) else str(value)
     if not _INTEGER.match(text):
-        raise illegal(name, "^[0-9]{1,20}$")
+        raise ApiError.of(illegal(name, "^[0-9]{1,20}$"))
     return int(text)
 
 
@@ -130,25 +144,25 @@ def decimal_param(params: Mapping[str, Any], name: str, scale: int, filter_name:
         return None
     value = params[name]
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise illegal(name, DECIMAL_RANGE)
+        raise ApiError.of(illegal(name, DECIMAL_RANGE))
     text = param_text(value)
     if isinstance(value, float) and "e" in text.lower():  # a float client wrote 1e-05: take its value
         text = format(Decimal(text), "f")
     match = _DECIMAL.match(text)
     if match is None:
-        raise illegal(name, DECIMAL_RANGE)
+        raise ApiError.of(illegal(name, DECIMAL_RANGE))
     whole, fraction = match.group(1), (match.group(2) or ".")[1:].rstrip("0")
     if len(fraction) > MAX_DECIMALS:
-        raise too_precise(name)
+        raise ApiError.of(too_precise(name))
     if len(fraction) > scale:
         if filter_name is None:
-            raise too_precise(name)
-        raise api_error(INVALID_MESSAGE, f"Filter failure: {filter_name}")
+            raise ApiError.of(too_precise(name))
+        raise ApiError.of(filter_failure(filter_name))
     result: int = int(whole) * 10**scale + (int(fraction) * 10 ** (scale - len(fraction)) if fraction else 0)
     if result > INT64_MAX:
-        raise api_error(-1108, f"Parameter '{name}' overflowed.")
+        raise ApiError.of(overflowed(name))
     if result == 0 and filter_name is not None:
-        raise api_error(INVALID_MESSAGE, f"Filter failure: {filter_name}")
+        raise ApiError.of(filter_failure(filter_name))
     return result
 
 
@@ -157,7 +171,7 @@ def client_id_param(params: Mapping[str, Any], name: str, generate: bool) -> str
         return new_client_order_id() if generate else None
     value = params[name]
     if not isinstance(value, str) or not _CLIENT_ID.match(value):
-        raise illegal(name, CLIENT_ID_RANGE)
+        raise ApiError.of(illegal(name, CLIENT_ID_RANGE))
     return str.__str__(value)
 
 
@@ -166,7 +180,7 @@ def symbol_param(params: Mapping[str, Any], settings: ExchangeSettings, name: st
     assert text is not None
     symbol = settings.symbol(text)
     if symbol is None:
-        raise bad_symbol()
+        raise ApiError.of(INVALID_SYMBOL)
     return symbol
 
 
@@ -178,7 +192,7 @@ def bool_param(params: Mapping[str, Any], name: str) -> bool | None:
         return value
     if isinstance(value, str) and value.lower() in ("true", "false"):
         return value.lower() == "true"
-    raise illegal(name, "true, false")
+    raise ApiError.of(illegal(name, "true, false"))
 
 
 def recv_window_ms(params: Mapping[str, Any], maximum_ms: int) -> Decimal:
@@ -187,37 +201,37 @@ def recv_window_ms(params: Mapping[str, Any], maximum_ms: int) -> Decimal:
         return Decimal(5000)
     value = params["recvWindow"]
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise illegal("recvWindow", "^[0-9]{1,20}(\\.[0-9]{1,3})?$")
+        raise ApiError.of(illegal("recvWindow", "^[0-9]{1,20}(\\.[0-9]{1,3})?$"))
     try:
         window = Decimal(param_text(value))
     except InvalidOperation:
-        raise illegal("recvWindow", "^[0-9]{1,20}(\\.[0-9]{1,3})?$") from None
+        raise ApiError.of(illegal("recvWindow", "^[0-9]{1,20}(\\.[0-9]{1,3})?$")) from None
     if not window.is_finite() or window <= 0:
-        raise illegal("recvWindow", "^[0-9]{1,20}(\\.[0-9]{1,3})?$")
+        raise ApiError.of(illegal("recvWindow", "^[0-9]{1,20}(\\.[0-9]{1,3})?$"))
     if window > maximum_ms:
-        raise api_error(-1102, f"'recvWindow' contains unexpected value. Cannot be greater than '{maximum_ms}'.")
+        raise ApiError.of(recv_window_too_large(maximum_ms))
     return window
 
 
 def timestamp_ms(params: Mapping[str, Any]) -> Decimal:
     """``timestamp`` in ms; microsecond timestamps (16 digits) are accepted as Binance does."""
     if not present(params, "timestamp"):
-        raise mandatory("timestamp")
+        raise ApiError.of(mandatory("timestamp"))
     value = params["timestamp"]
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise mandatory("timestamp")
+        raise ApiError.of(mandatory("timestamp"))
     text = value if isinstance(value, str) else str(value)
     if not text.isascii() or not text.isdigit():
-        raise mandatory("timestamp")
+        raise ApiError.of(mandatory("timestamp"))
     raw = int(text)
     return Decimal(raw) / 1000 if raw >= 10**14 else Decimal(raw)
 
 
-def _choice(params: Mapping[str, Any], name: str, choices: Mapping[str, int], code: int, message: str) -> int:
+def _choice(params: Mapping[str, Any], name: str, choices: Mapping[str, int], invalid: RejectReason) -> int:
     text = text_param(params, name)
     assert text is not None
     if text not in choices:
-        raise api_error(code, message)
+        raise ApiError.of(invalid)
     return choices[text]
 
 
@@ -277,55 +291,55 @@ class CancelReplace:
 
 def parse_new_order(params: Mapping[str, Any], settings: ExchangeSettings) -> NewOrder:
     symbol = symbol_param(params, settings)
-    side = _choice(params, "side", SIDES, INVALID_SIDE, "Invalid side.")
+    side = _choice(params, "side", SIDES, INVALID_SIDE)
     type_text = text_param(params, "type")
     assert type_text is not None
     if type_text in UNSUPPORTED_TYPES:
-        raise api_error(NEW_ORDER_REJECTED, UNSUPPORTED_TYPES[type_text])
+        raise ApiError.of(UNSUPPORTED_TYPES[type_text])
     if type_text not in ORDER_TYPES:
-        raise api_error(INVALID_ORDER_TYPE, "Invalid orderType.")
+        raise ApiError.of(INVALID_ORDER_TYPE)
     order_type = ORDER_TYPES[type_text]
     if present(params, "trailingDelta"):
-        raise api_error(NEW_ORDER_REJECTED, "Trailing stop orders are not supported for this symbol.")
+        raise ApiError.of(TRAILING_STOP_UNSUPPORTED)
     if present(params, "icebergQty"):
-        raise api_error(NEW_ORDER_REJECTED, "Iceberg orders are not supported for this symbol.")
+        raise ApiError.of(ICEBERG_UNSUPPORTED)
     if present(params, "stopPrice"):
-        raise not_required("stopPrice")
+        raise ApiError.of(not_required("stopPrice"))
     limit_like = order_type != ORDER_TYPES["MARKET"]
     tif = int(TimeInForce.GTC)
     if order_type == ORDER_TYPES["LIMIT"]:
-        tif = _choice(params, "timeInForce", TIFS, INVALID_TIF, "Invalid timeInForce.")
+        tif = _choice(params, "timeInForce", TIFS, INVALID_TIF)
     elif present(params, "timeInForce"):
-        raise not_required("timeInForce")
+        raise ApiError.of(not_required("timeInForce"))
     price = decimal_param(params, "price", symbol.price_scale, "PRICE_FILTER")
     qty = decimal_param(params, "quantity", symbol.qty_scale, "LOT_SIZE")
     quote_qty = decimal_param(params, "quoteOrderQty", symbol.price_scale + symbol.qty_scale, None)
     if quote_qty == 0:
-        raise api_error(INVALID_MESSAGE, "Filter failure: NOTIONAL")
+        raise ApiError.of(NOTIONAL)
     if limit_like:
         if price is None:
-            raise mandatory("price")
+            raise ApiError.of(mandatory("price"))
         if qty is None:
-            raise mandatory("quantity")
+            raise ApiError.of(mandatory("quantity"))
         if quote_qty is not None:
-            raise not_required("quoteOrderQty")
+            raise ApiError.of(QUOTE_NOT_REQUIRED)
     else:
         if price is not None:
-            raise not_required("price")
+            raise ApiError.of(not_required("price"))
         if qty is None and quote_qty is None:
-            raise one_of("quantity", "quoteOrderQty")
+            raise ApiError.of(QTY_OR_QUOTE_MISSING)
         if qty is not None and quote_qty is not None:
-            raise not_required("quoteOrderQty")
+            raise ApiError.of(QUOTE_NOT_REQUIRED)
     stp_text = text_param(params, "selfTradePreventionMode", required=False) or DEFAULT_STP_MODE
     if stp_text not in STP_MODES:
-        raise api_error(INVALID_MESSAGE, "This symbol does not allow the specified self-trade prevention mode.")
+        raise ApiError.of(INVALID_STP_MODE)
     resp_text = text_param(params, "newOrderRespType", required=False)
     if resp_text is None:
         resp_type = RESP_TYPES["FULL"] if type_text in ("LIMIT", "MARKET") else RESP_TYPES["ACK"]
     elif resp_text in RESP_TYPES:
         resp_type = RESP_TYPES[resp_text]
     else:
-        raise illegal("newOrderRespType", "ACK, RESULT, FULL")
+        raise ApiError.of(illegal("newOrderRespType", "ACK, RESULT, FULL"))
     client_order_id = client_id_param(params, "newClientOrderId", generate=True)
     assert client_order_id is not None
     return NewOrder(
@@ -346,8 +360,8 @@ def _check_cancel_restrictions(params: Mapping[str, Any]) -> None:
     if not present(params, "cancelRestrictions"):
         return
     if params["cancelRestrictions"] not in CANCEL_RESTRICTIONS:
-        raise api_error(INVALID_CANCEL_RESTRICTIONS, "Invalid cancelRestrictions")
-    raise api_error(UNSUPPORTED_OPERATION)
+        raise ApiError.of(INVALID_CANCEL_RESTRICTIONS)
+    raise ApiError.of(OPERATION_NOT_SUPPORTED)
 
 
 def parse_cancel(
@@ -361,9 +375,9 @@ def parse_cancel(
     order_id = int_param(params, id_name, required=False)
     orig = client_id_param(params, orig_name, generate=False)
     if order_id is None and orig is None:
-        raise one_of(orig_name, id_name)
+        raise ApiError.of(one_of(orig_name, id_name))
     if order_id is not None and order_id <= 0:
-        raise illegal(id_name, "^[0-9]{1,20}$")
+        raise ApiError.of(illegal(id_name, "^[0-9]{1,20}$"))
     _check_cancel_restrictions(params)
     new_id = client_id_param(params, new_name, generate=True)
     assert new_id is not None
@@ -373,10 +387,10 @@ def parse_cancel(
 
 
 def parse_cancel_replace(params: Mapping[str, Any], settings: ExchangeSettings) -> CancelReplace:
-    mode = _choice(params, "cancelReplaceMode", REPLACE_MODES, -1100, "Invalid cancelReplaceMode.")
+    mode = _choice(params, "cancelReplaceMode", REPLACE_MODES, INVALID_CANCEL_REPLACE_MODE)
     exceeded = text_param(params, "orderRateLimitExceededMode", required=False)
     if exceeded is not None and exceeded not in RATE_LIMIT_EXCEEDED_MODES:
-        raise illegal("orderRateLimitExceededMode", ", ".join(RATE_LIMIT_EXCEEDED_MODES))
+        raise ApiError.of(illegal("orderRateLimitExceededMode", ", ".join(RATE_LIMIT_EXCEEDED_MODES)))
     cancel = parse_cancel(params, settings, "cancelOrderId", "cancelOrigClientOrderId", "cancelNewClientOrderId")
     order = parse_new_order(params, settings)
     return CancelReplace(cancel=cancel, order=order, replace_mode=mode)
@@ -388,7 +402,7 @@ def parse_order_query(params: Mapping[str, Any], settings: ExchangeSettings) -> 
     order_id = int_param(params, "orderId", required=False)
     orig = client_id_param(params, "origClientOrderId", generate=False)
     if order_id is None and orig is None:
-        raise one_of("origClientOrderId", "orderId")
+        raise ApiError.of(CANCEL_ID_MISSING)
     return symbol, order_id or 0, orig or ""
 
 
@@ -400,7 +414,7 @@ def depth_limit(params: Mapping[str, Any]) -> int:
     if limit is None:
         return 100
     if not 1 <= limit <= DEPTH_LIMIT_MAX:
-        raise illegal("limit", f"1-{DEPTH_LIMIT_MAX}")
+        raise ApiError.of(illegal("limit", f"1-{DEPTH_LIMIT_MAX}"))
     return limit
 
 

@@ -12,9 +12,9 @@ from collections.abc import Callable
 
 import posix_ipc
 
+from hftpipe.schema.exchange_codec import EventRecord
 from hftpipe.substrate.async_idle import AsyncIdle
 from hftpipe.substrate.ring import Ring
-from stages.exchange.gateway.codec import EventRecord, unpack_event
 
 
 class RingReader:
@@ -40,7 +40,7 @@ class RingReader:
         return self._idle.parks
 
     def _handle(self, buffer: memoryview, offset: int) -> None:
-        self._on_record(unpack_event(buffer, offset))
+        self._on_record(EventRecord.unpack_from(buffer, offset))
 
     def poll(self) -> int:
         """Deliver what is readable now (at most one batch); how many records."""

@@ -20,10 +20,9 @@ import contextlib
 import logging
 import socket
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any, Final
+from typing import Final
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -31,19 +30,19 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from hftpipe.runtime import AsyncAgent, StageContext
+from hftpipe.schema.exchange_codec import EventRecord
 from hftpipe.substrate.counters import CounterKind
 from stages.exchange.gateway.admin import AdminServer, bind_admin_socket
 from stages.exchange.gateway.api import ApiCounters, GatewayApi
-from stages.exchange.gateway.codec import EventRecord
-from stages.exchange.gateway.errors import ApiError
+from stages.exchange.gateway.formatter import Formatter
 from stages.exchange.gateway.keys import KeyStore
 from stages.exchange.gateway.link import AccountingLink
 from stages.exchange.gateway.rate_limits import RateLimiter
-from stages.exchange.gateway.responses import Formatter
 from stages.exchange.gateway.ring_reader import RingReader
 from stages.exchange.gateway.session import Session
 from stages.exchange.gateway.user_data import UserData
-from stages.exchange.protocol.settings import ExchangeSettings
+from stages.exchange.protocol.api_error import ApiError
+from stages.exchange.protocol.settings import ExchangeSettings, expect_settings
 from stages.exchange.protocol.topology import ACCOUNTING_TO_GATEWAY, GATEWAY_TO_ACCOUNTING
 
 API_PATH: Final = "/ws-api/v3"
@@ -65,15 +64,15 @@ if connection_logger.level == logging.NOTSET:
 class GatewayStage(AsyncAgent):
     @dataclass(frozen=True, slots=True, kw_only=True)
     class Params:
-        exchange: Mapping[str, Any]
-        """The raw ``[exchange]`` table."""
+        settings: ExchangeSettings
+        """The parsed ``[exchange]`` table (the config expander parses it once per process)."""
         request_timeout_s: float = 10.0
         """A request with no answer by then gets -1007 (execution status unknown)."""
         admin_timeout_s: float = 120.0
         """Admin requests wait this long (``status`` waits for the journal replay)."""
 
         def __post_init__(self) -> None:
-            ExchangeSettings.from_raw(self.exchange)  # a ConfigError names the bad key
+            expect_settings(self.settings)
             if self.request_timeout_s <= 0 or self.admin_timeout_s <= 0:
                 raise ValueError("request_timeout_s and admin_timeout_s must be > 0")
 
@@ -81,7 +80,7 @@ class GatewayStage(AsyncAgent):
         super().__init__(ctx)
         params: GatewayStage.Params = ctx.params
         self.params = params
-        self.settings = settings = ExchangeSettings.from_raw(params.exchange)
+        self.settings = settings = params.settings
         self._in = ctx.inputs[ACCOUNTING_TO_GATEWAY].ring
         out = ctx.outputs[GATEWAY_TO_ACCOUNTING]
         self.keys = KeyStore(settings)

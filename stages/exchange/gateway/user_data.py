@@ -22,9 +22,9 @@ from collections import defaultdict
 from typing import Final
 
 from hftpipe.schema.exchange import Event
-from stages.exchange.gateway.codec import REPLAY, EventRecord
+from hftpipe.schema.exchange_codec import REPLAY, EventRecord
+from stages.exchange.gateway.formatter import OPEN_STATUSES, Formatter, OrderInfo
 from stages.exchange.gateway.orders import OrderCache
-from stages.exchange.gateway.responses import OPEN_STATUSES, Formatter, OrderInfo
 from stages.exchange.gateway.session import Session
 
 _NEW: Final = int(Event.NEW)

@@ -22,10 +22,10 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, Final
 
-from hftpipe.schema.exchange import ASSET_SCALE
+from hftpipe.schema.exchange import ASSET_SCALE, STPMode
 from stages.exchange.protocol.settings import ExchangeSettings, RateLimitSettings, SymbolSettings
 
-STP_MODES: Final = ("NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH")
+STP_MODES: Final = tuple(mode.name for mode in sorted(STPMode))
 """Binance ``selfTradePreventionMode`` names; the index is the records' ``stp_mode`` value."""
 DEFAULT_STP_MODE: Final = "EXPIRE_MAKER"
 """What an order without ``selfTradePreventionMode`` gets (Binance's default on most symbols)."""

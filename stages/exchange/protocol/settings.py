@@ -1,9 +1,11 @@
 """The ``[exchange]`` table of an exchange config: symbols, assets, accounts, keys, ports.
 
-Parsed once into frozen dataclasses; every mistake is a :class:`ConfigError`
-naming the key (exit 78). Every exchange stage gets the raw table as its
-``exchange`` param and calls :meth:`ExchangeSettings.from_raw` again, so all
-stages see the same, already validated, settings.
+Parsed once per process into frozen dataclasses, by the config expander
+(:func:`stages.exchange.protocol.topology.expand_config`), which hands the one
+:class:`ExchangeSettings` to every exchange stage it generates as its
+``settings`` param; every mistake is a :class:`ConfigError` naming the key
+(exit 78). The checks are the runtime's shared ones
+(:mod:`hftpipe.runtime.validation`) plus the exchange's own (decimals, scales).
 
 Fixed point: a symbol's price and quantity scales come from its ``tick_size``
 and ``step_size``; ``price_scale + qty_scale`` may not exceed
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from hftpipe.runtime.validation import ConfigError, port, reject_unknown, table, tables, typed
+from hftpipe.runtime.validation import ConfigError, port, reject_unknown, string, table, tables, typed
 from hftpipe.schema.exchange import ASSET_SCALE, FEE_ACCOUNT
 from hftpipe.schema.fixedpoint import parse_fixed
 
@@ -168,6 +170,15 @@ class ExchangeSettings:
         return _parse(raw, key)
 
 
+def expect_settings(value: object) -> None:
+    """What every exchange stage's ``Params`` checks: its ``settings`` came from the expander."""
+    if not isinstance(value, ExchangeSettings):
+        raise ValueError(
+            f"settings must be the parsed [exchange] table, got {type(value).__name__}: "
+            "exchange stages are configured by an [exchange] table"
+        )
+
+
 # ------------------------------------------------------------------------------------- parsing
 
 _TOP_KEYS: Final = {
@@ -201,16 +212,6 @@ _SYMBOL_KEYS: Final = {
     "max_notional",
     "initial_price",
 }
-
-
-
-
-
-
-
-
-
-
 
 
 def _decimal(raw: Mapping[str, Any], name: str, key: str, default: str | None = None) -> str:
@@ -436,9 +437,7 @@ def _parse(raw: Mapping[str, Any], key: str) -> ExchangeSettings:
             for name in RateLimitSettings.__dataclass_fields__
         }
     )
-    fsync = typed(raw, "journal_fsync", key, str, "none")
-    if fsync not in FSYNC_POLICIES:
-        raise ConfigError(f"{key}.journal_fsync", f"must be one of {', '.join(FSYNC_POLICIES)}, got {fsync!r}")
+    fsync = string(raw, "journal_fsync", key, "none", FSYNC_POLICIES)
     market_port, api_port = port(raw, "market_port", key, 9443), port(raw, "api_port", key, 9444)
     if market_port and market_port == api_port:
         raise ConfigError(f"{key}.api_port", "must differ from market_port")

@@ -1,20 +1,31 @@
-"""Binance's signature payload and HMAC-SHA256: one recipe for the gateway (verifies) and the flow (signs).
+"""Binance request signatures, in one place: the gateway verifies with it and the flow clients sign with it.
 
 The payload is every request parameter except ``signature``, sorted by name,
 written as ``name=value`` and joined with ``&`` (Binance ``web-socket-api.md``,
-"SIGNED request example"). Values are written as the client sent them: strings
-as they are (the gateway keeps JSON numbers as their original text, a ``str``
-subclass, so ``price=52000.00`` stays ``52000.00``), booleans ``true``/``false``
-as in JSON. HMAC signatures are lower-case hex.
+"SIGNED request example"). Values are written as the client sent them:
+strings as they are (the gateway keeps JSON numbers as their original text, a
+``str`` subclass, so a client that signed ``price=52000.00`` is verified
+against ``52000.00``, not against a float's repr), booleans ``true``/``false``
+as in JSON.
+
+HMAC-SHA256 signatures are hex, lower case when made here and accepted in
+either case (Binance says so); Ed25519 ones are base64 and checked with the
+``cryptography`` package. RSA keys are not offered.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import json
 from collections.abc import Mapping
 from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 
 def param_text(value: Any) -> str:
@@ -40,3 +51,28 @@ def signature_payload(params: Mapping[str, Any]) -> str:
 def hmac_signature(secret: str, payload: str) -> str:
     """Lower-case hex HMAC-SHA256 of ``payload`` keyed with ``secret`` (both ASCII)."""
     return hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+
+
+def verify_hmac(secret: str, payload: str, signature: str) -> bool:
+    expected = hmac_signature(secret, payload)
+    return hmac.compare_digest(expected, signature.lower())
+
+
+def load_ed25519_public_key(pem: str) -> Ed25519PublicKey:
+    """The public key of a PEM text; ``ValueError`` unless it is an Ed25519 public key."""
+    key = load_pem_public_key(pem.encode())
+    if not isinstance(key, Ed25519PublicKey):
+        raise ValueError(f"not an Ed25519 public key: {type(key).__name__}")
+    return key
+
+
+def verify_ed25519(key: Ed25519PublicKey, payload: str, signature: str) -> bool:
+    try:
+        raw = base64.b64decode(signature, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    try:
+        key.verify(raw, payload.encode())
+    except InvalidSignature:
+        return False
+    return True

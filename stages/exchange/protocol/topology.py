@@ -4,7 +4,9 @@ One engine process per symbol, one accounting (sequencer, ledger, journal),
 one gateway (WebSocket API), one publisher (market data), and the flow
 generator when ``[exchange.flow] enabled``. ``[stages.NAME]`` tables in the
 same file may set ``cpu``, ``idle``, ``realtime_priority`` and ``mlockall`` of
-a generated stage; everything else is derived here.
+a generated stage; everything else is derived here. The table is parsed here,
+once per process that loads the config, and every generated stage gets the
+same :class:`ExchangeSettings` as its ``settings`` param.
 """
 
 from __future__ import annotations
@@ -52,12 +54,11 @@ def expand(
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The ``stages`` table and ``rings`` list of the exchange pipeline."""
     settings = ExchangeSettings.from_raw(raw_exchange)
-    exchange = dict(raw_exchange)
     stages: dict[str, dict[str, Any]] = {}
     rings: list[dict[str, Any]] = []
     for symbol in settings.symbols:
         name = engine_stage(symbol.symbol)
-        stages[name] = {"class": ENGINE_CLASS, "params": {"exchange": exchange, "symbol": symbol.symbol}}
+        stages[name] = {"class": ENGINE_CLASS, "params": {"settings": settings, "symbol": symbol.symbol}}
         rings += [
             {
                 "name": command_ring(symbol.symbol),
@@ -81,9 +82,9 @@ def expand(
                 "slot_size": RECORD_SIZE,
             },
         ]
-    stages["accounting"] = {"class": ACCOUNTING_CLASS, "params": {"exchange": exchange}}
-    stages["publisher"] = {"class": PUBLISHER_CLASS, "params": {"exchange": exchange}}
-    stages["gateway"] = {"class": GATEWAY_CLASS, "params": {"exchange": exchange}}
+    stages["accounting"] = {"class": ACCOUNTING_CLASS, "params": {"settings": settings}}
+    stages["publisher"] = {"class": PUBLISHER_CLASS, "params": {"settings": settings}}
+    stages["gateway"] = {"class": GATEWAY_CLASS, "params": {"settings": settings}}
     rings += [
         {
             "name": GATEWAY_TO_ACCOUNTING,
@@ -101,7 +102,7 @@ def expand(
         },
     ]
     if settings.flow.enabled:
-        stages["flow"] = {"class": FLOW_CLASS, "params": {"exchange": exchange}}
+        stages["flow"] = {"class": FLOW_CLASS, "params": {"settings": settings}}
     for name, override in raw_stages.items():
         if name not in stages:
             raise ConfigError(f"stages.{name}", f"not a stage of this exchange (stages: {', '.join(stages)})")

@@ -25,6 +25,19 @@ from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 
+from hftpipe.schema.exchange_errors import (
+    DUPLICATE_PARAMETER,
+    DUPLICATE_SYMBOL,
+    INVALID_PARAMETER_COMBINATION,
+    INVALID_SYMBOL,
+    INVALID_SYMBOL_STATUS,
+    INVALID_TICKER_TYPE,
+    empty,
+    illegal,
+    mandatory,
+    unread_parameters,
+)
+from stages.exchange.protocol.api_error import ApiError
 from stages.exchange.protocol.exchange_info import UnknownSymbolError, build_exchange_info
 from stages.exchange.protocol.settings import ExchangeSettings
 from stages.exchange.publisher import encoders
@@ -41,6 +54,8 @@ _SYMBOL_RE: Final = re.compile(r"[A-Z0-9\-_.]{1,20}")
 _INT_RE: Final = re.compile(r"[0-9]{1,20}")
 CONTENT_TYPE: Final = "application/json;charset=UTF-8"
 SYMBOL_STATUSES: Final = ("TRADING", "HALT", "BREAK")
+NO_ENDPOINT_CODE: Final = -1
+"""The code in the 404 body of an unknown path (no Binance code names that)."""
 MINI_TICKER_KEYS: Final = (
     "symbol", "openPrice", "highPrice", "lowPrice", "lastPrice", "volume", "quoteVolume",
     "openTime", "closeTime", "firstId", "lastId", "count",
@@ -53,38 +68,17 @@ class HttpReply:
     body: bytes
 
 
-class RestError(Exception):
-    def __init__(self, code: int, msg: str, status: int = 400) -> None:
-        super().__init__(msg)
-        self.code = code
-        self.msg = msg
-        self.status = status
-
-
-def _illegal(name: str, legal: str) -> RestError:
-    return RestError(-1100, f"Illegal characters found in parameter '{name}'; legal range is '{legal}'.")
-
-
-def _mandatory(name: str) -> RestError:
-    return RestError(-1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.")
-
-
-INVALID_SYMBOL: Final = RestError(-1121, "Invalid symbol.")
-
-
 def parse_query(query: str, allowed: frozenset[str]) -> dict[str, str]:
     """The query's parameters, each at most once and all of them known to the endpoint."""
     params: dict[str, str] = {}
     for key, value in parse_qsl(query, keep_blank_values=True):
         if key in params:
-            raise RestError(-1101, "Duplicate values for a parameter detected.")
+            raise ApiError.of(DUPLICATE_PARAMETER)
         params[key] = value
     unread = [key for key in params if key not in allowed]
     if unread:
         read = len(params) - len(unread)
-        raise RestError(
-            -1104, f"Not all sent parameters were read; read '{read}' parameter(s) but was sent '{len(params)}'."
-        )
+        raise ApiError.of(unread_parameters(read, len(params)))
     return params
 
 
@@ -93,12 +87,12 @@ def _limit(params: Mapping[str, str], default: int, maximum: int) -> int:
     if text is None:
         return default
     if text == "":
-        raise RestError(-1105, "Parameter 'limit' was empty.")
+        raise ApiError.of(empty("limit"))
     if not _INT_RE.fullmatch(text):
-        raise _illegal("limit", INT_RANGE)
+        raise ApiError.of(illegal("limit", INT_RANGE))
     value = int(text)
     if value < 1:
-        raise _mandatory("limit")
+        raise ApiError.of(mandatory("limit"))
     return min(value, maximum)
 
 
@@ -132,54 +126,54 @@ class RestApi:
         route = self._routes.get(parts.path)
         try:
             if route is None:
-                raise RestError(-1, f"No such endpoint: GET {parts.path}", status=404)
+                raise ApiError(NO_ENDPOINT_CODE, f"No such endpoint: GET {parts.path}", status=404)
             allowed, handler = route
             result = handler(parse_query(parts.query, allowed))
             if isinstance(result, bytes):
                 return HttpReply(200, result)
             return HttpReply(200, orjson.dumps(result))
-        except RestError as exc:
+        except ApiError as exc:
             self.errors += 1
-            return HttpReply(exc.status, orjson.dumps({"code": exc.code, "msg": exc.msg}))
+            return HttpReply(exc.status, orjson.dumps(exc.error_object()))
 
     # -- parameters ------------------------------------------------------------------
     def _market(self, params: Mapping[str, str]) -> SymbolMarket:
         name = params.get("symbol")
         if not name:
-            raise _mandatory("symbol")
+            raise ApiError.of(mandatory("symbol"))
         return self._lookup(name)
 
     def _lookup(self, name: str) -> SymbolMarket:
         if not _SYMBOL_RE.fullmatch(name):
-            raise _illegal("symbol", SYMBOL_RANGE)
+            raise ApiError.of(illegal("symbol", SYMBOL_RANGE))
         market = self.markets.get(name)
         if market is None:
-            raise INVALID_SYMBOL
+            raise ApiError.of(INVALID_SYMBOL)
         return market
 
     def _symbol_names(self, params: Mapping[str, str]) -> list[str] | None:
         """``symbol=X`` or ``symbols=["X","Y"]`` (validated names), or ``None`` for neither."""
         if "symbol" in params and "symbols" in params:
-            raise RestError(-1128, "Combination of optional parameters invalid.")
+            raise ApiError.of(INVALID_PARAMETER_COMBINATION)
         if "symbol" in params:
             name = params["symbol"]
             if not name:
-                raise _mandatory("symbol")
+                raise ApiError.of(mandatory("symbol"))
             if not _SYMBOL_RE.fullmatch(name):
-                raise _illegal("symbol", SYMBOL_RANGE)
+                raise ApiError.of(illegal("symbol", SYMBOL_RANGE))
             return [name]
         if "symbols" not in params:
             return None
         try:
             names = orjson.loads(params["symbols"])
         except orjson.JSONDecodeError:
-            raise _illegal("symbols", SYMBOLS_RANGE) from None
+            raise ApiError.of(illegal("symbols", SYMBOLS_RANGE)) from None
         if not isinstance(names, list) or not all(isinstance(n, str) and _SYMBOL_RE.fullmatch(n) for n in names):
-            raise _illegal("symbols", SYMBOLS_RANGE)
+            raise ApiError.of(illegal("symbols", SYMBOLS_RANGE))
         if not names:
-            raise _mandatory("symbols")
+            raise ApiError.of(mandatory("symbols"))
         if len(set(names)) != len(names):
-            raise RestError(-1151, "Symbol is present multiple times in the list.")
+            raise ApiError.of(DUPLICATE_SYMBOL)
         return names
 
     def _selected(self, params: Mapping[str, str]) -> tuple[list[SymbolMarket], bool]:
@@ -191,7 +185,7 @@ class RestApi:
         for name in names:
             market = self.markets.get(name)
             if market is None:
-                raise INVALID_SYMBOL
+                raise ApiError.of(INVALID_SYMBOL)
             chosen.append(market)
         return chosen, "symbol" in params
 
@@ -203,13 +197,13 @@ class RestApi:
         status = params.get("symbolStatus")
         if status is not None:
             if status not in SYMBOL_STATUSES:
-                raise RestError(-1122, "Invalid symbolStatus.")
+                raise ApiError.of(INVALID_SYMBOL_STATUS)
             if names is not None:
-                raise RestError(-1128, "Combination of optional parameters invalid.")
+                raise ApiError.of(INVALID_PARAMETER_COMBINATION)
         try:
             info = build_exchange_info(self.settings, names)
         except UnknownSymbolError:
-            raise INVALID_SYMBOL from None
+            raise ApiError.of(INVALID_SYMBOL) from None
         if status is not None and status != "TRADING":
             info["symbols"] = []
         return info
@@ -233,7 +227,7 @@ class RestApi:
         """``type=FULL`` (default) or ``MINI`` (no change, weighted average, book or last-trade fields)."""
         kind = params.get("type", "FULL")
         if kind not in ("FULL", "MINI"):
-            raise RestError(-1139, "Invalid ticker type.")
+            raise ApiError.of(INVALID_TICKER_TYPE)
         chosen, single = self._selected(params)
         now = self.clock_ms()
         answers = [encoders.ticker_rest(m.symbol, m.fmt, m.stats(now), *m.replica.top()) for m in chosen]

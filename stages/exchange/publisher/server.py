@@ -12,7 +12,7 @@ A handshake naming a stream not served here is refused with HTTP 400 and an
 unknown path with 404 (Binance accepts and stays silent; failing loudly is
 kinder to a mistyped client). Each connection gets a
 :class:`~.session.ClientSession` (bounded queue, own writer task) and answers
-its control messages through :class:`~.control.ControlHandler`. Slow clients
+its subscription requests through :class:`~.subscriptions.SubscriptionHandler`. Slow clients
 are closed with 1008 and counted in :attr:`MarketDataServer.dropped_clients`.
 """
 
@@ -32,7 +32,6 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from stages.exchange.protocol.settings import ExchangeSettings
-from stages.exchange.publisher.control import INVALID_STREAM, ControlHandler
 from stages.exchange.publisher.hub import StreamHub
 from stages.exchange.publisher.market import SymbolMarket
 from stages.exchange.publisher.rest import CONTENT_TYPE, RestApi
@@ -43,6 +42,7 @@ from stages.exchange.publisher.streams import (
     StreamKind,
     StreamSpec,
 )
+from stages.exchange.publisher.subscriptions import INVALID_STREAM, SubscriptionHandler
 
 LOGGER: Final = logging.getLogger("hftpipe.publisher")
 WS_LOGGER: Final = logging.getLogger("hftpipe.publisher.websockets")
@@ -119,7 +119,7 @@ class MarketDataServer:
             raise ValueError(f"max_client_queue must be >= 1, got {self.max_client_queue}")
         self.catalog = StreamCatalog(list(markets))
         self.rest = RestApi(settings, markets, clock_ms)
-        self.control = ControlHandler(self.catalog, self._subscribe, self._unsubscribe)
+        self.subscriptions = SubscriptionHandler(self.catalog, self._subscribe, self._unsubscribe)
         self.sessions: set[ClientSession] = set()
         self.connections = 0
         self.dropped_clients = 0
@@ -188,7 +188,7 @@ class MarketDataServer:
         writer = asyncio.create_task(session.write_loop())
         try:
             async for message in connection:
-                session.push(self.control.handle(session, message))
+                session.push(self.subscriptions.handle(session, message))
         except ConnectionClosed:
             pass
         finally:

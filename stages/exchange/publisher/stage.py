@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -35,7 +34,7 @@ from hftpipe.runtime import AsyncAgent, InputPort, StageContext
 from hftpipe.schema.records import TS_HOP_FIELD
 from hftpipe.substrate.async_idle import AsyncIdle
 from hftpipe.substrate.counters import CounterKind
-from stages.exchange.protocol.settings import ExchangeSettings
+from stages.exchange.protocol.settings import ExchangeSettings, expect_settings
 from stages.exchange.protocol.topology import market_ring
 from stages.exchange.publisher.hub import StreamHub
 from stages.exchange.publisher.market import SymbolMarket
@@ -53,8 +52,8 @@ def wall_clock_ms() -> int:
 class PublisherStage(AsyncAgent):
     @dataclass(frozen=True, slots=True, kw_only=True)
     class Params:
-        exchange: Mapping[str, Any]
-        """The raw ``[exchange]`` table (every exchange stage parses the same one)."""
+        settings: ExchangeSettings
+        """The parsed ``[exchange]`` table (the config expander parses it once per process)."""
         batch: int = 256
         """Records taken from one ring per drain cycle. Bounds what one cycle can queue to a
         client before its writer runs (see :mod:`.session` on how bursts are told from lag)."""
@@ -62,6 +61,7 @@ class PublisherStage(AsyncAgent):
         """Longest sleep when every ring is empty and the stage has no doorbell (tests)."""
 
         def __post_init__(self) -> None:
+            expect_settings(self.settings)
             if self.batch < 1:
                 raise ValueError("batch must be >= 1")
             if not 0 < self.idle_sleep_ms <= 100:
@@ -71,7 +71,7 @@ class PublisherStage(AsyncAgent):
         super().__init__(ctx)
         params: PublisherStage.Params = ctx.params
         self.params = params
-        self.settings = ExchangeSettings.from_raw(params.exchange)
+        self.settings = params.settings
         self.hub = StreamHub()
         self.markets: dict[str, SymbolMarket] = {}
         self._ports: list[tuple[InputPort, SymbolMarket]] = []

@@ -16,19 +16,11 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from hftpipe.schema.exchange import Command, Event, OrderStatus, ReplaceMode, ReplaceOutcome, reject_reason
+from hftpipe.schema import exchange_codec as codec
+from hftpipe.schema.exchange import Command, Event, ExpireReason, OrderStatus, ReplaceMode, ReplaceOutcome
+from hftpipe.schema.exchange_errors import ErrorCode, reject_reason
 from hftpipe.substrate.ring import Ring
-from stages.exchange.accounting import wire as w
-from stages.exchange.core.matching import (
-    Ack,
-    Canceled,
-    Expired,
-    ExpireReason,
-    Filled,
-    PartiallyFilled,
-    Rejected,
-    Trade,
-)
+from stages.exchange.core.matching import Ack, Canceled, Expired, Filled, PartiallyFilled, Rejected, Trade
 from stages.exchange.core.matching import Event as MatchEvent
 from stages.exchange.engine.stage import build_engine
 from stages.exchange.protocol.settings import SymbolSettings
@@ -38,12 +30,12 @@ class _Info:
     __slots__ = ("account", "client_id", "cum_quote", "order_type", "price", "qty", "quote_qty", "side", "stp", "tif")
 
     def __init__(self, f: list[Any], side: int, order_type: int, tif: int, price: int) -> None:
-        self.account = f[w.C_ACCOUNT]
-        self.client_id = f[w.C_CLIENT_ORDER_ID]
+        self.account = f[codec.C_ACCOUNT]
+        self.client_id = f[codec.C_CLIENT_ORDER_ID]
         self.side, self.order_type, self.tif, self.price = side, order_type, tif, price
-        self.qty = f[w.C_QTY]
-        self.quote_qty = f[w.C_QUOTE_QTY]
-        self.stp = f[w.C_STP_MODE]
+        self.qty = f[codec.C_QTY]
+        self.quote_qty = f[codec.C_QUOTE_QTY]
+        self.stp = f[codec.C_STP_MODE]
         self.cum_quote = 0
 
 
@@ -77,93 +69,95 @@ class FakeEngine:
 
     # ------------------------------------------------------------------ commands
     def _on_command(self, buf: memoryview, offset: int) -> None:
-        f = list(w.unpack_command(buf, offset))
+        f = list(codec.unpack_command(buf, offset))
         self.seen.append(f)
         out: list[list[Any]] = []
-        command = f[w.C_COMMAND]
-        account, now = f[w.C_ACCOUNT], f[w.TS_VENUE]
+        command = f[codec.C_COMMAND]
+        account, now = f[codec.C_ACCOUNT], f[codec.TS_VENUE]
         e = self.engine
         if command == Command.NEW_ORDER:
-            self._translate(self._new_order(f, f[w.C_TAG]), f, out, f[w.C_CLIENT_ORDER_ID])
+            self._translate(self._new_order(f, f[codec.C_TAG]), f, out, f[codec.C_CLIENT_ORDER_ID])
         elif command == Command.CANCEL:
-            oid = f[w.C_ORDER_ID] if f[w.C_ORDER_ID] > 0 else None
-            tag = f[w.C_TAG] if f[w.C_TAG] > 0 else None
-            self._translate(e.cancel(account, oid, tag, now), f, out, f[w.C_CLIENT_ORDER_ID])
+            oid = f[codec.C_ORDER_ID] if f[codec.C_ORDER_ID] > 0 else None
+            tag = f[codec.C_TAG] if f[codec.C_TAG] > 0 else None
+            self._translate(e.cancel(account, oid, tag, now), f, out, f[codec.C_CLIENT_ORDER_ID])
         elif command == Command.CANCEL_ALL:
-            self._translate(e.cancel_all(account, now), f, out, f[w.C_CLIENT_ORDER_ID])
+            self._translate(e.cancel_all(account, now), f, out, f[codec.C_CLIENT_ORDER_ID])
         elif command == Command.CANCEL_REPLACE:
             self._cancel_replace(f, out)
         elif command == Command.DEPTH:
-            bids, asks = e.depth(f[w.C_QTY] or 100)
+            bids, asks = e.depth(f[codec.C_QTY] or 100)
             for side, levels in ((0, bids), (1, asks)):
                 for price, qty in levels:
                     rec = self._event(f, Event.DEPTH_LEVEL)
-                    rec[w.E_SIDE], rec[w.E_PRICE], rec[w.E_QTY] = side, price, qty
+                    rec[codec.E_SIDE], rec[codec.E_PRICE], rec[codec.E_QTY] = side, price, qty
                     out.append(rec)
             done = self._event(f, Event.DONE)
-            done[w.E_ORDER_ID] = self.update_id
+            done[codec.E_ORDER_ID] = self.update_id
             out.append(done)
         else:
             rec = self._event(f, Event.REJECTED)
-            rec[w.E_REJECT_CODE] = -1000
+            rec[codec.E_REJECT_CODE] = ErrorCode.UNKNOWN
             out.append(rec)
-        out[-1][w.FLAGS] |= w.END
+        out[-1][codec.FLAGS] |= codec.END
         for rec in out:
-            self.queue.append(w.pack_event(*rec))
+            self.queue.append(codec.pack_event(*rec))
 
     def _new_order(self, f: list[Any], client: int) -> list[MatchEvent]:
-        quote = f[w.C_QUOTE_QTY] // self.quote_divisor
+        quote = f[codec.C_QUOTE_QTY] // self.quote_divisor
         return self.engine.new_order(
-            f[w.C_ACCOUNT], client, f[w.C_SIDE], f[w.C_ORDER_TYPE], f[w.C_TIF], f[w.C_PRICE], f[w.C_QTY],
-            quote, f[w.C_STP_MODE], f[w.TS_VENUE], f[w.C_CAP],
+            f[codec.C_ACCOUNT], client, f[codec.C_SIDE], f[codec.C_ORDER_TYPE], f[codec.C_TIF], f[codec.C_PRICE],
+            f[codec.C_QTY], quote, f[codec.C_STP_MODE], f[codec.TS_VENUE], f[codec.C_CAP],
         )  # fmt: skip
 
     def _cancel_replace(self, f: list[Any], out: list[list[Any]]) -> None:
         e = self.engine
-        quote = f[w.C_QUOTE_QTY] // self.quote_divisor
+        quote = f[codec.C_QUOTE_QTY] // self.quote_divisor
         reason = e.check_replacement(
-            f[w.C_SIDE], f[w.C_ORDER_TYPE], f[w.C_TIF], f[w.C_PRICE], f[w.C_QTY], quote, f[w.C_STP_MODE]
-        )
+            f[codec.C_SIDE], f[codec.C_ORDER_TYPE], f[codec.C_TIF], f[codec.C_PRICE], f[codec.C_QTY], quote,
+            f[codec.C_STP_MODE],
+        )  # fmt: skip
         if reason is not None:  # nothing tried: the plain error alone
-            self._translate([Rejected(f[w.C_ACCOUNT], 0, reason.code, reason.message)], f, out, f[w.C_CLIENT_ORDER_ID])
+            rejected = Rejected(f[codec.C_ACCOUNT], 0, reason.code, reason.message)
+            self._translate([rejected], f, out, f[codec.C_CLIENT_ORDER_ID])
             return
-        seq = f[w.SEQ]
-        oid = f[w.C_ORDER_ID] if f[w.C_ORDER_ID] > 0 else None
-        tag = f[w.C_TAG] if f[w.C_TAG] > 0 and f[w.C_TAG] != seq else None
-        cancel = e.cancel(f[w.C_ACCOUNT], oid, tag, f[w.TS_VENUE])
-        self._translate(cancel, f, out, f[w.C_CANCEL_CLIENT_ORDER_ID])
+        seq = f[codec.SEQ]
+        oid = f[codec.C_ORDER_ID] if f[codec.C_ORDER_ID] > 0 else None
+        tag = f[codec.C_TAG] if f[codec.C_TAG] > 0 and f[codec.C_TAG] != seq else None
+        cancel = e.cancel(f[codec.C_ACCOUNT], oid, tag, f[codec.TS_VENUE])
+        self._translate(cancel, f, out, f[codec.C_CANCEL_CLIENT_ORDER_ID])
         canceled = type(cancel[0]) is Canceled
-        if not canceled and f[w.C_REPLACE_MODE] == ReplaceMode.STOP_ON_FAILURE:
+        if not canceled and f[codec.C_REPLACE_MODE] == ReplaceMode.STOP_ON_FAILURE:
             outcome = ReplaceOutcome.CANCEL_FAILED
         else:
             placed = self._new_order(f, seq)
-            self._translate(placed, f, out, f[w.C_CLIENT_ORDER_ID])
+            self._translate(placed, f, out, f[codec.C_CLIENT_ORDER_ID])
             ok = type(placed[0]) is Ack
             if canceled:
                 outcome = ReplaceOutcome.SUCCESS if ok else ReplaceOutcome.NEW_FAILED
             else:
                 outcome = ReplaceOutcome.CANCEL_FAILED_NEW_PLACED if ok else ReplaceOutcome.BOTH_FAILED
         rec = self._event(f, Event.CANCEL_REPLACE)
-        rec[w.E_STATUS] = int(outcome)
+        rec[codec.E_STATUS] = int(outcome)
         out.append(rec)
 
     # -------------------------------------------------------------------- events
     def _event(self, f: list[Any], event: Event, account: int | None = None) -> list[Any]:
-        if account is None or account == f[w.C_ACCOUNT]:
-            rec = w.blank_event(event, f[w.INSTRUMENT], f[w.SEQ], f[w.C_REQUEST_ID], f[w.C_ACCOUNT])
+        if account is None or account == f[codec.C_ACCOUNT]:
+            rec = codec.blank_event(event, f[codec.INSTRUMENT], f[codec.SEQ], f[codec.C_REQUEST_ID], f[codec.C_ACCOUNT])
         else:  # about a maker of another account: no request of its own
-            rec = w.blank_event(event, f[w.INSTRUMENT], f[w.SEQ], 0, account)
-        rec[w.FLAGS] = f[w.FLAGS] & w.REPLAY
-        rec[w.TS_VENUE] = f[w.TS_VENUE]
-        rec[w.TS_ORIGIN] = f[w.TS_ORIGIN]
+            rec = codec.blank_event(event, f[codec.INSTRUMENT], f[codec.SEQ], 0, account)
+        rec[codec.FLAGS] = f[codec.FLAGS] & codec.REPLAY
+        rec[codec.TS_VENUE] = f[codec.TS_VENUE]
+        rec[codec.TS_ORIGIN] = f[codec.TS_ORIGIN]
         return rec
 
     def _order_fields(self, rec: list[Any], oid: int, info: _Info) -> None:
-        rec[w.E_ORDER_ID] = oid
-        rec[w.E_SIDE], rec[w.E_ORDER_TYPE], rec[w.E_TIF], rec[w.E_STP_MODE] = (
+        rec[codec.E_ORDER_ID] = oid
+        rec[codec.E_SIDE], rec[codec.E_ORDER_TYPE], rec[codec.E_TIF], rec[codec.E_STP_MODE] = (
             info.side, info.order_type, info.tif, info.stp
         )  # fmt: skip
-        rec[w.E_PRICE], rec[w.E_QTY], rec[w.E_QUOTE_QTY] = info.price, info.qty, info.quote_qty
+        rec[codec.E_PRICE], rec[codec.E_QTY], rec[codec.E_QUOTE_QTY] = info.price, info.qty, info.quote_qty
 
     def _translate(self, events: list[MatchEvent], f: list[Any], out: list[list[Any]], own_id: bytes) -> None:
         i, n = 0, len(events)
@@ -173,8 +167,8 @@ class FakeEngine:
                 info = self.info[e.order_id] = _Info(f, e.side, e.order_type, e.tif, e.price)
                 rec = self._event(f, Event.NEW)
                 self._order_fields(rec, e.order_id, info)
-                rec[w.E_STATUS] = OrderStatus.NEW
-                rec[w.E_CLIENT_ORDER_ID] = f[w.C_CLIENT_ORDER_ID]
+                rec[codec.E_STATUS] = OrderStatus.NEW
+                rec[codec.E_CLIENT_ORDER_ID] = f[codec.C_CLIENT_ORDER_ID]
                 out.append(rec)
                 self.update_id += 1
             elif type(e) is Trade:
@@ -186,15 +180,15 @@ class FakeEngine:
                     info.cum_quote += e.price * e.qty
                     rec = self._event(f, Event.TRADE, info.account)
                     self._order_fields(rec, oid, info)
-                    rec[w.E_IS_MAKER] = is_maker
-                    rec[w.E_TRADE_ID] = e.trade_id
-                    rec[w.E_LAST_PRICE], rec[w.E_LAST_QTY] = e.price, e.qty
-                    rec[w.E_CUM_QTY] = status_event.cum_qty
-                    rec[w.E_CUM_QUOTE] = info.cum_quote
+                    rec[codec.E_IS_MAKER] = is_maker
+                    rec[codec.E_TRADE_ID] = e.trade_id
+                    rec[codec.E_LAST_PRICE], rec[codec.E_LAST_QTY] = e.price, e.qty
+                    rec[codec.E_CUM_QTY] = status_event.cum_qty
+                    rec[codec.E_CUM_QUOTE] = info.cum_quote
                     filled = type(status_event) is Filled
-                    rec[w.E_STATUS] = OrderStatus.FILLED if filled else OrderStatus.PARTIALLY_FILLED
+                    rec[codec.E_STATUS] = OrderStatus.FILLED if filled else OrderStatus.PARTIALLY_FILLED
                     if not is_maker:
-                        rec[w.E_CLIENT_ORDER_ID] = f[w.C_CLIENT_ORDER_ID]
+                        rec[codec.E_CLIENT_ORDER_ID] = f[codec.C_CLIENT_ORDER_ID]
                     out.append(rec)
                 self.update_id += 1
                 i += 3
@@ -203,30 +197,30 @@ class FakeEngine:
                 info = self.info[e.order_id]
                 rec = self._event(f, Event.EXPIRED, info.account)
                 self._order_fields(rec, e.order_id, info)
-                rec[w.E_EXPIRE_REASON] = int(e.reason)
+                rec[codec.E_EXPIRE_REASON] = int(e.reason)
                 stp = e.reason == ExpireReason.STP
-                rec[w.E_STATUS] = OrderStatus.EXPIRED_IN_MATCH if stp else OrderStatus.EXPIRED
-                rec[w.E_CUM_QTY], rec[w.E_CUM_QUOTE] = e.cum_qty, info.cum_quote
+                rec[codec.E_STATUS] = OrderStatus.EXPIRED_IN_MATCH if stp else OrderStatus.EXPIRED
+                rec[codec.E_CUM_QTY], rec[codec.E_CUM_QUOTE] = e.cum_qty, info.cum_quote
                 out.append(rec)
             elif type(e) is Canceled:
                 info = self.info[e.order_id]
                 rec = self._event(f, Event.CANCELED, info.account)
                 self._order_fields(rec, e.order_id, info)
-                rec[w.E_STATUS] = OrderStatus.CANCELED
-                rec[w.E_CUM_QTY], rec[w.E_CUM_QUOTE] = e.cum_qty, info.cum_quote
-                rec[w.E_CLIENT_ORDER_ID] = own_id
-                rec[w.E_ORIG_CLIENT_ORDER_ID] = info.client_id
+                rec[codec.E_STATUS] = OrderStatus.CANCELED
+                rec[codec.E_CUM_QTY], rec[codec.E_CUM_QUOTE] = e.cum_qty, info.cum_quote
+                rec[codec.E_CLIENT_ORDER_ID] = own_id
+                rec[codec.E_ORIG_CLIENT_ORDER_ID] = info.client_id
                 out.append(rec)
                 self.update_id += 1
             elif type(e) is Rejected:
                 rec = self._event(f, Event.REJECTED)
-                rec[w.E_REJECT_CODE] = e.code
+                rec[codec.E_REJECT_CODE] = e.code
                 try:
-                    rec[w.E_REJECT_REASON] = reject_reason(e.message)
+                    rec[codec.E_REJECT_REASON] = reject_reason(e.message)
                 except ValueError:
-                    rec[w.E_REJECT_REASON] = 0
-                rec[w.E_STATUS] = OrderStatus.REJECTED
-                rec[w.E_CLIENT_ORDER_ID] = own_id
+                    rec[codec.E_REJECT_REASON] = 0
+                rec[codec.E_STATUS] = OrderStatus.REJECTED
+                rec[codec.E_CLIENT_ORDER_ID] = own_id
                 out.append(rec)
             else:  # a status event not right after a Trade: none in the library's output
                 raise AssertionError(f"unexpected engine event {e!r}")

@@ -15,11 +15,13 @@ import numpy as np
 from hftpipe.runtime import AgentInvoker, StageContext
 from hftpipe.runtime.config import PipelineConfig, parse_config
 from hftpipe.runtime.wiring import OwnedObjects, create_pipeline_objects, open_stage_context
-from hftpipe.schema.exchange import EX_EVENT_DTYPE, EX_RECORD_SIZE, Command, Event, encode_id
+from hftpipe.schema import exchange_codec as codec
+from hftpipe.schema.exchange import EX_EVENT_DTYPE, EX_RECORD_SIZE, Command, Event
+from hftpipe.schema.exchange_codec import encode_id
 from hftpipe.substrate.control_layout import PipelineState
 from hftpipe.substrate.ring import Ring
-from stages.exchange.accounting import wire as w
 from stages.exchange.accounting.stage import AccountingStage
+from stages.exchange.protocol.settings import ExchangeSettings
 from stages.exchange.protocol.topology import ACCOUNTING_TO_GATEWAY, GATEWAY_TO_ACCOUNTING, command_ring, event_ring
 from tests.unit.exchange.accounting.fake_engine import FakeEngine
 from tests.unit.exchange.symbol_tables import symbol_tables
@@ -54,7 +56,7 @@ def pipeline_config(name: str, table: dict[str, Any], capacity: int, gw_capacity
         "gateway": {"class": "stages.probe:ProbeSource"},
         "accounting": {
             "class": "stages.exchange.accounting.stage:AccountingStage",
-            "params": {"exchange": table, "batch": batch},
+            "params": {"settings": ExchangeSettings.from_raw(table), "batch": batch},
         },
     }
     rings = [
@@ -179,16 +181,16 @@ class Harness:
 
     # ----------------------------------------------------------------- commands
     def send(self, command: Command, symbol: int = 0, **values: Any) -> int:
-        fields = w.blank_command()
+        fields = codec.blank_command()
         request_id = values.pop("request_id", None) or self._next_request
         self._next_request = max(self._next_request, request_id) + 1
-        fields[w.C_REQUEST_ID] = request_id
-        fields[w.C_COMMAND] = int(command)
-        fields[w.INSTRUMENT] = symbol
+        fields[codec.C_REQUEST_ID] = request_id
+        fields[codec.C_COMMAND] = int(command)
+        fields[codec.INSTRUMENT] = symbol
         for key, value in values.items():
             ids = ("client_order_id", "orig_client_order_id", "cancel_client_order_id")
-            fields[getattr(w, "C_" + key.upper())] = encode_id(value) if key in ids else int(value)
-        assert self.to_acct.offer(w.pack_command(*fields)), "gw-acct is full"
+            fields[getattr(codec, "C_" + key.upper())] = encode_id(value) if key in ids else int(value)
+        assert self.to_acct.offer(codec.pack_command(*fields)), "gw-acct is full"
         return request_id
 
     def request(self, command: Command, symbol: int = 0, **values: Any) -> list[dict[str, Any]]:
@@ -199,8 +201,8 @@ class Harness:
 
     def answer(self, request_id: int) -> list[dict[str, Any]]:
         records = [r for r in self.received if r["request_id"] == request_id]
-        assert records and records[-1]["flags"] & w.END, records
-        assert sum(1 for r in records if r["flags"] & w.END) == 1, records
+        assert records and records[-1]["flags"] & codec.END, records
+        assert sum(1 for r in records if r["flags"] & codec.END) == 1, records
         return records
 
     def order(
@@ -222,17 +224,17 @@ class Harness:
 
     # ------------------------------------------------------------------ reading
     def balance(self, account: int, asset: int) -> tuple[int, int]:
-        return self.stage.ledger.get(account, asset)
+        return self.stage.accountant.ledger.get(account, asset)
 
     def snapshot(self) -> tuple[dict[tuple[int, int], tuple[int, int]], list[Any]]:
-        ledger = self.stage.ledger
+        ledger = self.stage.accountant.ledger
         balances = {
             (account, asset): (b.free, b.locked)
             for account, assets in ledger.accounts.items()
             for asset, b in assets.items()
             if b.free or b.locked
         }
-        return balances, self.stage.orders.orders_snapshot()
+        return balances, self.stage.accountant.orders.orders_snapshot()
 
 
 MakeExchange = Callable[..., Harness]

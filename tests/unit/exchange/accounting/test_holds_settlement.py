@@ -36,7 +36,7 @@ def test_should_hold_price_times_qty_for_a_limit_buy_and_release_it_on_cancel(ma
     canceled = answer[0]
     assert (canceled["client_order_id"], canceled["orig_client_order_id"]) == ("c1", "a1")
     assert h.balance(ALICE, USDT) == (100000 * E8, 0)
-    assert h.stage.orders.held[USDT] == 0
+    assert h.stage.accountant.orders.held[USDT] == 0
 
 
 def test_should_hold_qty_of_base_for_a_limit_sell(make_exchange: MakeExchange) -> None:
@@ -71,7 +71,7 @@ def test_should_settle_a_fill_with_maker_and_taker_commissions_to_the_fee_accoun
     assert h.balance(FEE_ACCOUNT, USDT) == (60 * E8, 0)
     changed = {(r["account"], r["commission_asset"]) for r in answer if r["event_name"] == "BALANCE"}
     assert changed == {(ALICE, USDT), (ALICE, BTC), (BOB, BTC), (BOB, USDT), (FEE_ACCOUNT, BTC), (FEE_ACCOUNT, USDT)}
-    assert h.stage.invariant_ok and h.stage.check_invariant_now()
+    assert h.stage.accountant.invariant.ok and h.stage.accountant.invariant.check_now()
 
 
 def test_should_refund_price_improvement_to_a_limit_buyer_at_once(make_exchange: MakeExchange) -> None:
@@ -81,7 +81,7 @@ def test_should_refund_price_improvement_to_a_limit_buyer_at_once(make_exchange:
     h.order(BTCUSDT, ALICE, BUY, "60000", "1")  # 0.5 fills at 59000, 0.5 rests at 60000
     # Held 60000 USDT; paid 29500; refunded 500 at once; 30000 still held for the rest.
     assert h.balance(ALICE, USDT) == ((100000 - 29500 - 30000) * E8, 30000 * E8)
-    assert h.stage.orders.held[USDT] == 30000 * E8
+    assert h.stage.accountant.orders.held[USDT] == 30000 * E8
 
 
 def test_should_hold_all_free_quote_for_a_market_buy_by_qty_and_pass_it_as_cap(make_exchange: MakeExchange) -> None:
@@ -151,7 +151,7 @@ def test_should_release_the_hold_of_an_order_the_engine_rejects(make_exchange: M
     assert kinds(answer) == ["REJECTED", "BALANCE", "DONE"]
     assert (answer[0]["reject_code"], answer[0]["reject_reason"]) == (-2010, 4)
     assert h.balance(ALICE, USDT) == (100000 * E8, 0)
-    assert not h.stage.orders.pending
+    assert not h.stage.accountant.orders.pending
 
 
 def test_should_keep_the_ledger_consistent_when_an_account_trades_with_itself(make_exchange: MakeExchange) -> None:
@@ -160,4 +160,4 @@ def test_should_keep_the_ledger_consistent_when_an_account_trades_with_itself(ma
     h.order(BTCUSDT, ALICE, SELL, "60000", "1")
     h.order(BTCUSDT, ALICE, BUY, "60000", "1")
     assert h.balance(ALICE, USDT)[1] == 0 and h.balance(ALICE, BTC)[1] == 0
-    assert h.stage.check_invariant_now()
+    assert h.stage.accountant.invariant.check_now()

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from hftpipe.schema import exchange_codec as codec
 from hftpipe.schema.exchange import Command
 from hftpipe.schema.records import RecordFlag
-from stages.exchange.accounting import wire as w
 from stages.exchange.accounting.journal import HEADER_SIZE, RECORD_SIZE, Journal, JournalError
+from stages.exchange.accounting.replay import Phase
 from tests.unit.exchange.accounting.harness import (
     ALICE,
     BOB,
@@ -31,11 +32,11 @@ from tests.unit.exchange.accounting.harness import (
 
 
 def command(seq: int) -> bytes:
-    fields = w.blank_command()
-    fields[w.SEQ] = seq
-    fields[w.C_COMMAND] = int(Command.DEPOSIT)
-    fields[w.C_ACCOUNT], fields[w.C_ASSET], fields[w.C_QTY] = 1, 1, seq
-    return w.pack_command(*fields)
+    fields = codec.blank_command()
+    fields[codec.SEQ] = seq
+    fields[codec.C_COMMAND] = int(Command.DEPOSIT)
+    fields[codec.C_ACCOUNT], fields[codec.C_ASSET], fields[codec.C_QTY] = 1, 1, seq
+    return codec.pack_command(*fields)
 
 
 def journal_with(path: Path, seqs: list[int]) -> None:
@@ -70,7 +71,7 @@ def test_should_truncate_a_torn_trailing_record_with_a_warning(tmp_path: Path) -
     assert path.stat().st_size == HEADER_SIZE + 3 * RECORD_SIZE
     assert len(warnings) == 1 and "torn trailing record (100 of 256 bytes) after record 3" in warnings[0]
     journal.append(command(4))  # and appends go on where the torn record was
-    assert w.unpack_command(journal.read(3, 1), 0)[w.SEQ] == 4
+    assert codec.unpack_command(journal.read(3, 1), 0)[codec.SEQ] == 4
     journal.close()
 
 
@@ -126,8 +127,8 @@ def test_should_journal_a_batch_before_forwarding_any_of_it(
     assert seen == [(2, before)]  # one write for the batch, while nothing had been forwarded
     assert ring.producer_position == before + 2
     data = h.stage.journal.read(h.stage.journal.count - 2, 2)
-    assert [w.unpack_command(data, i * RECORD_SIZE)[w.SEQ] for i in range(2)] == [6, 7]
-    assert [w.unpack_command(data, i * RECORD_SIZE)[w.C_TAG] for i in range(2)] == [6, 7]
+    assert [codec.unpack_command(data, i * RECORD_SIZE)[codec.SEQ] for i in range(2)] == [6, 7]
+    assert [codec.unpack_command(data, i * RECORD_SIZE)[codec.C_TAG] for i in range(2)] == [6, 7]
 
 
 def _trade_a_while(h: Harness) -> None:
@@ -158,14 +159,14 @@ def test_should_rebuild_identical_balances_and_orders_from_the_journal(make_exch
 
     again = make_exchange(capacity=4, batch=3)  # fresh shared memory, stage and engines; same state dir
     again.step()
-    assert again.stage.phase == "replay"
+    assert again.stage.phase is Phase.REPLAY
     again.run()
     assert again.stage.live
     assert again.snapshot() == before
     assert again.received == []  # replayed events never reach the gateway
     assert again.stage.journal.count == count  # no genesis the second time
     seen = [f for engine in again.engines.values() for f in engine.seen]
-    assert seen and all(f[w.FLAGS] & RecordFlag.REPLAY for f in seen)
+    assert seen and all(f[codec.FLAGS] & RecordFlag.REPLAY for f in seen)
     # The books came back too: the same open orders rest at the same engine ids.
     for sid in (BTCUSDT, ETHUSDT):
         old = [(o.order_id, o.price, o.cum_qty) for o in h.engines[sid].engine.open_orders()]
@@ -184,7 +185,7 @@ def test_should_not_read_the_gateway_before_the_replay_is_done(make_exchange: Ma
     again = make_exchange()
     request_id = again.send(Command.ACCOUNT_STATUS, account=ALICE)
     again.step()  # replay started: the engines have not answered, so the gateway ring waits
-    assert again.to_acct.size() == 1 and again.stage.phase == "replay"
+    assert again.to_acct.size() == 1 and again.stage.phase is Phase.REPLAY
     again.run()
     assert kinds(again.answer(request_id))[-1] == "DONE"
 
@@ -211,7 +212,7 @@ def test_should_not_replay_while_the_pipeline_is_not_running(make_exchange: Make
     h = make_exchange()
     h.owned.control.set_state(PipelineState.STARTING)
     h.run()
-    assert h.stage.phase == "start" and h.stage.journal.count == 0
+    assert h.stage.phase is Phase.START and h.stage.journal.count == 0
     h.owned.control.set_state(PipelineState.RUNNING)
     h.run()
     assert h.stage.live

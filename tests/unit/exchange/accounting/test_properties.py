@@ -94,7 +94,7 @@ def send(h: Harness, op: tuple[Any, ...]) -> None:
 
 
 def check_ledger(h: Harness) -> None:
-    ledger, orders = h.stage.ledger, h.stage.orders
+    ledger, orders = h.stage.accountant.ledger, h.stage.accountant.orders
     totals, locked = ledger.full_sums()
     held = orders.recompute_held()
     for asset in range(1, len(h.settings.assets) + 1):
@@ -110,7 +110,7 @@ def check_ledger(h: Harness) -> None:
         left = order.qty - order.cum_qty
         expected = symbol.quote_to_asset(order.price * left) if order.side == 0 else symbol.qty_to_asset(left)
         assert order.hold == expected, order
-    assert h.stage.invariant_ok
+    assert h.stage.accountant.invariant.ok
 
 
 def play(h: Harness, operations: Iterable[tuple[Any, ...]]) -> int:

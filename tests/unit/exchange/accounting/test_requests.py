@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-from hftpipe.schema.exchange import (
-    ALL_ACCOUNTS,
-    FEE_ACCOUNT,
-    REJECT_MESSAGES,
-    Command,
-    OrderStatus,
-    ReplaceMode,
-    ReplaceOutcome,
-)
+from hftpipe.schema.exchange import ALL_ACCOUNTS, FEE_ACCOUNT, Command, OrderStatus, ReplaceMode, ReplaceOutcome
+from hftpipe.schema.exchange_errors import REJECT_MESSAGES
 from hftpipe.schema.trading import OrderType
 from hftpipe.substrate.counters import CounterKind
 from tests.unit.exchange.accounting.harness import (
@@ -82,7 +75,7 @@ def test_should_cancel_a_pending_order_by_orig_client_order_id(make_exchange: Ma
                    client_order_id="early")  # fmt: skip
     cancel = h.send(Command.CANCEL, BTCUSDT, account=ALICE, orig_client_order_id="early")
     h.step()  # both sequenced before the engine saw either
-    assert h.stage.orders.pending
+    assert h.stage.accountant.orders.pending
     h.run()
     assert kinds(h.answer(place)) == ["NEW", "BALANCE", "DONE"]
     assert kinds(h.answer(cancel)) == ["CANCELED", "BALANCE", "DONE"]
@@ -160,11 +153,11 @@ def test_should_halt_trading_but_allow_cancels_when_the_invariant_fails(make_exc
     h = make_exchange()
     h.start_live()
     h.order(BTCUSDT, ALICE, BUY, "50000", "0.1", client_order_id="keep")
-    h.stage.ledger.balance(BOB, USDT).free += 1  # corruption behind the ledger's back
+    h.stage.accountant.ledger.balance(BOB, USDT).free += 1  # corruption behind the ledger's back
     h.allowed_errors = 1
     answer = h.request(Command.BALANCES, account=BOB)
     assert answer[-1]["status"] == 1  # the admin "status" sees invariant_ok = false
-    assert not h.stage.invariant_ok
+    assert not h.stage.accountant.invariant.ok
     assert len(h.errors) == 1 and "ledger invariant failed" in h.errors[0] and "asset 2" in h.errors[0]
     assert h.stage.ctx.counters.add("invariant_failures").value == 1
 
@@ -183,10 +176,10 @@ def test_should_halt_trading_but_allow_cancels_when_the_invariant_fails(make_exc
 def test_should_detect_a_running_total_mismatch_after_a_batch(make_exchange: MakeExchange) -> None:
     h = make_exchange()
     h.start_live()
-    h.stage.ledger.total[USDT] += 7  # a primitive that moved money without its counterpart
+    h.stage.accountant.ledger.total[USDT] += 7  # a primitive that moved money without its counterpart
     h.allowed_errors = 1
     h.order(BTCUSDT, ALICE, BUY, "50000", "0.1")
-    assert not h.stage.invariant_ok
+    assert not h.stage.accountant.invariant.ok
     assert "asset 2" in h.errors[0]
 
 
@@ -206,7 +199,7 @@ def test_should_let_cancel_replace_reuse_the_funds_of_the_order_it_replaces(make
     answer = h.request(Command.CANCEL_REPLACE, BTCUSDT, account=ALICE, orig_client_order_id="big", side=BUY,
                        price=5_000_000, qty=200_000, replace_mode=ReplaceMode.ALLOW_FAILURE)  # fmt: skip
     assert kinds(answer) == ["REJECTED", "DONE"] and answer[0]["reject_code"] == -2010
-    assert h.stage.check_invariant_now()
+    assert h.stage.accountant.invariant.check_now()
 
 
 def test_should_replace_an_unknown_order_as_a_failed_cancel(make_exchange: MakeExchange) -> None:
@@ -271,6 +264,6 @@ def test_should_halt_trading_when_an_engine_spends_more_than_was_held(make_excha
     h.engines[BTCUSDT].quote_divisor = 1  # an engine reading quote_qty at price scale: 10**5 times too much
     h.allowed_errors = 1
     h.request(Command.NEW_ORDER, BTCUSDT, account=ALICE, side=BUY, order_type=OrderType.MARKET, quote_qty=100 * 10**7)
-    assert not h.stage.invariant_ok
+    assert not h.stage.accountant.invariant.ok
     assert "spent" in h.errors[0] and "more of asset 2 than was held" in h.errors[0]
     assert kinds(h.order(BTCUSDT, ALICE, BUY, "50000", "0.1"))[0] == "REJECTED"

@@ -6,8 +6,9 @@ from typing import Any, NamedTuple
 
 import pytest
 
+from hftpipe.schema.exchange_errors import LOT_SIZE, MIN_NOTIONAL, NOTIONAL, PRICE_FILTER, RejectReason
 from hftpipe.schema.trading import OrderType
-from stages.exchange.core.filters import LOT_SIZE, MIN_NOTIONAL, NOTIONAL, PRICE_FILTER, RejectReason, SymbolFilters
+from stages.exchange.core.filters import SymbolFilters
 
 LIMIT, MARKET, LIMIT_MAKER = OrderType.LIMIT, OrderType.MARKET, OrderType.LIMIT_MAKER
 

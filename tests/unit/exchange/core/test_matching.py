@@ -6,21 +6,18 @@ from collections.abc import Sequence
 
 import pytest
 
+from hftpipe.schema.exchange import ExpireReason, OrderStatus, ReplaceMode, STPMode
 from hftpipe.schema.trading import OrderSide, OrderType, TimeInForce
 from stages.exchange.core.filters import SymbolFilters
 from stages.exchange.core.matching import (
     Ack,
     Canceled,
-    CancelReplaceMode,
     Event,
     Expired,
-    ExpireReason,
     Filled,
     MatchingEngine,
-    OrderStatus,
     PartiallyFilled,
     Rejected,
-    STPMode,
     Trade,
 )
 
@@ -478,7 +475,7 @@ def test_should_not_place_the_new_order_when_the_cancel_fails_under_stop_on_fail
     events = e.cancel_replace(1, 42, **kwargs)  # type: ignore[arg-type]
     assert typed(events) == typed([Rejected(1, 0, -2011, "Unknown order sent.")])
     assert e.next_order_id == 2
-    events = e.cancel_replace(1, 42, mode=CancelReplaceMode.ALLOW_FAILURE, **kwargs)  # type: ignore[arg-type]
+    events = e.cancel_replace(1, 42, mode=ReplaceMode.ALLOW_FAILURE, **kwargs)  # type: ignore[arg-type]
     assert typed(events) == typed(
         [Rejected(1, 0, -2011, "Unknown order sent."), Ack(2, 7, 1, BID, LIMIT, GTC, 9_800, 1, 0, 0)]
     )

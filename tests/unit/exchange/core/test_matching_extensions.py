@@ -9,20 +9,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hftpipe.schema.exchange import ExpireReason, ReplaceMode, STPMode
 from hftpipe.schema.trading import OrderSide, OrderType, TimeInForce
 from stages.exchange.core.filters import SymbolFilters
 from stages.exchange.core.matching import (
     Ack,
     Canceled,
-    CancelReplaceMode,
     Event,
     Expired,
-    ExpireReason,
     Filled,
     MatchingEngine,
     PartiallyFilled,
     Rejected,
-    STPMode,
     Trade,
 )
 
@@ -144,7 +142,7 @@ def test_should_check_a_replacement_like_the_first_step_of_cancel_replace() -> N
     assert typed(events) == typed([Rejected(1, 2, -1013, "Filter failure: LOT_SIZE")])
     events = e.cancel_replace(
         1, 9, client_order_id=2, side=BID, order_type=MARKET, tif=GTC, price=0, qty=10,
-        mode=CancelReplaceMode.ALLOW_FAILURE, cap=1010 * 5,
+        mode=ReplaceMode.ALLOW_FAILURE, cap=1010 * 5,
     )  # fmt: skip
     assert [type(x).__name__ for x in events] == ["Rejected", "Ack", "Expired"]  # the cap allows no whole lot
 

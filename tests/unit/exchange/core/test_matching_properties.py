@@ -24,27 +24,25 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hftpipe.schema.marketdata import BookSide
-from hftpipe.schema.trading import OrderType, TimeInForce
+from hftpipe.schema.exchange import ExpireReason, STPMode
+from hftpipe.schema.trading import OrderSide, OrderType, TimeInForce
 from stages.exchange.core.filters import SymbolFilters
 from stages.exchange.core.matching import (
     Ack,
     Canceled,
     Event,
     Expired,
-    ExpireReason,
     Filled,
     MatchingEngine,
     OrderInfo,
     PartiallyFilled,
     Rejected,
-    STPMode,
     Trade,
 )
 
 LOT = 2
 ACCOUNTS = st.integers(1, 3)
-SIDES = st.sampled_from([BookSide.BID, BookSide.ASK])
+SIDES = st.sampled_from([OrderSide.BUY, OrderSide.SELL])
 PRICES = st.integers(97, 103)
 QTYS = st.integers(1, 10).map(lambda k: k * LOT)
 STP = st.sampled_from(list(STPMode))
@@ -109,10 +107,10 @@ class Ledger:
 
 def opposite_queue(book: dict[int, OrderInfo], side: int, limit: int | None) -> list[OrderInfo]:
     """Resting orders a taker on ``side`` could reach, in price-time priority (``limit=None``: market)."""
-    if side == BookSide.BID:
-        eligible = [o for o in book.values() if o.side == BookSide.ASK and (limit is None or o.price <= limit)]
+    if side == OrderSide.BUY:
+        eligible = [o for o in book.values() if o.side == OrderSide.SELL and (limit is None or o.price <= limit)]
         return sorted(eligible, key=lambda o: (o.price, o.order_id))
-    eligible = [o for o in book.values() if o.side == BookSide.BID and (limit is None or o.price >= limit)]
+    eligible = [o for o in book.values() if o.side == OrderSide.BUY and (limit is None or o.price >= limit)]
     return sorted(eligible, key=lambda o: (-o.price, o.order_id))
 
 
@@ -138,7 +136,7 @@ def check_new_order(
             maker = before[e.maker_order_id]
             assert e.taker_order_id == taker and e.taker_account == account
             assert e.price == maker.price and e.maker_side == maker.side != side
-            assert e.is_buyer_maker == (maker.side == BookSide.BID)
+            assert e.is_buyer_maker == (maker.side == OrderSide.BUY)
             assert e.qty > 0
             if stp != STPMode.NONE:
                 assert e.maker_account != account, "self trade despite STP"

@@ -11,9 +11,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from hftpipe.schema.exchange import Command, ReplaceMode
+from hftpipe.schema.exchange import Command, ReplaceMode, STPMode
 from hftpipe.schema.trading import OrderSide, OrderType, TimeInForce
-from stages.exchange.core.matching import STPMode
 
 Flow = list[tuple[Command, dict[str, Any]]]
 

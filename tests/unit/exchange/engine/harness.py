@@ -18,12 +18,14 @@ from hftpipe.runtime import AgentInvoker, StageContext
 from hftpipe.runtime.config import PipelineConfig, parse_config
 from hftpipe.runtime.wiring import OwnedObjects, create_pipeline_objects, open_stage_context
 from hftpipe.schema import SPECS
-from hftpipe.schema.exchange import EX_EVENT_DTYPE, EX_RECORD_SIZE, Command, encode_id
+from hftpipe.schema.exchange import EX_EVENT_DTYPE, EX_RECORD_SIZE, Command
+from hftpipe.schema.exchange_codec import encode_id
 from hftpipe.schema.marketdata import BOOK_DELTA_DTYPE, TRADE_DTYPE, BookAction
 from hftpipe.schema.records import RECORD_SIZE, RecordFlag, RecordType
 from hftpipe.substrate.counters import CounterKind
 from hftpipe.substrate.ring import Ring
 from stages.exchange.engine.stage import EngineStage
+from stages.exchange.protocol.settings import ExchangeSettings
 from stages.exchange.protocol.topology import command_ring, engine_stage, event_ring, market_ring
 
 SYMBOL: Final = "BTCUSDT"
@@ -66,7 +68,7 @@ def pipeline_config(name: str, cmd_capacity: int, evt_capacity: int, md_capacity
                 "accounting": {"class": "stages.probe:ProbeSink"},  # its ring ends are driven by the test
                 engine: {
                     "class": "stages.exchange.engine.stage:EngineStage",
-                    "params": {"exchange": EXCHANGE, "symbol": SYMBOL},
+                    "params": {"settings": ExchangeSettings.from_raw(EXCHANGE), "symbol": SYMBOL},
                 },
                 "publisher": {"class": "stages.probe:ProbeSink"},
             },

@@ -12,18 +12,18 @@ import pytest
 
 from hftpipe.schema.exchange import (
     EX_EVENT_DTYPE,
-    REJECT_MESSAGES,
     Command,
     Event,
+    ExpireReason,
     OrderStatus,
     ReplaceMode,
     ReplaceOutcome,
-    reject_reason,
+    STPMode,
 )
+from hftpipe.schema.exchange_codec import event_body
+from hftpipe.schema.exchange_errors import REJECT_MESSAGES, reject_reason
 from hftpipe.schema.records import RecordType
 from hftpipe.schema.trading import OrderSide, OrderType, TimeInForce
-from stages.exchange.core.matching import ExpireReason, STPMode
-from stages.exchange.engine.codec import event_body
 from tests.unit.exchange.engine.conftest import MakeHarness
 from tests.unit.exchange.engine.harness import END, INSTRUMENT, REPLAY, EngineHarness
 

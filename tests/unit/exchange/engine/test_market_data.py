@@ -13,12 +13,14 @@ from typing import Any
 from hftpipe.schema.exchange import Command, Event
 from hftpipe.schema.marketdata import BookAction, BookSide
 from hftpipe.schema.records import RecordType
+from hftpipe.schema.trading import OrderSide
 from hftpipe.substrate.counters import CounterKind
 from tests.unit.exchange.engine.conftest import MakeHarness
 from tests.unit.exchange.engine.flow import random_commands
 from tests.unit.exchange.engine.harness import END, REPLAY, SNAPSHOT, EngineHarness, Replica, engine_depth
 
 BID, ASK = int(BookSide.BID), int(BookSide.ASK)
+BUY, SELL = int(OrderSide.BUY), int(OrderSide.SELL)
 
 
 def groups(records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
@@ -37,13 +39,13 @@ def test_should_publish_a_commands_trades_then_its_level_deltas_with_the_next_up
 ) -> None:
     h = make_harness()
     for price, qty in ((10000, 500), (10000, 300), (10100, 200)):
-        h.send(Command.NEW_ORDER, account=1, side=ASK, order_type=0, tif=0, price=price, qty=qty)
-    h.send(Command.NEW_ORDER, account=2, side=BID, order_type=0, tif=0, price=9900, qty=100)
+        h.send(Command.NEW_ORDER, account=1, side=SELL, order_type=0, tif=0, price=price, qty=qty)
+    h.send(Command.NEW_ORDER, account=2, side=BUY, order_type=0, tif=0, price=9900, qty=100)
     h.run()
     assert [(r["update_id"], r["first_update_id"], r["price"], r["qty"]) for r in h.market_data()] == [
         (1, 1, 10000, 500), (2, 2, 10000, 800), (3, 3, 10100, 200), (4, 4, 9900, 100),
     ]  # fmt: skip
-    sent = h.send(Command.NEW_ORDER, account=3, side=BID, order_type=0, tif=0, price=10100, qty=1200, flags=REPLAY)
+    sent = h.send(Command.NEW_ORDER, account=3, side=BUY, order_type=0, tif=0, price=10100, qty=1200, flags=REPLAY)
     h.run()
     records = h.market_data()
     assert [
@@ -144,6 +146,6 @@ def test_should_drop_whole_commands_when_the_ring_is_full_and_heal_with_one_snap
 def test_should_publish_nothing_for_a_command_that_left_the_book_alone(make_harness: MakeHarness) -> None:
     h: EngineHarness = make_harness()
     h.step(Command.CANCEL, account=1, order_id=5)
-    h.step(Command.NEW_ORDER, account=1, side=BID, order_type=0, tif=0, price=10000, qty=0)
+    h.step(Command.NEW_ORDER, account=1, side=BUY, order_type=0, tif=0, price=10000, qty=0)
     h.step(Command.DEPTH, journaled=False, qty=5)
     assert h.market_data() == [] and h.stage.processor.update_id == 0

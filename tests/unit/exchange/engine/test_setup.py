@@ -17,7 +17,7 @@ from tests.unit.exchange.engine.harness import EXCHANGE, SYMBOL, pipeline_config
 def test_should_build_the_engine_with_the_symbols_filters_at_its_scales() -> None:
     notional = {"min_notional": "5", "max_notional": "9000"}
     raw: dict[str, Any] = {**EXCHANGE, "symbols": [{**EXCHANGE["symbols"][0], **notional}]}
-    symbol = symbol_settings(EngineStage.Params(exchange=raw, symbol=SYMBOL))
+    symbol = symbol_settings(EngineStage.Params(settings=ExchangeSettings.from_raw(raw), symbol=SYMBOL))
     engine = build_engine(symbol)
     assert (engine.symbol, engine.price_scale, engine.qty_scale) == (SYMBOL, 2, 3)
     assert engine.filters == SymbolFilters(
@@ -29,9 +29,9 @@ def test_should_build_the_engine_with_the_symbols_filters_at_its_scales() -> Non
 
 def test_should_refuse_an_unknown_symbol_when_the_config_is_parsed() -> None:
     with pytest.raises(ValueError, match="'ETHUSDT' is not in"):
-        EngineStage.Params(exchange=EXCHANGE, symbol="ETHUSDT")
+        EngineStage.Params(settings=ExchangeSettings.from_raw(EXCHANGE), symbol="ETHUSDT")
     with pytest.raises(ConfigError, match=r"symbols\[0\]\.base"):
-        EngineStage.Params(exchange={"symbols": [{"symbol": "BTCUSDT"}]}, symbol=SYMBOL)
+        EngineStage.Params(settings=ExchangeSettings.from_raw({"symbols": [{"symbol": "BTCUSDT"}]}), symbol=SYMBOL)
 
 
 def test_should_find_its_rings_by_their_topology_names(make_harness: MakeHarness, pipeline_name: str) -> None:

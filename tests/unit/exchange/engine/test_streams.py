@@ -6,14 +6,14 @@ from collections import defaultdict
 from typing import Any
 
 from hftpipe.schema.exchange import EX_EVENT_DTYPE, Command, Event, OrderStatus
-from hftpipe.schema.marketdata import BookSide
 from hftpipe.schema.records import RecordFlag
+from hftpipe.schema.trading import OrderSide
 from hftpipe.substrate.counters import CounterKind
 from tests.unit.exchange.engine.conftest import MakeHarness
 from tests.unit.exchange.engine.flow import Flow, random_commands
 from tests.unit.exchange.engine.harness import END, EngineHarness, as_dict
 
-BID, ASK = int(BookSide.BID), int(BookSide.ASK)
+BUY, SELL = int(OrderSide.BUY), int(OrderSide.SELL)
 
 
 def run_flow(h: EngineHarness, flow: Flow, chunk: int = 64) -> None:
@@ -30,11 +30,11 @@ def test_should_publish_every_event_in_order_through_a_tiny_event_ring(make_harn
     reference = make_harness()
     tiny = make_harness(evt_capacity=4)
     sweep: Flow = [
-        (Command.NEW_ORDER, {"account": 1 + i % 2, "side": ASK, "order_type": 0, "tif": 0, "price": 10000 + i,
+        (Command.NEW_ORDER, {"account": 1 + i % 2, "side": SELL, "order_type": 0, "tif": 0, "price": 10000 + i,
                              "qty": 100})
         for i in range(30)
     ]  # fmt: skip
-    sweep.append((Command.NEW_ORDER, {"account": 3, "side": BID, "order_type": 0, "tif": 0, "price": 10100,
+    sweep.append((Command.NEW_ORDER, {"account": 3, "side": BUY, "order_type": 0, "tif": 0, "price": 10100,
                                       "qty": 3000}))  # fmt: skip  # 1 + 2 * 30 events
     sweep += random_commands(300, seed=3)
     for cmd, fields in sweep:

@@ -18,13 +18,20 @@ from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 
+from hftpipe.schema.exchange_errors import (
+    BAD_SIGNATURE,
+    CANCEL_REPLACE_FAILED,
+    CANCEL_REPLACE_PARTIALLY_FAILED,
+    INSUFFICIENT_BALANCE,
+    UNKNOWN_ORDER,
+    RejectReason,
+)
 from stages.exchange.flow.participants import Participant, Request
 from stages.exchange.protocol.signing import hmac_signature, signature_payload
 
-INSUFFICIENT = {"code": -2010, "msg": "Account has insufficient balance for requested action."}
-UNKNOWN = {"code": -2011, "msg": "Unknown order sent."}
-REPLACE_FAILED = {"code": -2022, "msg": "Order cancel-replace failed."}
-BAD_SIGNATURE = {"code": -1022, "msg": "Signature for this request is not valid."}
+
+def _error(reason: RejectReason) -> dict[str, Any]:
+    return {"code": int(reason.code), "msg": reason.message}
 
 
 @dataclass
@@ -59,7 +66,7 @@ class FakeExchange:
     def _new(self, book: dict[str, dict[str, Any]], params: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
         self.placements += 1
         if self.placements % self.reject_every == 0:
-            return 400, INSUFFICIENT
+            return 400, _error(INSUFFICIENT_BALANCE)
         self.next_order_id += 1
         order = {
             "symbol": params["symbol"],
@@ -90,17 +97,17 @@ class FakeExchange:
     def _order_cancel(self, book: dict[str, dict[str, Any]], params: Mapping[str, Any]) -> dict[str, Any]:
         cid = self._find(book, params.get("orderId"), params.get("origClientOrderId"))
         if cid is None:
-            return {"status": 400, "error": UNKNOWN}
+            return {"status": 400, "error": _error(UNKNOWN_ORDER)}
         return {"status": 200, "result": {**book.pop(cid), "status": "CANCELED"}}
 
     def _order_cancelReplace(self, book: dict[str, dict[str, Any]], params: Mapping[str, Any]) -> dict[str, Any]:  # noqa: N802
         cid = self._find(book, params.get("cancelOrderId"), params.get("cancelOrigClientOrderId"))
         if cid is None:
-            return {"status": 400, "error": {**REPLACE_FAILED, "data": {"cancelResult": "FAILURE"}}}
+            return {"status": 400, "error": {**_error(CANCEL_REPLACE_FAILED), "data": {"cancelResult": "FAILURE"}}}
         canceled = book.pop(cid)
         status, new = self._new(book, params)
         if status != 200:
-            return {"status": 409, "error": {"code": -2021, "msg": "Order cancel-replace partially failed."}}
+            return {"status": 409, "error": _error(CANCEL_REPLACE_PARTIALLY_FAILED)}
         return {
             "status": 200,
             "result": {
@@ -114,7 +121,7 @@ class FakeExchange:
     def _openOrders_cancelAll(self, book: dict[str, dict[str, Any]], params: Mapping[str, Any]) -> dict[str, Any]:  # noqa: N802
         mine = [cid for cid, o in book.items() if o["symbol"] == params["symbol"]]
         if not mine:
-            return {"status": 400, "error": UNKNOWN}
+            return {"status": 400, "error": _error(UNKNOWN_ORDER)}
         return {"status": 200, "result": [{**book.pop(cid), "status": "CANCELED"} for cid in mine]}
 
     def _openOrders_status(self, book: dict[str, dict[str, Any]], params: Mapping[str, Any]) -> dict[str, Any]:  # noqa: N802
@@ -148,7 +155,7 @@ async def serve_fake(exchange: FakeExchange, keys: Mapping[str, tuple[str, str]]
             account, secret = keys.get(params.get("apiKey", ""), ("", ""))
             if not account or hmac_signature(secret, signature_payload(params)) != signature:
                 exchange.bad_signatures += 1
-                reply: dict[str, Any] = {"status": 400, "error": BAD_SIGNATURE}
+                reply: dict[str, Any] = {"status": 400, "error": _error(BAD_SIGNATURE)}
             else:
                 for name in ("apiKey", "timestamp", "recvWindow"):
                     params.pop(name, None)

@@ -21,6 +21,7 @@ from hftpipe.runtime.validation import ConfigError
 from hftpipe.runtime.wiring import OwnedObjects, create_pipeline_objects, open_stage_context
 from hftpipe.substrate.counters import CounterKind
 from stages.exchange.flow.stage import FlowStage
+from stages.exchange.protocol.settings import ExchangeSettings
 from tests.conftest import REPO
 from tests.unit.exchange.flow.fake_exchange import FakeExchange, serve_fake
 
@@ -43,7 +44,12 @@ def make_flow(pipeline_name: str) -> Iterator[Callable[[dict[str, Any]], StageCo
         config = parse_config(
             {
                 "pipeline": {"name": pipeline_name},
-                "stages": {"flow": {"class": "stages.exchange.flow.stage:FlowStage", "params": {"exchange": exchange}}},
+                "stages": {
+                    "flow": {
+                        "class": "stages.exchange.flow.stage:FlowStage",
+                        "params": {"settings": ExchangeSettings.from_raw(exchange)},
+                    }
+                },
             },
             source="test",
             allowed_cpus={0, 1},
@@ -137,11 +143,4 @@ def test_should_wait_for_the_gateway_and_stop_cleanly_when_none_comes(
 def test_should_reject_a_bad_exchange_table_naming_the_key() -> None:
     bad = _exchange_table(9444, orders_per_second=0)
     with pytest.raises(ConfigError, match=r"exchange\.flow\.orders_per_second"):
-        parse_config(
-            {
-                "pipeline": {"name": "x"},
-                "stages": {"flow": {"class": "stages.exchange.flow.stage:FlowStage", "params": {"exchange": bad}}},
-            },
-            source="test",
-            allowed_cpus={0, 1},
-        )
+        parse_config({"pipeline": {"name": "x"}, "exchange": bad}, source="test", allowed_cpus={0, 1})

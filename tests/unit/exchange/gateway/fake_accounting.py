@@ -14,22 +14,23 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from hftpipe.schema.exchange import (
-    ALL_ACCOUNTS,
-    FEE_ACCOUNT,
-    Command,
-    Event,
-    OrderStatus,
-    ReplaceMode,
-    ReplaceOutcome,
-    decode_id,
-    encode_id,
+from hftpipe.schema.exchange import ALL_ACCOUNTS, FEE_ACCOUNT, Command, Event, OrderStatus, ReplaceMode, ReplaceOutcome
+from hftpipe.schema.exchange_codec import CommandRecord, EventRecord, decode_id, encode_id
+from hftpipe.schema.exchange_errors import (
+    DUPLICATE_ORDER,
+    INSUFFICIENT_BALANCE,
+    LOT_SIZE,
+    NOTIONAL,
+    ORDER_DOES_NOT_EXIST,
+    PRICE_FILTER,
+    UNKNOWN_ORDER,
+    WOULD_TAKE,
+    RejectReason,
     reject_reason,
 )
 from hftpipe.schema.marketdata import BookSide
 from hftpipe.schema.records import RecordFlag
 from hftpipe.schema.trading import OrderSide, OrderType, TimeInForce
-from stages.exchange.gateway.codec import CommandRecord, EventRecord
 from stages.exchange.protocol.settings import ExchangeSettings, SymbolSettings
 
 END = int(RecordFlag.END_OF_UPDATE)
@@ -98,8 +99,8 @@ class FakeAccounting:
         base.update(fields)
         return EventRecord(**base)  # type: ignore[arg-type]
 
-    def _reject(self, cmd: CommandRecord, code: int, message: str) -> EventRecord:
-        return self._event(cmd, Event.REJECTED, reject_code=code, reject_reason=reject_reason(message))
+    def _reject(self, cmd: CommandRecord, reason: RejectReason) -> EventRecord:
+        return self._event(cmd, Event.REJECTED, reject_code=reason.code, reject_reason=reject_reason(reason.message))
 
     def _order_fields(self, order: FakeOrder) -> dict[str, object]:
         return {
@@ -153,17 +154,17 @@ class FakeAccounting:
         client_id = decode_id(client_id_raw)
         mine = (o for o in self.orders.values() if o.account == cmd.account and o.status in OPEN)
         if any(o.client_id == client_id for o in mine):
-            answer.events.append(self._reject(cmd, -2010, "Duplicate order sent."))
+            answer.events.append(self._reject(cmd, DUPLICATE_ORDER))
             return False
         if cmd.order_type != OrderType.MARKET:
             if cmd.price % symbol.tick_size or not symbol.min_price <= cmd.price <= symbol.max_price:
-                answer.events.append(self._reject(cmd, -1013, "Filter failure: PRICE_FILTER"))
+                answer.events.append(self._reject(cmd, PRICE_FILTER))
                 return False
             if cmd.price * cmd.qty < symbol.min_notional * 10**symbol.qty_scale:
-                answer.events.append(self._reject(cmd, -1013, "Filter failure: NOTIONAL"))
+                answer.events.append(self._reject(cmd, NOTIONAL))
                 return False
         if cmd.qty and (cmd.qty % symbol.step_size or not symbol.min_qty <= cmd.qty <= symbol.max_qty):
-            answer.events.append(self._reject(cmd, -1013, "Filter failure: LOT_SIZE"))
+            answer.events.append(self._reject(cmd, LOT_SIZE))
             return False
         book = [o for o in self.orders.values() if o.symbol is symbol and o.status in OPEN and o.side != cmd.side]
         book.sort(key=lambda o: (o.price if cmd.side == OrderSide.BUY else -o.price, o.order_id))
@@ -173,7 +174,7 @@ class FakeAccounting:
             return limit is None or (maker.price <= limit if cmd.side == OrderSide.BUY else maker.price >= limit)
 
         if cmd.order_type == OrderType.LIMIT_MAKER and book and crosses(book[0]):
-            answer.events.append(self._reject(cmd, -2010, "Order would immediately match and take."))
+            answer.events.append(self._reject(cmd, WOULD_TAKE))
             return False
         hold = 0
         if cmd.order_type != OrderType.MARKET:
@@ -182,7 +183,7 @@ class FakeAccounting:
             asset = symbol.quote_asset if buy else symbol.base_asset
             balance = self._balance(cmd.account, asset)
             if balance[0] < hold:
-                answer.events.append(self._reject(cmd, -2010, "Account has insufficient balance for requested action."))
+                answer.events.append(self._reject(cmd, INSUFFICIENT_BALANCE))
                 return False
             balance[0] -= hold
             balance[1] += hold
@@ -302,7 +303,7 @@ class FakeAccounting:
     def _on_cancel(self, cmd: CommandRecord, answer: Answer) -> None:
         order = self._find(cmd, cmd.order_id, cmd.orig_client_order_id, open_only=True)
         if order is None:
-            answer.events.append(self._reject(cmd, -2011, "Unknown order sent."))
+            answer.events.append(self._reject(cmd, UNKNOWN_ORDER))
             return
         self._cancel(cmd, order, cmd.client_order_id, answer)
 
@@ -310,7 +311,7 @@ class FakeAccounting:
         order = self._find(cmd, cmd.order_id, cmd.orig_client_order_id, open_only=True)
         cancelled = order is not None
         if order is None:
-            answer.events.append(self._reject(cmd, -2011, "Unknown order sent."))
+            answer.events.append(self._reject(cmd, UNKNOWN_ORDER))
         else:
             self._cancel(cmd, order, cmd.cancel_client_order_id, answer)
         placed = False
@@ -334,7 +335,7 @@ class FakeAccounting:
             if o.account == cmd.account and o.symbol.symbol_id == cmd.instrument and o.status in OPEN
         ]
         if not mine:
-            answer.events.append(self._reject(cmd, -2011, "Unknown order sent."))
+            answer.events.append(self._reject(cmd, UNKNOWN_ORDER))
         for order in mine:
             self._cancel(cmd, order, cmd.client_order_id, answer)
 
@@ -347,7 +348,7 @@ class FakeAccounting:
     def _on_order_status(self, cmd: CommandRecord, answer: Answer) -> None:
         order = self._find(cmd, cmd.order_id, cmd.orig_client_order_id, open_only=False)
         if order is None:
-            answer.events.append(self._reject(cmd, -2013, "Order does not exist."))
+            answer.events.append(self._reject(cmd, ORDER_DOES_NOT_EXIST))
             return
         answer.events.append(self._order_record(cmd, order))
 
@@ -369,8 +370,8 @@ class FakeAccounting:
         for order in self.orders.values():
             if order.symbol is symbol and order.status in OPEN:
                 levels[(order.side, order.price)] = levels.get((order.side, order.price), 0) + order.remaining
-        bids = sorted(((p, q) for (s, p), q in levels.items() if s == BookSide.BID), reverse=True)[: cmd.qty]
-        asks = sorted((p, q) for (s, p), q in levels.items() if s == BookSide.ASK)[: cmd.qty]
+        bids = sorted(((p, q) for (s, p), q in levels.items() if s == OrderSide.BUY), reverse=True)[: cmd.qty]
+        asks = sorted((p, q) for (s, p), q in levels.items() if s == OrderSide.SELL)[: cmd.qty]
         for side, book in ((BookSide.BID, bids), (BookSide.ASK, asks)):
             for price, qty in book:
                 answer.events.append(self._event(cmd, Event.DEPTH_LEVEL, side=int(side), price=price, qty=qty))
@@ -385,7 +386,7 @@ class FakeAccounting:
     def _on_withdraw(self, cmd: CommandRecord, answer: Answer) -> None:
         balance = self._balance(cmd.account, cmd.asset)
         if balance[0] < cmd.qty:
-            answer.events.append(self._reject(cmd, -2010, "Account has insufficient balance for requested action."))
+            answer.events.append(self._reject(cmd, INSUFFICIENT_BALANCE))
             return
         balance[0] -= cmd.qty
         answer.events.append(self._event(cmd, Event.BALANCE_UPDATE, commission_asset=cmd.asset, qty=-cmd.qty))

@@ -21,8 +21,9 @@ from typing import Any
 from hftpipe.runtime.config import parse_config
 from hftpipe.runtime.wiring import create_pipeline_objects, open_stage_context
 from hftpipe.schema.exchange import EX_RECORD_SIZE
-from stages.exchange.gateway.codec import CommandRecord, EventRecord, unpack_command
+from hftpipe.schema.exchange_codec import CommandRecord, EventRecord
 from stages.exchange.gateway.stage import GatewayStage
+from stages.exchange.protocol.settings import ExchangeSettings
 from stages.exchange.protocol.topology import ACCOUNTING_TO_GATEWAY, GATEWAY_CLASS, GATEWAY_TO_ACCOUNTING
 from tests.conftest import REPO
 from tests.unit.exchange.gateway.fake_accounting import FakeAccounting
@@ -52,7 +53,10 @@ class GatewayHarness:
             {
                 "pipeline": {"name": pipeline},
                 "stages": {
-                    "gateway": {"class": GATEWAY_CLASS, "params": {"exchange": exchange, **params}},
+                    "gateway": {
+                        "class": GATEWAY_CLASS,
+                        "params": {"settings": ExchangeSettings.from_raw(exchange), **params},
+                    },
                     "accounting": {"class": "stages.probe:ProbeRelay"},
                 },
                 "rings": [
@@ -129,7 +133,7 @@ class GatewayHarness:
         received: list[CommandRecord] = []
 
         def take(buffer: memoryview, offset: int) -> None:
-            received.append(unpack_command(buffer, offset))
+            received.append(CommandRecord.unpack_from(buffer, offset))
 
         while not self._stop.is_set():
             if not self.answering.is_set() or not inbound.poll(take, 64):

@@ -9,13 +9,13 @@ from typing import Any
 import orjson
 import pytest
 
-from hftpipe.schema.exchange import Command, Event, OrderStatus, encode_id
-from stages.exchange.gateway.codec import CommandRecord, EventRecord, unpack_command
-from stages.exchange.gateway.errors import ApiError
+from hftpipe.schema.exchange import Command, Event, OrderStatus
+from hftpipe.schema.exchange_codec import CommandRecord, EventRecord, encode_id
+from stages.exchange.gateway.formatter import Formatter
 from stages.exchange.gateway.link import AccountingLink, Item
-from stages.exchange.gateway.responses import Formatter
 from stages.exchange.gateway.session import Session
 from stages.exchange.gateway.user_data import UserData
+from stages.exchange.protocol.api_error import ApiError
 from stages.exchange.protocol.settings import ExchangeSettings
 from tests.unit.exchange.gateway.harness import exchange_table
 
@@ -32,7 +32,7 @@ class Outbox:
     def offer(self, data: bytes) -> bool:
         if self.full:
             return False
-        self.records.append(unpack_command(data))
+        self.records.append(CommandRecord.unpack_from(data))
         return True
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from stages.exchange.gateway.errors import ApiError
 from stages.exchange.gateway.rate_limits import RateLimiter
+from stages.exchange.protocol.api_error import ApiError
 from stages.exchange.protocol.settings import RateLimitSettings
 
 MINUTE = 1_699_999_980_000

@@ -10,7 +10,7 @@ import pytest
 
 from hftpipe.schema.exchange import ReplaceMode, RespType
 from hftpipe.schema.trading import OrderSide, OrderType, TimeInForce
-from stages.exchange.gateway.errors import ApiError
+from stages.exchange.gateway.request_json import JsonNumber, loads_request
 from stages.exchange.gateway.requests import (
     decimal_param,
     depth_limit,
@@ -22,7 +22,7 @@ from stages.exchange.gateway.requests import (
     recv_window_ms,
     timestamp_ms,
 )
-from stages.exchange.gateway.signing import JsonNumber, loads_request
+from stages.exchange.protocol.api_error import ApiError
 from stages.exchange.protocol.settings import ExchangeSettings
 from tests.unit.exchange.gateway.harness import exchange_table
 

@@ -7,14 +7,14 @@ import base64
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from stages.exchange.gateway.signing import (
-    JsonNumber,
+from stages.exchange.gateway.request_json import JsonNumber, loads_request
+from stages.exchange.protocol.signing import (
+    hmac_signature,
     load_ed25519_public_key,
-    loads_request,
+    signature_payload,
     verify_ed25519,
     verify_hmac,
 )
-from stages.exchange.protocol.signing import hmac_signature, signature_payload
 from tests.unit.exchange.signing_example import PAYLOAD, REQUEST, SECRET, SIGNATURE
 
 

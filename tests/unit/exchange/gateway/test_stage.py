@@ -17,7 +17,8 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect, unix_connect
 
-from hftpipe.schema.exchange import Command, decode_id
+from hftpipe.schema.exchange import Command
+from hftpipe.schema.exchange_codec import decode_id
 from hftpipe.schema.trading import OrderSide, OrderType
 from tests.unit.exchange.gateway.harness import (
     DEMO_KEY,

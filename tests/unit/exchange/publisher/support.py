@@ -27,7 +27,7 @@ from hftpipe.runtime.wiring import ring_segment_name
 from hftpipe.schema import SPECS
 from hftpipe.schema.marketdata import BookAction, BookSide
 from hftpipe.schema.records import RECORD_SIZE, RecordFlag, RecordType
-from hftpipe.schema.trading import OrderType, TimeInForce
+from hftpipe.schema.trading import OrderSide, OrderType, TimeInForce
 from hftpipe.substrate.control import ControlFile, RingEntry
 from hftpipe.substrate.ring import Ring
 from stages.exchange.core.matching import MatchingEngine, Trade
@@ -42,6 +42,9 @@ _TRADE = SPECS[RecordType.TRADE].packer.pack
 END = int(RecordFlag.END_OF_UPDATE)
 SNAPSHOT = int(RecordFlag.SNAPSHOT)
 BID, ASK = int(BookSide.BID), int(BookSide.ASK)
+"""Book sides: of a level, a delta, a trade's aggressor."""
+BUY, SELL = int(OrderSide.BUY), int(OrderSide.SELL)
+"""Order sides."""
 T0_NS = 1_700_000_000_123_000_000
 """Exchange clock of the first command (2023-11-14T22:13:20.123Z)."""
 
@@ -163,7 +166,7 @@ class EngineFeed:
         if open_orders and rng.random() < 0.2:
             victim = rng.choice(open_orders)
             return self.cancel(victim.order_id, account=victim.account)
-        side = rng.choice((BID, ASK))
+        side = rng.choice((BUY, SELL))
         offset = rng.randint(-12, 12) * s.tick_size * 100
         price = s.initial_price + offset
         qty = rng.randint(1, 50) * s.step_size * 100
@@ -213,7 +216,7 @@ def publisher(pipeline_name: str, table: dict[str, Any], capacity: int = 1 << 16
             stack.callback(ring.unlink)
             stack.callback(ring.close)
             owned.append(ring)
-        ctx = StageContext.of(control, "publisher", 1, PublisherStage.Params(exchange=table, **params))
+        ctx = StageContext.of(control, "publisher", 1, PublisherStage.Params(settings=settings, **params))
         stack.callback(ctx.close)
         producers = {}
         for i, (entry, ring) in enumerate(zip(entries, owned, strict=True)):

@@ -13,7 +13,7 @@ from hftpipe.schema.trading import OrderType, TimeInForce
 from stages.exchange.protocol.settings import ExchangeSettings
 from stages.exchange.publisher.hub import StreamHub
 from stages.exchange.publisher.market import SymbolMarket
-from tests.unit.exchange.publisher.support import ASK, BID, T0_NS, EngineFeed, delta_record, exchange_table
+from tests.unit.exchange.publisher.support import ASK, BID, BUY, SELL, T0_NS, EngineFeed, delta_record, exchange_table
 
 NOW_MS = 1_700_000_000_500
 P = 6_000_000  # 60000.00 at price scale 2
@@ -61,10 +61,10 @@ class Rig:
 
 def test_trades_and_aggregate_trades_follow_binance_payloads(tmp_path: Path) -> None:
     rig = Rig(tmp_path, "btcusdt@trade", "btcusdt@aggTrade")
-    rig.order(ASK, P, Q, account=1)
-    rig.order(ASK, P, 2 * Q, account=2)
-    rig.order(ASK, P + 1, Q, account=1)
-    rig.order(BID, P + 1, 4 * Q, account=3)  # takes 1 + 2 at P, then 1 at P + 0.01
+    rig.order(SELL, P, Q, account=1)
+    rig.order(SELL, P, 2 * Q, account=2)
+    rig.order(SELL, P + 1, Q, account=1)
+    rig.order(BUY, P + 1, 4 * Q, account=3)  # takes 1 + 2 at P, then 1 at P + 0.01
     t_ms = rig.feed.now_ns // 1_000_000
     assert rig["btcusdt@trade"] == [
         {"e": "trade", "E": NOW_MS, "s": "BTCUSDT", "t": 1, "p": "60000.00000000", "q": "1.00000000", "T": t_ms,
@@ -80,18 +80,18 @@ def test_trades_and_aggregate_trades_follow_binance_payloads(tmp_path: Path) -> 
         {"e": "aggTrade", "E": NOW_MS, "s": "BTCUSDT", "a": 2, "p": "60000.01000000", "q": "1.00000000", "f": 3,
          "l": 3, "T": t_ms, "m": False, "M": True},
     ]
-    rig.order(BID, P - 5, Q, account=1)
-    rig.order(ASK, P - 5, Q, account=2)  # the seller takes: the buyer is the maker
+    rig.order(BUY, P - 5, Q, account=1)
+    rig.order(SELL, P - 5, Q, account=2)  # the seller takes: the buyer is the maker
     assert rig["btcusdt@trade"][-1]["m"] is True
     assert rig["btcusdt@aggTrade"][-1]["a"] == 3
 
 
 def test_book_ticker_is_pushed_only_when_the_top_changes(tmp_path: Path) -> None:
     rig = Rig(tmp_path, "btcusdt@bookTicker")
-    rig.order(BID, P, Q)
-    rig.order(ASK, P + 100, 2 * Q)
-    rig.order(BID, P - 100, Q)  # below the best bid: no push
-    rig.order(BID, P, Q)  # more at the best bid: push
+    rig.order(BUY, P, Q)
+    rig.order(SELL, P + 100, 2 * Q)
+    rig.order(BUY, P - 100, Q)  # below the best bid: no push
+    rig.order(BUY, P, Q)  # more at the best bid: push
     assert rig["btcusdt@bookTicker"] == [
         {"u": 1, "s": "BTCUSDT", "b": "60000.00000000", "B": "1.00000000", "a": "0.00000000", "A": "0.00000000"},
         {"u": 2, "s": "BTCUSDT", "b": "60000.00000000", "B": "1.00000000", "a": "60001.00000000", "A": "2.00000000"},
@@ -103,11 +103,11 @@ def test_diff_depth_events_are_coalesced_and_contiguous(tmp_path: Path) -> None:
     rig = Rig(tmp_path, "btcusdt@depth@100ms", "btcusdt@depth")
     rig.market.on_fast_tick(NOW_MS)
     assert rig["btcusdt@depth@100ms"] == []  # nothing changed: no event
-    rig.order(BID, P, Q)  # id 1
-    rig.order(BID, P, Q)  # id 2: same level, now 2
-    rig.order(ASK, P + 100, Q)  # id 3
+    rig.order(BUY, P, Q)  # id 1
+    rig.order(BUY, P, Q)  # id 2: same level, now 2
+    rig.order(SELL, P + 100, Q)  # id 3
     rig.market.on_fast_tick(NOW_MS)
-    rig.order(BID, P + 100, 3 * Q)  # takes the ask (id 4), rests 2 at P + 1 (id 5)
+    rig.order(BUY, P + 100, 3 * Q)  # takes the ask (id 4), rests 2 at P + 1 (id 5)
     rig.market.on_fast_tick(NOW_MS + 100)
     rig.market.on_slow_tick(NOW_MS + 100)
     fast = rig["btcusdt@depth@100ms"]
@@ -126,8 +126,8 @@ def test_diff_depth_events_are_coalesced_and_contiguous(tmp_path: Path) -> None:
 def test_partial_depth_streams_push_the_top_with_last_update_id(tmp_path: Path) -> None:
     rig = Rig(tmp_path, "btcusdt@depth5@100ms", "btcusdt@depth10")
     for i in range(7):
-        rig.order(BID, P - i, Q)
-        rig.order(ASK, P + 10 + i, Q)
+        rig.order(BUY, P - i, Q)
+        rig.order(SELL, P + 10 + i, Q)
     rig.market.on_fast_tick(NOW_MS)
     five = rig["btcusdt@depth5@100ms"]
     assert five == [
@@ -146,9 +146,9 @@ def test_kline_is_pushed_with_every_update_that_traded(tmp_path: Path) -> None:
     rig = Rig(tmp_path)
     rig.market.ensure_kline("1m", NOW_MS)
     klines = rig.listen("btcusdt@kline_1m")
-    rig.order(ASK, P, Q)
-    rig.order(ASK, P + 100, Q)
-    rig.order(BID, P + 100, 2 * Q)
+    rig.order(SELL, P, Q)
+    rig.order(SELL, P + 100, Q)
+    rig.order(BUY, P + 100, 2 * Q)
     t_ms = rig.feed.now_ns // 1_000_000
     opened = t_ms - t_ms % 60_000
     assert klines.messages == [
@@ -171,12 +171,12 @@ def test_kline_is_pushed_with_every_update_that_traded(tmp_path: Path) -> None:
 
 def test_ticker_reports_the_rolling_day(tmp_path: Path) -> None:
     rig = Rig(tmp_path, "btcusdt@ticker", "btcusdt@miniTicker")
-    rig.order(ASK, P, Q)
-    rig.order(BID, P, Q)  # trade 1 at 60000
-    rig.order(ASK, P + 600, 2 * Q)
-    rig.order(BID, P + 600, 2 * Q)  # trade 2 at 60006
-    rig.order(BID, P + 1, Q)
-    rig.order(ASK, P + 9, Q)
+    rig.order(SELL, P, Q)
+    rig.order(BUY, P, Q)  # trade 1 at 60000
+    rig.order(SELL, P + 600, 2 * Q)
+    rig.order(BUY, P + 600, 2 * Q)  # trade 2 at 60006
+    rig.order(BUY, P + 1, Q)
+    rig.order(SELL, P + 9, Q)
     rig.market.on_slow_tick(NOW_MS)
     (ticker,) = rig["btcusdt@ticker"]
     assert ticker == {
@@ -194,7 +194,7 @@ def test_ticker_reports_the_rolling_day(tmp_path: Path) -> None:
 
 def test_replayed_updates_change_state_but_push_no_events(tmp_path: Path) -> None:
     rig = Rig(tmp_path, "btcusdt@trade", "btcusdt@bookTicker")
-    records = rig.feed.order(ASK, P, Q) + rig.feed.order(BID, P, Q)
+    records = rig.feed.order(SELL, P, Q) + rig.feed.order(BUY, P, Q)
     replay = int(RecordFlag.REPLAY)
     for record in records:
         raw = bytearray(record)
@@ -207,13 +207,13 @@ def test_replayed_updates_change_state_but_push_no_events(tmp_path: Path) -> Non
 
 def test_a_snapshot_replaces_the_replica_and_leaves_a_gap(tmp_path: Path) -> None:
     rig = Rig(tmp_path, "btcusdt@depth@100ms")
-    rig.order(BID, P, Q)
+    rig.order(BUY, P, Q)
     rig.market.on_fast_tick(NOW_MS)
-    rig.order(BID, P - 1, Q)  # flushed? no: the window is voided by the snapshot below
-    rig.feed.order(ASK, P + 5, Q)  # dropped by the engine (never published)
+    rig.order(BUY, P - 1, Q)  # flushed? no: the window is voided by the snapshot below
+    rig.feed.order(SELL, P + 5, Q)  # dropped by the engine (never published)
     rig.feed_records(rig.feed.snapshot())
     assert rig.market.replica.depth(10) == (3, [(P, Q), (P - 1, Q)], [(P + 5, Q)])
-    rig.order(ASK, P + 6, Q)
+    rig.order(SELL, P + 6, Q)
     rig.market.on_fast_tick(NOW_MS)
     events = rig["btcusdt@depth@100ms"]
     assert [(e["U"], e["u"]) for e in events] == [(1, 1), (4, 4)]
@@ -234,7 +234,7 @@ def test_a_partial_update_is_not_visible_before_its_end_record(tmp_path: Path) -
 def test_recent_trades_keep_the_latest(tmp_path: Path, levels: int) -> None:
     rig = Rig(tmp_path)
     for i in range(levels):
-        rig.order(ASK, P + i, Q, tif=int(TimeInForce.GTC), order_type=int(OrderType.LIMIT))
-    rig.order(BID, P + levels, levels * Q)
+        rig.order(SELL, P + i, Q, tif=int(TimeInForce.GTC), order_type=int(OrderType.LIMIT))
+    rig.order(BUY, P + levels, levels * Q)
     assert [t[0] for t in rig.market.recent_trades(2)] == list(range(max(1, levels - 1), levels + 1))
     assert rig.market.recent_trades(10)[0][3] == T0_NS // 1_000_000 + levels + 1

@@ -12,7 +12,7 @@ from stages.exchange.protocol.settings import ExchangeSettings
 from stages.exchange.publisher.hub import StreamHub
 from stages.exchange.publisher.market import SymbolMarket
 from stages.exchange.publisher.rest import RestApi
-from tests.unit.exchange.publisher.support import ASK, BID, EngineFeed, exchange_table
+from tests.unit.exchange.publisher.support import BUY, SELL, EngineFeed, exchange_table
 
 NOW_MS = 1_700_000_000_500
 P, Q = 6_000_000, 100_000
@@ -34,8 +34,8 @@ def get(api: RestApi, target: str) -> tuple[int, Any]:
 
 def load(markets: dict[str, SymbolMarket], feeds: dict[str, EngineFeed]) -> None:
     feed, market = feeds["BTCUSDT"], markets["BTCUSDT"]
-    orders = [(BID, P - i, Q * (i + 1)) for i in range(150)] + [(ASK, P + 1 + i, Q) for i in range(3)]
-    orders += [(BID, P + 1, Q // 2)]  # one trade
+    orders = [(BUY, P - i, Q * (i + 1)) for i in range(150)] + [(SELL, P + 1 + i, Q) for i in range(3)]
+    orders += [(BUY, P + 1, Q // 2)]  # one trade
     for side, price, qty in orders:
         for record in feed.order(side, price, qty):
             market.on_record(memoryview(record), 0)

@@ -24,8 +24,8 @@ from stages.exchange.publisher.decimals import fixed_text
 from stages.exchange.publisher.session import SLOW_CONSUMER_CODE, SLOW_CONSUMER_REASON
 from stages.exchange.publisher.streams import KLINE_INTERVALS_MS
 from tests.unit.exchange.publisher.support import (
-    ASK,
-    BID,
+    BUY,
+    SELL,
     EngineFeed,
     Harness,
     aget,
@@ -186,8 +186,8 @@ def test_combined_paths_raw_paths_and_live_subscriptions(pipeline_name: str, tab
             await ws_live.send('{"method": "LIST_SUBSCRIPTIONS", "id": 2}')
             assert orjson.loads(await ws_live.recv()) == {"result": ["btcusdt@aggTrade"], "id": 2}
             await until(lambda: len(h.stage.hub.subscribers("btcusdt@trade")) == 2, "the path subscriptions")
-            h.publish("BTCUSDT", btc.order(ASK, 6_000_000, 100_000) + btc.order(BID, 6_000_000, 100_000))
-            h.publish("ETHUSDT", eth.order(BID, 300_000, 10_000))
+            h.publish("BTCUSDT", btc.order(SELL, 6_000_000, 100_000) + btc.order(BUY, 6_000_000, 100_000))
+            h.publish("ETHUSDT", eth.order(BUY, 300_000, 10_000))
             await until(lambda: len(combined) == 2 and len(raw_multi) == 2, "two events on each")
             agg = orjson.loads(await ws_live.recv())
             assert (agg["e"], agg["s"], agg["a"], agg["p"], agg["q"]) == (
@@ -196,7 +196,7 @@ def test_combined_paths_raw_paths_and_live_subscriptions(pipeline_name: str, tab
             await ws_live.send('{"method": "UNSUBSCRIBE", "params": ["btcusdt@aggTrade"], "id": 3}')
             assert orjson.loads(await ws_live.recv()) == {"result": None, "id": 3}
             updates = h.stage.markets["BTCUSDT"].updates
-            h.publish("BTCUSDT", btc.order(ASK, 6_000_000, 100_000) + btc.order(BID, 6_000_000, 100_000))
+            h.publish("BTCUSDT", btc.order(SELL, 6_000_000, 100_000) + btc.order(BUY, 6_000_000, 100_000))
             await until(lambda: h.stage.markets["BTCUSDT"].updates == updates + 2, "the second trade")
             await ws_live.send('{"method": "LIST_SUBSCRIPTIONS", "id": 4}')
             assert orjson.loads(await ws_live.recv()) == {"result": [], "id": 4}  # no aggTrade queued before it
@@ -262,14 +262,14 @@ def test_a_slow_consumer_is_dropped_and_counted_while_a_fast_one_keeps_receiving
                     break
                 records: list[bytes] = []
                 for _ in range(20):
-                    records += feed.order(ASK, price, 100_000) + feed.order(BID, price, 100_000)
+                    records += feed.order(SELL, price, 100_000) + feed.order(BUY, price, 100_000)
                 h.publish("BTCUSDT", records)
                 await until(lambda: h.producer_backlog("BTCUSDT") == 0, "the drain")
                 assert round_ < 1999, "the slow client was never dropped"
             assert h.stage.server.dropped_clients == 1
             assert h.ctx.counter(CounterKind.DROPS).value == 1
             for _ in range(20):
-                h.publish("BTCUSDT", feed.order(ASK, price, 100_000) + feed.order(BID, price, 100_000))
+                h.publish("BTCUSDT", feed.order(SELL, price, 100_000) + feed.order(BUY, price, 100_000))
             last_trade = feed.engine.next_trade_id - 1
             await until(lambda: bool(fast_got) and fast_got[-1]["t"] == last_trade, "the fast client's last trade")
             assert [t["t"] for t in fast_got] == list(range(1, last_trade + 1))  # every trade, in order

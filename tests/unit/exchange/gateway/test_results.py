@@ -7,23 +7,15 @@ from typing import Any
 
 import pytest
 
-from hftpipe.schema.exchange import (
-    Event,
-    OrderStatus,
-    ReplaceMode,
-    ReplaceOutcome,
-    RespType,
-    encode_id,
-    reject_reason,
-)
-from hftpipe.schema.marketdata import BookSide
-from hftpipe.schema.trading import OrderType, TimeInForce
-from stages.exchange.gateway import answers
-from stages.exchange.gateway.codec import EventRecord
-from stages.exchange.gateway.errors import ApiError
+from hftpipe.schema.exchange import Event, OrderStatus, ReplaceMode, ReplaceOutcome, RespType
+from hftpipe.schema.exchange_codec import EventRecord, encode_id
+from hftpipe.schema.exchange_errors import reject_reason
+from hftpipe.schema.trading import OrderSide, OrderType, TimeInForce
+from stages.exchange.gateway import results
+from stages.exchange.gateway.formatter import Formatter, OrderInfo, fmt
 from stages.exchange.gateway.link import Item
 from stages.exchange.gateway.requests import CancelReplace, CancelTarget, NewOrder
-from stages.exchange.gateway.responses import Formatter, OrderInfo, fmt
+from stages.exchange.protocol.api_error import ApiError
 from stages.exchange.protocol.settings import ExchangeSettings
 from tests.unit.exchange.gateway.harness import exchange_table
 
@@ -40,7 +32,7 @@ def formatter(tmp_path_factory: pytest.TempPathFactory) -> Formatter:
 def order_request(formatter: Formatter, resp_type: RespType = RespType.FULL) -> NewOrder:
     return NewOrder(
         symbol=formatter.settings.symbols[0],
-        side=int(BookSide.BID),
+        side=int(OrderSide.BUY),
         order_type=int(OrderType.LIMIT),
         tif=int(TimeInForce.GTC),
         stp_mode=2,
@@ -65,7 +57,7 @@ def items(*records: EventRecord) -> list[Item]:
 def new(order_id: int = 7, **fields: Any) -> EventRecord:
     base: dict[str, Any] = {
         "order_id": order_id,
-        "side": int(BookSide.BID),
+        "side": int(OrderSide.BUY),
         "order_type": int(OrderType.LIMIT),
         "tif": int(TimeInForce.GTC),
         "stp_mode": 2,
@@ -113,7 +105,7 @@ def test_should_answer_order_place_in_each_response_type(formatter: Formatter) -
         trade(7, False, 40_000, 40_000, OrderStatus.PARTIALLY_FILLED),
         record(Event.DONE, flags=1),
     )
-    ack = answers.place_answer(formatter, order_request(formatter, RespType.ACK), ACCOUNT, answer)
+    ack = results.place_answer(formatter, order_request(formatter, RespType.ACK), ACCOUNT, answer)
     assert ack == {
         "symbol": "BTCUSDT",
         "orderId": 7,
@@ -121,7 +113,7 @@ def test_should_answer_order_place_in_each_response_type(formatter: Formatter) -
         "clientOrderId": "mine",
         "transactTime": T // 1_000_000,
     }
-    full = answers.place_answer(formatter, order_request(formatter), ACCOUNT, answer)
+    full = results.place_answer(formatter, order_request(formatter), ACCOUNT, answer)
     assert full["status"] == "PARTIALLY_FILLED"
     assert (full["price"], full["origQty"], full["executedQty"]) == ("60000.00000000", "1.00000000", "0.40000000")
     assert full["cummulativeQuoteQty"] == "23999.99600000"
@@ -136,13 +128,13 @@ def test_should_answer_order_place_in_each_response_type(formatter: Formatter) -
             "tradeId": 11,
         }
     ]
-    result = answers.place_answer(formatter, order_request(formatter, RespType.RESULT), ACCOUNT, answer)
+    result = results.place_answer(formatter, order_request(formatter, RespType.RESULT), ACCOUNT, answer)
     assert "fills" not in result and result["executedQty"] == "0.40000000"
 
 
 def test_should_turn_a_rejection_into_its_binance_error(formatter: Formatter) -> None:
     with pytest.raises(ApiError) as caught:
-        answers.place_answer(
+        results.place_answer(
             formatter,
             order_request(formatter),
             ACCOUNT,
@@ -169,12 +161,12 @@ def canceled(order_id: int = 7, **fields: Any) -> EventRecord:
 def test_should_answer_a_cancel_with_the_order_it_canceled(formatter: Formatter) -> None:
     info = OrderInfo.from_record(new())
     target = CancelTarget(formatter.settings.symbols[0], 7, "", "cancel-id")
-    report = answers.cancel_answer(formatter, target, ACCOUNT, [(canceled(), info)])
+    report = results.cancel_answer(formatter, target, ACCOUNT, [(canceled(), info)])
     assert report["origClientOrderId"] == "mine" and report["clientOrderId"] == "cancel-id"
     assert (report["status"], report["price"], report["executedQty"]) == ("CANCELED", "60000.00000000", "0.10000000")
     assert report["cummulativeQuoteQty"] == "6000.00000000"
     with pytest.raises(ApiError) as caught:
-        answers.cancel_answer(formatter, target, ACCOUNT, items(rejected(-2011, "Unknown order sent.")))
+        results.cancel_answer(formatter, target, ACCOUNT, items(rejected(-2011, "Unknown order sent.")))
     assert (caught.value.code, caught.value.msg) == (-2011, "Unknown order sent.")
 
 
@@ -188,7 +180,7 @@ def closing(outcome: ReplaceOutcome) -> EventRecord:
 
 
 def test_should_answer_a_successful_cancel_replace(formatter: Formatter) -> None:
-    result = answers.cancel_replace_answer(
+    result = results.cancel_replace_answer(
         formatter,
         replace_request(formatter, ReplaceMode.STOP_ON_FAILURE),
         ACCOUNT,
@@ -220,7 +212,7 @@ def test_should_report_cancel_replace_failures_with_the_documented_data(
     new_result: str,
 ) -> None:
     with pytest.raises(ApiError) as caught:
-        answers.cancel_replace_answer(
+        results.cancel_replace_answer(
             formatter, replace_request(formatter, ReplaceMode.ALLOW_FAILURE), ACCOUNT, items(*records)
         )
     error = caught.value
@@ -241,7 +233,7 @@ def test_should_refuse_a_cancel_replace_that_failed_its_filters_as_a_plain_error
         items(rejected(-2010, "Account has insufficient balance for requested action.")),
     ):
         with pytest.raises(ApiError) as caught:
-            answers.cancel_replace_answer(
+            results.cancel_replace_answer(
                 formatter, replace_request(formatter, ReplaceMode.STOP_ON_FAILURE), ACCOUNT, answer
             )
         assert caught.value.code in (-1013, -2010) and caught.value.data is None
@@ -283,7 +275,7 @@ def test_should_answer_depth_with_the_last_update_id(formatter: Formatter) -> No
         record(Event.DONE, order_id=77),
         record(Event.DONE, flags=1),
     )
-    assert answers.depth_answer(formatter, 1, answer) == {
+    assert results.depth_answer(formatter, 1, answer) == {
         "lastUpdateId": 77,
         "bids": [["1.00000000", "0.00005000"]],
         "asks": [["1.01000000", "0.00006000"]],

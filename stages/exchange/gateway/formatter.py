@@ -13,10 +13,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from hftpipe.schema.exchange import ASSET_SCALE, Event, OrderStatus, decode_id
+from hftpipe.schema.exchange import ASSET_SCALE, Event, ExpireReason, OrderStatus
+from hftpipe.schema.exchange_codec import EventRecord, decode_id
 from hftpipe.schema.marketdata import BookSide
 from hftpipe.schema.trading import OrderSide, OrderType, TimeInForce
-from stages.exchange.gateway.codec import EventRecord
 from stages.exchange.protocol.exchange_info import STP_MODES
 from stages.exchange.protocol.settings import ExchangeSettings, SymbolSettings
 
@@ -33,11 +33,11 @@ TIF_NAMES: Final = {int(TimeInForce.GTC): "GTC", int(TimeInForce.IOC): "IOC", in
 STATUS_NAMES: Final = {int(status): status.name for status in OrderStatus}
 OPEN_STATUSES: Final = frozenset({int(OrderStatus.NEW), int(OrderStatus.PARTIALLY_FILLED)})
 EXPIRE_REASONS: Final = {
-    1: "UNFILLED_IOC_QUANTITY_EXPIRED",
-    2: "UNFILLED_FOK_ORDER_EXPIRED",
-    4: "INSUFFICIENT_LIQUIDITY",
+    int(ExpireReason.IOC): "UNFILLED_IOC_QUANTITY_EXPIRED",
+    int(ExpireReason.FOK): "UNFILLED_FOK_ORDER_EXPIRED",
+    int(ExpireReason.MARKET): "INSUFFICIENT_LIQUIDITY",
 }
-"""``expire_reason`` (matching.ExpireReason) -> Binance ``eR``; STP (3) has none."""
+"""``expire_reason`` -> Binance ``eR``; STP has none."""
 EXECUTION_TYPES: Final = {
     int(Event.NEW): "NEW",
     int(Event.TRADE): "TRADE",

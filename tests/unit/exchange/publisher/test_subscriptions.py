@@ -7,9 +7,9 @@ from typing import Any
 import orjson
 import pytest
 
-from stages.exchange.publisher.control import ControlHandler
 from stages.exchange.publisher.session import ClientSession
 from stages.exchange.publisher.streams import MAX_STREAMS_PER_CONNECTION, StreamCatalog, StreamSpec
+from stages.exchange.publisher.subscriptions import SubscriptionHandler
 
 
 class NoConnection:
@@ -25,7 +25,7 @@ class Rig:
         self.session = ClientSession(NoConnection(), combined=False, max_queue=10, on_slow=lambda s: None)
         self.subscribed: list[str] = []
         self.unsubscribed: list[str] = []
-        self.handler = ControlHandler(StreamCatalog(["BTCUSDT", "ETHUSDT"]), self._sub, self._unsub)
+        self.handler = SubscriptionHandler(StreamCatalog(["BTCUSDT", "ETHUSDT"]), self._sub, self._unsub)
 
     def _sub(self, session: ClientSession, spec: StreamSpec) -> None:
         self.subscribed.append(spec.name)

@@ -1,4 +1,4 @@
-"""The JSON control messages a market-data client may send: SUBSCRIBE and friends.
+"""A market-data client's subscription requests: SUBSCRIBE, UNSUBSCRIBE, LIST_SUBSCRIPTIONS (and the properties).
 
 Requests and replies follow ``web-socket-streams.md``: ``{"method", "params",
 "id"}`` in, ``{"result": ..., "id": ...}`` out, or ``{"error": {"code", "msg"},
@@ -27,7 +27,7 @@ BAD_ID: Final = "Invalid request: request ID must be an unsigned integer"
 _NO_ID: Final = object()
 
 
-class ControlError(Exception):
+class SubscriptionError(Exception):
     def __init__(self, code: int, msg: str) -> None:
         super().__init__(msg)
         self.code = code
@@ -48,7 +48,7 @@ def _column(text: str | bytes) -> int:
     return len(text) + 1
 
 
-class ControlHandler:
+class SubscriptionHandler:
     """Answers one client's control messages; (un)subscribes through the given callbacks."""
 
     def __init__(
@@ -68,24 +68,26 @@ class ControlHandler:
             try:
                 request = orjson.loads(message)
             except orjson.JSONDecodeError as exc:
-                raise ControlError(3, f"Invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+                raise SubscriptionError(3, f"Invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
             if not isinstance(request, dict):
-                raise ControlError(2, "Invalid request: invalid type, expected a JSON object at line 1 column 1")
+                raise SubscriptionError(2, "Invalid request: invalid type, expected a JSON object at line 1 column 1")
             if "id" not in request or not _valid_id(request["id"]):
-                raise ControlError(2, BAD_ID)
+                raise SubscriptionError(2, BAD_ID)
             request_id = request["id"]
             if "method" not in request:
-                raise ControlError(2, f"Invalid request: missing field `method` at line 1 column {_column(message)}")
+                raise SubscriptionError(
+                    2, f"Invalid request: missing field `method` at line 1 column {_column(message)}"
+                )
             method = request["method"]
             if method not in METHODS:
                 expected = ", ".join(f"`{m}`" for m in METHODS)
-                raise ControlError(
+                raise SubscriptionError(
                     2,
                     f"Invalid request: unknown variant `{method}`, expected one of {expected} "
                     f"at line 1 column {_column(message)}",
                 )
             result = self._dispatch(session, method, request.get("params"))
-        except ControlError as exc:
+        except SubscriptionError as exc:
             error: dict[str, Any] = {"error": {"code": exc.code, "msg": exc.msg}}
             if request_id is not _NO_ID:
                 error["id"] = request_id
@@ -95,7 +97,7 @@ class ControlHandler:
     def _dispatch(self, session: ClientSession, method: str, params: Any) -> Any:
         if method == "LIST_SUBSCRIPTIONS":
             if params:
-                raise ControlError(2, "Invalid request: too many parameters")
+                raise SubscriptionError(2, "Invalid request: too many parameters")
             return list(session.streams)
         if method in ("SUBSCRIBE", "UNSUBSCRIBE"):
             names = self._stream_names(params)
@@ -107,32 +109,32 @@ class ControlHandler:
                 return None
             specs = [self.catalog.parse(name) for name in names]
             if any(spec is None for spec in specs):
-                raise ControlError(2, INVALID_STREAM)
+                raise SubscriptionError(2, INVALID_STREAM)
             new = {spec.name: spec for spec in specs if spec is not None and spec.name not in session.streams}
             if len(session.streams) + len(new) > MAX_STREAMS_PER_CONNECTION:
-                raise ControlError(2, f"Invalid request: too many streams (at most {MAX_STREAMS_PER_CONNECTION})")
+                raise SubscriptionError(2, f"Invalid request: too many streams (at most {MAX_STREAMS_PER_CONNECTION})")
             for spec in new.values():
                 session.streams[spec.name] = None
                 self._subscribe(session, spec)
             return None
         # SET_PROPERTY / GET_PROPERTY: "combined" is the only property.
         if not isinstance(params, list) or not params or not isinstance(params[0], str):
-            raise ControlError(2, "Invalid request: property name must be a string")
+            raise SubscriptionError(2, "Invalid request: property name must be a string")
         if len(params) > (2 if method == "SET_PROPERTY" else 1):
-            raise ControlError(2, "Invalid request: too many parameters")
+            raise SubscriptionError(2, "Invalid request: too many parameters")
         if params[0] != "combined":
-            raise ControlError(0, "Unknown property")
+            raise SubscriptionError(0, "Unknown property")
         if method == "GET_PROPERTY":
             return session.combined
         if len(params) < 2 or not isinstance(params[1], bool):
-            raise ControlError(1, "Invalid value type: expected Boolean")
+            raise SubscriptionError(1, "Invalid value type: expected Boolean")
         session.combined = params[1]
         return None
 
     @staticmethod
     def _stream_names(params: Any) -> list[str]:
         if params is None:
-            raise ControlError(2, "Invalid request: missing field `params`")
+            raise SubscriptionError(2, "Invalid request: missing field `params`")
         if not isinstance(params, list) or not all(isinstance(name, str) for name in params):
-            raise ControlError(2, INVALID_STREAM)
+            raise SubscriptionError(2, INVALID_STREAM)
         return list(params)

@@ -18,23 +18,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
-from hftpipe.schema.exchange import Event, RespType, decode_id
-from stages.exchange.gateway.codec import EventRecord
-from stages.exchange.gateway.errors import (
-    CANCEL_REJECTED,
+from hftpipe.schema.exchange import Event, RespType
+from hftpipe.schema.exchange_codec import EventRecord, decode_id
+from hftpipe.schema.exchange_errors import (
     CANCEL_REPLACE_FAILED,
-    CANCEL_REPLACE_PARTIAL,
-    INVALID_MESSAGE,
-    NO_SUCH_ORDER,
-    UNKNOWN,
-    ApiError,
-    api_error,
-    reject_error,
+    CANCEL_REPLACE_PARTIALLY_FAILED,
+    ORDER_DOES_NOT_EXIST,
+    UNKNOWN_ERROR,
+    UNKNOWN_ORDER,
+    ErrorCode,
 )
+from stages.exchange.gateway.formatter import Formatter, OrderInfo, fmt, ms
 from stages.exchange.gateway.keys import ApiKey
 from stages.exchange.gateway.link import Item
 from stages.exchange.gateway.requests import CancelReplace, CancelTarget, NewOrder
-from stages.exchange.gateway.responses import Formatter, OrderInfo, fmt, ms
+from stages.exchange.protocol.api_error import ApiError
 from stages.exchange.protocol.settings import ExchangeSettings
 
 _NEW: Final = int(Event.NEW)
@@ -48,6 +46,7 @@ _DEPTH_LEVEL: Final = int(Event.DEPTH_LEVEL)
 _DONE: Final = int(Event.DONE)
 _CANCEL_REPLACE: Final = int(Event.CANCEL_REPLACE)
 _ORDER_UPDATES: Final = frozenset({_NEW, _TRADE, _CANCELED, _EXPIRED})
+_FILTER_FAILURE: Final = int(ErrorCode.INVALID_MESSAGE)
 
 
 def own(items: Sequence[Item], account: int) -> list[Item]:
@@ -61,12 +60,12 @@ def _first(items: Sequence[Item], event: int) -> Item | None:
 def _rejection(items: Sequence[Item]) -> ApiError:
     rejected = _first(items, _REJECTED)
     if rejected is None:
-        return api_error(UNKNOWN)
-    return reject_error(rejected[0].reject_code, rejected[0].reject_reason)
+        return ApiError.of(UNKNOWN_ERROR)
+    return ApiError.rejected(rejected[0].reject_code, rejected[0].reject_reason)
 
 
 def _error_object(record: EventRecord) -> dict[str, Any]:
-    return reject_error(record.reject_code, record.reject_reason).error_object()
+    return ApiError.rejected(record.reject_code, record.reject_reason).error_object()
 
 
 # ------------------------------------------------------------------------------ order.place
@@ -141,7 +140,7 @@ def cancel_answer(formatter: Formatter, target: CancelTarget, account: int, item
     mine = own(items, account)
     canceled = _first(mine, _CANCELED)
     if canceled is None:
-        raise _rejection(mine) if _first(mine, _REJECTED) else api_error(CANCEL_REJECTED, "Unknown order sent.")
+        raise _rejection(mine) if _first(mine, _REJECTED) else ApiError.of(UNKNOWN_ORDER)
     return cancel_report(formatter, canceled, target.new_client_order_id)
 
 
@@ -151,7 +150,7 @@ def cancel_all_answer(
     mine = own(items, account)
     reports = [cancel_report(formatter, item, new_client_order_id) for item in mine if item[0].event == _CANCELED]
     if not reports:
-        raise _rejection(mine) if _first(mine, _REJECTED) else api_error(CANCEL_REJECTED, "Unknown order sent.")
+        raise _rejection(mine) if _first(mine, _REJECTED) else ApiError.of(UNKNOWN_ORDER)
     return reports
 
 
@@ -177,11 +176,11 @@ def cancel_replace_answer(
         elif record.event == _REJECTED and new_half is None and new_rejected is None:
             new_rejected = record
     if cancel_half is None:
-        raise api_error(UNKNOWN)
+        raise ApiError.of(UNKNOWN_ERROR)
     cancel_record = cancel_half[0]
     cancel_ok = cancel_record.event == _CANCELED
-    if not cancel_ok and new_half is None and new_rejected is None and cancel_record.reject_code == INVALID_MESSAGE:
-        raise reject_error(cancel_record.reject_code, cancel_record.reject_reason)  # a filter refused it all
+    if not cancel_ok and new_half is None and new_rejected is None and cancel_record.reject_code == _FILTER_FAILURE:
+        raise ApiError.rejected(cancel_record.reject_code, cancel_record.reject_reason)  # a filter refused it all
     cancel_response = (
         cancel_report(formatter, cancel_half, request.cancel.new_client_order_id)
         if cancel_ok
@@ -202,8 +201,8 @@ def cancel_replace_answer(
     if cancel_ok and new_half is not None:
         return body
     if cancel_ok or new_half is not None:
-        raise ApiError(CANCEL_REPLACE_PARTIAL, "Order cancel-replace partially failed.", 409, body)
-    raise ApiError(CANCEL_REPLACE_FAILED, "Order cancel-replace failed.", 400, body)
+        raise ApiError.of(CANCEL_REPLACE_PARTIALLY_FAILED, 409, body)
+    raise ApiError.of(CANCEL_REPLACE_FAILED, 400, body)
 
 
 # ------------------------------------------------------------------------------ queries
@@ -213,7 +212,7 @@ def order_status_answer(formatter: Formatter, account: int, items: Sequence[Item
     mine = own(items, account)
     order = _first(mine, _ORDER)
     if order is None:
-        raise _rejection(mine) if _first(mine, _REJECTED) else api_error(NO_SUCH_ORDER)
+        raise _rejection(mine) if _first(mine, _REJECTED) else ApiError.of(ORDER_DOES_NOT_EXIST)
     return formatter.order_status(order[0])
 
 
