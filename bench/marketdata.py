@@ -268,9 +268,7 @@ class Rings:
             self.close()
             raise
         self.published = self.feed_ctx.counter(CounterKind.MESSAGES_OUT)
-        self.sink = RingSink(
-            self.feed_ctx.the_output(), 0, self.published, self.feed_ctx.counter(CounterKind.BACKPRESSURE)
-        )
+        self.sink = RingSink(self.feed_ctx.output_port())
         self.feed_out: Ring = self.feed_ctx.the_output()
         self.book_in: Ring = self.book_ctx.the_input().ring
         self.out_in: Ring = self.out_ctx.the_input().ring

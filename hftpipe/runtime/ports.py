@@ -18,6 +18,12 @@ records ``now - ts_origin`` end to end. The ports own the first two:
   publishes and counts ``messages_out``. ``offer(record, now)`` does all of it
   for a record already in bytes; ``room(needed)`` is the free slots, counting
   ``backpressure`` when fewer than ``needed``.
+* ``OutputPort.packer(spec)``, for a source whose per-record path cannot
+  afford the two calls and the store of ``claim``/``commit`` (the feed's sink,
+  one record per price level): ``spec``'s struct with this port's ``ts_hop``
+  slot as its only hop field (the others pack as zeros), so the stamp goes in
+  with the pack. Such a source publishes with ``ring.try_claim``/``ring.commit``
+  and counts into the port's ``sent`` and ``backpressure`` itself.
 
 Every other header field is the stage's: it copies ``ts_origin`` and the
 upstream ``ts_hop`` values from the record it derives from (a source writes
@@ -47,10 +53,11 @@ aligned int64 stores through ``memoryview.cast("q")`` (~15 ns), not
 
 from __future__ import annotations
 
+import struct
 import sys
 from typing import Final
 
-from hftpipe.schema.records import TS_HOP_OFFSET
+from hftpipe.schema.records import TS_HOP_OFFSET, RecordSpec, one_hop_format
 from hftpipe.substrate.counters import Counter
 from hftpipe.substrate.histogram import Histogram
 from hftpipe.substrate.ring import Ring, TimedRecordHandler
@@ -92,7 +99,7 @@ class OutputPort:
 
     __slots__ = (
         "_backpressure", "_commit", "_sent_index", "_sent_words", "_stamp_word", "_try_claim", "_words",
-        "buffer", "hop", "ring",
+        "backpressure", "buffer", "hop", "ring", "sent",
     )
 
     def __init__(self, ring: Ring, hop: int, sent: Counter, backpressure: Counter) -> None:
@@ -105,6 +112,10 @@ class OutputPort:
         self._commit = ring.commit
         self._words = ring.segment.words
         self._stamp_word = _TS_HOP_WORD + hop
+        self.sent = sent
+        """``messages_out``: what :meth:`commit` and :meth:`offer` count each record into."""
+        self.backpressure = backpressure
+        """What a refused :meth:`claim` or :meth:`offer`, or a short :meth:`room`, counts into."""
         self._sent_words, self._sent_index = sent.slot
         self._backpressure = backpressure.add
 
@@ -132,6 +143,14 @@ class OutputPort:
         self._commit()
         self._sent_words[self._sent_index] += 1
         return True
+
+    def packer(self, spec: RecordSpec) -> struct.Struct:
+        """``spec``'s struct stamping this port's hop: ``ts_hop[hop]`` is its only hop field, the rest pack as zeros.
+
+        For a source packing whole records: it passes ``now`` where the hop stamps go and publishes
+        with ``ring.commit`` (no store after the pack), counting into :attr:`sent` itself.
+        """
+        return struct.Struct(one_hop_format(spec.dtype, self.hop))
 
     def room(self, needed: int = 1) -> int:
         """Free slots now (re-reads the consumer's position); one backpressure is counted if under ``needed``."""

@@ -151,6 +151,28 @@ def struct_indexes(dtype: np.dtype[Any]) -> dict[str, int]:
     return found
 
 
+def one_hop_format(dtype: np.dtype[Any], hop: int) -> str:
+    """:func:`struct_format` of ``dtype`` with ``ts_hop[hop]`` as its only hop item, the other slots pad (zeros).
+
+    A stage packing records from scratch (a source: no upstream stamps to
+    copy) puts its own stamp in the pack this way, at no cost beyond it.
+    """
+    if not 0 <= hop < HOP_SLOTS:
+        raise ValueError(f"hop must be 0..{HOP_SLOTS - 1}, got {hop}")
+    assert dtype.fields is not None
+    fields = [(name, field[0], field[1]) for name, field in dtype.fields.items() if name != "ts_hop"]
+    fields.append(("ts_hop", np.dtype("<i8"), dtype.fields["ts_hop"][1] + 8 * hop))
+    narrowed = np.dtype(
+        {
+            "names": [f[0] for f in fields],
+            "formats": [f[1] for f in fields],
+            "offsets": [f[2] for f in fields],
+            "itemsize": dtype.itemsize,
+        }
+    )
+    return struct_format(narrowed)
+
+
 @dataclass(frozen=True, slots=True)
 class RecordSpec:
     """A record type: its dtype and the struct that packs one record of it."""

@@ -6,6 +6,8 @@ and snapshot fetch of the stage) nor drop records (a book would silently
 miss levels). The :class:`~stages.marketdata.feed.ring_sink.RingSink` packs
 into a :class:`Backlog` instead, through the same ``try_claim``/``buffer``/
 ``commit`` surface as the ring, and moves the records on as room frees up.
+A record is packed whole, its hop stamp included (the output port's
+packers), so it reaches the ring as it was produced.
 
 The backlog is bounded: one record past ``limit`` and it *overflows*: what it
 holds is discarded (counted), and so is everything committed after, until

@@ -1,8 +1,11 @@
 """The feed stage's sink: every market-data event becomes one record in the feed -> book ring.
 
-Records are packed in place (``try_claim`` + ``struct.pack_into`` + ``commit``),
-stamped with the receive time as ``ts_origin`` and the publish time in this
-stage's hop slot.
+Records are packed in place (``try_claim`` + ``struct.pack_into`` + ``commit``
+on the output port's ring) with the receive time as ``ts_origin``. The port's
+packers (:meth:`~hftpipe.runtime.ports.OutputPort.packer`) put the publish
+time in this stage's hop slot as part of the pack, so no stamp is written by
+hand and none costs a call or a store of its own: this is the feed's hot path,
+one record per price level.
 
 A full ring never blocks: the sink is called from inside the feed's event
 loop, which must go on serving pings, snapshot fetches and every other
@@ -33,6 +36,7 @@ import time
 from collections.abc import Callable
 from typing import Final
 
+from hftpipe.runtime import OutputPort
 from hftpipe.schema import SPECS
 from hftpipe.schema.marketdata import BookAction, BookState, ControlKind
 from hftpipe.schema.records import RecordFlag, RecordType
@@ -40,10 +44,6 @@ from hftpipe.substrate.counters import Counter
 from hftpipe.substrate.ring import Ring
 from stages.marketdata.feed.backlog import Backlog
 
-_DELTA = SPECS[RecordType.BOOK_DELTA].packer.pack_into
-_TRADE = SPECS[RecordType.TRADE].packer.pack_into
-_BBO = SPECS[RecordType.BBO].packer.pack_into
-_CONTROL = SPECS[RecordType.CONTROL].packer.pack_into
 _END = int(RecordFlag.END_OF_UPDATE)
 _BOOK_DELTA = int(RecordType.BOOK_DELTA)
 _SET = int(BookAction.SET)
@@ -58,19 +58,16 @@ _LONGEST_WAIT_S: Final = 0.001
 
 
 class RingSink:
-    """Packs market-data events into ``ring``; holds them back in order while it is full.
+    """Packs market-data events into ``port``'s ring; holds them back in order while it is full.
 
-    ``published`` counts the records produced (including any held back),
-    ``backpressure`` each record that had to be held back, ``drops`` those an
-    overflowing backlog discarded.
+    The port's ``sent`` (``messages_out``) counts the records produced
+    (including any held back), its ``backpressure`` each record that had to
+    be held back; ``drops`` counts those an overflowing backlog discarded.
     """
 
     def __init__(
         self,
-        ring: Ring,
-        hop: int,
-        published: Counter,
-        backpressure: Counter,
+        port: OutputPort,
         flags: int = 0,
         *,
         drops: Counter | None = None,
@@ -78,19 +75,23 @@ class RingSink:
         on_overflow: Callable[[], None] | None = None,
         logger: logging.Logger | None = None,
     ) -> None:
+        ring = port.ring
         if ring.slot_size < 128:
             raise ValueError(f"ring {ring.name} slots ({ring.slot_size} B) are smaller than a 128-byte record")
         self._out = ring
         self._ring: Ring | Backlog = ring
         """Where records are packed: the ring, or the backlog standing in for it while it is full."""
         self._buf = ring.buffer
-        self._hop = hop
-        self._published = published
-        self._backlog = Backlog(max_backlog, backpressure)
+        self._delta = port.packer(SPECS[RecordType.BOOK_DELTA]).pack_into
+        self._trade = port.packer(SPECS[RecordType.TRADE]).pack_into
+        self._bbo = port.packer(SPECS[RecordType.BBO]).pack_into
+        self._control = port.packer(SPECS[RecordType.CONTROL]).pack_into
+        self._published = port.sent
+        self._backlog = Backlog(max_backlog, port.backpressure)
         self._drops = drops
         self._logger = logger or logging.getLogger("hftpipe.feed")
         self._flags = flags
-        self._seq = published.value
+        self._seq = port.sent.value  # a restarted feed continues the sequence
         self._unpublished = 0
         """Levels written since the last END: counted in ``published`` once per update."""
         self._update_ns = 0
@@ -192,10 +193,6 @@ class RingSink:
         if self._drops is not None:
             self._drops.add(count)
 
-    def _hops(self, now: int) -> tuple[int, int, int, int]:
-        hop = self._hop
-        return (now if hop == 0 else 0, now if hop == 1 else 0, now if hop == 2 else 0, now if hop == 3 else 0)
-
     def _commit(self) -> None:
         self._ring.commit()
         self._seq += 1
@@ -207,7 +204,7 @@ class RingSink:
         self._gapped.discard(instrument)  # a snapshot starts: the book can be whole again
         offset = self._claim()
         now = time.monotonic_ns()
-        _DELTA(
+        self._delta(
             self._buf,
             offset,
             RecordType.BOOK_DELTA,
@@ -216,7 +213,7 @@ class RingSink:
             self._seq,
             ts_venue,
             ts_recv,
-            *self._hops(now),
+            now,  # this stage's ts_hop slot (the port's packer)
             0,
             0,
             update_id,
@@ -238,8 +235,8 @@ class RingSink:
         end: bool,
         snapshot: bool,
     ) -> None:
-        # The hot path (one call per price level): no helper calls, hop 0 stamped inline,
-        # the published counter updated once per atomic update.
+        # The hot path (one call per price level): no helper calls, the hop stamp packed by the
+        # port's packer, the published counter updated once per atomic update.
         ring = self._ring
         offset = ring.try_claim()
         if offset < 0:
@@ -248,46 +245,23 @@ class RingSink:
         flags = self._flags | (_END if end else 0) | (_SNAPSHOT if snapshot else 0)
         if self._unpublished == 0:  # one publish time per atomic update, stamped on all its levels
             self._update_ns = time.monotonic_ns()
-        now = self._update_ns
-        if self._hop == 0:
-            _DELTA(
-                self._buf,
-                offset,
-                _BOOK_DELTA,
-                flags,
-                instrument,
-                self._seq,
-                ts_venue,
-                ts_recv,
-                now,
-                0,
-                0,
-                0,
-                price,
-                qty,
-                update_id,
-                0,
-                side,
-                _SET,
-            )
-        else:
-            _DELTA(
-                self._buf,
-                offset,
-                _BOOK_DELTA,
-                flags,
-                instrument,
-                self._seq,
-                ts_venue,
-                ts_recv,
-                *self._hops(now),
-                price,
-                qty,
-                update_id,
-                0,
-                side,
-                _SET,
-            )
+        self._delta(
+            self._buf,
+            offset,
+            _BOOK_DELTA,
+            flags,
+            instrument,
+            self._seq,
+            ts_venue,
+            ts_recv,
+            self._update_ns,  # this stage's ts_hop slot (the port's packer)
+            price,
+            qty,
+            update_id,
+            0,
+            side,
+            _SET,
+        )
         ring.commit()
         self._seq += 1
         self._unpublished += 1
@@ -301,7 +275,7 @@ class RingSink:
         self.states[instrument] = state
         offset = self._claim()
         now = time.monotonic_ns()
-        _CONTROL(
+        self._control(
             self._buf,
             offset,
             RecordType.CONTROL,
@@ -310,7 +284,7 @@ class RingSink:
             self._seq,
             0,
             ts_recv or now,
-            *self._hops(now),
+            now,  # this stage's ts_hop slot (the port's packer)
             ControlKind.BOOK_STATE,
             int(state),
             0,
@@ -324,7 +298,7 @@ class RingSink:
     ) -> None:
         offset = self._claim()
         now = time.monotonic_ns()
-        _TRADE(
+        self._trade(
             self._buf,
             offset,
             RecordType.TRADE,
@@ -333,7 +307,7 @@ class RingSink:
             self._seq,
             ts_venue,
             ts_recv,
-            *self._hops(now),
+            now,  # this stage's ts_hop slot (the port's packer)
             price,
             qty,
             trade_id & 0xFFFF_FFFF_FFFF_FFFF,
@@ -355,7 +329,7 @@ class RingSink:
         offset = self._claim()
         now = time.monotonic_ns()
         state = self.states.get(instrument, BookState.RESYNCING)
-        _BBO(
+        self._bbo(
             self._buf,
             offset,
             RecordType.BBO,
@@ -364,7 +338,7 @@ class RingSink:
             self._seq,
             ts_venue,
             ts_recv,
-            *self._hops(now),
+            now,  # this stage's ts_hop slot (the port's packer)
             bid_price,
             bid_qty,
             ask_price,

@@ -97,12 +97,8 @@ class FeedStage(AsyncAgent):
         self._stopping = asyncio.Event()
         self._resync_all = asyncio.Event()
         """Set when the sink dropped records: the connection is replaced so the venue resends every book."""
-        out = ctx.the_output()
         self.sink = RingSink(
-            out,
-            ctx.hop,
-            ctx.counter(CounterKind.MESSAGES_OUT),
-            ctx.counter(CounterKind.BACKPRESSURE),
+            ctx.output_port(),
             int(RecordFlag.REPLAY) if self.params.replay else 0,
             drops=ctx.counter(CounterKind.DROPS),
             max_backlog=self.params.max_backlog,

@@ -119,6 +119,13 @@ def test_should_stamp_only_its_own_hop_on_commit_and_count_it_out(line: Line) ->
     assert (counters["messages_out"], counters["backpressure"]) == (2, 0)
 
 
+def test_should_give_a_source_packers_that_stamp_its_own_hop_and_zero_the_others(line: Line) -> None:
+    for ctx, hops in ((line.up, [777, 0, 0, 0]), (line.me, [0, 777, 0, 0])):
+        record = bytearray(b"\xff" * PROBE.itemsize)
+        ctx.output_port().packer(PROBE).pack_into(record, 0, RecordType.PROBE, 3, 9, 41, 5, 6, 777)
+        assert record == PROBE.packer.pack(RecordType.PROBE, 3, 9, 41, 5, 6, *hops)
+
+
 def test_should_count_backpressure_once_per_refused_claim_offer_or_short_room(line: Line) -> None:
     out = line.me.output_port()
     record = PROBE.zeros(1).tobytes()

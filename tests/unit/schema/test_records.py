@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import struct
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,7 @@ from hftpipe.schema.records import (
     TS_ORIGIN_OFFSET,
     RecordSpec,
     RecordType,
+    one_hop_format,
     struct_format,
 )
 
@@ -251,6 +253,20 @@ def test_should_place_the_header_identically_in_every_record_type() -> None:
 
 def test_should_derive_the_probe_struct_format_from_its_dtype() -> None:
     assert struct_format(SPECS[RecordType.PROBE].dtype) == "<HHIQqq4q"
+
+
+@pytest.mark.parametrize("hop", range(HOP_SLOTS))
+def test_should_pack_one_hop_slot_and_zero_the_others_with_the_one_hop_format(hop: int) -> None:
+    spec = SPECS[RecordType.PROBE]
+    record = bytearray(b"\xff" * spec.itemsize)
+    struct.Struct(one_hop_format(spec.dtype, hop)).pack_into(record, 0, RecordType.PROBE, 3, 9, 41, 5, 6, 777)
+    hops = [777 if slot == hop else 0 for slot in range(HOP_SLOTS)]
+    assert record == spec.packer.pack(RecordType.PROBE, 3, 9, 41, 5, 6, *hops)
+
+
+def test_should_reject_a_hop_without_a_slot_in_the_one_hop_format() -> None:
+    with pytest.raises(ValueError, match=re.escape(f"hop must be 0..{HOP_SLOTS - 1}, got {HOP_SLOTS}")):
+        one_hop_format(SPECS[RecordType.PROBE].dtype, HOP_SLOTS)
 
 
 def test_should_pad_gaps_and_the_tail_with_pad_bytes_in_the_struct_format() -> None:

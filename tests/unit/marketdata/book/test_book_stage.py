@@ -20,7 +20,6 @@ from hftpipe.schema.instruments import InstrumentRegistry
 from hftpipe.schema.marketdata import BAR_DTYPE, BBO_DTYPE, DEPTH_DTYPE, BarKind, BookState, ControlKind
 from hftpipe.schema.records import RecordType
 from hftpipe.substrate.control import ControlFile
-from hftpipe.substrate.counters import CounterKind
 from hftpipe.substrate.ring import Ring
 from stages.marketdata.book.stage import BookStage
 from stages.marketdata.capture.books_sink import BooksSink
@@ -58,12 +57,7 @@ class Harness:
         self.feed_ctx: StageContext = open_stage_context(self.config, control, "feed")
         self.book_ctx: StageContext = open_stage_context(self.config, control, "book")
         self.out_ctx: StageContext = open_stage_context(self.config, control, "out")
-        self.sink = RingSink(
-            self.feed_ctx.the_output(),
-            0,
-            self.feed_ctx.counter(CounterKind.MESSAGES_OUT),
-            self.feed_ctx.counter(CounterKind.BACKPRESSURE),
-        )
+        self.sink = RingSink(self.feed_ctx.output_port())
         self.stage = BookStage(self.book_ctx)
         self.invoker = AgentInvoker(self.stage)
         self.invoker.start()

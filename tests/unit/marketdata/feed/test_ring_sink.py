@@ -8,6 +8,7 @@ ring is tiny and nobody reads it until the test says so.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -33,14 +34,7 @@ Record = tuple[Any, ...]
 
 def _sink(pipeline: FeedPipeline, **kwargs: Any) -> RingSink:
     ctx = pipeline.feed
-    return RingSink(
-        ctx.the_output(),
-        ctx.hop,
-        ctx.counter(CounterKind.MESSAGES_OUT),
-        ctx.counter(CounterKind.BACKPRESSURE),
-        drops=ctx.counter(CounterKind.DROPS),
-        **kwargs,
-    )
+    return RingSink(ctx.output_port(), drops=ctx.counter(CounterKind.DROPS), **kwargs)
 
 
 def _read(ring: Ring) -> list[Record]:
@@ -147,6 +141,28 @@ def test_should_pack_into_the_ring_again_once_the_backlog_is_in(feed_pipeline: C
     _emit(sink, 4, updates[3])
     assert not sink.backlogged
     assert records + _read(pipeline.consumer) == _expected(updates)
+
+
+def test_should_stamp_a_held_record_with_when_it_was_produced_not_when_it_reached_the_ring(
+    feed_pipeline: Callable[..., FeedPipeline],
+) -> None:
+    pipeline = feed_pipeline(capacity=CAPACITY)
+    sink = _sink(pipeline)
+    _emit(sink, 1, [(1000 + k, 1) for k in range(CAPACITY)])
+    before = time.monotonic_ns()
+    _emit(sink, 2, [(2000, 1), (2001, 1)])
+    after = time.monotonic_ns()
+    assert sink.held == 2
+    _read(pipeline.consumer)
+    time.sleep(0.01)
+    asyncio.run(sink.drain())
+    hops: list[list[int]] = []
+    pipeline.consumer.poll(lambda buf, offset: hops.append(list(_DELTA(buf, offset)[6:10])), 64)
+    assert len(hops) == 2 and hops[0] == hops[1]  # one publish time per atomic update
+    assert before <= hops[0][0] <= after and hops[0][1:] == [0, 0, 0]
+    ctx = pipeline.feed
+    assert ctx.counter(CounterKind.MESSAGES_OUT).value == CAPACITY + 2
+    assert ctx.counter(CounterKind.BACKPRESSURE).value == 2
 
 
 def test_should_drop_an_outgrown_backlog_and_mark_every_book_resyncing_until_its_next_snapshot(
