@@ -14,7 +14,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from hftpipe.runtime.config import PipelineConfig, load_config
-from hftpipe.runtime.runner import EX_SOFTWARE, EX_UNAVAILABLE
+from hftpipe.runtime.runner import EX_NOPERM, EX_SOFTWARE, EX_UNAVAILABLE
 from hftpipe.runtime.supervisor import PipelineAlreadyRunningError, StartupFailedError, Supervisor
 from hftpipe.runtime.validation import EX_CONFIG, ConfigError
 
@@ -66,12 +66,17 @@ def stop_on_signals() -> Callable[[], bool]:
 @contextmanager
 def supervising(config: PipelineConfig) -> Iterator[Supervisor]:
     """A supervisor of ``config``, destroyed on the way out; exits 69 if the pipeline already
-    runs, 70 if it fails to start."""
+    runs, 77 if another user holds its name, 78 if it does not fit in /dev/shm, 70 if it fails
+    to start."""
     supervisor = Supervisor(config)
     try:
         yield supervisor
     except PipelineAlreadyRunningError as exc:
         fail(str(exc), EX_UNAVAILABLE)
+    except PermissionError as exc:
+        fail(str(exc), EX_NOPERM)
+    except ConfigError as exc:
+        config_error(exc)
     except StartupFailedError as exc:
         fail(f"startup failed: {exc}", EX_SOFTWARE)
     finally:

@@ -23,12 +23,12 @@ from hftpipe.cli.common import (
 from hftpipe.cli.registry import PluginGroup
 from hftpipe.runtime.config import default_config_path
 from hftpipe.runtime.report import LatencySnapshot, RingReader, format_ns, pipeline_report, status_line
-from hftpipe.runtime.runner import EX_SOFTWARE, EX_UNAVAILABLE
+from hftpipe.runtime.runner import EX_NOPERM, EX_SOFTWARE, EX_UNAVAILABLE
 from hftpipe.runtime.stage_process import LOG_LEVEL_ENV, configure_logging, run_stage
 from hftpipe.runtime.supervisor import Supervisor
 from hftpipe.runtime.validation import EX_CONFIG
 from hftpipe.substrate.control import ControlFile
-from hftpipe.substrate.shm import clean_stale, list_entries
+from hftpipe.substrate.shm import ShmEntry, clean_stale, list_entries
 
 _config_option = config_option("Pipeline TOML (default: the embedded configs/default.toml).")
 
@@ -136,15 +136,20 @@ def stage(stage_name: str, config_path: str | None, name: str | None) -> None:
 
 # ----------------------------------------------------------------------------- observe
 def _attach_running(name: str | None) -> ControlFile:
+    """A running pipeline of ours, read-only; another user's is refused (77), not shown."""
     if name is None:
-        live = sorted({e.pipeline for e in list_entries() if e.alive and e.name.endswith(".control")})
+        controls = [e for e in list_entries() if e.name.endswith(".control")]
+        live = sorted({e.pipeline for e in controls if e.alive})
         if not live:
-            fail("no pipeline is running", EX_UNAVAILABLE)
+            others = ", ".join(f"{e.pipeline} (uid {e.owner_uid})" for e in controls if e.foreign)
+            fail("no pipeline of ours is running" + (f"; not ours: {others}" if others else ""), EX_UNAVAILABLE)
         if len(live) > 1:
             fail(f"several pipelines are running ({', '.join(live)}): choose one with --name", EX_UNAVAILABLE)
         name = live[0]
     try:
         return ControlFile.attach(name, readonly=True)
+    except PermissionError as exc:
+        fail(f"pipeline {name!r} is not ours to read: {exc}", EX_NOPERM)
     except (FileNotFoundError, RuntimeError) as exc:
         fail(f"pipeline {name!r} is not running: {exc}", EX_UNAVAILABLE)
 
@@ -238,24 +243,32 @@ def shm() -> None:
 @shm.command("ls")
 @click.option("--json", "as_json", is_flag=True)
 def shm_ls(as_json: bool) -> None:
+    """Our objects with their owner and state: live, STALE (a dead owner's) or foreign (another uid's)."""
     entries = list_entries()
     if as_json:
-        click.echo(json.dumps([e.__dict__ if hasattr(e, "__dict__") else _entry_dict(e) for e in entries]))
+        click.echo(json.dumps([_entry_dict(e) for e in entries]))
         return
     for e in entries:
         kind = "sem" if e.is_semaphore else "shm"
-        owner = f"pid {e.owner_pid}" if e.owner_pid else "-"
-        click.echo(f"{e.name:<48} {kind} {e.size:>10} {owner:<12} {'live' if e.alive else 'STALE'}")
+        owner = f"uid {e.owner_uid}" if e.foreign else f"pid {e.owner_pid}" if e.owner_pid else "-"
+        state = "STALE" if e.state == "stale" else e.state
+        click.echo(f"{e.name:<48} {kind} {e.size:>10} {owner:<12} {state}")
 
 
-def _entry_dict(entry: Any) -> dict[str, Any]:
-    return {k: getattr(entry, k) for k in entry.__slots__}
+def _entry_dict(entry: ShmEntry) -> dict[str, Any]:
+    return {**{k: getattr(entry, k) for k in entry.__slots__}, "state": entry.state}
 
 
 @shm.command("clean")
 def shm_clean() -> None:
-    """Remove objects whose owner process is gone (live pipelines are left alone)."""
-    removed = clean_stale()
+    """Remove objects whose owner process is gone (live pipelines and other users' objects are left alone)."""
+    try:
+        removed = clean_stale()
+    except PermissionError as exc:
+        fail(f"shm clean: {exc}", EX_NOPERM)
     for name in removed:
         click.echo(f"removed {name}")
     click.echo(f"{len(removed)} stale object(s) removed")
+    for e in list_entries():
+        if e.foreign:
+            click.echo(f"left {e.name} alone: owned by uid {e.owner_uid}, not ours")

@@ -4,12 +4,15 @@ Unknown keys are rejected, every error names its key (``stages.relay1.cpu``)
 and its reason, and the CLI turns a :class:`ConfigError` into exit status 78
 (``EX_CONFIG``). Stage classes are named ``"module:Class"``; their
 ``[stages.NAME.params]`` table is checked against the class's ``Params``
-dataclass here, before any process starts.
+dataclass here, before any process starts. Each ring's size is bounded here
+too; whether the whole pipeline fits in ``/dev/shm`` is asked by its owner
+just before it creates anything (:func:`check_shared_memory`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import mmap
 import os
 import tomllib
 from collections.abc import Mapping
@@ -22,11 +25,11 @@ from hftpipe.runtime.agent import Agent, AsyncAgent, Drive
 from hftpipe.runtime.loader import load_class
 from hftpipe.runtime.validation import ConfigError, integer, reject_unknown, string, table
 from hftpipe.schema.records import HOP_SLOTS
-from hftpipe.substrate.control_layout import NAME_BYTES
+from hftpipe.substrate.control_layout import NAME_BYTES, ControlLayout
 from hftpipe.substrate.idle import IDLE_ALIASES, IdleSettings
 from hftpipe.substrate.layout import is_power_of_two
-from hftpipe.substrate.ring_descriptor import MAX_CAPACITY, check_ring_shape
-from hftpipe.substrate.shm import check_name_part
+from hftpipe.substrate.ring_descriptor import MAX_CAPACITY, check_ring_shape, ring_segment_size
+from hftpipe.substrate.shm import SHM_DIR, check_name_part
 
 AUTO: Final = "auto"
 NO_PINNING: Final = "none"
@@ -300,6 +303,40 @@ def parse_config(raw: Mapping[str, Any], source: str = "", allowed_cpus: set[int
         idle=idle,
         source=source,
     )
+
+
+def _pages(size: int) -> int:
+    return -(-size // mmap.PAGESIZE) * mmap.PAGESIZE
+
+
+def shm_free_bytes() -> int:
+    fs = os.statvfs(SHM_DIR)
+    return fs.f_bavail * fs.f_frsize
+
+
+def check_shared_memory(config: PipelineConfig, free_bytes: int | None = None) -> None:
+    """Refuse a pipeline whose segments need more than ``/dev/shm`` has free, naming the ring that tips it.
+
+    tmpfs hands out pages only when they are touched, so an oversized ring is
+    created without complaint and its producer dies of SIGBUS later. Asked
+    by the owner just before it creates the segments (after removing a dead
+    owner's), not when a config is loaded: a stage loads the same config while
+    the pipeline's own segments already take their room.
+    """
+    free = shm_free_bytes() if free_bytes is None else free_bytes
+    total = _pages(ControlLayout(len(config.stages), len(config.rings)).size)
+    if total > free:
+        raise ConfigError(
+            "stages", f"the control file needs {total} bytes, more than the {free} bytes free in {SHM_DIR}"
+        )
+    for i, ring in enumerate(config.rings):
+        total += _pages(ring_segment_size(ring.capacity, ring.slot_size))
+        if total > free:
+            raise ConfigError(
+                f"rings[{i}]",
+                f"ring {ring.name!r} brings the pipeline's shared memory to {total} bytes,"
+                f" more than the {free} bytes free in {SHM_DIR}",
+            )
 
 
 def _expand_sections(raw: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -35,6 +35,8 @@ from hftpipe.substrate.idle import IdleStrategy, set_timer_slack
 EX_OK: Final = 0
 EX_SOFTWARE: Final = 70
 EX_UNAVAILABLE: Final = 69
+EX_NOPERM: Final = 77
+"""sysexits.h: shared memory of another user (not ours to use, read or remove), or the OS said no."""
 HEARTBEAT_INTERVAL_NS: Final = 10_000_000
 OWNER_CHECK_INTERVAL_NS: Final = 200_000_000
 _MCL_CURRENT_FUTURE: Final = 3

@@ -17,7 +17,7 @@ import sys
 
 from hftpipe.runtime.agent import Agent, AsyncAgent
 from hftpipe.runtime.config import PipelineConfig
-from hftpipe.runtime.runner import EX_UNAVAILABLE, AgentRunner, AsyncAgentRunner, RunnerSettings, StageRunner
+from hftpipe.runtime.runner import EX_NOPERM, EX_UNAVAILABLE, AgentRunner, AsyncAgentRunner, RunnerSettings, StageRunner
 from hftpipe.runtime.wiring import open_stage_context
 from hftpipe.substrate.control import ControlFile
 from hftpipe.substrate.idle import make_idle
@@ -36,6 +36,9 @@ def run_stage(config: PipelineConfig, stage: str) -> int:
     stage_config = config.stage(stage)
     try:
         control = ControlFile.attach(config.name)
+    except PermissionError as exc:
+        logger.error("cannot attach pipeline %r: %s", config.name, exc)
+        return EX_NOPERM
     except (FileNotFoundError, RuntimeError) as exc:
         logger.error("pipeline %r is not running (%s): start its owner first (hftpipe run)", config.name, exc)
         return EX_UNAVAILABLE

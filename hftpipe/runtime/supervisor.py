@@ -1,9 +1,11 @@
 """The supervisor owns a pipeline's shared memory and its stage processes.
 
-Start: refuse if the pipeline is live, remove segments whose owner is dead,
-create control file, rings and doorbells, start every stage as ``hftpipe
-stage NAME`` (downstream first, so consumers exist before producers), wait
-until all report READY, then flip the pipeline to RUNNING.
+Start: refuse if the pipeline is live or another user holds objects under
+its name, remove segments whose owner is dead, check that it fits in the free
+shared memory, create control file, rings and doorbells (a failure there
+removes what was made and becomes :class:`StartupFailedError`), start every
+stage as ``hftpipe stage NAME`` (downstream first, so consumers exist before
+producers), wait until all report READY, then flip the pipeline to RUNNING.
 
 Watch: a stage that exits or stops heart-beating is recorded (why, in the
 owner's error log), the pipeline is HALTED so every stage can see it, and
@@ -30,9 +32,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from hftpipe.runtime.config import PipelineConfig
+from hftpipe.runtime.config import PipelineConfig, check_shared_memory
 from hftpipe.runtime.placement import PlacementPlan, plan_placement
 from hftpipe.runtime.stage_process import LOG_LEVEL_ENV
+from hftpipe.runtime.validation import ConfigError
 from hftpipe.runtime.wiring import OwnedObjects, create_pipeline_objects
 from hftpipe.substrate.control import ControlFile
 from hftpipe.substrate.control_layout import PipelineState, StageState
@@ -45,6 +48,10 @@ _HEART_BEATING: Final = (StageState.READY, StageState.RUNNING)
 
 class PipelineAlreadyRunningError(RuntimeError):
     pass
+
+
+class PipelineNameTakenError(PermissionError):
+    """Another user owns objects under the pipeline's name: we can neither create ours nor remove theirs."""
 
 
 class StartupFailedError(RuntimeError):
@@ -91,17 +98,32 @@ class Supervisor:
     # -- start -----------------------------------------------------------------
     def start(self) -> None:
         name = self.config.name
-        live = [e for e in list_entries(name) if e.alive and e.owner_pid is not None]
+        entries = list_entries(name)
+        live = [e for e in entries if e.alive and e.owner_pid is not None]
         if live:
             raise PipelineAlreadyRunningError(f"pipeline {name!r} is already running (owner pid {live[0].owner_pid})")
+        foreign = [e for e in entries if e.foreign]
+        if foreign:
+            raise PipelineNameTakenError(
+                f"pipeline {name!r} cannot create its shared memory: {foreign[0].path} belongs to uid"
+                f" {foreign[0].owner_uid}, not to us (uid {os.geteuid()}); its owner must remove it,"
+                " or run under another --name"
+            )
         removed = clean_stale(name)
         if removed:
             self.logger.warning(
                 "removed %d stale shared-memory objects of a dead owner: %s", len(removed), ", ".join(removed)
             )
+        check_shared_memory(self.config)
         self.plan = plan_placement(self.config, sorted(os.sched_getaffinity(0)))
         self.logger.info("%s", self.plan.explanation)
-        self.objects = create_pipeline_objects(self.config)
+        try:
+            self.objects = create_pipeline_objects(self.config)
+        except PermissionError:
+            raise  # another user took a name between our look and our create: say so as such
+        except OSError as exc:
+            where = f"{exc.filename}: {exc.strerror}" if exc.filename else str(exc)
+            raise StartupFailedError(f"cannot create the shared memory of pipeline {name!r}: {where}") from exc
         try:
             for stage in self.stages:
                 placement = self.plan.stages[stage.name]
@@ -220,7 +242,7 @@ class Supervisor:
         self.destroy()
         try:
             self.start()
-        except (StartupFailedError, OSError) as exc:
+        except (StartupFailedError, OSError, ConfigError) as exc:
             self.failure = f"{message}; pipeline restart failed: {exc}"
             self.logger.error("%s", self.failure)
             return

@@ -21,7 +21,7 @@ from hftpipe.runtime.ports import InputPort
 from hftpipe.substrate.control import ControlFile, RingEntry
 from hftpipe.substrate.counters import CounterKind
 from hftpipe.substrate.ring import Ring
-from hftpipe.substrate.shm import SEGMENT_MODE, segment_name, unlink_semaphore
+from hftpipe.substrate.shm import create_semaphore, segment_name, unlink_semaphore
 
 
 def ring_segment_name(pipeline: str, ring: str) -> str:
@@ -65,8 +65,7 @@ def create_pipeline_objects(config: PipelineConfig) -> OwnedObjects:
         for stage in config.stages:
             if config.inputs_of(stage.name):
                 name = doorbell_name(config.name, stage.name)
-                sem = posix_ipc.Semaphore(name, posix_ipc.O_CREX, mode=SEGMENT_MODE, initial_value=0)
-                sem.close()
+                create_semaphore(name)
                 owned.doorbells.append(name)
     except BaseException:
         owned.destroy()

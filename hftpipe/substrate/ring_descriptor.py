@@ -51,6 +51,8 @@ DATA_OFFSET: Final = _b.pad_to(FALSE_SHARING_PAD)
 
 MIN_SLOT_SIZE: Final = 8
 MAX_CAPACITY: Final = 1 << 24
+MAX_RING_BYTES: Final = 1 << 30
+"""The most a ring's slots may take: a typo'd slot size must not ask for terabytes of shared memory."""
 
 assert TAIL_OFFSET == 128 and HEAD_OFFSET == 256 and PARKED_OFFSET == 384
 assert DATA_OFFSET == 512 and DATA_OFFSET % CACHE_LINE == 0
@@ -64,6 +66,11 @@ def check_ring_shape(capacity: int, slot_size: int) -> None:
         raise ValueError(f"ring capacity must be at most {MAX_CAPACITY}, got {capacity}")
     if slot_size < MIN_SLOT_SIZE or slot_size % 8:
         raise ValueError(f"ring slot size must be a multiple of 8 and >= 8, got {slot_size}")
+    if capacity * slot_size > MAX_RING_BYTES:
+        raise ValueError(
+            f"ring slots may take at most {MAX_RING_BYTES} bytes (1 GiB), got capacity {capacity}"
+            f" x slot size {slot_size} = {capacity * slot_size}"
+        )
 
 
 def ring_segment_size(capacity: int, slot_size: int) -> int:

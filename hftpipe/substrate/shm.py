@@ -10,6 +10,11 @@ Every segment of ours starts with a 64-byte :class:`SegmentHeader` prefix
 clean`` can tell a live pipeline from the leftovers of a dead one without
 knowing anything else about the segment.
 
+The header is only believed in a file our own uid owns: anyone may write our
+magic and one of its own pids into ``/dev/shm``. An object another uid owns
+is *foreign*: never attached, never counted as a live (or stale) pipeline,
+never removed, and a name it takes cannot be ours (:class:`ForeignSegmentError`).
+
 Naming scheme: ``/hftpipe.<pipeline>.<kind>[.<name>]``; named semaphores
 appear in ``/dev/shm`` as ``sem.hftpipe.<pipeline>.bell.<stage>``.
 """
@@ -75,6 +80,44 @@ def segment_name(pipeline: str, kind: str, name: str | None = None) -> str:
     return "/" + ".".join(parts)
 
 
+def shm_path(name: str, semaphore: bool = False) -> str:
+    """Where the POSIX object ``name`` (leading slash) lives in the file system."""
+    return os.path.join(SHM_DIR, ("sem." if semaphore else "") + name.lstrip("/"))
+
+
+class ForeignSegmentError(PermissionError):
+    """An object under one of our names that another uid owns: not ours to use, trust or remove."""
+
+    def __init__(self, path: str, owner_uid: int) -> None:
+        super().__init__(f"{path} belongs to uid {owner_uid}, not to us (uid {os.geteuid()})")
+        self.path = path
+        self.owner_uid = owner_uid
+
+
+def _owner_uid(path: str) -> int | None:
+    try:
+        return os.stat(path).st_uid
+    except OSError:
+        return None
+
+
+def _denied(name: str, semaphore: bool = False) -> PermissionError:
+    """The error for an object the OS refused us: foreign (naming its owner) or, if ours, just denied."""
+    path = shm_path(name, semaphore)
+    uid = _owner_uid(path)
+    if uid is not None and uid != os.geteuid():
+        return ForeignSegmentError(path, uid)
+    return PermissionError(f"{path}: permission denied")
+
+
+def _exists(name: str, semaphore: bool = False) -> OSError:
+    """The error for a name already taken: by another uid (foreign) or by us."""
+    denied = _denied(name, semaphore)
+    if isinstance(denied, ForeignSegmentError):
+        return denied
+    return FileExistsError(f"shared-memory {'semaphore' if semaphore else 'segment'} {name} already exists")
+
+
 def process_start_ms(pid: int) -> int:
     """Process start time in ms since the epoch; tells a live owner from a reused pid."""
     return int(psutil.Process(pid).create_time() * 1000)
@@ -102,30 +145,51 @@ class Segment:
 
     @classmethod
     def create(cls, name: str, size: int, kind: int) -> Segment:
+        """Create, size and map ``name``; a failure half-way unlinks it before the error propagates."""
         try:
-            shm = posix_ipc.SharedMemory(name, posix_ipc.O_CREX, mode=SEGMENT_MODE, size=size)
-        except posix_ipc.ExistentialError as exc:
-            raise FileExistsError(f"shared-memory segment {name} already exists") from exc
-        os.fchmod(shm.fd, SEGMENT_MODE)  # umask must not widen or narrow it
-        mapping = mmap.mmap(shm.fd, size)
-        shm.close_fd()
-        seg = cls(name, mapping, owner=True)
-        pid = os.getpid()
-        w = seg.words
-        w[HDR_MAGIC // 8] = MAGIC
-        w[HDR_OWNER_PID // 8] = pid
-        w[HDR_OWNER_START_MS // 8] = process_start_ms(pid)
-        w[HDR_KIND // 8] = kind
-        w[HDR_CREATED_NS // 8] = time.time_ns()
+            shm = posix_ipc.SharedMemory(name, posix_ipc.O_CREX, mode=SEGMENT_MODE)
+        except posix_ipc.ExistentialError:
+            raise _exists(name) from None
+        except posix_ipc.PermissionsError:
+            raise _denied(name) from None
+        seg: Segment | None = None
+        try:
+            try:
+                os.fchmod(shm.fd, SEGMENT_MODE)  # umask must not widen or narrow it
+                os.ftruncate(shm.fd, size)
+                mapping = mmap.mmap(shm.fd, size)
+            finally:
+                shm.close_fd()
+            seg = cls(name, mapping, owner=True)
+            pid = os.getpid()
+            w = seg.words
+            w[HDR_MAGIC // 8] = MAGIC
+            w[HDR_OWNER_PID // 8] = pid
+            w[HDR_OWNER_START_MS // 8] = process_start_ms(pid)
+            w[HDR_KIND // 8] = kind
+            w[HDR_CREATED_NS // 8] = time.time_ns()
+        except BaseException as exc:
+            if seg is not None:
+                seg.close()
+            unlink_segment(name)
+            if isinstance(exc, OSError) and exc.errno is not None:
+                raise OSError(exc.errno, exc.strerror, shm_path(name)) from exc  # name the segment
+            raise
         return seg
 
     @classmethod
     def attach(cls, name: str, readonly: bool = False) -> Segment:
+        """Map an existing segment of ours; one another uid owns is refused before it is read."""
         try:
             shm = posix_ipc.SharedMemory(name, flags=0, read_only=readonly)
         except posix_ipc.ExistentialError as exc:
             raise FileNotFoundError(f"shared-memory segment {name} does not exist") from exc
+        except posix_ipc.PermissionsError:
+            raise _denied(name) from None
         try:
+            owner_uid = os.fstat(shm.fd).st_uid
+            if owner_uid != os.geteuid():
+                raise ForeignSegmentError(shm_path(name), owner_uid)
             access = mmap.ACCESS_READ if readonly else mmap.ACCESS_WRITE
             mapping = mmap.mmap(shm.fd, shm.size, access=access)
         finally:
@@ -166,11 +230,25 @@ class Segment:
 
 
 def unlink_segment(name: str) -> bool:
+    """Remove ``name``; False if it was already gone, PermissionError if it is not ours to remove."""
     try:
         posix_ipc.unlink_shared_memory(name)
         return True
     except posix_ipc.ExistentialError:
         return False
+    except posix_ipc.PermissionsError:
+        raise _denied(name) from None
+
+
+def create_semaphore(name: str) -> None:
+    """Create the semaphore ``name`` (a doorbell) at 0, owner-only, failing like :meth:`Segment.create`."""
+    try:
+        sem = posix_ipc.Semaphore(name, posix_ipc.O_CREX, mode=SEGMENT_MODE, initial_value=0)
+    except posix_ipc.ExistentialError:
+        raise _exists(name, semaphore=True) from None
+    except posix_ipc.PermissionsError:
+        raise _denied(name, semaphore=True) from None
+    sem.close()
 
 
 def unlink_semaphore(name: str) -> bool:
@@ -179,18 +257,32 @@ def unlink_semaphore(name: str) -> bool:
         return True
     except posix_ipc.ExistentialError:
         return False
+    except posix_ipc.PermissionsError:
+        raise _denied(name, semaphore=True) from None
 
 
 @dataclass(frozen=True, slots=True)
 class ShmEntry:
-    """One object of ours in /dev/shm, as ``hftpipe shm ls`` shows it."""
+    """One object under our prefix in /dev/shm, as ``hftpipe shm ls`` shows it."""
 
     name: str  # POSIX name, with leading slash
     pipeline: str
     is_semaphore: bool
     size: int
-    owner_pid: int | None
+    owner_pid: int | None  # from the header of a segment of ours; None for semaphores and foreign objects
     alive: bool
+    owner_uid: int
+    foreign: bool
+    """Another uid owns it: its header is not believed, it is neither live nor stale to us, never removed."""
+
+    @property
+    def path(self) -> str:
+        return shm_path(self.name, self.is_semaphore)
+
+    @property
+    def state(self) -> str:
+        """``live``, ``stale`` (a dead owner's: ``shm clean`` removes it) or ``foreign``."""
+        return "foreign" if self.foreign else "live" if self.alive else "stale"
 
 
 def _read_owner(path: str) -> tuple[int, int] | None:
@@ -208,12 +300,14 @@ def _read_owner(path: str) -> tuple[int, int] | None:
 
 
 def list_entries(pipeline: str | None = None) -> list[ShmEntry]:
-    """Everything of ours in /dev/shm, with each pipeline's liveness.
+    """Everything under our prefix in /dev/shm, with each pipeline's liveness.
 
-    A pipeline counts as alive while any of its segments has a live owner; a
-    semaphore has no header and shares the fate of its pipeline.
+    A pipeline counts as alive while any segment of ours (owned by our uid)
+    has a live owner; a semaphore has no header and shares the fate of its
+    pipeline. Objects of other uids are listed as foreign and count for nothing.
     """
-    raw: list[tuple[str, str, bool, int, tuple[int, int] | None]] = []
+    me = os.geteuid()
+    raw: list[tuple[str, str, bool, os.stat_result, tuple[int, int] | None]] = []
     for fname in sorted(os.listdir(SHM_DIR)):
         is_sem = fname.startswith("sem.")
         base = fname[4:] if is_sem else fname
@@ -224,35 +318,39 @@ def list_entries(pipeline: str | None = None) -> list[ShmEntry]:
             continue
         path = os.path.join(SHM_DIR, fname)
         try:
-            size = os.stat(path).st_size
+            st = os.stat(path)
         except FileNotFoundError:
             continue
-        owner = None if is_sem else _read_owner(path)
-        raw.append(("/" + base, parts[1], is_sem, size, owner))
+        owner = None if is_sem or st.st_uid != me else _read_owner(path)
+        raw.append(("/" + base, parts[1], is_sem, st, owner))
     alive_pipelines = {pipe for _, pipe, _, _, owner in raw if owner is not None and owner_alive(*owner)}
     return [
-        ShmEntry(name, pipe, is_sem, size, owner[0] if owner else None, pipe in alive_pipelines)
-        for name, pipe, is_sem, size, owner in raw
+        ShmEntry(
+            name,
+            pipe,
+            is_sem,
+            st.st_size,
+            owner[0] if owner else None,
+            st.st_uid == me and pipe in alive_pipelines,
+            st.st_uid,
+            st.st_uid != me,
+        )
+        for name, pipe, is_sem, st, owner in raw
     ]
 
 
+def _unlink(entry: ShmEntry) -> bool:
+    return unlink_semaphore(entry.name) if entry.is_semaphore else unlink_segment(entry.name)
+
+
 def clean_stale(pipeline: str | None = None) -> list[str]:
-    """Unlink every object of ours whose pipeline has no live owner; return their names."""
-    removed = []
-    for entry in list_entries(pipeline):
-        if entry.alive:
-            continue
-        gone = unlink_semaphore(entry.name) if entry.is_semaphore else unlink_segment(entry.name)
-        if gone:
-            removed.append(entry.name)
-    return removed
+    """Unlink every object of ours whose pipeline has no live owner; return their names.
+
+    Foreign objects are left alone: we cannot know whether their owner lives.
+    """
+    return [e.name for e in list_entries(pipeline) if not e.alive and not e.foreign and _unlink(e)]
 
 
 def remove_pipeline(pipeline: str) -> list[str]:
-    """Unlink every object of ``pipeline``, live or not (owner shutdown)."""
-    removed = []
-    for entry in list_entries(pipeline):
-        gone = unlink_semaphore(entry.name) if entry.is_semaphore else unlink_segment(entry.name)
-        if gone:
-            removed.append(entry.name)
-    return removed
+    """Unlink every object of ``pipeline``, live or not (owner shutdown, test teardown)."""
+    return [e.name for e in list_entries(pipeline) if _unlink(e)]

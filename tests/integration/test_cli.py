@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import resource
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -13,7 +15,7 @@ import pytest
 
 from hftpipe.substrate.control import ControlFile
 from hftpipe.substrate.control_layout import PipelineState
-from hftpipe.substrate.shm import list_entries
+from hftpipe.substrate.shm import SHM_DIR, list_entries
 from tests.conftest import PROBE_CONFIG
 from tests.integration.probe_config import wait_for, write_probe_config
 
@@ -185,3 +187,86 @@ def test_should_exit_78_naming_the_key_for_a_bad_config(hftpipe_cmd: list[str], 
     assert result.stderr.strip() == (
         "hftpipe: config error: rings[0].capacity: must be a power of two <= 16777216, got 1000"
     )
+
+
+def _one_line_error(stderr: str) -> str:
+    assert "Traceback" not in stderr, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    return lines[0]
+
+
+def test_should_exit_78_for_a_ring_bigger_than_a_ring_may_be_and_create_nothing(
+    hftpipe_cmd: list[str], tmp_path: Path, pipeline_name: str
+) -> None:
+    config = write_probe_config(tmp_path, pipeline_name)
+    config.write_text(config.read_text().replace("slot_size = 64", "slot_size = 2147483648", 1))
+    result = subprocess.run(
+        [*hftpipe_cmd, "run", "-c", str(config), "--duration", "1", "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 78
+    assert _one_line_error(result.stderr) == (
+        "hftpipe: config error: rings[0].slot_size: ring slots may take at most 1073741824 bytes (1 GiB),"
+        " got capacity 1024 x slot size 2147483648 = 2199023255552"
+    )
+    assert list_entries(pipeline_name) == []
+
+
+def test_should_exit_78_naming_the_ring_that_does_not_fit_in_the_free_shared_memory(
+    hftpipe_cmd: list[str], tmp_path: Path, pipeline_name: str
+) -> None:
+    fs = os.statvfs(SHM_DIR)
+    rings = fs.f_bavail * fs.f_frsize // (1 << 30) + 2  # of 1 GiB each: more than /dev/shm has free
+    lines = [
+        f'[pipeline]\nname = "{pipeline_name}"',
+        '[stages.source]\nclass = "stages.probe:ProbeSource"',
+        '[stages.sink]\nclass = "stages.probe:ProbeSink"',
+        *(
+            f'[[rings]]\nname = "r{i}"\nfrom = "source"\nto = "sink"\ncapacity = 16777216\nslot_size = 64'
+            for i in range(rings)
+        ),
+    ]
+    config = tmp_path / "big.toml"
+    config.write_text("\n\n".join(lines) + "\n")
+    result = subprocess.run(
+        [*hftpipe_cmd, "run", "-c", str(config), "--duration", "1", "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 78, result.stderr
+    line = _one_line_error(result.stderr)
+    assert re.fullmatch(
+        r"hftpipe: config error: rings\[(\d+)\]: ring 'r\1' brings the pipeline's shared memory to \d+ bytes,"
+        r" more than the \d+ bytes free in /dev/shm",
+        line,
+    ), line
+    assert list_entries(pipeline_name) == []
+
+
+def _limit_file_size() -> None:
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+
+
+def test_should_exit_70_in_one_line_and_leave_nothing_when_shared_memory_cannot_be_created(
+    hftpipe_cmd: list[str], tmp_path: Path, pipeline_name: str
+) -> None:
+    """Under a 1 MiB file size limit the control file fits and the first 4 MiB ring does not."""
+    config = write_probe_config(tmp_path, pipeline_name)
+    config.write_text(config.read_text().replace("capacity = 1024", "capacity = 65536", 1))
+    result = subprocess.run(
+        [*hftpipe_cmd, "run", "-c", str(config), "--duration", "1", "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+        preexec_fn=_limit_file_size,
+    )
+    assert result.returncode == 70, result.stderr
+    assert _one_line_error(result.stderr) == (
+        f"hftpipe: startup failed: cannot create the shared memory of pipeline {pipeline_name!r}:"
+        f" {SHM_DIR}/hftpipe.{pipeline_name}.ring.source-relay1: File too large"
+    )
+    assert list_entries(pipeline_name) == []

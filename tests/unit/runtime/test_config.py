@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import mmap
 import os
 import subprocess
 import textwrap
@@ -15,9 +16,11 @@ from typing import Any
 import pytest
 
 from hftpipe.runtime.agent import Drive
-from hftpipe.runtime.config import PipelineConfig, RingConfig, load_config, parse_config
+from hftpipe.runtime.config import PipelineConfig, RingConfig, check_shared_memory, load_config, parse_config
 from hftpipe.runtime.validation import EX_CONFIG, ConfigError
+from hftpipe.substrate.control_layout import ControlLayout
 from hftpipe.substrate.idle import IdleSettings
+from hftpipe.substrate.ring_descriptor import ring_segment_size
 from stages.probe import ProbeRelay, ProbeSink, ProbeSource
 from tests.conftest import DEFAULT_CONFIG, PROBE_CONFIG, REPO
 
@@ -452,6 +455,12 @@ ERROR_CASES: list[tuple[str, Edit, str, str]] = [
         "ring slot size must be a multiple of 8 and >= 8, got 12",
     ),
     ("slot size below 8", _set("rings.0.slot_size", 4), "rings[0].slot_size", "must be >= 8, got 4"),
+    (
+        "ring bigger than a ring may be",
+        _set("rings.0.slot_size", 2147483648),
+        "rings[0].slot_size",
+        "ring slots may take at most 1073741824 bytes (1 GiB), got capacity 64 x slot size 2147483648 = 137438953472",
+    ),
     ("bad ring name", _set("rings.0.name", "a.b"), "rings[0].name", f"ring name 'a.b' {NAME_RULE}"),
     (
         "ring name too long for the control file",
@@ -478,6 +487,27 @@ ERROR_CASES: list[tuple[str, Edit, str, str]] = [
 def test_should_name_the_key_and_reason_of_each_config_error(case: str, edit: Edit, key: str, reason: str) -> None:
     error = _error(_raw(edit))
     assert (error.key, error.reason) == (key, reason), case
+
+
+def _page(size: int) -> int:
+    return -(-size // mmap.PAGESIZE) * mmap.PAGESIZE
+
+
+def test_should_name_the_ring_that_makes_the_pipeline_too_big_for_the_free_shared_memory() -> None:
+    config = _parse(_raw())
+    control = _page(ControlLayout(len(config.stages), len(config.rings)).size)
+    ring = _page(ring_segment_size(64, 64))
+    check_shared_memory(config, free_bytes=control + 2 * ring)
+    with pytest.raises(ConfigError) as exc:
+        check_shared_memory(config, free_bytes=control + 2 * ring - 1)
+    assert (exc.value.key, exc.value.reason) == (
+        "rings[1]",
+        f"ring 'relay-sink' brings the pipeline's shared memory to {control + 2 * ring} bytes,"
+        f" more than the {control + 2 * ring - 1} bytes free in /dev/shm",
+    )
+    with pytest.raises(ConfigError) as exc:
+        check_shared_memory(config, free_bytes=control)
+    assert exc.value.key == "rings[0]"
 
 
 def test_should_be_a_value_error_carrying_key_and_reason() -> None:

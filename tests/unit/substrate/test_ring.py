@@ -118,6 +118,11 @@ def test_should_create_the_segment_with_mode_0600_whatever_the_umask(ring_name: 
         (8, 12, "ring slot size must be a multiple of 8 and >= 8, got 12"),
         (8, 0, "ring slot size must be a multiple of 8 and >= 8, got 0"),
         (8, 4, "ring slot size must be a multiple of 8 and >= 8, got 4"),
+        (
+            MAX_CAPACITY,
+            128,
+            "ring slots may take at most 1073741824 bytes (1 GiB), got capacity 16777216 x slot size 128 = 2147483648",
+        ),
     ],
 )
 def test_should_reject_a_bad_ring_shape_without_creating_a_segment(

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
-from collections.abc import Iterator
+import resource
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import posix_ipc
 import pytest
 
 from hftpipe.substrate.shm import (
     HDR_OWNER_START_MS,
+    KIND_CONTROL,
     KIND_RING,
     SEGMENT_HEADER_SIZE,
     SHM_DIR,
+    ForeignSegmentError,
     Segment,
     clean_stale,
     list_entries,
@@ -124,3 +129,74 @@ def test_should_clean_a_stale_pipeline_segments_and_semaphores(pipeline_name: st
 def test_should_remove_every_object_of_a_live_pipeline_on_owner_shutdown(pipeline_name: str, segment: Segment) -> None:
     assert remove_pipeline(pipeline_name) == [segment.name]
     assert not os.path.exists(_path(segment.name))
+
+
+# ----------------------------------------------------------------------------- another user's segments
+NOBODY = 65534
+"""A uid that is not ours; the segment is given to it with chown (root only)."""
+
+
+@pytest.fixture
+def foreign(pipeline_name: str) -> Iterator[Segment]:
+    """A segment with our magic and a live owner pid, owned by another uid: a squatter's."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to give a segment to another uid")
+    seg = Segment.create(segment_name(pipeline_name, "control"), 4096, KIND_CONTROL)
+    os.chown(_path(seg.name), NOBODY, -1)
+    try:
+        yield seg
+    finally:
+        seg.close()
+        seg.unlink()
+
+
+def test_should_list_another_users_segment_as_foreign_and_never_as_ours(foreign: Segment, pipeline_name: str) -> None:
+    (entry,) = list_entries(pipeline_name)
+    assert (entry.foreign, entry.owner_uid, entry.alive, entry.owner_pid) == (True, NOBODY, False, None)
+    assert entry.path == _path(foreign.name)
+
+
+def test_should_never_clean_another_users_segment(foreign: Segment, pipeline_name: str) -> None:
+    assert clean_stale(pipeline_name) == []
+    assert os.path.exists(_path(foreign.name))
+
+
+def test_should_refuse_to_attach_or_create_over_another_users_segment(foreign: Segment) -> None:
+    message = f"{_path(foreign.name)} belongs to uid {NOBODY}, not to us (uid {os.geteuid()})"
+    with pytest.raises(ForeignSegmentError, match=re.escape(message)) as exc:
+        Segment.attach(foreign.name, readonly=True)
+    assert (exc.value.path, exc.value.owner_uid) == (_path(foreign.name), NOBODY)
+    with pytest.raises(ForeignSegmentError, match=re.escape(message)):
+        Segment.create(foreign.name, 4096, KIND_CONTROL)
+
+
+# ----------------------------------------------------------------------------- creation failing half-way
+@contextmanager
+def _file_size_limit(limit: int | None) -> Iterator[None]:
+    """ftruncate beyond RLIMIT_FSIZE fails with EFBIG (Python ignores SIGXFSZ); None: no limit set."""
+    if limit is None:
+        yield
+        return
+    old = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, old[1]))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, old)
+
+
+@pytest.mark.parametrize(
+    ("size", "limit", "errno_"),
+    [
+        (1 << 60, None, errno.ENOMEM),  # more than any address space: mmap fails
+        (1 << 20, 1 << 16, errno.EFBIG),  # past the file size limit: ftruncate fails
+    ],
+)
+def test_should_unlink_a_segment_whose_creation_fails_half_way(
+    ring_name: Callable[[str], str], size: int, limit: int | None, errno_: int
+) -> None:
+    name = ring_name("huge")
+    with _file_size_limit(limit), pytest.raises(OSError) as exc:
+        Segment.create(name, size, KIND_RING)
+    assert exc.value.errno == errno_
+    assert not os.path.exists(_path(name))
