@@ -10,6 +10,7 @@ import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,6 +18,7 @@ from hftpipe.substrate.control import ControlFile
 from hftpipe.substrate.control_layout import PipelineState
 from hftpipe.substrate.shm import SHM_DIR, list_entries
 from tests.conftest import PROBE_CONFIG
+from tests.integration.cli_output import one_line_error
 from tests.integration.probe_config import wait_for, write_probe_config
 
 
@@ -189,11 +191,17 @@ def test_should_exit_78_naming_the_key_for_a_bad_config(hftpipe_cmd: list[str], 
     )
 
 
-def _one_line_error(stderr: str) -> str:
-    assert "Traceback" not in stderr, stderr
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1, stderr
-    return lines[0]
+def _refused_run(hftpipe_cmd: list[str], config: Path, code: int, **options: Any) -> str:
+    """``hftpipe run`` of ``config`` that must exit ``code``; its one error line."""
+    result = subprocess.run(
+        [*hftpipe_cmd, "run", "-c", str(config), "--duration", "1", "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+        **options,
+    )
+    assert result.returncode == code, result.stderr
+    return one_line_error(result.stderr)
 
 
 def test_should_exit_78_for_a_ring_bigger_than_a_ring_may_be_and_create_nothing(
@@ -201,14 +209,7 @@ def test_should_exit_78_for_a_ring_bigger_than_a_ring_may_be_and_create_nothing(
 ) -> None:
     config = write_probe_config(tmp_path, pipeline_name)
     config.write_text(config.read_text().replace("slot_size = 64", "slot_size = 2147483648", 1))
-    result = subprocess.run(
-        [*hftpipe_cmd, "run", "-c", str(config), "--duration", "1", "--json"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 78
-    assert _one_line_error(result.stderr) == (
+    assert _refused_run(hftpipe_cmd, config, 78) == (
         "hftpipe: config error: rings[0].slot_size: ring slots may take at most 1073741824 bytes (1 GiB),"
         " got capacity 1024 x slot size 2147483648 = 2199023255552"
     )
@@ -231,14 +232,7 @@ def test_should_exit_78_naming_the_ring_that_does_not_fit_in_the_free_shared_mem
     ]
     config = tmp_path / "big.toml"
     config.write_text("\n\n".join(lines) + "\n")
-    result = subprocess.run(
-        [*hftpipe_cmd, "run", "-c", str(config), "--duration", "1", "--json"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 78, result.stderr
-    line = _one_line_error(result.stderr)
+    line = _refused_run(hftpipe_cmd, config, 78)
     assert re.fullmatch(
         r"hftpipe: config error: rings\[(\d+)\]: ring 'r\1' brings the pipeline's shared memory to \d+ bytes,"
         r" more than the \d+ bytes free in /dev/shm",
@@ -257,15 +251,7 @@ def test_should_exit_70_in_one_line_and_leave_nothing_when_shared_memory_cannot_
     """Under a 1 MiB file size limit the control file fits and the first 4 MiB ring does not."""
     config = write_probe_config(tmp_path, pipeline_name)
     config.write_text(config.read_text().replace("capacity = 1024", "capacity = 65536", 1))
-    result = subprocess.run(
-        [*hftpipe_cmd, "run", "-c", str(config), "--duration", "1", "--json"],
-        capture_output=True,
-        text=True,
-        check=False,
-        preexec_fn=_limit_file_size,
-    )
-    assert result.returncode == 70, result.stderr
-    assert _one_line_error(result.stderr) == (
+    assert _refused_run(hftpipe_cmd, config, 70, preexec_fn=_limit_file_size) == (
         f"hftpipe: startup failed: cannot create the shared memory of pipeline {pipeline_name!r}:"
         f" {SHM_DIR}/hftpipe.{pipeline_name}.ring.source-relay1: File too large"
     )

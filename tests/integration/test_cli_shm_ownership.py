@@ -16,6 +16,7 @@ import pytest
 from hftpipe.substrate.control import ControlFile, control_segment_name
 from hftpipe.substrate.shm import SHM_DIR
 from tests.conftest import PROBE_CONFIG, REPO
+from tests.integration.cli_output import one_line_error
 from tests.other_user import OtherUser, unprivileged_user
 
 EX_UNAVAILABLE = 69
@@ -34,13 +35,6 @@ sys.stdin.read()
 
 def _path(name: str) -> str:
     return os.path.join(SHM_DIR, name.lstrip("/"))
-
-
-def _one_line_error(stderr: str) -> str:
-    assert "Traceback" not in stderr, stderr
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("hftpipe: "), stderr
-    return lines[0]
 
 
 @pytest.fixture
@@ -75,12 +69,12 @@ def test_should_refuse_to_run_on_a_name_another_user_squats_and_leave_its_segmen
         check=False,
     )
     assert run.returncode == EX_NOPERM, run.stderr
-    line = _one_line_error(run.stderr)
+    line = one_line_error(run.stderr)
     assert squatted in line and f"uid {other_user.uid}" in line and "already running" not in line
 
     stat = subprocess.run([*hftpipe_cmd, "stat", "--name", pipeline_name], capture_output=True, text=True, check=False)
     assert stat.returncode == EX_NOPERM
-    assert squatted in _one_line_error(stat.stderr)
+    assert squatted in one_line_error(stat.stderr)
 
     listing = subprocess.run([*hftpipe_cmd, "shm", "ls"], capture_output=True, text=True, check=True).stdout
     row = next(line for line in listing.splitlines() if line.startswith(f"/hftpipe.{pipeline_name}.control"))
@@ -120,9 +114,9 @@ def test_should_show_a_non_root_user_roots_pipeline_as_foreign_and_refuse_withou
 
     stat = other_user.hftpipe("stat", "--name", pipeline_name)
     assert stat.returncode == EX_NOPERM
-    line = _one_line_error(stat.stderr)
+    line = one_line_error(stat.stderr)
     assert roots_pipeline in line and "uid 0" in line
 
     unnamed = other_user.hftpipe("stat")
     assert unnamed.returncode == EX_UNAVAILABLE
-    assert f"{pipeline_name} (uid 0)" in _one_line_error(unnamed.stderr)
+    assert f"{pipeline_name} (uid 0)" in one_line_error(unnamed.stderr)
