@@ -8,12 +8,9 @@ here, next to the server, in one event loop.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-
-import pytest
 
 from hftpipe.runtime import StageContext
 from hftpipe.schema import SPECS
@@ -32,22 +29,10 @@ from stages.marketdata.feed.stage import FeedStage
 from stages.marketdata.venues.binance.adapter import BinanceAdapter
 from stages.marketdata.venues.kraken.v1 import KrakenV1Adapter
 from tests.captures import CAPTURES, capture
-from tests.unit.marketdata.feed.pipeline import FeedPipelines
+from tests.integration.feed_running import running, until
 
 _CONTROL = SPECS[RecordType.CONTROL].packer
 _DELTA = SPECS[RecordType.BOOK_DELTA].packer
-
-
-@pytest.fixture
-def make_feed(pipeline_name: str) -> Iterator[Callable[..., StageContext]]:
-    """Makes the feed stage's context of a Binance feed -> out pipeline (``capacity`` ring slots)."""
-    pipelines = FeedPipelines(pipeline_name)
-
-    def make(capacity: int = 65536, **params: object) -> StageContext:
-        return pipelines.make(capacity, **{"venue": "binance", **params}).feed
-
-    yield make
-    pipelines.close()
 
 
 def _final_update_ids() -> dict[str, int]:
@@ -56,34 +41,9 @@ def _final_update_ids() -> dict[str, int]:
     return dict(adapter.update_ids)
 
 
-@contextlib.asynccontextmanager
-async def _running(stage: FeedStage) -> AsyncIterator[asyncio.Task[None]]:
-    """The stage's ``run`` as a task of this loop, stopped on the way out."""
-    stopping = asyncio.Event()
-    task = asyncio.create_task(stage.run(stopping))
-    try:
-        yield task
-    finally:
-        stopping.set()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait_for(task, timeout=10)
-
-
-async def _until(
-    task: asyncio.Task[None], done: Callable[[], bool], timeout_s: float = 30.0, poll_s: float = 0.001
-) -> None:
-    """Let the stage run until ``done``; fails if the stage does, or after ``timeout_s`` (a safety bound)."""
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not done():
-        if task.done():
-            task.result()
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(poll_s)
-
-
 async def _run_until(stage: FeedStage, done: Callable[[], bool], timeout_s: float = 30.0) -> None:
-    async with _running(stage) as task:
-        await _until(task, done, timeout_s, poll_s=0.02)
+    async with running(stage) as task:
+        await until(task, done, timeout_s, poll_s=0.02)
 
 
 def test_should_replace_an_aged_connection_without_a_gap(
@@ -202,12 +162,12 @@ def test_should_stop_reading_not_serving_while_nobody_reads_the_ring(make_feed: 
                 return stage.adapter.update_ids == final_ids and not stage.sink.backlogged and not reader.read()
 
             try:
-                async with _running(stage) as task:
-                    await _until(task, lambda: stage.sink.backlogged)
+                async with running(stage) as task:
+                    await until(task, lambda: stage.sink.backlogged)
                     observed.append(f"ring: {reader.ring.size()} of 64")
                     await asyncio.sleep(0.01)  # a timer of the stage's loop fires while the feed is held back
                     observed.append(f"held after the timer: {stage.sink.backlogged}")
-                    await _until(task, complete)
+                    await until(task, complete)
             finally:
                 reader.ring.close()
             return stage, reader
@@ -259,10 +219,10 @@ def test_should_drop_an_outgrown_backlog_and_reconnect_so_every_book_is_resent(
                 return seen == expected and not stage.sink.backlogged and not reader.read()
 
             try:
-                async with _running(stage) as task:
-                    await _until(task, lambda: resyncs.value == 1 and not any(stage.adapter.synced.values()))
+                async with running(stage) as task:
+                    await until(task, lambda: resyncs.value == 1 and not any(stage.adapter.synced.values()))
                     dropped_before_reading = ctx.counter(CounterKind.DROPS).value
-                    await _until(task, complete)
+                    await until(task, complete)
                     for instrument in stage.registry:  # before the stop, which marks every book RESYNCING
                         states[instrument.symbol] = reader.states.get(instrument.id, [])
             finally:

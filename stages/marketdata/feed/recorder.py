@@ -23,6 +23,7 @@ from hftpipe.schema.instruments import InstrumentRegistry
 from stages.marketdata.capture.books_sink import BooksSink
 from stages.marketdata.capture.format import CaptureWriter, EventKind
 from stages.marketdata.feed.snapshots import SnapshotError, SnapshotFetcher
+from stages.marketdata.feed.weight_budget import default_budget
 from stages.marketdata.venues.adapter import SnapshotRequest, VenueAdapter
 from stages.marketdata.venues.registry import adapter_class
 
@@ -57,7 +58,7 @@ async def record(
     )
     target = url or adapter.websocket_urls()[0]
     stats = RecordingStats()
-    fetcher = SnapshotFetcher(log)
+    fetcher = SnapshotFetcher(log, weight_budget=default_budget(adapter.rest_weight_per_minute))
     with open(out, "a", encoding="utf-8") as ws_file, open(http_path_for(out), "a", encoding="utf-8") as http_file:
         ws_log, http_log = CaptureWriter(ws_file), CaptureWriter(http_file)
         tasks: set[asyncio.Task[None]] = set()
@@ -66,14 +67,16 @@ async def record(
             fetch_url = request.url
             if rest_url:
                 fetch_url = f"{rest_url.rstrip('/')}/{request.url.split('://', 1)[-1].split('/', 1)[-1]}"
-            try:
-                body, recv_ns = await fetcher.fetch(fetch_url)
-            except SnapshotError as exc:
-                log.warning("snapshot %s failed: %s", request.symbol, exc)
-                return
+            while True:  # paced like the feed's: the book's backoff and the venue's weight budget
+                try:
+                    body, recv_ns = await fetcher.fetch(fetch_url, request.symbol, request.weight)
+                    break
+                except SnapshotError as exc:
+                    log.warning("snapshot %s failed (%s); trying again", request.symbol, exc)
             http_log.write(EventKind.HTTP, time.time(), body.decode(), url=request.url)
             stats.snapshots += 1
-            adapter.on_snapshot(request.symbol, body, recv_ns)
+            if adapter.on_snapshot(request.symbol, body, recv_ns):
+                fetcher.synced(request.symbol)
             schedule()
 
         def schedule() -> None:

@@ -18,7 +18,11 @@ Robustness:
   checks drop what both delivered, then the old one is closed;
 * an instrument silent for ``stale_after_s`` is marked STALE (and SYNCED
   again with its next applied update);
-* REST snapshots go through :class:`~stages.marketdata.feed.snapshots.SnapshotFetcher`;
+* REST snapshots go through :class:`~stages.marketdata.feed.snapshots.SnapshotFetcher`,
+  one book at a time: every request, a retry after a stale or malformed
+  snapshot or a failed request included, waits out its book's exponential
+  backoff (``snapshot_retry_min_s`` .. ``snapshot_retry_max_s``, reset once the
+  book syncs) and the venue's REST weight budget (``rest_weight_budget``);
   the resubscriptions an adapter asks for (venues whose only snapshot is the
   one a subscription brings) are sent on the connection the message that
   caused them came on (counter ``resubscribes``: one per request sent);
@@ -50,12 +54,22 @@ from hftpipe.schema.marketdata import BookState
 from hftpipe.schema.records import RecordFlag
 from hftpipe.substrate.counters import Counter, CounterKind
 from stages.marketdata.capture.format import CaptureWriter, EventKind
+from stages.marketdata.feed.clock import SYSTEM_CLOCK, Clock
 from stages.marketdata.feed.ring_sink import MAX_BACKLOG, RingSink
 from stages.marketdata.feed.snapshots import SnapshotError, SnapshotFetcher
+from stages.marketdata.feed.weight_budget import default_budget
 from stages.marketdata.venues.adapter import SnapshotRequest
 from stages.marketdata.venues.registry import adapter_class, adapter_path
 
-_PER_INSTRUMENT = ("gaps", "resyncs", "checksum_failures")
+_PER_INSTRUMENT = ("gaps", "resyncs", "checksum_failures", "snapshots")
+_SNAPSHOT_COUNTERS = (
+    "snapshots_fetched",
+    "snapshot_errors",
+    "snapshot_retries",
+    "snapshot_backoffs",
+    "weight_waits",
+    "rate_limited",
+)
 _PROBLEM_COUNTERS = ("malformed", "unknown", "rejected_values", "gaps", "resyncs", "checksum_failures", "dropped")
 
 
@@ -82,6 +96,12 @@ class FeedStage(AsyncAgent):
         """Also write every message received and sent to this capture file."""
         max_backlog: int = MAX_BACKLOG
         """Records held back while the feed -> book ring is full before they are dropped and every book resynced."""
+        snapshot_retry_min_s: float = 1.0
+        """A book's second snapshot request before it synced waits this long, each further one twice as long..."""
+        snapshot_retry_max_s: float = 30.0
+        """... up to this."""
+        rest_weight_budget: int = 0
+        """REST request weight the feed may spend per minute; 0: 80 % of the venue's per-IP limit."""
 
         def __post_init__(self) -> None:
             adapter_path(self.venue)  # raises ValueError naming the choices
@@ -89,8 +109,13 @@ class FeedStage(AsyncAgent):
                 raise ValueError("reconnect_min_s must be > 0 and <= reconnect_max_s")
             if self.depth <= 0 or self.stale_after_s <= 0 or self.handover_s <= 0 or self.max_backlog <= 0:
                 raise ValueError("depth, stale_after_s, handover_s and max_backlog must be > 0")
+            if not 0 < self.snapshot_retry_min_s <= self.snapshot_retry_max_s:
+                raise ValueError("snapshot_retry_min_s must be > 0 and <= snapshot_retry_max_s")
+            if self.rest_weight_budget < 0:
+                raise ValueError("rest_weight_budget must be >= 0 (0: the venue's default)")
 
-    def __init__(self, ctx: StageContext) -> None:
+    def __init__(self, ctx: StageContext, *, clock: Clock = SYSTEM_CLOCK) -> None:
+        """``clock`` paces the REST snapshots (tests step it by hand)."""
         super().__init__(ctx)
         self.params: FeedStage.Params = ctx.params
         self.logger = logging.getLogger(f"hftpipe.feed.{self.params.venue}")
@@ -115,13 +140,18 @@ class FeedStage(AsyncAgent):
             validate_checksums=self.params.validate_checksums,
             logger=self.logger,
         )
-        self.fetcher = SnapshotFetcher(self.logger)
+        self.fetcher = SnapshotFetcher(
+            self.logger,
+            weight_budget=self.params.rest_weight_budget or default_budget(self.adapter.rest_weight_per_minute),
+            retry_min_s=self.params.snapshot_retry_min_s,
+            retry_max_s=self.params.snapshot_retry_max_s,
+            clock=clock,
+        )
         self._received = ctx.counter(CounterKind.MESSAGES_IN)
         self._reconnects = ctx.counters.add("reconnects")
         self._handovers = ctx.counters.add("handovers")
         self._stale_marks = ctx.counters.add("stale_marks")
-        self._snapshots = ctx.counters.add("snapshots_fetched")
-        self._snapshot_errors = ctx.counters.add("snapshot_errors")
+        self._snapshot_counters = [ctx.counters.add(name) for name in _SNAPSHOT_COUNTERS]
         self._resubscribes = ctx.counters.add("resubscribes")
         self._backlog_resyncs = ctx.counters.add("backlog_resyncs")
         self._problem_counters = {name: ctx.counters.add(name) for name in _PROBLEM_COUNTERS}
@@ -130,7 +160,9 @@ class FeedStage(AsyncAgent):
         self._last_id: dict[str, int] = {}
         self._last_change_ns: dict[str, int] = {}
         self._stale: set[str] = set()
-        self._snapshot_tasks: set[asyncio.Task[None]] = set()
+        self._snapshot_tasks: dict[str, asyncio.Task[None]] = {}
+        """One per book being fetched: it fetches again while the adapter asks again."""
+        self._snapshot_wanted: dict[str, SnapshotRequest] = {}
         self._recorder: CaptureWriter | None = None
 
     # -- lifecycle ------------------------------------------------------------
@@ -143,7 +175,7 @@ class FeedStage(AsyncAgent):
             await self._connection_loop(stopping)
         finally:
             monitor.cancel()
-            for task in self._snapshot_tasks:
+            for task in list(self._snapshot_tasks.values()):
                 task.cancel()
             self.sink.finish()
             self._publish_counters()
@@ -269,32 +301,42 @@ class FeedStage(AsyncAgent):
 
     # -- snapshots ------------------------------------------------------------------
     def _start_snapshot(self, request: SnapshotRequest) -> None:
-        task = asyncio.create_task(self._snapshot(request))
-        self._snapshot_tasks.add(task)
-        task.add_done_callback(self._snapshot_tasks.discard)
+        """Fetch ``request``, or have its book's running fetch go again: one request per book at a time."""
+        symbol = request.symbol
+        self._snapshot_wanted[symbol] = request
+        if symbol not in self._snapshot_tasks:
+            self._snapshot_tasks[symbol] = asyncio.create_task(self._snapshots_of(symbol))
 
-    async def _snapshot(self, request: SnapshotRequest) -> None:
+    async def _snapshots_of(self, symbol: str) -> None:
+        """Fetch ``symbol``'s snapshots while the adapter wants one; every try through the fetcher's gates."""
+        try:
+            while (request := self._snapshot_wanted.pop(symbol, None)) is not None:
+                body, recv_ns = await self._fetch(request)
+                if self._recorder:
+                    self._recorder.write(EventKind.HTTP, time.time(), body.decode(), url=request.url)
+                if self.adapter.on_snapshot(symbol, body, recv_ns):
+                    self.fetcher.synced(symbol)
+                for follow_up in self.adapter.take_snapshot_requests():
+                    self._start_snapshot(follow_up)
+                await self.sink.drain(self._stopping)
+        finally:
+            del self._snapshot_tasks[symbol]  # no await since the last check: no request is missed
+
+    async def _fetch(self, request: SnapshotRequest) -> tuple[bytes, int]:
+        """An answer to ``request``; failed requests are counted, logged, and tried again after backoff."""
         url = request.url
         if self.params.rest_url:
             path = url.split("://", 1)[-1].split("/", 1)[-1]
             url = f"{self.params.rest_url.rstrip('/')}/{path}"
-        delay = self.params.reconnect_min_s
-        while True:
-            try:
-                body, recv_ns = await self.fetcher.fetch(url)
-                break
-            except SnapshotError as exc:
-                self._snapshot_errors.add()
-                self.ctx.errors.record(f"snapshot: {exc}")
-                await asyncio.sleep(delay * (0.5 + random.random()))
-                delay = min(delay * 2, self.params.reconnect_max_s)
-        self._snapshots.add()
-        if self._recorder:
-            self._recorder.write(EventKind.HTTP, time.time(), body.decode(), url=request.url)
-        self.adapter.on_snapshot(request.symbol, body, recv_ns)
-        for follow_up in self.adapter.take_snapshot_requests():
-            self._start_snapshot(follow_up)
-        await self.sink.drain(self._stopping)
+        try:
+            while True:
+                try:
+                    return await self.fetcher.fetch(url, request.symbol, request.weight)
+                except SnapshotError as exc:
+                    self.ctx.errors.record(f"snapshot: {exc}")
+                    self.logger.warning("snapshot %s failed (%s); trying again", request.symbol, exc)
+        finally:
+            self._publish_snapshot_counters()
 
     # -- staleness and counters ----------------------------------------------------
     async def _monitor(self, stopping: asyncio.Event) -> None:
@@ -331,15 +373,24 @@ class FeedStage(AsyncAgent):
             totals["dropped"] += stats.dropped
         for name, value in totals.items():
             self._problem_counters[name].set(value)
+        requests = self.fetcher.stats.requests
         for symbol, stats in self.adapter.stats.items():
             counters = self._instrument_counters.get(symbol)
             if counters is None:
                 counters = self._instrument_counters[symbol] = self._register_instrument_counters(symbol)
-            for counter, value in zip(counters, (stats.gaps, stats.resyncs, stats.checksum_failures), strict=False):
+            values = (stats.gaps, stats.resyncs, stats.checksum_failures, requests.get(symbol, 0))
+            for counter, value in zip(counters, values, strict=False):
                 counter.set(value)
+        self._publish_snapshot_counters()
+
+    def _publish_snapshot_counters(self) -> None:
+        stats = self.fetcher.stats
+        values = (stats.fetched, stats.failed, stats.retries, stats.backoffs, stats.weight_waits, stats.rate_limited)
+        for counter, value in zip(self._snapshot_counters, values, strict=True):
+            counter.set(value)
 
     def _register_instrument_counters(self, symbol: str) -> list[Counter]:
-        """``SYMBOL:gaps``, ``SYMBOL:resyncs``, ``SYMBOL:checksum_failures`` while counter slots last.
+        """``SYMBOL:gaps``, ``SYMBOL:resyncs``, ``SYMBOL:checksum_failures``, ``SYMBOL:snapshots`` while slots last.
 
         The venue-wide totals are always kept; once the stage's slots are used
         up, further instruments are only in the totals (logged once).

@@ -153,6 +153,8 @@ class SnapshotRequest:
 
     symbol: str
     url: str
+    weight: int = 1
+    """What the venue charges for it against :attr:`VenueAdapter.rest_weight_per_minute`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +181,8 @@ class VenueAdapter:
     venue: str = ""
     ws_url: str = ""
     """The venue's one WebSocket endpoint, for adapters that connect to one (see :meth:`websocket_urls`)."""
+    rest_weight_per_minute: int = 0
+    """The REST request weight the venue allows one IP per minute (0: no REST snapshots are asked for)."""
     default_price_scale: int = 8
     default_qty_scale: int = 8
 
@@ -340,7 +344,11 @@ class VenueAdapter:
         requests, self._snapshot_requests = self._snapshot_requests, []
         return requests
 
-    def on_snapshot(self, symbol: str, raw: str | bytes, recv_ns: int) -> None:
+    def on_snapshot(self, symbol: str, raw: str | bytes, recv_ns: int) -> bool:
+        """Rebuild ``symbol``'s book from a REST snapshot; False when it could not be used (stale, malformed).
+
+        A snapshot that was used counts as a sync even if the buffered diffs then show a gap.
+        """
         raise NotImplementedError(f"{self.venue} does not sync from REST snapshots")
 
     def resubscribe_messages(self, symbols: Sequence[str]) -> list[str]:

@@ -16,6 +16,9 @@ previous diff's ``u``.
 ``bookTicker`` shares the depth update-id space and is passed on as BBO;
 ``aggTrade``/``trade`` become trades (``m`` = buyer is maker, so the aggressor
 sold); ``kline`` is ignored.
+
+Every snapshot request carries its request weight (:mod:`.weights`), so the
+feed can keep all of them, retries included, within the IP's budget.
 """
 
 from __future__ import annotations
@@ -29,8 +32,17 @@ import orjson
 from hftpipe.schema.instruments import Instrument
 from hftpipe.schema.marketdata import BookSide, BookState
 from stages.marketdata.venues.adapter import InstrumentStats, SnapshotRequest, VenueAdapter
+from stages.marketdata.venues.binance.weights import (
+    FUTURES_DEPTH_WEIGHTS,
+    FUTURES_WEIGHT_PER_MINUTE,
+    SPOT_DEPTH_WEIGHTS,
+    SPOT_WEIGHT_PER_MINUTE,
+    depth_weight,
+)
 
 MAX_BUFFERED_DIFFS: Final = 10_000
+SNAPSHOT_LIMIT: Final = 1000
+"""Levels per side in a REST snapshot (Binance's recommendation for a local book)."""
 BID: Final = int(BookSide.BID)
 ASK: Final = int(BookSide.ASK)
 
@@ -61,6 +73,8 @@ class BinanceAdapter(VenueAdapter):
     ws_base = "wss://stream.binance.com:9443"
     rest_base = "https://api.binance.com"
     depth_path = "/api/v3/depth"
+    depth_weights: tuple[tuple[int, int], ...] = SPOT_DEPTH_WEIGHTS
+    rest_weight_per_minute = SPOT_WEIGHT_PER_MINUTE
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -76,7 +90,13 @@ class BinanceAdapter(VenueAdapter):
         return [f"{self.ws_base}/stream?streams={'/'.join(streams)}"]
 
     def snapshot_url(self, symbol: str) -> str:
-        return f"{self.rest_base}{self.depth_path}?symbol={symbol}&limit=1000"
+        return f"{self.rest_base}{self.depth_path}?symbol={symbol}&limit={SNAPSHOT_LIMIT}"
+
+    def _request_snapshot(self, sync: _DepthSync, symbol: str) -> None:
+        """Ask for ``symbol``'s snapshot, weighed as the venue weighs it; buffer diffs until it comes."""
+        sync.awaiting_snapshot = True
+        weight = depth_weight(SNAPSHOT_LIMIT, self.depth_weights)
+        self.request_snapshot(SnapshotRequest(symbol, self.snapshot_url(symbol), weight))
 
     # -- messages ------------------------------------------------------------
     def on_message(self, raw: str | bytes, recv_ns: int) -> None:
@@ -125,8 +145,7 @@ class BinanceAdapter(VenueAdapter):
             sync.buffer.popleft()
             self.stats_for(instrument.symbol).dropped += 1
         if not sync.awaiting_snapshot:
-            sync.awaiting_snapshot = True
-            self.request_snapshot(SnapshotRequest(instrument.symbol, self.snapshot_url(instrument.symbol)))
+            self._request_snapshot(sync, instrument.symbol)
 
     def _apply_in_sync(
         self,
@@ -199,10 +218,9 @@ class BinanceAdapter(VenueAdapter):
         if diff is not None:
             self._buffer(instrument, sync, diff)
         else:
-            sync.awaiting_snapshot = True
-            self.request_snapshot(SnapshotRequest(instrument.symbol, self.snapshot_url(instrument.symbol)))
+            self._request_snapshot(sync, instrument.symbol)
 
-    def on_snapshot(self, symbol: str, raw: str | bytes, recv_ns: int) -> None:
+    def on_snapshot(self, symbol: str, raw: str | bytes, recv_ns: int) -> bool:
         instrument = self.instrument(symbol)
         sync = self._sync.get(symbol)
         if sync is None:
@@ -215,9 +233,8 @@ class BinanceAdapter(VenueAdapter):
             self.parse_levels(instrument, ASK, snapshot["asks"], levels)
         except (orjson.JSONDecodeError, KeyError, TypeError, IndexError, ValueError) as exc:
             self.malformed(f"snapshot {symbol}: {exc!r}")
-            sync.awaiting_snapshot = True
-            self.request_snapshot(SnapshotRequest(symbol, self.snapshot_url(symbol)))
-            return
+            self._request_snapshot(sync, symbol)
+            return False
         stats = self.stats_for(symbol)
         keep_from = last_update_id if self.futures else last_update_id + 1
         while sync.buffer and sync.buffer[0].last < keep_from:
@@ -228,9 +245,8 @@ class BinanceAdapter(VenueAdapter):
             self.logger.info(
                 "%s %s: snapshot %d older than buffered diffs; refetching", self.venue, symbol, last_update_id
             )
-            sync.awaiting_snapshot = True
-            self.request_snapshot(SnapshotRequest(symbol, self.snapshot_url(symbol)))
-            return
+            self._request_snapshot(sync, symbol)
+            return False
         sync.awaiting_snapshot = False
         ts_venue = int(snapshot.get("E", 0)) * 1_000_000
         self.begin_snapshot(instrument, last_update_id, ts_venue, recv_ns)
@@ -256,6 +272,7 @@ class BinanceAdapter(VenueAdapter):
             )
         if self.synced.get(symbol):
             self.mark(instrument, BookState.SYNCED, recv_ns)
+        return True
 
     # -- trades and tickers ------------------------------------------------------
     def _on_trade(self, data: dict[str, Any], recv_ns: int) -> None:
@@ -289,3 +306,5 @@ class BinanceFuturesAdapter(BinanceAdapter):
     ws_base = "wss://fstream.binance.com"
     rest_base = "https://fapi.binance.com"
     depth_path = "/fapi/v1/depth"
+    depth_weights = FUTURES_DEPTH_WEIGHTS
+    rest_weight_per_minute = FUTURES_WEIGHT_PER_MINUTE
