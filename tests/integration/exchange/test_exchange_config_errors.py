@@ -44,6 +44,11 @@ CASES = [
 ]
 
 
+def _exchange_run(hftpipe_cmd: list[str], config: Path) -> subprocess.CompletedProcess[str]:
+    command = [*hftpipe_cmd, "exchange", "run", "-c", str(config), "--duration", "1"]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+
 @pytest.mark.parametrize(("old", "new", "error"), CASES, ids=[c[2].split(":")[0] for c in CASES])
 def test_should_exit_78_naming_the_key_and_reason(
     hftpipe_cmd: list[str], tmp_path: Path, pipeline_name: str, old: str, new: str, error: str
@@ -52,13 +57,7 @@ def test_should_exit_78_naming_the_key_and_reason(
     text = path.read_text()
     assert text.count(old) == 1, f"configs/exchange.toml changed: {old!r}"
     path.write_text(text.replace(old, new))
-    result = subprocess.run(
-        [*hftpipe_cmd, "exchange", "run", "-c", str(path), "--duration", "1"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = _exchange_run(hftpipe_cmd, path)
     assert (result.returncode, result.stderr.strip()) == (EX_CONFIG, f"hftpipe: config error: {error}")
     assert list_entries(pipeline_name) == []
 
@@ -70,13 +69,7 @@ def test_should_exit_78_for_a_state_dir_it_cannot_create(
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("")
     path.write_text(path.read_text().replace(f'state_dir = "{tmp_path / "state"}"', 'state_dir = "not-a-dir/state"'))
-    result = subprocess.run(
-        [*hftpipe_cmd, "exchange", "run", "-c", str(path), "--duration", "1"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = _exchange_run(hftpipe_cmd, path)
     assert (result.returncode, result.stderr.strip()) == (
         EX_CONFIG,
         f"hftpipe: config error: exchange.state_dir: cannot create {blocker / 'state'}: Not a directory",
