@@ -14,12 +14,22 @@ from dataclasses import dataclass
 from typing import Final
 
 from hftpipe.runtime import Agent, StageContext
+from hftpipe.runtime.validation import at_least, within
 from hftpipe.schema import SPECS
 from hftpipe.schema.records import I64, SEQ_OFFSET, TS_ORIGIN_OFFSET, U64, RecordType
 from hftpipe.substrate.counters import CounterKind
 
 _PROBE = SPECS[RecordType.PROBE]
 _PROBE_TYPE: Final = int(RecordType.PROBE)
+_MAX_INSTRUMENT: Final = 2**32 - 1
+"""The header's instrument id is a u32."""
+
+
+def _fits_probe_records(ring_name: str, slot_size: int) -> None:
+    if slot_size < _PROBE.itemsize:
+        raise ValueError(
+            f"ring {ring_name} slots ({slot_size} B) are smaller than a {_PROBE.itemsize}-byte probe record"
+        )
 
 
 class ProbeSource(Agent):
@@ -37,13 +47,13 @@ class ProbeSource(Agent):
                 raise ValueError("rate must be >= 0 (0 = unpaced)")
             if self.max_burst < 1:
                 raise ValueError("max_burst must be >= 1")
+            within("instrument", self.instrument, 0, _MAX_INSTRUMENT)
 
     def __init__(self, ctx: StageContext) -> None:
         super().__init__(ctx)
         params = ctx.params or self.Params()
         out = ctx.output_port()
-        if out.ring.slot_size < _PROBE.itemsize:
-            raise ValueError(f"ring {out.ring.name} slots are smaller than a probe record")
+        _fits_probe_records(out.ring.name, out.ring.slot_size)
         self._claim = out.claim
         self._commit = out.commit
         self._buf = out.buffer
@@ -91,11 +101,20 @@ class ProbeRelay(Agent):
     class Params:
         batch: int = 64
 
+        def __post_init__(self) -> None:
+            at_least("batch", self.batch, 1)
+
     def __init__(self, ctx: StageContext) -> None:
         super().__init__(ctx)
         params = ctx.params or self.Params()
         port = ctx.input_port()
         out = ctx.output_port()
+        _fits_probe_records(port.ring.name, port.ring.slot_size)
+        if out.ring.slot_size < port.ring.slot_size:
+            raise ValueError(
+                f"ring {out.ring.name} slots ({out.ring.slot_size} B) are smaller than those it forwards "
+                f"from ring {port.ring.name} ({port.ring.slot_size} B)"
+            )
         self._poll = port.poll
         self._offer = out.offer
         self._room = out.room
@@ -119,10 +138,15 @@ class ProbeSink(Agent):
     class Params:
         batch: int = 256
 
+        def __post_init__(self) -> None:
+            at_least("batch", self.batch, 1)
+
     def __init__(self, ctx: StageContext) -> None:
         super().__init__(ctx)
         params = ctx.params or self.Params()
-        self._poll = ctx.input_port().poll
+        port = ctx.input_port()
+        _fits_probe_records(port.ring.name, port.ring.slot_size)
+        self._poll = port.poll
         self._record_e2e = ctx.end_to_end.record
         self._batch = params.batch
         self._gaps = ctx.counters.add("sequence_gaps")

@@ -6,7 +6,9 @@ and its reason, and the CLI turns a :class:`ConfigError` into exit status 78
 ``[stages.NAME.params]`` table is checked against the class's ``Params``
 dataclass here, before any process starts. Each ring's size is bounded here
 too; whether the whole pipeline fits in ``/dev/shm`` is asked by its owner
-just before it creates anything (:func:`check_shared_memory`).
+just before it creates anything (:func:`check_shared_memory`). A ``Params``
+field typed :class:`~pathlib.Path` is given as a string and resolved against
+the config file's directory (:mod:`hftpipe.runtime.config_paths`).
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
-from typing import Any, Final, Literal, get_type_hints
+from types import UnionType
+from typing import Any, Final, Literal, get_args, get_type_hints
 
 from hftpipe.runtime.agent import Agent, AsyncAgent, Drive
+from hftpipe.runtime.config_paths import config_dir, resolve_path
 from hftpipe.runtime.loader import load_class
-from hftpipe.runtime.validation import ConfigError, integer, reject_unknown, string, table
+from hftpipe.runtime.validation import ConfigError, integer, number, reject_unknown, string, table
 from hftpipe.schema.records import HOP_SLOTS
 from hftpipe.substrate.control_layout import NAME_BYTES, ControlLayout
 from hftpipe.substrate.idle import IDLE_ALIASES, IdleSettings
@@ -35,7 +39,9 @@ AUTO: Final = "auto"
 NO_PINNING: Final = "none"
 FAILURE_POLICIES: Final = ("restart", "restart-pipeline", "stop")
 CONFIG_SECTIONS_GROUP: Final = "hftpipe.config_sections"
-"""Entry-point group of application config tables: name -> ``expand(raw) -> raw`` with stages and rings."""
+"""Entry-point group of application config tables: name -> ``expand(raw, base_dir) -> raw`` with stages
+and rings; ``base_dir``, the config file's directory, is where the table's relative paths start."""
+DEFAULT_RESTART_WINDOW_S: Final = 60.0
 _CORE_SECTIONS: Final = ("pipeline", "idle", "stages", "rings")
 
 CpuSetting = int | Literal["auto", "none"]
@@ -76,6 +82,8 @@ class PipelineConfig:
     rings: tuple[RingConfig, ...]
     on_failure: str = "stop"
     max_restarts: int = 3
+    """Restarts allowed within ``restart_window_s`` (per stage, or of the pipeline); one more stops it."""
+    restart_window_s: float = DEFAULT_RESTART_WINDOW_S
     heartbeat_timeout_ms: int = 3000
     startup_timeout_ms: int = 20000
     stop_timeout_ms: int = 5000
@@ -133,8 +141,13 @@ def _cpu(raw: Mapping[str, Any], key: str, allowed_cpus: set[int]) -> CpuSetting
     return value
 
 
-def build_params(cls: type, raw: Mapping[str, Any], key: str) -> Any:
-    """Check ``raw`` against ``cls.Params`` (a frozen dataclass) and build it."""
+def build_params(cls: type, raw: Mapping[str, Any], key: str, base_dir: Path | None = None) -> Any:
+    """Check ``raw`` against ``cls.Params`` (a frozen dataclass) and build it.
+
+    ``Path`` fields are resolved against ``base_dir`` (the config file's
+    directory; the working directory when None). A :class:`ConfigError` that
+    ``Params`` raises names its field; it is reported under ``key``.
+    """
     params_cls: Any = getattr(cls, "Params", None)
     if not (isinstance(params_cls, type) and dataclasses.is_dataclass(params_cls)):
         if raw:
@@ -143,8 +156,14 @@ def build_params(cls: type, raw: Mapping[str, Any], key: str) -> Any:
     fields = {f.name: f for f in dataclasses.fields(params_cls)}
     reject_unknown(raw, set(fields), key)
     hints = get_type_hints(params_cls)
+    values = dict(raw)
     for name, value in raw.items():
         expected = hints[name]
+        if _is_path(expected):
+            if not isinstance(value, str | os.PathLike) or not str(value):
+                raise ConfigError(f"{key}.{name}", f"must be a path (relative to the config file), got {value!r}")
+            values[name] = resolve_path(value, base_dir or Path.cwd())
+            continue
         ok = (
             (expected is float and isinstance(value, int | float) and not isinstance(value, bool))
             or (expected is int and isinstance(value, int) and not isinstance(value, bool))
@@ -154,16 +173,24 @@ def build_params(cls: type, raw: Mapping[str, Any], key: str) -> Any:
         if not ok:
             raise ConfigError(f"{key}.{name}", f"must be {expected.__name__}, got {value!r}")
     try:
-        built: Any = params_cls(**raw)
+        built: Any = params_cls(**values)
         return built
+    except ConfigError as exc:
+        raise ConfigError(f"{key}.{exc.key}", exc.reason) from exc
     except (TypeError, ValueError) as exc:
         raise ConfigError(key, str(exc)) from exc
+
+
+def _is_path(hint: Any) -> bool:
+    """``Path`` or ``Path | None``."""
+    return hint is Path or (isinstance(hint, UnionType) and Path in get_args(hint))
 
 
 _PIPELINE_KEYS: Final = {
     "name",
     "on_failure",
     "max_restarts",
+    "restart_window_s",
     "heartbeat_timeout_ms",
     "startup_timeout_ms",
     "stop_timeout_ms",
@@ -174,7 +201,7 @@ _RING_KEYS: Final = {"name", "from", "to", "capacity", "slot_size"}
 _IDLE_KEYS: Final = {f.name for f in dataclasses.fields(IdleSettings)}
 
 
-def _parse_stage(name: str, raw: Any, allowed_cpus: set[int]) -> StageConfig:
+def _parse_stage(name: str, raw: Any, allowed_cpus: set[int], base_dir: Path) -> StageConfig:
     key = f"stages.{name}"
     try:
         check_name_part(name, "stage name")
@@ -204,7 +231,7 @@ def _parse_stage(name: str, raw: Any, allowed_cpus: set[int]) -> StageConfig:
         idle=string(raw, "idle", key, AUTO, (AUTO, *IDLE_ALIASES)),
         realtime_priority=priority,
         mlockall=mlock,
-        params=build_params(cls, table(raw.get("params", {}), f"{key}.params"), f"{key}.params"),
+        params=build_params(cls, table(raw.get("params", {}), f"{key}.params"), f"{key}.params", base_dir),
     )
 
 
@@ -248,8 +275,10 @@ def _parse_ring(index: int, raw: Any, stage_names: set[str]) -> RingConfig:
 
 
 def parse_config(raw: Mapping[str, Any], source: str = "", allowed_cpus: set[int] | None = None) -> PipelineConfig:
+    """``source``: the file ``raw`` was read from; relative paths in it start from its directory."""
     cpus = allowed_cpus if allowed_cpus is not None else set(os.sched_getaffinity(0))
-    raw = _expand_sections(raw)
+    base_dir = config_dir(source)
+    raw = _expand_sections(raw, base_dir)
     pipeline = table(raw.get("pipeline", {}), "pipeline")
     reject_unknown(pipeline, _PIPELINE_KEYS, "pipeline")
     if "name" not in pipeline:
@@ -272,7 +301,7 @@ def parse_config(raw: Mapping[str, Any], source: str = "", allowed_cpus: set[int
     stages_raw = table(raw.get("stages", {}), "stages")
     if not stages_raw:
         raise ConfigError("stages", "missing: a pipeline needs at least one stage")
-    stages = tuple(_parse_stage(n, s, cpus) for n, s in stages_raw.items())
+    stages = tuple(_parse_stage(n, s, cpus, base_dir) for n, s in stages_raw.items())
     names = {s.name for s in stages}
 
     rings_raw = raw.get("rings", [])
@@ -296,6 +325,7 @@ def parse_config(raw: Mapping[str, Any], source: str = "", allowed_cpus: set[int
         rings=rings,
         on_failure=string(pipeline, "on_failure", "pipeline", "stop", FAILURE_POLICIES),
         max_restarts=integer(pipeline, "max_restarts", "pipeline", 3),
+        restart_window_s=number(pipeline, "restart_window_s", "pipeline", DEFAULT_RESTART_WINDOW_S),
         heartbeat_timeout_ms=integer(pipeline, "heartbeat_timeout_ms", "pipeline", 3000, minimum=10),
         startup_timeout_ms=integer(pipeline, "startup_timeout_ms", "pipeline", 20000, minimum=100),
         stop_timeout_ms=integer(pipeline, "stop_timeout_ms", "pipeline", 5000, minimum=10),
@@ -339,18 +369,19 @@ def check_shared_memory(config: PipelineConfig, free_bytes: int | None = None) -
             )
 
 
-def _expand_sections(raw: Mapping[str, Any]) -> Mapping[str, Any]:
+def _expand_sections(raw: Mapping[str, Any], base_dir: Path) -> Mapping[str, Any]:
     """Hand each application table (``[exchange]``, ...) to the expander its application registered.
 
     An expander turns its table into ordinary ``stages`` and ``rings``, so the
-    rest of this module knows no application. Unknown top-level keys are
-    refused, naming the ones that are allowed.
+    rest of this module knows no application; ``base_dir`` is where the
+    table's relative paths start. Unknown top-level keys are refused, naming
+    the ones that are allowed.
     """
     expanders = registered_sections()
     reject_unknown(raw, {*_CORE_SECTIONS, *expanders}, "")
     for section in [k for k in raw if k in expanders]:
         expand = expanders[section].load()
-        raw = expand(raw)
+        raw = expand(raw, base_dir)
     return raw
 
 

@@ -1,4 +1,4 @@
-"""Where a duty cycle's exception goes: the error counter, the distinct-error log, stderr once."""
+"""Where a stage's exceptions go: the error counter, the distinct-error log, stderr once."""
 
 from __future__ import annotations
 
@@ -30,3 +30,11 @@ class ErrorRouter:
 
     def on_success(self) -> None:
         self.consecutive = 0
+
+    def on_refused_start(self, exc: BaseException) -> None:
+        """The stage refused what it was given (a param, a ring too small, a directory it cannot write):
+        one line, no traceback, since the message says what to fix; the supervisor reports it too."""
+        message = f"cannot start: {exc}"
+        self._errors.add()
+        self._log.record(message)
+        self._logger.error("%s", message)

@@ -3,7 +3,9 @@
 :class:`StageRunner` owns what every stage goes through: CPU affinity,
 optional SCHED_FIFO and mlockall (with a clear message when the OS refuses),
 SIGTERM/SIGINT as an orderly close, ``on_start``, READY until the pipeline
-runs, ``on_close``, and the stage's state in the control file. It leaves
+runs, ``on_close``, and the stage's state in the control file. A stage that
+refuses to start as configured (:data:`START_REFUSALS`, from its constructor
+or ``on_start``) is reported in one line, which the supervisor repeats. It leaves
 when the pipeline's owner is gone (a stage must not outlive the shared memory
 it was given). What runs in between is the subclass's:
 
@@ -28,6 +30,7 @@ from typing import Final, Generic, TypeVar
 from hftpipe.runtime.agent import Agent, AsyncAgent, Stage
 from hftpipe.runtime.context import StageContext
 from hftpipe.runtime.error_router import ErrorRouter
+from hftpipe.runtime.validation import EX_CONFIG
 from hftpipe.substrate.control_layout import PipelineState, StageState
 from hftpipe.substrate.counters import CounterKind
 from hftpipe.substrate.idle import IdleStrategy, set_timer_slack
@@ -40,6 +43,9 @@ EX_NOPERM: Final = 77
 HEARTBEAT_INTERVAL_NS: Final = 10_000_000
 OWNER_CHECK_INTERVAL_NS: Final = 200_000_000
 _MCL_CURRENT_FUTURE: Final = 3
+START_REFUSALS: Final = (ValueError, OSError)
+"""What a stage raises to refuse to start as configured (a ring too small for its records, a port
+out of range, a directory it cannot write): reported in one line, not as a traceback."""
 
 S = TypeVar("S", bound=Stage)
 
@@ -50,6 +56,11 @@ class RunnerSettings:
     realtime_priority: int | None = None
     mlockall: bool = False
     max_consecutive_errors: int = 1000
+
+
+def refused_start_status(exc: BaseException) -> int:
+    """A refused start's exit status: 78 for what the config gave it (a ``ValueError``), else 70."""
+    return EX_CONFIG if isinstance(exc, ValueError) else EX_SOFTWARE
 
 
 def apply_process_settings(settings: RunnerSettings, logger: logging.Logger) -> list[str]:
@@ -109,6 +120,10 @@ class StageRunner(Generic[S]):
         heartbeat = ctx.counter(CounterKind.HEARTBEAT_NS)
         try:
             self.agent.on_start()
+        except START_REFUSALS as exc:
+            self.errors.on_refused_start(exc)
+            control.set_stage_state(ctx.index, StageState.FAILED)
+            return refused_start_status(exc)
         except Exception as exc:  # noqa: BLE001 - reported, then the stage fails
             self.errors.on_error(exc)
             control.set_stage_state(ctx.index, StageState.FAILED)

@@ -17,9 +17,20 @@ import sys
 
 from hftpipe.runtime.agent import Agent, AsyncAgent
 from hftpipe.runtime.config import PipelineConfig
-from hftpipe.runtime.runner import EX_NOPERM, EX_UNAVAILABLE, AgentRunner, AsyncAgentRunner, RunnerSettings, StageRunner
+from hftpipe.runtime.error_router import ErrorRouter
+from hftpipe.runtime.runner import (
+    EX_NOPERM,
+    EX_UNAVAILABLE,
+    START_REFUSALS,
+    AgentRunner,
+    AsyncAgentRunner,
+    RunnerSettings,
+    StageRunner,
+    refused_start_status,
+)
 from hftpipe.runtime.wiring import open_stage_context
 from hftpipe.substrate.control import ControlFile
+from hftpipe.substrate.control_layout import StageState
 from hftpipe.substrate.idle import make_idle
 
 LOG_FORMAT = "%(asctime)s %(process)d %(name)s %(levelname)s %(message)s"
@@ -50,7 +61,12 @@ def run_stage(config: PipelineConfig, stage: str) -> int:
         control.close()
         return EX_UNAVAILABLE
     try:
-        agent = stage_config.agent_class(ctx)
+        try:
+            agent = stage_config.agent_class(ctx)
+        except START_REFUSALS as exc:
+            ErrorRouter(ctx, logger).on_refused_start(exc)
+            control.set_stage_state(index, StageState.FAILED)
+            return refused_start_status(exc)
         settings = RunnerSettings(
             cpu=control.stage_cpu(index),
             realtime_priority=stage_config.realtime_priority,

@@ -13,7 +13,9 @@ then, per ``on_failure``: the stage is restarted (``restart``), every stage is
 stopped and the pipeline started afresh with new shared memory
 (``restart-pipeline``: for pipelines whose stages hold state that only makes
 sense together, like the exchange, which rebuilds it from its journal), or the
-pipeline is stopped (``stop``).
+pipeline is stopped (``stop``). Restarts are rate-limited
+(:mod:`hftpipe.runtime.restart_limit`): ``max_restarts`` within
+``restart_window_s``, per stage or of the pipeline; one more stops it.
 
 Stop: upstream first (sources, then each consumer once its producers are
 gone), SIGTERM then SIGKILL after ``stop_timeout_ms``, then unlink every
@@ -34,6 +36,7 @@ from typing import Final
 
 from hftpipe.runtime.config import PipelineConfig, check_shared_memory
 from hftpipe.runtime.placement import PlacementPlan, plan_placement
+from hftpipe.runtime.restart_limit import RestartLimiter
 from hftpipe.runtime.stage_process import LOG_LEVEL_ENV
 from hftpipe.runtime.validation import ConfigError
 from hftpipe.runtime.wiring import OwnedObjects, create_pipeline_objects
@@ -72,10 +75,15 @@ class StageProcess:
     name: str
     index: int
     process: subprocess.Popen[bytes] | None = None
+    spawned_wall_ns: int = 0
+    """When it was last started: errors it recorded since then say why a start failed."""
 
 
 class Supervisor:
-    def __init__(self, config: PipelineConfig, logger: logging.Logger | None = None) -> None:
+    def __init__(
+        self, config: PipelineConfig, logger: logging.Logger | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        """``clock``: monotonic seconds, for the restart rate limits (a test steps its own)."""
         if not config.source:
             raise ValueError("the supervisor starts stages from a config file: config.source is empty")
         self.config = config
@@ -85,6 +93,10 @@ class Supervisor:
         self.failure: str | None = None
         self.stages = [StageProcess(s.name, i) for i, s in enumerate(config.stages)]
         self.pipeline_restarts = 0
+        """Every restart of the whole pipeline (``restart-pipeline``) so far."""
+        limit = (config.max_restarts, config.restart_window_s, clock)
+        self._stage_restart_limits = {s.name: RestartLimiter(*limit) for s in self.stages}
+        self._pipeline_restart_limit = RestartLimiter(*limit)
         depths = config.depths()
         order = sorted(self.stages, key=lambda s: (-depths[s.name], s.index))
         self.start_order = order
@@ -153,7 +165,13 @@ class Supervisor:
         self.control.set_stage_state(stage.index, StageState.NOT_STARTED)
         # Stages log to stderr; their stdout goes there too so ours stays clean for --json.
         env = {**os.environ, LOG_LEVEL_ENV: logging.getLevelName(logging.getLogger().getEffectiveLevel())}
+        stage.spawned_wall_ns = time.time_ns()
         stage.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=2, env=env)
+
+    def _why_not_started(self, stage: StageProcess) -> str:
+        """``": <reason>"``: the last error ``stage`` recorded since it was started (a refused start records one)."""
+        errors = [e for e in self.control.read_errors(stage.index) if e.last_wall_ns >= stage.spawned_wall_ns]
+        return f": {max(errors, key=lambda e: e.last_wall_ns).message}" if errors else ""
 
     def _wait_ready(self, stages: list[StageProcess]) -> None:
         deadline = time.monotonic() + self.config.startup_timeout_ms / 1000
@@ -163,7 +181,9 @@ class Supervisor:
                 assert stage.process is not None
                 returncode = stage.process.poll()
                 if returncode is not None:
-                    raise StartupFailedError(f"stage {stage.name!r} {describe_exit(returncode)} during startup")
+                    raise StartupFailedError(
+                        f"stage {stage.name!r} {describe_exit(returncode)} during startup{self._why_not_started(stage)}"
+                    )
                 if self.control.stage_state(stage.index) in (StageState.READY, StageState.RUNNING):
                     pending.remove(stage)
             if pending and time.monotonic() > deadline:
@@ -206,11 +226,15 @@ class Supervisor:
         if self.config.on_failure == "restart-pipeline":
             self._restart_pipeline(message)
             return
-        restarts = control.stage_restarts(stage.index)
-        if self.config.on_failure == "restart" and restarts < self.config.max_restarts:
+        limit = self._stage_restart_limits[stage.name]
+        if self.config.on_failure == "restart" and limit.allow():
             control.count_restart(stage.index)
             self.logger.warning(
-                "restarting stage %s (restart %d of %d)", stage.name, restarts + 1, self.config.max_restarts
+                "restarting stage %s (restart %d of %d within %g s)",
+                stage.name,
+                limit.recent(),
+                limit.burst,
+                limit.window_s,
             )
             try:
                 self._spawn(stage)
@@ -222,22 +246,35 @@ class Supervisor:
             control.set_state(PipelineState.RUNNING)
             self.logger.info("stage %s restarted; pipeline running", stage.name)
             return
-        why = "on_failure = stop" if self.config.on_failure == "stop" else f"{restarts} restarts used"
-        self.failure = f"{message} ({why})"
-        self.logger.error("stopping pipeline: %s", self.failure)
+        if self.config.on_failure == "stop":
+            self.failure = f"{message} (on_failure = stop)"
+            self.logger.error("stopping pipeline: %s", self.failure)
+            return
+        self.failure = f"{message} ({limit.recent()} restarts used)"
+        self._log_stop(limit)
+
+    def _log_stop(self, limit: RestartLimiter) -> None:
+        self.logger.error(
+            "stopping pipeline: %s; at most %d restarts within %g s (max_restarts, restart_window_s)",
+            self.failure,
+            limit.burst,
+            limit.window_s,
+        )
 
     def _restart_pipeline(self, message: str) -> None:
         """Stop every stage, unlink everything, then start again as if from scratch."""
-        if self.pipeline_restarts >= self.config.max_restarts:
-            self.failure = f"{message} ({self.pipeline_restarts} pipeline restarts used)"
-            self.logger.error("stopping pipeline: %s", self.failure)
+        limit = self._pipeline_restart_limit
+        if not limit.allow():
+            self.failure = f"{message} ({limit.recent()} pipeline restarts used)"
+            self._log_stop(limit)
             return
         self.pipeline_restarts += 1
         self.logger.warning(
-            "restarting every stage of pipeline %s (restart %d of %d)",
+            "restarting every stage of pipeline %s (restart %d of %d within %g s)",
             self.config.name,
-            self.pipeline_restarts,
-            self.config.max_restarts,
+            limit.recent(),
+            limit.burst,
+            limit.window_s,
         )
         self.destroy()
         try:

@@ -5,10 +5,18 @@ A :class:`ConfigError` names its key as a dotted path (``stages.relay1.cpu``,
 into exit status 78 (:data:`EX_CONFIG`). The pipeline config and every
 application's own table (``[exchange]``, ...) are checked with these same
 functions, so a mistake reads the same wherever it is made.
+
+Two kinds: the table readers (:func:`integer`, :func:`number`, :func:`port`,
+...) take a value out of a TOML table and check it; the value checks
+(:func:`at_least`, :func:`positive`, :func:`within`, :func:`not_above`) check
+one already read, so a stage's ``Params.__post_init__`` can raise the same
+error. A ``ConfigError`` raised there names the param (``port``), and the
+config prefixes its table (``stages.venue.params.port``).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -58,13 +66,30 @@ def typed(raw: Mapping[str, Any], name: str, key: str, kind: type, default: Any)
     return value
 
 
-def integer(raw: Mapping[str, Any], name: str, key: str, default: int, minimum: int = 0) -> int:
-    """An integer of at least ``minimum``."""
+def integer(
+    raw: Mapping[str, Any], name: str, key: str, default: int, minimum: int = 0, maximum: int | None = None
+) -> int:
+    """An integer of at least ``minimum`` (and at most ``maximum``, when given)."""
     value = raw.get(name, default)
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(f"{key}.{name}", f"must be an integer, got {value!r}")
-    if value < minimum:
-        raise ConfigError(f"{key}.{name}", f"must be >= {minimum}, got {value}")
+    at_least(f"{key}.{name}", value, minimum)
+    if maximum is not None:
+        within(f"{key}.{name}", value, minimum, maximum)
+    return value
+
+
+def number(
+    raw: Mapping[str, Any], name: str, key: str, default: float, *, minimum: float | None = None, above: float = 0.0
+) -> float:
+    """A finite number (an integer reads as a float): ``> above``, or ``>= minimum`` when that is given."""
+    value: float = typed(raw, name, key, float, default)
+    if not math.isfinite(value):
+        raise ConfigError(f"{key}.{name}", f"must be a finite number, got {value}")
+    if minimum is not None:
+        at_least(f"{key}.{name}", value, minimum)
+    elif not value > above:
+        raise ConfigError(f"{key}.{name}", f"must be > {above:g}, got {value:g}")
     return value
 
 
@@ -81,6 +106,36 @@ def string(raw: Mapping[str, Any], name: str, key: str, default: str, choices: t
 def port(raw: Mapping[str, Any], name: str, key: str, default: int) -> int:
     """A TCP port, 0 (pick a free one) to 65535."""
     value: int = typed(raw, name, key, int, default)
-    if not 0 <= value <= 65535:
-        raise ConfigError(f"{key}.{name}", f"must be a TCP port 0..65535, got {value}")
+    tcp_port(f"{key}.{name}", value)
     return value
+
+
+# ------------------------------------------------------------------------------ value checks
+def at_least(key: str, value: float, minimum: float, shown: str | None = None) -> None:
+    """``value >= minimum``; ``shown``: the value as the config wrote it (a decimal string)."""
+    if not value >= minimum:
+        raise ConfigError(key, f"must be >= {minimum}, got {shown or value}")
+
+
+def positive(key: str, value: float) -> None:
+    """``value > 0`` (a size, a rate, a timeout)."""
+    if not value > 0:
+        raise ConfigError(key, f"must be > 0, got {value}")
+
+
+def within(key: str, value: float, low: float, high: float, what: str = "") -> None:
+    """``low <= value <= high``; ``what`` names the kind of value (``"a TCP port "``)."""
+    if not low <= value <= high:
+        raise ConfigError(key, f"must be {what}{low}..{high}, got {value}")
+
+
+def tcp_port(key: str, value: int) -> None:
+    """A TCP port, 0 (pick a free one) to 65535."""
+    within(key, value, 0, 65535, "a TCP port ")
+
+
+def not_above(key: str, value: float, other: str, bound: float, shown: tuple[str, str] | None = None) -> None:
+    """``value <= bound``, where ``bound`` is the setting named ``other``; ``shown``: both as the config wrote them."""
+    if value > bound:
+        value_text, bound_text = shown or (str(value), str(bound))
+        raise ConfigError(key, f"must be <= {other} ({bound_text}), got {value_text}")

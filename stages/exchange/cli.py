@@ -37,10 +37,12 @@ from hftpipe.cli.common import (
     supervising,
 )
 from hftpipe.runtime.config import PipelineConfig, packaged_config_path, read_toml
+from hftpipe.runtime.config_paths import config_dir
 from hftpipe.runtime.runner import EX_SOFTWARE, EX_UNAVAILABLE
 from hftpipe.runtime.stage_process import configure_logging
 from hftpipe.runtime.validation import EX_CONFIG, ConfigError
 from stages.exchange.protocol.settings import ExchangeSettings
+from stages.exchange.protocol.state_dir import prepare_state_dir
 
 EX_REFUSED: Final = 1
 ADMIN_TIMEOUT_S: Final = 30.0
@@ -60,7 +62,7 @@ def read_exchange_settings(path: str | Path) -> ExchangeSettings:
     raw = read_toml(path)
     if "exchange" not in raw:
         raise ConfigError("exchange", f"missing: {Path(path)} is not an exchange config (it has no [exchange] table)")
-    return ExchangeSettings.from_raw(raw["exchange"])
+    return ExchangeSettings.from_raw(raw["exchange"], base_dir=config_dir(path))
 
 
 def _settings_or_exit(path: str | None) -> ExchangeSettings:
@@ -156,6 +158,10 @@ def run(config_path: str | None, duration: float | None, name: str | None) -> No
     settings = settings_of(config)
     if settings is None:
         fail(f"config error: exchange: missing: {config.source} is not an exchange config", EX_CONFIG)
+    try:
+        prepare_state_dir(settings)
+    except ConfigError as exc:
+        config_error(exc)
     configure_logging(logging.INFO)
     stop_requested = stop_on_signals()
     probe = ReadyProbe(settings.admin_socket)

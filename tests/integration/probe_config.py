@@ -16,6 +16,7 @@ def write_probe_config(
     rate: int = 2_000,
     on_failure: str = "stop",
     max_restarts: int = 3,
+    restart_window_s: float | None = None,
     heartbeat_timeout_ms: int = 3_000,
     sink_settings: tuple[str, ...] = (),
 ) -> Path:
@@ -26,6 +27,7 @@ def write_probe_config(
         f'name = "{name}"',
         f'on_failure = "{on_failure}"',
         f"max_restarts = {max_restarts}",
+        *([f"restart_window_s = {restart_window_s}"] if restart_window_s is not None else []),
         f"heartbeat_timeout_ms = {heartbeat_timeout_ms}",
         "stop_timeout_ms = 5000",
         "",

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import resource
+import shutil
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ import pytest
 from hftpipe.substrate.control import ControlFile
 from hftpipe.substrate.control_layout import PipelineState
 from hftpipe.substrate.shm import SHM_DIR, list_entries
-from tests.conftest import PROBE_CONFIG
+from tests.conftest import DEFAULT_CONFIG, PROBE_CONFIG
 from tests.integration.cli_output import one_line_error
 from tests.integration.probe_config import wait_for, write_probe_config
 
@@ -256,3 +257,39 @@ def test_should_exit_70_in_one_line_and_leave_nothing_when_shared_memory_cannot_
         f" {SHM_DIR}/hftpipe.{pipeline_name}.ring.source-relay1: File too large"
     )
     assert list_entries(pipeline_name) == []
+
+
+def test_should_fail_start_in_one_line_naming_a_ring_too_small_for_its_records(
+    hftpipe_cmd: list[str], tmp_path: Path, pipeline_name: str
+) -> None:
+    config = write_probe_config(tmp_path, pipeline_name, relays=0)
+    config.write_text(config.read_text().replace("slot_size = 64", "slot_size = 8"))
+    result = subprocess.run(
+        [*hftpipe_cmd, "run", "-c", str(config), "--duration", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 70
+    assert "Traceback" not in result.stderr, result.stderr
+    ring = f"/hftpipe.{pipeline_name}.ring.source-sink"
+    last_line = re.escape(
+        f"exited with status 78 during startup: cannot start: ring {ring} slots (8 B) are smaller than "
+        "a 64-byte probe record"
+    )
+    assert re.fullmatch(rf"hftpipe: startup failed: stage '(source|sink)' {last_line}", result.stderr.splitlines()[-1])
+    assert list_entries(pipeline_name) == []
+
+
+def test_should_exit_78_for_a_replay_venue_port_out_of_range(hftpipe_cmd: list[str], tmp_path: Path) -> None:
+    bad = tmp_path / "default.toml"
+    bad.write_text(DEFAULT_CONFIG.read_text().replace("port = 19443", "port = 70000", 1))
+    shutil.copytree(DEFAULT_CONFIG.parent / "captures", tmp_path / "captures")
+    result = subprocess.run(
+        [*hftpipe_cmd, "run", "-c", str(bad), "--duration", "1"], capture_output=True, text=True, check=False
+    )
+    assert (result.returncode, result.stderr.strip()) == (
+        78,
+        "hftpipe: config error: stages.venue.params.port: must be a TCP port 0..65535, got 70000",
+    )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -20,9 +21,9 @@ from tests.integration.probe_config import wait_for, write_probe_config
 def make_supervisor(tmp_path: Path, pipeline_name: str) -> Iterator[object]:
     started: list[Supervisor] = []
 
-    def make(**options: object) -> Supervisor:
+    def make(clock: Callable[[], float] = time.monotonic, **options: object) -> Supervisor:
         path = write_probe_config(tmp_path, pipeline_name, **options)  # type: ignore[arg-type]
-        supervisor = Supervisor(load_config(path))
+        supervisor = Supervisor(load_config(path), clock=clock)
         started.append(supervisor)
         return supervisor
 
@@ -125,6 +126,62 @@ def test_should_stop_after_max_restarts_are_used(make_supervisor) -> None:  # ty
     assert supervisor.failure == "stage sink killed by SIGKILL (1 restarts used)"
 
 
+class SteppedClock:
+    """The supervisor's restart-rate clock, stepped by the test: no test waits out a window."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_should_stop_when_a_stage_is_killed_more_than_max_restarts_times_within_the_window(make_supervisor) -> None:  # type: ignore[no-untyped-def]
+    supervisor: Supervisor = make_supervisor(on_failure="restart", max_restarts=2, restart_window_s=3600)
+    supervisor.start()
+    victim = supervisor.config.stage_index("sink")
+    for restarts in (1, 2):
+        os.kill(_pid_of(supervisor, "sink"), signal.SIGKILL)
+        wait_for(lambda n=restarts: supervisor.check() and supervisor.control.stage_restarts(victim) == n, "a restart")
+    os.kill(_pid_of(supervisor, "sink"), signal.SIGKILL)
+    wait_for(lambda: not supervisor.check(), "the third failure within the window")
+    assert supervisor.failure == "stage sink killed by SIGKILL (2 restarts used)"
+
+
+def test_should_not_count_restarts_older_than_the_window(make_supervisor) -> None:  # type: ignore[no-untyped-def]
+    """max_restarts is a rate: two faults an hour apart do not use up a burst of one, as a lifetime budget did."""
+    clock = SteppedClock()
+    supervisor: Supervisor = make_supervisor(on_failure="restart", max_restarts=1, restart_window_s=60, clock=clock)
+    supervisor.start()
+    victim = supervisor.config.stage_index("sink")
+    os.kill(_pid_of(supervisor, "sink"), signal.SIGKILL)
+    wait_for(lambda: supervisor.check() and supervisor.control.stage_restarts(victim) == 1, "the first restart")
+    clock.now += 3600.0
+    os.kill(_pid_of(supervisor, "sink"), signal.SIGKILL)
+    wait_for(lambda: supervisor.check() and supervisor.control.stage_restarts(victim) == 2, "a restart an hour later")
+    assert supervisor.failure is None
+    os.kill(_pid_of(supervisor, "sink"), signal.SIGKILL)  # the same instant: a second one within the window
+    wait_for(lambda: not supervisor.check(), "the stop")
+    assert supervisor.failure == "stage sink killed by SIGKILL (1 restarts used)"
+
+
+def test_should_rate_limit_pipeline_restarts_the_same_way(make_supervisor) -> None:  # type: ignore[no-untyped-def]
+    clock = SteppedClock()
+    supervisor: Supervisor = make_supervisor(
+        on_failure="restart-pipeline", max_restarts=1, restart_window_s=60, relays=1, clock=clock
+    )
+    supervisor.start()
+    os.kill(_pid_of(supervisor, "relay1"), signal.SIGKILL)
+    wait_for(lambda: supervisor.check() and supervisor.pipeline_restarts == 1, "the first pipeline restart")
+    clock.now += 3600.0
+    os.kill(_pid_of(supervisor, "relay1"), signal.SIGKILL)
+    wait_for(lambda: supervisor.check() and supervisor.pipeline_restarts == 2, "a pipeline restart an hour later")
+    assert supervisor.failure is None
+    os.kill(_pid_of(supervisor, "relay1"), signal.SIGKILL)
+    wait_for(lambda: not supervisor.check(), "the stop")
+    assert supervisor.failure == "stage relay1 killed by SIGKILL (1 pipeline restarts used)"
+
+
 def test_should_refuse_to_start_a_pipeline_that_is_already_running(make_supervisor) -> None:  # type: ignore[no-untyped-def]
     first: Supervisor = make_supervisor()
     first.start()
@@ -175,3 +232,4 @@ def test_should_pin_stage_and_apply_or_report_realtime_settings(make_supervisor)
     assert os.sched_getscheduler(pid) == os.SCHED_FIFO or fifo_refused in problems
     assert all(p == fifo_refused or p.startswith("mlockall failed: ") for p in problems)
     wait_for(lambda: _sink_received(supervisor) > 10, "records at the pinned sink")
+

@@ -7,6 +7,9 @@ Parsed once per process into frozen dataclasses, by the config expander
 (exit 78). The checks are the runtime's shared ones
 (:mod:`hftpipe.runtime.validation`) plus the exchange's own (decimals, scales).
 
+Relative paths (``state_dir``, ``ed25519_public_key_file``) start from the
+config file's directory (:func:`~hftpipe.runtime.config_paths.resolve_path`).
+
 Fixed point: a symbol's price and quantity scales come from its ``tick_size``
 and ``step_size``; ``price_scale + qty_scale`` may not exceed
 :data:`~hftpipe.schema.exchange.ASSET_SCALE`, so ``price * qty`` converts to a
@@ -21,7 +24,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from hftpipe.runtime.validation import ConfigError, port, reject_unknown, string, table, tables, typed
+from hftpipe.runtime.config_paths import resolve_path
+from hftpipe.runtime.validation import (
+    ConfigError,
+    at_least,
+    integer,
+    not_above,
+    number,
+    port,
+    reject_unknown,
+    string,
+    table,
+    tables,
+    typed,
+)
 from hftpipe.schema.exchange import ASSET_SCALE, FEE_ACCOUNT
 from hftpipe.schema.fixedpoint import parse_fixed
 
@@ -166,8 +182,9 @@ class ExchangeSettings:
         return None
 
     @staticmethod
-    def from_raw(raw: Mapping[str, Any], key: str = "exchange") -> ExchangeSettings:
-        return _parse(raw, key)
+    def from_raw(raw: Mapping[str, Any], key: str = "exchange", base_dir: Path | None = None) -> ExchangeSettings:
+        """``base_dir``: where relative paths start, the config file's directory (default: the working one)."""
+        return _parse(raw, key, base_dir or Path.cwd())
 
 
 def expect_settings(value: object) -> None:
@@ -212,6 +229,15 @@ _SYMBOL_KEYS: Final = {
     "max_notional",
     "initial_price",
 }
+
+_ORDERED: Final = (
+    ("min_price", "max_price"),
+    ("min_qty", "max_qty"),
+    ("min_notional", "max_notional"),
+    ("min_price", "initial_price"),
+    ("initial_price", "max_price"),
+)
+"""(low, high) pairs of a symbol's filters: ``low <= high`` unless ``high`` is 0 (no limit)."""
 
 
 def _decimal(raw: Mapping[str, Any], name: str, key: str, default: str | None = None) -> str:
@@ -282,6 +308,18 @@ def _parse_symbol(index: int, raw: Mapping[str, Any], assets: list[str]) -> Symb
     initial = _fixed(text["initial_price"], price_scale, f"{key}.initial_price")
     if initial <= 0 or initial % tick:
         raise ConfigError(f"{key}.initial_price", "must be > 0 and a multiple of tick_size")
+    scales = {"price": price_scale, "qty": qty_scale, "notional": price_scale}
+    values = {
+        f"{bound}_{kind}": _fixed(text[f"{bound}_{kind}"], scale, f"{key}.{bound}_{kind}")
+        for kind, scale in scales.items()
+        for bound in ("min", "max")
+    }
+    for name, value in values.items():
+        at_least(f"{key}.{name}", value, 0, text[name])
+    values["initial_price"] = initial
+    for low, high in _ORDERED:
+        if values[high]:  # a max_* of 0: no upper limit
+            not_above(f"{key}.{low}", values[low], high, values[high], (text[low], text[high]))
     return SymbolSettings(
         symbol_id=index + 1,
         symbol=names["symbol"],
@@ -292,13 +330,13 @@ def _parse_symbol(index: int, raw: Mapping[str, Any], assets: list[str]) -> Symb
         price_scale=price_scale,
         qty_scale=qty_scale,
         tick_size=tick,
-        min_price=_fixed(text["min_price"], price_scale, f"{key}.min_price"),
-        max_price=_fixed(text["max_price"], price_scale, f"{key}.max_price"),
+        min_price=values["min_price"],
+        max_price=values["max_price"],
         step_size=step,
-        min_qty=_fixed(text["min_qty"], qty_scale, f"{key}.min_qty"),
-        max_qty=_fixed(text["max_qty"], qty_scale, f"{key}.max_qty"),
-        min_notional=_fixed(text["min_notional"], price_scale, f"{key}.min_notional"),
-        max_notional=_fixed(text["max_notional"], price_scale, f"{key}.max_notional"),
+        min_qty=values["min_qty"],
+        max_qty=values["max_qty"],
+        min_notional=values["min_notional"],
+        max_notional=values["max_notional"],
         initial_price=initial,
         text=text,
     )
@@ -336,14 +374,7 @@ def _parse_key(index: int, raw: Mapping[str, Any], accounts: set[str], base_dir:
     key_file = typed(raw, "ed25519_public_key_file", key, str, "")
     if bool(secret) == bool(key_file):
         raise ConfigError(key, "give exactly one of secret (HMAC-SHA256) or ed25519_public_key_file")
-    pem = ""
-    if key_file:
-        path = Path(os.path.expanduser(key_file))
-        path = path if path.is_absolute() else base_dir / path
-        try:
-            pem = path.read_text()
-        except OSError as exc:
-            raise ConfigError(f"{key}.ed25519_public_key_file", f"cannot read {path}: {exc.strerror}") from exc
+    pem = _public_key_pem(key_file, f"{key}.ed25519_public_key_file", base_dir) if key_file else ""
     permissions = raw.get("permissions", list(PERMISSIONS))
     if not isinstance(permissions, list) or any(p not in PERMISSIONS for p in permissions):
         raise ConfigError(f"{key}.permissions", f"must be a list of {', '.join(PERMISSIONS)}, got {permissions!r}")
@@ -355,6 +386,22 @@ def _parse_key(index: int, raw: Mapping[str, Any], accounts: set[str], base_dir:
         permissions=tuple(permissions),
         order_rate_exempt=typed(raw, "order_rate_exempt", key, bool, False),
     )
+
+
+def _public_key_pem(key_file: str, key: str, base_dir: Path) -> str:
+    """The PEM text of an Ed25519 public key file, checked here so a bad one never reaches the gateway."""
+    from stages.exchange.protocol.signing import load_ed25519_public_key  # noqa: PLC0415 - cryptography only if used
+
+    path = resolve_path(key_file, base_dir)
+    try:
+        pem = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(key, f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from exc
+    try:
+        load_ed25519_public_key(pem)
+    except ValueError as exc:
+        raise ConfigError(key, f"{path} is not an Ed25519 public key in PEM: {exc}") from exc
+    return pem
 
 
 def _parse_flow(raw: Mapping[str, Any], accounts: set[str], keyed: set[str]) -> FlowSettings:
@@ -376,12 +423,10 @@ def _parse_flow(raw: Mapping[str, Any], accounts: set[str], keyed: set[str]) -> 
     flow = FlowSettings(
         enabled=typed(raw, "enabled", key, bool, False),
         seed=typed(raw, "seed", key, int, 1),
-        orders_per_second=typed(raw, "orders_per_second", key, float, 20.0),
-        volatility_bps=typed(raw, "volatility_bps", key, float, 5.0),
+        orders_per_second=number(raw, "orders_per_second", key, 20.0),
+        volatility_bps=number(raw, "volatility_bps", key, 5.0, minimum=0),
         **roles,
     )
-    if flow.orders_per_second <= 0:
-        raise ConfigError(f"{key}.orders_per_second", "must be > 0")
     if flow.enabled and not flow.makers:
         raise ConfigError(f"{key}.makers", "the flow generator needs at least one market maker")
     return flow
@@ -400,7 +445,7 @@ def default_state_dir() -> Path:
     return Path(base) / "hftpipe" / "exchange"
 
 
-def _parse(raw: Mapping[str, Any], key: str) -> ExchangeSettings:
+def _parse(raw: Mapping[str, Any], key: str, base_dir: Path) -> ExchangeSettings:
     raw = table(raw, key)
     reject_unknown(raw, _TOP_KEYS, key)
     assets: list[str] = []
@@ -420,8 +465,7 @@ def _parse(raw: Mapping[str, Any], key: str) -> ExchangeSettings:
     if len(names) != len(accounts):
         raise ConfigError(f"{key}.accounts", "an account name is listed twice")
     state_text = typed(raw, "state_dir", key, str, "")
-    state_dir = Path(os.path.expanduser(state_text)) if state_text else default_state_dir()
-    base_dir = Path.cwd()
+    state_dir = resolve_path(state_text, base_dir) if state_text else default_state_dir().resolve()
     keys = tuple(
         _parse_key(i, k, names, base_dir) for i, k in enumerate(tables(raw.get("api_keys", []), f"{key}.api_keys"))
     )
@@ -431,9 +475,9 @@ def _parse(raw: Mapping[str, Any], key: str) -> ExchangeSettings:
     limits_raw = table(raw.get("rate_limits", {}), f"{key}.rate_limits")
     reject_unknown(limits_raw, {f for f in RateLimitSettings.__dataclass_fields__}, f"{key}.rate_limits")
     defaults = RateLimitSettings()
-    limits = RateLimitSettings(
+    limits = RateLimitSettings(  # a limit of 0 would refuse everything
         **{
-            name: typed(limits_raw, name, f"{key}.rate_limits", int, getattr(defaults, name))
+            name: integer(limits_raw, name, f"{key}.rate_limits", getattr(defaults, name), minimum=1)
             for name in RateLimitSettings.__dataclass_fields__
         }
     )
@@ -441,17 +485,20 @@ def _parse(raw: Mapping[str, Any], key: str) -> ExchangeSettings:
     market_port, api_port = port(raw, "market_port", key, 9443), port(raw, "api_port", key, 9444)
     if market_port and market_port == api_port:
         raise ConfigError(f"{key}.api_port", "must differ from market_port")
+    host = typed(raw, "host", key, str, "127.0.0.1")
+    if not host or host != host.strip():
+        raise ConfigError(f"{key}.host", f'must be an address to listen on ("127.0.0.1"), got {host!r}')
     return ExchangeSettings(
-        state_dir=state_dir.resolve(),
-        host=typed(raw, "host", key, str, "127.0.0.1"),
+        state_dir=state_dir,
+        host=host,
         market_port=market_port,
         api_port=api_port,
         maker_commission=_commission(raw, "maker_commission"),
         taker_commission=_commission(raw, "taker_commission"),
         journal_fsync=fsync,
-        recv_window_max_ms=typed(raw, "recv_window_max_ms", key, int, 60000),
-        max_client_queue=typed(raw, "max_client_queue", key, int, 1000),
-        order_history=typed(raw, "order_history", key, int, 100_000),
+        recv_window_max_ms=integer(raw, "recv_window_max_ms", key, 60000, minimum=1),
+        max_client_queue=integer(raw, "max_client_queue", key, 1000, minimum=1),
+        order_history=integer(raw, "order_history", key, 100_000, minimum=0),
         symbols=symbols,
         assets=tuple(assets),
         accounts=accounts,

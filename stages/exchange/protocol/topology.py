@@ -12,6 +12,7 @@ same :class:`ExchangeSettings` as its ``settings`` param.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Final
 
 from hftpipe.runtime.validation import ConfigError
@@ -50,10 +51,10 @@ def market_ring(symbol: str) -> str:
 
 
 def expand(
-    raw_exchange: Mapping[str, Any], raw_stages: Mapping[str, Any]
+    raw_exchange: Mapping[str, Any], raw_stages: Mapping[str, Any], base_dir: Path | None = None
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The ``stages`` table and ``rings`` list of the exchange pipeline."""
-    settings = ExchangeSettings.from_raw(raw_exchange)
+    """The ``stages`` table and ``rings`` list of the exchange pipeline (``base_dir``: the config file's)."""
+    settings = ExchangeSettings.from_raw(raw_exchange, base_dir=base_dir)
     stages: dict[str, dict[str, Any]] = {}
     rings: list[dict[str, Any]] = []
     for symbol in settings.symbols:
@@ -118,10 +119,12 @@ def expand(
     return stages, rings
 
 
-def expand_config(raw: Mapping[str, Any]) -> dict[str, Any]:
+def expand_config(raw: Mapping[str, Any], base_dir: Path | None = None) -> dict[str, Any]:
     """The ``hftpipe.config_sections`` expander of ``[exchange]``: a config with its stages and rings.
 
-    An exchange config names no stage classes or rings: they follow from ``[exchange]``.
+    An exchange config names no stage classes or rings: they follow from
+    ``[exchange]``, so no ring's ``slot_size`` can be set too small for the
+    records it carries. ``base_dir``: where the table's relative paths start.
     """
     if "rings" in raw:
         raise ConfigError("rings", "an exchange config derives its rings from [exchange]; remove [[rings]]")
@@ -130,5 +133,5 @@ def expand_config(raw: Mapping[str, Any]) -> dict[str, Any]:
         raise ConfigError("exchange", f"must be a table, got {type(exchange).__name__}")
     if not isinstance(raw_stages, Mapping):
         raise ConfigError("stages", f"must be a table, got {type(raw_stages).__name__}")
-    stages, rings = expand(exchange, raw_stages)
+    stages, rings = expand(exchange, raw_stages, base_dir)
     return {**{k: v for k, v in raw.items() if k != "exchange"}, "stages": stages, "rings": rings}

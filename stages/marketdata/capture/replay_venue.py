@@ -2,8 +2,8 @@
 
 It lets a pipeline's feed stage run its real client path — connect,
 subscribe, buffer, fetch the snapshot, sync — with no network. Relative
-capture paths are resolved against the directory of the embedded configs
-(``configs/`` in a checkout), where the default pipeline's capture lives.
+capture paths start from the config file's directory, as every path in a
+config does (the embedded default names ``captures/...`` beside itself).
 """
 
 from __future__ import annotations
@@ -14,21 +14,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hftpipe.runtime import AsyncAgent, StageContext
-from hftpipe.runtime.config import default_config_path
+from hftpipe.runtime.validation import ConfigError, positive, tcp_port
 from hftpipe.substrate.counters import CounterKind
 from stages.marketdata.capture.replay_server import ReplayServer, ReplayServerThread
-
-
-def resolve_capture(path: str) -> Path:
-    candidate = Path(path)
-    return candidate if candidate.is_absolute() else default_config_path().parent / candidate
 
 
 class ReplayVenueStage(AsyncAgent):
     @dataclass(frozen=True, slots=True, kw_only=True)
     class Params:
-        capture: str
-        snapshots: str = ""
+        capture: Path
+        """The WebSocket capture to serve (relative: to the config file)."""
+        snapshots: Path | None = None
+        """The REST snapshots recorded with it (``.http``), if any."""
         host: str = "127.0.0.1"
         port: int = 19443
         pace: str = "original"
@@ -38,17 +35,21 @@ class ReplayVenueStage(AsyncAgent):
         def __post_init__(self) -> None:
             if self.pace not in ("original", "fast"):
                 raise ValueError(f"pace must be 'original' or 'fast', got {self.pace!r}")
-            if not resolve_capture(self.capture).is_file():
-                raise ValueError(f"capture {resolve_capture(self.capture)} does not exist")
-            if self.snapshots and not resolve_capture(self.snapshots).is_file():
-                raise ValueError(f"snapshots {resolve_capture(self.snapshots)} does not exist")
+            tcp_port("port", self.port)
+            positive("speed", self.speed)
+            if not self.host:
+                raise ConfigError("host", "must be an address to listen on, got ''")
+            for name in ("capture", "snapshots"):
+                path = getattr(self, name)
+                if path is not None and not Path(path).is_file():
+                    raise ConfigError(name, f"{path} does not exist")
 
     def __init__(self, ctx: StageContext) -> None:
         super().__init__(ctx)
         params: ReplayVenueStage.Params = ctx.params
         self.server = ReplayServer(
-            resolve_capture(params.capture),
-            resolve_capture(params.snapshots) if params.snapshots else None,
+            params.capture,
+            params.snapshots,
             host=params.host,
             port=params.port,
             pace="fast" if params.pace == "fast" else "original",

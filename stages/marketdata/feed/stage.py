@@ -41,14 +41,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
 from hftpipe.runtime import AsyncAgent, StageContext
+from hftpipe.runtime.validation import ConfigError, at_least, not_above, positive
 from hftpipe.schema.instruments import InstrumentRegistry
 from hftpipe.schema.marketdata import BookState
 from hftpipe.schema.records import RecordFlag
@@ -92,8 +95,8 @@ class FeedStage(AsyncAgent):
         handover_s: float = 5.0
         replay: bool = False
         """Mark records REPLAY (the source is a capture, not a live venue)."""
-        record_to: str = ""
-        """Also write every message received and sent to this capture file."""
+        record_to: Path | None = None
+        """Also write every message received and sent to this capture file (relative: to the config file)."""
         max_backlog: int = MAX_BACKLOG
         """Records held back while the feed -> book ring is full before they are dropped and every book resynced."""
         snapshot_retry_min_s: float = 1.0
@@ -109,10 +112,16 @@ class FeedStage(AsyncAgent):
                 raise ValueError("reconnect_min_s must be > 0 and <= reconnect_max_s")
             if self.depth <= 0 or self.stale_after_s <= 0 or self.handover_s <= 0 or self.max_backlog <= 0:
                 raise ValueError("depth, stale_after_s, handover_s and max_backlog must be > 0")
-            if not 0 < self.snapshot_retry_min_s <= self.snapshot_retry_max_s:
-                raise ValueError("snapshot_retry_min_s must be > 0 and <= snapshot_retry_max_s")
-            if self.rest_weight_budget < 0:
-                raise ValueError("rest_weight_budget must be >= 0 (0: the venue's default)")
+            positive("snapshot_retry_min_s", self.snapshot_retry_min_s)
+            retry_min, retry_max = self.snapshot_retry_min_s, self.snapshot_retry_max_s
+            not_above("snapshot_retry_min_s", retry_min, "snapshot_retry_max_s", retry_max)
+            at_least("rest_weight_budget", self.rest_weight_budget, 0)
+            positive("ping_interval_s", self.ping_interval_s)
+            not_above("handover_s", self.handover_s, "max_connection_age_s", self.max_connection_age_s)
+            if self.record_to is not None:
+                folder = Path(self.record_to).parent
+                if not (folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)):
+                    raise ConfigError("record_to", f"{folder} is not a directory this user can write to")
 
     def __init__(self, ctx: StageContext, *, clock: Clock = SYSTEM_CLOCK) -> None:
         """``clock`` paces the REST snapshots (tests step it by hand)."""

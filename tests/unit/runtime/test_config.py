@@ -235,7 +235,7 @@ ERROR_CASES: list[tuple[str, Edit, str, str]] = [
         _set("pipeline.nmae", "x"),
         "pipeline.nmae",
         "unknown key (allowed: heartbeat_timeout_ms, max_consecutive_errors, max_restarts, name, on_failure, "
-        "startup_timeout_ms, stop_timeout_ms)",
+        "restart_window_s, startup_timeout_ms, stop_timeout_ms)",
     ),
     (
         "missing pipeline name",
@@ -265,6 +265,18 @@ ERROR_CASES: list[tuple[str, Edit, str, str]] = [
         "must be one of restart, restart-pipeline, stop, got 'retry'",
     ),
     ("negative max_restarts", _set("pipeline.max_restarts", -1), "pipeline.max_restarts", "must be >= 0, got -1"),
+    (
+        "restart window not positive",
+        _set("pipeline.restart_window_s", 0),
+        "pipeline.restart_window_s",
+        "must be > 0, got 0",
+    ),
+    (
+        "restart window not a number",
+        _set("pipeline.restart_window_s", "1m"),
+        "pipeline.restart_window_s",
+        "must be float, got '1m'",
+    ),
     (
         "too short a heartbeat timeout",
         _set("pipeline.heartbeat_timeout_ms", 5),
@@ -380,6 +392,18 @@ ERROR_CASES: list[tuple[str, Edit, str, str]] = [
         _set("stages.source.params.rate", -1),
         "stages.source.params",
         "rate must be >= 0 (0 = unpaced)",
+    ),
+    (
+        "param check raising a ConfigError names the param",
+        _set("stages.relay.params", {"batch": 0}),
+        "stages.relay.params.batch",
+        "must be >= 1, got 0",
+    ),
+    (
+        "instrument beyond the header's u32",
+        _set("stages.source.params.instrument", 2**32),
+        "stages.source.params.instrument",
+        "must be 0..4294967295, got 4294967296",
     ),
     ("params not a table", _set("stages.source.params", 5), "stages.source.params", "must be a table, got int"),
     (
@@ -570,3 +594,40 @@ def test_should_exit_78_naming_key_and_reason_when_the_cli_gets_a_bad_config(
         "hftpipe: config error: stages.source.params.burst: unknown key (allowed: instrument, max_burst, rate)"
         in result.stderr
     )
+
+
+def test_should_default_the_restart_window_and_read_an_explicit_one() -> None:
+    assert _parse(_raw()).restart_window_s == 60.0
+    config = _parse(_raw(_set("pipeline.restart_window_s", 300)))
+    assert (config.max_restarts, config.restart_window_s) == (3, 300.0)
+
+
+@pytest.mark.parametrize(
+    ("param", "value", "reason"),
+    [
+        ("port", 70000, "must be a TCP port 0..65535, got 70000"),
+        ("speed", 0.0, "must be > 0, got 0.0"),
+        ("capture", 5, "must be a path (relative to the config file), got 5"),
+    ],
+)
+def test_should_refuse_a_replay_venue_param_out_of_range_naming_it(param: str, value: Any, reason: str) -> None:
+    raw = tomllib.loads(DEFAULT_CONFIG.read_text())
+    raw["stages"]["venue"]["params"][param] = value
+    with pytest.raises(ConfigError) as exc:
+        parse_config(raw, source=str(DEFAULT_CONFIG), allowed_cpus=CPUS)
+    assert (exc.value.key, exc.value.reason) == (f"stages.venue.params.{param}", reason)
+
+
+@pytest.mark.parametrize(
+    ("param", "value", "reason"),
+    [
+        ("ping_interval_s", 0.0, "must be > 0, got 0.0"),
+        ("handover_s", 100.0, "must be <= max_connection_age_s (60.0), got 100.0"),
+    ],
+)
+def test_should_refuse_a_feed_param_out_of_range_naming_it(param: str, value: Any, reason: str) -> None:
+    raw = tomllib.loads(DEFAULT_CONFIG.read_text())
+    raw["stages"]["feed"]["params"].update({param: value, "max_connection_age_s": 60.0})
+    with pytest.raises(ConfigError) as exc:
+        parse_config(raw, source=str(DEFAULT_CONFIG), allowed_cpus=CPUS)
+    assert (exc.value.key, exc.value.reason) == (f"stages.feed.params.{param}", reason)

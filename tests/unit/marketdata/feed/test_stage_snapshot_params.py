@@ -13,9 +13,12 @@ from tests.unit.marketdata.feed.pipeline import FeedPipeline
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"snapshot_retry_min_s": 0.0}, "snapshot_retry_min_s must be > 0 and <= snapshot_retry_max_s"),
-        ({"snapshot_retry_min_s": 5.0, "snapshot_retry_max_s": 1.0}, "snapshot_retry_min_s must be > 0"),
-        ({"rest_weight_budget": -1}, "rest_weight_budget must be >= 0"),
+        ({"snapshot_retry_min_s": 0.0}, "snapshot_retry_min_s: must be > 0, got 0.0"),
+        (
+            {"snapshot_retry_min_s": 5.0, "snapshot_retry_max_s": 1.0},
+            r"snapshot_retry_min_s: must be <= snapshot_retry_max_s \(1.0\), got 5.0",
+        ),
+        ({"rest_weight_budget": -1}, "rest_weight_budget: must be >= 0, got -1"),
     ],
 )
 def test_should_refuse_pacing_that_cannot_work(params: dict[str, float], message: str) -> None:
