@@ -131,6 +131,11 @@ def filter_failure(filter_name: str) -> RejectReason:
     return RejectReason(ErrorCode.INVALID_MESSAGE, f"Filter failure: {filter_name}")
 
 
+def malformed(detail: str) -> RejectReason:
+    """A frame that is not a request the WebSocket API can read (the connection stays open)."""
+    return RejectReason(ErrorCode.UNKNOWN, f"Malformed request: {detail}")
+
+
 def unknown_method(method: str) -> RejectReason:
     return RejectReason(ErrorCode.UNSUPPORTED_OPERATION, f"Unknown method '{method}'.")
 

@@ -10,6 +10,7 @@ from typing import Final
 
 MAX_SCALE: Final = 18
 INT64_MAX: Final = (1 << 63) - 1
+INT64_MIN: Final = -(1 << 63)
 _POW10: Final[tuple[int, ...]] = tuple(10**i for i in range(MAX_SCALE + 1))
 
 

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Final
 
+import orjson
+
 from hftpipe.schema.exchange import Command
 from hftpipe.schema.exchange_codec import CommandRecord, encode_id
 from hftpipe.schema.exchange_errors import (
@@ -36,16 +38,18 @@ from hftpipe.schema.exchange_errors import (
     TIMESTAMP_OUTSIDE_WINDOW,
     UNKNOWN_ERROR,
     illegal_characters,
+    malformed,
     mandatory,
     unknown_method,
 )
 from hftpipe.substrate.counters import Counter
 from stages.exchange.gateway import results
+from stages.exchange.gateway.envelope import MalformedRequestError, RequestId, parse_envelope
 from stages.exchange.gateway.formatter import Formatter
 from stages.exchange.gateway.keys import ApiKey, KeyStore, valid_key_format
 from stages.exchange.gateway.link import AccountingLink, Item
 from stages.exchange.gateway.rate_limits import RateLimiter
-from stages.exchange.gateway.request_json import JsonNumber, loads_request
+from stages.exchange.gateway.request_json import loads_request
 from stages.exchange.gateway.requests import (
     bool_param,
     depth_limit,
@@ -74,7 +78,8 @@ logger = logging.getLogger("hftpipe.gateway")
 TRADE: Final = "TRADE"
 USER_DATA: Final = "USER_DATA"
 USER_STREAM: Final = "USER_STREAM"
-MALFORMED: Final = "Malformed request: "
+INTERNAL_ERROR_STATUS: Final = 500
+"""Binance: 5XX means the execution status is unknown (the command may have run)."""
 
 
 def now_ms() -> int:
@@ -84,13 +89,15 @@ def now_ms() -> int:
 @dataclass(slots=True)
 class Request:
     session: Session
-    id: Any
+    id: RequestId
     method: str
     params: Mapping[str, Any]
     received_ns: int
     now_ms: int
     return_rate_limits: bool
     exempt: bool = False
+    signed_by: ApiKey | None = None
+    """The key whose signature and timestamp on this request were already verified (by ``_exempt``)."""
     order_account: int | None = None
     """Set once the request counted an order: its response then shows the ORDERS limits."""
 
@@ -102,6 +109,8 @@ class ApiCounters:
     malformed: Counter
     rate_limited: Counter
     timeouts: Counter
+    unanswerable: Counter
+    """Answers that could not be serialised or queued (each replaced by a generic error)."""
 
 
 Handler = Callable[["GatewayApi", Request], None]
@@ -142,33 +151,21 @@ class GatewayApi:
 
     # ------------------------------------------------------------------------------ dispatch
     def handle_message(self, session: Session, data: str | bytes) -> None:
+        """One frame in, one answer out, whatever the frame holds: nothing escapes to the connection."""
         received_ns = time.monotonic_ns()
         self.counters.requests.add()
         try:
-            message = loads_request(data)
-        except (ValueError, UnicodeDecodeError) as exc:
-            self._malformed(session, None, f"{MALFORMED}{exc}")
+            envelope = parse_envelope(data)
+        except MalformedRequestError as bad:
+            self.counters.malformed.add()
+            self.counters.errors.add()
+            error = ApiError.of(malformed(str(bad)))
+            self._send(session, bad.request_id, "malformed request", {"id": bad.request_id, **_error_fields(error)})
             return
-        if not isinstance(message, dict):
-            self._malformed(session, None, f"{MALFORMED}expected a JSON object")
-            return
-        request_id = message.get("id")
-        if isinstance(request_id, JsonNumber):
-            request_id = request_id.to_python()
-        elif request_id is not None and not isinstance(request_id, str):
-            self._malformed(session, None, f"{MALFORMED}'id' must be an integer, a string or null")
-            return
-        method_name = message.get("method")
-        params = message.get("params", {})
-        if params is None:
-            params = {}
-        if not isinstance(method_name, str) or isinstance(method_name, JsonNumber) or not isinstance(params, dict):
-            self._malformed(session, request_id, f"{MALFORMED}'method' must be a string and 'params' an object")
-            return
-        method_name = method_name.removeprefix("v3/")
+        method_name, params = envelope.method, envelope.params
         request = Request(
             session=session,
-            id=request_id,
+            id=envelope.id,
             method=method_name,
             params=params,
             received_ns=received_ns,
@@ -182,7 +179,7 @@ class GatewayApi:
             method = METHODS.get(method_name)
             if method is None:
                 raise ApiError.of(unknown_method(method_name))
-            request.exempt = self._exempt(session, params)
+            request.exempt = self._exempt(request)
             self.limiter.add_weight(session.ip, method.weight(params), request.now_ms, request.exempt)
             method.handler(self, request)
         except ApiError as error:
@@ -192,15 +189,25 @@ class GatewayApi:
             self.report(f"{method_name}: {type(exc).__name__}: {exc}")
             self.reply_error(request, ApiError.of(UNKNOWN_ERROR))
 
-    def _malformed(self, session: Session, request_id: Any, message: str) -> None:
-        self.counters.malformed.add()
-        self.counters.errors.add()
-        session.send({"id": request_id, "status": 400, "error": {"code": UNKNOWN_ERROR.code, "msg": message}})
-
-    def _exempt(self, session: Session, params: Mapping[str, Any]) -> bool:
-        text = params.get("apiKey")
-        key = self.keys.get(text) if isinstance(text, str) else session.api_key
-        return key is not None and key.order_rate_exempt
+    def _exempt(self, request: Request) -> bool:
+        """Whether an ``order_rate_exempt`` key authenticated this request: the session's logon, or
+        ``apiKey`` with a valid signature and timestamp here. An unsigned ``apiKey`` proves nothing,
+        so it never lifts the limits (it would let anyone who read the config bypass them)."""
+        params = request.params
+        if not present(params, "apiKey"):
+            logged_on = request.session.api_key
+            return logged_on is not None and logged_on.order_rate_exempt
+        text = params["apiKey"]
+        key = self.keys.get(text) if isinstance(text, str) else None
+        if key is None or not key.order_rate_exempt:
+            return False
+        try:
+            self._check_timestamp(request)
+            self._check_signature(key, params)
+        except ApiError:
+            return False
+        request.signed_by = key
+        return True
 
     # ------------------------------------------------------------------------------ replies
     def _rate_limits(self, request: Request) -> list[dict[str, Any]]:
@@ -210,16 +217,29 @@ class GatewayApi:
         message: dict[str, Any] = {"id": request.id, "status": 200, "result": result}
         if request.return_rate_limits:
             message["rateLimits"] = self._rate_limits(request)
-        request.session.send(message)
+        self._send(request.session, request.id, _label(request.method), message)
 
     def reply_error(self, request: Request, error: ApiError) -> None:
         self.counters.errors.add()
         if error.status == 429:
             self.counters.rate_limited.add()
-        message: dict[str, Any] = {"id": request.id, "status": error.status, "error": error.error_object()}
+        message: dict[str, Any] = {"id": request.id, **_error_fields(error)}
         if request.return_rate_limits:
             message["rateLimits"] = self._rate_limits(request)
-        request.session.send(message)
+        self._send(request.session, request.id, _label(request.method), message)
+
+    def _send(self, session: Session, request_id: RequestId, what: str, message: dict[str, Any]) -> None:
+        """Every answer leaves through here. One that cannot be serialised (or queued) is counted,
+        logged (as ``what``, never a client's text) and replaced by -1000 with status 500 (Binance:
+        execution status unknown), so a command that ran is never left unanswered and the failure
+        never reaches the connection."""
+        try:
+            session.send(message)
+        except Exception as exc:
+            self.counters.unanswerable.add()
+            logger.exception("%s: the answer could not be sent", what)
+            self.report(f"{what} answer: {type(exc).__name__}")
+            session.send_text(_unknown_outcome(request_id))
 
     def send_command(self, request: Request, command: CommandRecord, answer: Callable[[list[Item]], Any]) -> None:
         """Publish ``command``; when its answer is in, ``answer(items)`` is the result (or raises ApiError)."""
@@ -257,9 +277,10 @@ class GatewayApi:
             key = self.keys.get(text)
             if key is None:
                 raise ApiError.of(INVALID_API_KEY, status=401)
-            if signed:
-                self._check_timestamp(request)
-            self._check_signature(key, params)
+            if request.signed_by is not key:
+                if signed:
+                    self._check_timestamp(request)
+                self._check_signature(key, params)
         elif session.api_key is not None and not require_key:
             key = session.api_key
             if signed:
@@ -475,6 +496,25 @@ class GatewayApi:
             command,
             lambda items: results.account_answer(self.formatter, self.settings, key, items, omit_zero),
         )
+
+
+def _label(method: str) -> str:
+    """``method`` for logs and the error log when it is one of ours; a client's text never keys them."""
+    return method if method in METHODS else "unknown method"
+
+
+def _error_fields(error: ApiError) -> dict[str, Any]:
+    return {"status": error.status, "error": error.error_object()}
+
+
+def _unknown_outcome(request_id: RequestId) -> str:
+    """The answer that replaces one that could not be sent; it cannot fail itself (ids are checked
+    on the way in, and null is the last resort)."""
+    error = {"code": UNKNOWN_ERROR.code, "msg": UNKNOWN_ERROR.message}
+    try:
+        return orjson.dumps({"id": request_id, "status": INTERNAL_ERROR_STATUS, "error": error}).decode()
+    except orjson.JSONEncodeError:
+        return orjson.dumps({"id": None, "status": INTERNAL_ERROR_STATUS, "error": error}).decode()
 
 
 def _string_list(value: Any, name: str) -> list[str]:

@@ -11,7 +11,9 @@ Exemptions (``order_rate_exempt`` keys, the flow generator's): the ORDERS
 limits are not enforced for them, and neither is REQUEST_WEIGHT. Binance keys
 have no such thing; here every client shares one IP (loopback), and the flow
 generator alone would use up that IP's weight and lock real clients out.
-Counts are still kept and shown for them.
+Counts are still kept and shown for them. A request is exempt only once such a
+key authenticated it (the session's logon, or a valid signature on the request:
+see ``GatewayApi._exempt``); an unsigned ``apiKey`` proves nothing.
 
 Connections: at most ``connections_per_5min`` WebSocket handshakes per IP per
 5-minute interval (Binance: "300 connections per attempt every 5 minutes").

@@ -24,5 +24,13 @@ class JsonNumber(str):
 
 
 def loads_request(text: str | bytes) -> Any:
-    """``json.loads`` that keeps numbers as their original text (for exact signature payloads)."""
-    return json.loads(text, parse_int=JsonNumber, parse_float=JsonNumber)
+    """``json.loads`` that keeps numbers as their original text (for exact signature payloads).
+
+    Raises ``ValueError`` for anything that is not JSON, nesting too deep for
+    the decoder's recursion included: a hostile frame must be an error to
+    answer, not a ``RecursionError`` that escapes the connection handler.
+    """
+    try:
+        return json.loads(text, parse_int=JsonNumber, parse_float=JsonNumber)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None

@@ -61,7 +61,7 @@ from hftpipe.schema.exchange_errors import (
     recv_window_too_large,
     too_precise,
 )
-from hftpipe.schema.fixedpoint import INT64_MAX
+from hftpipe.schema.fixedpoint import INT64_MAX, INT64_MIN
 from hftpipe.schema.trading import OrderSide, OrderType, TimeInForce
 from stages.exchange.protocol.api_error import ApiError
 from stages.exchange.protocol.exchange_info import DEFAULT_STP_MODE, STP_MODES
@@ -124,7 +124,7 @@ def text_param(params: Mapping[str, Any], name: str, required: bool = True) -> s
 
 
 def int_param(params: Mapping[str, Any], name: str, required: bool = True) -> int | None:
-    """An integer sent as a JSON number or a numeric string."""
+    """An integer sent as a JSON number or a numeric string; Binance's LONG, so beyond 64 bits is -1100."""
     if not present(params, name):
         if required:
             raise ApiError.of(mandatory(name))
@@ -133,9 +133,9 @@ def int_param(params: Mapping[str, Any], name: str, required: bool = True) -> in
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise ApiError.of(illegal(name, "^[0-9]{1,20}$"))
     text = value if isinstance(value, str) else str(value)
-    if not _INTEGER.match(text):
+    if not _INTEGER.match(text) or not INT64_MIN <= (number := int(text)) <= INT64_MAX:
         raise ApiError.of(illegal(name, "^[0-9]{1,20}$"))
-    return int(text)
+    return number
 
 
 def decimal_param(params: Mapping[str, Any], name: str, scale: int, filter_name: str | None) -> int | None:
@@ -221,7 +221,7 @@ def timestamp_ms(params: Mapping[str, Any]) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise ApiError.of(mandatory("timestamp"))
     text = value if isinstance(value, str) else str(value)
-    if not text.isascii() or not text.isdigit():
+    if not text.isascii() or not text.isdigit() or len(text) > 20:
         raise ApiError.of(mandatory("timestamp"))
     raw = int(text)
     return Decimal(raw) / 1000 if raw >= 10**14 else Decimal(raw)

@@ -42,6 +42,8 @@ class Session:
     _queue: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
 
     def send(self, message: dict[str, Any]) -> None:
+        """Queue ``message`` as JSON; ``orjson.JSONEncodeError`` for what JSON output cannot carry
+        (answers go through ``GatewayApi._send``, which answers those with a generic error)."""
         self.send_text(orjson.dumps(message).decode())
 
     def send_text(self, data: str) -> None:

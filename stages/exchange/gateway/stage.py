@@ -101,6 +101,7 @@ class GatewayStage(AsyncAgent):
                 malformed=counters.add("malformed"),
                 rate_limited=counters.add("rate_limited"),
                 timeouts=counters.add("timeouts"),
+                unanswerable=counters.add("unanswerable"),
             ),
             request_timeout_s=params.request_timeout_s,
             report=ctx.errors.record,

@@ -54,7 +54,14 @@ def hmac_signature(secret: str, payload: str) -> str:
 
 
 def verify_hmac(secret: str, payload: str, signature: str) -> bool:
-    expected = hmac_signature(secret, payload)
+    """False, never an exception, for any text a client sends (a hex signature is ASCII; a payload
+    with a lone surrogate cannot be encoded, so no client can have signed it)."""
+    if not signature.isascii():
+        return False
+    try:
+        expected = hmac_signature(secret, payload)
+    except UnicodeEncodeError:
+        return False
     return hmac.compare_digest(expected, signature.lower())
 
 
@@ -73,6 +80,6 @@ def verify_ed25519(key: Ed25519PublicKey, payload: str, signature: str) -> bool:
         return False
     try:
         key.verify(raw, payload.encode())
-    except InvalidSignature:
+    except (InvalidSignature, UnicodeEncodeError):
         return False
     return True

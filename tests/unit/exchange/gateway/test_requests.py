@@ -15,6 +15,7 @@ from stages.exchange.gateway.requests import (
     decimal_param,
     depth_limit,
     depth_weight,
+    int_param,
     new_client_order_id,
     parse_cancel,
     parse_cancel_replace,
@@ -171,6 +172,19 @@ def test_should_read_timestamps_and_windows() -> None:
         -1102,
         "'recvWindow' contains unexpected value. Cannot be greater than '60000'.",
     )
+
+
+def test_should_refuse_integers_beyond_64_bits_as_illegal(settings: ExchangeSettings) -> None:
+    """Binance's LONG: 2^63 and up used to reach the record codec and come back as -1000."""
+    for value in (JsonNumber(str(2**63)), str(2**64), -(2**63) - 1, JsonNumber("9" * 20)):
+        assert error_of(int_param, {"orderId": value}, "orderId")[0] == -1100
+        assert error_of(parse_cancel, {"symbol": "BTCUSDT", "orderId": value}, settings)[0] == -1100
+    assert int_param({"orderId": JsonNumber(str(2**63 - 1))}, "orderId") == 2**63 - 1
+    assert int_param({"n": str(-(2**63))}, "n") == -(2**63)
+
+
+def test_should_refuse_a_timestamp_too_long_to_be_one() -> None:
+    assert error_of(timestamp_ms, {"timestamp": "9" * 5000})[0] == -1102
 
 
 def test_should_weigh_depth_like_binance() -> None:

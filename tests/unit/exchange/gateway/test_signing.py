@@ -35,6 +35,17 @@ def test_should_accept_the_documented_signature_in_either_case_and_nothing_else(
     assert not verify_hmac(SECRET, PAYLOAD, "not hex at all")
 
 
+def test_should_call_non_ascii_and_unsignable_texts_invalid_rather_than_raise() -> None:
+    for signature in ("é" * 64, SIGNATURE[:-1] + "\u0661", "\ud800"):
+        assert not verify_hmac(SECRET, PAYLOAD, signature)
+    assert not verify_hmac(SECRET, PAYLOAD + "\ud800", SIGNATURE)
+    public = load_ed25519_public_key(
+        Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
+    )
+    assert not verify_ed25519(public, PAYLOAD, "é" * 88)
+    assert not verify_ed25519(public, PAYLOAD + "\ud800", base64.b64encode(b"0" * 64).decode())
+
+
 def test_should_sign_numbers_as_sent_not_as_floats() -> None:
     params = loads_request('{"price": 52000.00, "quantity": 1e-5, "flag": true, "n": 7}')
     assert isinstance(params["price"], JsonNumber)
