@@ -47,6 +47,10 @@ FEE_ACCOUNT_NAME: Final = "exchange-fees"
 DYNAMIC_ACCOUNT_BASE: Final = 1000
 """Accounts created at run time (``hftpipe exchange keys add``) get ids from here up."""
 _RATE_SCALE: Final = 8
+MAX_SYMBOL_LENGTH: Final = 20
+"""Binance's symbol pattern is ``^[A-Z0-9-_.]{1,20}$``; stream names are bounded by it."""
+MAX_STREAM_MESSAGES_PER_SECOND: Final = 1000
+"""Upper bound of ``stream_messages_per_second``: each connection remembers that many arrival times."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -139,6 +143,8 @@ class ExchangeSettings:
     recv_window_max_ms: int = 60000
     max_client_queue: int = 1000
     """Messages a market-data subscriber may have pending before it is dropped."""
+    stream_messages_per_second: int = 5
+    """Messages a market-stream client may send in any second (Binance: 5); one more closes it (1008)."""
     order_history: int = 100_000
     """Finished orders kept for order.status, per exchange (oldest forgotten first)."""
     symbols: tuple[SymbolSettings, ...]
@@ -208,6 +214,7 @@ _TOP_KEYS: Final = {
     "journal_fsync",
     "recv_window_max_ms",
     "max_client_queue",
+    "stream_messages_per_second",
     "order_history",
     "symbols",
     "accounts",
@@ -274,6 +281,8 @@ def _parse_symbol(index: int, raw: Mapping[str, Any], assets: list[str]) -> Symb
         value = typed(raw, name, key, str, "")
         if not value or not value.isalnum() or not value.isupper():
             raise ConfigError(f"{key}.{name}", f"must be upper-case letters/digits, got {value!r}")
+        if len(value) > MAX_SYMBOL_LENGTH:
+            raise ConfigError(f"{key}.{name}", f"must be at most {MAX_SYMBOL_LENGTH} characters, got {value!r}")
         names[name] = value
     if names["symbol"] != names["base"] + names["quote"]:
         raise ConfigError(f"{key}.symbol", f"must be base + quote ({names['base'] + names['quote']})")
@@ -498,6 +507,9 @@ def _parse(raw: Mapping[str, Any], key: str, base_dir: Path) -> ExchangeSettings
         journal_fsync=fsync,
         recv_window_max_ms=integer(raw, "recv_window_max_ms", key, 60000, minimum=1),
         max_client_queue=integer(raw, "max_client_queue", key, 1000, minimum=1),
+        stream_messages_per_second=integer(
+            raw, "stream_messages_per_second", key, 5, minimum=1, maximum=MAX_STREAM_MESSAGES_PER_SECOND
+        ),
         order_history=integer(raw, "order_history", key, 100_000, minimum=0),
         symbols=symbols,
         assets=tuple(assets),

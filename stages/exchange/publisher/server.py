@@ -13,7 +13,15 @@ unknown path with 404 (Binance accepts and stays silent; failing loudly is
 kinder to a mistyped client). Each connection gets a
 :class:`~.session.ClientSession` (bounded queue, own writer task) and answers
 its subscription requests through :class:`~.subscriptions.SubscriptionHandler`. Slow clients
-are closed with 1008 and counted in :attr:`MarketDataServer.dropped_clients`.
+are closed with 1008 and counted in :attr:`MarketDataServer.dropped_clients`; so are
+clients sending more than ``stream_messages_per_second`` messages in a second
+(:mod:`.message_rate`), counted in :attr:`MarketDataServer.rate_closes`.
+
+Memory per connection is bounded whatever the client sends: a message of at most
+``MAX_CLIENT_MESSAGE`` bytes, at most ``stream_messages_per_second`` of them a
+second, at most 1024 subscribed names of at most 34 characters (the handshake's
+as well), a queue of at most ``4 * max_client_queue`` frames, and nothing added
+to the shared stream catalog (it is fixed at start).
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
@@ -34,15 +43,17 @@ from websockets.http11 import Request, Response
 from stages.exchange.protocol.settings import ExchangeSettings
 from stages.exchange.publisher.hub import StreamHub
 from stages.exchange.publisher.market import SymbolMarket
+from stages.exchange.publisher.message_rate import TOO_MANY_MESSAGES_CODE, MessageRate, too_many_messages_reason
 from stages.exchange.publisher.rest import CONTENT_TYPE, RestApi
 from stages.exchange.publisher.session import SLOW_CONSUMER_CODE, SLOW_CONSUMER_REASON, ClientSession
 from stages.exchange.publisher.streams import (
+    MAX_STREAM_NAME_LENGTH,
     MAX_STREAMS_PER_CONNECTION,
     StreamCatalog,
     StreamKind,
     StreamSpec,
 )
-from stages.exchange.publisher.subscriptions import INVALID_STREAM, SubscriptionHandler
+from stages.exchange.publisher.subscriptions import INVALID_STREAM, TOO_MANY_STREAMS, SubscriptionHandler
 
 LOGGER: Final = logging.getLogger("hftpipe.publisher")
 WS_LOGGER: Final = logging.getLogger("hftpipe.publisher.websockets")
@@ -83,12 +94,13 @@ def parse_ws_target(target: str, catalog: StreamCatalog) -> WsTarget | TargetErr
     else:
         return TargetError(404, -1, f"No such stream path: {path} (use /ws/<stream> or /stream?streams=...)")
     if len(names) > MAX_STREAMS_PER_CONNECTION:
-        return TargetError(400, 2, f"Invalid request: too many streams (at most {MAX_STREAMS_PER_CONNECTION})")
+        return TargetError(400, 2, TOO_MANY_STREAMS)
     specs = []
     for name in dict.fromkeys(names):
         spec = catalog.parse(name)
         if spec is None:
-            return TargetError(400, 2, f"{INVALID_STREAM}: {name}")
+            shown = name if len(name) <= MAX_STREAM_NAME_LENGTH else f"longer than {MAX_STREAM_NAME_LENGTH} characters"
+            return TargetError(400, 2, f"{INVALID_STREAM}: {shown}")
         specs.append(spec)
     return WsTarget(combined, tuple(specs))
 
@@ -123,6 +135,8 @@ class MarketDataServer:
         self.sessions: set[ClientSession] = set()
         self.connections = 0
         self.dropped_clients = 0
+        self.rate_closes = 0
+        """Connections closed for sending more than ``stream_messages_per_second`` messages in a second."""
         self.on_drop: Callable[[ClientSession], None] | None = None
         self._server: Server | None = None
         self._closers: set[asyncio.Task[None]] = set()
@@ -186,8 +200,15 @@ class MarketDataServer:
             session.streams[spec.name] = None
             self._subscribe(session, spec)
         writer = asyncio.create_task(session.write_loop())
+        rate, closing = MessageRate(self.settings.stream_messages_per_second), False
         try:
             async for message in connection:
+                if closing:
+                    continue  # sent before the client saw our close: read, for its close frame to arrive
+                if not rate.allow(time.monotonic_ns()):
+                    closing = True
+                    self._close_for_rate(session)
+                    continue
                 session.push(self.subscriptions.handle(session, message))
         except ConnectionClosed:
             pass
@@ -198,6 +219,20 @@ class MarketDataServer:
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await writer
+
+    def _close_for_rate(self, session: ClientSession) -> None:
+        """Binance disconnects a client over its message rate; counted, and logged at powers of two."""
+        self.rate_closes += 1
+        per_second = self.settings.stream_messages_per_second
+        if self.rate_closes & (self.rate_closes - 1) == 0:
+            LOGGER.warning(
+                "closed %d market-data connection(s) for sending more than %d messages in a second",
+                self.rate_closes,
+                per_second,
+            )
+        for name in session.streams:  # nothing more is queued for it while the close completes
+            self.hub.unsubscribe(name, session)
+        self._close(session, TOO_MANY_MESSAGES_CODE, too_many_messages_reason(per_second))
 
     def check_backlogs(self) -> None:
         """Drop the sessions reported behind during the last drain cycle that still are.
@@ -225,7 +260,10 @@ class MarketDataServer:
             self.hub.unsubscribe(name, session)
         if self.on_drop is not None:
             self.on_drop(session)
-        closing = session.connection.close(SLOW_CONSUMER_CODE, SLOW_CONSUMER_REASON)
-        task = asyncio.get_running_loop().create_task(closing)
+        self._close(session, SLOW_CONSUMER_CODE, SLOW_CONSUMER_REASON)
+
+    def _close(self, session: ClientSession, code: int, reason: str) -> None:
+        """Start the close handshake without waiting for it (``stop`` cancels what is left)."""
+        task = asyncio.get_running_loop().create_task(session.connection.close(code, reason))
         self._closers.add(task)
         task.add_done_callback(self._closers.discard)

@@ -18,8 +18,9 @@ records, so no account data can leak to a market-data client by construction.
 Counters: ``messages_in`` (records), ``messages_out`` (frames queued to
 clients), ``drops`` (clients closed as slow consumers), ``clients`` (connected
 now), ``connections``, ``rest_requests``, ``rest_errors``, ``book_snapshots``
-(engine snapshots applied: each one is a ``U`` gap on the diff streams) and
-``unknown_records``.
+(engine snapshots applied: each one is a ``U`` gap on the diff streams),
+``unknown_records``, ``rate_closes`` (clients closed for sending too many messages)
+and ``stream_names`` (entries of the stream catalog: fixed at start, whatever clients send).
 """
 
 from __future__ import annotations
@@ -96,6 +97,8 @@ class PublisherStage(AsyncAgent):
         self._rest_errors = ctx.counters.add("rest_errors")
         self._snapshots = ctx.counters.add("book_snapshots")
         self._unknown = ctx.counters.add("unknown_records")
+        self._rate_closes = ctx.counters.add("rate_closes")
+        self._stream_names = ctx.counters.add("stream_names")
         self.server.on_drop = lambda _session: self._drops.add()
         self._ticks = 0
 
@@ -154,6 +157,8 @@ class PublisherStage(AsyncAgent):
         self._rest_errors.set(server.rest.errors)
         self._snapshots.set(sum(m.snapshots for m in self.markets.values()))
         self._unknown.set(sum(m.unknown_records for m in self.markets.values()))
+        self._rate_closes.set(server.rate_closes)
+        self._stream_names.set(len(server.catalog))
 
     async def _drain_forever(self) -> None:
         rings = [port.ring for port, _ in self._ports]

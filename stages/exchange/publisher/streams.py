@@ -3,14 +3,19 @@
 A stream name is ``<symbol>@<kind>`` with the symbol in lower case, exactly as
 Binance spells them (``btcusdt@depth@100ms``, ``btcusdt@kline_1m``). Names are
 matched exactly; the subscription registry keys on them, and the combined
-wrapper echoes them back.
+wrapper echoes them back. Clients may send any text as a name: it is looked up
+in a table fixed at start (never added to) and refused unread when longer than
+:data:`MAX_STREAM_NAME_LENGTH`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
 from typing import Final
+
+from stages.exchange.protocol.settings import MAX_SYMBOL_LENGTH
 
 MAX_STREAMS_PER_CONNECTION: Final = 1024
 """Binance: "A single connection can listen to a maximum of 1024 streams"."""
@@ -61,7 +66,13 @@ class StreamSpec:
     """Kline interval (``"1m"``)."""
 
 
-def _spec_for(symbol: str, rest: str, name: str) -> StreamSpec | None:
+def stream_name(symbol: str, suffix: str) -> str:
+    """``stream_name("BTCUSDT", "depth@100ms") == "btcusdt@depth@100ms"``."""
+    return f"{symbol.lower()}@{suffix}"
+
+
+def _served(symbol: str) -> Iterator[StreamSpec]:
+    """Every stream served for ``symbol``: a closed set, so the catalog can hold them all up front."""
     simple = {
         "trade": StreamKind.TRADE,
         "aggTrade": StreamKind.AGG_TRADE,
@@ -69,47 +80,48 @@ def _spec_for(symbol: str, rest: str, name: str) -> StreamSpec | None:
         "ticker": StreamKind.TICKER,
         "miniTicker": StreamKind.MINI_TICKER,
     }
-    kind = simple.get(rest)
-    if kind is not None:
-        return StreamSpec(name, symbol, kind)
-    if rest.startswith("kline_"):
-        interval = rest.removeprefix("kline_")
-        return StreamSpec(name, symbol, StreamKind.KLINE, interval=interval) if interval in KLINE_INTERVALS_MS else None
-    if not rest.startswith("depth"):
-        return None
-    depth, _, speed = rest.partition("@")
-    if speed not in ("", "100ms"):
-        return None
-    fast = speed == "100ms"
-    if depth == "depth":
-        return StreamSpec(name, symbol, StreamKind.DIFF_DEPTH, fast=fast)
-    levels = depth.removeprefix("depth")
-    if levels.isdigit() and int(levels) in PARTIAL_DEPTHS and levels == str(int(levels)):
-        return StreamSpec(name, symbol, StreamKind.PARTIAL_DEPTH, fast=fast, levels=int(levels))
-    return None
+    for suffix, kind in simple.items():
+        yield StreamSpec(stream_name(symbol, suffix), symbol, kind)
+    for interval in KLINE_INTERVALS_MS:
+        yield StreamSpec(stream_name(symbol, f"kline_{interval}"), symbol, StreamKind.KLINE, interval=interval)
+    for speed, fast in (("", False), ("@100ms", True)):
+        yield StreamSpec(stream_name(symbol, f"depth{speed}"), symbol, StreamKind.DIFF_DEPTH, fast=fast)
+        for levels in PARTIAL_DEPTHS:
+            name = stream_name(symbol, f"depth{levels}{speed}")
+            yield StreamSpec(name, symbol, StreamKind.PARTIAL_DEPTH, fast=fast, levels=levels)
+
+
+STREAMS_PER_SYMBOL: Final = sum(1 for _ in _served(""))
+MAX_STREAM_NAME_LENGTH: Final = MAX_SYMBOL_LENGTH + max(len(spec.name) for spec in _served(""))
+"""34: the longest symbol Binance allows plus the longest ``@<kind>`` (``@depth20@100ms``).
+
+No stream name can be longer, so a longer one is refused before it is even looked up."""
 
 
 class StreamCatalog:
-    """Parses stream names against the configured symbols (memoized: names repeat)."""
+    """The stream names served here, all of them, built once from the configured symbols.
+
+    Lookups never add an entry: what a client sends is matched against this fixed
+    table and forgotten, so no amount of invented names can grow it (memory
+    bounded by ``len(symbols) * STREAMS_PER_SYMBOL`` entries, fixed at start).
+    """
 
     def __init__(self, symbols: list[str]) -> None:
-        self._symbols = {symbol.lower(): symbol for symbol in symbols}
-        self._cache: dict[str, StreamSpec | None] = {}
+        self._specs: dict[str, StreamSpec] = {}
+        for symbol in symbols:
+            if not 0 < len(symbol) <= MAX_SYMBOL_LENGTH:
+                raise ValueError(f"symbol {symbol!r}: must be 1..{MAX_SYMBOL_LENGTH} characters (Binance's limit)")
+            self._specs.update((spec.name, spec) for spec in _served(symbol))
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+    def names(self) -> list[str]:
+        """Every served name, symbol by symbol."""
+        return list(self._specs)
 
     def parse(self, name: str) -> StreamSpec | None:
         """The stream ``name`` denotes, or ``None`` if it is not one served here."""
-        if name in self._cache:
-            return self._cache[name]
-        spec: StreamSpec | None = None
-        symbol_text, at, rest = name.partition("@")
-        symbol = self._symbols.get(symbol_text)
-        if at and symbol is not None:
-            spec = _spec_for(symbol, rest, name)
-        if len(self._cache) < 65536:  # bounded: clients may send any text
-            self._cache[name] = spec
-        return spec
-
-
-def stream_name(symbol: str, suffix: str) -> str:
-    """``stream_name("BTCUSDT", "depth@100ms") == "btcusdt@depth@100ms"``."""
-    return f"{symbol.lower()}@{suffix}"
+        if len(name) > MAX_STREAM_NAME_LENGTH:
+            return None
+        return self._specs.get(name)

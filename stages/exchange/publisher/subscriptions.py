@@ -6,7 +6,9 @@ Requests and replies follow ``web-socket-streams.md``: ``{"method", "params",
 Error codes and texts are Binance's: 0 unknown property, 1 wrong value type,
 2 invalid request, 3 invalid JSON. A SUBSCRIBE naming any stream not served
 here is refused as a whole (``"Invalid request: invalid stream"``) and changes
-nothing.
+nothing; so is one naming more than 1024 streams, before any name is looked up.
+A reply never grows with what the client sent: an unknown method is echoed
+truncated, and stream names are never echoed.
 """
 
 from __future__ import annotations
@@ -21,8 +23,11 @@ from stages.exchange.publisher.streams import MAX_STREAMS_PER_CONNECTION, Stream
 
 METHODS: Final = ("SUBSCRIBE", "UNSUBSCRIBE", "LIST_SUBSCRIPTIONS", "SET_PROPERTY", "GET_PROPERTY")
 _ID_TEXT_MAX: Final = 36
+_ECHO_MAX: Final = 64
+"""At most this much of an unknown method is echoed back in the error."""
 _INT64: Final = range(-(2**63), 2**63)
 INVALID_STREAM: Final = "Invalid request: invalid stream"
+TOO_MANY_STREAMS: Final = f"Invalid request: too many streams (at most {MAX_STREAMS_PER_CONNECTION})"
 BAD_ID: Final = "Invalid request: request ID must be an unsigned integer"
 _NO_ID: Final = object()
 
@@ -42,6 +47,11 @@ def _valid_id(value: Any) -> bool:
     if isinstance(value, int):
         return value in _INT64
     return isinstance(value, str) and 0 < len(value) <= _ID_TEXT_MAX and value.isascii() and value.isalnum()
+
+
+def _echo(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= _ECHO_MAX else f"{text[:_ECHO_MAX]}..."
 
 
 def _column(text: str | bytes) -> int:
@@ -83,7 +93,7 @@ class SubscriptionHandler:
                 expected = ", ".join(f"`{m}`" for m in METHODS)
                 raise SubscriptionError(
                     2,
-                    f"Invalid request: unknown variant `{method}`, expected one of {expected} "
+                    f"Invalid request: unknown variant `{_echo(method)}`, expected one of {expected} "
                     f"at line 1 column {_column(message)}",
                 )
             result = self._dispatch(session, method, request.get("params"))
@@ -112,7 +122,7 @@ class SubscriptionHandler:
                 raise SubscriptionError(2, INVALID_STREAM)
             new = {spec.name: spec for spec in specs if spec is not None and spec.name not in session.streams}
             if len(session.streams) + len(new) > MAX_STREAMS_PER_CONNECTION:
-                raise SubscriptionError(2, f"Invalid request: too many streams (at most {MAX_STREAMS_PER_CONNECTION})")
+                raise SubscriptionError(2, TOO_MANY_STREAMS)
             for spec in new.values():
                 session.streams[spec.name] = None
                 self._subscribe(session, spec)
@@ -137,4 +147,6 @@ class SubscriptionHandler:
             raise SubscriptionError(2, "Invalid request: missing field `params`")
         if not isinstance(params, list) or not all(isinstance(name, str) for name in params):
             raise SubscriptionError(2, INVALID_STREAM)
+        if len(params) > MAX_STREAMS_PER_CONNECTION:
+            raise SubscriptionError(2, TOO_MANY_STREAMS)
         return list(params)

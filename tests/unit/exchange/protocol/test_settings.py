@@ -37,6 +37,7 @@ def test_should_parse_the_shipped_exchange_config() -> None:
     assert settings.maker_commission == 100_000  # 0.001 at 1e-8
     assert settings.flow.enabled and settings.flow.makers == ("mm-1", "mm-2")
     assert all(k.order_rate_exempt for k in settings.api_keys if k.account != "demo")
+    assert settings.stream_messages_per_second == 5  # Binance's limit, unless configured
 
 
 def test_should_convert_quantities_and_notionals_to_balances_exactly() -> None:
@@ -114,6 +115,14 @@ RANGE_ERRORS = [
     ),
     ("recv_window_max_ms", -1, "exchange.recv_window_max_ms", "must be >= 1, got -1"),
     ("max_client_queue", 0, "exchange.max_client_queue", "must be >= 1, got 0"),
+    ("stream_messages_per_second", 0, "exchange.stream_messages_per_second", "must be >= 1, got 0"),
+    ("stream_messages_per_second", 1001, "exchange.stream_messages_per_second", "must be 1..1000, got 1001"),
+    (
+        "symbols.0.symbol",
+        "A" * 21,
+        "exchange.symbols[0].symbol",
+        "must be at most 20 characters, got 'AAAAAAAAAAAAAAAAAAAAA'",
+    ),
     ("order_history", -1, "exchange.order_history", "must be >= 0, got -1"),
     ("recv_window_max_ms", "60000", "exchange.recv_window_max_ms", "must be an integer, got '60000'"),
     ("host", "", "exchange.host", "must be an address to listen on (\"127.0.0.1\"), got ''"),

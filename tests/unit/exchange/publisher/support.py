@@ -21,6 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 from hftpipe.runtime import InputPort, StageContext
 from hftpipe.runtime.wiring import ring_segment_name
@@ -264,3 +267,13 @@ def http_get(base: str, target: str) -> tuple[int, Any]:
 
 async def aget(base: str, target: str) -> tuple[int, Any]:
     return await asyncio.to_thread(http_get, base, target)
+
+
+async def refused(base: str, target: str) -> dict[str, Any]:
+    """The JSON body of a WebSocket handshake refused with HTTP 400."""
+    with pytest.raises(InvalidStatus) as caught:
+        async with connect(f"ws://{base}{target}"):
+            pass
+    assert caught.value.response.status_code == 400
+    body: dict[str, Any] = orjson.loads(caught.value.response.body)
+    return body

@@ -8,7 +8,7 @@ from stages.exchange.publisher.decimals import SymbolFormat, fixed_text, ratio_t
 from stages.exchange.publisher.history import TradeHistory
 from stages.exchange.publisher.klines import KlineBuilder
 from stages.exchange.publisher.replica import DiffWindow, Replica
-from stages.exchange.publisher.streams import StreamCatalog, StreamKind
+from stages.exchange.publisher.streams import MAX_STREAM_NAME_LENGTH, STREAMS_PER_SYMBOL, StreamCatalog, StreamKind
 
 BID, ASK = 0, 1
 
@@ -91,6 +91,28 @@ def test_catalog_knows_binance_stream_names(
 )
 def test_catalog_refuses_what_is_not_served(name: str) -> None:
     assert StreamCatalog(["BTCUSDT"]).parse(name) is None
+
+
+def test_no_stream_name_is_longer_than_the_longest_symbol_and_kind() -> None:
+    longest = "A" * 20  # Binance: ^[A-Z0-9-_.]{1,20}$
+    catalog = StreamCatalog([longest, "BTCUSDT"])
+    name = f"{longest.lower()}@depth20@100ms"
+    assert len(name) == MAX_STREAM_NAME_LENGTH == 34
+    assert catalog.parse(name) is not None
+    assert catalog.parse(name + "x") is None
+    assert catalog.parse("btcusdt@trade" + " " * MAX_STREAM_NAME_LENGTH) is None
+    assert len(catalog) == 2 * STREAMS_PER_SYMBOL == 52
+    with pytest.raises(ValueError, match=r"must be 1\.\.20 characters"):
+        StreamCatalog(["A" * 21])
+
+
+def test_the_catalog_serves_exactly_the_names_it_lists() -> None:
+    catalog = StreamCatalog(["BTCUSDT"])
+    intervals = ["1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d"]
+    kinds = ["trade", "aggTrade", "bookTicker", "ticker", "miniTicker", "depth", "depth@100ms"]
+    kinds += [f"depth{n}{s}" for n in (5, 10, 20) for s in ("", "@100ms")] + [f"kline_{i}" for i in intervals]
+    assert all(catalog.parse(f"btcusdt@{kind}") is not None for kind in kinds)
+    assert len(catalog) == len(kinds) == STREAMS_PER_SYMBOL
 
 
 def test_diff_window_coalesces_levels_to_their_latest_quantity() -> None:

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import gc
+import tracemalloc
 from typing import Any
 
 import orjson
 import pytest
 
 from stages.exchange.publisher.session import ClientSession
-from stages.exchange.publisher.streams import MAX_STREAMS_PER_CONNECTION, StreamCatalog, StreamSpec
+from stages.exchange.publisher.streams import (
+    MAX_STREAMS_PER_CONNECTION,
+    STREAMS_PER_SYMBOL,
+    StreamCatalog,
+    StreamSpec,
+)
 from stages.exchange.publisher.subscriptions import SubscriptionHandler
 
 
@@ -127,3 +134,43 @@ def test_a_connection_holds_at_most_1024_streams() -> None:
     rig.session.streams["y"] = None
     reply = rig.send({"method": "SUBSCRIBE", "params": ["btcusdt@trade"], "id": 4})
     assert reply["error"]["code"] == 2 and "too many streams" in reply["error"]["msg"]
+
+
+def test_a_subscribe_naming_more_than_1024_streams_is_refused_before_any_lookup() -> None:
+    rig = Rig()
+    too_many = {"error": {"code": 2, "msg": "Invalid request: too many streams (at most 1024)"}, "id": 1}
+    assert rig.send({"method": "SUBSCRIBE", "params": ["btcusdt@trade"] * 1025, "id": 1}) == too_many
+    assert rig.send({"method": "SUBSCRIBE", "params": [f"x{i}" for i in range(1025)], "id": 1}) == too_many
+    assert rig.subscribed == [] and rig.session.streams == {}
+    assert rig.send({"method": "SUBSCRIBE", "params": ["btcusdt@trade"] * 1024, "id": 2}) == {"result": None, "id": 2}
+
+
+def test_a_reply_never_grows_with_what_the_client_sent() -> None:
+    rig = Rig()
+    huge = "X" * 60_000
+    reply = rig.handler.handle(rig.session, orjson.dumps({"method": huge, "id": 1}))
+    assert len(reply) < 400
+    assert orjson.loads(reply)["error"]["msg"].startswith(f"Invalid request: unknown variant `{'X' * 64}...`")
+    reply = rig.handler.handle(rig.session, orjson.dumps({"method": "SUBSCRIBE", "params": [huge], "id": 2}))
+    assert orjson.loads(reply) == {"error": {"code": 2, "msg": "Invalid request: invalid stream"}, "id": 2}
+
+
+def test_a_flood_of_unique_oversized_names_leaves_no_memory_behind() -> None:
+    """The reported defect: each unique invalid name used to be cached (64 KB each, up to 65,536 of them)."""
+    rig = Rig()
+    name_bytes = 64 * 1024 - 64  # what fits in one control message
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(256):  # 16 MB of names
+            name = f"{i:08d}".ljust(name_bytes, "x")
+            reply = rig.handler.handle(rig.session, orjson.dumps({"method": "SUBSCRIBE", "params": [name], "id": i}))
+            assert orjson.loads(reply)["error"]["msg"] == "Invalid request: invalid stream"
+        del name, reply
+        gc.collect()
+        retained = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert retained < 256 * 1024, f"{retained} bytes retained"
+    assert len(rig.handler.catalog) == 2 * STREAMS_PER_SYMBOL
