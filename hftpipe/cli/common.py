@@ -14,7 +14,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from hftpipe.runtime.config import PipelineConfig, load_config
-from hftpipe.runtime.runner import EX_NOPERM, EX_SOFTWARE, EX_UNAVAILABLE
+from hftpipe.runtime.runner import EX_NOPERM, EX_UNAVAILABLE
 from hftpipe.runtime.supervisor import PipelineAlreadyRunningError, StartupFailedError, Supervisor
 from hftpipe.runtime.validation import EX_CONFIG, ConfigError
 
@@ -78,6 +78,6 @@ def supervising(config: PipelineConfig) -> Iterator[Supervisor]:
     except ConfigError as exc:
         config_error(exc)
     except StartupFailedError as exc:
-        fail(f"startup failed: {exc}", EX_SOFTWARE)
+        fail(f"startup failed: {exc}", exc.exit_status)
     finally:
         supervisor.destroy()

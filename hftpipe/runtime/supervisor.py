@@ -37,8 +37,9 @@ from typing import Final
 from hftpipe.runtime.config import PipelineConfig, check_shared_memory
 from hftpipe.runtime.placement import PlacementPlan, plan_placement
 from hftpipe.runtime.restart_limit import RestartLimiter
+from hftpipe.runtime.runner import EX_SOFTWARE
 from hftpipe.runtime.stage_process import LOG_LEVEL_ENV
-from hftpipe.runtime.validation import ConfigError
+from hftpipe.runtime.validation import EX_CONFIG, ConfigError
 from hftpipe.runtime.wiring import OwnedObjects, create_pipeline_objects
 from hftpipe.substrate.control import ControlFile
 from hftpipe.substrate.control_layout import PipelineState, StageState
@@ -58,7 +59,11 @@ class PipelineNameTakenError(PermissionError):
 
 
 class StartupFailedError(RuntimeError):
-    pass
+    """The pipeline did not start; ``exit_status`` is what ``hftpipe run`` exits with."""
+
+    def __init__(self, message: str, exit_status: int = EX_SOFTWARE) -> None:
+        super().__init__(message)
+        self.exit_status = exit_status
 
 
 def describe_exit(returncode: int) -> str:
@@ -181,9 +186,9 @@ class Supervisor:
                 assert stage.process is not None
                 returncode = stage.process.poll()
                 if returncode is not None:
-                    raise StartupFailedError(
-                        f"stage {stage.name!r} {describe_exit(returncode)} during startup{self._why_not_started(stage)}"
-                    )
+                    why = f"{describe_exit(returncode)} during startup{self._why_not_started(stage)}"
+                    status = EX_CONFIG if returncode == EX_CONFIG else EX_SOFTWARE
+                    raise StartupFailedError(f"stage {stage.name!r} {why}", status)
                 if self.control.stage_state(stage.index) in (StageState.READY, StageState.RUNNING):
                     pending.remove(stage)
             if pending and time.monotonic() > deadline:
