@@ -163,7 +163,7 @@ class AccountingStage(Agent):
         if self._in_batch:
             self._batch_answers.append((raw, self._now))
         else:
-            self._send(raw, self._now)
+            self._reply(raw, self._now)
 
     def to_engine(self, symbol_id: int, raw: bytes) -> None:
         """To the symbol's engine: held back until the journal write while a gateway batch is open."""
@@ -172,7 +172,7 @@ class AccountingStage(Agent):
         else:
             self._forward(symbol_id, raw, self._now)
 
-    def _send(self, raw: bytes, now: int) -> None:
+    def _reply(self, raw: bytes, now: int) -> None:
         backlog = self._gw_backlog
         if backlog or not self._gw_out.offer(raw, now):
             backlog.append((raw, now))
@@ -265,7 +265,7 @@ class AccountingStage(Agent):
             self._forward(sid, raw, now)
         answers, self._batch_answers = self._batch_answers, []
         for raw, now in answers:
-            self._send(raw, now)
+            self._reply(raw, now)
 
     def _on_command(self, buf: memoryview, offset: int, now: int) -> None:
         self._now = now
@@ -281,7 +281,7 @@ class AccountingStage(Agent):
         mid_command = self.accountant.mid_command
         for sid, port in self._evt_in.items():
             if self._gw_backlog:
-                break  # the gateway is behind (its port counted the refused offer): settle no more until it catches up
+                break  # the gateway is behind: settle no more until it catches up
             handler = self._handlers[sid]
             count = port.poll(handler, self._batch)
             # Finish a command cut by the batch limit, so the invariant sees whole commands.

@@ -23,11 +23,11 @@ and :mod:`stages.exchange.engine.market_data`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
 from hftpipe.runtime import Agent, InputPort, StageContext
-from hftpipe.runtime.ports import StoppingRecordHandler
 from hftpipe.schema.exchange import EX_RECORD_SIZE
 from hftpipe.schema.exchange_codec import (
     COMMAND_RTYPE,
@@ -151,7 +151,7 @@ class EngineStage(Agent):
             self._publish_counters()
         return work + taken
 
-    def _runner(self) -> StoppingRecordHandler:
+    def _runner(self) -> Callable[[memoryview, int, int], bool]:
         """The command handler, its collaborators bound as closure cells (read per command, the cheapest way)."""
         execute = self.processor.execute
         processor = self.processor
