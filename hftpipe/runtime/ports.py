@@ -11,6 +11,12 @@ records ``now - ts_origin`` end to end. The ports own the first two:
   and counts them into ``messages_in``. ``now`` is when the record was taken:
   the stage stamps what it publishes because of that record with it, so the
   next hop's histogram covers this stage's work, as it always has.
+  ``poll_until(handler, limit)`` is the same for a stage that must not take a
+  record before it is done with it: a record is taken only once its handler
+  returned or raised (:meth:`InputPort.poll` leaves a batch whose handler
+  raised in the ring; this never hands a record over twice), and a handler
+  returning True ends the batch there, leaving the rest in the ring (the
+  engine stops right after a command whose events did not all fit).
 * :class:`OutputPort` (``ctx.output_port(name)``): ``claim()`` reserves a slot
   and returns its offset in ``buffer`` (-1 when the ring is full, counted as
   ``backpressure``); the stage writes the record there (``pack_into``, a copy);
@@ -45,8 +51,9 @@ A relay, for example::
             return self._input.poll(self._forward, 64)
 
 Hot path: nothing is allocated per record. The measuring loop is
-:meth:`~hftpipe.substrate.ring.Ring.poll_timed`, so the input side costs no
-call per record beyond the stage's handler; stamps and counts are single
+:meth:`~hftpipe.substrate.ring.Ring.poll_timed` (``poll_until`` runs the same
+loop itself), so the input side costs no call per record beyond the stage's
+handler and the histogram's ``record``; stamps and counts are single
 aligned int64 stores through ``memoryview.cast("q")`` (~15 ns), not
 ``struct.pack_into`` (~117 ns). Bind the methods to locals or attributes once.
 """
@@ -55,6 +62,8 @@ from __future__ import annotations
 
 import struct
 import sys
+import time
+from collections.abc import Callable
 from typing import Final
 
 from hftpipe.schema.records import TS_HOP_OFFSET, RecordSpec, one_hop_format
@@ -66,11 +75,18 @@ assert sys.byteorder == "little", "records are little-endian; ports read and wri
 
 _TS_HOP_WORD: Final = TS_HOP_OFFSET // 8
 
+StoppingRecordHandler = Callable[[memoryview, int, int], bool]
+"""``handler(buffer, offset, now) -> stop``: a :data:`~hftpipe.substrate.ring.TimedRecordHandler`
+that may end the batch after its record (see :meth:`InputPort.poll_until`)."""
+
 
 class InputPort:
     """A ring this stage consumes, measuring the hop each record made to reach it."""
 
-    __slots__ = ("_poll_timed", "_received", "_record_hop", "_stamp_offset", "hop_histogram", "producer_hop", "ring")
+    __slots__ = (
+        "_advance", "_peek_batch", "_poll_timed", "_received", "_record_hop", "_stamp_offset", "hop_histogram",
+        "producer_hop", "ring",
+    )  # fmt: skip
 
     def __init__(
         self, ring: Ring, hop_histogram: Histogram, producer_hop: int, received: Counter | None = None
@@ -83,6 +99,8 @@ class InputPort:
         """Index into ``ts_hop`` that the producer stamps when it publishes."""
         self._received = received
         self._poll_timed = ring.poll_timed
+        self._peek_batch = ring.peek_batch
+        self._advance = ring.advance
         self._record_hop = hop_histogram.record
         self._stamp_offset = TS_HOP_OFFSET + 8 * producer_hop
 
@@ -92,6 +110,42 @@ class InputPort:
         if count and self._received is not None:
             self._received.add(count)
         return count
+
+    def poll_until(self, handler: StoppingRecordHandler, limit: int) -> int:
+        """:meth:`poll`, taking each record only once ``handler`` is done with it; how many were taken.
+
+        A handler returning True ends the batch after its record; one that raises has its
+        record taken (and the exception goes on), so no record is handed over twice. The
+        batch stops at the ring's wrap (:meth:`~hftpipe.substrate.ring.Ring.peek_batch`), and
+        ``buffer`` is a view of it that is released on return: a handler must not keep it.
+        """
+        rows = self._peek_batch(limit)
+        count = len(rows)
+        if not count:
+            return 0
+        view = rows.data
+        flat = view.cast("B")
+        words = flat.cast("q")
+        size = self.ring.slot_size
+        stamp = self._stamp_offset >> 3
+        record_hop = self._record_hop
+        clock = time.monotonic_ns
+        taken = 0
+        try:
+            for offset in range(0, count * size, size):
+                taken += 1
+                now = clock()
+                record_hop(now - words[(offset >> 3) + stamp])
+                if handler(flat, offset, now):
+                    break
+        finally:
+            words.release()
+            flat.release()
+            view.release()
+            self._advance(taken)
+            if self._received is not None:
+                self._received.add(taken)
+        return taken
 
 
 class OutputPort:

@@ -25,7 +25,7 @@ from __future__ import annotations
 from typing import Any, Final, NamedTuple
 
 from hftpipe.schema.exchange import EX_COMMAND, EX_EVENT, EX_ID_BYTES, Event
-from hftpipe.schema.records import HOP_SLOTS, RecordFlag, RecordSpec, RecordType, struct_indexes
+from hftpipe.schema.records import RecordFlag, RecordSpec, RecordType, struct_indexes
 
 _C: Final = struct_indexes(EX_COMMAND.dtype)
 _E: Final = struct_indexes(EX_EVENT.dtype)
@@ -208,13 +208,6 @@ class CommandRecord(NamedTuple):
 
     def pack(self) -> bytes:
         return pack_command(*self)
-
-    def stamped(self, hop: int, now_ns: int) -> CommandRecord:
-        """This record with ``ts_hop[hop]`` set (the publishing stage's stamp)."""
-        slot = min(max(hop, 0), HOP_SLOTS - 1)
-        hops = [self.ts_hop0, self.ts_hop1, self.ts_hop2, self.ts_hop3]
-        hops[slot] = now_ns
-        return self._replace(ts_hop0=hops[0], ts_hop1=hops[1], ts_hop2=hops[2], ts_hop3=hops[3])
 
 
 class EventRecord(NamedTuple):

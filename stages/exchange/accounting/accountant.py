@@ -133,19 +133,18 @@ class Outputs(Protocol):
 class Accountant:
     """See the module docstring."""
 
-    def __init__(self, settings: ExchangeSettings, outputs: Outputs, hop: int, report: Callable[[str], None]) -> None:
+    def __init__(self, settings: ExchangeSettings, outputs: Outputs, report: Callable[[str], None]) -> None:
         self.settings = settings
         self.symbols: dict[int, SymbolSettings] = {s.symbol_id: s for s in settings.symbols}
         self.ledger = Ledger(len(settings.assets))
         self.orders = OrderTable(len(settings.assets), settings.order_history)
-        self.answers = Answers(outputs.to_gateway, hop, self.ledger)
+        self.answers = Answers(outputs.to_gateway, self.ledger)
         self.settlement = Settlement(self.ledger, self.orders, settings.maker_commission, settings.taker_commission)
         self.invariant = InvariantMonitor(self.ledger, self.orders, report)
         self.queries = Queries(settings, self.ledger, self.orders, self.answers, self.invariant)
         self._report = report
         self._send = outputs.to_gateway
         self._forward = outputs.to_engine
-        self._stamp = self.answers.stamp
         self._settle_trade = self.settlement.trade
         self._release = self.settlement.release
 
@@ -337,7 +336,6 @@ class Accountant:
         out = list(fields)
         if replay:
             out[FLAGS] = REPLAY
-        self._stamp(out)
         self._forward(sid, pack_command(*out))
 
     def _settle_transfer(self, entry: InFlight, fields: list[Any]) -> None:
@@ -397,7 +395,6 @@ class Accountant:
         if not (entry.silent or flags & REPLAY):
             if entry.command != _DEPTH:
                 fields[FLAGS] = flags & ~END
-            self._stamp(fields)
             self._send(pack_event(*fields))
         if not end:
             self.mid_command.add(sid)

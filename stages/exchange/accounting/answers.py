@@ -1,14 +1,14 @@
 """The EX_EVENT records accounting answers the gateway with, built as struct item lists and sent at once.
 
 Every answer record carries the command's request id, instrument and seq (0
-for queries), its ``ts_venue``/``ts_origin``, and this stage's hop stamp. An
+for queries) and its ``ts_venue``/``ts_origin``; the stage's output port adds
+this stage's hop stamp when it publishes the record. An
 answer ends with exactly one record flagged END_OF_UPDATE: a DONE (after one
 BALANCE per changed (account, asset), for a sequenced command).
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -41,7 +41,6 @@ from hftpipe.schema.exchange_codec import (
     FLAGS,
     INSTRUMENT,
     SEQ,
-    TS_HOP,
     TS_ORIGIN,
     TS_VENUE,
     blank_event,
@@ -58,22 +57,17 @@ _REJECTED: Final = int(OrderStatus.REJECTED)
 class Answers:
     """Builds answer records and hands each, packed, to ``send`` (the stage's way to the gateway)."""
 
-    def __init__(self, send: Callable[[bytes], None], hop: int, ledger: Ledger) -> None:
+    def __init__(self, send: Callable[[bytes], None], ledger: Ledger) -> None:
         self._send = send
-        self._hop = hop
         self._ledger = ledger
         self.rejected = 0
         """Commands refused here (accounting's own checks), since this stage started."""
-
-    def stamp(self, fields: list[Any]) -> None:
-        fields[TS_HOP + self._hop] = time.monotonic_ns()
 
     def reply(self, event: Event, fields: list[Any]) -> list[Any]:
         """An answer to a gateway command, correlated by its request id."""
         record = blank_event(event, fields[INSTRUMENT], fields[SEQ], fields[C_REQUEST_ID], fields[C_ACCOUNT])
         record[TS_VENUE] = fields[TS_VENUE]
         record[TS_ORIGIN] = fields[TS_ORIGIN]
-        self.stamp(record)
         return record
 
     def of_entry(self, event: Event, entry: InFlight) -> list[Any]:
@@ -81,7 +75,6 @@ class Answers:
         record = blank_event(event, entry.symbol, entry.seq, entry.request_id, entry.account)
         record[TS_VENUE] = entry.ts_venue
         record[TS_ORIGIN] = entry.ts_origin
-        self.stamp(record)
         return record
 
     def done(self, fields: list[Any], status: int = 0) -> None:

@@ -13,6 +13,13 @@ the order of things:
 * Back-pressure, never loss: a record that does not fit its output ring waits
   in a local queue, and while one waits nothing more is read from the inputs
   that feed that output.
+* Latency: the stage reads and publishes through its ports, which record the
+  hop of every record it takes (gateway commands, engine events) and stamp
+  this stage's ``ts_hop`` slot in every record it publishes with the ``now``
+  at which it took the record that caused it (a replayed command: when it was
+  read from the journal). A record held back, in a journal batch or a queue,
+  keeps that ``now``: it is offered with it when it goes out. The ports count
+  ``messages_in``, ``messages_out`` and ``backpressure`` (each refused offer).
 * Start (:class:`~.replay.Phase`): the journal is replayed through the engines
   on the first ``do_work`` (commands flagged REPLAY, as fast as the command
   rings take them); their events are settled and never sent to the gateway.
@@ -29,19 +36,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from hftpipe.runtime import Agent, StageContext
+from hftpipe.runtime import Agent, InputPort, OutputPort, StageContext
 from hftpipe.schema.exchange import EX_RECORD_SIZE
-from hftpipe.schema.exchange_codec import (
-    C_COMMAND,
-    COMMAND_RTYPE,
-    INSTRUMENT,
-    RTYPE,
-    TS_HOP,
-    unpack_command,
-    unpack_event,
-)
+from hftpipe.schema.exchange_codec import C_COMMAND, COMMAND_RTYPE, INSTRUMENT, RTYPE, unpack_command, unpack_event
 from hftpipe.substrate.counters import CounterKind
-from hftpipe.substrate.ring import Ring
 from stages.exchange.accounting.accountant import ENGINE_COMMANDS, Accountant
 from stages.exchange.accounting.journal import Journal
 from stages.exchange.accounting.replay import REPLAY_CHUNK, JournalCursor, Phase
@@ -71,29 +69,29 @@ class AccountingStage(Agent):
         params: AccountingStage.Params = ctx.params
         self.settings = settings = params.settings
         self._batch = params.batch
-        self._gw_port = ctx.inputs[GATEWAY_TO_ACCOUNTING]
-        self._gw_in = self._gw_port.ring
-        self._gw_out = ctx.outputs[ACCOUNTING_TO_GATEWAY]
-        self._cmd_out: dict[int, Ring] = {}
-        self._evt_in: dict[int, Ring] = {}
+        self._gw_in = ctx.input_port(GATEWAY_TO_ACCOUNTING)
+        self._gw_out = ctx.output_port(ACCOUNTING_TO_GATEWAY)
+        self._cmd_out: dict[int, OutputPort] = {}
+        self._evt_in: dict[int, InputPort] = {}
         for s in settings.symbols:
-            self._cmd_out[s.symbol_id] = ctx.outputs[command_ring(s.symbol)]
-            self._evt_in[s.symbol_id] = ctx.inputs[event_ring(s.symbol)].ring
-        for ring in (self._gw_in, self._gw_out, *self._cmd_out.values(), *self._evt_in.values()):
+            self._cmd_out[s.symbol_id] = ctx.output_port(command_ring(s.symbol))
+            self._evt_in[s.symbol_id] = ctx.input_port(event_ring(s.symbol))
+        ports: list[InputPort | OutputPort] = [self._gw_in, self._gw_out, *self._cmd_out.values()]
+        ports += self._evt_in.values()
+        for port in ports:
+            ring = port.ring
             if ring.slot_size < EX_RECORD_SIZE:
                 raise ValueError(f"ring {ring.name}: slot_size {ring.slot_size} < {EX_RECORD_SIZE} (EX records)")
-        self._gw_hop = self._gw_port.producer_hop
-        self._record_gw_hop = self._gw_port.hop_histogram.record
 
-        self._fwd_backlog: dict[int, deque[bytes]] = {sid: deque() for sid in self._cmd_out}
-        self._gw_backlog: deque[bytes] = deque()
+        self._now = 0
+        """When the record being handled was taken in: what the records it causes are stamped with."""
+        self._fwd_backlog: dict[int, deque[tuple[bytes, int]]] = {sid: deque() for sid in self._cmd_out}
+        self._gw_backlog: deque[tuple[bytes, int]] = deque()
+        """Records that did not fit their ring, each with its ``now``, oldest first."""
         self._in_batch = False
-        self._batch_answers: list[bytes] = []
-        self._batch_forwards: list[tuple[int, bytes]] = []
+        self._batch_answers: list[tuple[bytes, int]] = []
+        self._batch_forwards: list[tuple[int, bytes, int]] = []
 
-        self._received = ctx.counter(CounterKind.MESSAGES_IN)
-        self._published = ctx.counter(CounterKind.MESSAGES_OUT)
-        self._backpressure = ctx.counter(CounterKind.BACKPRESSURE)
         self._error_count = ctx.counter(CounterKind.ERRORS)
         self._journaled = ctx.counters.add("journal_records")
         self._replayed = ctx.counters.add("replayed_commands")
@@ -103,9 +101,9 @@ class AccountingStage(Agent):
         self._base = (self._rejected.value, self._trades.value, self._invariant_failures.value)
         """What a previous run of this stage left in the accountant's counters (they survive a restart)."""
 
-        self.accountant = Accountant(settings, self, ctx.hop, self._error)
+        self.accountant = Accountant(settings, self, self._error)
         self._command = self.accountant.command
-        self._handlers: dict[int, Callable[[memoryview, int], None]] = {
+        self._handlers: dict[int, Callable[[memoryview, int, int], None]] = {
             sid: self._event_handler(sid) for sid in self._evt_in
         }
         self.journal = Journal(
@@ -163,42 +161,43 @@ class AccountingStage(Agent):
     def to_gateway(self, raw: bytes) -> None:
         """To the gateway: held back until the journal write while a gateway batch is open."""
         if self._in_batch:
-            self._batch_answers.append(raw)
-        elif not self._gw_backlog and self._gw_out.offer(raw):
-            self._published.add()
+            self._batch_answers.append((raw, self._now))
         else:
-            self._gw_backlog.append(raw)
-            self._backpressure.add()
+            self._reply(raw, self._now)
 
     def to_engine(self, symbol_id: int, raw: bytes) -> None:
         """To the symbol's engine: held back until the journal write while a gateway batch is open."""
         if self._in_batch:
-            self._batch_forwards.append((symbol_id, raw))
+            self._batch_forwards.append((symbol_id, raw, self._now))
         else:
-            self._forward(symbol_id, raw)
+            self._forward(symbol_id, raw, self._now)
 
-    def _forward(self, sid: int, raw: bytes) -> None:
+    def _reply(self, raw: bytes, now: int) -> None:
+        backlog = self._gw_backlog
+        if backlog or not self._gw_out.offer(raw, now):
+            backlog.append((raw, now))
+
+    def _forward(self, sid: int, raw: bytes, now: int) -> None:
         queue = self._fwd_backlog[sid]
-        if not queue and self._cmd_out[sid].offer(raw):
-            self._published.add()
-        else:
-            queue.append(raw)
-            self._backpressure.add()
+        if queue or not self._cmd_out[sid].offer(raw, now):
+            queue.append((raw, now))
 
     def _flush(self) -> int:
-        """Retry records that did not fit their ring earlier, in order."""
+        """Retry records that did not fit their ring earlier, in order, each with its own ``now``."""
+        moved = self._retry(self._gw_backlog, self._gw_out)
+        for sid, queue in self._fwd_backlog.items():
+            moved += self._retry(queue, self._cmd_out[sid])
+        return moved
+
+    @staticmethod
+    def _retry(backlog: deque[tuple[bytes, int]], port: OutputPort) -> int:
         moved = 0
-        backlog = self._gw_backlog
-        while backlog and self._gw_out.offer(backlog[0]):
+        while backlog:
+            raw, now = backlog[0]
+            if not port.offer(raw, now):
+                break
             backlog.popleft()
             moved += 1
-        for sid, queue in self._fwd_backlog.items():
-            ring = self._cmd_out[sid]
-            while queue and ring.offer(queue[0]):
-                queue.popleft()
-                moved += 1
-        if moved:
-            self._published.add(moved)
         return moved
 
     # ===================================================================== replay
@@ -209,12 +208,14 @@ class AccountingStage(Agent):
                 logger.info("replaying %d journaled commands from %s", self._replay.total, self.journal.path)
         cursor = self._replay
         replay = self.accountant.replay
+        clock = time.monotonic_ns
         fed = 0
         while not cursor.done and fed < REPLAY_CHUNK:
             fields = cursor.peek()
             sid = fields[INSTRUMENT]
             if fields[C_COMMAND] in ENGINE_COMMANDS and self._fwd_backlog.get(sid):
                 break  # that engine's ring is full: wait for it (later commands must not overtake)
+            self._now = clock()  # the journal is this command's input: it is taken in now
             replay(fields)
             cursor.advance()
             fed += 1
@@ -225,6 +226,7 @@ class AccountingStage(Agent):
             if cursor.total:
                 logger.info("journal replayed: %d commands", cursor.total)
             else:
+                self._now = time.monotonic_ns()
                 self._begin_batch()
                 self.accountant.genesis()
                 self._end_batch()
@@ -235,12 +237,9 @@ class AccountingStage(Agent):
     def _poll_gateway(self) -> int:
         self._begin_batch()
         try:
-            count = self._gw_in.poll(self._on_command, self._batch)
+            return self._gw_in.poll(self._on_command, self._batch)
         finally:
             self._end_batch()
-        if count:
-            self._received.add(count)
-        return count
 
     def _begin_batch(self) -> None:
         self._in_batch = True
@@ -262,17 +261,15 @@ class AccountingStage(Agent):
             self._journaled.add(len(journal) // EX_RECORD_SIZE)
             accountant.journal_batch = bytearray()
         forwards, self._batch_forwards = self._batch_forwards, []
-        for sid, raw in forwards:
-            self._forward(sid, raw)
+        for sid, raw, now in forwards:
+            self._forward(sid, raw, now)
         answers, self._batch_answers = self._batch_answers, []
-        for raw in answers:
-            self.to_gateway(raw)
+        for raw, now in answers:
+            self._reply(raw, now)
 
-    def _on_command(self, buf: memoryview, offset: int) -> None:
+    def _on_command(self, buf: memoryview, offset: int, now: int) -> None:
+        self._now = now
         fields = list(unpack_command(buf, offset))
-        stamp = fields[TS_HOP + self._gw_hop]
-        if stamp > 0:
-            self._record_gw_hop(max(time.monotonic_ns() - stamp, 0))
         if fields[RTYPE] != _COMMAND_RTYPE:
             self._error(f"gw-acct: record type {fields[RTYPE]} is not EX_COMMAND; dropped")
             return
@@ -282,26 +279,25 @@ class AccountingStage(Agent):
     def _drain_events(self) -> int:
         total = 0
         mid_command = self.accountant.mid_command
-        for sid, ring in self._evt_in.items():
+        for sid, port in self._evt_in.items():
             if self._gw_backlog:
-                self._backpressure.add()
                 break  # the gateway is behind: settle no more until it catches up
             handler = self._handlers[sid]
-            count = ring.poll(handler, self._batch)
+            count = port.poll(handler, self._batch)
             # Finish a command cut by the batch limit, so the invariant sees whole commands.
-            while sid in mid_command and ring.poll(handler, 1):
+            while sid in mid_command and port.poll(handler, 1):
                 count += 1
             total += count
         if total:
-            self._received.add(total)
             invariant = self.accountant.invariant
             invariant.dirty = invariant.full_dirty = True
         return total
 
-    def _event_handler(self, sid: int) -> Callable[[memoryview, int], None]:
+    def _event_handler(self, sid: int) -> Callable[[memoryview, int, int], None]:
         event = self.accountant.event
 
-        def handle(buf: memoryview, offset: int) -> None:
+        def handle(buf: memoryview, offset: int, now: int) -> None:
+            self._now = now
             event(sid, list(unpack_event(buf, offset)))
 
         return handle

@@ -1,9 +1,14 @@
 """EX_EVENT records onto the engine -> accounting ring, never dropped.
 
-Records are packed straight into claimed ring slots. When the ring is full a
-command's remaining records are packed into local buffers instead and
-:meth:`EventWriter.flush` publishes them as room appears; while anything is
-pending the stage takes no new command (back-pressure reaches accounting
+Records are packed straight into ring slots and published through the
+ring's output port, which stamps each with the engine's hop: the ``now`` at
+which the command that caused it was taken. Slots are reserved first
+(:meth:`EventWriter.reserve`, the port's ``room``: it counts back-pressure
+when a command's events do not all fit), so each is then claimed from the
+ring with no check of its own. What does not fit is packed into local
+buffers instead, each kept with its ``now``, and :meth:`EventWriter.flush`
+offers them through the port, stamp and all, as room appears; while anything
+is pending the stage takes no new command (back-pressure reaches accounting
 through the command ring). So at most one command's events are ever held
 here, and accounting sees every event, in order, exactly once.
 """
@@ -13,9 +18,9 @@ from __future__ import annotations
 from collections import deque
 from typing import Final
 
+from hftpipe.runtime import OutputPort
 from hftpipe.schema.exchange import EX_RECORD_SIZE
 from hftpipe.schema.exchange_codec import END, EVENT_RTYPE, EventBody, Header, pack_event, pack_event_into
-from hftpipe.substrate.ring import Ring
 
 _EVT: Final = EVENT_RTYPE
 _END: Final = END
@@ -24,56 +29,66 @@ _END: Final = END
 class EventWriter:
     """Publishes one command's event bodies at a time; ``END_OF_UPDATE`` goes on its last."""
 
-    __slots__ = ("buffer", "full_events", "published", "queue", "ring")
+    __slots__ = ("_commit", "_room", "_try_claim", "buffer", "free", "port", "queue")
 
-    def __init__(self, ring: Ring) -> None:
+    def __init__(self, port: OutputPort) -> None:
+        ring = port.ring
         if ring.slot_size < EX_RECORD_SIZE:
             raise ValueError(
                 f"ring {ring.name}: EX_EVENT records need slot_size >= {EX_RECORD_SIZE}, has {ring.slot_size}"
             )
-        self.ring = ring
-        self.buffer = ring.buffer
-        self.queue: deque[bytes] = deque()
-        """Packed records waiting for room, oldest first (at most one command's)."""
-        self.published = 0
-        """Records written to the ring so far."""
-        self.full_events = 0
-        """Times the ring was found full (each starts a back-pressure episode)."""
+        self.port = port
+        self.buffer = port.buffer
+        self._try_claim = ring.try_claim
+        self._commit = port.commit
+        self._room = port.room
+        self.free = 0
+        """Slots known to be free: reserved ones may be claimed from the ring directly. Only the
+        consumer changes it the other way (it frees slots), so it is refreshed only when too small."""
+        self.queue: deque[tuple[bytes, int]] = deque()
+        """Packed records waiting for room with the ``now`` they are stamped with, oldest first
+        (at most one command's); :attr:`free` is 0 while any wait."""
 
     @property
     def pending(self) -> int:
         """Records waiting for room in the ring."""
         return len(self.queue)
 
-    def publish(self, flags: int, header: Header, bodies: list[EventBody]) -> None:
-        """Write ``bodies`` (one command's events, at least one) with ``header``; buffer what does not fit."""
-        ring = self.ring
+    def reserve(self, n: int) -> int:
+        """Reserve slots for up to ``n`` records; how many (fewer than ``n`` is counted as back-pressure)."""
+        free = self.free
+        if free < n:
+            free = self._room(n)
+        fit = free if free < n else n
+        self.free = free - fit
+        return fit
+
+    def publish(self, flags: int, header: Header, bodies: list[EventBody], now: int) -> None:
+        """Write ``bodies`` (one command's events, at least one) with ``header``, stamped ``now``;
+        hold what does not fit."""
+        fit = self.reserve(len(bodies))
+        try_claim = self._try_claim
+        commit = self._commit
         buf = self.buffer
         last = len(bodies) - 1
-        for i, body in enumerate(bodies):
-            offset = ring.try_claim()
-            if offset < 0:
-                self.full_events += 1
-                self._defer(flags, header, bodies, i)
-                return
-            pack_event_into(buf, offset, _EVT, flags | _END if i == last else flags, *header, *body)
-            ring.commit()
-        self.published += last + 1
-
-    def _defer(self, flags: int, header: Header, bodies: list[EventBody], start: int) -> None:
-        self.published += start
-        last = len(bodies) - 1
-        pending = self.queue
-        for i in range(start, last + 1):
-            pending.append(pack_event(_EVT, flags | _END if i == last else flags, *header, *bodies[i]))
+        for i in range(fit):
+            offset = try_claim()
+            pack_event_into(buf, offset, _EVT, flags | _END if i == last else flags, *header, *bodies[i])
+            commit(offset, now)
+        if fit <= last:
+            pending = self.queue
+            for i in range(fit, last + 1):
+                pending.append((pack_event(_EVT, flags | _END if i == last else flags, *header, *bodies[i]), now))
 
     def flush(self) -> int:
         """Publish pending records while there is room; returns how many went out."""
         pending = self.queue
-        offer = self.ring.offer
+        offer = self.port.offer
         sent = 0
-        while pending and offer(pending[0]):
+        while pending:
+            record, now = pending[0]
+            if not offer(record, now):
+                break
             pending.popleft()
             sent += 1
-        self.published += sent
         return sent

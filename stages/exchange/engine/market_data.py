@@ -6,7 +6,9 @@ SET per changed level (qty = the level's new total, 0 = gone) with
 ``update_id`` from the processor's counter (+1 per delta) and
 ``first_update_id`` = the command's first; ``END_OF_UPDATE`` on the command's
 last record. Headers are the command's (instrument, seq, ts_venue, ts_origin,
-ts_hop), flags REPLAY copied.
+ts_hop), flags REPLAY copied; the ring's output port stamps the engine's hop
+with the ``now`` at which that command was taken (a snapshot: the last
+command's, the one whose records were dropped or that came after).
 
 All or nothing: when the ring lacks room for a command's records they are
 dropped (``drops`` counts records) and the writer turns :attr:`dirty`; every
@@ -24,10 +26,10 @@ from __future__ import annotations
 
 from typing import Final
 
+from hftpipe.runtime import OutputPort
 from hftpipe.schema.exchange_codec import Header
 from hftpipe.schema.marketdata import BOOK_DELTA, TRADE, BookAction, BookSide
 from hftpipe.schema.records import RecordFlag
-from hftpipe.substrate.ring import Ring
 from stages.exchange.engine.processor import CommandProcessor
 
 MD_RECORD: Final = BOOK_DELTA.itemsize
@@ -47,22 +49,28 @@ class MarketDataWriter:
     """See the module docstring."""
 
     __slots__ = (
-        "_asks", "_bids", "_buf", "_free", "_processor", "_ring", "dirty", "drops", "published", "snapshot_too_big",
-        "snapshots",
+        "_asks", "_bids", "_buf", "_claim", "_commit", "_free", "_processor", "_ring", "dirty", "drops", "published",
+        "snapshot_too_big", "snapshots",
     )  # fmt: skip
 
-    def __init__(self, ring: Ring, processor: CommandProcessor) -> None:
+    def __init__(self, port: OutputPort, processor: CommandProcessor) -> None:
+        ring = port.ring
         if ring.slot_size < MD_RECORD:
             raise ValueError(
                 f"ring {ring.name}: market data records need slot_size >= {MD_RECORD}, has {ring.slot_size}"
             )
         self._ring = ring
-        self._buf = ring.buffer
+        self._buf = port.buffer
+        self._claim = ring.try_claim
+        """The ring's own: :meth:`_room` has reserved the slots, so the port's claim (which only adds
+        counting a full ring) could never refuse one; the port's commit stamps and counts each record."""
+        self._commit = port.commit
         self._processor = processor
         self._bids = processor.engine.bids.levels  # price -> level
         self._asks = processor.engine.asks.levels  # -price -> level (see order_book.PriceLadder)
         self._free = 0
-        """Free slots as last seen: refreshed from the ring only when it looks too small."""
+        """Free slots as last seen: refreshed from the ring only when it looks too small (a shortfall
+        is a drop, counted in :attr:`drops`, not back-pressure: this ring never holds the engine up)."""
         self.dirty = False
         """Records were dropped; nothing more goes out until a snapshot did."""
         self.drops = 0
@@ -77,8 +85,9 @@ class MarketDataWriter:
         self._free = self._ring.remaining_capacity()
         return self._free >= n
 
-    def publish(self, flags: int, header: Header) -> None:
-        """The processor's last command's trades and touched levels (call only when there are some)."""
+    def publish(self, flags: int, header: Header, now: int) -> None:
+        """The processor's last command's trades and touched levels (call only when there are some),
+        stamped ``now`` (when that command was taken)."""
         processor = self._processor
         trades = processor.trades
         touched = processor.touched
@@ -88,15 +97,16 @@ class MarketDataWriter:
             self.drops += n
             return
         self._free -= n
-        ring = self._ring
+        claim = self._claim
+        commit = self._commit
         buf = self._buf
         last = n - 1
         i = 0
         for price, qty, trade_id, aggressor in trades:
-            offset = ring.try_claim()
+            offset = claim()
             end = flags | _END if i == last else flags
             pack_trade(buf, offset, _TRADE, end, *header, price, qty, trade_id, aggressor)
-            ring.commit()
+            commit(offset, now)
             i += 1
         if touched:
             bids = self._bids
@@ -104,12 +114,12 @@ class MarketDataWriter:
             update_id = first = processor.update_id - len(touched) + 1
             for side, price in touched:
                 level = bids.get(price) if side == _BID else asks.get(-price)  # engine.level_qty, inlined
-                offset = ring.try_claim()
+                offset = claim()
                 pack_delta(
                     buf, offset, _DELTA, flags | _END if i == last else flags, *header,
                     price, 0 if level is None else level.total, update_id, first, side, SET,
                 )  # fmt: skip
-                ring.commit()
+                commit(offset, now)
                 update_id += 1
                 i += 1
             touched.clear()
@@ -117,8 +127,9 @@ class MarketDataWriter:
             trades.clear()
         self.published += n
 
-    def try_snapshot(self, flags: int, header: Header) -> bool:
-        """If :attr:`dirty` and the ring has room: publish the whole book as a snapshot; True if it did."""
+    def try_snapshot(self, flags: int, header: Header, now: int) -> bool:
+        """If :attr:`dirty` and the ring has room: publish the whole book as a snapshot stamped ``now``;
+        True if it did."""
         engine = self._processor.engine
         n = 1 + len(engine.bids) + len(engine.asks)
         if not self.dirty or not self._room(n):
@@ -127,22 +138,23 @@ class MarketDataWriter:
         self._free -= n
         flags |= SNAPSHOT
         update_id = self._processor.update_id
-        ring = self._ring
+        claim = self._claim
+        commit = self._commit
         buf = self._buf
         bids, asks = engine.depth(max(len(engine.bids), len(engine.asks)))
-        offset = ring.try_claim()
+        offset = claim()
         end = flags | _END if n == 1 else flags
         pack_delta(buf, offset, _DELTA, end, *header, 0, 0, update_id, update_id, _BID, CLEAR)
-        ring.commit()
+        commit(offset, now)
         i = 1
         for side, levels in ((_BID, bids), (_ASK, asks)):
             for price, qty in levels:
-                offset = ring.try_claim()
+                offset = claim()
                 pack_delta(
                     buf, offset, _DELTA, flags | _END if i == n - 1 else flags, *header,
                     price, qty, update_id, update_id, side, SET,
                 )  # fmt: skip
-                ring.commit()
+                commit(offset, now)
                 i += 1
         self.published += n
         self.snapshots += 1

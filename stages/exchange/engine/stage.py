@@ -3,25 +3,31 @@
 Each duty cycle first publishes events still pending from a full event ring
 (and takes no command until they are all out), retries a pending market-data
 snapshot, then runs up to ``BATCH`` EX_COMMAND records in ring order. A
-command is consumed from the command ring only once it has run; if its events
-did not all fit, the cycle stops right after it, so accounting's own ring
-fills up and back-pressure travels upstream; nothing is lost.
+command is taken from the command ring only once it has run
+(:meth:`~hftpipe.runtime.InputPort.poll_until`); if its events did not all
+fit, the cycle stops right after it, so accounting's own ring fills up and
+back-pressure travels upstream; nothing is lost.
 
 The stage is a pure function of its command stream: the engine's clock is the
 command's ``ts_venue`` (``now_ns``), events and market data copy the command's
 header (instrument, seq, ts_venue, ts_origin, ts_hop) and REPLAY flag, and no
-clock or randomness touches the output. Replaying the journal therefore
-rebuilds the same books, ids and records. What each command yields is
-described in :mod:`stages.exchange.engine.processor` and
-:mod:`stages.exchange.engine.market_data`.
+clock or randomness touches what they say. Replaying the journal therefore
+rebuilds the same books, ids and records. The one clock in the output is the
+latency measurement: the ports record the accounting -> engine hop of every
+command and stamp the engine's own ``ts_hop`` slot in every record it
+publishes with the ``now`` at which its command was taken (a record held for
+room keeps it), so the next hop's histogram covers the engine's work. What
+each command yields is described in :mod:`stages.exchange.engine.processor`
+and :mod:`stages.exchange.engine.market_data`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from hftpipe.runtime import Agent, StageContext
+from hftpipe.runtime import Agent, InputPort, StageContext
 from hftpipe.schema.exchange import EX_RECORD_SIZE
 from hftpipe.schema.exchange_codec import (
     COMMAND_RTYPE,
@@ -35,7 +41,6 @@ from hftpipe.schema.exchange_codec import (
     unpack_command,
 )
 from hftpipe.substrate.counters import CounterKind
-from hftpipe.substrate.ring import Ring
 from stages.exchange.core.filters import SymbolFilters
 from stages.exchange.core.matching import MatchingEngine
 from stages.exchange.engine.event_writer import EventWriter
@@ -97,44 +102,34 @@ class EngineStage(Agent):
         params: EngineStage.Params = ctx.params
         self.symbol = symbol_settings(params)
         name = self.symbol.symbol
-        self._commands = self._input(ctx, command_ring(name))
+        commands = self._input(ctx, command_ring(name))
+        self._take = commands.poll_until
         self.processor = CommandProcessor(build_engine(self.symbol))
         self.engine = self.processor.engine
-        self.events = EventWriter(self._output(ctx, event_ring(name)))
-        self.market_data = MarketDataWriter(self._output(ctx, market_ring(name)), self.processor)
-        self._slot = self._commands.slot_size
+        self.events = EventWriter(ctx.output_port(event_ring(name)))
+        self.market_data = MarketDataWriter(ctx.output_port(market_ring(name)), self.processor)
         self._header: tuple[Any, ...] = (self.symbol.symbol_id, 0, 0, 0, 0, 0, 0, 0)
         self._flags = 0
-        """Header and flags of the last command: what a snapshot published between commands carries."""
-        self._received = ctx.counter(CounterKind.MESSAGES_IN)
-        self._sent = ctx.counter(CounterKind.MESSAGES_OUT)
-        self._backpressure = ctx.counter(CounterKind.BACKPRESSURE)
+        self._now = 0
+        """Header, flags and taking time of the last command: what a snapshot published between
+        commands carries (it is that command's output)."""
         self._drops = ctx.counter(CounterKind.DROPS)
         self._md_records = ctx.counters.add("md_records")
         self._md_snapshots = ctx.counters.add("md_snapshots")
         self._errors = ctx.counter(CounterKind.ERRORS)
         self._logged_too_big = False
-        self._base = (self._received.value, self._sent.value, self._drops.value, self._md_records.value,
-                      self._md_snapshots.value)  # fmt: skip
-        """Counter values a previous run of this stage left (counters survive a restart)."""
-        self._received_total = 0
+        self._base = (self._drops.value, self._md_records.value, self._md_snapshots.value)
+        """Counter values a previous run of this stage left (counters survive a restart); the ports
+        add to ``messages_in``/``messages_out``/``backpressure`` themselves."""
         self._unknown_reasons = 0
+        self._run = self._runner()
 
     @staticmethod
-    def _input(ctx: StageContext, name: str) -> Ring:
-        port = ctx.inputs.get(name)
-        if port is None:
-            raise ValueError(f"stage {ctx.name!r} needs an input ring named {name!r}, has {sorted(ctx.inputs)}")
+    def _input(ctx: StageContext, name: str) -> InputPort:
+        port = ctx.input_port(name)
         if port.ring.slot_size < EX_RECORD_SIZE:
             raise ValueError(f"ring {name}: EX_COMMAND records need slot_size >= {EX_RECORD_SIZE}")
-        return port.ring
-
-    @staticmethod
-    def _output(ctx: StageContext, name: str) -> Ring:
-        ring = ctx.outputs.get(name)
-        if ring is None:
-            raise ValueError(f"stage {ctx.name!r} needs an output ring named {name!r}, has {sorted(ctx.outputs)}")
-        return ring
+        return port
 
     def do_work(self) -> int:
         events = self.events
@@ -143,73 +138,65 @@ class EngineStage(Agent):
         if events.pending:
             work = events.flush()
             if events.pending:
-                self._backpressure.add()
                 self._publish_counters()
                 return work
-        if market_data.dirty and market_data.try_snapshot(self._flags, self._header):
+        if market_data.dirty and market_data.try_snapshot(self._flags, self._header, self._now):
             work += 1
-        rows = self._commands.peek_batch(BATCH)
-        n = len(rows)
-        if not n:
-            if work:
-                self._publish_counters()
-            return work
-        execute = self.processor.execute
-        publish = events.publish
-        queue = events.queue
-        ring = events.ring
-        try_claim = ring.try_claim
-        commit = ring.commit
-        buf = events.buffer
-        processor = self.processor
-        slot = self._slot
-        consumed = 0
-        single = 0  # one-event commands written here, not by events.publish
-        view = rows.data
-        flat = view.cast("B")
         try:
-            for i in range(n):
-                consumed = i + 1  # a command that raises is consumed too: it must not run twice
-                f = unpack_command(flat, i * slot)
-                if f[RTYPE] != COMMAND_RTYPE:
-                    self._errors.add()
-                    self.ctx.errors.record(f"{self.symbol.symbol}: record type {f[RTYPE]} on the command ring")
-                    continue
-                flags = f[FLAGS] & REPLAY
-                header = f[HEADER]
-                if market_data.dirty:  # the book as the last command left it, under that command's header
-                    market_data.try_snapshot(self._flags, self._header)
-                bodies = execute(f)
-                if len(bodies) == 1:  # most commands: events.publish inlined
-                    offset = try_claim()
-                    if offset >= 0:
-                        pack_event_into(buf, offset, EVENT_RTYPE, flags | END, *header, *bodies[0])
-                        commit()
-                        single += 1
-                    else:
-                        publish(flags, header, bodies)
-                else:
-                    publish(flags, header, bodies)
-                if processor.touched or processor.trades:
-                    market_data.publish(flags, header)
-                self._header = header
-                self._flags = flags
-                if queue:
-                    self._backpressure.add()
-                    break
-        finally:
-            events.published += single
-            flat.release()
-            view.release()
-            self._commands.advance(consumed)
-            self._received_total += consumed
+            taken = self._take(self._run, BATCH)
+        except BaseException:
             self._publish_counters()
-        return work + consumed
+            raise
+        if work or taken:
+            self._publish_counters()
+        return work + taken
+
+    def _runner(self) -> Callable[[memoryview, int, int], bool]:
+        """The command handler, its collaborators bound as closure cells (read per command, the cheapest way)."""
+        execute = self.processor.execute
+        processor = self.processor
+        events = self.events
+        queue = events.queue
+        market_data = self.market_data
+        try_claim = events.port.ring.try_claim
+        commit = events.port.commit
+        buf_out = events.buffer
+        publish = events.publish
+        publish_md = market_data.publish
+
+        def run(buf: memoryview, offset: int, now: int) -> bool:
+            """One command taken at ``now``: run it, publish what it caused; True to stop (events wait)."""
+            f = unpack_command(buf, offset)
+            if f[RTYPE] != COMMAND_RTYPE:
+                self._not_a_command(f[RTYPE])
+                return False
+            flags = f[FLAGS] & REPLAY
+            header = f[HEADER]
+            if market_data.dirty:  # the book as the last command left it, under that command's header
+                market_data.try_snapshot(self._flags, self._header, self._now)
+            bodies = execute(f)
+            if len(bodies) == 1 and events.free:  # most commands: events.publish inlined
+                events.free -= 1
+                out = try_claim()
+                pack_event_into(buf_out, out, EVENT_RTYPE, flags | END, *header, *bodies[0])
+                commit(out, now)
+            else:
+                publish(flags, header, bodies, now)
+            if processor.touched or processor.trades:
+                publish_md(flags, header, now)
+            self._header = header
+            self._flags = flags
+            self._now = now
+            return len(queue) > 0
+
+        return run
+
+    def _not_a_command(self, rtype: int) -> None:
+        self._errors.add()
+        self.ctx.errors.record(f"{self.symbol.symbol}: record type {rtype} on the command ring")
 
     def _publish_counters(self) -> None:
-        received, sent, drops, md_records, md_snapshots = self._base
-        self._received.set(received + self._received_total)
-        self._sent.set(sent + self.events.published)
+        drops, md_records, md_snapshots = self._base
         market_data = self.market_data
         self._drops.set(drops + market_data.drops)
         self._md_records.set(md_records + market_data.published)

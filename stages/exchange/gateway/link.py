@@ -6,6 +6,11 @@ records that carry that id, up to and including a DONE with END_OF_UPDATE;
 then the request's callback gets them all. A request whose answer does not
 come in time gets its timeout callback; its records are still consumed (and
 their user data pushed) when they come, and forgotten after ``forget_after``.
+
+Commands go out through gw-acct's output port, which stamps the gateway's hop
+with the time the command was made (the gateway is where a request enters
+the pipeline: that is also its ``ts_origin`` unless the API set one) and
+counts what it published and what a full ring refused.
 """
 
 from __future__ import annotations
@@ -15,10 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
+from hftpipe.runtime import OutputPort
 from hftpipe.schema.exchange import Command, Event
 from hftpipe.schema.exchange_codec import CommandRecord, EventRecord
 from hftpipe.schema.exchange_errors import SERVER_BUSY
-from hftpipe.substrate.ring import Ring
 from stages.exchange.gateway.formatter import OrderInfo
 from stages.exchange.gateway.user_data import UserData
 from stages.exchange.protocol.api_error import ApiError
@@ -51,14 +56,13 @@ class Pending:
 
 
 class AccountingLink:
-    def __init__(self, out: Ring, hop: int, user_data: UserData) -> None:
-        self._out = out
-        self._hop = hop
+    def __init__(self, out: OutputPort, user_data: UserData) -> None:
+        self._offer = out.offer
         self.user_data = user_data
         self._pending: dict[int, Pending] = {}
         self._next_id = time.time_ns()
-        self.sent = 0
         self.full = 0
+        """Requests refused because gw-acct was full (each also counted as back-pressure by the port)."""
         self.timeouts = 0
         self.unmatched = 0
 
@@ -79,11 +83,10 @@ class AccountingLink:
         """Publish ``command`` (its ``request_id`` is set here); ``ApiError`` -1008 if gw-acct is full."""
         request_id = self.next_request_id()
         now = time.monotonic_ns()
-        record = command._replace(request_id=request_id, ts_origin=command.ts_origin or now).stamped(self._hop, now)
-        if not self._out.offer(record.pack()):
+        record = command._replace(request_id=request_id, ts_origin=command.ts_origin or now)
+        if not self._offer(record.pack(), now):
             self.full += 1
             raise ApiError.of(SERVER_BUSY, status=503)
-        self.sent += 1
         self._pending[request_id] = Pending(command.command, on_done, on_timeout, now + int(timeout_s * 1e9))
         return request_id
 

@@ -11,6 +11,15 @@ Both listening sockets are bound in ``on_start``, before the stage reports
 READY, so a client that connects as soon as the pipeline is up waits in the
 backlog instead of being refused. Other paths than ``/ws-api/v3`` get HTTP 404;
 an IP over its connection limit gets 429.
+
+Counters: the ring ports count ``messages_in`` (acct-gw records),
+``messages_out`` (gw-acct commands) and ``backpressure`` (commands a full
+gw-acct refused: the request got -1008) and measure the acct-gw hop; the
+WebSocket side is ``ws_messages_in`` (client messages) and ``ws_messages_out``
+(frames written to clients), with ``requests``, ``error_responses``,
+``malformed``, ``rate_limited``, ``timeouts``, ``connections``,
+``connections_open``, ``connections_refused``, ``user_events``,
+``unmatched_answers`` and ``admin_requests``.
 """
 
 from __future__ import annotations
@@ -81,13 +90,11 @@ class GatewayStage(AsyncAgent):
         params: GatewayStage.Params = ctx.params
         self.params = params
         self.settings = settings = params.settings
-        self._in = ctx.inputs[ACCOUNTING_TO_GATEWAY].ring
-        out = ctx.outputs[GATEWAY_TO_ACCOUNTING]
         self.keys = KeyStore(settings)
         self.limiter = RateLimiter(settings.rate_limits)
         self.formatter = Formatter(settings)
         self.user_data = UserData(self.formatter)
-        self.link = AccountingLink(out, ctx.hop, self.user_data)
+        self.link = AccountingLink(ctx.output_port(GATEWAY_TO_ACCOUNTING), self.user_data)
         counters = ctx.counters
         self.api = GatewayApi(
             settings=settings,
@@ -106,15 +113,13 @@ class GatewayStage(AsyncAgent):
             request_timeout_s=params.request_timeout_s,
             report=ctx.errors.record,
         )
-        self.reader = RingReader(self._in, self._on_record, ctx.doorbell)
+        self.reader = RingReader(ctx.input_port(ACCOUNTING_TO_GATEWAY), self._on_record, ctx.doorbell)
         self.admin = AdminServer(settings, self.keys, self.link, self.formatter, params.admin_timeout_s)
-        self._messages_in = ctx.counter(CounterKind.MESSAGES_IN)
-        self._messages_out = ctx.counter(CounterKind.MESSAGES_OUT)
-        self._backpressure = ctx.counter(CounterKind.BACKPRESSURE)
+        self._ws_messages_in = counters.add("ws_messages_in")
+        self._ws_messages_out = counters.add("ws_messages_out")
         self._connections = counters.add("connections")
         self._connections_open = counters.add("connections_open")
         self._refused = counters.add("connections_refused")
-        self._events_in = counters.add("events_in")
         self._user_events = counters.add("user_events")
         self._unmatched = counters.add("unmatched_answers")
         self._admin_requests = counters.add("admin_requests")
@@ -209,7 +214,7 @@ class GatewayStage(AsyncAgent):
             return_rate_limits=return_rate_limits,
             max_queue=self.settings.max_client_queue,
             websocket=websocket,
-            messages_out=self._messages_out,
+            messages_out=self._ws_messages_out,
         )
         self._sessions.add(session)
         self._connections.add()
@@ -217,7 +222,7 @@ class GatewayStage(AsyncAgent):
         writer = asyncio.create_task(session.write(websocket))
         try:
             async for message in websocket:
-                self._messages_in.add()
+                self._ws_messages_in.add()
                 self.api.handle_message(session, message)
         except ConnectionClosed:
             pass
@@ -231,7 +236,6 @@ class GatewayStage(AsyncAgent):
 
     # -- the acct-gw side -----------------------------------------------------------------------
     def _on_record(self, record: EventRecord) -> None:
-        self._events_in.add()
         try:
             self.link.feed(record)
         except Exception as exc:  # a record we cannot handle must not stop the others
@@ -247,7 +251,6 @@ class GatewayStage(AsyncAgent):
             self._publish_counters()
 
     def _publish_counters(self) -> None:
-        self._backpressure.set(self.link.full)
         self._user_events.set(self.user_data.pushed)
         self._unmatched.set(self.link.unmatched)
         self._admin_requests.set(self.admin.requests)

@@ -59,7 +59,8 @@ Trade = tuple[int, int, int, int, int]
 """``(trade_id, price, qty, aggressor side, ts_venue ns)`` as the record carries them."""
 RecentTrade = tuple[int, int, int, int, bool]
 """``(trade_id, price, qty, time ms, buyer is maker)``."""
-EndHook = Callable[[tuple[Any, ...]], None]
+EndHook = Callable[[tuple[Any, ...], int], None]
+"""``on_end(fields, now)``: an END record, unpacked, and when it was taken from the ring."""
 
 
 class SymbolMarket:
@@ -78,7 +79,7 @@ class SymbolMarket:
         self.snapshots = 0
         self.unknown_records = 0
         self.on_end: EndHook | None = None
-        """Called with the unpacked END record (the stage measures latency with it)."""
+        """Called with each END record, unpacked, and its ``now`` (the stage measures end to end with it)."""
         self._deltas: list[Delta] = []
         self._trades: list[Trade] = []
         self._first = 0
@@ -99,8 +100,8 @@ class SymbolMarket:
         self.kline_streams = {interval: stream_name(name, f"kline_{interval}") for interval in KLINE_INTERVALS_MS}
 
     # -- records -----------------------------------------------------------------------
-    def on_record(self, buf: memoryview, offset: int) -> None:
-        """The md ring's handler: one 128-byte record at ``buf[offset:]``."""
+    def on_record(self, buf: memoryview, offset: int, now: int = 0) -> None:
+        """The md ring's handler: one 128-byte record at ``buf[offset:]``, taken at ``now`` (the port's)."""
         rtype = _RTYPE(buf, offset)[0]
         if rtype == _BOOK_DELTA:
             fields = _DELTA(buf, offset)
@@ -125,7 +126,7 @@ class SymbolMarket:
         if flags & _END:
             self._commit(not flags & _REPLAY)
             if self.on_end is not None:
-                self.on_end(fields)
+                self.on_end(fields, now)
 
     def _commit(self, live: bool) -> None:
         now = self.clock_ms()

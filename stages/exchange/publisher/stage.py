@@ -15,12 +15,19 @@ Three kinds of work share the stage's event loop:
 The stage reads nothing but md rings, which carry only BOOK_DELTA and TRADE
 records, so no account data can leak to a market-data client by construction.
 
-Counters: ``messages_in`` (records), ``messages_out`` (frames queued to
-clients), ``drops`` (clients closed as slow consumers), ``clients`` (connected
-now), ``connections``, ``rest_requests``, ``rest_errors``, ``book_snapshots``
-(engine snapshots applied: each one is a ``U`` gap on the diff streams),
-``unknown_records``, ``rate_closes`` (clients closed for sending too many messages)
-and ``stream_names`` (entries of the stream catalog: fixed at start, whatever clients send).
+Latency: the md rings' input ports record the engine -> publisher hop of
+every record (each carries the engine's stamp: the time it took the command
+that caused it) and count ``messages_in``; the stage records end to end,
+``now - ts_origin`` (the gateway's receipt of the request), on every record
+that ends an update, ``now`` being when the port took it.
+
+Counters: ``messages_in`` (records, by the ports), ``messages_out`` (frames
+queued to clients), ``drops`` (clients closed as slow consumers), ``clients``
+(connected now), ``connections``, ``rest_requests``, ``rest_errors``,
+``book_snapshots`` (engine snapshots applied: each one is a ``U`` gap on the
+diff streams), ``unknown_records``, ``rate_closes`` (clients closed for sending
+too many messages) and ``stream_names`` (entries of the stream catalog: fixed
+at start, whatever clients send).
 """
 
 from __future__ import annotations
@@ -32,13 +39,12 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from hftpipe.runtime import AsyncAgent, InputPort, StageContext
-from hftpipe.schema.records import TS_HOP_FIELD
 from hftpipe.substrate.async_idle import AsyncIdle
 from hftpipe.substrate.counters import CounterKind
 from stages.exchange.protocol.settings import ExchangeSettings, expect_settings
 from stages.exchange.protocol.topology import market_ring
 from stages.exchange.publisher.hub import StreamHub
-from stages.exchange.publisher.market import SymbolMarket
+from stages.exchange.publisher.market import EndHook, SymbolMarket
 from stages.exchange.publisher.server import MarketDataServer
 
 FAST_TICK_S: Final = 0.1
@@ -76,19 +82,16 @@ class PublisherStage(AsyncAgent):
         self.hub = StreamHub()
         self.markets: dict[str, SymbolMarket] = {}
         self._ports: list[tuple[InputPort, SymbolMarket]] = []
+        on_end = self._end_to_end_recorder()
         for symbol in self.settings.symbols:
-            ring = market_ring(symbol.symbol)
-            port = ctx.inputs.get(ring)
-            if port is None:
-                raise ValueError(f"publisher needs input ring {ring!r} (inputs: {', '.join(ctx.inputs) or 'none'})")
+            port = ctx.input_port(market_ring(symbol.symbol))
             market = SymbolMarket(symbol, self.hub, wall_clock_ms)
-            market.on_end = self._latency_recorder(port)
+            market.on_end = on_end
             self.markets[symbol.symbol] = market
             self._ports.append((port, market))
         self.server = MarketDataServer(self.settings, self.markets, self.hub, wall_clock_ms)
         self.listening = asyncio.Event()
         """Set once the port is bound (tests wait on it; :attr:`port` is valid then)."""
-        self._in = ctx.counter(CounterKind.MESSAGES_IN)
         self._out = ctx.counter(CounterKind.MESSAGES_OUT)
         self._drops = ctx.counter(CounterKind.DROPS)
         self._clients = ctx.counters.add("clients")
@@ -106,21 +109,14 @@ class PublisherStage(AsyncAgent):
     def port(self) -> int:
         return self.server.port
 
-    def _latency_recorder(self, port: InputPort) -> Any:
-        """Per END record: the engine -> publisher hop, and gateway receipt -> publish end to end."""
-        record_hop = port.hop_histogram.record
+    def _end_to_end_recorder(self) -> EndHook:
+        """Per END record: gateway receipt -> taken here, end to end (the ports measure the hop)."""
         record_end_to_end = self.ctx.end_to_end.record
-        stamp_field = TS_HOP_FIELD + port.producer_hop
-        now = time.monotonic_ns
 
-        def on_end(fields: tuple[Any, ...]) -> None:
-            at = now()
-            stamp = fields[stamp_field]
-            if stamp:
-                record_hop(at - stamp)
+        def on_end(fields: tuple[Any, ...], now: int) -> None:
             origin = fields[5]
             if origin:
-                record_end_to_end(at - origin)
+                record_end_to_end(now - origin)
 
         return on_end
 
@@ -131,9 +127,8 @@ class PublisherStage(AsyncAgent):
         batch = self.params.batch
         total = 0
         for port, market in self._ports:
-            total += port.ring.poll(market.on_record, batch)
+            total += port.poll(market.on_record, batch)
         if total:
-            self._in.add(total)
             self._out.set(self.hub.published)
         return total
 

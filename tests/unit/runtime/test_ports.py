@@ -157,3 +157,32 @@ def test_should_name_the_rings_a_stage_has_when_asked_for_one_it_lacks(line: Lin
         line.up.input_port("x")
     with pytest.raises(RuntimeError, match=re.escape("stage 'up' needs exactly one input ring, has 0")):
         line.up.input_port()
+
+
+def test_should_take_a_record_only_once_its_handler_is_done_and_stop_where_it_says(line: Line) -> None:
+    stamp = time.monotonic_ns()
+    _publish_upstream(line, range(6), stamp)
+    port = line.me.input_port()
+    seen: list[tuple[int, int]] = []
+
+    def stop_after_seq_1(buf: memoryview, offset: int, now: int) -> bool:
+        seq = int.from_bytes(buf[offset + 8 : offset + 16], "little")
+        seen.append((seq, now))
+        return seq == 1
+
+    assert port.poll_until(stop_after_seq_1, 10) == 2
+    assert port.ring.consumer_position == 2 and line.counters("me")["messages_in"] == 2  # the rest wait
+    assert port.poll_until(lambda buf, offset, now: False, 3) == 3
+    assert [seq for seq, _ in seen] == [0, 1]
+    waited = [now - (stamp - seq) for seq, now in seen]
+    hop = line.control.read_hop_histogram(0)
+    assert hop.count == 5 and hop.min_value <= min(waited) and hop.max_value >= max(waited)
+
+    def fail(buf: memoryview, offset: int, now: int) -> bool:
+        raise RuntimeError("handler failed")
+
+    with pytest.raises(RuntimeError, match="handler failed"):
+        port.poll_until(fail, 10)
+    assert port.ring.consumer_position == 6  # the failed record is taken: it is never handed over twice
+    assert line.counters("me")["messages_in"] == 6 and line.control.read_hop_histogram(0).count == 6
+    assert port.poll_until(fail, 10) == 0

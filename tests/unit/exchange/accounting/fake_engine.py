@@ -5,7 +5,8 @@ and writes the events the spec lists ("Engine -> accounting events"), header
 copied from the command, END_OF_UPDATE on the last, REPLAY copied. Like the
 real engine it never drops an event: a command's events wait locally until the
 event ring takes them, and no further command is read meanwhile. Maker events
-carry request_id 0 and no client id (accounting fills those in).
+carry request_id 0 and no client id (accounting fills those in). It reads and
+publishes through its ports, as a stage does, so every ring's hop is measured.
 
 Command ``quote_qty`` is at ``price_scale + qty_scale`` (protocol.py); the
 matching library takes it at ``price_scale``.
@@ -16,10 +17,10 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
+from hftpipe.runtime import InputPort, OutputPort
 from hftpipe.schema import exchange_codec as codec
 from hftpipe.schema.exchange import Command, Event, ExpireReason, OrderStatus, ReplaceMode, ReplaceOutcome
 from hftpipe.schema.exchange_errors import ErrorCode, reject_reason
-from hftpipe.substrate.ring import Ring
 from stages.exchange.core.matching import Ack, Canceled, Expired, Filled, PartiallyFilled, Rejected, Trade
 from stages.exchange.core.matching import Event as MatchEvent
 from stages.exchange.engine.stage import build_engine
@@ -40,12 +41,14 @@ class _Info:
 
 
 class FakeEngine:
-    def __init__(self, symbol: SymbolSettings, commands: Ring, events: Ring) -> None:
+    def __init__(self, symbol: SymbolSettings, commands: InputPort, events: OutputPort) -> None:
         self.symbol = symbol
         self.engine = build_engine(symbol, history=None)
-        self.commands = commands
-        self.events = events
-        self.queue: deque[bytes] = deque()
+        self.commands = commands.ring
+        self._poll = commands.poll
+        self._offer = events.offer
+        self.queue: deque[tuple[bytes, int]] = deque()
+        """Packed events waiting for room, with the ``now`` their command was taken at."""
         self.info: dict[int, _Info] = {}
         self.update_id = 0
         self.quote_divisor = 10**symbol.qty_scale
@@ -55,20 +58,20 @@ class FakeEngine:
 
     def step(self) -> int:
         work = self._flush()
-        while not self.queue and self.commands.poll(self._on_command, 1):
+        while not self.queue and self._poll(self._on_command, 1):
             work += 1
             work += self._flush()
         return work
 
     def _flush(self) -> int:
         n = 0
-        while self.queue and self.events.offer(self.queue[0]):
+        while self.queue and self._offer(*self.queue[0]):
             self.queue.popleft()
             n += 1
         return n
 
     # ------------------------------------------------------------------ commands
-    def _on_command(self, buf: memoryview, offset: int) -> None:
+    def _on_command(self, buf: memoryview, offset: int, now: int) -> None:
         f = list(codec.unpack_command(buf, offset))
         self.seen.append(f)
         out: list[list[Any]] = []
@@ -101,7 +104,7 @@ class FakeEngine:
             out.append(rec)
         out[-1][codec.FLAGS] |= codec.END
         for rec in out:
-            self.queue.append(codec.pack_event(*rec))
+            self.queue.append((codec.pack_event(*rec), now))
 
     def _new_order(self, f: list[Any], client: int) -> list[MatchEvent]:
         quote = f[codec.C_QUOTE_QTY] // self.quote_divisor

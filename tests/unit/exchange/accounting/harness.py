@@ -6,6 +6,7 @@ and reads what accounting answers on acct-gw.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -127,10 +128,11 @@ class Harness:
         for symbol in self.settings.symbols:
             ctx = self._open(f"engine_{symbol.symbol}")
             self.engines[symbol.symbol_id] = FakeEngine(
-                symbol, ctx.inputs[command_ring(symbol.symbol)].ring, ctx.outputs[event_ring(symbol.symbol)]
+                symbol, ctx.input_port(command_ring(symbol.symbol)), ctx.output_port(event_ring(symbol.symbol))
             )
-        self.to_acct: Ring = gw.outputs[GATEWAY_TO_ACCOUNTING]
-        self.from_acct: Ring = gw.inputs[ACCOUNTING_TO_GATEWAY].ring
+        self._to_acct = gw.output_port(GATEWAY_TO_ACCOUNTING)
+        self.to_acct: Ring = self._to_acct.ring
+        self.from_acct: Ring = gw.input_port(ACCOUNTING_TO_GATEWAY).ring
         self.received: list[dict[str, Any]] = []
         self._buffer = np.zeros(256, dtype=np.dtype((np.void, EX_RECORD_SIZE)))
         self._next_request = 1
@@ -190,7 +192,7 @@ class Harness:
         for key, value in values.items():
             ids = ("client_order_id", "orig_client_order_id", "cancel_client_order_id")
             fields[getattr(codec, "C_" + key.upper())] = encode_id(value) if key in ids else int(value)
-        assert self.to_acct.offer(codec.pack_command(*fields)), "gw-acct is full"
+        assert self._to_acct.offer(codec.pack_command(*fields), time.monotonic_ns()), "gw-acct is full"
         return request_id
 
     def request(self, command: Command, symbol: int = 0, **values: Any) -> list[dict[str, Any]]:

@@ -4,12 +4,14 @@ A three-stage pipeline (accounting and publisher are placeholders whose ring
 ends the test drives) is created under a unique name; the engine stage runs
 under an :class:`~hftpipe.runtime.agent.AgentInvoker`. Commands are built by field
 name; events and market-data records come back as plain dicts (and as raw
-bytes, for the determinism checks).
+bytes, for the determinism checks: there the engine's own hop stamp, the one
+clock in its output, is zeroed).
 """
 
 from __future__ import annotations
 
 import itertools
+import time
 from typing import Any, Final
 
 import numpy as np
@@ -21,7 +23,7 @@ from hftpipe.schema import SPECS
 from hftpipe.schema.exchange import EX_EVENT_DTYPE, EX_RECORD_SIZE, Command
 from hftpipe.schema.exchange_codec import encode_id
 from hftpipe.schema.marketdata import BOOK_DELTA_DTYPE, TRADE_DTYPE, BookAction
-from hftpipe.schema.records import RECORD_SIZE, RecordFlag, RecordType
+from hftpipe.schema.records import RECORD_SIZE, TS_HOP_OFFSET, RecordFlag, RecordType
 from hftpipe.substrate.counters import CounterKind
 from hftpipe.substrate.ring import Ring
 from stages.exchange.engine.stage import EngineStage
@@ -121,8 +123,13 @@ class EngineHarness:
         self.cmd: Ring = accounting.outputs[command_ring(SYMBOL)]
         self.evt: Ring = accounting.inputs[event_ring(SYMBOL)].ring
         self.md: Ring = publisher.inputs[market_ring(SYMBOL)].ring
+        self.hop = self.ctx.hop
+        """The engine's index into ``ts_hop`` (0: the exchange stages sit in a cycle)."""
+        self._stamp = slice(TS_HOP_OFFSET + 8 * self.hop, TS_HOP_OFFSET + 8 * self.hop + 8)
         self._seq = itertools.count(1)
         self._request = itertools.count(1)
+        self.ran = (0, 0)
+        """When the last :meth:`run` started and ended (monotonic ns)."""
         self.event_bytes: list[bytes] = []
         self.md_bytes: list[bytes] = []
 
@@ -159,8 +166,10 @@ class EngineHarness:
     def run(self) -> int:
         """Duty cycles until the stage does no more work; returns the work done."""
         total = 0
+        started = time.monotonic_ns()
         while work := self.invoker.invoke():
             total += work
+        self.ran = (started, time.monotonic_ns())
         assert self.invoker.errors.consecutive == 0, self.ctx.errors
         return total
 
@@ -172,30 +181,40 @@ class EngineHarness:
 
     # ------------------------------------------------------------------ outputs
 
-    def drain_events(self, limit: int = 1 << 30) -> list[bytes]:
+    def stamped(self, sent_hops: list[int], record_hops: list[int]) -> list[int]:
+        """``sent_hops`` with the engine's own stamp from ``record_hops`` in its slot, checked to be a
+        time during the last :meth:`run` (when the engine took the command)."""
+        stamp = record_hops[self.hop]
+        assert self.ran[0] <= stamp <= self.ran[1], (stamp, self.ran)
+        return [stamp if i == self.hop else hop for i, hop in enumerate(sent_hops)]
+
+    def _drain(self, ring: Ring, size: int, limit: int) -> tuple[list[bytes], list[bytes]]:
+        """Up to ``limit`` records as published, and the same with the engine's own stamp zeroed."""
         got: list[bytes] = []
 
         def take(buf: memoryview, offset: int) -> None:
-            got.append(bytes(buf[offset : offset + EX_RECORD_SIZE]))
+            got.append(bytes(buf[offset : offset + size]))
 
-        while len(got) < limit and self.evt.poll(take, limit - len(got)):
+        while len(got) < limit and ring.poll(take, limit - len(got)):
             pass
-        self.event_bytes.extend(got)
-        return got
+        masked = []
+        for raw in got:
+            record = bytearray(raw)
+            record[self._stamp] = bytes(8)
+            masked.append(bytes(record))
+        (self.event_bytes if ring is self.evt else self.md_bytes).extend(masked)
+        return got, masked
+
+    def drain_events(self, limit: int = 1 << 30) -> list[bytes]:
+        """Event records with the engine's stamp zeroed: the same bytes for the same commands."""
+        return self._drain(self.evt, EX_RECORD_SIZE, limit)[1]
 
     def events(self) -> list[dict[str, Any]]:
-        return [as_dict(raw, EX_EVENT_DTYPE) for raw in self.drain_events()]
+        return [as_dict(raw, EX_EVENT_DTYPE) for raw in self._drain(self.evt, EX_RECORD_SIZE, 1 << 30)[0]]
 
     def drain_md(self) -> list[bytes]:
-        got: list[bytes] = []
-
-        def take(buf: memoryview, offset: int) -> None:
-            got.append(bytes(buf[offset : offset + RECORD_SIZE]))
-
-        while self.md.poll(take, 1 << 20):
-            pass
-        self.md_bytes.extend(got)
-        return got
+        """Market-data records as published (also kept in ``md_bytes``, their engine stamp zeroed)."""
+        return self._drain(self.md, RECORD_SIZE, 1 << 30)[0]
 
     def market_data(self) -> list[dict[str, Any]]:
         out = []

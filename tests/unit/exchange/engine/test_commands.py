@@ -80,7 +80,8 @@ def test_should_accept_a_resting_limit_with_one_new_event_carrying_the_commands_
     [e] = h.events()
     header = (e["rtype"], e["flags"], e["instrument"], e["seq"], e["ts_venue"], e["ts_origin"], e["ts_hop"])
     assert header == (
-        RecordType.EX_EVENT, REPLAY | END, INSTRUMENT, sent["seq"], sent["ts_venue"], sent["ts_origin"], sent["ts_hop"]
+        RecordType.EX_EVENT, REPLAY | END, INSTRUMENT, sent["seq"], sent["ts_venue"], sent["ts_origin"],
+        h.stamped(sent["ts_hop"], e["ts_hop"]),  # the command's, but for the engine's own stamp
     )
     assert body(e) == event_body(
         request_id=sent["request_id"], account=7, event=NEW, side=BID, order_type=LIMIT, tif=GTC, status=S_NEW,

@@ -62,7 +62,7 @@ def test_should_publish_a_commands_trades_then_its_level_deltas_with_the_next_up
     ]  # fmt: skip
     assert all(
         (r["seq"], r["ts_venue"], r["ts_origin"], r["ts_hop"]) == (sent["seq"], sent["ts_venue"], sent["ts_origin"],
-                                                                    sent["ts_hop"])
+                                                                    h.stamped(sent["ts_hop"], r["ts_hop"]))
         for r in records
     )  # fmt: skip
 

@@ -36,6 +36,6 @@ def test_should_refuse_an_unknown_symbol_when_the_config_is_parsed() -> None:
 
 def test_should_find_its_rings_by_their_topology_names(make_harness: MakeHarness, pipeline_name: str) -> None:
     h = make_harness()
-    assert h.stage.events.ring.name.endswith(".evt-BTCUSDT")
+    assert h.stage.events.port.ring.name.endswith(".evt-BTCUSDT")
     config = pipeline_config(f"{pipeline_name}-x", 64, 64, 64)
     assert [r.name for r in config.rings] == ["cmd-BTCUSDT", "evt-BTCUSDT", "md-BTCUSDT"]

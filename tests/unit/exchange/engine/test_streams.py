@@ -53,7 +53,8 @@ def test_should_publish_every_event_in_order_through_a_tiny_event_ring(make_harn
         tiny.drain_events(limit=3)
     assert tiny.event_bytes == expected
     assert tiny.counter(CounterKind.BACKPRESSURE) > 0
-    assert tiny.counter(CounterKind.MESSAGES_OUT) == len(expected)
+    assert tiny.counter(CounterKind.MESSAGES_OUT) == len(expected) + tiny.md.size()  # both rings' ports count
+    assert tiny.md.size() == tiny.counter("md_records") > 0
     assert tiny.counter(CounterKind.MESSAGES_IN) == len(sweep)
     assert tiny.evt.full_count > 0
     assert sum(1 for raw in expected if as_dict(raw, EX_EVENT_DTYPE)["flags"] & END) == len(sweep)
@@ -129,3 +130,22 @@ def test_should_skip_a_record_that_is_not_a_command_and_count_it(make_harness: M
     assert [e["event"] for e in events] == [Event.DONE]
     assert h.counter(CounterKind.ERRORS) == 1 and h.counter(CounterKind.MESSAGES_IN) == 2
     assert int(RecordFlag.END_OF_UPDATE) == END
+
+
+def test_should_measure_every_command_and_stamp_what_it_caused_with_when_it_was_taken(
+    make_harness: MakeHarness,
+) -> None:
+    h = make_harness()
+    flow = random_commands(300, seed=5)
+    published = 0
+    for cmd, fields in flow:
+        sent = h.send(cmd, **fields)
+        h.run()
+        records = [*h.events(), *h.market_data()]
+        stamps = {tuple(h.stamped(sent["ts_hop"], r["ts_hop"])) for r in records}
+        assert len(stamps) == 1, stamps  # the whole output of one command: that command's now
+        published += len(records)
+    control = h.owned.control
+    assert control.read_hop_histogram(0).count == len(flow)  # the accounting -> engine ring (cmd), first
+    assert h.counter(CounterKind.MESSAGES_IN) == len(flow)
+    assert h.counter(CounterKind.MESSAGES_OUT) == published > len(flow)

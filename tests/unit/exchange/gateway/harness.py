@@ -128,21 +128,21 @@ class GatewayHarness:
             ready.set()
 
     def _run_accounting(self) -> None:
-        inbound = self.accounting_ctx.inputs[GATEWAY_TO_ACCOUNTING].ring
-        outbound = self.accounting_ctx.outputs[ACCOUNTING_TO_GATEWAY]
-        received: list[CommandRecord] = []
+        inbound = self.accounting_ctx.input_port(GATEWAY_TO_ACCOUNTING)
+        outbound = self.accounting_ctx.output_port(ACCOUNTING_TO_GATEWAY)
+        received: list[tuple[CommandRecord, int]] = []
 
-        def take(buffer: memoryview, offset: int) -> None:
-            received.append(CommandRecord.unpack_from(buffer, offset))
+        def take(buffer: memoryview, offset: int, now: int) -> None:
+            received.append((CommandRecord.unpack_from(buffer, offset), now))
 
         while not self._stop.is_set():
             if not self.answering.is_set() or not inbound.poll(take, 64):
                 time.sleep(0.0005)
                 continue
-            for command in received:
+            for command, now in received:
                 self.commands.append(command)
                 for event in self.responder(command):
-                    while not outbound.offer(event.pack()):
+                    while not outbound.offer(event.pack(), now):
                         time.sleep(0.0005)
             received.clear()
 

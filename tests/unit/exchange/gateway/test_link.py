@@ -23,16 +23,19 @@ END = 1
 
 
 class Outbox:
-    """A stand-in for the gw-acct ring: keeps what was offered, or refuses when ``full``."""
+    """A stand-in for gw-acct's output port: keeps what was offered and the stamp it would carry,
+    or refuses when ``full``."""
 
     def __init__(self) -> None:
         self.records: list[CommandRecord] = []
+        self.stamps: list[int] = []
         self.full = False
 
-    def offer(self, data: bytes) -> bool:
+    def offer(self, data: bytes, now: int) -> bool:
         if self.full:
             return False
         self.records.append(CommandRecord.unpack_from(data))
+        self.stamps.append(now)
         return True
 
 
@@ -41,7 +44,7 @@ def parts(tmp_path: Path) -> tuple[AccountingLink, UserData, Outbox]:
     settings = ExchangeSettings.from_raw(exchange_table(tmp_path))
     user_data = UserData(Formatter(settings))
     outbox = Outbox()
-    link = AccountingLink(outbox, hop=1, user_data=user_data)  # type: ignore[arg-type]  # the link only offers
+    link = AccountingLink(outbox, user_data=user_data)  # type: ignore[arg-type]  # the link only offers
     return link, user_data, outbox
 
 
@@ -73,7 +76,7 @@ def test_should_collect_an_answer_until_its_done_and_route_user_data_by_account(
     answers: list[list[Item]] = []
     request_id = link.send(CommandRecord(command=int(Command.NEW_ORDER), account=1), answers.append, lambda: None, 5)
     command = outbox.records[-1]
-    assert command.request_id == request_id and command.ts_origin > 0 and command.ts_hop1 > 0
+    assert command.request_id == request_id and command.ts_origin == outbox.stamps[-1] > 0  # made, stamped now
     open_status = int(OrderStatus.PARTIALLY_FILLED)
     for record in (
         ev(Event.NEW, request_id, 1, order_id=9, price=5, qty=3, client_order_id=encode_id("t")),
@@ -113,7 +116,7 @@ def test_should_time_out_then_forget_late_answers(parts: tuple[AccountingLink, U
     timeouts: list[int] = []
     answers: list[list[Item]] = []
     request_id = link.send(CommandRecord(command=int(Command.CANCEL)), answers.append, lambda: timeouts.append(1), 1)
-    now = outbox.records[-1].ts_hop1
+    now = outbox.stamps[-1]
     link.sweep(now + 500_000_000)
     assert not timeouts
     link.sweep(now + 1_000_000_000)

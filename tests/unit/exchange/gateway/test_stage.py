@@ -273,6 +273,24 @@ def test_should_send_the_commands_the_spec_describes(gateway: GatewayHarness, cl
     assert market.request_id > place.request_id
 
 
+def test_should_count_ring_records_and_websocket_messages_apart_and_measure_both_hops(
+    gateway: GatewayHarness, client: Client
+) -> None:
+    client.logon()
+    client.session("order.place", limit("SELL", "61000", "0.001"))
+    client.session("order.place", limit("BUY", "59000", "0.001"))
+    control = gateway.owned.control
+    counters = control.read_counters(control.stage_index("gateway"))
+    answered = control.read_counters(control.stage_index("accounting"))["messages_out"]
+    [command] = [c for c in gateway.commands[-2:] if c.side == OrderSide.BUY]
+    assert command.ts_hop0 >= command.ts_origin > 0  # stamped by gw-acct's port when the gateway sent it
+    assert (counters["messages_out"], counters["backpressure"]) == (len(gateway.commands), 0)
+    assert counters["messages_in"] == answered > len(gateway.commands)  # every acct-gw record
+    assert counters["ws_messages_in"] == 3  # the client's messages
+    assert control.read_hop_histogram(0).count == len(gateway.commands)  # gw-acct, measured by accounting
+    assert control.read_hop_histogram(1).count == answered  # acct-gw, measured by the gateway's reader
+
+
 # ------------------------------------------------------------------------------ limits and failures
 
 

@@ -32,6 +32,7 @@ from hftpipe.schema.marketdata import BookAction, BookSide
 from hftpipe.schema.records import RECORD_SIZE, RecordFlag, RecordType
 from hftpipe.schema.trading import OrderSide, OrderType, TimeInForce
 from hftpipe.substrate.control import ControlFile, RingEntry
+from hftpipe.substrate.counters import CounterKind
 from hftpipe.substrate.ring import Ring
 from stages.exchange.core.matching import MatchingEngine, Trade
 from stages.exchange.engine.stage import build_engine
@@ -223,7 +224,9 @@ def publisher(pipeline_name: str, table: dict[str, Any], capacity: int = 1 << 16
         stack.callback(ctx.close)
         producers = {}
         for i, (entry, ring) in enumerate(zip(entries, owned, strict=True)):
-            ctx.inputs[entry.name] = InputPort(Ring.attach(ring.name), control.hop_histogram(i), 0)
+            ctx.inputs[entry.name] = InputPort(
+                Ring.attach(ring.name), control.hop_histogram(i), 0, ctx.counter(CounterKind.MESSAGES_IN)
+            )
             producer = Ring.attach(ring.name)
             stack.callback(producer.close)
             producers[names[i]] = producer

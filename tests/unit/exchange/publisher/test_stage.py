@@ -10,6 +10,7 @@ import asyncio
 import itertools
 import random
 import socket
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from hftpipe.schema.records import TS_HOP_OFFSET, TS_ORIGIN_OFFSET
 from hftpipe.substrate.counters import CounterKind
 from stages.exchange.publisher.decimals import fixed_text
 from stages.exchange.publisher.session import SLOW_CONSUMER_CODE, SLOW_CONSUMER_REASON
@@ -98,6 +100,33 @@ def run(h: Harness, scenario: Any) -> None:
 @pytest.fixture
 def table(tmp_path: Path) -> dict[str, Any]:
     return exchange_table(tmp_path)
+
+
+def test_should_measure_every_records_hop_and_each_updates_end_to_end(
+    pipeline_name: str, table: dict[str, Any]
+) -> None:
+    with publisher(pipeline_name, table) as h:
+        feed = h.feeds["BTCUSDT"]
+        updates = [feed.order(SELL, feed.symbol.initial_price + 100 * i, 1000) for i in range(1, 4)]
+        updates.append(feed.order(BUY, feed.symbol.initial_price + 300, 3000))  # three trades, three levels gone
+        origin = time.monotonic_ns()
+        records = []
+        for update in updates:  # as the engine publishes them: a gateway receipt and the engine's stamp
+            for raw in update:
+                record = bytearray(raw)
+                record[TS_ORIGIN_OFFSET : TS_ORIGIN_OFFSET + 8] = origin.to_bytes(8, "little")
+                record[TS_HOP_OFFSET : TS_HOP_OFFSET + 8] = (origin + 1000).to_bytes(8, "little")
+                records.append(bytes(record))
+        h.publish("BTCUSDT", records)
+        assert h.stage.drain() == len(records)
+        taken = time.monotonic_ns()
+        control = h.ctx.control
+        hop, end_to_end = control.read_hop_histogram(0), control.read_end_to_end_histogram(h.ctx.index)
+        assert hop.count == len(records) > len(updates)  # every record, not only the END ones
+        assert hop.min_value >= 0 and hop.max_value <= taken - origin - 1000
+        assert end_to_end.count == len(updates)
+        assert 1000 < end_to_end.min_value <= end_to_end.max_value <= taken - origin
+        assert h.ctx.counter(CounterKind.MESSAGES_IN).value == len(records)
 
 
 def test_a_client_syncs_the_diff_stream_with_the_rest_snapshot(pipeline_name: str, table: dict[str, Any]) -> None:
