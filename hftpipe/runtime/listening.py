@@ -36,12 +36,20 @@ def bind_tcp_listener(host: str, port: int, key: str) -> socket.socket:
         sock.setblocking(False)
     except OSError as exc:
         sock.close()
-        if exc.errno == errno.EADDRINUSE:
-            raise ConfigError(key, f"{host}:{port} is in use{port_owner(port)}") from exc
-        if exc.errno in (errno.EADDRNOTAVAIL, errno.EACCES):
-            raise ConfigError(key, f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+        refusal = listen_refusal(exc, host, port, key)
+        if refusal is not None:
+            raise refusal from exc
         raise
     return sock
+
+
+def listen_refusal(exc: OSError, host: str, port: int, key: str) -> ConfigError | None:
+    """The config error a failed bind of ``host:port`` means (for servers a library binds), or ``None``."""
+    if exc.errno == errno.EADDRINUSE:
+        return ConfigError(key, f"{host}:{port} is in use{port_owner(port)}")
+    if exc.errno in (errno.EADDRNOTAVAIL, errno.EACCES):
+        return ConfigError(key, f"cannot listen on {host}:{port}: {exc.strerror}")
+    return None
 
 
 def port_owner(port: int) -> str:

@@ -39,6 +39,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from hftpipe.runtime import AsyncAgent, StageContext
+from hftpipe.runtime.listening import bind_tcp_listener
 from hftpipe.schema.exchange_codec import EventRecord
 from hftpipe.substrate.counters import CounterKind
 from stages.exchange.gateway.admin import AdminServer, bind_admin_socket
@@ -133,8 +134,7 @@ class GatewayStage(AsyncAgent):
     def on_start(self) -> None:
         self.settings.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.keys.load()
-        self._api_socket = socket.create_server((self.settings.host, self.settings.api_port), backlog=512)
-        self._api_socket.setblocking(False)
+        self._api_socket = bind_tcp_listener(self.settings.host, self.settings.api_port, "exchange.api_port")
         self.api_port = self._api_socket.getsockname()[1]
         self._admin_socket = bind_admin_socket(self.settings.admin_socket)
         logger.info(

@@ -29,10 +29,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 from urllib.parse import parse_qsl, urlsplit
 
 import orjson
@@ -144,11 +145,15 @@ class MarketDataServer:
         self.port = 0
 
     # -- lifecycle -------------------------------------------------------------------
-    async def start(self) -> None:
+    async def start(self, listener: socket.socket | None = None) -> None:
+        """Serve on ``listener`` (bound while the stage started) or, without one, bind the configured port."""
+        settings = self.settings
+        where: dict[str, Any] = {"host": settings.host, "port": settings.market_port}
+        if listener is not None:
+            where = {"sock": listener}
         self._server = await serve(
             self._serve,
-            self.settings.host,
-            self.settings.market_port,
+            **where,
             process_request=self._process_request,
             compression=None,
             ping_interval=PING_INTERVAL_S,

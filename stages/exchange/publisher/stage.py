@@ -34,11 +34,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import time
 from dataclasses import dataclass
 from typing import Any, Final
 
 from hftpipe.runtime import AsyncAgent, InputPort, StageContext
+from hftpipe.runtime.listening import bind_tcp_listener
 from hftpipe.substrate.async_idle import AsyncIdle
 from hftpipe.substrate.counters import CounterKind
 from stages.exchange.protocol.settings import ExchangeSettings, expect_settings
@@ -90,6 +92,8 @@ class PublisherStage(AsyncAgent):
             self.markets[symbol.symbol] = market
             self._ports.append((port, market))
         self.server = MarketDataServer(self.settings, self.markets, self.hub, wall_clock_ms)
+        self._listener: socket.socket | None = None
+        """The market port, bound in :meth:`on_start` (a stage driven without it binds in ``run``)."""
         self.listening = asyncio.Event()
         """Set once the port is bound (tests wait on it; :attr:`port` is valid then)."""
         self._out = ctx.counter(CounterKind.MESSAGES_OUT)
@@ -175,8 +179,12 @@ class PublisherStage(AsyncAgent):
             self.drain()
             self.tick()
 
+    def on_start(self) -> None:
+        """Bind the market port before READY: a port in use fails the start (exit 78), not the run."""
+        self._listener = bind_tcp_listener(self.settings.host, self.settings.market_port, "exchange.market_port")
+
     async def run(self, stopping: asyncio.Event) -> None:
-        await self.server.start()
+        await self.server.start(self._listener)
         self.listening.set()
         tasks = [asyncio.create_task(self._drain_forever()), asyncio.create_task(self._tick_forever())]
         stop = asyncio.create_task(stopping.wait())

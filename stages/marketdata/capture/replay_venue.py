@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hftpipe.runtime import AsyncAgent, StageContext
+from hftpipe.runtime.listening import listen_refusal
 from hftpipe.runtime.validation import ConfigError, positive, tcp_port
 from hftpipe.substrate.counters import CounterKind
 from stages.marketdata.capture.replay_server import ReplayServer, ReplayServerThread
@@ -62,8 +63,16 @@ class ReplayVenueStage(AsyncAgent):
         self._thread: ReplayServerThread
 
     def on_start(self) -> None:
-        """Listen before reporting READY, so the feed's first connection finds the venue up."""
-        self._thread = self.server.start_in_thread()
+        """Listen before reporting READY, so the feed's first connection finds the venue up
+        and a port in use fails the start (exit 78 naming the key), not the run."""
+        try:
+            self._thread = self.server.start_in_thread()
+        except OSError as exc:
+            params = self.ctx.params
+            refusal = listen_refusal(exc, params.host, params.port, f"stages.{self.ctx.name}.params.port")
+            if refusal is None:
+                raise
+            raise refusal from exc
 
     async def run(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
