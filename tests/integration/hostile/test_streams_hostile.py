@@ -23,7 +23,6 @@ from hftpipe.substrate.control import ControlFile
 from stages.exchange.publisher.message_rate import TOO_MANY_MESSAGES_CODE, too_many_messages_reason
 from stages.exchange.publisher.session import SLOW_CONSUMER_CODE, SLOW_CONSUMER_REASON
 from stages.exchange.publisher.streams import STREAMS_PER_SYMBOL, StreamCatalog
-from tests.integration.exchange.conftest import start_exchange  # noqa: F401 - the fixture
 from tests.integration.exchange.harness import RunningExchange
 from tests.integration.exchange.trading import settings_of
 from tests.unit.exchange.publisher.support import aget, refused, until
@@ -58,7 +57,7 @@ class Publisher:
 
 
 @pytest.fixture
-def publisher(start_exchange: Callable[..., RunningExchange], pipeline_name: str) -> Iterator[Publisher]:  # noqa: F811
+def publisher(start_exchange: Callable[..., RunningExchange], pipeline_name: str) -> Iterator[Publisher]:
     seen = Publisher(start_exchange(flow=True), pipeline_name)  # market data flows: a slow reader falls behind
     yield seen
     seen.control.close()
