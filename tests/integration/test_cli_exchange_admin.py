@@ -121,7 +121,7 @@ def test_should_exit_78_naming_the_key_for_a_bad_config(
     config.write_text(config.read_text().replace("orders_per_second = 50", "orders_per_second = 0", 1))
     result = _cli(hftpipe_cmd, *command, "-c", str(config))
     assert result.returncode == 78
-    assert result.stderr.strip() == "hftpipe: config error: exchange.flow.orders_per_second: must be > 0"
+    assert result.stderr.strip() == "hftpipe: config error: exchange.flow.orders_per_second: must be > 0, got 0"
 
 
 def test_should_exit_78_for_a_config_without_an_exchange_table(hftpipe_cmd: list[str], tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -14,6 +15,7 @@ def test_should_exit_78_naming_the_new_path_for_a_config_with_a_moved_stage_clas
     old = tmp_path / "old.toml"
     new_path = "stages.marketdata.book.stage:BookStage"
     old.write_text(DEFAULT_CONFIG.read_text().replace(new_path, "stages.book.stage:BookStage"))
+    shutil.copytree(DEFAULT_CONFIG.parent / "captures", tmp_path / "captures")  # paths follow the config file
     result = subprocess.run(
         [*hftpipe_cmd, "run", "-c", str(old), "--duration", "1"], capture_output=True, text=True, check=False
     )
