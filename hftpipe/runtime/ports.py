@@ -30,6 +30,11 @@ records ``now - ts_origin`` end to end. The ports own the first two:
   slot as its only hop field (the others pack as zeros), so the stamp goes in
   with the pack. Such a source publishes with ``ring.try_claim``/``ring.commit``
   and counts into the port's ``sent`` and ``backpressure`` itself.
+* ``OutputPort.stamp_item(ts_hop_item)`` and ``count_sent(n)``, for a stage
+  that copies the upstream stamps (a packer would zero them) and cannot afford
+  a store per record either (the engine): it puts ``now`` at ``stamp_item`` of
+  the header tuple it packs every record of a command with, publishes with
+  ``ring.commit`` and counts the command's records with one ``count_sent``.
 
 Every other header field is the stage's: it copies ``ts_origin`` and the
 upstream ``ts_hop`` values from the record it derives from (a source writes
@@ -205,6 +210,22 @@ class OutputPort:
         with ``ring.commit`` (no store after the pack), counting into :attr:`sent` itself.
         """
         return struct.Struct(one_hop_format(spec.dtype, self.hop))
+
+    def stamp_item(self, ts_hop_item: int) -> int:
+        """Where this port's stamp goes in a record tuple whose ``ts_hop[0]`` is item ``ts_hop_item``.
+
+        For a stage packing whole records with the upstream stamps copied: it writes ``now`` there
+        before the pack, so publishing is a plain ``ring.commit`` (then :meth:`count_sent`).
+        """
+        return ts_hop_item + self.hop
+
+    def count_sent(self, n: int) -> None:
+        """Count ``n`` records published past :meth:`commit`/:meth:`offer` into :attr:`sent`, one store.
+
+        A stage that packs its stamp (:meth:`packer`, :meth:`stamp_item`) counts each command's or
+        batch's records with one call instead of one store per record.
+        """
+        self._sent_words[self._sent_index] += n
 
     def room(self, needed: int = 1) -> int:
         """Free slots now (re-reads the consumer's position); one backpressure is counted if under ``needed``."""

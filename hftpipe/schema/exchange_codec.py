@@ -22,6 +22,7 @@ Client order ids are ASCII, NUL-padded to ``EX_ID_BYTES``: :func:`encode_id`,
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Final, NamedTuple
 
 from hftpipe.schema.exchange import EX_COMMAND, EX_EVENT, EX_ID_BYTES, Event
@@ -101,8 +102,9 @@ unpack_event: Final = EX_EVENT.packer.unpack_from
 pack_event: Final = EX_EVENT.packer.pack
 pack_event_into: Final = EX_EVENT.packer.pack_into
 
-Header = tuple[Any, ...]
-"""``record[HEADER]``: ``instrument, seq, ts_venue, ts_origin, ts_hop[0], ts_hop[1], ts_hop[2], ts_hop[3]``."""
+Header = Sequence[Any]
+"""``record[HEADER]``: ``instrument, seq, ts_venue, ts_origin, ts_hop[0], ts_hop[1], ts_hop[2], ts_hop[3]``
+(a list where a stage writes its own hop stamp into it before packing)."""
 EventBody = tuple[Any, ...]
 """The 25 EX_EVENT body items, ``request_id`` to ``orig_client_order_id`` (see :func:`event_body`)."""
 

@@ -1,16 +1,18 @@
 """EX_EVENT records onto the engine -> accounting ring, never dropped.
 
-Records are packed straight into ring slots and published through the
-ring's output port, which stamps each with the engine's hop: the ``now`` at
-which the command that caused it was taken. Slots are reserved first
-(:meth:`EventWriter.reserve`, the port's ``room``: it counts back-pressure
-when a command's events do not all fit), so each is then claimed from the
-ring with no check of its own. What does not fit is packed into local
-buffers instead, each kept with its ``now``, and :meth:`EventWriter.flush`
-offers them through the port, stamp and all, as room appears; while anything
-is pending the stage takes no new command (back-pressure reaches accounting
-through the command ring). So at most one command's events are ever held
-here, and accounting sees every event, in order, exactly once.
+Records are packed straight into ring slots with the engine's hop stamp
+already in their header (the ``now`` at which the command that caused them
+was taken, at the item the ring's output port names), so publishing is a
+plain ring commit, and the stage counts a command's records into the port
+with one add. Slots are reserved first (:meth:`EventWriter.reserve`, the
+port's ``room``: it counts back-pressure when a command's events do not all
+fit), so each is then claimed from the ring with no check of its own. What
+does not fit is packed into local buffers instead, each kept with its
+``now``, and :meth:`EventWriter.flush` offers them through the port, stamp
+and all, as room appears; while anything is pending the stage takes no new
+command (back-pressure reaches accounting through the command ring). So at
+most one command's events are ever held here, and accounting sees every
+event, in order, exactly once.
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ class EventWriter:
         self.port = port
         self.buffer = port.buffer
         self._try_claim = ring.try_claim
-        self._commit = port.commit
+        self._commit = ring.commit
+        """The ring's own: records carry their stamp from the pack, and the stage counts them."""
         self._room = port.room
         self.free = 0
         """Slots known to be free: reserved ones may be claimed from the ring directly. Only the
@@ -63,9 +66,9 @@ class EventWriter:
         self.free = free - fit
         return fit
 
-    def publish(self, flags: int, header: Header, bodies: list[EventBody], now: int) -> None:
-        """Write ``bodies`` (one command's events, at least one) with ``header``, stamped ``now``;
-        hold what does not fit."""
+    def publish(self, flags: int, header: Header, bodies: list[EventBody], now: int) -> int:
+        """Write ``bodies`` (one command's events, at least one) with ``header`` (stamped ``now``
+        already); hold what does not fit. Returns how many went out now, for the caller to count."""
         fit = self.reserve(len(bodies))
         try_claim = self._try_claim
         commit = self._commit
@@ -74,11 +77,12 @@ class EventWriter:
         for i in range(fit):
             offset = try_claim()
             pack_event_into(buf, offset, _EVT, flags | _END if i == last else flags, *header, *bodies[i])
-            commit(offset, now)
+            commit()
         if fit <= last:
             pending = self.queue
             for i in range(fit, last + 1):
                 pending.append((pack_event(_EVT, flags | _END if i == last else flags, *header, *bodies[i]), now))
+        return fit
 
     def flush(self) -> int:
         """Publish pending records while there is room; returns how many went out."""

@@ -6,9 +6,12 @@ SET per changed level (qty = the level's new total, 0 = gone) with
 ``update_id`` from the processor's counter (+1 per delta) and
 ``first_update_id`` = the command's first; ``END_OF_UPDATE`` on the command's
 last record. Headers are the command's (instrument, seq, ts_venue, ts_origin,
-ts_hop), flags REPLAY copied; the ring's output port stamps the engine's hop
-with the ``now`` at which that command was taken (a snapshot: the last
-command's, the one whose records were dropped or that came after).
+ts_hop), flags REPLAY copied, with the engine's hop stamp (the ``now`` at
+which that command was taken, at the item the ring's output port names)
+already in the header the stage passes (a snapshot: the last command's, the
+one whose records were dropped or that came after). Records are published
+with plain ring commits; :meth:`MarketDataWriter.publish` returns its count
+for the stage to count with the command's events, a snapshot counts its own.
 
 All or nothing: when the ring lacks room for a command's records they are
 dropped (``drops`` counts records) and the writer turns :attr:`dirty`; every
@@ -49,8 +52,8 @@ class MarketDataWriter:
     """See the module docstring."""
 
     __slots__ = (
-        "_asks", "_bids", "_buf", "_claim", "_commit", "_free", "_processor", "_ring", "dirty", "drops", "published",
-        "snapshot_too_big", "snapshots",
+        "_asks", "_bids", "_buf", "_claim", "_commit", "_count_sent", "_free", "_processor", "_ring", "dirty", "drops",
+        "port", "published", "snapshot_too_big", "snapshots",
     )  # fmt: skip
 
     def __init__(self, port: OutputPort, processor: CommandProcessor) -> None:
@@ -59,12 +62,15 @@ class MarketDataWriter:
             raise ValueError(
                 f"ring {ring.name}: market data records need slot_size >= {MD_RECORD}, has {ring.slot_size}"
             )
+        self.port = port
         self._ring = ring
         self._buf = port.buffer
         self._claim = ring.try_claim
         """The ring's own: :meth:`_room` has reserved the slots, so the port's claim (which only adds
-        counting a full ring) could never refuse one; the port's commit stamps and counts each record."""
-        self._commit = port.commit
+        counting a full ring) could never refuse one."""
+        self._commit = ring.commit
+        """The ring's own too: records carry their stamp from the pack; they are counted per update."""
+        self._count_sent = port.count_sent
         self._processor = processor
         self._bids = processor.engine.bids.levels  # price -> level
         self._asks = processor.engine.asks.levels  # -price -> level (see order_book.PriceLadder)
@@ -85,17 +91,31 @@ class MarketDataWriter:
         self._free = self._ring.remaining_capacity()
         return self._free >= n
 
-    def publish(self, flags: int, header: Header, now: int) -> None:
+    def publish(self, flags: int, header: Header) -> int:
         """The processor's last command's trades and touched levels (call only when there are some),
-        stamped ``now`` (when that command was taken)."""
+        under ``header`` (stamped already); how many records went out, for the caller to count."""
         processor = self._processor
         trades = processor.trades
         touched = processor.touched
+        if not trades and len(touched) == 1 and self._free and not self.dirty:  # most commands: one level
+            self._free -= 1
+            side, price = touched[0]
+            level = self._bids.get(price) if side == _BID else self._asks.get(-price)
+            offset = self._claim()
+            update_id = processor.update_id
+            pack_delta(
+                self._buf, offset, _DELTA, flags | _END, *header,
+                price, 0 if level is None else level.total, update_id, update_id, side, SET,
+            )  # fmt: skip
+            self._commit()
+            touched.clear()
+            self.published += 1
+            return 1
         n = len(trades) + len(touched)
         if self.dirty or not self._room(n):
             self.dirty = True
             self.drops += n
-            return
+            return 0
         self._free -= n
         claim = self._claim
         commit = self._commit
@@ -106,7 +126,7 @@ class MarketDataWriter:
             offset = claim()
             end = flags | _END if i == last else flags
             pack_trade(buf, offset, _TRADE, end, *header, price, qty, trade_id, aggressor)
-            commit(offset, now)
+            commit()
             i += 1
         if touched:
             bids = self._bids
@@ -119,17 +139,18 @@ class MarketDataWriter:
                     buf, offset, _DELTA, flags | _END if i == last else flags, *header,
                     price, 0 if level is None else level.total, update_id, first, side, SET,
                 )  # fmt: skip
-                commit(offset, now)
+                commit()
                 update_id += 1
                 i += 1
             touched.clear()
         if trades:
             trades.clear()
         self.published += n
+        return n
 
-    def try_snapshot(self, flags: int, header: Header, now: int) -> bool:
-        """If :attr:`dirty` and the ring has room: publish the whole book as a snapshot stamped ``now``;
-        True if it did."""
+    def try_snapshot(self, flags: int, header: Header) -> bool:
+        """If :attr:`dirty` and the ring has room: publish (and count) the whole book as a snapshot
+        under ``header`` (stamped already); True if it did."""
         engine = self._processor.engine
         n = 1 + len(engine.bids) + len(engine.asks)
         if not self.dirty or not self._room(n):
@@ -145,7 +166,7 @@ class MarketDataWriter:
         offset = claim()
         end = flags | _END if n == 1 else flags
         pack_delta(buf, offset, _DELTA, end, *header, 0, 0, update_id, update_id, _BID, CLEAR)
-        commit(offset, now)
+        commit()
         i = 1
         for side, levels in ((_BID, bids), (_ASK, asks)):
             for price, qty in levels:
@@ -154,8 +175,9 @@ class MarketDataWriter:
                     buf, offset, _DELTA, flags | _END if i == n - 1 else flags, *header,
                     price, qty, update_id, update_id, side, SET,
                 )  # fmt: skip
-                commit(offset, now)
+                commit()
                 i += 1
+        self._count_sent(n)
         self.published += n
         self.snapshots += 1
         self.dirty = False

@@ -13,12 +13,18 @@ command's ``ts_venue`` (``now_ns``), events and market data copy the command's
 header (instrument, seq, ts_venue, ts_origin, ts_hop) and REPLAY flag, and no
 clock or randomness touches what they say. Replaying the journal therefore
 rebuilds the same books, ids and records. The one clock in the output is the
-latency measurement: the ports record the accounting -> engine hop of every
-command and stamp the engine's own ``ts_hop`` slot in every record it
-publishes with the ``now`` at which its command was taken (a record held for
-room keeps it), so the next hop's histogram covers the engine's work. What
-each command yields is described in :mod:`stages.exchange.engine.processor`
-and :mod:`stages.exchange.engine.market_data`.
+latency measurement: the input port records the accounting -> engine hop of
+every command, and every record the engine publishes carries, in its own
+``ts_hop`` slot, the ``now`` at which its command was taken (a record held for
+room keeps it), so the next hop's histogram covers the engine's work. The
+stamp goes in with the pack: each command's header is copied once into a
+list with ``now`` at the item the output ports name
+(:meth:`~hftpipe.runtime.OutputPort.stamp_item`), so each record is one pack
+and a plain ring commit, and ``messages_out`` gets one add per command
+(:meth:`~hftpipe.runtime.OutputPort.count_sent`) instead of a store per
+record. What each command yields is described in
+:mod:`stages.exchange.engine.processor` and
+:mod:`stages.exchange.engine.market_data`.
 """
 
 from __future__ import annotations
@@ -35,8 +41,10 @@ from hftpipe.schema.exchange_codec import (
     EVENT_RTYPE,
     FLAGS,
     HEADER,
+    INSTRUMENT,
     REPLAY,
     RTYPE,
+    TS_HOP,
     pack_event_into,
     unpack_command,
 )
@@ -108,10 +116,14 @@ class EngineStage(Agent):
         self.engine = self.processor.engine
         self.events = EventWriter(ctx.output_port(event_ring(name)))
         self.market_data = MarketDataWriter(ctx.output_port(market_ring(name)), self.processor)
-        self._header: tuple[Any, ...] = (self.symbol.symbol_id, 0, 0, 0, 0, 0, 0, 0)
+        events_port, md_port = self.events.port, self.market_data.port
+        if events_port.hop != md_port.hop or events_port.sent.slot != md_port.sent.slot:
+            raise ValueError("the engine's output ports must share its hop and its messages_out")
+        self._stamp = events_port.stamp_item(TS_HOP) - INSTRUMENT
+        """Where the engine's stamp goes in a header (``record[HEADER]``)."""
+        self._header: list[Any] = [self.symbol.symbol_id, 0, 0, 0, 0, 0, 0, 0]
         self._flags = 0
-        self._now = 0
-        """Header, flags and taking time of the last command: what a snapshot published between
+        """Header (stamped) and flags of the last command: what a snapshot published between
         commands carries (it is that command's output)."""
         self._drops = ctx.counter(CounterKind.DROPS)
         self._md_records = ctx.counters.add("md_records")
@@ -140,7 +152,7 @@ class EngineStage(Agent):
             if events.pending:
                 self._publish_counters()
                 return work
-        if market_data.dirty and market_data.try_snapshot(self._flags, self._header, self._now):
+        if market_data.dirty and market_data.try_snapshot(self._flags, self._header):
             work += 1
         try:
             taken = self._take(self._run, BATCH)
@@ -159,10 +171,14 @@ class EngineStage(Agent):
         queue = events.queue
         market_data = self.market_data
         try_claim = events.port.ring.try_claim
-        commit = events.port.commit
+        commit = events.port.ring.commit
+        count_sent = events.port.count_sent
         buf_out = events.buffer
         publish = events.publish
         publish_md = market_data.publish
+        stamp = self._stamp
+        touched = processor.touched  # the processor clears these lists, never replaces them
+        trades = processor.trades
 
         def run(buf: memoryview, offset: int, now: int) -> bool:
             """One command taken at ``now``: run it, publish what it caused; True to stop (events wait)."""
@@ -171,22 +187,25 @@ class EngineStage(Agent):
                 self._not_a_command(f[RTYPE])
                 return False
             flags = f[FLAGS] & REPLAY
-            header = f[HEADER]
+            header = [*f[HEADER]]
+            header[stamp] = now
             if market_data.dirty:  # the book as the last command left it, under that command's header
-                market_data.try_snapshot(self._flags, self._header, self._now)
+                market_data.try_snapshot(self._flags, self._header)
             bodies = execute(f)
             if len(bodies) == 1 and events.free:  # most commands: events.publish inlined
                 events.free -= 1
                 out = try_claim()
                 pack_event_into(buf_out, out, EVENT_RTYPE, flags | END, *header, *bodies[0])
-                commit(out, now)
+                commit()
+                sent = 1
             else:
-                publish(flags, header, bodies, now)
-            if processor.touched or processor.trades:
-                publish_md(flags, header, now)
+                sent = publish(flags, header, bodies, now)
+            if touched or trades:
+                sent += publish_md(flags, header)
+            if sent:
+                count_sent(sent)
             self._header = header
             self._flags = flags
-            self._now = now
             return len(queue) > 0
 
         return run

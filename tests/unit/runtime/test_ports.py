@@ -119,6 +119,25 @@ def test_should_stamp_only_its_own_hop_on_commit_and_count_it_out(line: Line) ->
     assert (counters["messages_out"], counters["backpressure"]) == (2, 0)
 
 
+def test_should_say_where_its_stamp_goes_and_count_records_published_past_commit(line: Line) -> None:
+    out = line.me.output_port()
+    item = out.stamp_item(6)  # PROBE: rtype, flags, instrument, seq, ts_venue, ts_origin, ts_hop[0..3]
+    assert item == 7
+    fields = [RecordType.PROBE, 3, 9, 41, 5, 6, 11, 12, 13, 14]
+    fields[item] = 999
+    for seq in (41, 42):
+        offset = out.ring.try_claim()
+        fields[3] = seq
+        PROBE.packer.pack_into(out.buffer, offset, *fields)
+        out.ring.commit()
+    out.count_sent(2)
+    out.count_sent(0)
+    records = _drain(line.down)
+    assert records["seq"].tolist() == [41, 42]
+    assert records["ts_hop"].tolist() == [[11, 999, 13, 14], [11, 999, 13, 14]]
+    assert line.counters("me")["messages_out"] == 2
+
+
 def test_should_give_a_source_packers_that_stamp_its_own_hop_and_zero_the_others(line: Line) -> None:
     for ctx, hops in ((line.up, [777, 0, 0, 0]), (line.me, [0, 777, 0, 0])):
         record = bytearray(b"\xff" * PROBE.itemsize)
