@@ -31,7 +31,7 @@ from hftpipe.runtime.validation import ConfigError, integer, number, reject_unkn
 from hftpipe.schema.records import HOP_SLOTS
 from hftpipe.substrate.control_layout import NAME_BYTES, ControlLayout
 from hftpipe.substrate.idle import IDLE_ALIASES, IdleSettings
-from hftpipe.substrate.layout import is_power_of_two
+from hftpipe.substrate.layout import align_up, is_power_of_two
 from hftpipe.substrate.ring_descriptor import MAX_CAPACITY, check_ring_shape, ring_segment_size
 from hftpipe.substrate.shm import SHM_DIR, check_name_part
 
@@ -335,10 +335,6 @@ def parse_config(raw: Mapping[str, Any], source: str = "", allowed_cpus: set[int
     )
 
 
-def _pages(size: int) -> int:
-    return -(-size // mmap.PAGESIZE) * mmap.PAGESIZE
-
-
 def shm_free_bytes() -> int:
     fs = os.statvfs(SHM_DIR)
     return fs.f_bavail * fs.f_frsize
@@ -354,13 +350,13 @@ def check_shared_memory(config: PipelineConfig, free_bytes: int | None = None) -
     the pipeline's own segments already take their room.
     """
     free = shm_free_bytes() if free_bytes is None else free_bytes
-    total = _pages(ControlLayout(len(config.stages), len(config.rings)).size)
+    total = align_up(ControlLayout(len(config.stages), len(config.rings)).size, mmap.PAGESIZE)
     if total > free:
         raise ConfigError(
             "stages", f"the control file needs {total} bytes, more than the {free} bytes free in {SHM_DIR}"
         )
     for i, ring in enumerate(config.rings):
-        total += _pages(ring_segment_size(ring.capacity, ring.slot_size))
+        total += align_up(ring_segment_size(ring.capacity, ring.slot_size), mmap.PAGESIZE)
         if total > free:
             raise ConfigError(
                 f"rings[{i}]",
