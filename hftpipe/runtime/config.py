@@ -26,8 +26,10 @@ from typing import Any, Final, Literal, get_args, get_type_hints
 
 from hftpipe.runtime.agent import Agent, AsyncAgent, Drive
 from hftpipe.runtime.config_paths import config_dir, resolve_path
+from hftpipe.runtime.instruments_config import parse_instruments
 from hftpipe.runtime.loader import load_class
 from hftpipe.runtime.validation import ConfigError, integer, number, reject_unknown, string, table
+from hftpipe.schema.instruments import Instrument
 from hftpipe.schema.records import HOP_SLOTS
 from hftpipe.substrate.control_layout import NAME_BYTES, ControlLayout
 from hftpipe.substrate.idle import IDLE_ALIASES, IdleSettings
@@ -42,7 +44,7 @@ CONFIG_SECTIONS_GROUP: Final = "hftpipe.config_sections"
 """Entry-point group of application config tables: name -> ``expand(raw, base_dir) -> raw`` with stages
 and rings; ``base_dir``, the config file's directory, is where the table's relative paths start."""
 DEFAULT_RESTART_WINDOW_S: Final = 60.0
-_CORE_SECTIONS: Final = ("pipeline", "idle", "stages", "rings")
+_CORE_SECTIONS: Final = ("pipeline", "idle", "stages", "rings", "instruments")
 
 CpuSetting = int | Literal["auto", "none"]
 
@@ -89,6 +91,8 @@ class PipelineConfig:
     stop_timeout_ms: int = 5000
     max_consecutive_errors: int = 1000
     idle: IdleSettings = field(default_factory=IdleSettings)
+    instruments: tuple[Instrument, ...] = ()
+    """The ``[[instruments]]`` tables (:mod:`hftpipe.runtime.instruments_config`)."""
     source: str = ""
     """The file this was loaded from (absolute), passed on to stage processes."""
 
@@ -146,9 +150,15 @@ def build_params(cls: type, raw: Mapping[str, Any], key: str, base_dir: Path | N
 
     ``Path`` fields are resolved against ``base_dir`` (the config file's
     directory; the working directory when None). A :class:`ConfigError` that
-    ``Params`` raises names its field; it is reported under ``key``.
+    ``Params`` raises names its field; it is reported under ``key``. A
+    ``Params`` with a classmethod ``from_config(raw, key, base_dir)`` parses
+    itself (for params that hold other classes' params, checked with this
+    function in turn).
     """
     params_cls: Any = getattr(cls, "Params", None)
+    parse_itself = getattr(params_cls, "from_config", None)
+    if callable(parse_itself):  # a Params that nests other classes' Params (the strategy stage's)
+        return parse_itself(raw, key, base_dir or Path.cwd())
     if not (isinstance(params_cls, type) and dataclasses.is_dataclass(params_cls)):
         if raw:
             raise ConfigError(key, f"{cls.__name__} takes no params")
@@ -331,6 +341,7 @@ def parse_config(raw: Mapping[str, Any], source: str = "", allowed_cpus: set[int
         stop_timeout_ms=integer(pipeline, "stop_timeout_ms", "pipeline", 5000, minimum=10),
         max_consecutive_errors=integer(pipeline, "max_consecutive_errors", "pipeline", 1000, minimum=1),
         idle=idle,
+        instruments=parse_instruments(raw.get("instruments")),
         source=source,
     )
 

@@ -16,6 +16,7 @@ from typing import Any, Protocol, TypeVar
 import posix_ipc
 
 from hftpipe.runtime.ports import InputPort, OutputPort
+from hftpipe.schema.instruments import InstrumentRegistry
 from hftpipe.substrate.control import ControlFile
 from hftpipe.substrate.counters import Counter, CounterBlock, CounterKind
 from hftpipe.substrate.errorlog import ErrorLog
@@ -45,6 +46,8 @@ class StageContext:
     errors: ErrorLog
     end_to_end: Histogram
     params: Any = None
+    instruments: InstrumentRegistry = field(default_factory=InstrumentRegistry)
+    """The pipeline's ``[[instruments]]``: ids, scales, tick and lot."""
     doorbell: posix_ipc.Semaphore | None = None
     _owned: list[Closeable] = field(default_factory=list)
     """Closed with the context (see :meth:`own`); the rings are closed through the ports."""

@@ -18,6 +18,7 @@ import posix_ipc
 from hftpipe.runtime.config import PipelineConfig
 from hftpipe.runtime.context import StageContext
 from hftpipe.runtime.ports import InputPort
+from hftpipe.schema.instruments import InstrumentRegistry
 from hftpipe.substrate.control import ControlFile, RingEntry
 from hftpipe.substrate.counters import CounterKind
 from hftpipe.substrate.ring import Ring
@@ -78,6 +79,7 @@ def open_stage_context(config: PipelineConfig, control: ControlFile, stage: str)
     depths = config.depths()
     ring_index = {entry.name: i for i, entry in enumerate(control.rings)}
     ctx = StageContext.of(control, stage, depths[stage], config.stage(stage).params)
+    ctx.instruments = InstrumentRegistry(config.instruments)
     with _closing_on_error(ctx):
         for ring_cfg in config.inputs_of(stage):
             ring = Ring.attach(ring_segment_name(config.name, ring_cfg.name))

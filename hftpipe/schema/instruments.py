@@ -64,6 +64,10 @@ class InstrumentRegistry:
         self._by_id[instrument.id] = instrument
         self._by_symbol[key] = instrument
 
+    def next_id(self) -> int:
+        """An id no instrument has yet: one past the largest (declared ids need not be dense)."""
+        return max(self._by_id, default=0) + 1
+
     def by_id(self, instrument_id: int) -> Instrument:
         return self._by_id[instrument_id]
 

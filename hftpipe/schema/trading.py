@@ -1,8 +1,54 @@
-"""Trading records: order intents from strategies and execution reports back to them."""
+"""Trading records: order intents from strategies, execution reports back to them.
+
+An intent names its order by ``(strategy_id, epoch, order_seq)``: the
+strategy's id, the run epoch its stage started with (milliseconds since the
+Unix epoch) and a sequence the strategy counts up. Together they are unique
+across restarts and render as the venue's client order id
+(:func:`client_order_id`, at most 36 characters of ``[A-Za-z0-9-]`` as
+Binance's ``newClientOrderId`` allows), so no stage needs a string on the
+hot path.
+
+ORDER_INTENT body (offsets from the record start; the header is
+:mod:`hftpipe.schema.records`')::
+
+     64 order_seq       u8   this order (NEW, REPLACE's new order) or this request (CANCEL)
+     72 orig_order_seq  u8   the order a CANCEL / REPLACE acts on (0: none)
+     80 price           i8   fixed point at the instrument's price scale (0: market)
+     88 qty             i8   fixed point at the instrument's qty scale
+     96 stop_price      i8   trigger price of stop orders (0: none)
+    104 epoch           u8   run epoch of the strategy's stage, ms
+    112 strategy_id     u2
+    114 action          u1   IntentAction
+    115 side            u1   OrderSide
+    116 order_type      u1   OrderType
+    117 tif             u1   TimeInForce
+    118 intent_flags    u1   IntentFlag
+    120 book_update_id  u8   update id of the book the decision was taken on
+
+EXEC_REPORT body::
+
+     64 order_seq       u8   the order this report is about
+     72 venue_order_id  u8
+     80 last_price      i8   price of this fill (0: no fill)
+     88 last_qty        i8   quantity of this fill (0: no fill)
+     96 cum_qty         i8
+    104 leaves_qty      i8
+    112 fee             i8   fee of this fill, fixed point at the instrument's price scale
+    120 exec_type       u1   ExecType
+    121 side            u1   OrderSide
+    122 reason          u2   RejectReason (REJECTED, CANCEL_REJECTED)
+    124 venue_code      i2   the venue's error code when reason is VENUE (e.g. -2010)
+    126 strategy_id     u2
+
+The header's ``ts_origin`` of an intent is the ``ts_origin`` of the market-data
+record that caused it, so tick-to-intent is measured hop by hop; its
+``ts_venue`` is the strategy's clock when it decided.
+"""
 
 from __future__ import annotations
 
-from enum import IntEnum
+import re
+from enum import IntEnum, IntFlag
 from typing import Final
 
 from hftpipe.schema.records import RECORD_SIZE, RecordType, check_layout, make_spec, record_dtype
@@ -19,12 +65,16 @@ class IntentAction(IntEnum):
     NEW = 0
     CANCEL = 1
     REPLACE = 2
+    """Cancel ``orig_order_seq`` and place ``order_seq`` in its stead (Binance ``cancelReplace``)."""
+    CANCEL_ALL = 3
+    """Cancel every open order of the strategy on the record's instrument."""
 
 
 class OrderType(IntEnum):
     LIMIT = 0
     MARKET = 1
     LIMIT_MAKER = 2
+    """Post-only: a limit order the venue rejects rather than lets take liquidity."""
     STOP_MARKET = 3
     STOP_LIMIT = 4
 
@@ -35,35 +85,85 @@ class TimeInForce(IntEnum):
     FOK = 2
 
 
+class IntentFlag(IntFlag):
+    NONE = 0
+    REDUCE_ONLY = 0x1
+    """May only reduce the strategy's position (risk refuses it otherwise)."""
+    FLATTEN = 0x2
+    """Sent by a strategy being disabled, or by risk, to get out of the market."""
+
+
 class ExecType(IntEnum):
     ACK = 0
+    """The venue accepted the order (Binance ``NEW``)."""
     PARTIAL_FILL = 1
     FILL = 2
     CANCELED = 3
     REPLACED = 4
+    """``order_seq`` (the new order) replaced the order its REPLACE intent named."""
     REJECTED = 5
+    """A new order (or a replace's new order) was refused, by risk or by the venue: see ``reason``."""
     EXPIRED = 6
+    """IOC / FOK remainder, or the venue's self-trade prevention."""
+    CANCEL_REJECTED = 7
+    """A cancel of ``order_seq`` was refused (e.g. the order was already filled): the order is unchanged."""
+
+
+class RejectReason(IntEnum):
+    """Why an order was refused: the one catalogue for the strategy API, risk and execution.
+
+    Append only: reports in files and journals keep their numbers.
+    """
+
+    NONE = 0
+    BOOK_NOT_SYNCED = 1
+    """The instrument's book is not SYNCED: no order leaves from a book that may be wrong."""
+    UNKNOWN_INSTRUMENT = 2
+    PRICE_NOT_ON_TICK = 3
+    """``rounding = "refuse"`` and the price is not a multiple of the tick."""
+    QTY_NOT_ON_LOT = 4
+    """``rounding = "refuse"`` and the quantity is not a multiple of the lot."""
+    QTY_BELOW_LOT = 5
+    """The quantity rounds to zero lots."""
+    PRICE_NOT_POSITIVE = 6
+    NOT_FINITE = 7
+    """A NaN or infinite price or quantity."""
+    WOULD_CROSS = 8
+    """A post-only order priced through the opposite side of the book."""
+    UNKNOWN_ORDER = 9
+    """A cancel or replace of an order that is not open."""
+    STRATEGY_DISABLED = 10
+    """The strategy exceeded ``max_errors`` and sends nothing but cancels."""
+    HALTED = 11
+    """The pipeline or the trading state is halted."""
+    VENUE = 12
+    """The venue refused it: ``venue_code`` holds its error code."""
+    RISK_LIMIT = 13
+    """A pre-trade risk limit (the risk stage's reason codes refine this)."""
 
 
 ORDER_INTENT_DTYPE: Final = record_dtype(
     [
-        ("client_order_id", "<u8", 64),
-        ("orig_client_order_id", "<u8", 72),
+        ("order_seq", "<u8", 64),
+        ("orig_order_seq", "<u8", 72),
         ("price", "<i8", 80),
         ("qty", "<i8", 88),
         ("stop_price", "<i8", 96),
-        ("strategy_id", "<u2", 104),
-        ("action", "u1", 106),
-        ("side", "u1", 107),
-        ("order_type", "u1", 108),
-        ("tif", "u1", 109),
+        ("epoch", "<u8", 104),
+        ("strategy_id", "<u2", 112),
+        ("action", "u1", 114),
+        ("side", "u1", 115),
+        ("order_type", "u1", 116),
+        ("tif", "u1", 117),
+        ("intent_flags", "u1", 118),
+        ("book_update_id", "<u8", 120),
     ],
     RECORD_SIZE,
 )
 
 EXEC_REPORT_DTYPE: Final = record_dtype(
     [
-        ("client_order_id", "<u8", 64),
+        ("order_seq", "<u8", 64),
         ("venue_order_id", "<u8", 72),
         ("last_price", "<i8", 80),
         ("last_qty", "<i8", 88),
@@ -72,8 +172,9 @@ EXEC_REPORT_DTYPE: Final = record_dtype(
         ("fee", "<i8", 112),
         ("exec_type", "u1", 120),
         ("side", "u1", 121),
-        ("reject_code", "<u2", 122),
-        ("strategy_id", "<u2", 124),
+        ("reason", "<u2", 122),
+        ("venue_code", "<i2", 124),
+        ("strategy_id", "<u2", 126),
     ],
     RECORD_SIZE,
 )
@@ -84,3 +185,28 @@ SPECS: Final = (ORDER_INTENT, EXEC_REPORT)
 
 for _spec in SPECS:
     check_layout(_spec)
+
+CLIENT_ID_PREFIX: Final = "hp"
+CLIENT_ID_MAX: Final = 36
+"""Binance's ``newClientOrderId`` limit."""
+_CLIENT_ID: Final = re.compile(r"hp(\d{1,5})-(\d{1,13})-(\d{1,14})")
+
+
+def client_order_id(strategy_id: int, epoch: int, order_seq: int) -> str:
+    """The venue's client order id of an order: ``hp<strategy>-<epoch ms>-<seq>``, ≤ 36 characters.
+
+    >>> client_order_id(3, 1765000000123, 42)
+    'hp3-1765000000123-42'
+    """
+    if not 0 <= strategy_id < 1 << 16 or not 0 <= epoch < 10**13 or not 0 <= order_seq < 10**14:
+        raise ValueError(f"client order id out of range: strategy {strategy_id}, epoch {epoch}, seq {order_seq}")
+    return f"{CLIENT_ID_PREFIX}{strategy_id}-{epoch}-{order_seq}"
+
+
+def parse_client_order_id(text: str) -> tuple[int, int, int] | None:
+    """``(strategy_id, epoch, order_seq)`` of one of our client order ids; None for anyone else's."""
+    match = _CLIENT_ID.fullmatch(text)
+    if match is None:
+        return None
+    strategy, epoch, seq = (int(g) for g in match.groups())
+    return (strategy, epoch, seq) if strategy < 1 << 16 else None

@@ -139,9 +139,11 @@ class FeedStage(AsyncAgent):
             on_overflow=self._resync_all.set,
             logger=self.logger,
         )
-        self.registry = InstrumentRegistry()
         url = self.params.url or None
-        self.adapter = adapter_class(self.params.venue, url)(
+        venue_adapter = adapter_class(self.params.venue, url)
+        self.registry = InstrumentRegistry(i for i in ctx.instruments if i.venue == venue_adapter.venue)
+        """Declared ``[[instruments]]`` keep their ids; a symbol not declared gets the next free one."""
+        self.adapter = venue_adapter(
             self.sink,
             self.registry,
             symbols=self.params.symbols,

@@ -221,7 +221,7 @@ class VenueAdapter:
         except KeyError:
             pass
         instrument = Instrument(
-            id=len(self.registry) + 1,
+            id=self.registry.next_id(),
             venue=self.venue,
             symbol=symbol,
             price_scale=self.default_price_scale if price_scale is None else price_scale,

@@ -228,7 +228,7 @@ ERROR_CASES: list[tuple[str, Edit, str, str]] = [
         "unknown top-level key",
         _set("pipelines", {}),
         "pipelines",
-        "unknown key (allowed: exchange, idle, pipeline, rings, stages)",
+        "unknown key (allowed: exchange, idle, instruments, pipeline, rings, stages)",
     ),
     (
         "unknown pipeline key",

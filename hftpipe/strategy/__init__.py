@@ -1,0 +1,34 @@
+"""The public strategy API: subclass :class:`Strategy`, read books and positions, send orders.
+
+``from hftpipe.strategy import Strategy, BookView`` is all a strategy needs;
+indicators are in :mod:`hftpipe.strategy.indicators`.
+"""
+
+from hftpipe.schema.trading import ExecType, OrderSide, OrderType, RejectReason, TimeInForce
+from hftpipe.strategy.book import BookView
+from hftpipe.strategy.events import Bar, OrderReport, Trade
+from hftpipe.strategy.host import StrategyHost
+from hftpipe.strategy.orders import Order, OrderState
+from hftpipe.strategy.position import Position
+from hftpipe.strategy.pricing import Refused, Rounding
+from hftpipe.strategy.strategy import NANOS_PER_SECOND, Strategy
+
+__all__ = [
+    "NANOS_PER_SECOND",
+    "Bar",
+    "BookView",
+    "ExecType",
+    "Order",
+    "OrderReport",
+    "OrderSide",
+    "OrderState",
+    "OrderType",
+    "Position",
+    "Refused",
+    "RejectReason",
+    "Rounding",
+    "Strategy",
+    "StrategyHost",
+    "TimeInForce",
+    "Trade",
+]
