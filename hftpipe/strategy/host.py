@@ -32,7 +32,9 @@ class StrategyHost(Protocol):
     strategy_id: int
     name: str
     logger: logging.Logger
-    books: Mapping[int, BookView]
+
+    @property
+    def books(self) -> Mapping[int, BookView]: ...
 
     @property
     def now(self) -> int: ...

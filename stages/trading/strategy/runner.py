@@ -1,0 +1,542 @@
+"""One hosted strategy: records in → handlers; orders out → intents. The pure core of the stage.
+
+A :class:`StrategyRunner` is the :class:`~hftpipe.strategy.StrategyHost` of
+one strategy. It owns the strategy's orders, positions, timers and
+indicator feeds, turns each order action into an intent through ``emit``
+(the stage packs it into the intent ring) and applies execution reports
+before the strategy hears of them. It never touches a ring, so a test or a
+backtest can drive it with plain bytes.
+
+Isolation: every handler call is guarded. An exception is logged with its
+traceback (to the logger and the pipeline's error log) and counted; at
+``max_errors`` the strategy is disabled: its open orders are canceled
+(a CANCEL_ALL per instrument), no handler runs again and no order leaves.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable, Collection, Mapping
+from typing import Any, Final, Protocol
+
+from hftpipe.schema.instruments import Instrument
+from hftpipe.schema.marketdata import BarKind, BookState
+from hftpipe.schema.trading import (
+    ExecType,
+    IntentAction,
+    IntentFlag,
+    OrderSide,
+    OrderType,
+    RejectReason,
+    TimeInForce,
+)
+from hftpipe.strategy import Bar, BookView, Order, OrderReport, OrderState, Position, Strategy, Trade
+from hftpipe.strategy.host import InstrumentKey, Updating
+from hftpipe.strategy.pricing import Number, Refused, to_price, to_qty
+from stages.trading.strategy.settings import StrategySettings
+from stages.trading.strategy.timers import Timers
+
+_PASSIVE_TYPES: Final = frozenset({OrderType.LIMIT_MAKER})
+
+
+class IntentSink(Protocol):
+    """Where intents go: ``cause`` is the 40 bytes ``ts_origin`` + hop stamps of the record that caused it."""
+
+    def __call__(
+        self,
+        cause: bytes | memoryview,
+        taken_ns: int,
+        measured: bool,
+        instrument: int,
+        action: IntentAction,
+        side: OrderSide,
+        order_type: OrderType,
+        tif: TimeInForce,
+        flags: IntentFlag,
+        price: int,
+        qty: int,
+        order_seq: int,
+        orig_order_seq: int,
+        book_update_id: int,
+        strategy_id: int,
+        epoch: int,
+        now: int,
+    ) -> None: ...
+
+
+class CounterLike(Protocol):
+    def add(self, delta: int = 1) -> None: ...
+
+
+class StrategyCounters:
+    """The strategy's counters, labelled ``<name>.<what>``; refusals get one per reason on first use."""
+
+    def __init__(self, name: str, make: Callable[[str], CounterLike]) -> None:
+        self._make = make
+        self._name = name
+        self.books = make(f"{name}.books")
+        self.trades = make(f"{name}.trades")
+        self.bars = make(f"{name}.bars")
+        self.reports = make(f"{name}.reports")
+        self.fills = make(f"{name}.fills")
+        self.timers = make(f"{name}.timers")
+        self.errors = make(f"{name}.errors")
+        self.disabled = make(f"{name}.disabled")
+        self.intents = {
+            IntentAction.NEW: make(f"{name}.intents.new"),
+            IntentAction.CANCEL: make(f"{name}.intents.cancel"),
+            IntentAction.REPLACE: make(f"{name}.intents.replace"),
+            IntentAction.CANCEL_ALL: make(f"{name}.intents.cancel_all"),
+        }
+        self.refused_total = make(f"{name}.refused")
+        self._refused: dict[RejectReason, CounterLike] = {}
+        self.rejects = make(f"{name}.rejects")
+
+    def refused(self, reason: RejectReason) -> None:
+        counter = self._refused.get(reason)
+        if counter is None:
+            counter = self._refused[reason] = self._make(f"{self._name}.refused.{reason.name.lower()}")
+        counter.add()
+        self.refused_total.add()
+
+
+_NO_CAUSE: Final = bytes(40)
+
+
+def _bar_source(name: str) -> Callable[[Bar, float], tuple[float, ...]]:
+    fields = {
+        "bar.close": lambda b, u: (b.close * u,),
+        "bar.open": lambda b, u: (b.open * u,),
+        "bar.high": lambda b, u: (b.high * u,),
+        "bar.low": lambda b, u: (b.low * u,),
+        "bar.volume": lambda b, u: (float(b.volume),),
+        "bar.hlc": lambda b, u: (b.high * u, b.low * u, b.close * u),
+        "bar.close_volume": lambda b, u: (b.close * u, float(b.volume)),
+    }
+    return fields[name]
+
+
+SOURCES: Final = (
+    "bar.close", "bar.open", "bar.high", "bar.low", "bar.volume", "bar.hlc", "bar.close_volume",
+    "trade.price", "trade.price_qty", "book.mid", "book.microprice",
+)  # fmt: skip
+
+
+class StrategyRunner:
+    """The host of one strategy (see the module docstring)."""
+
+    def __init__(
+        self,
+        settings: StrategySettings,
+        instruments: Mapping[int, Instrument],
+        books: Mapping[int, BookView],
+        emit: IntentSink,
+        counters: StrategyCounters,
+        epoch: int,
+        logger: logging.Logger,
+        error_log: Callable[[str], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.strategy_id = settings.id
+        self.name = settings.name
+        self.logger = logger
+        self.epoch = epoch
+        self.counters = counters
+        self._emit = emit
+        self._error_log = error_log
+        self._rounding = settings.rounding
+        self.instruments: dict[int, Instrument] = dict(instruments)
+        self._by_symbol = {i.symbol: i for i in self.instruments.values()}
+        self.books: dict[int, BookView] = {i: books[i] for i in self.instruments}
+        self.positions = {i: Position(inst) for i, inst in self.instruments.items()}
+        self.orders: dict[int, Order] = {}
+        """Open orders by sequence."""
+        self._open_by_instrument: dict[int, dict[int, Order]] = {i: {} for i in self.instruments}
+        self._seq = 0
+        self._now = 0
+        self._cause: bytes | memoryview = _NO_CAUSE
+        self._taken = 0
+        self._measured = False
+        self._update_id = 0
+        self._timers = Timers()
+        self._enabled = True
+        self._errors = 0
+        self._trades = {i: Trade(inst) for i, inst in self.instruments.items()}
+        self._bars = {i: Bar(inst) for i, inst in self.instruments.items()}
+        self._report = OrderReport()
+        self._bar_feeds: list[tuple[int, Updating, Callable[[Bar, float], tuple[float, ...]]]] = []
+        self._trade_feeds: list[tuple[int, Updating, bool]] = []
+        self._book_feeds: list[tuple[int, Updating, bool]] = []
+        self._units = {i: 10.0**-inst.price_scale for i, inst in self.instruments.items()}
+        self.strategy: Strategy = settings.strategy_class(settings.params, self)
+
+    # -- StrategyHost: state -------------------------------------------------------------
+    @property
+    def now(self) -> int:
+        return self._now
+
+    @property
+    def enabled(self) -> bool:
+        return self._enabled
+
+    def instrument(self, key: InstrumentKey) -> Instrument:
+        found = self.instruments.get(key) if isinstance(key, int) else self._by_symbol.get(key)
+        if found is None:
+            raise KeyError(f"strategy {self.name!r} does not trade {key!r} (it trades: {', '.join(self._by_symbol)})")
+        return found
+
+    def book(self, key: InstrumentKey) -> BookView:
+        return self.books[key if isinstance(key, int) else self.instrument(key).id]
+
+    def position(self, key: InstrumentKey) -> Position:
+        return self.positions[key if isinstance(key, int) else self.instrument(key).id]
+
+    def open_orders(self, key: InstrumentKey | None = None) -> Collection[Order]:
+        if key is None:
+            return self.orders.values()
+        return self._open_by_instrument[key if isinstance(key, int) else self.instrument(key).id].values()
+
+    def realized_pnl(self) -> float:
+        return sum(p.realized_pnl for p in self.positions.values())
+
+    # -- StrategyHost: orders ------------------------------------------------------------
+    def submit(
+        self,
+        side: OrderSide,
+        key: InstrumentKey,
+        qty: Number,
+        price: Number | None,
+        order_type: OrderType,
+        tif: TimeInForce,
+        flags: IntentFlag,
+    ) -> Order | None:
+        instrument = self.instruments.get(key) if isinstance(key, int) else self._by_symbol.get(key)
+        if instrument is None:
+            return self._refuse(RejectReason.UNKNOWN_INSTRUMENT, f"{key!r}")
+        if not self._enabled:
+            return self._refuse(RejectReason.STRATEGY_DISABLED, instrument.symbol)
+        book = self.books[instrument.id]
+        if book.state is not BookState.SYNCED:
+            return self._refuse(RejectReason.BOOK_NOT_SYNCED, f"{instrument.symbol} is {book.state.name}")
+        buy = side is OrderSide.BUY
+        try:
+            fixed_qty = to_qty(qty, instrument, self._rounding)
+            fixed_price = 0 if price is None else to_price(price, instrument, buy, self._rounding)
+        except Refused as refusal:
+            return self._refuse(refusal.reason, f"{instrument.symbol}: {refusal}")
+        if (
+            order_type in _PASSIVE_TYPES
+            and book.two_sided
+            and (fixed_price >= book.ask_price if buy else fixed_price <= book.bid_price)
+        ):
+            return self._refuse(
+                RejectReason.WOULD_CROSS, f"{instrument.symbol} post-only at {instrument.price_text(fixed_price)}"
+            )
+        return self._send_new(IntentAction.NEW, instrument, side, order_type, tif, flags, fixed_price, fixed_qty, None)
+
+    def cancel(self, order: Order) -> bool:
+        if not order.is_open or order.state is OrderState.PENDING_CANCEL or order.seq not in self.orders:
+            return False
+        order.state = OrderState.PENDING_CANCEL
+        self._seq += 1
+        self._intent(IntentAction.CANCEL, order.instrument, order.side, order.order_type, order.tif,
+                     IntentFlag.NONE, order.price, order.qty, self._seq, order.seq)  # fmt: skip
+        return True
+
+    def replace(self, order: Order, price: Number | None, qty: Number | None) -> Order | None:
+        instrument = order.instrument
+        if not order.is_open or order.seq not in self.orders or order.state is not OrderState.OPEN:
+            return self._refuse(RejectReason.UNKNOWN_ORDER, f"{order.client_id} is {order.state.name}")
+        if not self._enabled:
+            return self._refuse(RejectReason.STRATEGY_DISABLED, instrument.symbol)
+        book = self.books[instrument.id]
+        if book.state is not BookState.SYNCED:
+            return self._refuse(RejectReason.BOOK_NOT_SYNCED, f"{instrument.symbol} is {book.state.name}")
+        buy = order.side is OrderSide.BUY
+        try:
+            new_price = order.price if price is None else to_price(price, instrument, buy, self._rounding)
+            new_qty = order.qty if qty is None else to_qty(qty, instrument, self._rounding)
+        except Refused as refusal:
+            return self._refuse(refusal.reason, f"{instrument.symbol}: {refusal}")
+        if (
+            order.order_type in _PASSIVE_TYPES
+            and book.two_sided
+            and (new_price >= book.ask_price if buy else new_price <= book.bid_price)
+        ):
+            return self._refuse(
+                RejectReason.WOULD_CROSS, f"{instrument.symbol} post-only at {instrument.price_text(new_price)}"
+            )
+        order.state = OrderState.PENDING_REPLACE
+        return self._send_new(IntentAction.REPLACE, instrument, order.side, order.order_type, order.tif,
+                              IntentFlag.NONE, new_price, new_qty, order)  # fmt: skip
+
+    def cancel_all(self, key: InstrumentKey | None = None) -> int:
+        targets = self.instruments.values() if key is None else (self.instrument(key),)
+        sent = 0
+        for instrument in targets:
+            open_here = self._open_by_instrument[instrument.id]
+            if not open_here:
+                continue
+            for order in open_here.values():
+                order.state = OrderState.PENDING_CANCEL
+            self._seq += 1
+            self._intent(IntentAction.CANCEL_ALL, instrument, OrderSide.BUY, OrderType.LIMIT, TimeInForce.GTC,
+                         IntentFlag.NONE, 0, 0, self._seq, 0)  # fmt: skip
+            sent += 1
+        return sent
+
+    def _send_new(
+        self,
+        action: IntentAction,
+        instrument: Instrument,
+        side: OrderSide,
+        order_type: OrderType,
+        tif: TimeInForce,
+        flags: IntentFlag,
+        price: int,
+        qty: int,
+        replaces: Order | None,
+    ) -> Order:
+        self._seq += 1
+        order = Order(
+            strategy_id=self.strategy_id, epoch=self.epoch, seq=self._seq, instrument=instrument, side=side,
+            order_type=order_type, tif=tif, price=price, qty=qty, replaces=replaces,
+        )  # fmt: skip
+        if replaces is not None:
+            replaces.replaced_by = order
+        self.orders[order.seq] = order
+        self._open_by_instrument[instrument.id][order.seq] = order
+        self._intent(action, instrument, side, order_type, tif, flags, price, qty, order.seq,
+                     replaces.seq if replaces is not None else 0)  # fmt: skip
+        return order
+
+    def _intent(
+        self,
+        action: IntentAction,
+        instrument: Instrument,
+        side: OrderSide,
+        order_type: OrderType,
+        tif: TimeInForce,
+        flags: IntentFlag,
+        price: int,
+        qty: int,
+        seq: int,
+        orig: int,
+    ) -> None:
+        self.counters.intents[action].add()
+        update_id = self.books[instrument.id].update_id
+        self._emit(self._cause, self._taken, self._measured, instrument.id, action, side, order_type, tif, flags,
+                   price, qty, seq, orig, update_id, self.strategy_id, self.epoch, self._now)  # fmt: skip
+
+    def _refuse(self, reason: RejectReason, detail: str) -> Order | None:
+        self.counters.refused(reason)
+        self.logger.debug("%s: order refused, %s (%s)", self.name, reason.name, detail)
+        return None
+
+    # -- StrategyHost: time and indicators ------------------------------------------------
+    def set_timer(self, name: str, interval_ns: int, repeat: bool) -> None:
+        if interval_ns <= 0:
+            raise ValueError(f"timer {name!r}: interval must be > 0 ns, got {interval_ns}")
+        self._timers.set(name, self._now + interval_ns, interval_ns if repeat else 0)
+
+    def set_alarm(self, name: str, at_ns: int) -> None:
+        self._timers.set(name, at_ns)
+
+    def cancel_timer(self, name: str) -> bool:
+        return self._timers.cancel(name)
+
+    def register(self, indicator: Updating, key: InstrumentKey, source: str) -> None:
+        if source not in SOURCES:
+            raise ValueError(f"unknown indicator source {source!r} (sources: {', '.join(SOURCES)})")
+        instrument = self.instrument(key)
+        if source.startswith("bar."):
+            extract = _bar_source(source)
+            self._bar_feeds.append((instrument.id, indicator, extract))
+        elif source == "trade.price":
+            self._trade_feeds.append((instrument.id, indicator, False))
+        elif source == "trade.price_qty":
+            self._trade_feeds.append((instrument.id, indicator, True))
+        else:
+            self._book_feeds.append((instrument.id, indicator, source == "book.microprice"))
+
+    # -- driving (the stage calls these) ------------------------------------------------
+    def start(self, now: int) -> None:
+        self._now = now
+        self._guard(self.strategy.on_start)
+
+    def advance(self, now: int) -> int:
+        """Move the clock to ``now`` (never back) and fire every timer due; how many fired."""
+        self._now = max(self._now, now)
+        fired = 0
+        timers = self._timers
+        while (due := timers.pop_due(self._now)) is not None:
+            name, at = due
+            saved = self._now
+            self._now = at
+            self._cause, self._taken, self._measured = _NO_CAUSE, at, False
+            self.counters.timers.add()
+            if self._enabled:
+                self._guard(self.strategy.on_timer, name, at)
+            self._now = saved
+            fired += 1
+        return fired
+
+    def on_book(self, book: BookView) -> None:
+        self.counters.books.add()
+        self._now = max(self._now, book.ts_origin)
+        self._cause, self._taken, self._measured = book.header[24:64], book.taken_ns, True
+        if self._book_feeds:
+            for iid, indicator, micro in self._book_feeds:
+                if iid == book.id and book.two_sided:
+                    indicator.update(book.microprice if micro else book.mid)
+        if self._enabled:
+            self._guard(self.strategy.on_book, book)
+
+    def on_trade(self, fields: tuple[Any, ...], header: bytes | memoryview, now: int) -> None:
+        """A TRADE record's unpacked ``fields`` (header first), ``header`` its first 64 bytes."""
+        trade = self._trades.get(fields[2])
+        if trade is None:
+            return
+        self.counters.trades.add()
+        trade.ts_venue, trade.ts_origin = fields[4], fields[5]
+        trade.price, trade.qty, trade.trade_id, trade.aggressor = (
+            fields[10],
+            fields[11],
+            fields[12],
+            OrderSide(fields[13]),
+        )
+        self._now = max(self._now, trade.ts_origin)
+        self._cause, self._taken, self._measured = header[24:64], now, True
+        if self._trade_feeds:
+            unit = self._units[trade.instrument.id]
+            for iid, indicator, with_qty in self._trade_feeds:
+                if iid == trade.instrument.id:
+                    if with_qty:
+                        indicator.update(trade.price * unit, float(trade.qty))
+                    else:
+                        indicator.update(trade.price * unit)
+        if self._enabled:
+            self._guard(self.strategy.on_trade, trade)
+
+    def on_bar(self, fields: tuple[Any, ...], header: bytes | memoryview, now: int) -> None:
+        bar = self._bars.get(fields[2])
+        if bar is None:
+            return
+        self.counters.bars.add()
+        bar.ts_venue, bar.ts_origin = fields[4], fields[5]
+        bar.open, bar.high, bar.low, bar.close, bar.volume, bar.vwap, bar.trades = fields[10:17]
+        bar.kind, bar.interval = BarKind(fields[17]), fields[18]
+        self._now = max(self._now, bar.ts_origin)
+        self._cause, self._taken, self._measured = header[24:64], now, True
+        if self._bar_feeds:
+            unit = self._units[bar.instrument.id]
+            for iid, indicator, extract in self._bar_feeds:
+                if iid == bar.instrument.id:
+                    indicator.update(*extract(bar, unit))
+        if self._enabled:
+            self._guard(self.strategy.on_bar, bar)
+
+    def on_report(self, fields: tuple[Any, ...], header: bytes | memoryview, now: int) -> None:
+        """An EXEC_REPORT for this strategy: the order and position change first, then ``on_order``."""
+        self.counters.reports.add()
+        order = self._find(fields[10])
+        if order is None:
+            self.logger.warning(
+                "%s: report %s for unknown order seq %d", self.name, ExecType(fields[17]).name, fields[10]
+            )
+            return
+        exec_type = ExecType(fields[17])
+        report = self._report
+        report.order, report.exec_type = order, exec_type
+        report.last_price, report.last_qty, report.fee = fields[12], fields[13], fields[16]
+        report.reason, report.venue_code = RejectReason(fields[19]), fields[20]
+        if fields[11]:
+            order.venue_order_id = fields[11]
+        self._apply(order, exec_type, report)
+        self._cause, self._taken, self._measured = header[24:64], now, False
+        if self._enabled:
+            self._guard(self.strategy.on_order, report)
+
+    def _find(self, seq: int) -> Order | None:
+        order = self.orders.get(seq)
+        if order is None:
+            for candidate in self.orders.values():  # a replace's new order answers for its old one
+                if candidate.replaces is not None and candidate.replaces.seq == seq:
+                    return candidate.replaces
+        return order
+
+    def _apply(self, order: Order, exec_type: ExecType, report: OrderReport) -> None:
+        if exec_type is ExecType.ACK:
+            if order.state is OrderState.PENDING_NEW:
+                order.state = OrderState.OPEN
+        elif exec_type in (ExecType.PARTIAL_FILL, ExecType.FILL):
+            self.counters.fills.add()
+            order.fill(report.last_price, report.last_qty, report.fee)
+            self.positions[order.instrument.id].apply_fill(order.side, report.last_price, report.last_qty, report.fee)
+            if exec_type is ExecType.FILL or order.cum_qty >= order.qty:
+                self._close(order, OrderState.FILLED)
+            elif order.state in (OrderState.PENDING_NEW, OrderState.OPEN):
+                order.state = OrderState.PARTIALLY_FILLED
+        elif exec_type is ExecType.CANCELED:
+            self._close(order, OrderState.CANCELED)
+        elif exec_type is ExecType.EXPIRED:
+            self._close(order, OrderState.EXPIRED)
+        elif exec_type is ExecType.REJECTED:
+            self.counters.rejects.add()
+            order.reason, order.venue_code = int(report.reason), report.venue_code
+            self._close(order, OrderState.REJECTED)
+            if order.replaces is not None and order.replaces.state is OrderState.PENDING_REPLACE:
+                order.replaces.state = OrderState.OPEN  # the old order stands
+                order.replaces.replaced_by = None
+        elif exec_type is ExecType.REPLACED:
+            old = order.replaces
+            if order.state is OrderState.PENDING_NEW:
+                order.state = OrderState.OPEN
+            if old is not None:
+                self._close(old, OrderState.REPLACED)
+                order.replaces = None
+        elif exec_type is ExecType.CANCEL_REJECTED and order.state is OrderState.PENDING_CANCEL:
+            order.state = OrderState.PARTIALLY_FILLED if order.cum_qty else OrderState.OPEN
+
+    def _close(self, order: Order, state: OrderState) -> None:
+        order.state = state
+        self.orders.pop(order.seq, None)
+        self._open_by_instrument[order.instrument.id].pop(order.seq, None)
+
+    def stop(self) -> None:
+        if self._enabled:
+            self._guard(self.strategy.on_stop)
+        if self.settings.cancel_on_stop:
+            self._cause, self._measured = _NO_CAUSE, False
+            self.cancel_all()
+
+    # -- isolation ----------------------------------------------------------------------
+    def _guard(self, handler: Callable[..., None], *args: Any) -> None:
+        try:
+            handler(*args)
+        except Exception as exc:  # noqa: BLE001 - a strategy's bug must not take the stage down
+            self._on_error(handler, exc)
+
+    def _on_error(self, handler: Callable[..., None], exc: Exception) -> None:
+        self._errors += 1
+        self.counters.errors.add()
+        where = getattr(handler, "__name__", "handler")
+        text = "".join(traceback.format_exception(exc))
+        self.logger.error(
+            "%s: %s raised (%d of max_errors %d)\n%s", self.name, where, self._errors, self.settings.max_errors, text
+        )
+        if self._error_log is not None:
+            self._error_log(f"strategy {self.name}: {where}: {type(exc).__name__}: {exc}")
+        if self._errors >= self.settings.max_errors and self._enabled:
+            self.disable(f"{self._errors} handler errors")
+
+    def disable(self, why: str) -> None:
+        """Stop calling the strategy, cancel its open orders, refuse its new ones."""
+        self._enabled = False
+        self.counters.disabled.add()
+        self.logger.error("%s: disabled (%s); canceling its open orders", self.name, why)
+        if self._error_log is not None:
+            self._error_log(f"strategy {self.name} disabled: {why}")
+        self._measured = False
+        self.cancel_all()
