@@ -8,7 +8,7 @@ either unchanged.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Protocol
 
 from hftpipe.schema.instruments import Instrument
@@ -23,9 +23,15 @@ InstrumentKey = int | str
 
 
 class Updating(Protocol):
-    """Anything fed from market data: the indicators of :mod:`hftpipe.strategy.indicators` are."""
+    """Anything fed from market data: the indicators of :mod:`hftpipe.strategy.indicators` are.
 
-    def update(self, *values: float) -> object: ...
+    ``update`` takes as many floats as its source gives (``RSI.update(x)``,
+    ``ATR.update(high, low, close)``); a property here, because a method
+    ``update(self, *values)`` would not match an indicator's fixed arguments.
+    """
+
+    @property
+    def update(self) -> Callable[..., object]: ...
 
 
 class StrategyHost(Protocol):
