@@ -1,0 +1,1 @@
+"""The public strategy API: what user strategies import to turn market data into decisions."""
