@@ -13,13 +13,18 @@ TA-Lib 0.8's to the bit where TA-Lib has the indicator, and to well under
         value = rsi.update(price)  # None 14 times, then 0..100
 """
 
+from hftpipe.strategy.indicators.atr import ATR
 from hftpipe.strategy.indicators.base import Indicator
+from hftpipe.strategy.indicators.macd import MACD, MACDValue
 from hftpipe.strategy.indicators.moving import EMA, SMA
 from hftpipe.strategy.indicators.rsi import RSI
 
 __all__ = [
+    "ATR",
     "EMA",
+    "MACD",
     "RSI",
     "SMA",
     "Indicator",
+    "MACDValue",
 ]
