@@ -15,9 +15,11 @@ TA-Lib 0.8's to the bit where TA-Lib has the indicator, and to well under
 
 from hftpipe.strategy.indicators.atr import ATR
 from hftpipe.strategy.indicators.base import Indicator
+from hftpipe.strategy.indicators.bollinger import BandsValue, BollingerBands
 from hftpipe.strategy.indicators.macd import MACD, MACDValue
 from hftpipe.strategy.indicators.moving import EMA, SMA
 from hftpipe.strategy.indicators.rsi import RSI
+from hftpipe.strategy.indicators.volatility import RollingVolatility
 
 __all__ = [
     "ATR",
@@ -25,6 +27,9 @@ __all__ = [
     "MACD",
     "RSI",
     "SMA",
+    "BandsValue",
+    "BollingerBands",
     "Indicator",
     "MACDValue",
+    "RollingVolatility",
 ]
