@@ -20,6 +20,7 @@ from hftpipe.strategy.indicators.macd import MACD, MACDValue
 from hftpipe.strategy.indicators.moving import EMA, SMA
 from hftpipe.strategy.indicators.rsi import RSI
 from hftpipe.strategy.indicators.volatility import RollingVolatility
+from hftpipe.strategy.indicators.vwap import VWAP
 
 __all__ = [
     "ATR",
@@ -27,6 +28,7 @@ __all__ = [
     "MACD",
     "RSI",
     "SMA",
+    "VWAP",
     "BandsValue",
     "BollingerBands",
     "Indicator",
