@@ -117,6 +117,7 @@ class MarketMaker(Strategy):
         limit = self._limit[key]
         bids = [o for o in orders if o.side is OrderSide.BUY]
         asks = [o for o in orders if o.side is OrderSide.SELL]
+        # each side holds one quote, and it is what gets placed or replaced: the worst case after is position ± qty
         self._side(book, OrderSide.BUY, bid, bids, position + qty <= limit, qty)
         self._side(book, OrderSide.SELL, ask, asks, position - qty >= -limit, qty)
 

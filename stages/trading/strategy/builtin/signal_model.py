@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -139,7 +140,10 @@ def load_hook(path: str) -> Scorer:
     if isinstance(target, type) or not _scores(target):
         if not callable(target):
             raise ValueError(f"{path} has neither predict nor predict_proba and cannot be called to make one")
-        target = target()
+        try:
+            target = target()
+        except Exception as exc:  # whatever the factory raises, the config names the hook
+            raise ValueError(f"{path}() raised {type(exc).__name__}: {exc}") from exc
     if callable(getattr(target, "predict_proba", None)):
         proba = target.predict_proba
         return lambda features: float(np.asarray(proba(features.reshape(1, -1)))[0, -1])
@@ -197,8 +201,8 @@ class SignalModel(Strategy):
                     raise ConfigError("model", str(exc)) from None
             try:
                 loaded = LinearModel.load(self.model_path)
-            except (OSError, ValueError) as exc:
-                raise ConfigError("model_path", str(exc)) from None
+            except (OSError, ValueError, zipfile.BadZipFile) as exc:
+                raise ConfigError("model_path", f"{self.model_path}: {exc}") from None
             if loaded.kind == "logistic" and not 0 < self.sell_below < self.buy_above < 1:
                 raise ConfigError("buy_above", "a logistic model scores in (0, 1): both thresholds must be inside")
             return loaded

@@ -151,6 +151,10 @@ def make_first_feature() -> FirstFeature:
 NOT_A_MODEL = object()
 
 
+def broken_factory() -> FirstFeature:
+    raise RuntimeError("no model today")
+
+
 @pytest.mark.parametrize(
     ("hook", "column"),
     [("FirstFeature", 0), ("make_first_feature", 0), ("ImbalanceProba", 4)],
@@ -173,7 +177,9 @@ def test_should_score_with_a_hook_model_named_module_attr(hook: str, column: int
         ({"model": f"{HOOKS}:NOT_A_MODEL"}, "model"),
         ({"model": f"{HOOKS}:Missing"}, "model"),
         ({"model": "no_colon"}, "model"),
+        ({"model": f"{HOOKS}:broken_factory"}, "model"),
         ({"model_path": "nowhere.npz"}, "model_path"),
+        ({"model_path": "not_a_model.npz"}, "model_path"),
         ({"buy_above": 1.5}, "buy_above"),
         ({"buy_above": 0.4, "sell_below": 0.6}, "sell_below"),
         ({"qty": "2", "max_position": "1"}, "qty"),
@@ -182,6 +188,7 @@ def test_should_score_with_a_hook_model_named_module_attr(hook: str, column: int
     ],
 )
 def test_should_refuse_a_bad_param_naming_its_key(raw: dict[str, object], field: str, tmp_path: Path) -> None:
+    (tmp_path / "not_a_model.npz").write_bytes(b"PK\x03\x04 but not a zip")
     with pytest.raises(ConfigError) as caught:
         build_params(SignalModel, raw, KEY, tmp_path)
     assert caught.value.key == f"{KEY}.{field}"
