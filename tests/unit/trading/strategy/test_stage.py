@@ -242,7 +242,7 @@ def test_should_keep_an_order_whose_replace_was_rejected(harness: Any) -> None:
 def test_should_disable_a_strategy_that_keeps_raising_and_cancel_its_orders(harness: Any) -> None:
     h: Harness = harness({"id": 9, "name": "bad", "class": FAULTY, "max_errors": 3})
     h.send(_book(update_id=1))
-    (buy,) = h.step()
+    (_first_buy,) = h.step()
     for i in range(5):
         h.send(_book(update_id=2 + i, origin=2_000 + i))
         h.step()
