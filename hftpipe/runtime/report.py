@@ -7,7 +7,7 @@ stat`` can call it on a running pipeline without disturbing a single writer.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from hftpipe.runtime.wiring import ring_segment_name
@@ -20,26 +20,36 @@ from hftpipe.substrate.ring import Ring
 class LatencySnapshot:
     hops: dict[str, HistogramSnapshot]
     end_to_end: HistogramSnapshot
+    """Every stage's end-to-end histogram merged (a pipeline usually has one stage that records)."""
+    by_stage: dict[str, HistogramSnapshot] = field(default_factory=dict)
+    """Each stage's own end-to-end histogram, for the stages that recorded any (e.g. a strategy
+    stage's tick-to-intent beside a sink's end to end)."""
 
     @classmethod
     def read(cls, control: ControlFile) -> LatencySnapshot:
         hops = {entry.name: control.read_hop_histogram(i) for i, entry in enumerate(control.rings)}
         end_to_end = HistogramSnapshot.empty()
-        for stage in range(control.layout.stages):
-            end_to_end = end_to_end.merge(control.read_end_to_end_histogram(stage))
-        return cls(hops, end_to_end)
+        by_stage = {}
+        for stage, name in enumerate(control.stage_names):
+            histogram = control.read_end_to_end_histogram(stage)
+            end_to_end = end_to_end.merge(histogram)
+            if histogram.count:
+                by_stage[name] = histogram
+        return cls(hops, end_to_end, by_stage)
 
     def since(self, earlier: LatencySnapshot) -> LatencySnapshot:
         """What was recorded between ``earlier`` and this snapshot (for live views)."""
         return LatencySnapshot(
             {name: _minus(h, earlier.hops.get(name)) for name, h in self.hops.items()},
             _minus(self.end_to_end, earlier.end_to_end),
+            {name: _minus(h, earlier.by_stage.get(name)) for name, h in self.by_stage.items()},
         )
 
     def as_json(self) -> dict[str, Any]:
         return {
             "hops": [{"name": name, **h.summary()} for name, h in self.hops.items()],
             "end_to_end": self.end_to_end.summary(),
+            "end_to_end_by_stage": {name: h.summary() for name, h in self.by_stage.items()},
         }
 
 

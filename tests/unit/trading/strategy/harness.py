@@ -60,7 +60,13 @@ class Harness:
         self.md_ctx: StageContext = open_stage_context(self.config, control, "md")
         self.ctx: StageContext = open_stage_context(self.config, control, "strategy")
         self.venue_ctx: StageContext = open_stage_context(self.config, control, "venue")
-        self.stage = StrategyStage(self.ctx)
+        try:
+            self.stage = StrategyStage(self.ctx)
+        except BaseException:
+            for ctx in (self.md_ctx, self.ctx, self.venue_ctx):
+                ctx.close()
+            self.owned.destroy()
+            raise
         self.invoker = AgentInvoker(self.stage)
         self.invoker.start()
         self._md = self.md_ctx.output_port()
