@@ -118,10 +118,8 @@ class InputPort:
         if isinstance(ring, BroadcastReceiver):
             self._poll_timed = self._poll_timed_receiver
             self._poll_until = self._poll_until_receiver
-        elif isinstance(ring, Ring):
-            self._poll_until = self._poll_until_ring
         else:
-            raise TypeError(f"poll_until needs a Ring or a BroadcastReceiver, got {type(ring).__name__}")
+            self._poll_until = self._poll_until_ring
 
     def poll(self, handler: TimedRecordHandler, limit: int) -> int:
         """Hand up to ``limit`` records to ``handler(buffer, offset, now)``, each hop recorded; how many."""
@@ -170,7 +168,8 @@ class InputPort:
 
     def _poll_until_ring(self, handler: StoppingRecordHandler, limit: int) -> int:
         ring = self.ring
-        assert isinstance(ring, Ring)
+        if not isinstance(ring, Ring):
+            raise NotImplementedError(f"poll_until reads a Ring or a BroadcastReceiver, not a {type(ring).__name__}")
         rows = ring.peek_batch(limit)
         count = len(rows)
         if not count:

@@ -273,8 +273,7 @@ class BroadcastReceiver:
         self._on_lap = handler
 
     def close(self) -> None:
-        self._scratch_words.release()
-        self._scratch.release()
+        """Unmap the segment (the scratch buffer is this process's own: a handler may still hold a view of it)."""
         self.segment.close()
 
     # -- consumer -----------------------------------------------------------
