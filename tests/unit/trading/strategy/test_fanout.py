@@ -53,7 +53,7 @@ def pipeline(pipeline_name: str) -> Iterator[dict[str, Any]]:
                     "to": ["strategy", "other"],
                     "capacity": CAPACITY,
                     "slot_size": 768,
-                },  # fmt: skip
+                },
                 {"from": "strategy", "to": "venue", "capacity": 64, "slot_size": 128},
             ],
         },
