@@ -65,3 +65,20 @@ def bench_pipeline(config_path: str | None, as_json: bool, duration: float, rate
     except PipelineAlreadyRunningError as exc:
         fail(str(exc), EX_UNAVAILABLE)
     click.echo(json.dumps(result) if as_json else format_pipeline_report(result))
+
+
+@bench.command("fanout")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--count", type=click.IntRange(min=4097), default=100_000, show_default=True, help="Records per run.")
+@click.option("--repetitions", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("--live", is_flag=True, help="Also a producer and a busy-spinning consumer in two pinned processes.")
+def bench_fanout(as_json: bool, count: int, repetitions: int, live: bool) -> None:
+    """Producer cost per record: one broadcast ring vs one SPSC ring per consumer, and with a stalled consumer."""
+    from bench.fanout_bench import format_fanout_report, run_fanout_benchmark
+    from bench.procs import BenchmarkError
+
+    try:
+        result = run_fanout_benchmark(count, repetitions, live)
+    except BenchmarkError as exc:
+        fail(f"benchmark failed: {exc}", EX_SOFTWARE)
+    click.echo(json.dumps(result) if as_json else format_fanout_report(result))

@@ -1,7 +1,8 @@
 """Fixtures for the benchmarks: rings under a name of their own, unlinked after each test.
 
 Micro benchmarks take ``make_ring`` (a producer and a consumer handle on one
-fresh segment); the latency runs use ``bench<pid>`` names of their own. After
+fresh segment) or ``make_broadcast`` (a transmitter and its receivers); the
+latency runs use ``bench<pid>`` names of their own. After
 each test nothing of this test session may be left in /dev/shm.
 """
 
@@ -13,6 +14,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from hftpipe.substrate.broadcast import BroadcastReceiver, BroadcastTransmitter
 from hftpipe.substrate.ring import Ring
 from hftpipe.substrate.shm import PREFIX, SHM_DIR, remove_pipeline, segment_name, unlink_segment
 
@@ -22,6 +24,7 @@ BENCH_TAG = f"bench{os.getpid()}"
 """What ``run_ring_benchmark`` and ``run_pipeline_benchmark`` name their objects after (same pid)."""
 
 MakeRing = Callable[..., tuple[Ring, Ring]]
+MakeBroadcast = Callable[..., tuple[BroadcastTransmitter, list[BroadcastReceiver]]]
 
 
 def leftovers() -> list[str]:
@@ -50,6 +53,33 @@ def make_ring() -> Iterator[MakeRing]:
     finally:
         for ring in handles:
             ring.close()
+        for name in names:
+            unlink_segment(name)
+
+
+@pytest.fixture
+def make_broadcast() -> Iterator[MakeBroadcast]:
+    """``make_broadcast(receivers, capacity, slot_size)`` -> ``(transmitter, receivers)`` on one new segment."""
+    counter = itertools.count()
+    names: list[str] = []
+    handles: list[BroadcastTransmitter | BroadcastReceiver] = []
+
+    def make(
+        receivers: int = 1, capacity: int = 1024, slot_size: int = 64
+    ) -> tuple[BroadcastTransmitter, list[BroadcastReceiver]]:
+        name = segment_name(MICRO_TAG, "ring", f"b{next(counter)}")
+        transmitter = BroadcastTransmitter.create(name, capacity, slot_size, receivers)
+        names.append(name)
+        handles.append(transmitter)
+        ends = [BroadcastReceiver.attach(name, i) for i in range(receivers)]
+        handles.extend(ends)
+        return transmitter, ends
+
+    try:
+        yield make
+    finally:
+        for handle in handles:
+            handle.close()
         for name in names:
             unlink_segment(name)
 

@@ -197,9 +197,11 @@ def _stat_text(report: dict[str, Any]) -> str:
             f" err {counters['errors']:<5} restarts {info['restarts']}"
         )
     for ring_name, ring in report["rings"].items():
+        # A broadcast receiver can lose records but never fills its ring; an SPSC ring the other way round.
+        tail = f"lost {ring['lost']}" if ring["kind"] == "broadcast" else f"full {ring['full']}"
         lines.append(
             f"  ring {ring_name:<22} {ring['from']}->{ring['to']} produced {ring['produced']}"
-            f" consumed {ring['consumed']} backlog {ring['backlog']}/{ring['capacity']} full {ring['full']}"
+            f" consumed {ring['consumed']} backlog {ring['backlog']}/{ring['capacity']} {tail}"
         )
     for error in report["errors"]:
         lines.append(f"  error [{error['stage']}] x{error['count']}: {error['message']}")

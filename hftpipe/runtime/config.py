@@ -4,7 +4,10 @@ Unknown keys are rejected, every error names its key (``stages.relay1.cpu``)
 and its reason, and the CLI turns a :class:`ConfigError` into exit status 78
 (``EX_CONFIG``). Stage classes are named ``"module:Class"``; their
 ``[stages.NAME.params]`` table is checked against the class's ``Params``
-dataclass here, before any process starts. Each ring's size is bounded here
+dataclass here, before any process starts. A ``[[rings]]`` entry is an SPSC
+ring (``kind = "spsc"``, the default) or a broadcast ring (``kind =
+"broadcast"``, ``to`` a list of receivers), which is expanded here into one
+:class:`RingConfig` per receiver (see there). Each ring's size is bounded here
 too; whether the whole pipeline fits in ``/dev/shm`` is asked by its owner
 just before it creates anything (:func:`check_shared_memory`). A ``Params``
 field typed :class:`~pathlib.Path` is given as a string and resolved against
@@ -31,6 +34,7 @@ from hftpipe.runtime.loader import load_class
 from hftpipe.runtime.validation import ConfigError, integer, number, reject_unknown, string, table
 from hftpipe.schema.instruments import Instrument
 from hftpipe.schema.records import HOP_SLOTS
+from hftpipe.substrate.broadcast_descriptor import MAX_RECEIVERS, broadcast_segment_size, check_broadcast_shape
 from hftpipe.substrate.control_layout import NAME_BYTES, ControlLayout
 from hftpipe.substrate.idle import IDLE_ALIASES, IdleSettings
 from hftpipe.substrate.layout import align_up, is_power_of_two
@@ -45,6 +49,10 @@ CONFIG_SECTIONS_GROUP: Final = "hftpipe.config_sections"
 and rings; ``base_dir``, the config file's directory, is where the table's relative paths start."""
 DEFAULT_RESTART_WINDOW_S: Final = 60.0
 _CORE_SECTIONS: Final = ("pipeline", "idle", "stages", "rings", "instruments")
+
+SPSC: Final = "spsc"
+BROADCAST: Final = "broadcast"
+RING_KINDS: Final = (SPSC, BROADCAST)
 
 CpuSetting = int | Literal["auto", "none"]
 
@@ -70,11 +78,38 @@ class StageConfig:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RingConfig:
+    """One producer -> consumer edge: an SPSC ring, or one receiver of a broadcast ring.
+
+    A broadcast ring ``md`` from ``book`` to ``strategy`` and ``risk`` is two
+    of these, ``md.strategy`` (receiver 0) and ``md.risk`` (receiver 1), both
+    with ``group = "md"``: so every edge has its own row in the control file's
+    ring table (its hop histogram, position and lost count), and everything
+    that walks edges (inputs, outputs, depths, doorbells) needs no special
+    case. Both ends call the ring by :attr:`port_name` (``"md"``); the owner
+    creates one segment per :attr:`port_name`. A declared name never contains
+    a dot, so a receiver's row name never collides with another ring's.
+    """
+
     name: str
     producer: str
     consumer: str
     capacity: int = 4096
     slot_size: int = 128
+    kind: str = "spsc"
+    """``"spsc"`` or ``"broadcast"``."""
+    group: str = ""
+    """A broadcast receiver's ring as declared; ``""`` for an SPSC ring."""
+    receiver: int = 0
+    """A broadcast receiver's index in its ring (its slot in the segment)."""
+
+    @property
+    def port_name(self) -> str:
+        """What both ends call the ring (``ctx.output_port(...)``, ``ctx.inputs[...]``) and what names its segment."""
+        return self.group or self.name
+
+    @property
+    def is_broadcast(self) -> bool:
+        return self.kind == BROADCAST
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -110,6 +145,14 @@ class PipelineConfig:
 
     def outputs_of(self, stage: str) -> tuple[RingConfig, ...]:
         return tuple(r for r in self.rings if r.producer == stage)
+
+    def ring_groups(self) -> dict[str, tuple[RingConfig, ...]]:
+        """Each declared ring (one shared-memory segment) by :attr:`RingConfig.port_name`, in declared order,
+        with its rows: one for an SPSC ring, one per receiver of a broadcast ring."""
+        groups: dict[str, list[RingConfig]] = {}
+        for ring in self.rings:
+            groups.setdefault(ring.port_name, []).append(ring)
+        return {name: tuple(rows) for name, rows in groups.items()}
 
     def depths(self) -> dict[str, int]:
         """Hops from the nearest source (a stage with no inputs), for latency stamps."""
@@ -207,7 +250,7 @@ _PIPELINE_KEYS: Final = {
     "max_consecutive_errors",
 }
 _STAGE_KEYS: Final = {"class", "cpu", "idle", "realtime_priority", "mlockall", "params"}
-_RING_KEYS: Final = {"name", "from", "to", "capacity", "slot_size"}
+_RING_KEYS: Final = {"name", "from", "to", "capacity", "slot_size", "kind"}
 _IDLE_KEYS: Final = {f.name for f in dataclasses.fields(IdleSettings)}
 
 
@@ -252,21 +295,27 @@ def _agent_class(class_path: str, key: str) -> type[Agent] | type[AsyncAgent]:
     return cls
 
 
-def _parse_ring(index: int, raw: Any, stage_names: set[str]) -> RingConfig:
+def _parse_ring(index: int, raw: Any, stage_names: set[str]) -> tuple[RingConfig, ...]:
+    """One ``[[rings]]`` entry: one :class:`RingConfig` (SPSC), or one per receiver (broadcast)."""
     key = f"rings[{index}]"
     raw = table(raw, key)
     reject_unknown(raw, _RING_KEYS, key)
-    ends = {}
-    for end in ("from", "to"):
-        if end not in raw:
-            raise ConfigError(f"{key}.{end}", "missing: name a stage")
-        value = string(raw, end, key, "")
-        if value not in stage_names:
-            raise ConfigError(f"{key}.{end}", f"no stage named {value!r}")
-        ends[end] = value
-    if ends["from"] == ends["to"]:
-        raise ConfigError(key, "a ring must connect two different stages")
-    name = string(raw, "name", key, f"{ends['from']}-{ends['to']}")
+    kind = string(raw, "kind", key, SPSC, RING_KINDS)
+    if "from" not in raw:
+        raise ConfigError(f"{key}.from", "missing: name a stage")
+    producer = _stage_ref(raw["from"], f"{key}.from", stage_names)
+    if "to" not in raw:
+        raise ConfigError(f"{key}.to", "missing: name a stage" + (" or a list of stages" if kind == BROADCAST else ""))
+    if kind == BROADCAST:
+        consumers = _receivers(raw["to"], f"{key}.to", producer, stage_names)
+    else:
+        if isinstance(raw["to"], list):
+            raise ConfigError(f"{key}.to", 'a list of stages needs kind = "broadcast"; an spsc ring has one consumer')
+        consumers = (_stage_ref(raw["to"], f"{key}.to", stage_names),)
+        if consumers[0] == producer:
+            raise ConfigError(key, "a ring must connect two different stages")
+    default_name = f"{producer}-{consumers[0]}" if kind == SPSC else f"{producer}-{BROADCAST}"
+    name = string(raw, "name", key, default_name)
     capacity = integer(raw, "capacity", key, 4096, minimum=2)
     slot_size = integer(raw, "slot_size", key, 128, minimum=8)
     if not is_power_of_two(capacity) or capacity > MAX_CAPACITY:
@@ -276,12 +325,68 @@ def _parse_ring(index: int, raw: Any, stage_names: set[str]) -> RingConfig:
     except ValueError as exc:
         raise ConfigError(f"{key}.name", str(exc)) from exc
     try:
-        check_ring_shape(capacity, slot_size)
+        if kind == BROADCAST:
+            check_broadcast_shape(capacity, slot_size, len(consumers))
+        else:
+            check_ring_shape(capacity, slot_size)
     except ValueError as exc:
         raise ConfigError(f"{key}.slot_size", str(exc)) from exc
     if len(name) > NAME_BYTES:  # the control file's ring table holds 32 bytes
         raise ConfigError(f"{key}.name", f"ring name {name!r} is longer than {NAME_BYTES} characters")
-    return RingConfig(name=name, producer=ends["from"], consumer=ends["to"], capacity=capacity, slot_size=slot_size)
+    if kind == SPSC:
+        consumer = consumers[0]
+        return (RingConfig(name=name, producer=producer, consumer=consumer, capacity=capacity, slot_size=slot_size),)
+    rows = []
+    for receiver, consumer in enumerate(consumers):
+        row = f"{name}.{consumer}"
+        if len(row) > NAME_BYTES:
+            raise ConfigError(
+                f"{key}.name",
+                f"receiver {consumer!r} of ring {name!r} is reported as {row!r}, longer than {NAME_BYTES} characters:"
+                " shorten the ring's name",
+            )
+        rows.append(
+            RingConfig(
+                name=row,
+                producer=producer,
+                consumer=consumer,
+                capacity=capacity,
+                slot_size=slot_size,
+                kind=BROADCAST,
+                group=name,
+                receiver=receiver,
+            )
+        )
+    return tuple(rows)
+
+
+def _stage_ref(value: Any, key: str, stage_names: set[str]) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(key, f"must be a string, got {value!r}")
+    if value not in stage_names:
+        raise ConfigError(key, f"no stage named {value!r}")
+    return value
+
+
+def _receivers(value: Any, key: str, producer: str, stage_names: set[str]) -> tuple[str, ...]:
+    """A broadcast ring's ``to``: one stage or a list of 1..MAX_RECEIVERS distinct stages, none its producer."""
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list):
+        raise ConfigError(key, f"must be a stage or a list of stages, got {value!r}")
+    if not names:
+        raise ConfigError(key, "a broadcast ring needs at least one receiver")
+    if len(names) > MAX_RECEIVERS:
+        raise ConfigError(key, f"a broadcast ring takes at most {MAX_RECEIVERS} receivers, got {len(names)}")
+    seen: set[str] = set()
+    for i, name in enumerate(names):
+        at = key if isinstance(value, str) else f"{key}[{i}]"
+        _stage_ref(name, at, stage_names)
+        if name == producer:
+            raise ConfigError(at, f"a broadcast ring cannot deliver to its own producer {producer!r}")
+        if name in seen:
+            raise ConfigError(at, f"duplicate receiver {name!r}")
+        seen.add(name)
+    return tuple(names)
 
 
 def parse_config(raw: Mapping[str, Any], source: str = "", allowed_cpus: set[int] | None = None) -> PipelineConfig:
@@ -317,12 +422,14 @@ def parse_config(raw: Mapping[str, Any], source: str = "", allowed_cpus: set[int
     rings_raw = raw.get("rings", [])
     if not isinstance(rings_raw, list):
         raise ConfigError("rings", "must be an array of tables ([[rings]])")
-    rings = tuple(_parse_ring(i, r, names) for i, r in enumerate(rings_raw))
+    declared = [_parse_ring(i, r, names) for i, r in enumerate(rings_raw)]
     seen: set[str] = set()
-    for i, ring in enumerate(rings):
-        if ring.name in seen:
-            raise ConfigError(f"rings[{i}].name", f"duplicate ring name {ring.name!r}")
-        seen.add(ring.name)
+    for i, rows in enumerate(declared):
+        ring_name = rows[0].port_name  # a receiver's row name has a dot, which a declared name never has
+        if ring_name in seen:
+            raise ConfigError(f"rings[{i}].name", f"duplicate ring name {ring_name!r}")
+        seen.add(ring_name)
+    rings = tuple(row for rows in declared for row in rows)
     pinned = [s for s in stages if isinstance(s.cpu, int)]
     for a_i, a in enumerate(pinned):
         for b in pinned[a_i + 1 :]:
@@ -366,12 +473,17 @@ def check_shared_memory(config: PipelineConfig, free_bytes: int | None = None) -
         raise ConfigError(
             "stages", f"the control file needs {total} bytes, more than the {free} bytes free in {SHM_DIR}"
         )
-    for i, ring in enumerate(config.rings):
-        total += align_up(ring_segment_size(ring.capacity, ring.slot_size), mmap.PAGESIZE)
+    for i, (name, rows) in enumerate(config.ring_groups().items()):
+        ring = rows[0]
+        if ring.is_broadcast:
+            size = broadcast_segment_size(ring.capacity, ring.slot_size, len(rows))
+        else:
+            size = ring_segment_size(ring.capacity, ring.slot_size)
+        total += align_up(size, mmap.PAGESIZE)
         if total > free:
             raise ConfigError(
                 f"rings[{i}]",
-                f"ring {ring.name!r} brings the pipeline's shared memory to {total} bytes,"
+                f"ring {name!r} brings the pipeline's shared memory to {total} bytes,"
                 f" more than the {free} bytes free in {SHM_DIR}",
             )
 

@@ -19,9 +19,9 @@ from hftpipe.runtime.ports import InputPort, OutputPort
 from hftpipe.schema.instruments import InstrumentRegistry
 from hftpipe.substrate.control import ControlFile
 from hftpipe.substrate.counters import Counter, CounterBlock, CounterKind
+from hftpipe.substrate.ends import ProducerEnd
 from hftpipe.substrate.errorlog import ErrorLog
 from hftpipe.substrate.histogram import Histogram
-from hftpipe.substrate.ring import Ring
 
 
 class Closeable(Protocol):
@@ -39,9 +39,10 @@ class StageContext:
     """This stage's index into ``ts_hop`` (its depth from the source, capped)."""
     control: ControlFile
     inputs: dict[str, InputPort]
-    """The rings this stage reads, by ring name."""
-    outputs: dict[str, Ring]
-    """The rings this stage publishes to, by ring name: publish through :meth:`output_port`."""
+    """The rings this stage reads, by ring name (a broadcast ring by its declared name, like its producer)."""
+    outputs: dict[str, ProducerEnd]
+    """The rings this stage publishes to, by ring name: publish through :meth:`output_port`.
+    A broadcast ring is one output, whatever its number of receivers."""
     counters: CounterBlock
     errors: ErrorLog
     end_to_end: Histogram
@@ -97,7 +98,7 @@ class StageContext:
         """The only input port: :meth:`input_port` with no name (the name stages used first)."""
         return self.input_port()
 
-    def the_output(self) -> Ring:
+    def the_output(self) -> ProducerEnd:
         """The only output ring, bare: stages not yet publishing through :meth:`output_port` use it."""
         return self.outputs[self._ring_name(self.outputs, None, "output")]
 

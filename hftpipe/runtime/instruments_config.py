@@ -62,6 +62,7 @@ def _parse_one(index: int, raw: Any) -> Instrument:
             raise ConfigError(f"{key}.{required}", "missing")
     price_scale = integer(entry, "price_scale", key, 8, minimum=0)
     qty_scale = integer(entry, "qty_scale", key, 8, minimum=0)
+    tick, lot = _step(entry, "tick", key, price_scale), _step(entry, "lot", key, qty_scale)
     try:
         return Instrument(
             id=integer(entry, "id", key, index + 1, minimum=1),
@@ -69,8 +70,8 @@ def _parse_one(index: int, raw: Any) -> Instrument:
             symbol=string(entry, "symbol", key, ""),
             price_scale=price_scale,
             qty_scale=qty_scale,
-            tick=_step(entry, "tick", key, price_scale),
-            lot=_step(entry, "lot", key, qty_scale),
+            tick=tick,
+            lot=lot,
         )
     except ValueError as exc:
         raise ConfigError(key, str(exc)) from exc

@@ -36,6 +36,14 @@ records ``now - ts_origin`` end to end. The ports own the first two:
   the header tuple it packs every record of a command with, publishes with
   ``ring.commit`` and counts the command's records with one ``count_sent``.
 
+A port works the same over either kind of ring (:mod:`hftpipe.substrate.ends`).
+Over a broadcast ring (:mod:`hftpipe.substrate.broadcast`) the producer's
+port never finds the ring full: ``claim`` never returns -1, ``room`` is
+always the whole ring and no ``backpressure`` is ever counted; a receiver's
+port hands each record over from the receiver's scratch copy (``offset`` is
+then 0), and ``poll_until`` runs the receiver's own loop. What a lapped
+receiver lost is counted by the wiring (:mod:`hftpipe.runtime.laps`).
+
 Every other header field is the stage's: it copies ``ts_origin`` and the
 upstream ``ts_hop`` values from the record it derives from (a source writes
 ``ts_origin = now`` and zeros), and a sink records end to end from the
@@ -72,7 +80,9 @@ from collections.abc import Callable
 from typing import Final
 
 from hftpipe.schema.records import TS_HOP_OFFSET, RecordSpec, one_hop_format
+from hftpipe.substrate.broadcast import BroadcastReceiver, BroadcastTransmitter, StoppingRecordHandler
 from hftpipe.substrate.counters import Counter
+from hftpipe.substrate.ends import ConsumerEnd, ProducerEnd
 from hftpipe.substrate.histogram import Histogram
 from hftpipe.substrate.ring import Ring, TimedRecordHandler
 
@@ -80,21 +90,19 @@ assert sys.byteorder == "little", "records are little-endian; ports read and wri
 
 _TS_HOP_WORD: Final = TS_HOP_OFFSET // 8
 
-StoppingRecordHandler = Callable[[memoryview, int, int], bool]
-"""``handler(buffer, offset, now) -> stop``: a :data:`~hftpipe.substrate.ring.TimedRecordHandler`
-that may end the batch after its record (see :meth:`InputPort.poll_until`)."""
+__all__ = ["InputPort", "OutputPort", "StoppingRecordHandler"]
 
 
 class InputPort:
     """A ring this stage consumes, measuring the hop each record made to reach it."""
 
     __slots__ = (
-        "_advance", "_peek_batch", "_poll_timed", "_received", "_record_hop", "_stamp_offset", "hop_histogram",
-        "producer_hop", "ring",
+        "_poll_timed", "_poll_until", "_received", "_record_hop", "_stamp_offset", "hop_histogram", "producer_hop",
+        "ring",
     )  # fmt: skip
 
     def __init__(
-        self, ring: Ring, hop_histogram: Histogram, producer_hop: int, received: Counter | None = None
+        self, ring: ConsumerEnd, hop_histogram: Histogram, producer_hop: int, received: Counter | None = None
     ) -> None:
         """``received`` is the stage's ``messages_in`` (the context always gives one; a port built
         by hand without one counts nowhere)."""
@@ -104,10 +112,14 @@ class InputPort:
         """Index into ``ts_hop`` that the producer stamps when it publishes."""
         self._received = received
         self._poll_timed = ring.poll_timed
-        self._peek_batch = ring.peek_batch
-        self._advance = ring.advance
         self._record_hop = hop_histogram.record
         self._stamp_offset = TS_HOP_OFFSET + 8 * producer_hop
+        self._poll_until: Callable[[StoppingRecordHandler, int], int]
+        if isinstance(ring, BroadcastReceiver):
+            self._poll_timed = self._poll_timed_receiver
+            self._poll_until = self._poll_until_receiver
+        else:
+            self._poll_until = self._poll_until_ring
 
     def poll(self, handler: TimedRecordHandler, limit: int) -> int:
         """Hand up to ``limit`` records to ``handler(buffer, offset, now)``, each hop recorded; how many."""
@@ -120,11 +132,45 @@ class InputPort:
         """:meth:`poll`, taking each record only once ``handler`` is done with it; how many were taken.
 
         A handler returning True ends the batch after its record; one that raises has its
-        record taken (and the exception goes on), so no record is handed over twice. The
-        batch stops at the ring's wrap (:meth:`~hftpipe.substrate.ring.Ring.peek_batch`), and
-        ``buffer`` is a view of it that is released on return: a handler must not keep it.
+        record taken (and the exception goes on), so no record is handed over twice. From an
+        SPSC ring the batch stops at the wrap (:meth:`~hftpipe.substrate.ring.Ring.peek_batch`),
+        and ``buffer`` is a view of it that is released on return: a handler must not keep it.
         """
-        rows = self._peek_batch(limit)
+        return self._poll_until(handler, limit)
+
+    def _poll_timed_receiver(
+        self, handler: TimedRecordHandler, limit: int, stamp_offset: int, record_hop: Callable[[int], None]
+    ) -> int:
+        """A receiver takes a record before its handler runs: one that raised was taken, and is counted."""
+        ring = self.ring
+        assert isinstance(ring, BroadcastReceiver)
+        position, lost = ring.position, ring.lost
+        try:
+            return ring.poll_timed(handler, limit, stamp_offset, record_hop)
+        except BaseException:
+            self._count_taken(ring, position, lost)
+            raise
+
+    def _poll_until_receiver(self, handler: StoppingRecordHandler, limit: int) -> int:
+        ring = self.ring
+        assert isinstance(ring, BroadcastReceiver)
+        position, lost = ring.position, ring.lost
+        try:
+            return ring.poll_until_timed(handler, limit, self._stamp_offset, self._record_hop)
+        finally:
+            self._count_taken(ring, position, lost)
+
+    def _count_taken(self, ring: BroadcastReceiver, position: int, lost: int) -> None:
+        """What ``ring`` handed over since it was at ``position`` having lost ``lost``, into ``messages_in``."""
+        taken = ring.position - position - (ring.lost - lost)
+        if taken and self._received is not None:
+            self._received.add(taken)
+
+    def _poll_until_ring(self, handler: StoppingRecordHandler, limit: int) -> int:
+        ring = self.ring
+        if not isinstance(ring, Ring):
+            raise NotImplementedError(f"poll_until reads a Ring or a BroadcastReceiver, not a {type(ring).__name__}")
+        rows = ring.peek_batch(limit)
         count = len(rows)
         if not count:
             return 0
@@ -147,7 +193,7 @@ class InputPort:
             words.release()
             flat.release()
             view.release()
-            self._advance(taken)
+            ring.advance(taken)
             if self._received is not None:
                 self._received.add(taken)
         return taken
@@ -157,11 +203,11 @@ class OutputPort:
     """A ring this stage publishes to: every record it commits carries this stage's ``ts_hop`` stamp."""
 
     __slots__ = (
-        "_backpressure", "_commit", "_sent_index", "_sent_words", "_stamp_word", "_try_claim", "_words",
-        "backpressure", "buffer", "hop", "ring", "sent",
-    )
+        "_backpressure", "_commit", "_never_full", "_sent_index", "_sent_words", "_stamp_word", "_try_claim",
+        "_words", "backpressure", "buffer", "hop", "ring", "sent",
+    )  # fmt: skip
 
-    def __init__(self, ring: Ring, hop: int, sent: Counter, backpressure: Counter) -> None:
+    def __init__(self, ring: ProducerEnd, hop: int, sent: Counter, backpressure: Counter) -> None:
         self.ring = ring
         self.hop = hop
         """This stage's index into ``ts_hop``."""
@@ -177,6 +223,8 @@ class OutputPort:
         """What a refused :meth:`claim` or :meth:`offer`, or a short :meth:`room`, counts into."""
         self._sent_words, self._sent_index = sent.slot
         self._backpressure = backpressure.add
+        self._never_full = isinstance(ring, BroadcastTransmitter)
+        """A broadcast ring laps its slow receivers instead of filling up: nothing is back-pressure."""
 
     def claim(self) -> int:
         """The offset of a slot to write the next record at, or -1 (counted) when the ring is full."""
@@ -228,8 +276,11 @@ class OutputPort:
         self._sent_words[self._sent_index] += n
 
     def room(self, needed: int = 1) -> int:
-        """Free slots now (re-reads the consumer's position); one backpressure is counted if under ``needed``."""
+        """Free slots now (re-reads the consumer's position); one backpressure is counted if under ``needed``.
+
+        Over a broadcast ring: always the whole ring, and never back-pressure.
+        """
         free = self.ring.remaining_capacity()
-        if free < needed:
+        if free < needed and not self._never_full:
             self._backpressure()
         return free

@@ -2,44 +2,62 @@
 
 Built only from reads of the control file and the ring headers, so ``hftpipe
 stat`` can call it on a running pipeline without disturbing a single writer.
+A broadcast ring has a row per receiver: the transmitter's position as
+``produced``, the receiver's as ``consumed`` (what it handed over or lost)
+and what it lost as ``lost``; an SPSC ring never loses a record.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from hftpipe.runtime.wiring import ring_segment_name
-from hftpipe.substrate.control import ControlFile
+from hftpipe.substrate.broadcast import BroadcastTransmitter
+from hftpipe.substrate.control import ControlFile, RingEntry
+from hftpipe.substrate.control_layout import RingKind
 from hftpipe.substrate.histogram import HistogramSnapshot
 from hftpipe.substrate.ring import Ring
+
+AnyRing = Ring | BroadcastTransmitter
 
 
 @dataclass(frozen=True, slots=True)
 class LatencySnapshot:
     hops: dict[str, HistogramSnapshot]
     end_to_end: HistogramSnapshot
+    """Every stage's end-to-end histogram merged (a pipeline usually has one stage that records)."""
+    by_stage: dict[str, HistogramSnapshot] = field(default_factory=dict)
+    """Each stage's own end-to-end histogram, for the stages that recorded any (e.g. a strategy
+    stage's tick-to-intent beside a sink's end to end)."""
 
     @classmethod
     def read(cls, control: ControlFile) -> LatencySnapshot:
         hops = {entry.name: control.read_hop_histogram(i) for i, entry in enumerate(control.rings)}
         end_to_end = HistogramSnapshot.empty()
-        for stage in range(control.layout.stages):
-            end_to_end = end_to_end.merge(control.read_end_to_end_histogram(stage))
-        return cls(hops, end_to_end)
+        by_stage = {}
+        for stage, name in enumerate(control.stage_names):
+            histogram = control.read_end_to_end_histogram(stage)
+            end_to_end = end_to_end.merge(histogram)
+            if histogram.count:
+                by_stage[name] = histogram
+        return cls(hops, end_to_end, by_stage)
 
     def since(self, earlier: LatencySnapshot) -> LatencySnapshot:
         """What was recorded between ``earlier`` and this snapshot (for live views)."""
         return LatencySnapshot(
             {name: _minus(h, earlier.hops.get(name)) for name, h in self.hops.items()},
             _minus(self.end_to_end, earlier.end_to_end),
+            {name: _minus(h, earlier.by_stage.get(name)) for name, h in self.by_stage.items()},
         )
 
     def as_json(self) -> dict[str, Any]:
         return {
             "hops": [{"name": name, **h.summary()} for name, h in self.hops.items()],
             "end_to_end": self.end_to_end.summary(),
+            "end_to_end_by_stage": {name: h.summary() for name, h in self.by_stage.items()},
         }
 
 
@@ -50,14 +68,21 @@ def _minus(later: HistogramSnapshot, earlier: HistogramSnapshot | None) -> Histo
 
 
 class RingReader:
-    """Read-only handles on a pipeline's rings, opened once for repeated reports."""
+    """Read-only handles on a pipeline's rings (one per segment), opened once for repeated reports."""
 
     def __init__(self, control: ControlFile) -> None:
-        self.rings: dict[str, Ring] = {}
+        self.rings: dict[str, AnyRing] = {}
+        """By segment (:attr:`RingEntry.segment`): a broadcast ring's rows share one."""
         pipeline = control.pipeline_name
         for entry in control.rings:
+            if entry.segment in self.rings:
+                continue
+            name = ring_segment_name(pipeline, entry.segment)
             try:
-                self.rings[entry.name] = Ring.attach(ring_segment_name(pipeline, entry.name), readonly=True)
+                if entry.kind is RingKind.BROADCAST:
+                    self.rings[entry.segment] = BroadcastTransmitter.attach(name, readonly=True)
+                else:
+                    self.rings[entry.segment] = Ring.attach(name, readonly=True)
             except (FileNotFoundError, ValueError):
                 continue
 
@@ -67,7 +92,30 @@ class RingReader:
         self.rings.clear()
 
 
-def pipeline_report(control: ControlFile, rings: dict[str, Ring]) -> dict[str, Any]:
+def ring_report(entry: RingEntry, ring: AnyRing | None, names: list[str]) -> dict[str, Any]:
+    """One row of the ring table with the positions its segment holds (zeros when it cannot be read)."""
+    info: dict[str, Any] = {
+        "kind": "broadcast" if entry.kind is RingKind.BROADCAST else "spsc",
+        "from": names[entry.producer],
+        "to": names[entry.consumer],
+        "capacity": entry.capacity,
+        "slot_size": entry.slot_size,
+    }
+    produced = ring.producer_position if ring else 0
+    if isinstance(ring, BroadcastTransmitter) and entry.receiver < ring.receivers:
+        consumed, full, lost = ring.receiver_position(entry.receiver), 0, ring.receiver_lost(entry.receiver)
+    elif isinstance(ring, Ring):
+        consumed, full, lost = ring.consumer_position, ring.full_count, 0
+    else:
+        consumed, full, lost = 0, 0, 0
+    info.update(produced=produced, consumed=consumed, backlog=produced - consumed, full=full, lost=lost)
+    if entry.kind is RingKind.BROADCAST:
+        info.update(ring=entry.group, receiver=entry.receiver)
+    return info
+
+
+def pipeline_report(control: ControlFile, rings: Mapping[str, AnyRing]) -> dict[str, Any]:
+    """``rings`` by segment name (:attr:`RingReader.rings`, or the owner's :attr:`OwnedObjects.rings`)."""
     names = control.stage_names
     stages = {}
     for i, name in enumerate(names):
@@ -79,21 +127,7 @@ def pipeline_report(control: ControlFile, rings: dict[str, Ring]) -> dict[str, A
             "restarts": control.stage_restarts(i),
             "last_exit": control.stage_exit(i),
         }
-    ring_info = {}
-    for entry in control.rings:
-        ring = rings.get(entry.name)
-        produced = ring.producer_position if ring else 0
-        consumed = ring.consumer_position if ring else 0
-        ring_info[entry.name] = {
-            "from": names[entry.producer],
-            "to": names[entry.consumer],
-            "capacity": entry.capacity,
-            "slot_size": entry.slot_size,
-            "produced": produced,
-            "consumed": consumed,
-            "backlog": produced - consumed,
-            "full": ring.full_count if ring else 0,
-        }
+    ring_info = {entry.name: ring_report(entry, rings.get(entry.segment), names) for entry in control.rings}
     errors = [
         {
             "stage": names[i] if i is not None else "supervisor",

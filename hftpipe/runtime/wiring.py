@@ -1,26 +1,33 @@
 """How a pipeline's shared objects are named, created by the owner and opened by stages.
 
 The owner creates the control file, one ring segment per ``[[rings]]`` entry
-and one doorbell semaphore per stage that has input rings. A stage process
-opens only what its config says it touches: its input rings (consumer end),
-its output rings (producer end, with the consumer's doorbell attached) and
-its own doorbell.
+(an SPSC ring, or a broadcast ring for all its receivers) and one doorbell
+semaphore per stage that has input rings. A stage process opens only what
+its config says it touches: its input rings (consumer end; a broadcast
+receiver by its index, its losses counted into ``lost.<ring>`` and logged),
+its output rings (producer end, with each consumer's doorbell attached) and
+its own doorbell. Both ends call a ring by its declared name.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import posix_ipc
 
-from hftpipe.runtime.config import PipelineConfig
+from hftpipe.runtime.config import PipelineConfig, RingConfig
 from hftpipe.runtime.context import StageContext
+from hftpipe.runtime.laps import LapReport, lost_counter_label
 from hftpipe.runtime.ports import InputPort
 from hftpipe.schema.instruments import InstrumentRegistry
+from hftpipe.substrate.broadcast import BroadcastReceiver, BroadcastTransmitter
 from hftpipe.substrate.control import ControlFile, RingEntry
+from hftpipe.substrate.control_layout import RingKind
 from hftpipe.substrate.counters import CounterKind
+from hftpipe.substrate.ends import ConsumerEnd, ProducerEnd
 from hftpipe.substrate.ring import Ring
 from hftpipe.substrate.shm import create_semaphore, segment_name, unlink_semaphore
 
@@ -38,7 +45,8 @@ class OwnedObjects:
     """Everything the owner created; ``destroy`` unlinks it all."""
 
     control: ControlFile
-    rings: dict[str, Ring] = field(default_factory=dict)
+    rings: dict[str, Ring | BroadcastTransmitter] = field(default_factory=dict)
+    """One per declared ring, by its name."""
     doorbells: list[str] = field(default_factory=list)
 
     def destroy(self) -> None:
@@ -55,14 +63,28 @@ def create_pipeline_objects(config: PipelineConfig) -> OwnedObjects:
     depths = config.depths()
     index = {s.name: i for i, s in enumerate(config.stages)}
     entries = [
-        RingEntry(r.name, r.capacity, r.slot_size, index[r.producer], index[r.consumer], depths[r.producer])
+        RingEntry(
+            r.name,
+            r.capacity,
+            r.slot_size,
+            index[r.producer],
+            index[r.consumer],
+            depths[r.producer],
+            RingKind.BROADCAST if r.is_broadcast else RingKind.SPSC,
+            r.receiver,
+            r.group,
+        )
         for r in config.rings
     ]
     owned = OwnedObjects(ControlFile.create(config.name, [s.name for s in config.stages], entries))
     try:
-        for ring in config.rings:
-            segment = ring_segment_name(config.name, ring.name)
-            owned.rings[ring.name] = Ring.create(segment, ring.capacity, ring.slot_size)
+        for name, rows in config.ring_groups().items():
+            ring = rows[0]
+            segment = ring_segment_name(config.name, name)
+            if ring.is_broadcast:
+                owned.rings[name] = BroadcastTransmitter.create(segment, ring.capacity, ring.slot_size, len(rows))
+            else:
+                owned.rings[name] = Ring.create(segment, ring.capacity, ring.slot_size)
         for stage in config.stages:
             if config.inputs_of(stage.name):
                 name = doorbell_name(config.name, stage.name)
@@ -82,20 +104,43 @@ def open_stage_context(config: PipelineConfig, control: ControlFile, stage: str)
     ctx.instruments = InstrumentRegistry(config.instruments)
     with _closing_on_error(ctx):
         for ring_cfg in config.inputs_of(stage):
-            ring = Ring.attach(ring_segment_name(config.name, ring_cfg.name))
-            ctx.inputs[ring_cfg.name] = InputPort(
-                ring,
+            ctx.inputs[ring_cfg.port_name] = InputPort(
+                _consumer_end(config, ctx, ring_cfg),
                 control.hop_histogram(ring_index[ring_cfg.name]),
                 depths[ring_cfg.producer],
                 ctx.counter(CounterKind.MESSAGES_IN),
             )
-        for ring_cfg in config.outputs_of(stage):
-            ring = Ring.attach(ring_segment_name(config.name, ring_cfg.name))
-            ctx.outputs[ring_cfg.name] = ring
-            ring.attach_doorbell(ctx.own(posix_ipc.Semaphore(doorbell_name(config.name, ring_cfg.consumer))))
+        for name, rows in config.ring_groups().items():
+            if rows[0].producer == stage:
+                ctx.outputs[name] = _producer_end(config, ctx, name, rows)
         if ctx.inputs:
             ctx.doorbell = ctx.own(posix_ipc.Semaphore(doorbell_name(config.name, stage)))
     return ctx
+
+
+def _consumer_end(config: PipelineConfig, ctx: StageContext, ring: RingConfig) -> ConsumerEnd:
+    segment = ring_segment_name(config.name, ring.port_name)
+    if not ring.is_broadcast:
+        return Ring.attach(segment)
+    receiver = BroadcastReceiver.attach(segment, ring.receiver)
+    logger = logging.getLogger(f"hftpipe.{config.name}.{ctx.name}")
+    lost = ctx.counters.add(lost_counter_label(ring.group))  # there from the start, 0 until a lap
+    receiver.on_lap(LapReport(ring.group, lost, ctx.errors, logger))
+    return receiver
+
+
+def _producer_end(config: PipelineConfig, ctx: StageContext, name: str, rows: tuple[RingConfig, ...]) -> ProducerEnd:
+    """The producer's end of ring ``name``, ringing each consumer's doorbell (every receiver's, if broadcast)."""
+    segment = ring_segment_name(config.name, name)
+    if not rows[0].is_broadcast:
+        ring = Ring.attach(segment)
+        ring.attach_doorbell(ctx.own(posix_ipc.Semaphore(doorbell_name(config.name, rows[0].consumer))))
+        return ring
+    transmitter = BroadcastTransmitter.attach(segment)
+    for row in rows:
+        bell = ctx.own(posix_ipc.Semaphore(doorbell_name(config.name, row.consumer)))
+        transmitter.attach_doorbell(row.receiver, bell)
+    return transmitter
 
 
 @contextlib.contextmanager

@@ -15,14 +15,14 @@ from collections.abc import Sequence
 
 import posix_ipc
 
+from hftpipe.substrate.ends import ConsumerEnd
 from hftpipe.substrate.idle import BlockingIdle, IdleSettings
-from hftpipe.substrate.ring import Ring
 
 
 class AsyncIdle:
     def __init__(
         self,
-        inputs: Sequence[Ring],
+        inputs: Sequence[ConsumerEnd],
         doorbell: posix_ipc.Semaphore | None,
         *,
         spins: int = 20,

@@ -26,9 +26,12 @@ from hftpipe.substrate.control_layout import (
     NO_EXIT,
     RING_CAPACITY,
     RING_CONSUMER,
+    RING_GROUP,
     RING_HOP,
+    RING_KIND,
     RING_NAME,
     RING_PRODUCER,
+    RING_RECEIVER,
     RING_SLOT_BYTES,
     STAGE_CPU,
     STAGE_IDLE,
@@ -40,6 +43,7 @@ from hftpipe.substrate.control_layout import (
     STAGE_STATE,
     ControlLayout,
     PipelineState,
+    RingKind,
     StageState,
 )
 from hftpipe.substrate.counters import CounterBlock, read_counter_block
@@ -51,7 +55,7 @@ from hftpipe.substrate.shm import KIND_CONTROL, Segment, segment_name
 
 @dataclass(frozen=True, slots=True)
 class RingEntry:
-    """A row of the ring table: which stage produces into which."""
+    """A row of the ring table: which stage produces into which (a broadcast ring has a row per receiver)."""
 
     name: str
     capacity: int
@@ -59,6 +63,16 @@ class RingEntry:
     producer: int
     consumer: int
     hop: int
+    kind: RingKind = RingKind.SPSC
+    receiver: int = 0
+    """A broadcast row's receiver index."""
+    group: str = ""
+    """A broadcast row's ring as declared: the segment its receivers share."""
+
+    @property
+    def segment(self) -> str:
+        """The name of the ring whose segment this row reads: the group's for a broadcast receiver."""
+        return self.group or self.name
 
 
 def control_segment_name(pipeline: str) -> str:
@@ -89,7 +103,7 @@ class ControlFile:
     @classmethod
     def create(cls, pipeline: str, stages: Sequence[str], rings: Sequence[RingEntry]) -> ControlFile:
         layout = ControlLayout(len(stages), len(rings))
-        for name in [*stages, *(ring.name for ring in rings)]:
+        for name in [*stages, *(ring.name for ring in rings), *(ring.group for ring in rings)]:
             if len(name.encode()) > NAME_BYTES:
                 raise ValueError(f"name {name!r} is longer than {NAME_BYTES} bytes")
         seg = Segment.create(control_segment_name(pipeline), layout.size, KIND_CONTROL)
@@ -114,6 +128,9 @@ class ControlFile:
             w[(slot + RING_PRODUCER) // 8] = ring.producer
             w[(slot + RING_CONSUMER) // 8] = ring.consumer
             w[(slot + RING_HOP) // 8] = ring.hop
+            w[(slot + RING_KIND) // 8] = int(ring.kind)
+            w[(slot + RING_RECEIVER) // 8] = ring.receiver
+            _put_name(buf, slot + RING_GROUP, ring.group, NAME_BYTES)
         for i in range(len(stages)):
             CounterBlock(w, buf, layout.counter_block(i))  # labels visible before any stage runs
         seg.publish(CONTROL_LAYOUT_VERSION)
@@ -231,6 +248,9 @@ class ControlFile:
             producer=int(w[(slot + RING_PRODUCER) // 8]),
             consumer=int(w[(slot + RING_CONSUMER) // 8]),
             hop=int(w[(slot + RING_HOP) // 8]),
+            kind=RingKind(int(w[(slot + RING_KIND) // 8])),
+            receiver=int(w[(slot + RING_RECEIVER) // 8]),
+            group=_get_name(self._buf, slot + RING_GROUP, NAME_BYTES),
         )
 
     # -- writers' handles ------------------------------------------------------

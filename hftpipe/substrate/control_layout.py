@@ -12,6 +12,7 @@ readers learn S and R from the meta block and rebuild the same offsets::
         |   +128 state, pid, started ns              (the stage writes)   |
         +===============================================================+
         | ring table: R x 128 bytes: name, capacity, slot, from, to, hop|
+        |   kind, receiver, group (a broadcast ring's receivers: a row each)|
         +===============================================================+
         | counters: S blocks x 64 slots x 64 bytes     (stage i writes   |
         |   block i; slot = value, kind, label)                         |
@@ -69,6 +70,12 @@ RING_SLOT_BYTES: Final = 40
 RING_PRODUCER: Final = 48
 RING_CONSUMER: Final = 56
 RING_HOP: Final = 64
+RING_KIND: Final = 72
+RING_RECEIVER: Final = 80
+RING_GROUP: Final = 88
+"""A broadcast receiver's row: the ring as declared (its segment), NAME_BYTES long.
+Kind, receiver and group were zeros before broadcast rings: zero reads as an SPSC ring."""
+assert RING_GROUP + NAME_BYTES <= RING_SLOT_SIZE
 
 # error entries
 ERRORS_PER_BLOCK: Final = 8
@@ -90,6 +97,13 @@ class PipelineState(IntEnum):
     HALTED = 3
     STOPPING = 4
     STOPPED = 5
+
+
+class RingKind(IntEnum):
+    """What a row of the ring table is: an SPSC ring, or one receiver of a broadcast ring."""
+
+    SPSC = 0
+    BROADCAST = 1
 
 
 class StageState(IntEnum):

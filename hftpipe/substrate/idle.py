@@ -24,7 +24,8 @@ from typing import Final, Protocol
 
 import posix_ipc
 
-from hftpipe.substrate.ring import Ring, is_total_store_order
+from hftpipe.substrate.ends import ConsumerEnd
+from hftpipe.substrate.ring import is_total_store_order
 
 SPINNING_ALIASES: Final = ("busy-spin", "yield", "backoff")
 """The strategies that watch rings with plain loads only (no semaphore): they need x86-64 store order."""
@@ -142,7 +143,9 @@ class BlockingIdle:
 
     alias = "blocking"
 
-    def __init__(self, settings: IdleSettings, inputs: Sequence[Ring], doorbell: posix_ipc.Semaphore | None) -> None:
+    def __init__(
+        self, settings: IdleSettings, inputs: Sequence[ConsumerEnd], doorbell: posix_ipc.Semaphore | None
+    ) -> None:
         self._max_spins = settings.max_spins
         self._timeout_s = settings.park_timeout_ns / 1e9
         self._inputs = tuple(inputs)
@@ -199,7 +202,7 @@ class BlockingIdle:
 def make_idle(
     alias: str,
     settings: IdleSettings,
-    inputs: Sequence[Ring] = (),
+    inputs: Sequence[ConsumerEnd] = (),
     doorbell: posix_ipc.Semaphore | None = None,
 ) -> IdleStrategy:
     if alias == "busy-spin":

@@ -115,9 +115,13 @@ class Ring:
     @classmethod
     def attach(cls, name: str, readonly: bool = False) -> Ring:
         seg = Segment.attach(name, readonly=readonly)
-        if seg.layout_version != RING_LAYOUT_VERSION:
+        kind, version = seg.kind, seg.layout_version
+        if kind != KIND_RING:
             seg.close()
-            raise ValueError(f"{name}: ring layout version {seg.layout_version}, expected {RING_LAYOUT_VERSION}")
+            raise ValueError(f"{name}: segment kind {kind} is not an SPSC ring ({KIND_RING})")
+        if version != RING_LAYOUT_VERSION:
+            seg.close()  # releases the views: the message uses what was read before
+            raise ValueError(f"{name}: ring layout version {version}, expected {RING_LAYOUT_VERSION}")
         return cls(seg)
 
     def attach_doorbell(self, semaphore: posix_ipc.Semaphore) -> None:

@@ -58,17 +58,20 @@ assert TAIL_OFFSET == 128 and HEAD_OFFSET == 256 and PARKED_OFFSET == 384
 assert DATA_OFFSET == 512 and DATA_OFFSET % CACHE_LINE == 0
 
 
-def check_ring_shape(capacity: int, slot_size: int) -> None:
-    """Exact messages, because a wrong shape is a config error the user must fix."""
+def check_ring_shape(capacity: int, slot_size: int, what: str = "ring") -> None:
+    """Exact messages, because a wrong shape is a config error the user must fix.
+
+    ``what`` names the kind of ring in them (the broadcast ring shares these limits).
+    """
     if not is_power_of_two(capacity):
-        raise ValueError(f"ring capacity must be a power of two, got {capacity}")
+        raise ValueError(f"{what} capacity must be a power of two, got {capacity}")
     if capacity > MAX_CAPACITY:
-        raise ValueError(f"ring capacity must be at most {MAX_CAPACITY}, got {capacity}")
+        raise ValueError(f"{what} capacity must be at most {MAX_CAPACITY}, got {capacity}")
     if slot_size < MIN_SLOT_SIZE or slot_size % 8:
-        raise ValueError(f"ring slot size must be a multiple of 8 and >= 8, got {slot_size}")
+        raise ValueError(f"{what} slot size must be a multiple of 8 and >= 8, got {slot_size}")
     if capacity * slot_size > MAX_RING_BYTES:
         raise ValueError(
-            f"ring slots may take at most {MAX_RING_BYTES} bytes (1 GiB), got capacity {capacity}"
+            f"{what} slots may take at most {MAX_RING_BYTES} bytes (1 GiB), got capacity {capacity}"
             f" x slot size {slot_size} = {capacity * slot_size}"
         )
 

@@ -63,6 +63,7 @@ SEGMENT_HEADER_SIZE: Final = CACHE_LINE
 
 KIND_CONTROL: Final = 1
 KIND_RING: Final = 2
+KIND_BROADCAST: Final = 3
 
 
 def check_name_part(value: str, what: str) -> str:
@@ -207,6 +208,11 @@ class Segment:
     @property
     def layout_version(self) -> int:
         return int(self.words[HDR_LAYOUT_VERSION // 8])
+
+    @property
+    def kind(self) -> int:
+        """What the segment holds (``KIND_*``): an attacher checks it before believing the layout."""
+        return int(self.words[HDR_KIND // 8])
 
     @property
     def owner_pid(self) -> int:

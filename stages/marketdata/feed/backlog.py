@@ -20,7 +20,7 @@ from collections import deque
 
 from hftpipe.schema.records import RECORD_SIZE
 from hftpipe.substrate.counters import Counter
-from hftpipe.substrate.ring import Ring
+from hftpipe.substrate.ends import ProducerEnd
 
 
 class Backlog:
@@ -62,7 +62,7 @@ class Backlog:
             records.clear()
 
     # -- draining --------------------------------------------------------------------
-    def move_into(self, ring: Ring) -> int:
+    def move_into(self, ring: ProducerEnd) -> int:
         """Offer the oldest records to ``ring`` until it is full or none is left; how many went in."""
         records = self.records
         moved = 0

@@ -41,7 +41,7 @@ from hftpipe.schema import SPECS
 from hftpipe.schema.marketdata import BookAction, BookState, ControlKind
 from hftpipe.schema.records import RecordFlag, RecordType
 from hftpipe.substrate.counters import Counter
-from hftpipe.substrate.ring import Ring
+from hftpipe.substrate.ends import ProducerEnd
 from stages.marketdata.feed.backlog import Backlog
 
 _END = int(RecordFlag.END_OF_UPDATE)
@@ -79,7 +79,7 @@ class RingSink:
         if ring.slot_size < 128:
             raise ValueError(f"ring {ring.name} slots ({ring.slot_size} B) are smaller than a 128-byte record")
         self._out = ring
-        self._ring: Ring | Backlog = ring
+        self._ring: ProducerEnd | Backlog = ring
         """Where records are packed: the ring, or the backlog standing in for it while it is full."""
         self._buf = ring.buffer
         self._delta = port.packer(SPECS[RecordType.BOOK_DELTA]).pack_into

@@ -18,6 +18,7 @@ import pytest
 from hftpipe.runtime.agent import Drive
 from hftpipe.runtime.config import PipelineConfig, RingConfig, check_shared_memory, load_config, parse_config
 from hftpipe.runtime.validation import EX_CONFIG, ConfigError
+from hftpipe.substrate.broadcast_descriptor import broadcast_segment_size
 from hftpipe.substrate.control_layout import ControlLayout
 from hftpipe.substrate.idle import IdleSettings
 from hftpipe.substrate.ring_descriptor import ring_segment_size
@@ -98,6 +99,42 @@ def test_should_answer_topology_questions() -> None:
     with pytest.raises(KeyError) as exc:
         config.stage("nope")
     assert exc.value.args[0] == "no stage 'nope' in pipeline 'unit'"
+
+
+def _fan_out(raw: dict[str, Any]) -> None:
+    """source broadcasts ``md`` to relay and sink; relay -> sink stays an SPSC ring."""
+    raw["rings"][0] = {"name": "md", "kind": "broadcast", "from": "source", "to": ["relay", "sink"], "capacity": 64}
+
+
+def test_should_expand_a_broadcast_ring_into_one_edge_per_receiver() -> None:
+    config = _parse(_raw(_fan_out))
+    common = {"producer": "source", "capacity": 64, "slot_size": 128, "kind": "broadcast", "group": "md"}
+    assert config.rings == (
+        RingConfig(name="md.relay", consumer="relay", receiver=0, **common),
+        RingConfig(name="md.sink", consumer="sink", receiver=1, **common),
+        RingConfig(name="relay-sink", producer="relay", consumer="sink", capacity=64, slot_size=64),
+    )
+    assert [r.port_name for r in config.rings] == ["md", "md", "relay-sink"]
+    assert [r.is_broadcast for r in config.rings] == [True, True, False]
+    assert list(config.ring_groups()) == ["md", "relay-sink"]
+    assert config.ring_groups()["md"] == config.rings[:2]
+    assert [r.name for r in config.outputs_of("source")] == ["md.relay", "md.sink"]
+    assert [r.name for r in config.inputs_of("sink")] == ["md.sink", "relay-sink"]
+    assert config.depths() == {"source": 0, "relay": 1, "sink": 1}
+
+
+def test_should_take_one_receiver_as_a_string_and_name_a_broadcast_ring_after_its_producer() -> None:
+    def one(raw: dict[str, Any]) -> None:
+        raw["rings"][0] = {"kind": "broadcast", "from": "source", "to": "relay"}
+
+    ring = _parse(_raw(one)).rings[0]
+    assert (ring.name, ring.group, ring.consumer, ring.receiver) == (
+        "source-broadcast.relay",
+        "source-broadcast",
+        "relay",
+        0,
+    )
+    assert _parse(_raw(_set("rings.0.kind", "spsc"))).rings == _parse(_raw()).rings
 
 
 def test_should_cap_depths_at_the_last_hop_slot() -> None:
@@ -218,6 +255,11 @@ def _delete(path: str) -> Edit:
 
 def _add_stage(name: str, table: dict[str, Any]) -> Edit:
     return _set(f"stages.{name}", table)
+
+
+def _broadcast(to: Any) -> Edit:
+    """Make ring 0 a broadcast ring ``md`` from source to ``to``."""
+    return _set("rings.0", {"name": "md", "kind": "broadcast", "from": "source", "to": to, "capacity": 64})
 
 
 STAGE_KEYS = "class, cpu, idle, mlockall, params, realtime_priority"
@@ -453,7 +495,7 @@ ERROR_CASES: list[tuple[str, Edit, str, str]] = [
         "unknown ring key",
         _set("rings.0.size", 8),
         "rings[0].size",
-        "unknown key (allowed: capacity, from, name, slot_size, to)",
+        "unknown key (allowed: capacity, from, kind, name, slot_size, to)",
     ),
     ("ring from a missing stage", _set("rings.1.from", "nowhere"), "rings[1].from", "no stage named 'nowhere'"),
     ("ring to a missing stage", _set("rings.0.to", "nowhere"), "rings[0].to", "no stage named 'nowhere'"),
@@ -499,6 +541,77 @@ ERROR_CASES: list[tuple[str, Edit, str, str]] = [
         "duplicate ring name 'feed'",
     ),
     (
+        "unknown ring kind",
+        _set("rings.0.kind", "fanout"),
+        "rings[0].kind",
+        "must be one of spsc, broadcast, got 'fanout'",
+    ),
+    (
+        "receivers listed on an spsc ring",
+        _set("rings.0.to", ["relay", "sink"]),
+        "rings[0].to",
+        'a list of stages needs kind = "broadcast"; an spsc ring has one consumer',
+    ),
+    (
+        "broadcast without receivers",
+        _broadcast([]),
+        "rings[0].to",
+        "a broadcast ring needs at least one receiver",
+    ),
+    (
+        "broadcast without to",
+        lambda raw: (_broadcast([])(raw), raw["rings"][0].pop("to")),
+        "rings[0].to",
+        "missing: name a stage or a list of stages",
+    ),
+    (
+        "broadcast to its own producer",
+        _broadcast(["relay", "source"]),
+        "rings[0].to[1]",
+        "a broadcast ring cannot deliver to its own producer 'source'",
+    ),
+    (
+        "broadcast to its own producer, as a string",
+        _broadcast("source"),
+        "rings[0].to",
+        "a broadcast ring cannot deliver to its own producer 'source'",
+    ),
+    ("duplicate receiver", _broadcast(["relay", "sink", "relay"]), "rings[0].to[2]", "duplicate receiver 'relay'"),
+    (
+        "more receivers than a broadcast ring has slots for",
+        _broadcast(["relay"] * 17),
+        "rings[0].to",
+        "a broadcast ring takes at most 16 receivers, got 17",
+    ),
+    ("receiver that is no stage", _broadcast(["relay", "nowhere"]), "rings[0].to[1]", "no stage named 'nowhere'"),
+    ("receiver not a string", _broadcast(["relay", 3]), "rings[0].to[1]", "must be a string, got 3"),
+    (
+        "receivers neither a stage nor a list",
+        _broadcast({"a": "relay"}),
+        "rings[0].to",
+        "must be a stage or a list of stages, got {'a': 'relay'}",
+    ),
+    (
+        "broadcast receiver row name too long for the control file",
+        lambda raw: (_broadcast(["relay"])(raw), _set("rings.0.name", "m" * 27)(raw)),
+        "rings[0].name",
+        f"receiver 'relay' of ring {'m' * 27!r} is reported as {'m' * 27 + '.relay'!r}, longer than 32 characters:"
+        " shorten the ring's name",
+    ),
+    (
+        "broadcast slots over a ring's limit",
+        lambda raw: (_broadcast(["relay"])(raw), _set("rings.0.slot_size", 2147483648)(raw)),
+        "rings[0].slot_size",
+        "broadcast ring slots may take at most 1073741824 bytes (1 GiB), got capacity 64 x slot size 2147483648"
+        " = 137438953472",
+    ),
+    (
+        "broadcast ring named like another ring",
+        lambda raw: (_broadcast(["relay"])(raw), _set("rings.1.name", "md")(raw)),
+        "rings[1].name",
+        "duplicate ring name 'md'",
+    ),
+    (
         "duplicate default ring name",
         lambda raw: raw["rings"].append({"from": "source", "to": "relay"}),
         "rings[2].name",
@@ -532,6 +645,24 @@ def test_should_name_the_ring_that_makes_the_pipeline_too_big_for_the_free_share
     with pytest.raises(ConfigError) as exc:
         check_shared_memory(config, free_bytes=control)
     assert exc.value.key == "rings[0]"
+
+
+def test_should_count_a_broadcast_ring_once_against_the_free_shared_memory() -> None:
+    config = _parse(_raw(_fan_out))
+    control = _page(ControlLayout(len(config.stages), len(config.rings)).size)
+    broadcast = _page(broadcast_segment_size(64, 128, 2))
+    ring = _page(ring_segment_size(64, 64))
+    check_shared_memory(config, free_bytes=control + broadcast + ring)
+    with pytest.raises(ConfigError) as exc:
+        check_shared_memory(config, free_bytes=control + broadcast + ring - 1)
+    assert exc.value.key == "rings[1]"
+    assert exc.value.reason.startswith(
+        f"ring 'relay-sink' brings the pipeline's shared memory to {control + broadcast + ring} bytes"
+    )
+    with pytest.raises(ConfigError) as exc:
+        check_shared_memory(config, free_bytes=control + broadcast - 1)
+    assert exc.value.key == "rings[0]"
+    assert exc.value.reason.startswith("ring 'md' brings")
 
 
 def test_should_be_a_value_error_carrying_key_and_reason() -> None:

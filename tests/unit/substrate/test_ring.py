@@ -26,7 +26,7 @@ from hftpipe.substrate.ring_descriptor import (
     check_ring_shape,
     ring_segment_size,
 )
-from hftpipe.substrate.shm import SHM_DIR
+from hftpipe.substrate.shm import KIND_RING, SHM_DIR, Segment
 
 SLOT = 16
 RECORD = struct.Struct("<Qq")  # sequence, payload
@@ -146,6 +146,17 @@ def test_should_refuse_to_create_a_second_ring_on_the_same_name(pair: RingPair) 
     producer, _ = pair
     with pytest.raises(FileExistsError, match=re.escape(f"shared-memory segment {producer.name} already exists")):
         Ring.create(producer.name, 8, SLOT)
+
+
+def test_should_refuse_to_attach_a_ring_its_creator_has_not_published(ring_name: Callable[[str], str]) -> None:
+    name = ring_name("unready")
+    segment = Segment.create(name, ring_segment_size(8, SLOT), KIND_RING)  # layout version still 0
+    try:
+        with pytest.raises(ValueError, match=re.escape(f"{name}: ring layout version 0, expected 1")):
+            Ring.attach(name)
+    finally:
+        segment.close()
+        segment.unlink()
 
 
 def test_should_refuse_to_attach_a_missing_ring(ring_name: Callable[[str], str]) -> None:

@@ -9,7 +9,7 @@ import numpy.typing as npt
 import talib
 
 from hftpipe.schema.records import RecordType
-from tests.unit.trading.strategy.harness import Harness, bar_record, capture_records, depth_record, of_type
+from tests.unit.trading.strategy.builtin_harness import Harness, bar_record, capture_records, depth_record, of_type
 
 NKN = 1
 TICK = 1000  # NKNUSDT: 0.00001 at price scale 8

@@ -13,7 +13,7 @@ from hftpipe.schema.marketdata import DEPTH_DTYPE, BookState
 from hftpipe.schema.records import RecordType
 from hftpipe.schema.trading import IntentAction, IntentFlag, OrderSide, OrderType, TimeInForce
 from stages.trading.strategy.builtin.imbalance import Imbalance
-from tests.unit.trading.strategy.harness import Harness, capture_records, depth_record, of_type, ts_origin
+from tests.unit.trading.strategy.builtin_harness import Harness, capture_records, depth_record, of_type, ts_origin
 
 NKN = 1
 MS = 1_000_000

@@ -14,7 +14,14 @@ from hftpipe.schema.records import RecordType
 from hftpipe.schema.trading import IntentAction, OrderSide, OrderType, TimeInForce
 from hftpipe.strategy import OrderState
 from stages.trading.strategy.builtin.market_maker import MarketMaker
-from tests.unit.trading.strategy.harness import Harness, Intent, capture_records, depth_record, rtype_of, state_record
+from tests.unit.trading.strategy.builtin_harness import (
+    Harness,
+    Intent,
+    capture_records,
+    depth_record,
+    rtype_of,
+    state_record,
+)
 
 NKN = 1  # NKNUSDT in configs/strategy-dryrun.toml: tick 0.00001, lot 1
 QUOTING = (IntentAction.NEW, IntentAction.REPLACE)

@@ -11,7 +11,7 @@ from hftpipe.runtime.validation import ConfigError
 from hftpipe.schema.trading import OrderSide, OrderType, TimeInForce
 from stages.trading.strategy.builtin.mean_reversion import MeanReversion
 from tests.unit.trading.strategy.bars import Series, capture_series, random_walk, run, talib_bands
-from tests.unit.trading.strategy.harness import Harness
+from tests.unit.trading.strategy.builtin_harness import Harness
 
 QTY = 10 * 10**8
 BUY, SELL = int(OrderSide.BUY), int(OrderSide.SELL)

@@ -24,7 +24,7 @@ from stages.trading.strategy.builtin.train_signal_model import write_model
 from tests.captures import capture_path
 from tests.conftest import REPO
 from tests.unit.trading.strategy.bars import NKN, UNIT, Series, random_walk
-from tests.unit.trading.strategy.harness import Harness, bar_record
+from tests.unit.trading.strategy.builtin_harness import Harness, bar_record
 
 SHIPPED = REPO / "stages" / "trading" / "strategy" / "builtin" / "models" / "signal_model.npz"
 KEY = "stages.strategy.params.params"

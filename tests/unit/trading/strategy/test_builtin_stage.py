@@ -24,7 +24,7 @@ from hftpipe.schema.records import RecordType
 from stages.trading.strategy.dry_run import DryRunVenue
 from stages.trading.strategy.stage import StrategyStage
 from tests.conftest import REPO
-from tests.unit.trading.strategy.harness import bar_record, capture_records, rtype_of, state_record, ts_origin
+from tests.unit.trading.strategy.builtin_harness import bar_record, capture_records, rtype_of, state_record, ts_origin
 
 DRYRUN = REPO / "configs" / "strategy-dryrun.toml"
 NKN = 1
