@@ -16,6 +16,7 @@ BBO, TRADE and CONTROL records a strategy stage would read.
 from __future__ import annotations
 
 import functools
+import logging
 import secrets
 import tomllib
 from collections.abc import Iterable, Sequence
@@ -150,7 +151,13 @@ class Harness:
         self.counters: dict[str, _Counter] = {}
         self.intents: list[Intent] = []
         self.runner = StrategyRunner(
-            settings, self.instruments, self.books, self._emit, StrategyCounters("s", self._counter), 1, _logger()
+            settings,
+            self.instruments,
+            self.books,
+            self._emit,
+            StrategyCounters("s", self._counter),
+            1,
+            logging.getLogger("tests.strategy"),
         )
         self.strategy = self.runner.strategy
         self.runner.start(0)
@@ -226,12 +233,6 @@ class Harness:
 
     def unanswered(self) -> list[Intent]:
         return [i for i in self.intents if not i.answered]
-
-
-def _logger() -> Any:
-    import logging
-
-    return logging.getLogger("tests.strategy")
 
 
 # -- the capture through the real feed sink and book stage -------------------------------
