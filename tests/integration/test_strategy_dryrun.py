@@ -1,4 +1,4 @@
-"""A user's own strategy on the shipped capture, no venue: ``hftpipe run -c configs/strategy-dryrun.toml``.
+"""A user's own strategy (the README's, verbatim) on the shipped capture, no venue: ``hftpipe run -c configs/strategy-dryrun.toml``.
 
 The README's first smoke test, as a user would run it: a strategy module of
 their own (outside the package, importable from where they run), named in a
@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import subprocess
-import textwrap
 from pathlib import Path
 
 from tests.conftest import REPO
@@ -21,34 +20,14 @@ from tests.integration.exchange.harness import free_port
 
 DRYRUN = REPO / "configs" / "strategy-dryrun.toml"
 
-USER_STRATEGY = textwrap.dedent(
-    '''
-    from dataclasses import dataclass
-    from decimal import Decimal
-
-    from hftpipe.strategy import BookView, OrderReport, Strategy
+README = REPO / "README.md"
 
 
-    class Quoter(Strategy):
-        """Quote one lot each side at the touch; re-quote when an order is done."""
-
-        @dataclass(frozen=True, slots=True, kw_only=True)
-        class Params:
-            qty: str = "1"
-
-        def on_start(self) -> None:
-            self.qty = Decimal(self.params.qty)
-            self.acks = 0
-
-        def on_book(self, book: BookView) -> None:
-            if book.synced and book.two_sided and not self.open_orders(book.id):
-                self.buy(book.id, self.qty, book.bid_price, post_only=True)
-                self.sell(book.id, self.qty, book.ask_price, post_only=True)
-
-        def on_order(self, report: OrderReport) -> None:
-            self.acks += 1
-    '''
-)
+def readme_strategy() -> str:
+    """The strategy the README's *Writing a strategy* shows, verbatim: the user's starting point."""
+    text = README.read_text()
+    section = text[text.index("### Writing a strategy") :]
+    return section[section.index("```python\n") + len("```python\n") : section.index("```\n", 10)]
 
 
 def _config(tmp_path: Path, name: str) -> Path:
@@ -57,7 +36,7 @@ def _config(tmp_path: Path, name: str) -> Path:
     text = text.replace("stages.trading.strategy.builtin.market_maker:MarketMaker", "my_strategy:Quoter")
     text = text.replace('params = { qty = "10", spread_ticks = 2, max_inventory = "100" }', 'params = { qty = "3" }')
     assert "my_strategy:Quoter" in text and 'qty = "3"' in text
-    (tmp_path / "my_strategy.py").write_text(USER_STRATEGY)
+    (tmp_path / "my_strategy.py").write_text(readme_strategy())
     shutil.copytree(DRYRUN.parent / "captures", tmp_path / "captures")
     config = tmp_path / "dryrun.toml"
     config.write_text(text)
@@ -84,7 +63,7 @@ def test_should_run_a_users_strategy_on_the_capture_and_count_its_intents(
     assert strategy["mm.errors"] == strategy["mm.refused"] == 0
     assert strategy["mm.reports"] >= len(new)  # every order was acknowledged (and canceled at stop)
     assert {line["symbol"] for line in new} <= {"NKNUSDT", "BLZETH", "LRCBTC", "RUNEEUR"}
-    for line in new:  # quotes join the touch: post-only, on the instrument's tick, three lots
+    for line in new:  # quotes a tick outside the touch: post-only, three lots
         assert (line["type"], line["tif"], line["qty"]) == ("LIMIT_MAKER", "GTC", "3")
         assert line["client_order_id"].startswith("hp1-") and len(line["client_order_id"]) <= 36
     assert len({line["client_order_id"] for line in new}) == len(new)
