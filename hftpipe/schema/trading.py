@@ -139,7 +139,30 @@ class RejectReason(IntEnum):
     VENUE = 12
     """The venue refused it: ``venue_code`` holds its error code."""
     RISK_LIMIT = 13
-    """A pre-trade risk limit (the risk stage's reason codes refine this)."""
+    """A pre-trade risk limit not named below."""
+    REDUCE_ONLY = 14
+    """The trading state is REDUCING (or the order is reduce-only) and the order would not reduce the position."""
+    DATA_STALE = 15
+    """The instrument's last book update is older than ``max_data_age_ms``."""
+    MAX_ORDER_QTY = 16
+    MAX_ORDER_NOTIONAL = 17
+    MIN_NOTIONAL = 18
+    PRICE_BAND = 19
+    """The price is further from the book than the fat-finger band allows."""
+    MAX_POSITION = 20
+    """Position + every open order on that side + this order would exceed the limit."""
+    MAX_GROSS_EXPOSURE = 21
+    MAX_NET_EXPOSURE = 22
+    MAX_OPEN_ORDERS = 23
+    ORDER_RATE = 24
+    """The strategy's or the account's order token bucket is empty."""
+    CANCEL_RATE = 25
+    SELF_CROSS = 26
+    """It would trade against a resting order of the same account."""
+    DUPLICATE_ORDER = 27
+    """A client order id already seen."""
+    MAX_LOSS = 28
+    """A loss or drawdown breaker tripped: only cancels and reducing orders pass, or none."""
 
 
 ORDER_INTENT_DTYPE: Final = record_dtype(
