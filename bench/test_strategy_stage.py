@@ -38,16 +38,10 @@ def records() -> list[bytes]:
 @pytest.fixture(scope="module")
 def expected(records: list[bytes]) -> dict[str, list[sb.Decision]]:
     """Untimed decisions of plain and of the API over the records; they must agree with each other already."""
-    cfg = sb.config(BENCH_TAG)
-    plain, api = (sb.decisions_of(name, records, cfg) for name in ("plain", "api"))
+    plain, api = (sb.decisions_of(name, records, BENCH_TAG) for name in ("plain", "api"))
     assert plain == api, sb.first_difference(plain, api)
     assert sum(1 for d in plain if d[1] == sb.IntentAction.REPLACE) > UPDATES // 5  # it does requote
     return {"plain": plain, "api": api}
-
-
-@pytest.fixture
-def cfg() -> Any:
-    return sb.config(BENCH_TAG)
 
 
 def run_rounds(benchmark: BenchmarkFixture, v: sb.Variant, records: list[bytes]) -> tuple[list[sb.Decision], int]:
@@ -81,27 +75,27 @@ def check(decided: list[sb.Decision], ran: int, reference: list[sb.Decision]) ->
 
 @pytest.mark.benchmark(group="strategy-book-update")
 def test_strategy_book_update_plain(
-    benchmark: BenchmarkFixture, records: list[bytes], expected: dict[str, list[sb.Decision]], cfg: Any
+    benchmark: BenchmarkFixture, records: list[bytes], expected: dict[str, list[sb.Decision]]
 ) -> None:
-    with sb.variant("plain", cfg) as v:
+    with sb.variant("plain", BENCH_TAG) as v:
         decided, ran = run_rounds(benchmark, v, records)
     check(decided, ran, expected["api"])
 
 
 @pytest.mark.benchmark(group="strategy-book-update")
 def test_strategy_book_update_api(
-    benchmark: BenchmarkFixture, records: list[bytes], expected: dict[str, list[sb.Decision]], cfg: Any
+    benchmark: BenchmarkFixture, records: list[bytes], expected: dict[str, list[sb.Decision]]
 ) -> None:
-    with sb.variant("api", cfg) as v:
+    with sb.variant("api", BENCH_TAG) as v:
         decided, ran = run_rounds(benchmark, v, records)
     check(decided, ran, expected["plain"])
 
 
 @pytest.mark.benchmark(group="strategy-book-update")
 def test_strategy_book_update_stage(
-    benchmark: BenchmarkFixture, records: list[bytes], expected: dict[str, list[sb.Decision]], cfg: Any
+    benchmark: BenchmarkFixture, records: list[bytes], expected: dict[str, list[sb.Decision]]
 ) -> None:
-    with sb.variant("stage", cfg) as v:
+    with sb.variant("stage", BENCH_TAG) as v:
         assert isinstance(v, sb.Stage)
         decided, ran = run_rounds(benchmark, v, records)
         counters = v.owned.control.read_counters(v.contexts[1].index)
@@ -114,7 +108,7 @@ def test_strategy_book_update_stage(
 def test_strategy_bench_small_run() -> None:
     """The whole script at a small size: every key, the same decisions (it raises otherwise), sane figures."""
     report = sb.run(updates=300, repetitions=2, name=BENCH_TAG)
-    assert set(report["variants"]) == {*sb.VARIANTS, sb.HOST}
+    assert set(report["variants"]) == {*sb.VARIANTS, *sb.NOP_VARIANTS}
     for row in report["variants"].values():
         assert 0 < row["median_us"] <= row["p99_us"]
         assert len(row["repetition_medians_us"]) == 2
