@@ -707,9 +707,7 @@ def run(updates: int = UPDATES, repetitions: int = REPETITIONS, name: str | None
         "api-nop: book view copy + runner + a handler doing nothing": quiet("api-nop"),
         "api - api-nop: the market maker's handler through the API": round(quiet("api") - quiet("api-nop"), 3),
         "stage-nop - api-nop: rings + duty cycle": round(quiet("stage-nop") - quiet("api-nop"), 3),
-        "stage - stage-nop: the market maker, in the stage (see bench/README.md)": round(
-            quiet("stage") - quiet("stage-nop"), 3
-        ),
+        "stage - stage-nop: the market maker, in the stage": round(quiet("stage") - quiet("stage-nop"), 3),
     }
     report["stage_idle_cycle_us"] = _us(float(np.median(idle)))
     stage_median = rows["stage"]["median_us"]
