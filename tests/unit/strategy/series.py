@@ -114,13 +114,23 @@ BAR_SERIES: dict[str, Callable[[], Bars]] = {
 """OHLC bars, by name."""
 
 
-def assert_matches(ours: FloatArray, reference: FloatArray, rtol: float = 1e-9) -> None:
-    """NaN at exactly the same positions, and every defined value within ``rtol`` relative of the reference."""
+def assert_matches(
+    ours: FloatArray, reference: FloatArray, rtol: float = 1e-9, level: FloatArray | None = None
+) -> None:
+    """NaN at exactly the same positions, and every defined value within ``rtol`` relative of the reference.
+
+    ``level``: relative to the larger of the value and ``level`` instead (a Bollinger band is the middle
+    band minus a multiple of the deviation; where the two nearly cancel, TA-Lib's own rounding is a large
+    part of the difference, so both are held to the price level they are computed from).
+    """
     assert ours.dtype == np.float64 and ours.shape == reference.shape, (ours.dtype, ours.shape, reference.shape)
     ours_nan, ref_nan = np.isnan(ours), np.isnan(reference)
     assert (ours_nan == ref_nan).all(), f"NaN at different positions: first at {int(np.argmax(ours_nan != ref_nan))}"
     a, b = ours[~ref_nan], reference[~ref_nan]
-    off = np.abs(a - b) > rtol * np.maximum(np.abs(a), np.abs(b))
+    size = np.maximum(np.abs(a), np.abs(b))
+    if level is not None:
+        size = np.maximum(size, np.abs(level[~ref_nan]))
+    off = np.abs(a - b) > rtol * size
     if off.any():
         i = int(np.flatnonzero(~ref_nan)[np.argmax(off)])
         raise AssertionError(f"index {i}: {ours[i]!r} vs reference {reference[i]!r} ({int(off.sum())} values off)")
