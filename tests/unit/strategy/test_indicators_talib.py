@@ -9,9 +9,8 @@ zero crossing is off by far more than 1e-9 relative.
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from collections.abc import Callable
+from decimal import Decimal
 
 import numpy as np
 import pytest
