@@ -57,9 +57,27 @@ class BookView:
     """
 
     __slots__ = (
-        "_ask_prices", "_ask_qtys", "_bid_prices", "_bid_qtys", "_buf", "_header", "_price_unit", "_qty_unit",
-        "ask_price", "ask_qty", "bid_price", "bid_qty", "has_depth", "id", "instrument", "levels", "state",
-        "taken_ns", "update_id", "updates",
+        "_ask_prices",
+        "_ask_qtys",
+        "_bid_prices",
+        "_bid_qtys",
+        "_buf",
+        "_header",
+        "_price_unit",
+        "_qty_unit",
+        "ask_price",
+        "ask_qty",
+        "bid_price",
+        "bid_qty",
+        "cause",
+        "has_depth",
+        "id",
+        "instrument",
+        "levels",
+        "state",
+        "taken_ns",
+        "update_id",
+        "updates",
     )  # fmt: skip
 
     def __init__(self, instrument: Instrument) -> None:
@@ -69,6 +87,8 @@ class BookView:
         """The newest DEPTH (or BBO) record of the instrument, header included."""
         view = memoryview(self._buf)
         self._header = view[:64]
+        self.cause = view[24:64]
+        """``ts_origin`` and the hop stamps of the last update's tick (a live view): what an order it causes carries."""
         self._bid_prices: npt.NDArray[np.int64] = np.frombuffer(view, np.int64, DEPTH_LEVELS, _BID_PRICE)
         self._bid_qtys: npt.NDArray[np.int64] = np.frombuffer(view, np.int64, DEPTH_LEVELS, _BID_QTY)
         self._ask_prices: npt.NDArray[np.int64] = np.frombuffer(view, np.int64, DEPTH_LEVELS, _ASK_PRICE)

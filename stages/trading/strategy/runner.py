@@ -367,7 +367,10 @@ class StrategyRunner:
 
     def advance(self, now: int) -> int:
         """Move the clock to ``now`` (never back) and fire every timer due; how many fired."""
-        self._now = max(self._now, now)
+        if now > self._now:  # noqa: PLR1730 - max() is a call more, every duty cycle
+            self._now = now
+        if not self._timers:
+            return 0
         fired = 0
         timers = self._timers
         while (due := timers.pop_due(self._now)) is not None:
@@ -387,7 +390,7 @@ class StrategyRunner:
         origin = book.ts_origin
         if origin > self._now:  # noqa: PLR1730 - max() is a call more, per book update
             self._now = origin
-        self._cause, self._taken, self._measured = book.header[24:64], book.taken_ns, True
+        self._cause, self._taken, self._measured = book.cause, book.taken_ns, True
         if self._book_feeds:
             for iid, indicator, micro in self._book_feeds:
                 if iid == book.id and book.two_sided:

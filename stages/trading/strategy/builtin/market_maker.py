@@ -49,6 +49,7 @@ from stages.trading.strategy.builtin._common import (
 )
 
 FAIRS: Final = ("mid", "microprice")
+_OPEN: Final = OrderState.OPEN
 
 
 class MarketMaker(Strategy):
@@ -88,18 +89,52 @@ class MarketMaker(Strategy):
         self._micro = p.fair == "microprice"
         self._qty: dict[int, int] = {}
         self._limit: dict[int, int] = {}
+        self._requote: dict[int, int] = {}
+        self._live: dict[int, tuple[Order, Order]] = {}
+        """Per instrument, the two quotes when both rest untouched at their targets (the quiet path's check)."""
         for book in traded_books(self):
             qty = order_qty(self, Decimal(p.qty), book.instrument)
             if qty is not None:
                 self._qty[book.id] = qty
                 self._limit[book.id] = fixed_qty(Decimal(p.max_inventory), book.instrument)
+                self._requote[book.id] = p.requote_ticks * book.instrument.tick
 
     def on_book(self, book: BookView) -> None:
+        live = self._live.get(book.id)
+        if live is not None and book.synced and book.two_sided:
+            # The quiet path, most updates: both quotes rest (no answer due) and neither target moved
+            # requote_ticks. Inventory only changes on fills, which take the full path (on_order).
+            bid_order, ask_order = live
+            if bid_order.state is _OPEN and ask_order.state is _OPEN:
+                bid, ask = self.targets(book)
+                step = self._requote[book.id]
+                if -step < bid - bid_order.price < step and -step < ask - ask_order.price < step:
+                    return
         self.quote(book)
 
     def on_order(self, report: OrderReport) -> None:
-        if report.is_fill and report.order is not None:  # inventory moved: requote now, not at the next book
-            self.quote(self.book(report.order.instrument.id))
+        order = report.order
+        if order is None:
+            return
+        key = order.instrument.id
+        if report.is_fill:  # inventory moved: requote now, not at the next book
+            self.quote(self.book(key))
+            return
+        self._live.pop(key, None)  # an ack, cancel or replace: are both quotes resting again?
+        bid_order = ask_order = None
+        for open_order in self.open_orders(key):
+            if open_order.state is not _OPEN:
+                return
+            if open_order.side is OrderSide.BUY:
+                if bid_order is not None:
+                    return
+                bid_order = open_order
+            elif ask_order is not None:
+                return
+            else:
+                ask_order = open_order
+        if bid_order is not None and ask_order is not None:
+            self._live[key] = (bid_order, ask_order)
 
     def quote(self, book: BookView) -> None:
         """Bring the instrument's two quotes to where they should be now."""
@@ -107,6 +142,7 @@ class MarketMaker(Strategy):
         qty = self._qty.get(key)
         if qty is None:
             return
+        self._live.pop(key, None)
         orders = list(self.open_orders(key))
         if not (book.synced and book.two_sided):
             if any(o.state is not OrderState.PENDING_CANCEL for o in orders):
@@ -120,6 +156,8 @@ class MarketMaker(Strategy):
         # each side holds one quote, and it is what gets placed or replaced: the worst case after is position ± qty
         self._side(book, OrderSide.BUY, bid, bids, position + qty <= limit, qty)
         self._side(book, OrderSide.SELL, ask, asks, position - qty >= -limit, qty)
+        if len(bids) == 1 and len(asks) == 1 and bids[0].state is _OPEN and asks[0].state is _OPEN:
+            self._live[key] = (bids[0], asks[0])  # both rest where they should: the quiet path may skip
 
     def targets(self, book: BookView) -> tuple[int, int]:
         """Where the bid and the ask belong now (fixed point, on the tick, never crossing the book)."""
