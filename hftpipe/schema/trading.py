@@ -165,6 +165,17 @@ class RejectReason(IntEnum):
     """A loss or drawdown breaker tripped: only cancels and reducing orders pass, or none."""
 
 
+class TradingState(IntEnum):
+    """What risk lets through, for the account or one strategy; the more severe of the two applies."""
+
+    ACTIVE = 0
+    """Every order that passes the limits."""
+    REDUCING = 1
+    """Cancels, and orders that cannot grow the strategy's position even if every open order fills."""
+    HALTED = 2
+    """Cancels only."""
+
+
 ORDER_INTENT_DTYPE: Final = record_dtype(
     [
         ("order_seq", "<u8", 64),
