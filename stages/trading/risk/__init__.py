@@ -1,0 +1,1 @@
+"""The risk stage: pre-trade checks, positions and PnL, stops, kill switch."""
