@@ -21,7 +21,7 @@ _config_option = config_option("Pipeline TOML (default: the embedded configs/pro
 
 @click.group()
 def bench() -> None:
-    """Measure the ring and the pipeline against baselines, in one run."""
+    """Measure the ring, the pipeline, the fan-out and the strategy stage against baselines, in one run."""
 
 
 @bench.command("ring")
@@ -82,3 +82,18 @@ def bench_fanout(as_json: bool, count: int, repetitions: int, live: bool) -> Non
     except BenchmarkError as exc:
         fail(f"benchmark failed: {exc}", EX_SOFTWARE)
     click.echo(json.dumps(result) if as_json else format_fanout_report(result))
+
+
+@bench.command("strategy")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--updates", type=click.IntRange(min=10), default=5_000, show_default=True, help="Book updates per pass.")
+@click.option("--repetitions", type=click.IntRange(min=1), default=5, show_default=True)
+def bench_strategy(as_json: bool, updates: int, repetitions: int) -> None:
+    """Strategy stage overhead per book update, market maker: plain Python vs the API vs the stage over rings."""
+    from bench.strategy_bench import format_report, run
+
+    try:
+        result = run(updates, repetitions)
+    except (AssertionError, RuntimeError) as exc:
+        fail(f"benchmark failed: {exc}", EX_SOFTWARE)
+    click.echo(json.dumps(result) if as_json else format_report(result))

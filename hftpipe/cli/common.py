@@ -17,6 +17,8 @@ from hftpipe.runtime.config import PipelineConfig, load_config
 from hftpipe.runtime.runner import EX_NOPERM, EX_UNAVAILABLE
 from hftpipe.runtime.supervisor import PipelineAlreadyRunningError, StartupFailedError, Supervisor
 from hftpipe.runtime.validation import EX_CONFIG, ConfigError
+from hftpipe.substrate.control import ControlFile
+from hftpipe.substrate.shm import list_entries
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -81,3 +83,22 @@ def supervising(config: PipelineConfig) -> Iterator[Supervisor]:
         fail(f"startup failed: {exc}", exc.exit_status)
     finally:
         supervisor.destroy()
+
+
+def attach_running(name: str | None, readonly: bool = True) -> ControlFile:
+    """A running pipeline of ours (read-only unless asked); another user's is refused (77), not shown."""
+    if name is None:
+        controls = [e for e in list_entries() if e.name.endswith(".control")]
+        live = sorted({e.pipeline for e in controls if e.alive})
+        if not live:
+            others = ", ".join(f"{e.pipeline} (uid {e.owner_uid})" for e in controls if e.foreign)
+            fail("no pipeline of ours is running" + (f"; not ours: {others}" if others else ""), EX_UNAVAILABLE)
+        if len(live) > 1:
+            fail(f"several pipelines are running ({', '.join(live)}): choose one with --name", EX_UNAVAILABLE)
+        name = live[0]
+    try:
+        return ControlFile.attach(name, readonly=readonly)
+    except PermissionError as exc:
+        fail(f"pipeline {name!r} is not ours to read: {exc}", EX_NOPERM)
+    except (FileNotFoundError, RuntimeError) as exc:
+        fail(f"pipeline {name!r} is not running: {exc}", EX_UNAVAILABLE)

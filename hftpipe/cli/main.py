@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from hftpipe.cli.common import (
+    attach_running,
     config_option,
     fail,
     load_or_exit,
@@ -23,11 +24,10 @@ from hftpipe.cli.common import (
 from hftpipe.cli.registry import PluginGroup
 from hftpipe.runtime.config import default_config_path
 from hftpipe.runtime.report import LatencySnapshot, RingReader, format_ns, pipeline_report, status_line
-from hftpipe.runtime.runner import EX_NOPERM, EX_SOFTWARE, EX_UNAVAILABLE
+from hftpipe.runtime.runner import EX_NOPERM, EX_SOFTWARE
 from hftpipe.runtime.stage_process import LOG_LEVEL_ENV, configure_logging, run_stage
 from hftpipe.runtime.supervisor import Supervisor
 from hftpipe.runtime.validation import EX_CONFIG
-from hftpipe.substrate.control import ControlFile
 from hftpipe.substrate.shm import ShmEntry, clean_stale, list_entries
 
 _config_option = config_option("Pipeline TOML (default: the embedded configs/default.toml).")
@@ -135,32 +135,13 @@ def stage(stage_name: str, config_path: str | None, name: str | None) -> None:
 
 
 # ----------------------------------------------------------------------------- observe
-def _attach_running(name: str | None) -> ControlFile:
-    """A running pipeline of ours, read-only; another user's is refused (77), not shown."""
-    if name is None:
-        controls = [e for e in list_entries() if e.name.endswith(".control")]
-        live = sorted({e.pipeline for e in controls if e.alive})
-        if not live:
-            others = ", ".join(f"{e.pipeline} (uid {e.owner_uid})" for e in controls if e.foreign)
-            fail("no pipeline of ours is running" + (f"; not ours: {others}" if others else ""), EX_UNAVAILABLE)
-        if len(live) > 1:
-            fail(f"several pipelines are running ({', '.join(live)}): choose one with --name", EX_UNAVAILABLE)
-        name = live[0]
-    try:
-        return ControlFile.attach(name, readonly=True)
-    except PermissionError as exc:
-        fail(f"pipeline {name!r} is not ours to read: {exc}", EX_NOPERM)
-    except (FileNotFoundError, RuntimeError) as exc:
-        fail(f"pipeline {name!r} is not running: {exc}", EX_UNAVAILABLE)
-
-
 @main.command()
 @name_option
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--watch", is_flag=True, help="Refresh every second until interrupted.")
 def stat(name: str | None, as_json: bool, watch: bool) -> None:
     """Counters, rings, stages and errors of a running pipeline (read-only)."""
-    control = _attach_running(name)
+    control = attach_running(name)
     rings = RingReader(control)
     try:
         while True:
@@ -203,6 +184,9 @@ def _stat_text(report: dict[str, Any]) -> str:
             f"  ring {ring_name:<22} {ring['from']}->{ring['to']} produced {ring['produced']}"
             f" consumed {ring['consumed']} backlog {ring['backlog']}/{ring['capacity']} {tail}"
         )
+    for stage_name, info in report["stages"].items():
+        if "status" in info:
+            lines.append(f"  status [{stage_name}] {json.dumps(info['status'], separators=(',', ':'))}")
     for error in report["errors"]:
         lines.append(f"  error [{error['stage']}] x{error['count']}: {error['message']}")
     return "\n".join(lines)
@@ -215,7 +199,7 @@ def _stat_text(report: dict[str, Any]) -> str:
 @click.option("--hop", help="With --hgrm: this hop's histogram instead of end to end.")
 def latency(name: str | None, as_json: bool, hgrm: str | None, hop: str | None) -> None:
     """Per-hop and end-to-end latency percentiles of a running pipeline."""
-    control = _attach_running(name)
+    control = attach_running(name)
     try:
         snapshot = LatencySnapshot.read(control)
     finally:

@@ -9,6 +9,7 @@ which take the hop measurements (:mod:`hftpipe.runtime.ports`).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
@@ -112,6 +113,10 @@ class StageContext:
                 f"stage {self.name!r} has no {end} ring {name!r} (it has: {', '.join(sorted(rings)) or 'none'})"
             )
         return name
+
+    def publish_status(self, status: Mapping[str, Any]) -> None:
+        """Replace what ``hftpipe stat`` shows as this stage's ``status`` (a small JSON object, < 4 KB)."""
+        self.control.status(self.index).write(json.dumps(status, separators=(",", ":"), default=str))
 
     def counter(self, kind: CounterKind) -> Counter:
         return self.counters.standard(kind)

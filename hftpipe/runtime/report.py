@@ -9,6 +9,7 @@ and what it lost as ``lost``; an SPSC ring never loses a record.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -114,6 +115,17 @@ def ring_report(entry: RingEntry, ring: AnyRing | None, names: list[str]) -> dic
     return info
 
 
+def stage_status(control: ControlFile, stage: int) -> Any:
+    """What the stage last published about itself (its status bulletin, JSON), or None."""
+    text = control.read_status(stage)
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
 def pipeline_report(control: ControlFile, rings: Mapping[str, AnyRing]) -> dict[str, Any]:
     """``rings`` by segment name (:attr:`RingReader.rings`, or the owner's :attr:`OwnedObjects.rings`)."""
     names = control.stage_names
@@ -127,6 +139,9 @@ def pipeline_report(control: ControlFile, rings: Mapping[str, AnyRing]) -> dict[
             "restarts": control.stage_restarts(i),
             "last_exit": control.stage_exit(i),
         }
+        status = stage_status(control, i)
+        if status is not None:
+            stages[name]["status"] = status
     ring_info = {entry.name: ring_report(entry, rings.get(entry.segment), names) for entry in control.rings}
     errors = [
         {

@@ -8,10 +8,14 @@ metrics exporter attach read-only, so readers can never disturb writers.
 
 from __future__ import annotations
 
+import fcntl
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import posix_ipc
+
+from hftpipe.substrate.bulletin import Bulletin
 from hftpipe.substrate.control_layout import (
     CONTROL_LAYOUT_VERSION,
     META_NAME,
@@ -24,6 +28,8 @@ from hftpipe.substrate.control_layout import (
     NAME_BYTES,
     NO_CPU,
     NO_EXIT,
+    REQUEST_SLOT_SIZE,
+    REQUEST_SLOTS,
     RING_CAPACITY,
     RING_CONSUMER,
     RING_GROUP,
@@ -41,6 +47,7 @@ from hftpipe.substrate.control_layout import (
     STAGE_RESTARTS,
     STAGE_STARTED_NS,
     STAGE_STATE,
+    STATUS_SLOT_SIZE,
     ControlLayout,
     PipelineState,
     RingKind,
@@ -284,3 +291,46 @@ class ControlFile:
 
     def read_end_to_end_histogram(self, stage: int) -> HistogramSnapshot:
         return HistogramSnapshot.read(self._buf, self.layout.end_to_end_histogram(stage))
+
+    # -- status and operator requests --------------------------------------------
+    def status(self, stage: int) -> Bulletin:
+        """Stage ``stage``'s status bulletin (its writer's handle): a small JSON object about itself."""
+        return Bulletin(self._w, self._buf, self.layout.status_slot(stage), STATUS_SLOT_SIZE)
+
+    def read_status(self, stage: int) -> str | None:
+        read = self.status(stage).read()
+        return None if read is None else read[1]
+
+    @property
+    def requests_posted(self) -> int:
+        """How many operator requests were ever posted: one load, cheap enough for every duty cycle."""
+        return int(self._w[self.layout.requests // 8])
+
+    def read_request(self, number: int) -> str | None:
+        """Request ``number`` (1-based), or None when it was never posted or its slot was reused since."""
+        posted = self.requests_posted
+        if not 0 < number <= posted or number <= posted - REQUEST_SLOTS:
+            return None
+        read = Bulletin(self._w, self._buf, self.layout.request_slot(number), REQUEST_SLOT_SIZE).read()
+        return None if read is None else read[1]
+
+    def post_request(self, text_for: Callable[[int], str]) -> int:
+        """Post an operator request, ``text_for(number)`` (e.g. a JSON command carrying its number); the number.
+
+        Operators post one at a time: an exclusive ``flock`` on the control segment
+        serializes commands run side by side, so each slot has one writer at a time.
+        The text carries its number so a reader can tell a slot reused since apart.
+        """
+        shm = posix_ipc.SharedMemory(self.segment.name)
+        try:
+            fcntl.flock(shm.fd, fcntl.LOCK_EX)
+            try:
+                number = self.requests_posted + 1
+                slot = Bulletin(self._w, self._buf, self.layout.request_slot(number), REQUEST_SLOT_SIZE)
+                slot.write(text_for(number))
+                self._w[self.layout.requests // 8] = number
+                return number
+            finally:
+                fcntl.flock(shm.fd, fcntl.LOCK_UN)
+        finally:
+            shm.close_fd()

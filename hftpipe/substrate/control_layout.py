@@ -22,7 +22,15 @@ readers learn S and R from the meta block and rebuild the same offsets::
         +===============================================================+
         | histograms: R hop histograms (written by each ring's consumer)|
         |   then S end-to-end histograms (written by each stage)        |
+        +===============================================================+
+        | operator requests: count posted (128 bytes), then 8 slots x   |
+        |   512 bytes, newest in slot (n - 1) % 8  (operator commands,  |
+        |   one at a time under an flock of the segment)                |
+        +===============================================================+
+        | status: S bulletins x 4096 bytes           (stage i writes i) |
         +---------------------------------------------------------------+
+
+Requests and status slots are seqlocked bulletins (:mod:`hftpipe.substrate.bulletin`).
 """
 
 from __future__ import annotations
@@ -36,7 +44,8 @@ from hftpipe.substrate.histogram import HISTOGRAM_SIZE
 from hftpipe.substrate.layout import FALSE_SHARING_PAD, LayoutBuilder
 from hftpipe.substrate.shm import SEGMENT_HEADER_SIZE
 
-CONTROL_LAYOUT_VERSION: Final = 1
+CONTROL_LAYOUT_VERSION: Final = 2
+"""2: operator requests and stage status bulletins after the histograms."""
 NAME_BYTES: Final = 32
 
 # meta block (owner-written)
@@ -86,6 +95,13 @@ ERROR_LAST_NS: Final = 16
 ERROR_LENGTH: Final = 24
 ERROR_MESSAGE: Final = 32
 ERROR_MESSAGE_BYTES: Final = ERROR_ENTRY_SIZE - ERROR_MESSAGE
+
+# operator requests and stage status
+REQUEST_SLOTS: Final = 8
+REQUEST_SLOT_SIZE: Final = 512
+REQUEST_HEADER: Final = FALSE_SHARING_PAD
+"""Word 0: how many requests were ever posted (the newest is number ``count``)."""
+STATUS_SLOT_SIZE: Final = 4096
 
 NO_CPU: Final = -1
 NO_EXIT: Final = -(1 << 62)
@@ -145,8 +161,24 @@ class ControlLayout:
         return LayoutBuilder(end).pad_to(FALSE_SHARING_PAD)
 
     @property
+    def requests(self) -> int:
+        end = self.histograms + (self.rings + self.stages) * self.histogram_stride
+        return LayoutBuilder(end).pad_to(FALSE_SHARING_PAD)
+
+    def request_slot(self, number: int) -> int:
+        """Where request ``number`` (1-based) lives: slots are reused every ``REQUEST_SLOTS`` requests."""
+        return self.requests + REQUEST_HEADER + ((number - 1) % REQUEST_SLOTS) * REQUEST_SLOT_SIZE
+
+    @property
+    def status(self) -> int:
+        return self.requests + REQUEST_HEADER + REQUEST_SLOTS * REQUEST_SLOT_SIZE
+
+    def status_slot(self, stage: int) -> int:
+        return self.status + stage * STATUS_SLOT_SIZE
+
+    @property
     def size(self) -> int:
-        return self.histograms + (self.rings + self.stages) * self.histogram_stride
+        return self.status + self.stages * STATUS_SLOT_SIZE
 
     @property
     def histogram_stride(self) -> int:

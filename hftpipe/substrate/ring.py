@@ -73,8 +73,21 @@ class Ring:
     """One end of a ring: create it in the owner, attach from producer and consumer."""
 
     __slots__ = (
-        "_bell", "_buf", "_claimed", "_data", "_head", "_head_cache", "_mask", "_slots", "_tail",
-        "_tail_cache", "_w", "capacity", "name", "segment", "slot_size",
+        "_bell",
+        "_buf",
+        "_claimed",
+        "_data",
+        "_head",
+        "_head_cache",
+        "_mask",
+        "_slots",
+        "_tail",
+        "_tail_cache",
+        "_w",
+        "capacity",
+        "name",
+        "segment",
+        "slot_size",
     )
 
     def __init__(self, segment: Segment) -> None:

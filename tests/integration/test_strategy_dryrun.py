@@ -1,4 +1,4 @@
-"""A user's own strategy (the README's, verbatim) on the shipped capture, no venue: ``hftpipe run -c configs/strategy-dryrun.toml``.
+"""The README's own strategy, verbatim, on the shipped capture with no venue (configs/strategy-dryrun.toml).
 
 The README's first smoke test, as a user would run it: a strategy module of
 their own (outside the package, importable from where they run), named in a

@@ -384,14 +384,20 @@ class StrategyRunner:
 
     def on_book(self, book: BookView) -> None:
         self.counters.books.add()
-        self._now = max(self._now, book.ts_origin)
+        origin = book.ts_origin
+        if origin > self._now:  # noqa: PLR1730 - max() is a call more, per book update
+            self._now = origin
         self._cause, self._taken, self._measured = book.header[24:64], book.taken_ns, True
         if self._book_feeds:
             for iid, indicator, micro in self._book_feeds:
                 if iid == book.id and book.two_sided:
                     indicator.update(book.microprice if micro else book.mid)
-        if self._enabled:
-            self._guard(self.strategy.on_book, book)
+        if self._enabled:  # _guard, inlined: this runs for every book update
+            handler = self.strategy.on_book
+            try:
+                handler(book)
+            except Exception as exc:  # noqa: BLE001 - a strategy's bug must not take the stage down
+                self._on_error(handler, exc)
 
     def on_trade(self, fields: tuple[Any, ...], header: bytes | memoryview, now: int) -> None:
         """A TRADE record's unpacked ``fields`` (header first), ``header`` its first 64 bytes."""

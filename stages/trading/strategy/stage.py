@@ -48,6 +48,8 @@ _INTENT: Final = SPECS[RecordType.ORDER_INTENT]
 _PACK_INTENT: Final = _INTENT.packer.pack_into
 _INTENT_SIZE: Final = _INTENT.itemsize
 _ORIGIN: Final = struct.Struct("<q")
+_KEY: Final = struct.Struct("<H2xI").unpack_from
+"""A record's type and instrument id, in one unpack."""
 _DEPTH: Final = int(RecordType.DEPTH)
 _BBO: Final = int(RecordType.BBO)
 _VENUE: Final = int(RecordFlag.VENUE)
@@ -154,8 +156,7 @@ class StrategyStage(Agent):
 
     # -- input ---------------------------------------------------------------------------
     def _on_record(self, buf: memoryview, offset: int, now: int) -> None:
-        rtype = buf[offset] | (buf[offset + 1] << 8)
-        instrument = int.from_bytes(buf[offset + 4 : offset + 8], "little")
+        rtype, instrument = _KEY(buf, offset)
         if rtype == _DEPTH:
             view = self.books.get(instrument)
             if view is not None:

@@ -129,7 +129,10 @@ def test_should_lay_out_tables_without_overlap() -> None:
     assert layout.histograms % 128 == 0
     assert layout.hop_histogram(1) == layout.histograms + layout.histogram_stride
     assert layout.end_to_end_histogram(0) == layout.hop_histogram(2)
-    assert layout.size == layout.end_to_end_histogram(3)
+    assert layout.requests == layout.end_to_end_histogram(3)  # stride-aligned already
+    assert layout.request_slot(1) == layout.requests + 128 and layout.request_slot(9) == layout.request_slot(1)
+    assert layout.status == layout.requests + 128 + 8 * 512
+    assert layout.size == layout.status_slot(3) == layout.status + 3 * 4096
     assert layout.error_block(3) == layout.error_log + 3 * 8 * 256  # the owner's block after the stages'
 
 
@@ -143,7 +146,7 @@ def test_should_refuse_to_attach_a_control_file_that_is_not_published(pipeline_n
         with pytest.raises(RuntimeError) as exc:
             ControlFile.attach(pipeline_name)
         assert str(exc.value) == (
-            f"control file of pipeline {pipeline_name!r} is not ready or has layout version 0 (expected 1)"
+            f"control file of pipeline {pipeline_name!r} is not ready or has layout version 0 (expected 2)"
         )
     finally:
         seg.close()

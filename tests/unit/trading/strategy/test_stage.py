@@ -254,7 +254,7 @@ def test_should_disable_a_strategy_that_keeps_raising_and_cancel_its_orders(harn
     assert h.strategy.buy(AAA, Q, 10_000 * P) is None
     assert counters["bad.refused"] == 0 and h.counters()["bad.refused.strategy_disabled"] == 1
     errors = [e.message for e in h.ctx.control.read_errors(h.ctx.index)]
-    assert any("bad model on update 2" in m for m in errors)
+    assert any("strategy bad: on_book: RuntimeError: bad model on update 2" in m for m in errors)
     assert any("strategy bad disabled" in m for m in errors)
 
 
