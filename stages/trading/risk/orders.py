@@ -219,6 +219,8 @@ class OpenOrders:
                 self.set_leaves(order, leaves_qty)
         elif exec_type == _REPLACED:
             order.acked = True
+            if leaves_qty > 0:
+                self.set_leaves(order, leaves_qty)
             if order.replaces is not None:
                 replaced = self._by_key.get(order.replaces)
                 if replaced is not None:

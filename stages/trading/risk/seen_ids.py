@@ -17,7 +17,7 @@ from collections import deque
 from typing import Final
 
 SEEN_CAPACITY: Final = 1 << 16
-"""Ids kept exactly: about 6 MB; at Binance's 50 orders per 10 s, most of four hours of one strategy's ids."""
+"""Ids kept exactly: about 9 MB (136 bytes an id); at Binance's 50 orders per 10 s, 3.6 hours of ids."""
 
 OrderKey = tuple[int, int, int]
 """``(strategy_id, epoch, order_seq)``."""
