@@ -68,6 +68,9 @@ class RecordFlag(IntFlag):
     """Produced from a capture file rather than a live connection."""
     VENUE = 0x8
     """A BBO from the venue's own ticker stream, not computed from the local book."""
+    FOREIGN_ORDER = 0x10
+    """An execution report about an order its strategy did not send (risk's stop or kill-switch order):
+    its fills change the strategy's position, no order of the strategy's changes."""
 
 
 _HEADER_FIELDS: Final[list[tuple[str, str, int]]] = [

@@ -22,6 +22,7 @@ from typing import Any, Final, Protocol
 
 from hftpipe.schema.instruments import Instrument
 from hftpipe.schema.marketdata import BarKind, BookState
+from hftpipe.schema.records import RecordFlag
 from hftpipe.schema.trading import (
     ExecType,
     IntentAction,
@@ -102,6 +103,8 @@ class StrategyCounters:
 
 
 _NO_CAUSE: Final = bytes(40)
+_FOREIGN: Final = int(RecordFlag.FOREIGN_ORDER)
+_FILL_TYPES: Final = frozenset({int(ExecType.FILL), int(ExecType.PARTIAL_FILL)})
 
 
 def _bar_source(name: str) -> Callable[[Bar, float], tuple[float, ...]]:
@@ -449,6 +452,13 @@ class StrategyRunner:
     def on_report(self, fields: tuple[Any, ...], header: bytes | memoryview, now: int) -> None:
         """An EXEC_REPORT for this strategy: the order and position change first, then ``on_order``."""
         self.counters.reports.add()
+        if fields[1] & _FOREIGN:  # risk's stop or kill-switch order: the position moves, no order of ours
+            if fields[17] in _FILL_TYPES and fields[13]:
+                self.counters.fills.add()
+                position = self.positions.get(fields[2])
+                if position is not None:
+                    position.apply_fill(OrderSide(fields[18]), fields[12], fields[13], fields[16])
+            return
         order = self._find(fields[10])
         if order is None:
             self.logger.warning(
