@@ -71,4 +71,5 @@ def test_should_run_a_users_strategy_on_the_capture_and_count_its_intents(
     assert tick_to_intent["count"] == len(new)  # every order here was caused by a book update
     assert 0 < tick_to_intent["p50_ns"] <= tick_to_intent["max_ns"]
     hops = {hop["name"]: hop for hop in summary["latency"]["hops"]}
-    assert hops["strategy-dryrun"]["count"] == len(lines)
+    assert hops["approved"]["count"] == len(lines)  # risk -> dry-run venue: every line passed risk
+    assert summary["counters"]["risk"]["rejected"] == 0
