@@ -88,3 +88,51 @@ def test_should_exit_69_when_no_pipeline_runs(hftpipe_cmd: list[str], pipeline_n
                             text=True, check=False)  # fmt: skip
     assert result.returncode == 69
     assert "is not running" in result.stderr
+
+
+def test_should_halt_on_the_loss_breaker_and_trade_again_only_after_resume(
+    hftpipe_cmd: list[str], pipeline_name: str, tmp_path: Path
+) -> None:
+    import os
+    import shutil
+
+    from tests.conftest import REPO
+
+    text = (
+        DRYRUN.read_text().replace("19453", str(free_port())).replace('name = "dryrun"', f'name = "{pipeline_name}"', 1)
+    )
+    text = text.replace(
+        'class = "stages.trading.strategy.dry_run:DryRunVenue"\nparams = { path = "out/intents.jsonl" }',
+        'class = "tests.integration.losing_venue:LosingVenue"\nparams = { slippage = 0.5 }',
+    )
+    text = text.replace('max_loss = "50"', 'max_loss = "1"').replace('max_position = "2000"', 'max_position = "100000"')
+    assert "LosingVenue" in text and 'max_loss = "1"' in text
+    shutil.copytree(DRYRUN.parent / "captures", tmp_path / "captures")
+    config = tmp_path / "losing.toml"
+    config.write_text(text)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    run = subprocess.Popen([*hftpipe_cmd, "run", "-c", str(config), "--duration", "120"], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, text=True, env=env)  # fmt: skip
+    try:
+        tripped = _wait_for(
+            hftpipe_cmd, pipeline_name,
+            lambda r: r["stages"]["risk"].get("status", {}).get("trading", {}).get("set_by") == "max_loss",
+        )  # fmt: skip
+        trading = tripped["stages"]["risk"]["status"]["trading"]
+        assert trading["state"] == "HALTED" and trading["reason"].startswith("loss ")
+        assert float(tripped["stages"]["risk"]["status"]["account"]["realized"]) <= 0
+        time.sleep(3.0)  # the loss does not go away by itself, and nothing resumes on its own
+        later = _stat(hftpipe_cmd, pipeline_name)
+        assert later is not None
+        assert later["stages"]["risk"]["status"]["trading"]["set_by"] == "max_loss"
+        fills = later["counters"]["risk"]["fills"]
+        assert fills == tripped["counters"]["risk"]["fills"]  # halted: no order reached the venue, nothing filled
+        resumed = subprocess.run([*hftpipe_cmd, "trading", "resume", "--name", pipeline_name],
+                                 capture_output=True, text=True, check=False)  # fmt: skip
+        assert resumed.returncode == 0, resumed.stderr
+        assert json.loads(resumed.stdout)["request"] >= 1
+        _wait_for(hftpipe_cmd, pipeline_name, lambda r: r["counters"]["risk"]["fills"] > fills)  # trading again
+    finally:
+        run.send_signal(signal.SIGTERM)
+        _, stderr = run.communicate(timeout=60)
+    assert run.returncode == 0, stderr
