@@ -60,7 +60,6 @@ def test_should_halt_cancel_and_refuse_then_resume(hftpipe_cmd: list[str], pipel
             hftpipe_cmd, pipeline_name, lambda r: r["counters"]["dryrun"].get("intents.cancel_all", 0) > 0
         )
         risk = report["counters"]["risk"]
-        approved = risk["approved"]
         assert risk["kill_switch_cancels"] >= 1 or before["counters"]["dryrun"]["intents.cancel_all"] == 0
         time.sleep(3.0)  # the market keeps moving; the strategy keeps asking
         later = _stat(hftpipe_cmd, pipeline_name)
@@ -69,7 +68,6 @@ def test_should_halt_cancel_and_refuse_then_resume(hftpipe_cmd: list[str], pipel
         new_since = later["counters"]["dryrun"]["intents.new"] - report["counters"]["dryrun"]["intents.new"]
         replaced = later["counters"]["dryrun"]["intents.replace"] - report["counters"]["dryrun"]["intents.replace"]
         assert (new_since, replaced) == (0, 0)
-        assert later["counters"]["risk"]["approved"] >= approved
         trading = later["stages"]["risk"]["status"]["trading"]
         assert (trading["state"], trading["set_by"], trading["since_wall_ns"] > 0) == ("HALTED", "operator", True)
 
