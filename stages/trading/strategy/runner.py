@@ -41,6 +41,11 @@ from stages.trading.strategy.timers import Timers
 _PASSIVE_TYPES: Final = frozenset({OrderType.LIMIT_MAKER})
 
 
+def _crosses(book: BookView, buy: bool, price: int) -> bool:
+    """A post-only price at or through the opposite side of a two-sided book."""
+    return book.two_sided and (price >= book.ask_price if buy else price <= book.bid_price)
+
+
 class IntentSink(Protocol):
     """Where intents go: ``cause`` is the 40 bytes ``ts_origin`` + hop stamps of the record that caused it."""
 
@@ -217,26 +222,27 @@ class StrategyRunner:
         instrument = self.instruments.get(key) if isinstance(key, int) else self._by_symbol.get(key)
         if instrument is None:
             return self._refuse(RejectReason.UNKNOWN_INSTRUMENT, f"{key!r}")
-        if not self._enabled:
-            return self._refuse(RejectReason.STRATEGY_DISABLED, instrument.symbol)
         book = self.books[instrument.id]
-        if book.state is not BookState.SYNCED:
-            return self._refuse(RejectReason.BOOK_NOT_SYNCED, f"{instrument.symbol} is {book.state.name}")
+        barred = self._barred(instrument, book)
+        if barred is not None:
+            return self._refuse(*barred)
         buy = side is OrderSide.BUY
         try:
             fixed_qty = to_qty(qty, instrument, self._rounding)
             fixed_price = 0 if price is None else to_price(price, instrument, buy, self._rounding)
         except Refused as refusal:
             return self._refuse(refusal.reason, f"{instrument.symbol}: {refusal}")
-        if (
-            order_type in _PASSIVE_TYPES
-            and book.two_sided
-            and (fixed_price >= book.ask_price if buy else fixed_price <= book.bid_price)
-        ):
-            return self._refuse(
-                RejectReason.WOULD_CROSS, f"{instrument.symbol} post-only at {instrument.price_text(fixed_price)}"
-            )
+        if order_type in _PASSIVE_TYPES and _crosses(book, buy, fixed_price):
+            return self._refuse(RejectReason.WOULD_CROSS, f"{instrument.symbol} post-only at {fixed_price}")
         return self._send_new(IntentAction.NEW, instrument, side, order_type, tif, flags, fixed_price, fixed_qty, None)
+
+    def _barred(self, instrument: Instrument, book: BookView) -> tuple[RejectReason, str] | None:
+        """Why no order may go out on ``instrument`` now (disabled, or a book not SYNCED); None if it may."""
+        if not self._enabled:
+            return RejectReason.STRATEGY_DISABLED, instrument.symbol
+        if book.state is not BookState.SYNCED:
+            return RejectReason.BOOK_NOT_SYNCED, f"{instrument.symbol} is {book.state.name}"
+        return None
 
     def cancel(self, order: Order) -> bool:
         if not order.is_open or order.state is OrderState.PENDING_CANCEL or order.seq not in self.orders:
@@ -251,25 +257,18 @@ class StrategyRunner:
         instrument = order.instrument
         if not order.is_open or order.seq not in self.orders or order.state is not OrderState.OPEN:
             return self._refuse(RejectReason.UNKNOWN_ORDER, f"{order.client_id} is {order.state.name}")
-        if not self._enabled:
-            return self._refuse(RejectReason.STRATEGY_DISABLED, instrument.symbol)
         book = self.books[instrument.id]
-        if book.state is not BookState.SYNCED:
-            return self._refuse(RejectReason.BOOK_NOT_SYNCED, f"{instrument.symbol} is {book.state.name}")
+        barred = self._barred(instrument, book)
+        if barred is not None:
+            return self._refuse(*barred)
         buy = order.side is OrderSide.BUY
         try:
             new_price = order.price if price is None else to_price(price, instrument, buy, self._rounding)
             new_qty = order.qty if qty is None else to_qty(qty, instrument, self._rounding)
         except Refused as refusal:
             return self._refuse(refusal.reason, f"{instrument.symbol}: {refusal}")
-        if (
-            order.order_type in _PASSIVE_TYPES
-            and book.two_sided
-            and (new_price >= book.ask_price if buy else new_price <= book.bid_price)
-        ):
-            return self._refuse(
-                RejectReason.WOULD_CROSS, f"{instrument.symbol} post-only at {instrument.price_text(new_price)}"
-            )
+        if order.order_type in _PASSIVE_TYPES and _crosses(book, buy, new_price):
+            return self._refuse(RejectReason.WOULD_CROSS, f"{instrument.symbol} post-only at {new_price}")
         order.state = OrderState.PENDING_REPLACE
         return self._send_new(IntentAction.REPLACE, instrument, order.side, order.order_type, order.tif,
                               IntentFlag.NONE, new_price, new_qty, order)  # fmt: skip

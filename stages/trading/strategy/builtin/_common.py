@@ -52,6 +52,21 @@ def traded_books(strategy: Strategy) -> Iterable[BookView]:
     return strategy.host.books.values()
 
 
+def sizes(strategy: Strategy, qty: str, limit: str) -> tuple[dict[int, int], dict[int, int]]:
+    """Per traded instrument: the order size (down to the lot) and the position limit, fixed point.
+
+    An instrument whose lot is larger than ``qty`` is left out (logged): the strategy does not trade it.
+    """
+    order_sizes: dict[int, int] = {}
+    limits: dict[int, int] = {}
+    for book in traded_books(strategy):
+        size = order_qty(strategy, Decimal(qty), book.instrument)
+        if size is not None:
+            order_sizes[book.id] = size
+            limits[book.id] = fixed_qty(Decimal(limit), book.instrument)
+    return order_sizes, limits
+
+
 def exposure(position: int, orders: Iterable[Order], side: OrderSide) -> int:
     """The position if every open order of ``side`` filled: signed, fixed point (worst case for a limit)."""
     pending = sum(o.leaves_qty for o in orders if o.side is side)

@@ -21,12 +21,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from decimal import Decimal
 
 from hftpipe.runtime.validation import ConfigError, at_least, within
 from hftpipe.schema.marketdata import DEPTH_LEVELS
 from hftpipe.strategy import BookView, OrderSide, Strategy, TimeInForce
-from stages.trading.strategy.builtin._common import decimal_param, fixed_qty, order_qty, room, size_within, traded_books
+from stages.trading.strategy.builtin._common import decimal_param, room, size_within, sizes
 
 NANOS_PER_MS = 1_000_000
 
@@ -61,15 +60,8 @@ class Imbalance(Strategy):
     def on_start(self) -> None:
         p = self.params
         self._cooldown_ns = p.cooldown_ms * NANOS_PER_MS
-        self._qty: dict[int, int] = {}
-        self._limit: dict[int, int] = {}
-        self._quiet_until: dict[int, int] = {}
-        for book in traded_books(self):
-            qty = order_qty(self, Decimal(p.qty), book.instrument)
-            if qty is not None:
-                self._qty[book.id] = qty
-                self._limit[book.id] = fixed_qty(Decimal(p.max_position), book.instrument)
-                self._quiet_until[book.id] = -1
+        self._qty, self._limit = sizes(self, p.qty, p.max_position)
+        self._quiet_until: dict[int, int] = dict.fromkeys(self._qty, -1)
 
     def on_book(self, book: BookView) -> None:
         key = book.id

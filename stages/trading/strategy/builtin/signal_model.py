@@ -42,7 +42,6 @@ import math
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
 
@@ -53,7 +52,7 @@ from hftpipe.runtime.validation import ConfigError, at_least, within
 from hftpipe.schema.marketdata import DEPTH_LEVELS
 from hftpipe.strategy import Bar, OrderSide, Strategy, TimeInForce
 from hftpipe.strategy.indicators import MACD, RSI, BollingerBands
-from stages.trading.strategy.builtin._common import decimal_param, fixed_qty, order_qty, room, size_within, traded_books
+from stages.trading.strategy.builtin._common import decimal_param, room, size_within, sizes
 
 FEATURES: Final = ("rsi", "macd_hist", "pct_b", "log_volume", "imbalance", "ret")
 KINDS: Final = ("linear", "logistic")
@@ -217,16 +216,10 @@ class SignalModel(Strategy):
         self.last_features: dict[int, FloatArray] = {}
         """The newest feature vector per instrument (observability; tests read it)."""
         self.last_score: dict[int, float] = {}
-        self._qty: dict[int, int] = {}
-        self._limit: dict[int, int] = {}
-        self._quiet_until: dict[int, int] = {}
-        for book in traded_books(self):
-            qty = order_qty(self, Decimal(p.qty), book.instrument)
-            if qty is not None:
-                self._qty[book.id] = qty
-                self._limit[book.id] = fixed_qty(Decimal(p.max_position), book.instrument)
-                self._quiet_until[book.id] = -1
-                self.features[book.id] = SignalFeatures()
+        self._qty, self._limit = sizes(self, p.qty, p.max_position)
+        self._quiet_until: dict[int, int] = dict.fromkeys(self._qty, -1)
+        for instrument_id in self._qty:
+            self.features[instrument_id] = SignalFeatures()
 
     def on_bar(self, bar: Bar) -> None:
         key = bar.instrument.id
