@@ -1,4 +1,4 @@
-"""Binance request signatures, in one place: the gateway verifies with it and the flow clients sign with it.
+"""Binance request signatures, in one place: the exchange's gateway verifies, its flow and the venue client sign.
 
 The payload is every request parameter except ``signature``, sorted by name,
 written as ``name=value`` and joined with ``&`` (Binance ``web-socket-api.md``,

@@ -7,15 +7,15 @@ import base64
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from stages.exchange.gateway.request_json import JsonNumber, loads_request
-from stages.exchange.protocol.signing import (
+from hftpipe.protocols.binance_signing import (
     hmac_signature,
     load_ed25519_public_key,
     signature_payload,
     verify_ed25519,
     verify_hmac,
 )
-from tests.unit.exchange.signing_example import PAYLOAD, REQUEST, SECRET, SIGNATURE
+from stages.exchange.gateway.request_json import JsonNumber, loads_request
+from tests.unit.protocols.signing_example import PAYLOAD, REQUEST, SECRET, SIGNATURE
 
 
 def test_should_build_the_documented_payload_from_the_documented_request() -> None:
