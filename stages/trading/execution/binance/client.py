@@ -507,7 +507,7 @@ class BinanceWsApiClient:
             raise
         finally:
             conn.pending.pop(request_id, None)
-        return await self._result(method, answer)
+        return await self._result(method, answer, conn)
 
     def _authorise(self, body: dict[str, ParamValue], auth: Auth) -> dict[str, ParamValue]:
         if auth is Auth.NONE:
@@ -526,7 +526,7 @@ class BinanceWsApiClient:
             body["signature"] = hmac_signature(self.credentials.secret, payload)
         return body
 
-    async def _result(self, method: str, answer: Mapping[str, Any]) -> Any:
+    async def _result(self, method: str, answer: Mapping[str, Any], conn: _Connection) -> Any:
         status = answer.get("status")
         if status == 200:
             return answer.get("result")
@@ -536,7 +536,7 @@ class BinanceWsApiClient:
             raise OutcomeUnknown(f"{method}: an answer neither a result nor an error: {answer!r}", method=method)
         exc = error_for(error["code"], str(error.get("msg", "")), status, error.get("data"), method)
         if exc.code == INVALID_TIMESTAMP:
-            await self._resync_clock()
+            await self._resync_clock(conn)
         raise exc
 
     def _remember_unanswered(self, request_id: int, method: str) -> None:
@@ -652,10 +652,11 @@ class BinanceWsApiClient:
         self.stats.clock_syncs += 1
         return self._clock_offset_ms
 
-    async def _resync_clock(self) -> None:
-        """After -1021: one measurement at a time, however many requests were refused together."""
+    async def _resync_clock(self, conn: _Connection) -> None:
+        """After -1021, on the connection that answered it (the current one may not be ready yet):
+        one measurement at a time, however many requests were refused together."""
         if self._resync is None or self._resync.done():
-            self._resync = asyncio.create_task(self.sync_clock())
+            self._resync = asyncio.create_task(self.sync_clock(conn))
         try:
             offset = await asyncio.shield(self._resync)
         except (BinanceError, OutcomeUnknown, NotConnectedError) as exc:

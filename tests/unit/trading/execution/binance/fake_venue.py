@@ -68,6 +68,8 @@ class FakeVenue:
         return ok({})
 
     def _logon(self, params: dict[str, Any]) -> dict[str, Any]:
+        if abs(self.server_time_ms() - params["timestamp"]) > params.get("recvWindow", 5000):
+            return error(-1021, "Timestamp for this request is outside of the recvWindow.")
         signature = params.get("signature", "")
         payload = signature_payload(params)
         if self.public_key is not None and verify_ed25519(self.public_key, payload, signature):

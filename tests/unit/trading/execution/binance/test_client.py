@@ -221,6 +221,22 @@ def test_should_measure_the_clock_again_after_a_timestamp_outside_the_window() -
     _run(venue, body)
 
 
+def test_should_log_on_again_after_measuring_the_clock_when_the_first_logon_is_too_late(tmp_path: Path) -> None:
+    private, pem = _pem(tmp_path)
+    venue = FakeVenue(lambda: LOCAL_MS + 120_000, public_key=private.public_key())
+
+    async def body(venue: FakeVenue) -> None:
+        client = BinanceWsApiClient(
+            venue.url, Ed25519Credentials("ed-key", pem), clock_ms=_local_clock, sync_clock_on_connect=False
+        )
+        async with client:
+            assert client.clock_offset_ms == 120_000
+            assert client.session_status["apiKey"] == "ed-key"
+        assert venue.methods() == ["session.logon", "time", "session.logon"]
+
+    _run(venue, body)
+
+
 def test_should_return_nothing_when_cancel_all_finds_nothing_open() -> None:
     venue = FakeVenue(_venue_clock, hmac_secret="s")
     venue.answers["openOrders.cancelAll"] = lambda params: error(-2011, "Unknown order sent.")
