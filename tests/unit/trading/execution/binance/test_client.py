@@ -251,6 +251,34 @@ def test_should_return_nothing_when_cancel_all_finds_nothing_open() -> None:
     _run(venue, body)
 
 
+def test_should_carry_binances_data_on_a_half_failed_cancel_replace() -> None:
+    venue = FakeVenue(_venue_clock, hmac_secret="s")
+    data = {
+        "cancelResult": "SUCCESS",
+        "newOrderResult": "FAILURE",
+        "cancelResponse": {"symbol": "BTCUSDT", "origClientOrderId": "hp1-1-1", "status": "CANCELED"},
+        "newOrderResponse": {"code": -2010, "msg": "Account has insufficient balance for requested action."},
+    }
+    venue.answers["order.cancelReplace"] = lambda params: error(
+        -2021, "Order cancel-replace partially failed.", 409, data
+    )
+
+    async def body(venue: FakeVenue) -> None:
+        async with BinanceWsApiClient(venue.url, HmacCredentials("k", "s"), sync_clock_on_connect=False) as client:
+            new = order_params("BTCUSDT", "BUY", "LIMIT", "5", "hp1-1-2", price="60000", time_in_force="GTC")
+            with pytest.raises(RejectedError) as raised:
+                await client.cancel_replace(new, cancel_client_order_id="hp1-1-1")
+            assert (raised.value.code, raised.value.status, raised.value.data) == (-2021, 409, data)
+        [sent] = venue.params_of("order.cancelReplace")
+        assert (sent["cancelReplaceMode"], sent["cancelOrigClientOrderId"], sent["newClientOrderId"]) == (
+            "STOP_ON_FAILURE",
+            "hp1-1-1",
+            "hp1-1-2",
+        )
+
+    _run(venue, body)
+
+
 # ------------------------------------------------------------------------------------------ connections
 def test_should_fail_pending_requests_as_unknown_when_the_connection_drops() -> None:
     venue = FakeVenue(_venue_clock, hmac_secret="s")
