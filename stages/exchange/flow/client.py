@@ -7,7 +7,7 @@ restarts as a whole and replays its journal), and must never crash on either.
 * Signing follows Binance's "SIGNED request example (HMAC)": every param but
   ``signature`` (``apiKey``, ``timestamp`` and ``recvWindow`` included),
   sorted by name, as ``name=value`` joined by ``&``; HMAC-SHA256 with the
-  secret as key; lower-case hex (:mod:`stages.exchange.protocol.signing`, the recipe
+  secret as key; lower-case hex (:mod:`hftpipe.protocols.binance_signing`, the recipe
   the gateway verifies with).
 * Requests carry a fresh integer ``id``; the reply with that id completes the
   caller's future. Messages without a known id (user-data events, late
@@ -34,7 +34,7 @@ import orjson
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
-from stages.exchange.protocol.signing import hmac_signature, signature_payload
+from hftpipe.protocols.binance_signing import hmac_signature, signature_payload
 
 ParamValue = str | int | bool
 DEFAULT_RECV_WINDOW_MS: Final = 5000

@@ -24,6 +24,7 @@ from typing import Any, Final
 
 import orjson
 
+from hftpipe.protocols.binance_signing import signature_payload, verify_ed25519, verify_hmac
 from hftpipe.schema.exchange import Command
 from hftpipe.schema.exchange_codec import CommandRecord, encode_id
 from hftpipe.schema.exchange_errors import (
@@ -71,7 +72,6 @@ from stages.exchange.gateway.user_data import UserData
 from stages.exchange.protocol.api_error import ApiError
 from stages.exchange.protocol.exchange_info import UnknownSymbolError, build_exchange_info
 from stages.exchange.protocol.settings import ExchangeSettings
-from stages.exchange.protocol.signing import signature_payload, verify_ed25519, verify_hmac
 
 logger = logging.getLogger("hftpipe.gateway")
 

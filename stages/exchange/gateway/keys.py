@@ -26,9 +26,9 @@ from typing import Any, Final
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from hftpipe.protocols.binance_signing import load_ed25519_public_key
 from hftpipe.schema.exchange import FEE_ACCOUNT
 from stages.exchange.protocol.settings import DYNAMIC_ACCOUNT_BASE, FEE_ACCOUNT_NAME, PERMISSIONS, ExchangeSettings
-from stages.exchange.protocol.signing import load_ed25519_public_key
 
 STORE_VERSION: Final = 1
 _ALPHANUMERIC: Final = string.ascii_letters + string.digits

@@ -1,7 +1,7 @@
 """WebSocket API requests as JSON whose numbers keep the text they were sent as.
 
 A signed request is verified against the parameters exactly as the client
-wrote them (:func:`stages.exchange.protocol.signing.signature_payload`), so
+wrote them (:func:`hftpipe.protocols.binance_signing.signature_payload`), so
 ``52000.00`` must not come back as the float ``52000.0``.
 """
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
+from hftpipe.protocols.binance_signing import param_text
 from hftpipe.schema.exchange import Command, ReplaceMode, RespType
 from hftpipe.schema.exchange_codec import CommandRecord, encode_id
 from hftpipe.schema.exchange_errors import (
@@ -66,7 +67,6 @@ from hftpipe.schema.trading import OrderSide, OrderType, TimeInForce
 from stages.exchange.protocol.api_error import ApiError
 from stages.exchange.protocol.exchange_info import DEFAULT_STP_MODE, STP_MODES
 from stages.exchange.protocol.settings import ExchangeSettings, SymbolSettings
-from stages.exchange.protocol.signing import param_text
 
 _DECIMAL: Final = re.compile(DECIMAL_RANGE)
 CLIENT_ID_RANGE: Final = r"^[\.A-Z\:/a-z0-9_-]{1,36}$"

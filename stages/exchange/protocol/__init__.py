@@ -1,1 +1,1 @@
-"""What every exchange stage shares: settings (parsed once), topology, exchangeInfo, Binance signing."""
+"""What every exchange stage shares: settings (parsed once), topology, exchangeInfo, the API error."""

@@ -399,7 +399,7 @@ def _parse_key(index: int, raw: Mapping[str, Any], accounts: set[str], base_dir:
 
 def _public_key_pem(key_file: str, key: str, base_dir: Path) -> str:
     """The PEM text of an Ed25519 public key file, checked here so a bad one never reaches the gateway."""
-    from stages.exchange.protocol.signing import load_ed25519_public_key  # noqa: PLC0415 - cryptography only if used
+    from hftpipe.protocols.binance_signing import load_ed25519_public_key  # noqa: PLC0415 - cryptography only if used
 
     path = resolve_path(key_file, base_dir)
     try:

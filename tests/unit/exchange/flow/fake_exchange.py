@@ -18,6 +18,7 @@ from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 
+from hftpipe.protocols.binance_signing import hmac_signature, signature_payload
 from hftpipe.schema.exchange_errors import (
     BAD_SIGNATURE,
     CANCEL_REPLACE_FAILED,
@@ -27,7 +28,6 @@ from hftpipe.schema.exchange_errors import (
     RejectReason,
 )
 from stages.exchange.flow.participants import Participant, Request
-from stages.exchange.protocol.signing import hmac_signature, signature_payload
 
 
 def _error(reason: RejectReason) -> dict[str, Any]:

@@ -10,9 +10,9 @@ from collections.abc import Awaitable, Callable
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
 
+from hftpipe.protocols.binance_signing import hmac_signature, signature_payload
 from stages.exchange.flow.client import ApiResponse, ConnectionLostError, WsApiClient, sign_params
-from stages.exchange.protocol.signing import hmac_signature, signature_payload
-from tests.unit.exchange.signing_example import (
+from tests.unit.protocols.signing_example import (
     API_KEY,
     PARAMS,
     PAYLOAD,

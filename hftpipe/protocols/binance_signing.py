@@ -1,4 +1,4 @@
-"""Binance request signatures, in one place: the gateway verifies with it and the flow clients sign with it.
+"""Binance request signatures, in one place: the exchange's gateway verifies, its flow and the venue client sign.
 
 The payload is every request parameter except ``signature``, sorted by name,
 written as ``name=value`` and joined with ``&`` (Binance ``web-socket-api.md``,
@@ -9,8 +9,9 @@ against ``52000.00``, not against a float's repr), booleans ``true``/``false``
 as in JSON.
 
 HMAC-SHA256 signatures are hex, lower case when made here and accepted in
-either case (Binance says so); Ed25519 ones are base64 and checked with the
-``cryptography`` package. RSA keys are not offered.
+either case (Binance says so); Ed25519 ones are base64, made with a PEM
+private key and checked with a PEM public key (the ``cryptography`` package).
+RSA keys are not offered.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
 
 
 def param_text(value: Any) -> str:
@@ -71,6 +72,20 @@ def load_ed25519_public_key(pem: str) -> Ed25519PublicKey:
     if not isinstance(key, Ed25519PublicKey):
         raise ValueError(f"not an Ed25519 public key: {type(key).__name__}")
     return key
+
+
+def load_ed25519_private_key(pem: str | bytes, password: bytes | None = None) -> Ed25519PrivateKey:
+    """The private key of a PEM text (PKCS#8, as ``openssl genpkey -algorithm ed25519`` writes it);
+    ``ValueError`` unless it is an Ed25519 private key, ``TypeError`` if a password is missing or not needed."""
+    key = load_pem_private_key(pem.encode() if isinstance(pem, str) else pem, password)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError(f"not an Ed25519 private key: {type(key).__name__}")
+    return key
+
+
+def ed25519_signature(key: Ed25519PrivateKey, payload: str) -> str:
+    """Base64 Ed25519 signature of ``payload`` (ASCII), as Binance's docs make it."""
+    return base64.b64encode(key.sign(payload.encode("ascii"))).decode("ascii")
 
 
 def verify_ed25519(key: Ed25519PublicKey, payload: str, signature: str) -> bool:

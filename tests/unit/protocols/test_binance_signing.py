@@ -4,18 +4,29 @@ from __future__ import annotations
 
 import base64
 
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1, EllipticCurvePrivateKey, generate_private_key
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.hazmat.primitives.serialization import (
+    BestAvailableEncryption,
+    Encoding,
+    KeySerializationEncryption,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+)
 
-from stages.exchange.gateway.request_json import JsonNumber, loads_request
-from stages.exchange.protocol.signing import (
+from hftpipe.protocols.binance_signing import (
+    ed25519_signature,
     hmac_signature,
+    load_ed25519_private_key,
     load_ed25519_public_key,
     signature_payload,
     verify_ed25519,
     verify_hmac,
 )
-from tests.unit.exchange.signing_example import PAYLOAD, REQUEST, SECRET, SIGNATURE
+from stages.exchange.gateway.request_json import JsonNumber, loads_request
+from tests.unit.protocols.signing_example import PAYLOAD, REQUEST, SECRET, SIGNATURE
 
 
 def test_should_build_the_documented_payload_from_the_documented_request() -> None:
@@ -63,3 +74,29 @@ def test_should_verify_ed25519_signatures_like_the_docs_python_example() -> None
     assert not verify_ed25519(public, payload + "&x=1", signature)
     assert not verify_ed25519(public, payload, "%%%not base64")
     assert not verify_ed25519(load_ed25519_public_key(pem), payload, base64.b64encode(b"0" * 64).decode())
+
+
+def _pkcs8(
+    private: Ed25519PrivateKey | EllipticCurvePrivateKey, encryption: KeySerializationEncryption | None = None
+) -> bytes:
+    return private.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, encryption or NoEncryption())
+
+
+def test_should_sign_with_a_pem_private_key_what_the_public_key_verifies() -> None:
+    private = Ed25519PrivateKey.generate()
+    pem = _pkcs8(private)
+    public_pem = private.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
+    payload = signature_payload({"apiKey": "k", "timestamp": 1668481559918})
+    for text in (pem, pem.decode()):
+        signature = ed25519_signature(load_ed25519_private_key(text), payload)
+        assert signature == base64.b64encode(private.sign(payload.encode("ASCII"))).decode("ASCII")
+        assert verify_ed25519(load_ed25519_public_key(public_pem), payload, signature)
+
+
+def test_should_refuse_a_private_key_that_is_not_ed25519_or_needs_a_password() -> None:
+    with pytest.raises(ValueError, match="not an Ed25519 private key"):
+        load_ed25519_private_key(_pkcs8(generate_private_key(SECP256R1())))
+    locked = _pkcs8(Ed25519PrivateKey.generate(), BestAvailableEncryption(b"secret"))
+    with pytest.raises(TypeError):
+        load_ed25519_private_key(locked)
+    assert isinstance(load_ed25519_private_key(locked, b"secret"), Ed25519PrivateKey)
