@@ -47,9 +47,10 @@ BINANCE_SPOT = [
 """exchangeInfo's ``rateLimits`` on Binance spot."""
 
 
-def utc_ns(*fields: int) -> int:
-    """Wall-clock ns of a UTC date and time (year, month, day, hour, minute, second, microsecond)."""
-    return int(datetime(*fields, tzinfo=UTC).timestamp()) * SECOND_NS + (fields[6] * 1000 if len(fields) > 6 else 0)
+def utc_ns(year: int, month: int, day: int, hour: int, minute: int, second: int, microsecond: int = 0) -> int:
+    """Wall-clock ns of a UTC date and time."""
+    moment = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+    return int(moment.timestamp()) * SECOND_NS + microsecond * 1_000
 
 
 def small(orders_10s: int = 3, orders_day: int = 1000, weight: int = 100, **kwargs: Any) -> RateLimiter:
