@@ -222,7 +222,7 @@ class RateLimiter:
         the windows that were full have ended, though another may have filled meanwhile. A request that
         could never fit (more weight than a whole window allows) raises ``ValueError``.
         """
-        windows = self._order_windows if kind is RequestKind.ORDER else self._request_windows
+        windows = self._order_windows if kind == RequestKind.ORDER else self._request_windows
         skew = self.skew_ns
         ready = self.hold_until_ns
         for window in windows:
@@ -250,7 +250,7 @@ class RateLimiter:
     def on_response(self, rate_limits: Iterable[Mapping[str, Any]], now: int, sent_ns: int | None = None) -> None:
         """A response's ``rateLimits``, received at ``now`` for a request sent at ``sent_ns`` (default ``now``).
 
-        Raises no count: takes ``max(local, venue)`` in the window the request was counted in (the older one
+        Never lowers a count: takes ``max(local, venue)`` in the window the request was counted in (the older one
         when that is ambiguous); follows a changed ``limit``; learns a window it had not been told of.
         """
         sent = now if sent_ns is None else min(sent_ns, now)
