@@ -202,7 +202,7 @@ def test_should_fill_from_a_trade_through_its_price_whatever_was_ahead() -> None
 def test_should_not_fill_from_a_trade_that_does_not_reach_it(price: int, aggressor: int) -> None:
     venue = venue_with_book()
     rest(venue, 1, BUY, 1000, 5)
-    book(venue, 1, bids=[(1000, 0 + 1), (990, 20)])
+    book(venue, 1, bids=[(1000, 1), (990, 20)])  # 1 ahead: any trade that reached it would fill it
     assert venue.on_trade(price, 50, aggressor, 2) == []
 
 
