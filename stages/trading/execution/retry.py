@@ -39,20 +39,9 @@ import random
 from enum import IntEnum
 from typing import Final, NamedTuple
 
+from stages.trading.execution.error_class import ErrorClass
+
 _MAX_SHIFT: Final = 62
-
-
-class ErrorClass(IntEnum):
-    """What a failure says about the request that failed (the client defines venue code -> class)."""
-
-    TRANSIENT = 0
-    """Not done; safe to send again after a backoff."""
-    BACK_OFF = 1
-    """Refused for the rate (429 / 418): not done; send again once the rate limiter allows."""
-    UNKNOWN_OUTCOME = 2
-    """Maybe done: ask the venue before sending an order again."""
-    NEVER = 3
-    """Refused for good: never send it again as it is."""
 
 
 class Action(IntEnum):
@@ -134,7 +123,7 @@ class RetryPolicy:
         ``first_sent_ns``: when the first attempt went (the age limit of orders counts from it).
         An order whose outcome is unknown is always queried, whatever its attempts or age: it may be live.
         """
-        if error is ErrorClass.NEVER:
+        if error is ErrorClass.NEVER_RETRY:
             return _GIVE_UP
         ordering = action is Action.PLACE or action is Action.REPLACE
         if error is ErrorClass.UNKNOWN_OUTCOME and ordering:

@@ -28,17 +28,9 @@ one too, so one ``except OutcomeUnknown`` covers both.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from enum import Enum
 from typing import Any, Final
 
-
-class ErrorClass(Enum):
-    UNKNOWN_OUTCOME = "unknown outcome"
-    TRANSIENT = "transient"
-    BACK_OFF = "back off"
-    BANNED = "banned"
-    NEVER_RETRY = "never retry"
-
+from stages.trading.execution.error_class import ErrorClass
 
 ERROR_CLASSES: Final[Mapping[int, ErrorClass]] = {
     -1006: ErrorClass.UNKNOWN_OUTCOME,  # UNEXPECTED_RESP: execution status unknown

@@ -59,11 +59,11 @@ def test_should_refuse_an_attempt_count_below_one_and_bad_bounds() -> None:
 # -- the policy --------------------------------------------------------------------------------
 @pytest.mark.parametrize("action", list(Action))
 def test_should_never_send_again_what_the_venue_refused_for_good(action: Action) -> None:
-    assert policy().decide(action, ErrorClass.NEVER, 1, 0, 0) == Decision(Verdict.GIVE_UP, 0)
+    assert policy().decide(action, ErrorClass.NEVER_RETRY, 1, 0, 0) == Decision(Verdict.GIVE_UP, 0)
 
 
 @pytest.mark.parametrize("action", list(Action))
-@pytest.mark.parametrize("error", [ErrorClass.TRANSIENT, ErrorClass.BACK_OFF])
+@pytest.mark.parametrize("error", [ErrorClass.TRANSIENT, ErrorClass.BACK_OFF, ErrorClass.BANNED])
 def test_should_retry_anything_the_venue_did_not_do(action: Action, error: ErrorClass) -> None:
     decision = policy().decide(action, error, 1, 0, 0)
     assert decision.verdict is Verdict.RETRY
