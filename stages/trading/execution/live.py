@@ -1,0 +1,404 @@
+"""Live trading on Binance's WebSocket API: intents through the OMS to :class:`~.binance.client.BinanceWsApiClient`.
+
+Each approved intent is applied to the OMS at once (submit, cancel or
+replace request) and its request sent in a task of its own, so the ring is
+never held up by the venue. Answers and the user data stream's
+``executionReport`` s are applied to the OMS by client order id; what it
+publishes goes to ``emit(report, cause)``.
+
+* An answer that does not come (:class:`~.binance.errors.OutcomeUnknown`):
+  the order is UNKNOWN (``Oms.timed_out``) and ``order.status`` asks what
+  became of it. Nothing is ever sent again.
+* A refusal (:class:`~.binance.errors.RejectedError`, or any other error
+  answer: it did not run): REJECTED (CANCEL_REJECTED for a cancel) with the
+  venue's code.
+* REPLACE is ``order.cancelReplace`` with ``STOP_ON_FAILURE``; -2022 means
+  the cancel failed (the old order stands), -2021 the new order failed.
+* CANCEL_ALL cancels, one ``order.cancel`` each, the open orders the OMS
+  holds for that strategy on that instrument, not ``openOrders.cancelAll``:
+  that one cancels the whole symbol's, every strategy's and anyone else's.
+* On connecting (and on each reconnect): ``openOrders.status`` and
+  ``order.status`` for what it did not show, then ``Oms.reconcile``.
+* The rate limiter (from the limits the venue's first answers showed) gates
+  every request; a request it holds waits its turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+from hftpipe.schema.exchange import OrderStatus, ReplaceOutcome
+from hftpipe.schema.instruments import Instrument
+from hftpipe.schema.trading import (
+    ExecType,
+    IntentAction,
+    OrderSide,
+    OrderType,
+    RejectReason,
+    TimeInForce,
+    client_order_id,
+)
+from stages.trading.execution.binance.client import BinanceWsApiClient, Credentials, OtherEvent
+from stages.trading.execution.binance.errors import BinanceError, OutcomeUnknown, VenueError
+from stages.trading.execution.binance.messages import (
+    ExecutionReport,
+    MessageError,
+    OrderSnapshot,
+    RateLimit,
+    VenueExecType,
+    intent_order_params,
+    parse_order,
+)
+from stages.trading.execution.oms import NOT_FOUND_CODE, Oms
+from stages.trading.execution.oms_order import OmsOrder, OrderKey
+from stages.trading.execution.oms_reports import Report, Result
+from stages.trading.execution.oms_venue import VenueOrder, VenueView
+from stages.trading.execution.paper_bridge import NO_CAUSE, Cause
+from stages.trading.execution.rate_limiter import RateLimiter, RequestKind
+
+CANCEL_FAILED_CODE: Final = -2022
+NEW_FAILED_CODE: Final = -2021
+_STATUS: Final = {
+    "NEW": OrderStatus.NEW,
+    "PENDING_NEW": OrderStatus.NEW,
+    "PENDING_CANCEL": OrderStatus.NEW,
+    "PARTIALLY_FILLED": OrderStatus.PARTIALLY_FILLED,
+    "FILLED": OrderStatus.FILLED,
+    "CANCELED": OrderStatus.CANCELED,
+    "REJECTED": OrderStatus.REJECTED,
+    "EXPIRED": OrderStatus.EXPIRED,
+    "EXPIRED_IN_MATCH": OrderStatus.EXPIRED_IN_MATCH,
+}
+_TYPES: Final = {"LIMIT": OrderType.LIMIT, "MARKET": OrderType.MARKET, "LIMIT_MAKER": OrderType.LIMIT_MAKER}
+_TIFS: Final = {"GTC": TimeInForce.GTC, "IOC": TimeInForce.IOC, "FOK": TimeInForce.FOK}
+
+Emit = Callable[[Report, Cause], None]
+
+
+def venue_order(snapshot: OrderSnapshot, instrument: int) -> VenueOrder:
+    """An ``order.status`` / ``openOrders.status`` / placement answer as the OMS reads it."""
+    return VenueOrder(
+        snapshot.client_order_id,
+        snapshot.order_id,
+        instrument,
+        snapshot.side,
+        _TYPES.get(snapshot.order_type, OrderType.LIMIT),
+        _TIFS.get(snapshot.time_in_force, TimeInForce.GTC),
+        snapshot.price,
+        snapshot.orig_qty,
+        snapshot.executed_qty,
+        snapshot.cum_quote,
+        _STATUS[str(snapshot.status)],
+    )
+
+
+class LiveVenue:
+    """The OMS in front of one Binance WS API connection (module docstring)."""
+
+    def __init__(
+        self,
+        url: str,
+        credentials: Credentials,
+        instruments: list[Instrument],
+        emit: Emit,
+        *,
+        request_timeout_s: float = 10.0,
+        oms: Oms | None = None,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.logger = logger if logger is not None else logging.getLogger("hftpipe.execution.live")
+        self.oms = oms if oms is not None else Oms(logger=self.logger)
+        self.instruments = {i.id: i for i in instruments}
+        self._by_symbol = {i.symbol: i for i in instruments}
+        self.emit = emit
+        self.client = BinanceWsApiClient(
+            url,
+            credentials,
+            instruments,
+            request_timeout_s=request_timeout_s,
+            on_rate_limits=self._on_rate_limits,
+            on_reconnect=self._on_reconnect,
+            on_disconnect=self._on_disconnect,
+        )
+        self.limiter: RateLimiter | None = None
+        self.tasks: set[asyncio.Task[None]] = set()
+        self._causes: dict[OrderKey, Cause] = {}
+        self.sent = 0
+        self.errors = 0
+
+    @property
+    def connected(self) -> bool:
+        return self.client.connected
+
+    # -- the connection ------------------------------------------------------------------------------
+    async def start(self) -> None:
+        await self.client.connect()
+        await self.client.subscribe_user_data(self._on_event)
+        await self.reconcile()
+
+    async def close(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.client.close()
+
+    async def reconcile(self) -> None:
+        """``openOrders.status``, ``order.status`` for every open order it did not show, then ``Oms.reconcile``."""
+        as_of = time.monotonic_ns()
+        opened: list[VenueOrder] = []
+        for raw in await self._request(RequestKind.REQUEST, 6, self.client.open_orders()):
+            instrument = self._by_symbol.get(str(raw.get("symbol")))
+            if instrument is not None:
+                opened.append(venue_order(parse_order(raw, instrument), instrument.id))
+        shown = {o.client_id for o in opened}
+        statuses: dict[OrderKey, VenueOrder | None] = {}
+        for order in self.oms.open_orders():
+            if order.client_id not in shown and not order.adopted:
+                statuses[order.key] = await self._status(order)
+        result = self.oms.reconcile(VenueView(opened, None, statuses, as_of), now=as_of)
+        for report in result.reports:
+            self.emit(report, self._causes.get(report.order.key, NO_CAUSE))
+
+    def _on_reconnect(self, reason: str) -> None:
+        self._spawn(self.reconcile())
+
+    def _on_disconnect(self, reason: str) -> None:
+        self.oms.disconnected()
+        self._spawn(self._reconnect(reason))
+
+    async def _reconnect(self, reason: str) -> None:
+        await self.client.reconnect(reason)
+        await self.reconcile()
+
+    def _on_rate_limits(self, limits: tuple[RateLimit, ...]) -> None:
+        entries = [
+            {"rateLimitType": r.rate_limit_type, "interval": r.interval, "intervalNum": r.interval_num,
+             "limit": r.limit, "count": r.count}
+            for r in limits
+        ]  # fmt: skip
+        if self.limiter is None:
+            try:
+                self.limiter = RateLimiter(entries)
+            except ValueError:
+                self.logger.warning("rate limits not understood: %s", entries)
+                return
+        self.limiter.on_response(entries, time.time_ns() + self.client.clock_offset_ms * 1_000_000)
+
+    # -- intents -------------------------------------------------------------------------------------
+    def intent(
+        self,
+        instrument: int,
+        strategy: int,
+        epoch: int,
+        action: int,
+        seq: int,
+        orig: int,
+        side: int,
+        order_type: int,
+        tif: int,
+        price: int,
+        qty: int,
+        cause: Cause,
+        now: int,
+    ) -> None:
+        known = self.instruments.get(instrument)
+        if action == IntentAction.NEW:
+            key = (strategy, epoch, seq)
+            result = self.oms.submit(
+                key, instrument, OrderSide(side), OrderType(order_type), TimeInForce(tif), price, qty,
+                ts_origin=int.from_bytes(cause[:8], "little", signed=True), now=now,
+            )  # fmt: skip
+            if result.before is not None or result.order is None:
+                return
+            self._causes[key] = cause
+            if known is None:
+                self._publish(self.oms.on_rejected(key, RejectReason.VENUE))
+                return
+            self._spawn(self._place(result.order, known))
+        elif action == IntentAction.CANCEL:
+            self._cancel((strategy, epoch, orig), seq, cause)
+        elif action == IntentAction.REPLACE:
+            old, new = (strategy, epoch, orig), (strategy, epoch, seq)
+            result = self.oms.replace_request(old, new, price, qty, now=now)
+            self._publish(result)
+            order = result.order
+            if order is None or order.key != new or known is None or order.replaces is None:
+                return
+            self._causes[new] = cause
+            self._spawn(self._replace(order, order.replaces, known))
+        elif action == IntentAction.CANCEL_ALL:
+            for order in self.oms.open_orders(strategy, instrument):
+                self._cancel(order.key, 0, cause)
+
+    def _cancel(self, key: OrderKey, request_seq: int, cause: Cause) -> None:
+        order = self.oms.get(key)
+        if order is None or not order.is_open:
+            return
+        known = self.instruments.get(order.instrument)
+        result = self.oms.cancel_request(key, request_seq)
+        self._publish(result)
+        if known is None or result.outcome.name == "ILLEGAL":
+            return
+        self._causes[key] = cause
+        request_id = client_order_id(order.strategy_id, order.epoch, request_seq) if request_seq else None
+        self._spawn(self._send_cancel(order, known, request_id))
+
+    # -- requests ------------------------------------------------------------------------------------
+    async def _place(self, order: OmsOrder, instrument: Instrument) -> None:
+        try:
+            params = intent_order_params(
+                instrument, order.side, order.order_type, order.tif, order.price, order.qty, order.client_id
+            )
+        except MessageError:
+            self._publish(self.oms.on_rejected(order.key, RejectReason.VENUE))
+            return
+        try:
+            answer = await self._request(RequestKind.ORDER, 1, self.client.place(params))
+        except OutcomeUnknown:
+            await self._unknown(order)
+            return
+        except BinanceError as exc:
+            self._publish(self.oms.on_rejected(order.key, RejectReason.VENUE, _code(exc.code)))
+            return
+        except VenueError:  # not connected: it never left
+            self._publish(self.oms.on_rejected(order.key, RejectReason.VENUE))
+            return
+        self._answer(order, answer, instrument)
+
+    async def _send_cancel(self, order: OmsOrder, instrument: Instrument, request_id: str | None) -> None:
+        try:
+            answer = await self._request(
+                RequestKind.REQUEST, 1,
+                self.client.cancel(instrument.symbol, client_order_id=order.client_id, new_client_order_id=request_id),
+            )  # fmt: skip
+        except OutcomeUnknown:
+            await self._unknown(order)
+            return
+        except BinanceError as exc:
+            self._publish(self.oms.on_cancel_rejected(order.key, RejectReason.VENUE, _code(exc.code)))
+            return
+        except VenueError:
+            self._publish(self.oms.on_cancel_rejected(order.key, RejectReason.VENUE))
+            return
+        self._answer(order, answer, instrument)
+
+    async def _replace(self, new: OmsOrder, old: OmsOrder, instrument: Instrument) -> None:
+        try:
+            params = intent_order_params(
+                instrument, new.side, new.order_type, new.tif, new.price, new.qty, new.client_id
+            )
+            answer = await self._request(
+                RequestKind.ORDER, 1, self.client.cancel_replace(params, cancel_client_order_id=old.client_id)
+            )
+        except MessageError:
+            self._publish(self.oms.on_replace_result(new.key, ReplaceOutcome.CANCEL_FAILED))
+            return
+        except OutcomeUnknown:
+            await self._unknown(new)
+            return
+        except BinanceError as exc:
+            outcome = ReplaceOutcome.NEW_FAILED if exc.code == NEW_FAILED_CODE else ReplaceOutcome.CANCEL_FAILED
+            self._publish(self.oms.on_replace_result(new.key, outcome, _code(exc.code)))
+            return
+        except VenueError:
+            self._publish(self.oms.on_replace_result(new.key, ReplaceOutcome.CANCEL_FAILED))
+            return
+        placed = answer.get("newOrderResponse", {}) if isinstance(answer, Mapping) else {}
+        venue_id = int(placed.get("orderId", 0)) if isinstance(placed, Mapping) else 0
+        self._publish(self.oms.on_replace_result(new.key, ReplaceOutcome.SUCCESS, 0, venue_id, time.monotonic_ns()))
+        if isinstance(placed, Mapping) and placed.get("status"):
+            self._answer(new, placed, instrument)
+
+    async def _unknown(self, order: OmsOrder) -> None:
+        """No answer: UNKNOWN, then ask the venue what became of it (never send it again)."""
+        self._publish(self.oms.timed_out(order.key))
+        status = await self._status(order)
+        self._publish(self.oms.on_status(order.key, status, NOT_FOUND_CODE, time.monotonic_ns()))
+
+    async def _status(self, order: OmsOrder) -> VenueOrder | None:
+        instrument = self.instruments[order.instrument]
+        while True:
+            try:
+                query = self.client.order_status(instrument.symbol, order.client_id)
+                raw = await self._request(RequestKind.REQUEST, 4, query)
+                return venue_order(parse_order(raw, instrument), instrument.id)
+            except BinanceError as exc:
+                if exc.code == NOT_FOUND_CODE:
+                    return None
+                self.logger.warning("order.status %s: %s; asking again", order.client_id, exc)
+            except VenueError as exc:
+                self.logger.warning("order.status %s: %s; asking again", order.client_id, exc)
+            await asyncio.sleep(1.0)
+
+    async def _request(self, kind: RequestKind, weight: int, call: Any) -> Any:
+        limiter = self.limiter
+        if limiter is not None:
+            while wait := limiter.acquire(kind, weight, time.time_ns() + self.client.clock_offset_ms * 1_000_000):
+                await asyncio.sleep(wait / 1e9)
+        self.sent += 1
+        return await call
+
+    def _answer(self, order: OmsOrder, answer: Any, instrument: Instrument) -> None:
+        """A placement's or cancel's RESULT: the order's status as the venue has it now."""
+        try:
+            snapshot = parse_order(answer, instrument)
+        except MessageError:
+            return
+        now = time.monotonic_ns()
+        self._publish(self.oms.on_status(order.key, venue_order(snapshot, instrument.id), NOT_FOUND_CODE, now))
+
+    # -- the user data stream ------------------------------------------------------------------------
+    def _on_event(self, event: object) -> None:
+        if isinstance(event, ExecutionReport):
+            self.on_execution_report(event)
+        elif isinstance(event, OtherEvent):
+            self.logger.debug("user data: %s", event)
+
+    def on_execution_report(self, r: ExecutionReport) -> None:
+        kind = r.exec_type
+        named = r.orig_client_order_id if kind == VenueExecType.CANCELED and r.orig_client_order_id else None
+        order = self.oms.find(named or r.client_order_id)
+        if order is None:
+            return
+        key = order.key
+        if kind == VenueExecType.NEW:
+            result = self.oms.on_ack(key, r.order_id, time.monotonic_ns())
+        elif kind == VenueExecType.TRADE:
+            result = self.oms.on_trade(key, r.trade_id, r.last_price, r.last_qty, r.cum_qty, r.fee, r.cum_quote,
+                                       r.order_id)  # fmt: skip
+        elif kind == VenueExecType.CANCELED:
+            result = self.oms.on_canceled(key, r.cum_qty, r.cum_quote)
+        elif kind in (VenueExecType.EXPIRED, VenueExecType.TRADE_PREVENTION):
+            result = self.oms.on_expired(key, r.cum_qty, r.cum_quote)
+        elif kind == VenueExecType.REJECTED:
+            result = self.oms.on_rejected(key, RejectReason.VENUE)
+        else:
+            return
+        self._publish(result)
+
+    # -- internals -----------------------------------------------------------------------------------
+    def _publish(self, result: Result) -> None:
+        for report in result.reports:
+            self.emit(report, self._causes.get(report.order.key, NO_CAUSE))
+            if not report.order.is_open and report.exec_type != ExecType.ACK:
+                self._causes.pop(report.order.key, None)
+
+    def _spawn(self, coroutine: Any) -> None:
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coroutine)
+        self.tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.errors += 1
+            self.logger.error("execution request failed", exc_info=task.exception())
+
+
+def _code(code: int) -> int:
+    """A venue code as EXEC_REPORT's i2 holds it."""
+    return code if -(1 << 15) <= code < 1 << 15 else 0
