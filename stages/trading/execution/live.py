@@ -57,7 +57,7 @@ from stages.trading.execution.oms import NOT_FOUND_CODE, Oms
 from stages.trading.execution.oms_order import OmsOrder, OrderKey
 from stages.trading.execution.oms_reports import Report, Result
 from stages.trading.execution.oms_venue import VenueOrder, VenueView
-from stages.trading.execution.paper_bridge import NO_CAUSE, Cause
+from stages.trading.execution.paper_bridge import NO_CAUSE, Cause, unknown_order
 from stages.trading.execution.rate_limiter import RateLimiter, RequestKind
 
 CANCEL_FAILED_CODE: Final = -2022
@@ -220,6 +220,10 @@ class LiveVenue:
                 return
             self._spawn(self._place(result.order, known))
         elif action == IntentAction.CANCEL:
+            known_order = self.oms.get((strategy, epoch, orig))
+            if known_order is None or not known_order.is_open:
+                self.emit(unknown_order((strategy, epoch, orig), instrument, side, known_order), cause)
+                return
             self._cancel((strategy, epoch, orig), seq, cause)
         elif action == IntentAction.REPLACE:
             old, new = (strategy, epoch, orig), (strategy, epoch, seq)

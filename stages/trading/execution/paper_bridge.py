@@ -24,7 +24,7 @@ from typing import Final
 from hftpipe.schema.instruments import Instrument
 from hftpipe.schema.trading import ExecType, IntentAction, OrderSide, OrderType, RejectReason, TimeInForce
 from stages.trading.execution.oms import Oms
-from stages.trading.execution.oms_order import OrderKey
+from stages.trading.execution.oms_order import OmsOrder, OrderKey
 from stages.trading.execution.oms_reports import Outcome, Report, Result
 from stages.trading.execution.paper import Latency, Levels, PaperReport, PaperVenue
 
@@ -35,6 +35,14 @@ NO_CAUSE: Final = bytes(40)
 _FILLS: Final = frozenset({ExecType.PARTIAL_FILL, ExecType.FILL})
 ENDED_KEPT: Final = 1 << 16
 """Ended orders whose paper ids are kept for the venue's late answers (a cancel refused after a fill)."""
+
+
+def unknown_order(key: OrderKey, instrument: int, side: int, order: OmsOrder | None) -> Report:
+    """CANCEL_REJECTED (UNKNOWN_ORDER) for a cancel of an order that is not open, or that the OMS never saw."""
+    if order is None:
+        order = OmsOrder(key, instrument, OrderSide(side), OrderType.LIMIT, TimeInForce.GTC, 0, 0)
+    leaves = order.leaves
+    return Report(order, ExecType.CANCEL_REJECTED, 0, 0, order.cum_qty, leaves, 0, RejectReason.UNKNOWN_ORDER, 0)
 
 
 class PaperBridge:
@@ -88,6 +96,10 @@ class PaperBridge:
             pid = self._track(key, cause)
             venue.submit(pid, OrderSide(side), OrderType(order_type), TimeInForce(tif), price, qty, now)
         elif action == IntentAction.CANCEL:
+            known = self.oms.get((strategy, epoch, orig))
+            if known is None or not known.is_open:
+                out.append((unknown_order((strategy, epoch, orig), instrument, side, known), cause))
+                return out
             self._cancel((strategy, epoch, orig), seq, cause, now, out)
         elif action == IntentAction.REPLACE:
             old = (strategy, epoch, orig)

@@ -65,7 +65,15 @@ def test_should_cancel_after_the_cancel_latency_and_refuse_a_cancel_of_an_unknow
     bridge.advance(110)
     assert _intent(bridge, IntentAction.CANCEL, 2, 1, now=200) == []
     assert _kinds(bridge.advance(260)) == [(ExecType.CANCELED, 1)]
-    assert _intent(bridge, IntentAction.CANCEL, 3, 99, now=300) == []  # unknown to the OMS: nothing sent
+    refused = bridge.intent(7, SID, EPOCH, IntentAction.CANCEL, 3, 99, OrderSide.SELL, 0, 0, 0, 0, INTENT_CAUSE, 300)
+    assert _kinds(refused) == [(ExecType.CANCEL_REJECTED, 99)]  # unknown to the OMS: nothing sent, refused at once
+    report, cause = refused[0]
+    assert (report.reason, report.order.strategy_id, report.order.instrument, report.order.side) == (
+        RejectReason.UNKNOWN_ORDER, SID, 7, OrderSide.SELL)  # fmt: skip
+    assert cause == INTENT_CAUSE and bridge.oms.get((SID, EPOCH, 99)) is None
+    again = bridge.intent(7, SID, EPOCH, IntentAction.CANCEL, 4, 1, OrderSide.BUY, 0, 0, 0, 0, INTENT_CAUSE, 310)
+    assert _kinds(again) == [(ExecType.CANCEL_REJECTED, 1)]  # canceled already: not open, refused the same way
+    assert again[0][0].reason is RejectReason.UNKNOWN_ORDER
     assert bridge.advance(400) == []
 
 
