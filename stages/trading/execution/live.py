@@ -14,6 +14,8 @@ publishes goes to ``emit(report, cause)``.
   venue's code.
 * REPLACE is ``order.cancelReplace`` with ``STOP_ON_FAILURE``; -2022 means
   the cancel failed (the old order stands), -2021 the new order failed.
+* A CANCEL of an order that is not open (or that the OMS never saw) is
+  CANCEL_REJECTED (UNKNOWN_ORDER) at once; nothing is sent.
 * CANCEL_ALL cancels, one ``order.cancel`` each, the open orders the OMS
   holds for that strategy on that instrument, not ``openOrders.cancelAll``:
   that one cancels the whole symbol's, every strategy's and anyone else's.
