@@ -21,7 +21,7 @@ _config_option = config_option("Pipeline TOML (default: the embedded configs/pro
 
 @click.group()
 def bench() -> None:
-    """Measure the ring, the pipeline, the fan-out and the strategy stage against baselines, in one run."""
+    """Measure the ring, the pipeline, the fan-out, the strategy and the risk stage against baselines, in one run."""
 
 
 @bench.command("ring")
@@ -94,6 +94,23 @@ def bench_strategy(as_json: bool, updates: int, repetitions: int) -> None:
 
     try:
         result = run(updates, repetitions)
+    except (AssertionError, RuntimeError) as exc:
+        fail(f"benchmark failed: {exc}", EX_SOFTWARE)
+    click.echo(json.dumps(result) if as_json else format_report(result))
+
+
+@bench.command("risk")
+@click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--intents", type=click.IntRange(min=10, max=100_000), default=20_000, show_default=True, help="Intents per pass."
+)
+@click.option("--repetitions", type=click.IntRange(min=1), default=5, show_default=True)
+def bench_risk(as_json: bool, intents: int, repetitions: int) -> None:
+    """Risk stage per intent, every check on: check() alone, each check alone, the stage ring to ring."""
+    from bench.risk_bench import format_report, run
+
+    try:
+        result = run(intents, repetitions)
     except (AssertionError, RuntimeError) as exc:
         fail(f"benchmark failed: {exc}", EX_SOFTWARE)
     click.echo(json.dumps(result) if as_json else format_report(result))

@@ -103,6 +103,8 @@ class ControlFile:
         self.layout = layout
         self._w = segment.words
         self._buf = segment.buf
+        self._requests_word = layout.requests // 8
+        """Where the count of posted requests lives: the layout computes it through a chain of properties."""
         self.stage_names = [self._stage_str(i) for i in range(layout.stages)]
         self.rings = [self._ring_entry(i) for i in range(layout.rings)]
 
@@ -304,7 +306,7 @@ class ControlFile:
     @property
     def requests_posted(self) -> int:
         """How many operator requests were ever posted: one load, cheap enough for every duty cycle."""
-        return int(self._w[self.layout.requests // 8])
+        return int(self._w[self._requests_word])
 
     def read_request(self, number: int) -> str | None:
         """Request ``number`` (1-based), or None when it was never posted or its slot was reused since."""
@@ -328,7 +330,7 @@ class ControlFile:
                 number = self.requests_posted + 1
                 slot = Bulletin(self._w, self._buf, self.layout.request_slot(number), REQUEST_SLOT_SIZE)
                 slot.write(text_for(number))
-                self._w[self.layout.requests // 8] = number
+                self._w[self._requests_word] = number
                 return number
             finally:
                 fcntl.flock(shm.fd, fcntl.LOCK_UN)

@@ -184,9 +184,12 @@ class OpenOrders:
         self._by_key[key] = order
         strategy_id = key[0]
         self._epochs[strategy_id] = key[1]
-        own = self._strategies.setdefault(strategy_id, {}).get(instrument_id)
+        by_instrument = self._strategies.get(strategy_id)
+        if by_instrument is None:
+            by_instrument = self._strategies[strategy_id] = {}
+        own = by_instrument.get(instrument_id)
         if own is None:
-            own = self._strategies[strategy_id][instrument_id] = StrategyOrders()
+            own = by_instrument[instrument_id] = StrategyOrders()
         account = self._instruments.get(instrument_id)
         if account is None:
             account = self._instruments[instrument_id] = InstrumentOrders()
