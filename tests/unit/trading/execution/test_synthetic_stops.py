@@ -77,6 +77,15 @@ def test_a_stop_placed_with_its_level_already_reached_is_released_at_once_at_the
     assert [(r.trigger_price, r.trigger_ns) for r in releases(actions)] == [(price("102.00"), desk.now)]
 
 
+def test_placing_exactly_at_the_seen_price_fires_at_once_and_a_tick_short_of_it_waits() -> None:
+    desk = Desk()
+    desk.trade("101.00")
+    assert releases(desk.place(Stop(**on(1, BUY, "1.000"), stop_price=price("101.00"))))
+    assert releases(desk.place(Stop(**on(2, BUY, "1.000"), stop_price=price("101.01")))) == []
+    assert releases(desk.place(TakeProfit(**on(3, BUY, "1.000"), stop_price=price("101.00"))))
+    assert releases(desk.place(TakeProfit(**on(4, BUY, "1.000"), stop_price=price("100.99")))) == []
+
+
 def test_a_stop_placed_before_any_price_waits_for_one() -> None:
     desk = Desk()
     actions = desk.place(Stop(**on(1, BUY, "1.000"), stop_price=price("101.00")))
