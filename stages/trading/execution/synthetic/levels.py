@@ -23,7 +23,7 @@ from typing import Final, Generic, TypeVar
 
 T = TypeVar("T")
 
-NEVER: Final = 1 << 63
+NEVER: Final = 1 << 66
 """Past any int64 price (and any MID reference, twice a price): the next level of an empty up queue;
 ``-NEVER`` is a down queue's."""
 
