@@ -434,7 +434,7 @@ class SyntheticBook:
         """A :class:`Replace` was refused and the old real order stands: a peg goes back to its previous price.
 
         ``reason`` is not kept (the order is not rejected: it still works).
-        A refused re-size is not undone (see the package's open points).
+        A refused re-size is not undone (an open point, see the package docstring).
         """
         node = self._orders.get(order_id)
         if node is not None and node.working:
@@ -462,7 +462,10 @@ class SyntheticBook:
 
     # -------------------------------------------------------------------------------- canceling
     def cancel(self, order_id: int) -> Sequence[Action]:
-        """The owner's cancel: the order, its whole group for an OCO or OTO leg, a parent's children if unfilled."""
+        """The owner's cancel: the order, or its whole group for an OCO or OTO leg.
+
+        A parent's children follow it (see :mod:`~stages.trading.execution.synthetic.contingent`).
+        """
         node = self._orders.get(order_id)
         if node is None or node.final:
             return _EMPTY

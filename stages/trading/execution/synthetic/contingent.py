@@ -34,10 +34,11 @@ leg grows by it; when that leg's real order is no longer working (a market
 order, or a limit that filled), the increment is released as a new real
 order under the same synthetic id: the exit condition already held.
 
-A parent that ends without any fill (canceled, rejected) cancels its
-children. One that ends partly filled leaves them working, sized to what
-filled. Canceling a leg (the owner's :meth:`cancel`) cancels its whole group;
-canceling a parent cancels it and, when nothing has filled, its children.
+A parent that ends without any fill (rejected, or canceled) cancels its
+children; when the parent was working at the venue, only once the venue
+confirms its cancel (``on_venue_closed``), as a fill may still race it. One
+that ends partly filled leaves them working, sized to what filled. Canceling
+a leg (the owner's ``cancel``) cancels its whole group, not the parent.
 
 The race no synthetic OCO escapes: when both legs can fill at the venue at
 once (two resting limits, or a trigger released while the sibling's cancel
@@ -77,9 +78,3 @@ class Group:
     def open_qty(self) -> int:
         """What every open leg may still fill: ``target − filled``, not below 0."""
         return max(self.target() - self.filled(), 0)
-
-    def sibling_of(self, leg: SynthOrder) -> SynthOrder | None:
-        for other in self.legs:
-            if other is not leg:
-                return other
-        return None
