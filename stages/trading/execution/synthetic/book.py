@@ -65,8 +65,13 @@ from stages.trading.execution.synthetic.trigger import SOURCES, UNITS, Source, r
 Spec: TypeAlias = Stop | TakeProfit | TrailingStop | Peg | Direct
 
 _EMPTY: Final[tuple[Action, ...]] = ()
+# enum members as module constants: a global read is far cheaper than ``Enum.MEMBER`` on the hot paths
 _PENDING_PARENT: Final = SynthState.PENDING_PARENT
 _PENDING_TRIGGER: Final = SynthState.PENDING_TRIGGER
+_BUY: Final = OrderSide.BUY
+_DIRECT: Final = Kind.DIRECT
+_TRAILING: Final = Kind.TRAILING
+_PEG: Final = Kind.PEG
 
 
 class _Watch:
@@ -85,7 +90,19 @@ class _Watch:
 class _Market:
     """One instrument: its last prices (0: none seen) and its watches, by :class:`Source`."""
 
-    __slots__ = ("ask", "bid", "id", "last", "pegs", "tick", "watches")
+    __slots__ = (
+        "ask",
+        "ask_watch",
+        "bid",
+        "bid_watch",
+        "id",
+        "last",
+        "last_watch",
+        "mid_watch",
+        "pegs",
+        "tick",
+        "watches",
+    )
 
     def __init__(self, instrument: Instrument) -> None:
         self.id = instrument.id
@@ -94,6 +111,8 @@ class _Market:
         self.bid = 0
         self.ask = 0
         self.watches = tuple(_Watch(source) for source in SOURCES)
+        # the same watches by name: the hot paths read an attribute, not an enum member (~150 ns each on 3.11)
+        self.last_watch, self.bid_watch, self.ask_watch, self.mid_watch = self.watches
         self.pegs: dict[int, SynthOrder] = {}
 
     def ref(self, source: Source) -> int:
@@ -263,7 +282,7 @@ class SyntheticBook:
         if market is None:
             return _EMPTY
         market.last = price
-        watch = market.watches[Source.LAST]
+        watch = market.last_watch
         if watch.fresh or price >= watch.up.next or price <= watch.down.next:
             out: list[Action] = []
             self._run(watch, price, now, out)
@@ -278,21 +297,20 @@ class SyntheticBook:
         market.bid = bid
         market.ask = ask
         out: list[Action] | None = None
-        watches = market.watches
         if bid > 0:
-            watch = watches[Source.BID]
+            watch = market.bid_watch
             if watch.fresh or bid >= watch.up.next or bid <= watch.down.next:
                 out = []
                 self._run(watch, bid, now, out)
         if ask > 0:
-            watch = watches[Source.ASK]
+            watch = market.ask_watch
             if watch.fresh or ask >= watch.up.next or ask <= watch.down.next:
                 if out is None:
                     out = []
                 self._run(watch, ask, now, out)
         if bid > 0 and ask > 0:
             mid = bid + ask
-            watch = watches[Source.MID]
+            watch = market.mid_watch
             if watch.fresh or mid >= watch.up.next or mid <= watch.down.next:
                 if out is None:
                     out = []
@@ -339,7 +357,7 @@ class SyntheticBook:
 
     def _fire(self, node: SynthOrder, watch: _Watch, ref: int, now: int, out: list[Action]) -> None:
         """Release a trigger order whose level ``ref`` reached (its level entry is already gone)."""
-        if node.kind is Kind.TRAILING:
+        if node.kind is _TRAILING:
             (watch.down if node.up else watch.up).remove(node.track, node.seq)
         node.trigger_price = ref // watch.units
         self._release(node, now, out)
@@ -355,7 +373,7 @@ class SyntheticBook:
                 continue
             if not node.working:
                 continue
-            target = peg_price(node.side is OrderSide.BUY, bid, ask, tick, node.offset, node.post_only)
+            target = peg_price(node.side is _BUY, bid, ask, tick, node.offset, node.post_only)
             move = target - node.price
             budget = node.budget
             if (

@@ -18,7 +18,7 @@ and ``cum < released``.
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from hftpipe.schema.trading import IntentFlag, OrderSide, OrderType, RejectReason, TimeInForce
 from stages.trading.execution.synthetic.actions import FINAL, StateChange, SynthState
@@ -35,6 +35,9 @@ def check_common(kind: str, qty: int, side: OrderSide) -> None:
         raise ValueError(f"{kind}: qty must be > 0, got {qty}")
     if not isinstance(side, OrderSide):
         raise ValueError(f"{kind}: side must be an OrderSide, got {side!r}")
+
+
+_TRIGGERED: Final = SynthState.TRIGGERED
 
 
 class Kind(IntEnum):
@@ -149,7 +152,7 @@ class SynthOrder:
     @property
     def working(self) -> bool:
         """A real order of it is (as far as the book knows) open at the venue."""
-        return SynthState.TRIGGERED <= self.state < FINAL and self.cum < self.released
+        return _TRIGGERED <= self.state < FINAL and self.cum < self.released
 
     @property
     def live(self) -> bool:
