@@ -277,9 +277,9 @@ class SyntheticBook:
 
     # --------------------------------------------------------------------------------- the market
     def on_trade(self, instrument_id: int, price: int, qty: int, now: int) -> Sequence[Action]:
-        """A trade on the instrument (``price`` at its price scale; ``qty`` is not used yet): ``trigger = "last"``."""
+        """A trade (``price`` at the price scale, > 0; ``qty`` is not used yet): the ``"last"`` triggers."""
         market = self._markets.get(instrument_id)
-        if market is None:
+        if market is None or price <= 0:
             return _EMPTY
         market.last = price
         watch = market.last_watch
@@ -322,7 +322,13 @@ class SyntheticBook:
         return out if out else _EMPTY
 
     def _run(self, watch: _Watch, ref: int, now: int, out: list[Action]) -> None:
-        """Everything ``ref`` reaches on one watch: new bests of trailing stops, then triggers, each in level order."""
+        """Everything ``ref`` reaches on one watch, in level order: the up queue, then the down queue.
+
+        Up: buy stops, sell take-profits, buy trailing stops, and the trackers
+        of sell trailing stops (a new high); down: the mirror images. A new
+        best and a trigger never come from one price for one order, so the
+        order of the two queues changes nothing but the order of the actions.
+        """
         if watch.fresh:
             for node in watch.fresh:
                 self._trail_start(node, watch, ref)

@@ -198,3 +198,11 @@ def test_the_book_refuses_a_duplicate_id_and_an_unknown_instrument() -> None:
         desk.place(Stop(**on(1, BUY, "1.000"), stop_price=1))
     with pytest.raises(ValueError, match="not among the book's instruments"):
         desk.place(Stop(**(on(2, BUY, "1.000") | {"instrument_id": 99}), stop_price=1))
+
+
+def test_a_trade_at_a_price_of_zero_or_less_is_no_price() -> None:
+    desk = Desk()
+    desk.place(Stop(**on(1, SELL, "1.000"), stop_price=price("99.00")))
+    assert desk.book.on_trade(TST.id, 0, 1, desk.tick()) == ()
+    assert desk.book.on_trade(TST.id, -1, 1, desk.tick()) == ()
+    assert desk.state(1) is SynthState.PENDING_TRIGGER
