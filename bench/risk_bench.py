@@ -102,6 +102,7 @@ from typing import Any, Final, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from bench.clock import clock_ns, us
 from hftpipe.runtime import AgentInvoker, StageContext
 from hftpipe.runtime.config import PipelineConfig, parse_config
 from hftpipe.runtime.wiring import OwnedObjects, create_pipeline_objects, open_stage_context
@@ -883,24 +884,10 @@ def check_verdicts(name: str, got: list[int], expected: list[int], start: int = 
 
 
 # -- the run -----------------------------------------------------------------------------
-def clock_ns(n: int = 20_000) -> float:
-    clock = time.perf_counter_ns
-    samples = [0] * n
-    for i in range(n):
-        t0 = clock()
-        t1 = clock()
-        samples[i] = t1 - t0
-    return float(np.median(samples))
-
-
-def _us(ns: float) -> float:
-    return round(ns / 1000, 3)
-
-
 def _stats(t: npt.NDArray[np.int64]) -> dict[str, float | None]:
     if not t.size:
         return {"median_us": None, "p99_us": None}
-    return {"median_us": _us(float(np.median(t))), "p99_us": _us(float(np.percentile(t, 99)))}
+    return {"median_us": us(float(np.median(t))), "p99_us": us(float(np.percentile(t, 99)))}
 
 
 def run(intents: int = INTENTS, repetitions: int = REPETITIONS, name: str | None = None) -> dict[str, Any]:
@@ -991,13 +978,13 @@ def run(intents: int = INTENTS, repetitions: int = REPETITIONS, name: str | None
         verdicts = nolimits if v_name.endswith("nolimits") else expected
         ok = verdicts == _NONE
         new = actions == _NEW
-        row: dict[str, Any] = {**_stats(t), "mean_us": _us(float(t.mean()))}
+        row: dict[str, Any] = {**_stats(t), "mean_us": us(float(t.mean()))}
         if v_name != "reject":
             row["new_approved"] = _stats(t[new & ok & ~flagged])
             row["replace_approved"] = _stats(t[(actions == _REPLACE) & ok])
             row["cancel_approved"] = _stats(t[(actions == _CANCEL) & ok])
             row["refused"] = _stats(t[~ok])
-        row["repetition_medians_us"] = [_us(m) for m in rep_medians[v_name]]
+        row["repetition_medians_us"] = [us(m) for m in rep_medians[v_name]]
         rows[v_name] = row
 
     def med(v: str, key: str = "new_approved") -> float:
@@ -1031,7 +1018,7 @@ def run(intents: int = INTENTS, repetitions: int = REPETITIONS, name: str | None
         "stage-nolimits - checks-nolimits: the same, no limits": round(around_bare, 3),
         "checks - checks-nolimits: what the limits add to check()": round(med("checks") - med("checks-nolimits"), 3),
     }
-    report["stage_idle_cycle_us"] = _us(float(np.median(idle))) if idle else None
+    report["stage_idle_cycle_us"] = us(float(np.median(idle))) if idle else None
     report["stage_counters"] = {k: v for k, v in counters.items() if k.startswith(("approved", "rejected", "rejects."))}
     stage_new = med("stage")
     report["target"] = {

@@ -91,6 +91,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
+from bench.clock import clock_ns, us
 from hftpipe.runtime import AgentInvoker, StageContext
 from hftpipe.runtime.config import PipelineConfig, parse_config
 from hftpipe.runtime.wiring import OwnedObjects, create_pipeline_objects, open_stage_context
@@ -579,22 +580,8 @@ def decisions_of(name: str, records: list[bytes], pipeline: str) -> list[Decisio
         return timed_pass(v, records, None)
 
 
-def clock_ns(n: int = 20_000) -> float:
-    clock = time.perf_counter_ns
-    samples = [0] * n
-    for i in range(n):
-        t0 = clock()
-        t1 = clock()
-        samples[i] = t1 - t0
-    return float(np.median(samples))
-
-
-def _us(ns: float) -> float:
-    return round(ns / 1000, 3)
-
-
-def _median_us(ns: npt.NDArray[np.int64]) -> float | None:
-    return _us(float(np.median(ns))) if ns.size else None
+def _medianus(ns: npt.NDArray[np.int64]) -> float | None:
+    return us(float(np.median(ns))) if ns.size else None
 
 
 @dataclass
@@ -681,12 +668,12 @@ def run(updates: int = UPDATES, repetitions: int = REPETITIONS, name: str | None
     for v_name in timed:
         t = np.asarray(samples[v_name].times, dtype=np.int64)
         rows[v_name] = {
-            "median_us": _us(float(np.median(t))),
-            "quiet_median_us": _median_us(t[~active_all]),
-            "requote_median_us": _median_us(t[active_all]),
-            "mean_us": _us(float(t.mean())),
-            "p99_us": _us(float(np.percentile(t, 99))),
-            "repetition_medians_us": [_us(m) for m in samples[v_name].rep_medians],
+            "median_us": us(float(np.median(t))),
+            "quiet_median_us": _medianus(t[~active_all]),
+            "requote_median_us": _medianus(t[active_all]),
+            "mean_us": us(float(t.mean())),
+            "p99_us": us(float(np.percentile(t, 99))),
+            "repetition_medians_us": [us(m) for m in samples[v_name].rep_medians],
         }
 
     def ratio(a: str, b: str, key: str = "median_us") -> float | None:
@@ -709,7 +696,7 @@ def run(updates: int = UPDATES, repetitions: int = REPETITIONS, name: str | None
         "stage-nop - api-nop: rings + duty cycle": round(quiet("stage-nop") - quiet("api-nop"), 3),
         "stage - stage-nop: the market maker, in the stage": round(quiet("stage") - quiet("stage-nop"), 3),
     }
-    report["stage_idle_cycle_us"] = _us(float(np.median(idle)))
+    report["stage_idle_cycle_us"] = us(float(np.median(idle)))
     stage_median = rows["stage"]["median_us"]
     report["target"] = {
         "stage_median_us_at_most": TARGET_NS / 1000,
