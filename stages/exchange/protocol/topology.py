@@ -152,8 +152,8 @@ def expand_config(raw: Mapping[str, Any], base_dir: Path | None = None) -> dict[
     for index, ring in enumerate(raw_rings):
         if not isinstance(ring, Mapping):
             raise ConfigError(f"rings[{index}]", "must be a table")
-        ends = [ring.get("from"), *(ring.get("to") if isinstance(ring.get("to"), list) else [ring.get("to")])]
-        for end in ends:
+        to = ring.get("to")
+        for end in [ring.get("from"), *(to if isinstance(to, list) else [to])]:
             if end in generated:
                 raise ConfigError(
                     f"rings[{index}]",
