@@ -4,7 +4,10 @@ One engine process per symbol, one accounting (sequencer, ledger, journal),
 one gateway (WebSocket API), one publisher (market data), and the flow
 generator when ``[exchange.flow] enabled``. ``[stages.NAME]`` tables in the
 same file may set ``cpu``, ``idle``, ``realtime_priority`` and ``mlockall`` of
-a generated stage; everything else is derived here. The table is parsed here,
+a generated stage; everything else is derived here. A ``[stages.NAME]`` table
+with a ``class`` and a name no generated stage has is a stage of its own, run
+beside the exchange, and ``[[rings]]`` connect such stages (a trading pipeline
+and the exchange it trades on, in one ``hftpipe run``). The table is parsed here,
 once per process that loads the config, and every generated stage gets the
 same :class:`ExchangeSettings` as its ``settings`` param.
 """
@@ -25,6 +28,7 @@ ACCOUNTING_CLASS: Final = "stages.exchange.accounting.stage:AccountingStage"
 GATEWAY_CLASS: Final = "stages.exchange.gateway.stage:GatewayStage"
 PUBLISHER_CLASS: Final = "stages.exchange.publisher.stage:PublisherStage"
 FLOW_CLASS: Final = "stages.exchange.flow.stage:FlowStage"
+GENERATED_CLASSES: Final = {ENGINE_CLASS, ACCOUNTING_CLASS, GATEWAY_CLASS, PUBLISHER_CLASS, FLOW_CLASS}
 OVERRIDABLE: Final = {"cpu", "idle", "realtime_priority", "mlockall"}
 
 GATEWAY_TO_ACCOUNTING: Final = "gw-acct"
@@ -104,11 +108,19 @@ def expand(
     ]
     if settings.flow.enabled:
         stages["flow"] = {"class": FLOW_CLASS, "params": {"settings": settings}}
+    generated = set(stages)
     for name, override in raw_stages.items():
-        if name not in stages:
-            raise ConfigError(f"stages.{name}", f"not a stage of this exchange (stages: {', '.join(stages)})")
         if not isinstance(override, Mapping):
             raise ConfigError(f"stages.{name}", "must be a table")
+        if name not in generated:
+            if "class" not in override:
+                raise ConfigError(
+                    f"stages.{name}",
+                    f"not a stage of this exchange (stages: {', '.join(generated)}); "
+                    "a stage of its own beside the exchange needs a class",
+                )
+            stages[name] = dict(override)
+            continue
         for field in override:
             if field not in OVERRIDABLE:
                 raise ConfigError(
@@ -124,14 +136,29 @@ def expand_config(raw: Mapping[str, Any], base_dir: Path | None = None) -> dict[
 
     An exchange config names no stage classes or rings: they follow from
     ``[exchange]``, so no ring's ``slot_size`` can be set too small for the
-    records it carries. ``base_dir``: where the table's relative paths start.
+    records it carries. ``[[rings]]`` may connect the stages added beside
+    it (``[stages.NAME]`` with a ``class``), never a generated one.
+    ``base_dir``: where the table's relative paths start.
     """
-    if "rings" in raw:
-        raise ConfigError("rings", "an exchange config derives its rings from [exchange]; remove [[rings]]")
-    exchange, raw_stages = raw["exchange"], raw.get("stages", {})
+    exchange, raw_stages, raw_rings = raw["exchange"], raw.get("stages", {}), raw.get("rings", [])
     if not isinstance(exchange, Mapping):
         raise ConfigError("exchange", f"must be a table, got {type(exchange).__name__}")
     if not isinstance(raw_stages, Mapping):
         raise ConfigError("stages", f"must be a table, got {type(raw_stages).__name__}")
+    if not isinstance(raw_rings, list):
+        raise ConfigError("rings", f"must be an array of tables, got {type(raw_rings).__name__}")
     stages, rings = expand(exchange, raw_stages, base_dir)
+    generated = {name for name, stage in stages.items() if stage.get("class") in GENERATED_CLASSES}
+    for index, ring in enumerate(raw_rings):
+        if not isinstance(ring, Mapping):
+            raise ConfigError(f"rings[{index}]", "must be a table")
+        to = ring.get("to")
+        for end in [ring.get("from"), *(to if isinstance(to, list) else [to])]:
+            if end in generated:
+                raise ConfigError(
+                    f"rings[{index}]",
+                    f"{end!r} is a stage of the exchange; its rings follow from [exchange] "
+                    "(reach it as any client does, over its WebSocket and REST ports)",
+                )
+    rings = [*rings, *raw_rings]
     return {**{k: v for k, v in raw.items() if k != "exchange"}, "stages": stages, "rings": rings}
