@@ -68,6 +68,9 @@ class RecordFlag(IntFlag):
     """Produced from a capture file rather than a live connection."""
     VENUE = 0x8
     """A BBO from the venue's own ticker stream, not computed from the local book."""
+    TICK_CAUSED = 0x20
+    """An order intent a market-data tick caused (not a timer or a report): its ``ts_origin`` is that
+    tick's arrival, so tick-to-intent and tick-to-order count it."""
     FOREIGN_ORDER = 0x10
     """An execution report about an order its strategy did not send (risk's stop or kill-switch order):
     its fills change the strategy's position, no order of the strategy's changes."""
@@ -221,8 +224,6 @@ TS_HOP_FIELD: Final = 6
 """Index of ``ts_hop[0]`` in any record's unpacked struct tuple (the header comes first)."""
 I64: Final = struct.Struct("<q")
 U64: Final = struct.Struct("<Q")
-
-
 
 
 def check_layout(spec: RecordSpec) -> None:

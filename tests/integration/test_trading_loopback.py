@@ -91,6 +91,11 @@ def test_should_trade_on_the_loopback_exchange_and_book_what_it_booked(
     assert risk["approved"] > 0
     assert execution["orders_sent"] > 0 and execution["acks"] > 0
     assert execution["acks"] <= execution["orders_sent"]
+    tick_to_order = summary["latency"]["end_to_end_by_stage"]["execution"]  # feed receive -> request on the socket
+    round_trip = summary["stages"]["execution"]["status"]["order_round_trip"]  # socket -> the venue's answer
+    assert 0 < tick_to_order["count"] <= execution["orders_sent"] and tick_to_order["p50_ns"] > 0
+    assert 0 < round_trip["count"] <= execution["orders_sent"] and 0 < round_trip["p50_ns"] <= round_trip["max_ns"]
+    print(f"tick-to-order {tick_to_order}, order round trip {round_trip}")
     assert risk["fills"] == strategy["mm.fills"] == execution["fills"]
     assert risk["unrouted_reports"] == 0 and strategy["mm.errors"] == 0
     for name in ("feed", "book", "strategy", "risk", "execution"):

@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
@@ -98,6 +99,9 @@ def venue_order(snapshot: OrderSnapshot, instrument: int) -> VenueOrder:
     )
 
 
+ROUND_TRIPS_KEPT: Final = 4096
+
+
 class LiveVenue:
     """The OMS in front of one Binance WS API connection (module docstring)."""
 
@@ -111,8 +115,15 @@ class LiveVenue:
         request_timeout_s: float = 10.0,
         oms: Oms | None = None,
         logger: logging.Logger | None = None,
+        on_tick_to_order: Callable[[int], None] | None = None,
     ) -> None:
         self.logger = logger if logger is not None else logging.getLogger("hftpipe.execution.live")
+        self._on_tick_to_order = on_tick_to_order
+        """Gets send time − the causing tick's ``ts_origin`` per order placed (the stage's end-to-end histogram)."""
+        self._sent_ns: dict[OrderKey, int] = {}
+        self._tick_caused: set[OrderKey] = set()
+        self.round_trips: deque[int] = deque(maxlen=ROUND_TRIPS_KEPT)
+        """Order round trips (request bytes to the socket → the venue's answer), ns, the newest kept."""
         self.oms = oms if oms is not None else Oms(logger=self.logger)
         self.instruments = {i.id: i for i in instruments}
         self._by_symbol = {i.symbol: i for i in instruments}
@@ -206,10 +217,15 @@ class LiveVenue:
         qty: int,
         cause: Cause,
         now: int,
+        *,
+        tick_caused: bool = False,
     ) -> None:
+        """``tick_caused``: a market-data tick caused it (the intent's TICK_CAUSED flag): tick-to-order counts it."""
         known = self.instruments.get(instrument)
         if action == IntentAction.NEW:
             key = (strategy, epoch, seq)
+            if tick_caused:
+                self._tick_caused.add(key)
             result = self.oms.submit(
                 key, instrument, OrderSide(side), OrderType(order_type), TimeInForce(tif), price, qty,
                 ts_origin=int.from_bytes(cause[:8], "little", signed=True), now=now,
@@ -254,6 +270,27 @@ class LiveVenue:
         self._spawn(self._send_cancel(order, known, request_id))
 
     # -- requests ------------------------------------------------------------------------------------
+    def _sent(self, order: OmsOrder, sent_ns: int) -> None:
+        """The order's request is on the socket: tick-to-order ends, its round trip starts."""
+        self._sent_ns[order.key] = sent_ns
+        if order.key in self._tick_caused:
+            self._tick_caused.discard(order.key)
+            if self._on_tick_to_order is not None:
+                self._on_tick_to_order(sent_ns - order.ts_origin)
+
+    def round_trip_summary(self) -> dict[str, int]:
+        """``count, p50_ns, p99_ns, max_ns`` of the kept order round trips (empty: count 0)."""
+        if not self.round_trips:
+            return {"count": 0}
+        values = sorted(self.round_trips)
+        last = len(values) - 1
+        return {
+            "count": len(values),
+            "p50_ns": values[last // 2],
+            "p99_ns": values[min(last, round(last * 0.99))],
+            "max_ns": values[last],
+        }
+
     async def _place(self, order: OmsOrder, instrument: Instrument) -> None:
         try:
             params = intent_order_params(
@@ -263,7 +300,9 @@ class LiveVenue:
             self._publish(self.oms.on_rejected(order.key, RejectReason.VENUE))
             return
         try:
-            answer = await self._request(RequestKind.ORDER, 1, self.client.place(params))
+            answer = await self._request(
+                RequestKind.ORDER, 1, self.client.place(params, on_sent=lambda sent: self._sent(order, sent))
+            )
         except OutcomeUnknown:
             await self._unknown(order)
             return
@@ -355,6 +394,9 @@ class LiveVenue:
         except MessageError:
             return
         now = time.monotonic_ns()
+        sent = self._sent_ns.pop(order.key, None)
+        if sent is not None:
+            self.round_trips.append(now - sent)
         self._publish(self.oms.on_status(order.key, venue_order(snapshot, instrument.id), NOT_FOUND_CODE, now))
 
     # -- the user data stream ------------------------------------------------------------------------

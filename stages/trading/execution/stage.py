@@ -28,7 +28,7 @@ import numpy.typing as npt
 
 from hftpipe.runtime import AsyncAgent, StageContext
 from hftpipe.schema import SPECS
-from hftpipe.schema.records import RecordType
+from hftpipe.schema.records import RecordFlag, RecordType
 from hftpipe.schema.trading import ExecType
 from hftpipe.substrate.async_idle import AsyncIdle
 from stages.trading.execution.binance.client import Credentials, Ed25519Credentials, HmacCredentials
@@ -40,6 +40,7 @@ from stages.trading.execution.paper_bridge import Cause, PaperBridge
 
 MODES: Final = ("paper", "live")
 _INTENT: Final = SPECS[RecordType.ORDER_INTENT].packer.unpack_from
+_TICK_CAUSED: Final = int(RecordFlag.TICK_CAUSED)
 _TRADE: Final = SPECS[RecordType.TRADE].packer.unpack_from
 _DEPTH: Final = SPECS[RecordType.DEPTH]
 _REPORT: Final = SPECS[RecordType.EXEC_REPORT]
@@ -134,6 +135,7 @@ class ExecutionStage(AsyncAgent):
             self.live = LiveVenue(
                 params.ws_api_url, params.credentials(), instruments, self._emit,
                 request_timeout_s=params.request_timeout_s, oms=self.oms, logger=self.logger,
+                on_tick_to_order=ctx.end_to_end.record,
             )  # fmt: skip
         self._out = ctx.output_port() if ctx.outputs else None
         self._ports = list(ctx.inputs.values())
@@ -210,7 +212,7 @@ class ExecutionStage(AsyncAgent):
                 for report, why in self.paper.intent(*args):
                     self._emit(report, why)
             elif self.live is not None:
-                self.live.intent(*args)
+                self.live.intent(*args, tick_caused=bool(f[1] & _TICK_CAUSED))
         elif self.paper is None:
             return
         elif rtype == RecordType.TRADE:
@@ -272,5 +274,6 @@ class ExecutionStage(AsyncAgent):
                 "fills": self.fills.value,
                 "rejects": self.rejects.value,
                 "oms": {k: v for k, v in self.oms.counts.as_dict().items() if v},
+                "order_round_trip": self.live.round_trip_summary() if self.live is not None else None,
             }
         )

@@ -55,6 +55,7 @@ _BBO: Final = int(RecordType.BBO)
 _VENUE: Final = int(RecordFlag.VENUE)
 _BOOK_STATE: Final = int(ControlKind.BOOK_STATE)
 _INTENT_TYPE: Final = int(RecordType.ORDER_INTENT)
+_TICK_CAUSED: Final = int(RecordFlag.TICK_CAUSED)
 
 
 class StrategyStage(Agent):
@@ -230,7 +231,7 @@ class StrategyStage(Agent):
         if offset < 0:  # the ring is full: hold it, in order, and read nothing until it is out
             target, offset = bytearray(_INTENT_SIZE), 0
         _PACK_INTENT(
-            target, offset, _INTENT_TYPE, 0, instrument, self._seq, now, 0, 0, 0, 0, 0,
+            target, offset, _INTENT_TYPE, _TICK_CAUSED if measured else 0, instrument, self._seq, now, 0, 0, 0, 0, 0,
             order_seq, orig_order_seq, price, qty, 0, epoch, strategy_id, action, side, order_type, tif, flags,
             book_update_id,
         )  # fmt: skip

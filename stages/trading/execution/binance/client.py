@@ -474,6 +474,7 @@ class BinanceWsApiClient:
         auth: Auth,
         conn: _Connection | None = None,
         timeout_s: float | None = None,
+        on_sent: Callable[[int], None] | None = None,
     ) -> Any:
         conn = conn or self._conn
         if conn is None:
@@ -489,6 +490,8 @@ class BinanceWsApiClient:
         try:
             await conn.ws.send(orjson.dumps({"id": request_id, "method": method, "params": body}).decode())
             sent = True
+            if on_sent is not None:
+                on_sent(time.monotonic_ns())
             answer = await asyncio.wait_for(future, waited)
         except websockets.ConnectionClosed as exc:  # from send: nothing went out
             if future.done() and not future.cancelled():
@@ -693,9 +696,13 @@ class BinanceWsApiClient:
         stream.subscription_id = subscription if isinstance(subscription, int) else None
 
     # -- trading ------------------------------------------------------------------------------------
-    async def place(self, order: OrderParams) -> Any:
-        """``order.place`` with parameters from :func:`.messages.order_params` / ``intent_order_params``."""
-        return await self._call("order.place", order, Auth.USER)
+    async def place(self, order: OrderParams, *, on_sent: Callable[[int], None] | None = None) -> Any:
+        """``order.place`` with parameters from :func:`.messages.order_params` / ``intent_order_params``.
+
+        ``on_sent(monotonic_ns)`` is called once the request's bytes are handed to the socket: where
+        tick-to-order ends and the order's round trip starts.
+        """
+        return await self._call("order.place", order, Auth.USER, on_sent=on_sent)
 
     async def cancel(
         self,

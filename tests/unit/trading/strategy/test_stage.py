@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from hftpipe.schema.marketdata import BookState
+from hftpipe.schema.records import RecordFlag
 from hftpipe.schema.trading import (
     ExecType,
     IntentAction,
@@ -53,7 +54,8 @@ def test_should_publish_exact_intents_for_a_book_update(harness: Any) -> None:
     h.send(_book(origin=123_456))
     buy, sell = (fields(i) for i in h.step())
     assert buy == {
-        "rtype": 5, "flags": 0, "instrument": AAA, "seq": 1, "ts_venue": 123_456, "ts_origin": 123_456,
+        "rtype": 5, "flags": RecordFlag.TICK_CAUSED, "instrument": AAA, "seq": 1, "ts_venue": 123_456,
+        "ts_origin": 123_456,
         "ts_hop": [33, buy["ts_hop"][1], 0, 0],
         "order_seq": 1, "orig_order_seq": 0, "price": 10_000 * P, "qty": 15 * Q, "stop_price": 0,
         "epoch": EPOCH, "strategy_id": 7, "action": IntentAction.NEW, "side": OrderSide.BUY,
@@ -282,3 +284,19 @@ def test_should_give_byte_identical_intents_for_the_same_records(harness: Any) -
     second = run(harness({"id": 1, "class": JOIN}))
     assert [i[114] for i in first] == [IntentAction.NEW] * 3  # two quotes, one IOC
     assert first == second
+
+
+def test_should_flag_intents_a_tick_caused_and_not_those_a_report_caused(harness: Any) -> None:
+    h: Harness = harness({"id": 3, "class": RECORDER})
+    h.send(_book())
+    h.step()
+    order = h.strategy.buy(AAA, Q, 10_000 * P)  # while handling nothing: the last tick is the cause
+    h.step()
+    h.answer(r.report(AAA, 3, order.seq, ExecType.ACK))
+    h.step()
+    h.runner._cause, h.runner._measured = bytes(40), False  # as after a report or a timer
+    h.strategy.cancel(order)
+    h.step()
+    first, cancel = (fields(i) for i in h.intents)
+    assert first["flags"] == RecordFlag.TICK_CAUSED
+    assert cancel["flags"] == 0
