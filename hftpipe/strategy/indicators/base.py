@@ -12,6 +12,8 @@ and cheaper than a call to ``math.isfinite``.
 
 from __future__ import annotations
 
+import math
+import numbers
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, Self, TypeVar
@@ -76,6 +78,16 @@ def check_period(owner: str, name: str, value: object, minimum: int) -> int:
     if isinstance(value, int | np.integer) and not isinstance(value, bool) and value >= minimum:
         return int(value)
     raise ValueError(f"{owner}: {name} must be an integer >= {minimum}, got {value!r}")
+
+
+def check_number(owner: str, name: str, value: object, minimum: float, *, strict: bool, unit: str = "") -> float:
+    """``value`` as a float over (``strict``) or at least ``minimum``, or a ValueError naming owner and bound."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        number = float(value)
+        if math.isfinite(number) and (number > minimum if strict else number >= minimum):
+            return number
+    bound = f"{'>' if strict else '>='} {minimum:g}{unit}"
+    raise ValueError(f"{owner}: {name} must be a finite number {bound}, got {value!r}")
 
 
 def not_finite(owner: str, name: str, value: float) -> ValueError:

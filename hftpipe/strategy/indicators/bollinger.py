@@ -7,7 +7,16 @@ from typing import Self
 
 import numpy.typing as npt
 
-from hftpipe.strategy.indicators.base import FloatArray, Indicator, as_arrays, check_period, not_finite, replay, series
+from hftpipe.strategy.indicators.base import (
+    FloatArray,
+    Indicator,
+    as_arrays,
+    check_number,
+    check_period,
+    not_finite,
+    replay,
+    series,
+)
 from hftpipe.strategy.indicators.moments import RollingMoments
 from hftpipe.strategy.indicators.moving import SMA
 
@@ -39,9 +48,7 @@ class BollingerBands(Indicator[BandsValue]):
 
     def __init__(self, period: int = 20, k: float = 2.0) -> None:
         self._period = check_period("BollingerBands", "period", period, 2)
-        if isinstance(k, bool) or not isinstance(k, int | float) or not math.isfinite(k) or k < 0:
-            raise ValueError(f"BollingerBands: k must be a finite number >= 0, got {k!r}")
-        self._k = float(k)
+        self._k = check_number("BollingerBands", "k", k, 0.0, strict=False)
         self._sma = SMA(self._period)
         self._moments = RollingMoments(self._period)
         super().__init__(self._period - 1)

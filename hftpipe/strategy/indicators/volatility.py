@@ -7,7 +7,7 @@ from typing import Self
 
 import numpy.typing as npt
 
-from hftpipe.strategy.indicators.base import FloatArray, Indicator, as_array, check_period, replay, series
+from hftpipe.strategy.indicators.base import FloatArray, Indicator, as_array, check_number, check_period, replay, series
 from hftpipe.strategy.indicators.moments import RollingMoments
 
 
@@ -39,17 +39,12 @@ class RollingVolatility(Indicator[float]):
 
     def __init__(self, period: int, annualize: float | None = None) -> None:
         self._period = check_period("RollingVolatility", "period", period, 2)
-        if annualize is not None and (
-            isinstance(annualize, bool)
-            or not isinstance(annualize, int | float)
-            or not math.isfinite(annualize)
-            or annualize <= 0
-        ):
-            raise ValueError(
-                f"RollingVolatility: annualize must be a finite number > 0 (periods per year), got {annualize!r}"
-            )
-        self._annualize = None if annualize is None else float(annualize)
-        self._scale = 1.0 if annualize is None else math.sqrt(annualize)
+        self._annualize = (
+            None
+            if annualize is None
+            else check_number("RollingVolatility", "annualize", annualize, 0.0, strict=True, unit=" (periods per year)")
+        )
+        self._scale = 1.0 if self._annualize is None else math.sqrt(self._annualize)
         self._moments = RollingMoments(self._period)
         super().__init__(self._period)
 

@@ -145,6 +145,7 @@ def test_compute_leaves_the_instance_alone(name: str) -> None:
         (lambda: BollingerBands(20, math.nan), "BollingerBands: k must be a finite number >= 0, got nan"),
         (lambda: BollingerBands(20, math.inf), "BollingerBands: k must be a finite number >= 0, got inf"),
         (lambda: BollingerBands(20, -1.0), "BollingerBands: k must be a finite number >= 0, got -1.0"),
+        (lambda: BollingerBands(20, True), "BollingerBands: k must be a finite number >= 0, got True"),
         (lambda: ATR(0), "ATR: period must be an integer >= 1, got 0"),
         (lambda: VWAP(0), "VWAP: period must be an integer >= 1, got 0"),
         (lambda: RollingVolatility(1), "RollingVolatility: period must be an integer >= 2, got 1"),
@@ -163,9 +164,11 @@ def test_constructor_rejects_bad_arguments(make: Callable[[], object], message: 
         make()
 
 
-def test_numpy_integers_are_periods() -> None:
+def test_numpy_numbers_are_accepted_as_python_numbers() -> None:
     assert SMA(np.int64(5)).period == 5 and type(SMA(np.int64(5)).period) is int
     assert MACD(np.int32(3), np.int32(10), np.int32(2)).periods == (3, 10, 2)
+    assert BollingerBands(20, np.int64(2)).k == 2.0 and type(BollingerBands(20, np.int64(2)).k) is float
+    assert RollingVolatility(5, annualize=np.float32(252)).annualize == 252.0
 
 
 BAD_INPUTS = [
