@@ -18,6 +18,7 @@ wants "only on a move through the level" checks the price first.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from hftpipe.schema.trading import IntentFlag, OrderSide, OrderType, TimeInForce
 from stages.trading.execution.synthetic.orders import check_common
@@ -25,13 +26,15 @@ from stages.trading.execution.synthetic.trigger import Trigger
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Stop:
-    """Stop-market (``limit_price == 0``) or stop-limit: buys when the price rises to ``stop_price``, sells on a fall.
+class _LevelOrder:
+    """What a stop and a take-profit share: a level, and the order released at it.
 
     ``id`` is the synthetic order's id, chosen by the caller and unique in
     the book; prices at the instrument's price scale, ``qty`` at its qty scale.
     """
 
+    what: ClassVar[str]
+    """How error messages name it."""
     id: int
     strategy_id: int
     instrument_id: int
@@ -44,11 +47,18 @@ class Stop:
     flags: IntentFlag = IntentFlag.NONE
 
     def __post_init__(self) -> None:
-        check_common("a stop", self.qty, self.side)
+        check_common(self.what, self.qty, self.side)
         if self.stop_price <= 0 or self.limit_price < 0:
             raise ValueError(
-                f"a stop needs stop_price > 0 and limit_price >= 0, got {self.stop_price}, {self.limit_price}"
+                f"{self.what} needs stop_price > 0 and limit_price >= 0, got {self.stop_price}, {self.limit_price}"
             )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Stop(_LevelOrder):
+    """Stop-market (``limit_price == 0``) or stop-limit: buys when the price rises to the level, sells on a fall."""
+
+    what: ClassVar[str] = "a stop"
 
     @property
     def up(self) -> bool:
@@ -62,27 +72,11 @@ class Stop:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class TakeProfit:
+class TakeProfit(_LevelOrder):
     """Take-profit (``limit_price == 0``: market) or take-profit-limit: sells when the price rises to ``stop_price``,
     buys when it falls to it."""
 
-    id: int
-    strategy_id: int
-    instrument_id: int
-    side: OrderSide
-    qty: int
-    stop_price: int
-    limit_price: int = 0
-    trigger: Trigger = Trigger.LAST
-    tif: TimeInForce = TimeInForce.GTC
-    flags: IntentFlag = IntentFlag.NONE
-
-    def __post_init__(self) -> None:
-        check_common("a take-profit", self.qty, self.side)
-        if self.stop_price <= 0 or self.limit_price < 0:
-            raise ValueError(
-                f"a take-profit needs stop_price > 0 and limit_price >= 0, got {self.stop_price}, {self.limit_price}"
-            )
+    what: ClassVar[str] = "a take-profit"
 
     @property
     def up(self) -> bool:
