@@ -6,8 +6,11 @@ publishes from its books (see ``docs/architecture.md``, market data path).
 
 from __future__ import annotations
 
+import struct
 from enum import IntEnum
-from typing import Final
+from typing import Any, Final
+
+import numpy as np
 
 from hftpipe.schema.records import RECORD_SIZE, RecordType, check_layout, make_spec, record_dtype
 
@@ -140,3 +143,25 @@ SPECS: Final = (BOOK_DELTA, TRADE, BBO, CONTROL, DEPTH, BAR)
 
 for _spec in SPECS:
     check_layout(_spec)
+
+
+def _at(name: str, dtype: np.dtype[Any] = DEPTH_DTYPE) -> int:
+    fields = dtype.fields
+    assert fields is not None
+    return int(fields[name][1])
+
+
+DEPTH_TOP_OFFSET: Final = _at("update_id")
+"""Where :data:`DEPTH_TOP` starts in a DEPTH record."""
+assert (_at("levels"), _at("book_state")) == (DEPTH_TOP_OFFSET + 8, DEPTH_TOP_OFFSET + 10)
+DEPTH_TOP: Final = struct.Struct(
+    f"<QHB{_at('bid_price') - DEPTH_TOP_OFFSET - 11}xq{_at('bid_qty') - _at('bid_price') - 8}xq"
+    f"{_at('ask_price') - _at('bid_qty') - 8}xq{_at('ask_qty') - _at('ask_price') - 8}xq"
+)
+"""A DEPTH record's update id, levels, book state, best bid, its size, best ask, its size: one unpack
+for a reader that wants the top of book (the strategy's book view, risk)."""
+BBO_TOP_OFFSET: Final = _at("bid_price", BBO_DTYPE)
+"""Where :data:`BBO_TOP` starts in a BBO record."""
+BBO_TOP: Final = struct.Struct("<qqqqQB")
+"""A BBO record's best bid, its size, best ask, its size, update id and book state."""
+assert BBO_TOP.size == _at("book_state", BBO_DTYPE) + 1 - BBO_TOP_OFFSET

@@ -18,10 +18,17 @@ import numpy as np
 import numpy.typing as npt
 
 from hftpipe.schema.instruments import Instrument
-from hftpipe.schema.marketdata import BBO_DTYPE, DEPTH_DTYPE, DEPTH_LEVELS, BookState
+from hftpipe.schema.marketdata import (
+    BBO_TOP,
+    BBO_TOP_OFFSET,
+    DEPTH_DTYPE,
+    DEPTH_LEVELS,
+    DEPTH_TOP,
+    DEPTH_TOP_OFFSET,
+    BookState,
+)
 
 _TS: Final = struct.Struct("<qq")
-_BBO_BODY: Final = struct.Struct("<qqqqQB")
 _STATES: Final = tuple(BookState(value) for value in range(max(BookState) + 1))
 """``BookState`` by value: a tuple index per record, where ``BookState(value)`` is an enum call (~0.3 µs)."""
 _KNOWN_STATES: Final = len(_STATES)
@@ -37,15 +44,7 @@ _BID_PRICE: Final = _offset(DEPTH_DTYPE, "bid_price")
 _BID_QTY: Final = _offset(DEPTH_DTYPE, "bid_qty")
 _ASK_PRICE: Final = _offset(DEPTH_DTYPE, "ask_price")
 _ASK_QTY: Final = _offset(DEPTH_DTYPE, "ask_qty")
-_DEPTH_UPDATE: Final = _offset(DEPTH_DTYPE, "update_id")
-_BBO_BID: Final = _offset(BBO_DTYPE, "bid_price")
 DEPTH_SIZE: Final = DEPTH_DTYPE.itemsize
-assert (_offset(DEPTH_DTYPE, "levels"), _offset(DEPTH_DTYPE, "book_state")) == (_DEPTH_UPDATE + 8, _DEPTH_UPDATE + 10)
-_DEPTH_TOP: Final = struct.Struct(
-    f"<QHB{_BID_PRICE - _DEPTH_UPDATE - 11}xq{_BID_QTY - _BID_PRICE - 8}xq"
-    f"{_ASK_PRICE - _BID_QTY - 8}xq{_ASK_QTY - _ASK_PRICE - 8}xq"
-)
-"""From ``update_id``: it, levels, state, then the best bid, its size, the best ask, its size (one unpack)."""
 
 
 class BookView:
@@ -114,7 +113,7 @@ class BookView:
         """Take the DEPTH record at ``offset``: a full state, so nothing older is needed."""
         self._buf[:] = buf[offset : offset + DEPTH_SIZE]
         self.update_id, self.levels, state, self.bid_price, self.bid_qty, self.ask_price, self.ask_qty = (
-            _DEPTH_TOP.unpack_from(self._buf, _DEPTH_UPDATE)
+            DEPTH_TOP.unpack_from(self._buf, DEPTH_TOP_OFFSET)
         )
         self.state = _STATES[state] if state < _KNOWN_STATES else BookState(state)  # an unknown value raises
         self.has_depth = True
@@ -123,7 +122,7 @@ class BookView:
 
     def take_bbo(self, buf: memoryview | bytes, offset: int, now: int) -> None:
         """Take a BBO record (the book stage's own); a view that has seen DEPTH keeps to DEPTH."""
-        bid, bid_qty, ask, ask_qty, update_id, state = _BBO_BODY.unpack_from(buf, offset + _BBO_BID)
+        bid, bid_qty, ask, ask_qty, update_id, state = BBO_TOP.unpack_from(buf, offset + BBO_TOP_OFFSET)
         self._buf[:64] = buf[offset : offset + 64]
         self.bid_price, self.bid_qty, self.ask_price, self.ask_qty = bid, bid_qty, ask, ask_qty
         self.update_id = update_id

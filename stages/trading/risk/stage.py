@@ -37,7 +37,7 @@ from typing import Any, Final
 from hftpipe.runtime import Agent, OutputPort, StageContext
 from hftpipe.schema import SPECS
 from hftpipe.schema.instruments import Instrument
-from hftpipe.schema.marketdata import BookState, ControlKind
+from hftpipe.schema.marketdata import BBO_TOP, BBO_TOP_OFFSET, DEPTH_TOP, DEPTH_TOP_OFFSET, BookState, ControlKind
 from hftpipe.schema.records import RecordFlag, RecordType
 from hftpipe.schema.trading import (
     ExecType,
@@ -67,8 +67,6 @@ _UNPACK_INTENT: Final = _INTENT.packer.unpack_from
 _PACK_INTENT: Final = _INTENT.packer.pack_into
 _UNPACK_REPORT: Final = _REPORT.packer.unpack_from
 _PACK_REPORT: Final = _REPORT.packer.pack_into
-_BBO: Final = SPECS[RecordType.BBO].packer.unpack_from
-_DEPTH_TOP: Final = SPECS[RecordType.DEPTH]
 _CONTROL: Final = SPECS[RecordType.CONTROL].packer.unpack_from
 _SIZE: Final = 128
 _FILLS: Final = frozenset({int(ExecType.FILL), int(ExecType.PARTIAL_FILL)})
@@ -86,16 +84,6 @@ _T_CONTROL: Final = int(RecordType.CONTROL)
 _APPROVED: Final = RejectReason.NONE
 _ORDER_ACTIONS: Final = frozenset({int(IntentAction.NEW), int(IntentAction.REPLACE)})
 _CANCEL_ACTIONS: Final = frozenset({int(IntentAction.CANCEL), int(IntentAction.CANCEL_ALL)})
-
-
-def _depth_offsets() -> tuple[int, int, int, int, int, int]:
-    fields = _DEPTH_TOP.dtype.fields
-    assert fields is not None
-    return tuple(int(fields[name][1]) for name in (  # type: ignore[return-value]
-        "bid_price", "bid_qty", "ask_price", "ask_qty", "update_id", "book_state"))  # fmt: skip
-
-
-_D_BID, _D_BID_QTY, _D_ASK, _D_ASK_QTY, _, _D_STATE = _depth_offsets()
 
 
 def _poller(
@@ -213,10 +201,10 @@ class RiskStage(Agent):
             elif rtype == _T_REPORT:
                 self._on_report(buf, offset, now)
             elif rtype == _T_DEPTH:
-                self._on_book(buf, offset, now, _D_BID)
+                self._on_depth(buf, offset, now)
             elif rtype == _T_BBO:
                 if not (buf[offset + 2] | (buf[offset + 3] << 8)) & _VENUE_FLAG:
-                    self._on_book(buf, offset, now, 64)
+                    self._on_bbo(buf, offset, now)
             elif rtype == _T_CONTROL:
                 fields = _CONTROL(buf, offset)
                 last = self._last_book.get(fields[2])
@@ -305,22 +293,22 @@ class RiskStage(Agent):
             self._send(port, buf[offset : offset + _SIZE], now)
 
     # -- market data -----------------------------------------------------------------------
-    def _on_book(self, buf: memoryview, offset: int, now: int, at: int) -> None:
+    def _on_depth(self, buf: memoryview, offset: int, now: int) -> None:
         iid = int.from_bytes(buf[offset + 4 : offset + 8], "little")
-        if iid not in self.instruments:
-            return
-        read = int.from_bytes
-        bid = read(buf[offset + at : offset + at + 8], "little", signed=True)
-        bid_qty = read(buf[offset + at + 8 : offset + at + 16], "little", signed=True)
-        if at == 64:  # BBO: bid, bid_qty, ask, ask_qty, update_id, state
-            ask = read(buf[offset + 80 : offset + 88], "little", signed=True)
-            ask_qty = read(buf[offset + 88 : offset + 96], "little", signed=True)
-            state = buf[offset + 104]
-        else:  # DEPTH: arrays of bids, bid sizes, asks, ask sizes; level 0 is the touch
-            bid_qty = read(buf[offset + _D_BID_QTY : offset + _D_BID_QTY + 8], "little", signed=True)
-            ask = read(buf[offset + _D_ASK : offset + _D_ASK + 8], "little", signed=True)
-            ask_qty = read(buf[offset + _D_ASK_QTY : offset + _D_ASK_QTY + 8], "little", signed=True)
-            state = buf[offset + _D_STATE]
+        if iid in self.instruments:
+            _, _, state, bid, bid_qty, ask, ask_qty = DEPTH_TOP.unpack_from(buf, offset + DEPTH_TOP_OFFSET)
+            self._on_book(buf, offset, now, iid, bid, bid_qty, ask, ask_qty, state)
+
+    def _on_bbo(self, buf: memoryview, offset: int, now: int) -> None:
+        iid = int.from_bytes(buf[offset + 4 : offset + 8], "little")
+        if iid in self.instruments:
+            bid, bid_qty, ask, ask_qty, _, state = BBO_TOP.unpack_from(buf, offset + BBO_TOP_OFFSET)
+            self._on_book(buf, offset, now, iid, bid, bid_qty, ask, ask_qty, state)
+
+    def _on_book(
+        self, buf: memoryview, offset: int, now: int, iid: int, bid: int, bid_qty: int, ask: int, ask_qty: int,
+        state: int,
+    ) -> None:  # fmt: skip
         self._last_book[iid] = (bid, bid_qty, ask, ask_qty, state)
         self.checks.on_book(iid, bid, bid_qty, ask, ask_qty, state, now)
         self._book_time[iid] = now
