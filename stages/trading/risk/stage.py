@@ -417,12 +417,8 @@ class RiskStage(Agent):
         self._publish()
 
     def _reason(self, scope: int) -> RejectReason | None:
-        described = (
-            self.states.describe() if scope == ACCOUNT else self.states.describe().get("strategies", {}).get(str(scope))
-        )
-        if not described or described.get("set_by") is None:
-            return None
-        return RejectReason.MAX_LOSS if described["set_by"] in _LOSS_SOURCES else None
+        """What refused orders say: MAX_LOSS while a loss or drawdown breaker holds the scope, else the default."""
+        return RejectReason.MAX_LOSS if self.states.set_by(scope) in _LOSS_SOURCES else None
 
     def _cancel_all(self, sid: int) -> None:
         """The kill switch for one strategy: a CANCEL_ALL per instrument where it has open orders (no check)."""

@@ -101,12 +101,21 @@ class TradingStates:
         self._state[scope] = state
         return state is not before
 
+    def _worst(self, scope: int) -> Hold | None:
+        """The scope's most severe hold (the earliest of equals): who set its state."""
+        holds = self._holds.get(scope)
+        return min(holds.values(), key=lambda h: (-h.state, h.since_wall_ns)) if holds else None
+
+    def set_by(self, scope: int) -> str | None:
+        worst = self._worst(scope)
+        return worst.source if worst is not None else None
+
     def describe(self) -> dict[str, Any]:
         """The ``trading`` part of the risk stage's status: state, who set it, when and why, per scope."""
 
         def one(scope: int) -> dict[str, Any]:
             holds = sorted(self._holds.get(scope, {}).values(), key=lambda h: (-h.state, h.since_wall_ns))
-            worst = holds[0] if holds else None
+            worst = self._worst(scope)
             return {
                 "state": self._state.get(scope, TradingState.ACTIVE).name,
                 "set_by": worst.source if worst else None,
