@@ -38,6 +38,7 @@ from hftpipe.runtime.config import PipelineConfig, check_shared_memory
 from hftpipe.runtime.placement import PlacementPlan, plan_placement
 from hftpipe.runtime.restart_limit import RestartLimiter
 from hftpipe.runtime.runner import EX_SOFTWARE
+from hftpipe.runtime.service_notify import PipelineNotifier
 from hftpipe.runtime.stage_process import LOG_LEVEL_ENV
 from hftpipe.runtime.validation import EX_CONFIG, ConfigError
 from hftpipe.runtime.wiring import OwnedObjects, create_pipeline_objects
@@ -106,6 +107,8 @@ class Supervisor:
         order = sorted(self.stages, key=lambda s: (-depths[s.name], s.index))
         self.start_order = order
         self.stop_order = list(reversed(order))
+        self.notify = PipelineNotifier.from_environment(config, self.logger)
+        """systemd's view (READY, WATCHDOG, STATUS, STOPPING); a no-op unless run by systemd."""
 
     @property
     def control(self) -> ControlFile:
@@ -153,6 +156,7 @@ class Supervisor:
             self.destroy()
             raise
         self.control.set_state(PipelineState.RUNNING)
+        self.notify.ready(self.control)
         self.logger.info("pipeline %r running with %d stages", name, len(self.stages))
 
     def _spawn(self, stage: StageProcess) -> None:
@@ -300,9 +304,12 @@ class Supervisor:
         deadline = None if duration_s is None else time.monotonic() + duration_s
         while deadline is None or time.monotonic() < deadline:
             if should_stop() or not self.check():
-                return
+                break
+            self.notify.tick(self.control)
             on_tick()
             time.sleep(WATCH_INTERVAL_S)
+        if self.objects is not None:
+            self.notify.stopping(self.control, self.failure or "stop requested")
 
     # -- stop ----------------------------------------------------------------------
     def stop(self) -> None:
