@@ -21,7 +21,7 @@ from hftpipe.cli.common import (
     stop_on_signals,
     supervising,
 )
-from hftpipe.cli.ops import units
+from hftpipe.cli.ops import doctor, units
 from hftpipe.cli.registry import PluginGroup
 from hftpipe.runtime.config import default_config_path
 from hftpipe.runtime.report import LatencySnapshot, RingReader, format_ns, pipeline_report, status_line
@@ -263,3 +263,4 @@ def shm_clean() -> None:
 
 # ----------------------------------------------------------------------------- operations
 main.add_command(units)
+main.add_command(doctor)

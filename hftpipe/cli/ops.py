@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import click
 
 from hftpipe.cli.common import config_error, config_option, fail, name_option
 from hftpipe.ops.cpulist import parse_cpulist
+from hftpipe.ops.doctor import Host, Status, examine
+from hftpipe.ops.doctor.report import as_json, as_text
 from hftpipe.ops.host_config import load_for_cores
 from hftpipe.ops.units import UnitOptions, generate_units, target_name
 from hftpipe.runtime.config import default_config_path
@@ -73,3 +76,39 @@ def _host_cores() -> set[int]:
         return parse_cpulist(Path("/sys/devices/system/cpu/online").read_text())
     except OSError:
         return set(os.sched_getaffinity(0))
+
+
+@click.command()
+@config_option("Also check this pipeline's placement on this host (pinned cores, spinners, /dev/shm room).")
+@name_option
+@click.option("--json", "as_json_output", is_flag=True, help="One JSON object: findings and a summary.")
+@click.option("--root", default="/", show_default=True, type=click.Path(file_okay=False, exists=True),
+              help="Read /proc and /sys under this directory (a copy of another host's).")  # fmt: skip
+def doctor(config_path: str | None, name: str | None, as_json_output: bool, root: str) -> None:
+    """Check the host for low-latency readiness: PASS / WARN / FAIL per item, why, and the fix.
+
+    Exits 1 if anything FAILs (the config cannot run as configured here), else 0.
+    """
+    host = Host(Path(root))
+    config = None
+    if config_path is not None:
+        try:
+            # Every core the host has: the doctor itself reports a pinned core it lacks.
+            config = load_for_cores(config_path, set(range(_max_cores(host))), name)
+        except ConfigError as exc:
+            config_error(exc)
+        except ValueError as exc:
+            fail(f"config error: --name: {exc}", EX_CONFIG)
+    try:
+        findings = examine(host, config)
+    except ConfigError as exc:
+        config_error(exc)
+    click.echo(as_json(findings) if as_json_output else as_text(findings))
+    if any(f.status is Status.FAIL for f in findings):
+        sys.exit(1)
+
+
+def _max_cores(host: Host) -> int:
+    """Core numbers a config may name: up to the kernel's limit (the doctor checks they exist)."""
+    kernel_max = host.read("/sys/devices/system/cpu/kernel_max")
+    return int(kernel_max) + 1 if kernel_max and kernel_max.isdigit() else 8192
