@@ -32,7 +32,7 @@ class Subject:
         cores = sorted((online - host.isolated()) | (pinned & online)) or sorted(online)
         plan = plan_placement(config, cores)
         placed = {p.cpu for p in plan.stages.values() if p.cpu is not None}
-        return cls(host, config, plan, frozenset(placed))
+        return cls(host, config, plan, frozenset(placed & online))  # a missing core is its own finding
 
     def cores_to_isolate(self) -> str:
         """The cores a fix should isolate: the latency cores, else every online core but the first."""
