@@ -65,9 +65,15 @@ def units(
     for file_name, text in files.items():
         (directory / file_name).write_text(text)
         click.echo(str(directory / file_name))
+    click.echo(_enable_hint(directory.resolve(), user_mode, target_name(config.name)), err=True)
+
+
+def _enable_hint(directory: Path, user_mode: bool, target: str) -> str:
+    """How to start it: straight from a directory the manager reads, else linked from elsewhere."""
     manager = "systemctl --user" if user_mode else "systemctl"
-    click.echo(f"enable with: {manager} link {directory.resolve()}/*.service {directory.resolve()}/*.target"
-               f" && {manager} enable --now {target_name(config.name)}", err=True)  # fmt: skip
+    searched = Path.home() / ".config/systemd/user" if user_mode else Path("/etc/systemd/system")
+    link = "" if directory == searched else f"{manager} link {directory}/*.service {directory}/*.target && "
+    return f"enable with: {link}{manager} daemon-reload && {manager} enable --now {target}"
 
 
 def _host_cores() -> set[int]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -122,3 +123,28 @@ def test_should_ping_the_watchdog_while_healthy_and_stop_once_a_stage_is_stuck(
     assert supervisor.failure is not None and "relay2" in supervisor.failure
     assert messages[-1]["STOPPING"] == "1"
     assert messages[-1]["STATUS"] == f"stopping: {supervisor.failure}"
+
+
+def test_should_notify_from_hftpipe_run_until_it_stops_on_sigterm(
+    tmp_path: Path, pipeline_name: str, notify_socket: socket.socket, hftpipe_cmd: list[str]
+) -> None:
+    # What systemd runs: the CLI, READY, pings, then STOPPING on SIGTERM and a clean exit.
+    config = write_probe_config(tmp_path, pipeline_name)
+    process = subprocess.Popen(
+        [*hftpipe_cmd, "run", "-c", str(config), "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        notify_socket.settimeout(60)
+        messages = [_parse(notify_socket.recv(4096))]
+        while sum("WATCHDOG" in m for m in messages) < 3:
+            messages.append(_parse(notify_socket.recv(4096)))
+        process.send_signal(signal.SIGTERM)
+        while "STOPPING" not in messages[-1]:
+            messages.append(_parse(notify_socket.recv(4096)))
+        assert process.wait(60) == 0, process.stderr.read() if process.stderr else ""
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert messages[0] == {"READY": "1", "STATUS": "running: 5 stages ready"}
+    assert messages[-1] == {"STOPPING": "1", "STATUS": "stopping: stop requested"}
