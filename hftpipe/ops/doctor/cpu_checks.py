@@ -60,7 +60,7 @@ def idle_states(subject: Subject) -> Finding:
         for state in host.listdir(f"/sys/devices/system/cpu/cpu{cpu}/cpuidle"):
             base = f"cpuidle/{state}"
             latency = host.cpu_file(cpu, f"{base}/latency")
-            if latency is None:
+            if latency is None or not latency.isdigit():
                 continue
             seen = True
             if host.cpu_file(cpu, f"{base}/disable") != "1" and int(latency) > MAX_EXIT_LATENCY_US:

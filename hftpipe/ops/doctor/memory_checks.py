@@ -35,7 +35,7 @@ def transparent_huge_pages(subject: Subject) -> Finding:
 def swappiness(subject: Subject) -> Finding:
     value = subject.host.sysctl("vm.swappiness")
     why = "a swapped-out page of a ring or a stage's heap costs a disk read on the hot path"
-    if value is None or int(value) <= MAX_SWAPPINESS:
+    if value is None or (value.isdigit() and int(value) <= MAX_SWAPPINESS):
         return Finding("sysctl: vm.swappiness", Status.PASS, value or "not present", why)
     fix = sysctl_fix("vm.swappiness", str(MAX_SWAPPINESS))
     return Finding("sysctl: vm.swappiness", Status.WARN, value, why, fix)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from hftpipe.ops.doctor import Finding, Host, Status, examine
 from hftpipe.ops.host_config import load_for_cores
+from tests.conftest import DEFAULT_CONFIG
 from tests.integration.probe_config import write_probe_config
 from tests.unit.ops.fake_host import write_host
 
@@ -125,3 +126,14 @@ def test_should_exit_1_on_a_fail_and_speak_json(tmp_path: Path, hftpipe_cmd: lis
                              capture_output=True, text=True, check=False, timeout=120)  # fmt: skip
     assert passing.returncode == 0, passing.stderr
     assert json.loads(passing.stdout)["summary"] == {"PASS": 23, "WARN": 0, "FAIL": 0}
+
+
+def test_should_explain_this_host_for_real(hftpipe_cmd: list[str]) -> None:
+    # The shipped default pins nothing and fits any /dev/shm a CI host has: nothing may FAIL.
+    result = subprocess.run([*hftpipe_cmd, "doctor", "-c", str(DEFAULT_CONFIG), "--json"],
+                            capture_output=True, text=True, check=False, timeout=120)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert len(report["findings"]) == 23 and report["summary"]["FAIL"] == 0
+    assert all(f["why"] and (f["status"] == "PASS" or f["fix"] or "cannot check" in f["found"])
+               for f in report["findings"])  # fmt: skip
