@@ -125,7 +125,7 @@ def _text_summary(report: dict[str, Any]) -> str:
 @_config_option
 @name_option
 def stage(stage_name: str, config_path: str | None, name: str | None) -> None:
-    """Run one stage of a running pipeline (what the supervisor and systemd start)."""
+    """Run one stage of a running pipeline (what the supervisor starts, under systemd too)."""
     config = load_or_exit(config_path or default_config_path(), name)
     try:
         config.stage(stage_name)

@@ -1,7 +1,7 @@
 """``hftpipe stage NAME -c CONFIG``: one stage in its own process.
 
-The supervisor starts stages exactly this way, and so does the systemd
-per-stage template, so both paths are the same code. The stage takes its core
+The supervisor starts stages exactly this way, under systemd too (stages are
+the owner unit's children: ``hftpipe/ops/units.py`` says why). The stage takes its core
 and idle strategy from its slot in the control file (the owner decided them
 once), attaches what its config names, and runs its agent until told to stop:
 a polling :class:`~hftpipe.runtime.agent.Agent` under an
