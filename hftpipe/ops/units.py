@@ -126,6 +126,8 @@ def _service(config: PipelineConfig, options: UnitOptions) -> str:
         *([("LimitRTPRIO", str(rt_priority))] if rt_priority else []),
         *([("LimitMEMLOCK", "infinity")] if mlock else []),
         *_hardening(home_used, realtime=rt_priority > 0, user_mode=options.user_mode),
+        # Writable state: /var/lib/hftpipe (system; the hftpipe user's home), ~/.local/state/hftpipe (user).
+        ("StateDirectory", "hftpipe"),
         ("ReadWritePaths", " ".join(["/dev/shm", *options.writable])),
     ]
     return _render(
@@ -138,13 +140,12 @@ def _service(config: PipelineConfig, options: UnitOptions) -> str:
 
 
 def _identity(options: UnitOptions) -> list[tuple[str, str]]:
-    """Who the pipeline runs as: a system user of its own, its state under /var/lib/hftpipe."""
+    """Who the pipeline runs as: a system user of its own (the caller, for a user manager)."""
     if options.user_mode:
         return []
     return [
         ("User", options.run_as),
         ("Group", options.run_as),
-        ("StateDirectory", "hftpipe"),
         ("RemoveIPC", "yes"),
     ]
 

@@ -77,6 +77,7 @@ def test_should_leave_out_system_only_settings_for_a_user_manager(tmp_path: Path
     files = generate_units(_config(tmp_path), UnitOptions(cpus={0}, user_mode=True))
     service = _settings(files["hftpipe-units-test.service"])
     assert "User" not in service and "RemoveIPC" not in service and "Wants" not in service
+    assert service["StateDirectory"] == ["hftpipe"]
     assert service["PrivateUsers"] == ["yes"]
     assert service["ProtectHome"] == ["read-only"]
     assert _settings(files["hftpipe-units-test.target"])["WantedBy"] == ["default.target"]
