@@ -148,3 +148,27 @@ def test_should_notify_from_hftpipe_run_until_it_stops_on_sigterm(
             process.wait()
     assert messages[0] == {"READY": "1", "STATUS": "running: 5 stages ready"}
     assert messages[-1] == {"STOPPING": "1", "STATUS": "stopping: stop requested"}
+
+
+def test_should_report_a_failed_notification_once_and_keep_running(
+    tmp_path: Path, pipeline_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(NOTIFY_SOCKET_ENV, str(tmp_path / "nobody-listens"))
+    monkeypatch.setenv(WATCHDOG_USEC_ENV, "100000")
+    supervisor = _supervisor(tmp_path, pipeline_name)
+    ticks = 0
+
+    def count() -> None:
+        nonlocal ticks
+        ticks += 1
+
+    try:
+        supervisor.start()
+        supervisor.run(should_stop=lambda: ticks >= 10, on_tick=count)
+        errors = supervisor.control.read_errors(None)
+        assert supervisor.failure is None
+    finally:
+        supervisor.destroy()
+    failed = [e for e in errors if e.message.startswith("systemd notification failed: ")]
+    assert len(failed) == 1 and failed[0].count == 1, errors  # the error log counts repeats: none
+    assert str(tmp_path / "nobody-listens") in failed[0].message
