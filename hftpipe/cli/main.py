@@ -21,6 +21,7 @@ from hftpipe.cli.common import (
     stop_on_signals,
     supervising,
 )
+from hftpipe.cli.metrics import metrics
 from hftpipe.cli.registry import PluginGroup
 from hftpipe.runtime.config import default_config_path
 from hftpipe.runtime.report import LatencySnapshot, RingReader, format_ns, pipeline_report, status_line
@@ -258,3 +259,7 @@ def shm_clean() -> None:
     for e in list_entries():
         if e.foreign:
             click.echo(f"left {e.name} alone: owned by uid {e.owner_uid}, not ours")
+
+
+# ----------------------------------------------------------------------------- operate
+main.add_command(metrics)
