@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import start_http_server
@@ -123,6 +123,3 @@ def _shutdown(server: WSGIServer, thread: threading.Thread) -> None:
     server.shutdown()
     server.server_close()
     thread.join()
-
-
-__all__: Sequence[str] = ["PipelineCollector", "live_pipelines", "read_pipeline", "serve"]
