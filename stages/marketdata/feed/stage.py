@@ -389,7 +389,8 @@ class FeedStage(AsyncAgent):
         for name, value in totals.items():
             self._problem_counters[name].set(value)
         self._books_stale.set(len(self._stale))
-        self._books_unsynced.set(sum(1 for symbol in self.adapter.symbols if not self.adapter.synced.get(symbol)))
+        books = {*self.adapter.symbols, *self.adapter.synced}  # configured, or only named by the stream URL
+        self._books_unsynced.set(sum(1 for symbol in books if not self.adapter.synced.get(symbol)))
         requests = self.fetcher.stats.requests
         for symbol, stats in self.adapter.stats.items():
             counters = self._instrument_counters.get(symbol)
