@@ -21,6 +21,7 @@ from hftpipe.cli.common import (
     stop_on_signals,
     supervising,
 )
+from hftpipe.cli.metrics import metrics
 from hftpipe.cli.ops import doctor, units
 from hftpipe.cli.registry import PluginGroup
 from hftpipe.runtime.config import default_config_path
@@ -264,3 +265,21 @@ def shm_clean() -> None:
 # ----------------------------------------------------------------------------- operations
 main.add_command(units)
 main.add_command(doctor)
+main.add_command(metrics)
+
+
+@main.command()
+@name_option
+@click.pass_context
+def top(ctx: click.Context, name: str | None) -> None:
+    """A live full-screen view of every stage, ring and hop (q quits); not on a terminal: stat --watch."""
+    if not (sys.stdout.isatty() and sys.stdin.isatty()):
+        ctx.invoke(stat, name=name, as_json=False, watch=True)
+        return
+    from hftpipe.cli.top import run_top  # noqa: PLC0415 - curses only for this command
+
+    control = attach_running(name)
+    try:
+        run_top(control)
+    finally:
+        control.close()

@@ -1,5 +1,7 @@
-"""Operations: what runs a pipeline on a server (systemd units) and checks the host for it (doctor).
+"""Operations: running a pipeline on a server and watching it from outside.
 
-Above the runtime (it reads configs and placement), below the CLI; nothing in
-the runtime imports it.
+Units for systemd and the host check (doctor) read configs and placement; the
+exporter reads what :mod:`hftpipe.runtime.report` reads (the control file and
+ring headers, attached read-only), so watching a pipeline costs its stages
+nothing. Above the runtime, below the CLI; nothing in the runtime imports it.
 """

@@ -15,11 +15,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from hftpipe.runtime.wiring import ring_segment_name
 from hftpipe.substrate.broadcast import BroadcastTransmitter
 from hftpipe.substrate.control import ControlFile, RingEntry
 from hftpipe.substrate.control_layout import RingKind
-from hftpipe.substrate.histogram import HistogramSnapshot
+from hftpipe.substrate.histogram import BUCKET_HIGH, BUCKET_LOW, HistogramSnapshot
 from hftpipe.substrate.ring import Ring
 
 AnyRing = Ring | BroadcastTransmitter
@@ -63,9 +65,17 @@ class LatencySnapshot:
 
 
 def _minus(later: HistogramSnapshot, earlier: HistogramSnapshot | None) -> HistogramSnapshot:
+    """The interval's own histogram: its max and min are those of its own buckets (the whole run's max
+    would otherwise be every interval's p99 and p100), kept within the run's exact extremes."""
     if earlier is None:
         return later
-    return HistogramSnapshot(later.counts - earlier.counts, later.max_value, later.min_value)
+    counts = later.counts - earlier.counts
+    recorded = np.flatnonzero(counts)
+    if not recorded.size:
+        return HistogramSnapshot(counts, 0, 0)
+    max_value = min(int(BUCKET_HIGH[recorded[-1]]), later.max_value)
+    min_value = max(int(BUCKET_LOW[recorded[0]]), later.min_value)
+    return HistogramSnapshot(counts, max_value, min_value)
 
 
 class RingReader:

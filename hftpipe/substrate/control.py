@@ -53,7 +53,7 @@ from hftpipe.substrate.control_layout import (
     RingKind,
     StageState,
 )
-from hftpipe.substrate.counters import CounterBlock, read_counter_block
+from hftpipe.substrate.counters import CounterBlock, CounterKind, read_counter_block, read_counter_kinds
 from hftpipe.substrate.errorlog import ErrorEntry, ErrorLog, read_error_block
 from hftpipe.substrate.histogram import Histogram, HistogramSnapshot
 from hftpipe.substrate.idle import RECORDED_IDLE
@@ -283,6 +283,10 @@ class ControlFile:
 
     def read_counters(self, stage: int) -> dict[str, int]:
         return read_counter_block(self._buf, self.layout.counter_block(stage))
+
+    def read_counter_kinds(self, stage: int) -> dict[str, CounterKind]:
+        """Which of stage ``stage``'s counters are standard, custom counts or levels (gauges)."""
+        return read_counter_kinds(self._buf, self.layout.counter_block(stage))
 
     def read_errors(self, stage: int | None) -> list[ErrorEntry]:
         block = self.layout.stages if stage is None else stage

@@ -2,7 +2,9 @@
 
 Each stage owns a block of counter slots in the control file. The first slots
 of every block are the standard kinds below, at fixed positions; a stage adds
-its own (``gaps``, ``resyncs`` ...) after them with :meth:`CounterBlock.add`.
+its own (``gaps``, ``resyncs`` ...) after them with :meth:`CounterBlock.add`, or
+a level that goes up and down (``connections_open``) with :meth:`CounterBlock.gauge`,
+so that an exporter can tell a count (Prometheus ``_total``) from a level.
 Ring positions and ring-full counts live in each ring's header and are shown
 beside these by ``hftpipe stat``.
 """
@@ -31,6 +33,8 @@ class CounterKind(IntEnum):
     MAX_DUTY_CYCLE_NS = 6
     HEARTBEAT_NS = 7
     CUSTOM = 100
+    GAUGE = 101
+    """A stage's own level (connections open, books stale): it goes down as well as up."""
 
     @property
     def label(self) -> str:
@@ -47,9 +51,10 @@ _LABELS: Final = {
     CounterKind.MAX_DUTY_CYCLE_NS: "max_duty_cycle_ns",
     CounterKind.HEARTBEAT_NS: "heartbeat_ns",
     CounterKind.CUSTOM: "custom",
+    CounterKind.GAUGE: "gauge",
 }
 
-STANDARD_KINDS: Final = tuple(k for k in CounterKind if k is not CounterKind.CUSTOM)
+STANDARD_KINDS: Final = tuple(k for k in CounterKind if k < CounterKind.CUSTOM)
 
 
 class Counter:
@@ -119,6 +124,10 @@ class CounterBlock:
         """Register (or find again, after a restart) a stage-specific counter."""
         return self._claim(CounterKind.CUSTOM, label)
 
+    def gauge(self, label: str) -> Counter:
+        """Register (or find again) a stage-specific level: set, not only added to."""
+        return self._claim(CounterKind.GAUGE, label)
+
 
 def _read_labels(buf: memoryview, block_offset: int) -> list[str]:
     labels = []
@@ -138,3 +147,16 @@ def read_counter_block(buf: memoryview, block_offset: int) -> dict[str, int]:
         slot = block_offset + i * COUNTER_SLOT_SIZE
         values[label] = int.from_bytes(buf[slot : slot + 8], "little", signed=True)
     return values
+
+
+def read_counter_kinds(buf: memoryview, block_offset: int) -> dict[str, CounterKind]:
+    """Reader side: the kind of every labelled slot of a block (an unknown kind reads as CUSTOM)."""
+    kinds: dict[str, CounterKind] = {}
+    for i, label in enumerate(_read_labels(buf, block_offset)):
+        slot = block_offset + i * COUNTER_SLOT_SIZE + 8
+        raw = int.from_bytes(buf[slot : slot + 8], "little", signed=True)
+        kinds[label] = CounterKind(raw) if raw in _KIND_VALUES else CounterKind.CUSTOM
+    return kinds
+
+
+_KIND_VALUES: Final = frozenset(int(k) for k in CounterKind)

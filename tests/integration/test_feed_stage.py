@@ -96,10 +96,22 @@ def test_should_mark_silent_instruments_stale_and_say_so_downstream(make_feed: C
                 make_feed(url=f"{server.ws_url}/stream?streams=x", rest_url=server.http_url, stale_after_s=0.3)
             )
             stale = stage.ctx.counters.add("stale_marks")
-            await _run_until(stage, lambda: stale.value == 4)
+            books_stale = stage.ctx.counters.gauge("books_stale")
+            unsynced = stage.ctx.counters.gauge("books_unsynced")
+
+            def all_stale() -> bool:
+                if stale.value == 4 and books_stale.value == 4:  # the level follows the events
+                    unsynced_when_stale.append(unsynced.value)
+                    return True
+                return False
+
+            await _run_until(stage, all_stale)
             return stage
 
+    unsynced_when_stale: list[int] = []
     stage = asyncio.run(scenario())
+    assert unsynced_when_stale == [0]  # stale books were synced: stale, not resyncing
+    assert stage.ctx.counters.gauge("books_unsynced").value == 4  # the stop disconnected every book
     ring = next(iter(stage.ctx.outputs.values()))
     states: dict[int, list[BookState]] = {}
     offset = ring.segment.buf  # read every record the stage wrote, from the producer's side

@@ -119,7 +119,7 @@ class GatewayStage(AsyncAgent):
         self._ws_messages_in = counters.add("ws_messages_in")
         self._ws_messages_out = counters.add("ws_messages_out")
         self._connections = counters.add("connections")
-        self._connections_open = counters.add("connections_open")
+        self._connections_open = counters.gauge("connections_open")
         self._refused = counters.add("connections_refused")
         self._user_events = counters.add("user_events")
         self._unmatched = counters.add("unmatched_answers")

@@ -98,14 +98,14 @@ class PublisherStage(AsyncAgent):
         """Set once the port is bound (tests wait on it; :attr:`port` is valid then)."""
         self._out = ctx.counter(CounterKind.MESSAGES_OUT)
         self._drops = ctx.counter(CounterKind.DROPS)
-        self._clients = ctx.counters.add("clients")
+        self._clients = ctx.counters.gauge("clients")
         self._connections = ctx.counters.add("connections")
         self._rest_requests = ctx.counters.add("rest_requests")
         self._rest_errors = ctx.counters.add("rest_errors")
         self._snapshots = ctx.counters.add("book_snapshots")
         self._unknown = ctx.counters.add("unknown_records")
         self._rate_closes = ctx.counters.add("rate_closes")
-        self._stream_names = ctx.counters.add("stream_names")
+        self._stream_names = ctx.counters.gauge("stream_names")
         self.server.on_drop = lambda _session: self._drops.add()
         self._ticks = 0
 

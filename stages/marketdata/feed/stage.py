@@ -162,6 +162,10 @@ class FeedStage(AsyncAgent):
         self._reconnects = ctx.counters.add("reconnects")
         self._handovers = ctx.counters.add("handovers")
         self._stale_marks = ctx.counters.add("stale_marks")
+        self._books_stale = ctx.counters.gauge("books_stale")
+        """How many books are stale now (``stale_marks`` counts the events); alerts watch this level."""
+        self._books_unsynced = ctx.counters.gauge("books_unsynced")
+        """How many books are not synced now: waiting for their first snapshot or resyncing."""
         self._snapshot_counters = [ctx.counters.add(name) for name in _SNAPSHOT_COUNTERS]
         self._resubscribes = ctx.counters.add("resubscribes")
         self._backlog_resyncs = ctx.counters.add("backlog_resyncs")
@@ -384,6 +388,9 @@ class FeedStage(AsyncAgent):
             totals["dropped"] += stats.dropped
         for name, value in totals.items():
             self._problem_counters[name].set(value)
+        self._books_stale.set(len(self._stale))
+        books = {*self.adapter.symbols, *self.adapter.synced}  # configured, or only named by the stream URL
+        self._books_unsynced.set(sum(1 for symbol in books if not self.adapter.synced.get(symbol)))
         requests = self.fetcher.stats.requests
         for symbol, stats in self.adapter.stats.items():
             counters = self._instrument_counters.get(symbol)

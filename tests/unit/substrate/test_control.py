@@ -16,7 +16,7 @@ from hftpipe.substrate.control_layout import (
     PipelineState,
     StageState,
 )
-from hftpipe.substrate.counters import STANDARD_KINDS
+from hftpipe.substrate.counters import STANDARD_KINDS, CounterKind
 from hftpipe.substrate.shm import KIND_CONTROL, SHM_DIR, Segment
 
 STAGES = ["source", "relay", "sink"]
@@ -178,3 +178,18 @@ def test_should_refuse_a_long_stage_name_without_leaving_a_segment(pipeline_name
     with pytest.raises(ValueError, match=r"^name 's{33}' is longer than 32 bytes$"):
         ControlFile.create(pipeline_name, ["s" * 33], [])
     assert not os.path.exists(os.path.join(SHM_DIR, control_segment_name(pipeline_name)[1:]))
+
+
+def test_should_tell_a_reader_which_counters_are_counts_and_which_are_levels(
+    control: ControlFile, attached: ControlFile
+) -> None:
+    block = control.counters(1)
+    block.add("gaps").add(3)
+    block.gauge("books_stale").set(2)
+    kinds = attached.read_counter_kinds(1)
+    assert kinds["messages_in"] is CounterKind.MESSAGES_IN
+    assert kinds["gaps"] is CounterKind.CUSTOM
+    assert kinds["books_stale"] is CounterKind.GAUGE
+    assert attached.read_counters(1)["books_stale"] == 2
+    again = control.counters(1).gauge("books_stale")  # a restarted stage finds its level again
+    assert again.value == 2
