@@ -163,6 +163,9 @@ class RejectReason(IntEnum):
     """A client order id already seen."""
     MAX_LOSS = 28
     """A loss or drawdown breaker tripped: only cancels and reducing orders pass, or none."""
+    MAX_SLIPPAGE = 29
+    """A marketable order's estimated cost against the touch, walking the visible depth, is above
+    ``max_slippage_bps`` (or the visible depth cannot price a market order at all)."""
 
 
 class TradingState(IntEnum):

@@ -298,6 +298,7 @@ class RiskStage(Agent):
         if iid in self.instruments:
             _, _, state, bid, bid_qty, ask, ask_qty = DEPTH_TOP.unpack_from(buf, offset + DEPTH_TOP_OFFSET)
             self._on_book(buf, offset, now, iid, bid, bid_qty, ask, ask_qty, state)
+            self.checks.on_depth(iid, buf, offset)
 
     def _on_bbo(self, buf: memoryview, offset: int, now: int) -> None:
         iid = int.from_bytes(buf[offset + 4 : offset + 8], "little")
