@@ -7,7 +7,7 @@ from typing import Final
 from hftpipe.schema import SPECS
 from hftpipe.schema.marketdata import DEPTH_LEVELS, BookState, ControlKind
 from hftpipe.schema.records import RecordType
-from hftpipe.schema.trading import ExecType, OrderSide, RejectReason
+from hftpipe.schema.trading import NO_SLIPPAGE, ExecType, OrderSide, RejectReason
 
 HOPS: Final = (11, 22, 0, 0)
 """Upstream hop stamps the records carry (intents must copy them)."""
@@ -100,9 +100,10 @@ def report(
     reason: RejectReason = RejectReason.NONE,
     venue_code: int = 0,
 ) -> bytes:
-    buf = bytearray(128)
+    buf = bytearray(SPECS[RecordType.EXEC_REPORT].itemsize)
     SPECS[RecordType.EXEC_REPORT].packer.pack_into(
         buf, 0, RecordType.EXEC_REPORT, 0, instrument, 0, origin, origin, *HOPS,
         seq, 900 + seq, last_price, last_qty, cum_qty, leaves, fee, kind, side, reason, venue_code, strategy,
+        *NO_SLIPPAGE,
     )  # fmt: skip
     return bytes(buf)
