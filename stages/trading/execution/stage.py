@@ -55,6 +55,7 @@ _REPORT: Final = SPECS[RecordType.EXEC_REPORT]
 _PACK_REPORT: Final = _REPORT.packer.pack_into
 _REPORT_TYPE: Final = int(RecordType.EXEC_REPORT)
 _FILLS: Final = frozenset({ExecType.PARTIAL_FILL, ExecType.FILL})
+_ENDS: Final = frozenset({ExecType.FILL, ExecType.CANCELED, ExecType.REJECTED, ExecType.EXPIRED})
 _LEVELS: Final = _DEPTH.dtype["bid_price"].shape[0]
 _STATUS_INTERVAL_NS: Final = 1_000_000_000
 
@@ -151,7 +152,7 @@ class ExecutionStage(AsyncAgent):
         self._out = ctx.output_port() if ctx.outputs else None
         if self._out is not None and self._out.ring.slot_size < _REPORT.itemsize:
             raise ValueError(
-                f"ring {self._out.ring.name}: EXEC_REPORT records need slot_size >= {_REPORT.itemsize}, "
+                f"ring {next(iter(ctx.outputs))}: EXEC_REPORT records need slot_size >= {_REPORT.itemsize}, "
                 f"it has {self._out.ring.slot_size}"
             )
         self._ports = list(ctx.inputs.values())
@@ -277,8 +278,10 @@ class ExecutionStage(AsyncAgent):
             counter.add()
         order = report.order
         slippage = self.slippage.report_fields(order.key, report.last_price, report.last_qty)
-        if not order.is_open:
+        if report.exec_type in _ENDS:  # the report that ends it (the OMS may be further on: paper fills at once)
             self.slippage.forget(order.key)
+        elif report.exec_type == ExecType.REPLACED and order.replaces is not None:
+            self.slippage.forget(order.replaces.key)
         if self._out is None:
             return
         scratch = self._scratch

@@ -142,11 +142,11 @@ class RiskStage(Agent):
                 f"(outputs go to: {', '.join(sorted(self._to_stage)) or 'none'})"
             )
         self._execution = execution
-        for to_strategy in self._to_stage.values():  # reports
-            if to_strategy.ring.slot_size < _REPORT_SIZE:
+        for ring_name in ctx.outputs:  # to the strategies: reports
+            slot_size = entries[ring_name].slot_size
+            if stage_names[entries[ring_name].consumer] != params.execution and slot_size < _REPORT_SIZE:
                 raise ValueError(
-                    f"ring {to_strategy.ring.name}: EXEC_REPORT records need slot_size >= {_REPORT_SIZE}, "
-                    f"it has {to_strategy.ring.slot_size}"
+                    f"ring {ring_name}: EXEC_REPORT records need slot_size >= {_REPORT_SIZE}, it has {slot_size}"
                 )
         self._routes: dict[int, OutputPort] = {}
         self._polls: list[Callable[[], int]] = []
