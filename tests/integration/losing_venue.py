@@ -30,7 +30,7 @@ class LosingVenue(Agent):
         self._slippage = (ctx.params or self.Params()).slippage
         self._polls = [port.poll for port in ctx.inputs.values()]
         self._out = ctx.output_port()
-        self._scratch = bytearray(128)
+        self._scratch = bytearray(SPECS[RecordType.EXEC_REPORT].itemsize)
         self._view = memoryview(self._scratch)
         self._ids = 0
         self._open: dict[tuple[int, int], set[int]] = {}
