@@ -427,7 +427,7 @@ class Api(Variant):
         for seq, kind, side in _answers([(a, s, q, o) for a, s, _, _, q, o, _ in new],
                                         lambda: sorted(o.seq for o in runner.open_orders(iid))):  # fmt: skip
             fields = (int(RecordType.EXEC_REPORT), 0, iid, 0, 0, 0, 0, 0, 0, 0, seq, 900 + seq, 0, 0, 0, 0, 0,
-                      int(kind), side, 0, 0, STRATEGY_ID)  # fmt: skip
+                      int(kind), side, 0, 0, STRATEGY_ID, *NO_SLIPPAGE)  # fmt: skip
             runner.on_report(fields, header, 0)
         return [(a, s, p, q) for a, s, p, q, _, _, _ in new]
 

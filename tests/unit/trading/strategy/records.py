@@ -99,11 +99,12 @@ def report(
     fee: int = 0,
     reason: RejectReason = RejectReason.NONE,
     venue_code: int = 0,
+    slippage: tuple[int | float, ...] = NO_SLIPPAGE,
 ) -> bytes:
     buf = bytearray(SPECS[RecordType.EXEC_REPORT].itemsize)
     SPECS[RecordType.EXEC_REPORT].packer.pack_into(
         buf, 0, RecordType.EXEC_REPORT, 0, instrument, 0, origin, origin, *HOPS,
         seq, 900 + seq, last_price, last_qty, cum_qty, leaves, fee, kind, side, reason, venue_code, strategy,
-        *NO_SLIPPAGE,
+        *slippage,
     )  # fmt: skip
     return bytes(buf)
