@@ -219,8 +219,8 @@ VARIANTS: Final = ("checks", "checks-nolimits", "stage", "stage-nolimits", "reje
 """Timed per intent."""
 PER_CHECK: Final = "per-check"
 CHECK_NAMES: Final = (
-    "state", "duplicate", "known", "book", "steps", "size", "min_notional", "band", "reduce_only", "position",
-    "exposure", "open_orders", "order_rate", "self_cross", "cancel_rate",
+    "state", "duplicate", "known", "book", "steps", "size", "min_notional", "band", "slippage", "reduce_only",
+    "position", "exposure", "open_orders", "order_rate", "self_cross", "cancel_rate",
 )  # fmt: skip
 NEW_PATH: Final = tuple(n for n in CHECK_NAMES if n not in ("known", "reduce_only", "cancel_rate"))
 """The checks an unflagged NEW runs (a REPLACE adds ``known``, a REDUCE_ONLY order ``reduce_only``)."""
