@@ -143,8 +143,20 @@ class SlippageEstimate(NamedTuple):
         return sign * (2 * self.notional - twice_mid * filled) * BPS > bound_bps * twice_mid * filled
 
 
+_SIDES: Final = (OrderSide.BUY, OrderSide.SELL)
+"""``OrderSide`` by value: a tuple index, where ``OrderSide(value)`` is an enum call."""
+
+
 def _best(prices: Levels, qtys: Levels) -> int:
-    return int(prices[0]) if len(prices) and len(qtys) and int(qtys[0]) > 0 and int(prices[0]) > 0 else 0
+    if not len(prices) or not len(qtys):
+        return 0
+    price = int(prices[0])
+    return price if price > 0 and int(qtys[0]) > 0 else 0
+
+
+def _ints(levels: Levels) -> list[int]:
+    """Python ints to walk (exact: no int64 product overflows), one ``tolist`` of an array, not a read per level."""
+    return levels.tolist() if isinstance(levels, np.ndarray) else [int(x) for x in levels]
 
 
 def estimate_slippage(
@@ -163,22 +175,22 @@ def estimate_slippage(
     """
     if qty <= 0:
         raise ValueError(f"qty must be positive, got {qty}")
-    side = OrderSide(side)
-    buy = side == OrderSide.BUY
+    side = _SIDES[side]
+    buy = side is OrderSide.BUY
     bid, ask = _best(bid_prices, bid_qtys), _best(ask_prices, ask_qtys)
     if bid and ask and bid >= ask:
         return SlippageEstimate(WalkStatus.CROSSED, side, qty, 0, qty, 0, 0, 0, 0, bid, ask, NAN, NAN)
     touch = ask if buy else bid
     if not touch:
         return SlippageEstimate(WalkStatus.EMPTY, side, qty, 0, qty, 0, 0, 0, 0, bid, ask, NAN, NAN)
-    prices, qtys = (ask_prices, ask_qtys) if buy else (bid_prices, bid_qtys)
+    prices, qtys = (_ints(ask_prices), _ints(ask_qtys)) if buy else (_ints(bid_prices), _ints(bid_qtys))
     remaining = qty
     notional = 0
     worst = 0
     used = 0
     status = WalkStatus.SHORT
     for i in range(min(len(prices), len(qtys))):
-        price, size = int(prices[i]), int(qtys[i])
+        price, size = prices[i], qtys[i]
         if size <= 0 or price <= 0:
             break
         if limit_price and (price > limit_price if buy else price < limit_price):
