@@ -23,3 +23,16 @@ def test_should_merge_each_stages_trading_mapping_in_stage_order() -> None:
 
 def test_should_be_empty_when_no_stage_trades() -> None:
     assert trading_summary({"feed": {"status": {"msgs": 1}}, "book": {}}) == {}
+
+
+def test_should_show_the_merged_trading_object_in_the_text_summary() -> None:
+    from hftpipe.cli.main import _text_summary
+
+    hist = {"count": 0, "p50_ns": 0, "p99_ns": 0, "p999_ns": 0, "max_ns": 0}
+    report = {
+        "pipeline": "p", "state": "stopped", "duration_s": 1.0, "counters": {}, "errors": [],
+        "latency": {"hops": [], "end_to_end": hist},
+        "trading": {"slippage": {"fills": 2, "realized_bps_p50": 24.8756}},
+    }  # fmt: skip
+    assert 'trading: {"slippage":{"fills":2,"realized_bps_p50":24.8756}}' in _text_summary(report).splitlines()
+    assert "trading" not in _text_summary({**report, "trading": {}})
