@@ -228,9 +228,7 @@ def test_should_hand_the_strategy_the_slippage_estimated_at_send_and_realized_pe
     sent = (10_003 * P, 2 * Q, 10_000 * P, 10_002 * P, 9.998, 14.996)  # est. price and qty, bid, ask, bps
     h.answer(
         r.report(AAA, 3, order.seq, ExecType.ACK, slippage=(*sent, math.nan, math.nan)),
-        r.report(
-            AAA, 3, order.seq, ExecType.FILL, last_price=10_003 * P, last_qty=2 * Q, slippage=(*sent, 10.0, 15.0)
-        ),
+        r.report(AAA, 3, order.seq, ExecType.FILL, last_price=10_003 * P, last_qty=2 * Q, slippage=(*sent, 10.0, 15.0)),
     )
     h.step()
     ack, fill = h.strategy.slippage
