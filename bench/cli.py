@@ -114,3 +114,15 @@ def bench_risk(as_json: bool, intents: int, repetitions: int) -> None:
     except (AssertionError, RuntimeError) as exc:
         fail(f"benchmark failed: {exc}", EX_SOFTWARE)
     click.echo(json.dumps(result) if as_json else format_report(result))
+
+
+@bench.command("slippage")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--repetitions", type=click.IntRange(min=1), default=7, show_default=True)
+@click.option("--calls", type=click.IntRange(min=1), default=5_000, show_default=True, help="Calls per timed loop.")
+def bench_slippage(as_json: bool, repetitions: int, calls: int) -> None:
+    """The slippage walk per call (strategy's book view, a DEPTH record, risk's check) against risk's band check."""
+    from bench.slippage_bench import format_slippage_report, run_slippage_benchmark
+
+    result = run_slippage_benchmark(repetitions, calls)
+    click.echo(json.dumps(result) if as_json else format_slippage_report(result))

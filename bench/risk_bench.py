@@ -21,8 +21,8 @@ state, and are timed per intent, interleaved, in one run:
 ``stage``
     The real :class:`~stages.trading.risk.stage.RiskStage` over real
     shared-memory rings of the production shapes (``configs/strategy-dryrun.toml``:
-    a broadcast ``md`` ring of 16,384 x 768 B, SPSC ``intents``, ``approved``,
-    ``reports`` and ``strategy-reports`` rings of 4,096 x 128 B), stepped by an
+    a broadcast ``md`` ring of 16,384 x 768 B, SPSC ``intents`` and ``approved``
+    rings of 4,096 x 128 B, ``reports`` and ``strategy-reports`` of 4,096 x 192 B), stepped by an
     ``AgentInvoker`` in this one process. Per intent the record is offered to
     the ``intents`` ring (untimed) and one ``invoker.invoke()`` is timed: the
     duty cycle polls its three input rings, reads the intent, runs the checks
@@ -110,7 +110,16 @@ from hftpipe.schema import SPECS
 from hftpipe.schema.instruments import Instrument
 from hftpipe.schema.marketdata import BookState
 from hftpipe.schema.records import RecordType
-from hftpipe.schema.trading import ExecType, IntentAction, IntentFlag, OrderSide, OrderType, RejectReason, TimeInForce
+from hftpipe.schema.trading import (
+    NO_SLIPPAGE,
+    ExecType,
+    IntentAction,
+    IntentFlag,
+    OrderSide,
+    OrderType,
+    RejectReason,
+    TimeInForce,
+)
 from hftpipe.substrate.ring import Ring
 from stages.trading.risk.checks import Intent, PreTradeChecks
 from stages.trading.risk.ledger import Ledger
@@ -210,8 +219,8 @@ VARIANTS: Final = ("checks", "checks-nolimits", "stage", "stage-nolimits", "reje
 """Timed per intent."""
 PER_CHECK: Final = "per-check"
 CHECK_NAMES: Final = (
-    "state", "duplicate", "known", "book", "steps", "size", "min_notional", "band", "reduce_only", "position",
-    "exposure", "open_orders", "order_rate", "self_cross", "cancel_rate",
+    "state", "duplicate", "known", "book", "steps", "size", "min_notional", "band", "slippage", "reduce_only",
+    "position", "exposure", "open_orders", "order_rate", "self_cross", "cancel_rate",
 )  # fmt: skip
 NEW_PATH: Final = tuple(n for n in CHECK_NAMES if n not in ("known", "reduce_only", "cancel_rate"))
 """The checks an unflagged NEW runs (a REPLACE adds ``known``, a REDUCE_ONLY order ``reduce_only``)."""
@@ -289,8 +298,14 @@ def config(name: str, limits: dict[str, Any] | None = None) -> PipelineConfig:
                 {"name": "md", "kind": "broadcast", "from": "md", "to": ["risk"], "capacity": 16384, "slot_size": 768},
                 {"name": "intents", "from": "strat", "to": "risk", "capacity": 4096, "slot_size": 128},
                 {"name": "approved", "from": "risk", "to": "exec", "capacity": 4096, "slot_size": 128},
-                {"name": "reports", "from": "exec", "to": "risk", "capacity": 4096, "slot_size": 128},
-                {"name": "strategy-reports", "from": "risk", "to": "strat", "capacity": 4096, "slot_size": 128},
+                {"name": "reports", "from": "exec", "to": "risk", "capacity": 4096, "slot_size": _REPORT.itemsize},
+                {
+                    "name": "strategy-reports",
+                    "from": "risk",
+                    "to": "strat",
+                    "capacity": 4096,
+                    "slot_size": _REPORT.itemsize,
+                },
             ],
         },
         source="bench",
@@ -321,13 +336,13 @@ def bbo_record(book: Book, update_id: int) -> bytes:
 def report_record(answer: Answer, reason: int = 0) -> bytes:
     sid, iid, seq, kind, side, leaves = answer
     return _PACK_REPORT(RecordType.EXEC_REPORT, 0, iid, 0, 0, 0, 0, 0, 0, 0, seq, 900 + seq, 0, 0, 0, leaves, 0,
-                        kind, side, reason, 0, sid)  # fmt: skip
+                        kind, side, reason, 0, sid, *NO_SLIPPAGE)  # fmt: skip
 
 
 def fill_record(answer: Answer, price: int, qty: int) -> bytes:
     sid, iid, seq, kind, side, leaves = answer
     return _PACK_REPORT(RecordType.EXEC_REPORT, 0, iid, 0, 0, 0, 0, 0, 0, 0, seq, 900 + seq, price, qty, qty, leaves,
-                        0, kind, side, 0, 0, sid)  # fmt: skip
+                        0, kind, side, 0, 0, sid, *NO_SLIPPAGE)  # fmt: skip
 
 
 def answers(p: Planned) -> list[Answer]:
@@ -640,13 +655,15 @@ class Stage(Variant):
         assert isinstance(approved, Ring) and isinstance(to_strategy, Ring)
         self._approved, self._to_strategy = approved, to_strategy
         self._got: list[bytes] = []
+        self._slot = _SIZE
         self._warm()
 
     def _take(self, buf: memoryview, offset: int) -> None:
-        self._got.append(bytes(buf[offset : offset + _SIZE]))
+        self._got.append(bytes(buf[offset : offset + self._slot]))
 
     def _drain(self, ring: Ring) -> list[bytes]:
         self._got = []
+        self._slot = ring.slot_size
         ring.poll(self._take, 1 << 16)
         return self._got
 
@@ -659,7 +676,7 @@ class Stage(Variant):
         """
         ctx = self.contexts
         for port, size in ((ctx["md"].output_port("md"), 768), (ctx["strat"].output_port("intents"), 128),
-                           (ctx["exec"].output_port("reports"), 128)):  # fmt: skip
+                           (ctx["exec"].output_port("reports"), _REPORT.itemsize)):  # fmt: skip
             filler = bytes(size)
             for _ in range(port.ring.capacity // 256):
                 for _ in range(256):
@@ -669,7 +686,7 @@ class Stage(Variant):
                     pass
         for name, ring in (("approved", self._approved), ("strategy-reports", self._to_strategy)):
             port = ctx["risk"].output_port(name)
-            filler = bytes(128)
+            filler = bytes(port.ring.slot_size)
             for _ in range(port.ring.capacity // 256):
                 for _ in range(256):
                     if not port.offer(filler, 0):
@@ -944,7 +961,7 @@ def run(intents: int = INTENTS, repetitions: int = REPETITIONS, name: str | None
             "held": {f"{sid}/{INSTRUMENTS[iid - 1]['symbol']}": q for (sid, iid), q in HELD.items()},
             "stage": {
                 "md_ring": "broadcast 16384 x 768",
-                "intent_approved_report_rings": "spsc 4096 x 128",
+                "intent_approved_report_rings": "spsc 4096 x 128 (intents), 192 (reports)",
                 "rings_warmed": True,
                 "watch_stages": [],
                 "breakers": "off",

@@ -20,8 +20,8 @@ are timed per update, interleaved, in one run:
 ``stage``
     The real :class:`~stages.trading.strategy.stage.StrategyStage` over real
     shared-memory rings of the production shapes (``configs/strategy-dryrun.toml``:
-    a broadcast ``md`` ring of 16,384 x 768 B, SPSC ``intents`` and ``reports``
-    rings of 4,096 x 128 B), the stage's default ``clock = "live"`` and
+    a broadcast ``md`` ring of 16,384 x 768 B, SPSC ``intents`` of 4,096 x 128 B
+    and ``reports`` of 4,096 x 192 B), the stage's default ``clock = "live"`` and
     ``conflate = true``, stepped by an ``AgentInvoker`` in this process. Per
     update the record is offered to the md ring (untimed) and one
     ``invoker.invoke()`` is timed: the duty cycle polls both input rings,
@@ -98,7 +98,16 @@ from hftpipe.runtime.wiring import OwnedObjects, create_pipeline_objects, open_s
 from hftpipe.schema import SPECS
 from hftpipe.schema.marketdata import DEPTH_DTYPE, DEPTH_LEVELS, BookState
 from hftpipe.schema.records import RecordType
-from hftpipe.schema.trading import ExecType, IntentAction, IntentFlag, OrderSide, OrderType, RejectReason, TimeInForce
+from hftpipe.schema.trading import (
+    NO_SLIPPAGE,
+    ExecType,
+    IntentAction,
+    IntentFlag,
+    OrderSide,
+    OrderType,
+    RejectReason,
+    TimeInForce,
+)
 from hftpipe.strategy import BookView
 from hftpipe.substrate.ring import Ring
 from stages.trading.strategy.runner import StrategyCounters, StrategyRunner
@@ -208,7 +217,7 @@ def config(name: str, strategy: str = MARKET_MAKER, params: dict[str, Any] | Non
                     "slot_size": 768,
                 },
                 {"name": "intents", "from": "strategy", "to": "venue", "capacity": 4096, "slot_size": 128},
-                {"name": "reports", "from": "venue", "to": "strategy", "capacity": 4096, "slot_size": 128},
+                {"name": "reports", "from": "venue", "to": "strategy", "capacity": 4096, "slot_size": _REPORT_SIZE},
             ],
         },
         source="bench",
@@ -355,7 +364,7 @@ class _Counter:
 def _report(seq: int, kind: ExecType, side: int, instrument: int) -> bytes:
     return _PACK_REPORT(
         RecordType.EXEC_REPORT, 0, instrument, 0, 0, 0, 0, 0, 0, 0, seq, 900 + seq, 0, 0, 0, 0, 0, kind, side,
-        RejectReason.NONE, 0, STRATEGY_ID,
+        RejectReason.NONE, 0, STRATEGY_ID, *NO_SLIPPAGE,
     )  # fmt: skip
 
 
@@ -418,7 +427,7 @@ class Api(Variant):
         for seq, kind, side in _answers([(a, s, q, o) for a, s, _, _, q, o, _ in new],
                                         lambda: sorted(o.seq for o in runner.open_orders(iid))):  # fmt: skip
             fields = (int(RecordType.EXEC_REPORT), 0, iid, 0, 0, 0, 0, 0, 0, 0, seq, 900 + seq, 0, 0, 0, 0, 0,
-                      int(kind), side, 0, 0, STRATEGY_ID)  # fmt: skip
+                      int(kind), side, 0, 0, STRATEGY_ID, *NO_SLIPPAGE)  # fmt: skip
             runner.on_report(fields, header, 0)
         return [(a, s, p, q) for a, s, p, q, _, _, _ in new]
 
@@ -460,7 +469,7 @@ class Stage(Variant):
         invoke = self.invoker.invoke
         md, reports, intents = (self.contexts[0].output_port(), self.contexts[2].output_port(),
                                 self.contexts[1].output_port())  # fmt: skip
-        for port, size in ((md, 768), (reports, 128), (intents, 128)):
+        for port, size in ((md, 768), (reports, _REPORT_SIZE), (intents, 128)):
             filler = bytes(size)
             for _ in range(port.ring.capacity // 256):
                 for _ in range(256):
@@ -647,7 +656,7 @@ def run(updates: int = UPDATES, repetitions: int = REPETITIONS, name: str | None
                 "clock": "live",
                 "conflate": True,
                 "md_ring": "broadcast 16384 x 768",
-                "intent_and_report_rings": "spsc 4096 x 128",
+                "intent_and_report_rings": "spsc 4096 x 128 (intents), 192 (reports)",
                 "rings_warmed": True,
             },
             "python": platform.python_version(),

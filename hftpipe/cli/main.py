@@ -113,6 +113,8 @@ def _text_summary(report: dict[str, Any]) -> str:
     for stage, counters in report["counters"].items():
         shown = {k: v for k, v in counters.items() if v and k != "heartbeat_ns"}
         lines.append(f"{stage}: " + ", ".join(f"{k}={v}" for k, v in shown.items()))
+    if report.get("trading"):  # every stage's status["trading"], merged (e.g. execution's slippage)
+        lines.append("trading: " + json.dumps(report["trading"], separators=(",", ":")))
     for error in report["errors"]:
         lines.append(f"error [{error['stage']}] x{error['count']}: {error['message']}")
     if report.get("failure"):

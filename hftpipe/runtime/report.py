@@ -136,6 +136,21 @@ def stage_status(control: ControlFile, stage: int) -> Any:
         return text
 
 
+def trading_summary(stages: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """The report's top-level ``trading``: every stage's ``status["trading"]`` mapping merged, in stage order.
+
+    Stages agree on disjoint keys (risk: state, positions, PnL; execution:
+    orders, fills, slippage); readers treat every key as optional.
+    """
+    merged: dict[str, Any] = {}
+    for info in stages.values():
+        status = info.get("status")
+        trading = status.get("trading") if isinstance(status, Mapping) else None
+        if isinstance(trading, Mapping):
+            merged.update(trading)
+    return merged
+
+
 def pipeline_report(control: ControlFile, rings: Mapping[str, AnyRing]) -> dict[str, Any]:
     """``rings`` by segment name (:attr:`RingReader.rings`, or the owner's :attr:`OwnedObjects.rings`)."""
     names = control.stage_names
@@ -174,6 +189,7 @@ def pipeline_report(control: ControlFile, rings: Mapping[str, AnyRing]) -> dict[
         "rings": ring_info,
         "latency": LatencySnapshot.read(control).as_json(),
         "errors": errors,
+        "trading": trading_summary(stages),
     }
 
 

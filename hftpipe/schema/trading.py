@@ -39,6 +39,22 @@ EXEC_REPORT body::
     122 reason          u2   RejectReason (REJECTED, CANCEL_REJECTED)
     124 venue_code      i2   the venue's error code when reason is VENUE (e.g. -2010)
     126 strategy_id     u2
+    128 est_avg_price   i8   the order's average price estimated at send, the visible depth walked (0: none)
+    136 est_qty         i8   the part of the order the visible depth (within its limit) priced (0: none)
+    144 ref_bid         i8   best bid of execution's book when it sent the order (0: none)
+    152 ref_ask         i8   best ask then (0: none)
+    160 est_touch_bps   f8   the estimate's cost against the touch (ref_ask for a buy), bps (NaN: none)
+    168 est_mid_bps     f8   ... against the mid ``(ref_bid + ref_ask) / 2``, bps (NaN: none)
+    176 fill_touch_bps  f8   this fill's realized cost against the same touch, bps (NaN: no fill or no touch)
+    184 fill_mid_bps    f8   ... against the same mid (NaN: no fill or no mid)
+
+An EXEC_REPORT is 192 bytes: rings that carry it need ``slot_size >= 192``.
+Offsets 128.. are the slippage estimate execution made when it sent the
+order (:mod:`hftpipe.strategy.slippage`) and, on a fill, what the fill
+realized against the same book: positive costs, as the estimator counts
+them. The ints are exact (fixed point); the bps are derived from them for
+readers that want one number. A report nobody estimated (a risk rejection)
+carries :data:`NO_SLIPPAGE`.
 
 The header's ``ts_origin`` of an intent is the ``ts_origin`` of the market-data
 record that caused it, so tick-to-intent is measured hop by hop; its
@@ -47,6 +63,7 @@ record that caused it, so tick-to-intent is measured hop by hop; its
 
 from __future__ import annotations
 
+import math
 import re
 from enum import IntEnum, IntFlag
 from typing import Final
@@ -163,6 +180,9 @@ class RejectReason(IntEnum):
     """A client order id already seen."""
     MAX_LOSS = 28
     """A loss or drawdown breaker tripped: only cancels and reducing orders pass, or none."""
+    MAX_SLIPPAGE = 29
+    """A marketable order's estimated cost against the touch, walking the visible depth, is above
+    ``max_slippage_bps`` (or the visible depth cannot price a market order at all)."""
 
 
 class TradingState(IntEnum):
@@ -195,6 +215,10 @@ ORDER_INTENT_DTYPE: Final = record_dtype(
     RECORD_SIZE,
 )
 
+EXEC_REPORT_SIZE: Final = 192
+NO_SLIPPAGE: Final = (0, 0, 0, 0, math.nan, math.nan, math.nan, math.nan)
+"""EXEC_REPORT's slippage fields (offsets 128..191, in order) when nothing was estimated: append to a pack."""
+
 EXEC_REPORT_DTYPE: Final = record_dtype(
     [
         ("order_seq", "<u8", 64),
@@ -209,8 +233,16 @@ EXEC_REPORT_DTYPE: Final = record_dtype(
         ("reason", "<u2", 122),
         ("venue_code", "<i2", 124),
         ("strategy_id", "<u2", 126),
+        ("est_avg_price", "<i8", 128),
+        ("est_qty", "<i8", 136),
+        ("ref_bid", "<i8", 144),
+        ("ref_ask", "<i8", 152),
+        ("est_touch_bps", "<f8", 160),
+        ("est_mid_bps", "<f8", 168),
+        ("fill_touch_bps", "<f8", 176),
+        ("fill_mid_bps", "<f8", 184),
     ],
-    RECORD_SIZE,
+    EXEC_REPORT_SIZE,
 )
 
 ORDER_INTENT: Final = make_spec(RecordType.ORDER_INTENT, ORDER_INTENT_DTYPE)

@@ -11,6 +11,7 @@ from hftpipe.strategy.host import StrategyHost
 from hftpipe.strategy.orders import Order, OrderState
 from hftpipe.strategy.position import Position
 from hftpipe.strategy.pricing import Refused, Rounding
+from hftpipe.strategy.slippage import SlippageEstimate, WalkStatus, estimate_from_depth, estimate_slippage
 from hftpipe.strategy.strategy import NANOS_PER_SECOND, Strategy
 
 __all__ = [
@@ -27,8 +28,12 @@ __all__ = [
     "Refused",
     "RejectReason",
     "Rounding",
+    "SlippageEstimate",
     "Strategy",
     "StrategyHost",
     "TimeInForce",
     "Trade",
+    "WalkStatus",
+    "estimate_from_depth",
+    "estimate_slippage",
 ]

@@ -27,6 +27,8 @@ from hftpipe.schema.marketdata import (
     DEPTH_TOP_OFFSET,
     BookState,
 )
+from hftpipe.schema.trading import OrderSide
+from hftpipe.strategy.slippage import SlippageEstimate, estimate_slippage
 
 _TS: Final = struct.Struct("<qq")
 _STATES: Final = tuple(BookState(value) for value in range(max(BookState) + 1))
@@ -222,6 +224,24 @@ class BookView:
             bids, asks = int(self._bid_qtys[:n].sum()), int(self._ask_qtys[:n].sum())
         total = bids + asks
         return (bids - asks) / total if total else 0.0
+
+    def estimate_slippage(self, side: OrderSide, qty: int, limit_price: int = 0) -> SlippageEstimate:
+        """What an order of ``qty`` (fixed point) taking liquidity now would pay: the visible depth walked.
+
+        The average price, the cost in bps against the mid and the touch, and
+        whether the visible levels (or ``limit_price``, 0: none) price all of
+        it (:mod:`hftpipe.strategy.slippage`). With BBO only, the touch is the
+        whole visible book.
+        """
+        if self.has_depth:
+            levels = self.levels
+            return estimate_slippage(
+                side, qty, self._bid_prices[:levels], self._bid_qtys[:levels], self._ask_prices[:levels],
+                self._ask_qtys[:levels], limit_price,
+            )  # fmt: skip
+        return estimate_slippage(
+            side, qty, (self.bid_price,), (self.bid_qty,), (self.ask_price,), (self.ask_qty,), limit_price
+        )
 
     def price_f(self, value: int) -> float:
         """A fixed-point price of this instrument as a float."""

@@ -6,6 +6,8 @@ during the call and copies what it wants to keep (the fields are plain ints).
 
 from __future__ import annotations
 
+import math
+
 from hftpipe.schema.instruments import Instrument
 from hftpipe.schema.marketdata import BarKind
 from hftpipe.schema.trading import ExecType, OrderSide, RejectReason
@@ -59,7 +61,21 @@ class Bar:
 class OrderReport:
     """What happened to one of the strategy's orders: ``order`` is already updated when a handler sees it."""
 
-    __slots__ = ("exec_type", "fee", "last_price", "last_qty", "order", "reason", "venue_code")
+    __slots__ = (
+        "est_avg_price",
+        "est_mid_bps",
+        "est_qty",
+        "est_touch_bps",
+        "exec_type",
+        "fee",
+        "fill_mid_bps",
+        "fill_touch_bps",
+        "last_price",
+        "last_qty",
+        "order",
+        "reason",
+        "venue_code",
+    )
 
     def __init__(self) -> None:
         self.order: Order | None = None
@@ -69,6 +85,16 @@ class OrderReport:
         self.fee = 0
         self.reason = RejectReason.NONE
         self.venue_code = 0
+        self.est_avg_price = 0
+        """The average price execution estimated for the order when it sent it, walking its book (0: none)."""
+        self.est_qty = 0
+        """What that walk priced of the order (0: nothing: a resting order, or no estimate)."""
+        self.est_touch_bps = math.nan
+        """The estimate's cost against the touch when sent, bps (positive: worse than the touch; NaN: none)."""
+        self.est_mid_bps = math.nan
+        self.fill_touch_bps = math.nan
+        """This fill's realized cost against the same touch, bps (NaN: not a fill, or no estimate)."""
+        self.fill_mid_bps = math.nan
 
     @property
     def is_fill(self) -> bool:

@@ -14,7 +14,7 @@ from typing import Final
 from hftpipe.runtime import Agent, StageContext
 from hftpipe.schema import SPECS
 from hftpipe.schema.records import RecordType
-from hftpipe.schema.trading import ExecType, IntentAction, OrderSide
+from hftpipe.schema.trading import NO_SLIPPAGE, ExecType, IntentAction, OrderSide
 
 _INTENT: Final = SPECS[RecordType.ORDER_INTENT].packer.unpack_from
 _PACK: Final = SPECS[RecordType.EXEC_REPORT].packer.pack_into
@@ -30,7 +30,7 @@ class LosingVenue(Agent):
         self._slippage = (ctx.params or self.Params()).slippage
         self._polls = [port.poll for port in ctx.inputs.values()]
         self._out = ctx.output_port()
-        self._scratch = bytearray(128)
+        self._scratch = bytearray(SPECS[RecordType.EXEC_REPORT].itemsize)
         self._view = memoryview(self._scratch)
         self._ids = 0
         self._open: dict[tuple[int, int], set[int]] = {}
@@ -67,7 +67,7 @@ class LosingVenue(Agent):
                 qty: int, leaves: int) -> None:  # fmt: skip
         self._ids += 1
         _PACK(self._scratch, 0, RecordType.EXEC_REPORT, 0, iid, 0, 0, 0, 0, 0, 0, 0,
-              seq, self._ids, price, qty, qty, leaves, 0, kind, side, 0, 0, sid)  # fmt: skip
+              seq, self._ids, price, qty, qty, leaves, 0, kind, side, 0, 0, sid, *NO_SLIPPAGE)  # fmt: skip
         self._scratch[24:64] = cause
         while not self._out.offer(self._view, now):
             pass

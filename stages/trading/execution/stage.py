@@ -5,9 +5,12 @@ Thin ring I/O around the cores: :class:`~.paper_bridge.PaperBridge` (``mode =
 TRADE records of the market-data ring, nothing leaves the host, no fees) and
 :class:`~.live.LiveVenue` (``mode = "live"``: Binance's WebSocket API).
 Inputs: the risk stage's approved intents and, in paper mode, the market
-data broadcast. Output: the reports, on the ring to risk; each carries the
-header cause (``ts_origin`` and hops) of what made it: the intent, or the
-trade that filled it.
+data broadcast (in live mode too: the book each order is estimated on).
+Output: the reports, on the ring to risk; each carries the header cause
+(``ts_origin`` and hops) of what made it: the intent, or the trade that
+filled it, and the slippage estimated when its order was sent, with what
+each fill realized against it (:mod:`.slippage_tracker`; the status shows
+the aggregates).
 
 An asyncio stage: the rings are polled from the event loop, which parks on
 the doorbell when they are empty (:class:`~hftpipe.substrate.async_idle.AsyncIdle`).
@@ -29,7 +32,8 @@ import numpy.typing as npt
 from hftpipe.runtime import AsyncAgent, StageContext
 from hftpipe.schema import SPECS
 from hftpipe.schema.records import RecordFlag, RecordType
-from hftpipe.schema.trading import ExecType
+from hftpipe.schema.trading import ExecType, OrderSide, OrderType
+from hftpipe.strategy import BookView
 from hftpipe.substrate.async_idle import AsyncIdle
 from stages.trading.execution.binance.client import Credentials, Ed25519Credentials, HmacCredentials
 from stages.trading.execution.live import LiveVenue
@@ -37,16 +41,21 @@ from stages.trading.execution.oms import Oms
 from stages.trading.execution.oms_reports import Report
 from stages.trading.execution.paper import Latency
 from stages.trading.execution.paper_bridge import Cause, PaperBridge
+from stages.trading.execution.slippage_tracker import SlippageTracker
 
 MODES: Final = ("paper", "live")
 _INTENT: Final = SPECS[RecordType.ORDER_INTENT].packer.unpack_from
 _TICK_CAUSED: Final = int(RecordFlag.TICK_CAUSED)
+_VENUE_BBO: Final = int(RecordFlag.VENUE)
+_UNPRICED: Final = frozenset({int(OrderType.MARKET), int(OrderType.STOP_MARKET), int(OrderType.STOP_LIMIT)})
+"""Order types estimated as market orders: no limit price (a stop is walked as the market order it becomes)."""
 _TRADE: Final = SPECS[RecordType.TRADE].packer.unpack_from
 _DEPTH: Final = SPECS[RecordType.DEPTH]
 _REPORT: Final = SPECS[RecordType.EXEC_REPORT]
 _PACK_REPORT: Final = _REPORT.packer.pack_into
 _REPORT_TYPE: Final = int(RecordType.EXEC_REPORT)
 _FILLS: Final = frozenset({ExecType.PARTIAL_FILL, ExecType.FILL})
+_ENDS: Final = frozenset({ExecType.FILL, ExecType.CANCELED, ExecType.REJECTED, ExecType.EXPIRED})
 _LEVELS: Final = _DEPTH.dtype["bid_price"].shape[0]
 _STATUS_INTERVAL_NS: Final = 1_000_000_000
 
@@ -137,7 +146,15 @@ class ExecutionStage(AsyncAgent):
                 request_timeout_s=params.request_timeout_s, oms=self.oms, logger=self.logger,
                 on_tick_to_order=ctx.end_to_end.record,
             )  # fmt: skip
+        self.books = {i.id: BookView(i) for i in instruments}
+        """Execution's own view of each book (DEPTH and BBO of the market-data ring): what orders are estimated on."""
+        self.slippage = SlippageTracker()
         self._out = ctx.output_port() if ctx.outputs else None
+        if self._out is not None and self._out.ring.slot_size < _REPORT.itemsize:
+            raise ValueError(
+                f"ring {next(iter(ctx.outputs))}: EXEC_REPORT records need slot_size >= {_REPORT.itemsize}, "
+                f"it has {self._out.ring.slot_size}"
+            )
         self._ports = list(ctx.inputs.values())
         self._held: list[tuple[bytes, int]] = []
         self._scratch = bytearray(_REPORT.itemsize)
@@ -207,21 +224,24 @@ class ExecutionStage(AsyncAgent):
                 f[2], f[10], f[11], f[12], f[13], f[15], f[16], f[17], f[18], f[19], f[20])  # fmt: skip
             if action in (0, 2):  # NEW, REPLACE: an order goes out
                 self.orders_sent.add()
+                self._estimate(instrument, (strategy, epoch, seq), side, order_type, price, qty)
             args = (instrument, strategy, epoch, action, seq, orig, side, order_type, tif, price, qty, cause, now)
             if self.paper is not None:
                 for report, why in self.paper.intent(*args):
                     self._emit(report, why)
             elif self.live is not None:
                 self.live.intent(*args, tick_caused=bool(f[1] & _TICK_CAUSED))
-        elif self.paper is None:
-            return
-        elif rtype == RecordType.TRADE:
-            f = _TRADE(buf, offset)
-            for report, why in self.paper.trade(f[2], f[10], f[11], f[13], bytes(buf[offset + 24 : offset + 64]), now):
-                self._emit(report, why)
+        elif rtype == RecordType.BBO:
+            view = self.books.get(int.from_bytes(buf[offset + 4 : offset + 8], "little"))
+            if view is not None and not (buf[offset + 2] & _VENUE_BBO):
+                view.take_bbo(buf, offset, now)
         elif rtype == RecordType.DEPTH:
             instrument = int.from_bytes(buf[offset + 4 : offset + 8], "little")
-            if instrument not in self.paper.venues:
+            view = self.books.get(instrument)
+            if view is None:
+                return
+            view.take_depth(buf, offset, now)
+            if self.paper is None:
                 return
 
             def levels(at: int) -> npt.NDArray[np.int64]:
@@ -233,6 +253,22 @@ class ExecutionStage(AsyncAgent):
             )  # fmt: skip
             for report, why in reports:
                 self._emit(report, why)
+        elif self.paper is None:
+            return
+        elif rtype == RecordType.TRADE:
+            f = _TRADE(buf, offset)
+            for report, why in self.paper.trade(f[2], f[10], f[11], f[13], bytes(buf[offset + 24 : offset + 64]), now):
+                self._emit(report, why)
+
+    def _estimate(
+        self, instrument: int, key: tuple[int, int, int], side: int, order_type: int, price: int, qty: int
+    ) -> None:
+        """The slippage an order going out now is expected to pay, walking this stage's view of its book."""
+        view = self.books.get(instrument)
+        if view is None or not view.updates or qty <= 0 or side not in (0, 1):
+            return
+        limit = 0 if order_type in _UNPRICED else price
+        self.slippage.sent(key, view.estimate_slippage(OrderSide(side), qty, limit))
 
     def _emit(self, report: Report, cause: Cause) -> None:
         """Pack one OMS report as an EXEC_REPORT and offer it to risk (held while the ring is full)."""
@@ -240,15 +276,20 @@ class ExecutionStage(AsyncAgent):
         counter = self._counted.get(report.exec_type)
         if counter is not None:
             counter.add()
+        order = report.order
+        slippage = self.slippage.report_fields(order.key, report.last_price, report.last_qty)
+        if report.exec_type in _ENDS:  # the report that ends it (the OMS may be further on: paper fills at once)
+            self.slippage.forget(order.key)
+        elif report.exec_type == ExecType.REPLACED and order.replaces is not None:
+            self.slippage.forget(order.replaces.key)
         if self._out is None:
             return
-        order = report.order
         scratch = self._scratch
         _PACK_REPORT(
             scratch, 0, _REPORT_TYPE, 0, order.instrument, 0, 0, 0, 0, 0, 0, 0,
             order.order_seq, order.venue_order_id, report.last_price, report.last_qty, report.cum_qty,
             report.leaves_qty, report.fee, int(report.exec_type), int(order.side), int(report.reason),
-            report.venue_code, order.strategy_id,
+            report.venue_code, order.strategy_id, *slippage,
         )  # fmt: skip
         scratch[24:64] = cause
         record = bytes(scratch)
@@ -275,5 +316,6 @@ class ExecutionStage(AsyncAgent):
                 "rejects": self.rejects.value,
                 "oms": {k: v for k, v in self.oms.counts.as_dict().items() if v},
                 "order_round_trip": self.live.round_trip_summary() if self.live is not None else None,
+                "trading": {"slippage": self.slippage.summary()},
             }
         )

@@ -34,17 +34,27 @@ called alone (:mod:`stages.trading.risk.timing` times them one by one):
     a sell ``price >= bid * (1 - bps/1e4)`` (PRICE_BAND); a stop-limit's price
     against its stop price instead (where the market is when it triggers);
     market and stop-market orders have no price to check.
-9.  :meth:`~PreTradeChecks.check_reduce_only`: an order flagged REDUCE_ONLY
+9.  :meth:`~PreTradeChecks.check_slippage`: a marketable order (a market
+    order; a limit order priced at or through the far touch) walks the
+    instrument's visible depth (:mod:`hftpipe.strategy.slippage`): its
+    estimated average price at most ``max_slippage_bps`` from the touch
+    (MAX_SLIPPAGE). A market order the visible depth cannot fill, or a
+    crossed or empty side, is refused: its cost is unknown. A limit order's
+    remainder past the visible levels is priced at its limit (the worst it
+    can fill at). Stop orders are not marketable until they trigger; a
+    FLATTEN order (a stop or a disabled strategy getting out) is not bounded:
+    getting out comes before its cost.
+10. :meth:`~PreTradeChecks.check_reduce_only`: an order flagged REDUCE_ONLY
     or FLATTEN must reduce the strategy's position (REDUCE_ONLY).
-10. :meth:`~PreTradeChecks.check_position`: the strategy's and the account's
+11. :meth:`~PreTradeChecks.check_position`: the strategy's and the account's
     worst case (MAX_POSITION, below).
-11. :meth:`~PreTradeChecks.check_exposure`: the account's worst gross and
+12. :meth:`~PreTradeChecks.check_exposure`: the account's worst gross and
     net exposure (MAX_GROSS_EXPOSURE, MAX_NET_EXPOSURE; :mod:`~stages.trading.risk.exposure`).
-12. :meth:`~PreTradeChecks.check_open_orders`: the strategy's and the
+13. :meth:`~PreTradeChecks.check_open_orders`: the strategy's and the
     account's open orders in the instrument (MAX_OPEN_ORDERS).
-13. :meth:`~PreTradeChecks.check_order_rate`: the strategy's and the
+14. :meth:`~PreTradeChecks.check_order_rate`: the strategy's and the
     account's order buckets (ORDER_RATE).
-14. :meth:`~PreTradeChecks.check_self_cross`: it would trade against an open
+15. :meth:`~PreTradeChecks.check_self_cross`: it would trade against an open
     order of the account, any strategy's, in the instrument (SELF_CROSS).
 
 A CANCEL passes checks 2, 3 and :meth:`~PreTradeChecks.check_cancel_rate`
@@ -92,11 +102,12 @@ from typing import Final, NamedTuple
 
 from hftpipe.runtime.validation import ConfigError
 from hftpipe.schema.instruments import Instrument
-from hftpipe.schema.trading import IntentAction, IntentFlag, OrderType, RejectReason, TradingState
+from hftpipe.schema.trading import IntentAction, IntentFlag, OrderSide, OrderType, RejectReason, TradingState
+from hftpipe.strategy.slippage import WalkStatus
 from stages.trading.risk.buckets import RateLimit
 from stages.trading.risk.exposure import Exposure
 from stages.trading.risk.limits import RiskSettings
-from stages.trading.risk.market import Touch
+from stages.trading.risk.market import Depth, Touch
 from stages.trading.risk.orders import ANY_PRICE, BUY, SELL, InstrumentOrders, OpenOrder, OpenOrders, StrategyOrders
 from stages.trading.risk.positions import Positions
 from stages.trading.risk.scaled import BPS, ScaledLimits, at_most
@@ -111,6 +122,9 @@ _CANCEL_ALL: Final = int(IntentAction.CANCEL_ALL)
 _MARKET: Final = int(OrderType.MARKET)
 _STOP_MARKET: Final = int(OrderType.STOP_MARKET)
 _STOP_LIMIT: Final = int(OrderType.STOP_LIMIT)
+_LIMIT: Final = int(OrderType.LIMIT)
+_SIDE: Final = (OrderSide.BUY, OrderSide.SELL)
+_UNPRICEABLE: Final = frozenset({WalkStatus.EMPTY, WalkStatus.CROSSED})
 _ORDERS: Final = frozenset({_NEW, _REPLACE})
 _CANCELS: Final = frozenset({_CANCEL, _CANCEL_ALL})
 _SIDES: Final = frozenset({BUY, SELL})
@@ -119,6 +133,7 @@ _STOPS: Final = frozenset({_STOP_MARKET, _STOP_LIMIT})
 _PRICED: Final = frozenset({int(OrderType.LIMIT), int(OrderType.LIMIT_MAKER), _STOP_LIMIT})
 """Order types with a limit price."""
 _REDUCING_FLAGS: Final = int(IntentFlag.REDUCE_ONLY | IntentFlag.FLATTEN)
+_FLATTEN: Final = int(IntentFlag.FLATTEN)
 _ACTIVE: Final = int(TradingState.ACTIVE)
 _REDUCING: Final = int(TradingState.REDUCING)
 _DEFAULT_REASON: Final = {
@@ -169,6 +184,7 @@ class PreTradeChecks:
     __slots__ = (
         "_account_rate",
         "_default_limits",
+        "_depths",
         "_exposure",
         "_exposure_on",
         "_instruments",
@@ -177,6 +193,7 @@ class PreTradeChecks:
         "_max_net",
         "_positions",
         "_rates",
+        "_slippage_on",
         "_state",
         "_state_reason",
         "_strategy_states",
@@ -215,6 +232,13 @@ class PreTradeChecks:
         self._rates = {sid: RateLimit(*settings.strategy_rates(sid)) for sid in settings.strategies}
         self._rates = {sid: rate for sid, rate in self._rates.items() if not rate.unlimited}
         self._account_rate = RateLimit(*settings.account_rates())
+        self._slippage_on = any(
+            limits.max_slippage_bps
+            for table in (self._default_limits, *self._limits.values())
+            for limits in table.values()
+        )
+        """The levels are kept (:meth:`on_depth`) only when a slippage bound is configured."""
+        self._depths = {i.id: Depth() for i in listed}
         self._exposure = Exposure(listed, positions)
         scale = self._exposure.scale
         account = settings.account
@@ -247,9 +271,18 @@ class PreTradeChecks:
         touch = self._touches.get(instrument_id)
         if touch is None:
             return
+        if self._slippage_on and (bid, bid_qty, ask, ask_qty) != (touch.bid, touch.bid_qty, touch.ask, touch.ask_qty):
+            self._depths[instrument_id].current = False
         touch.update(bid, bid_qty, ask, ask_qty, state, now)
         if self._exposure_on and self._exposure.set_mark(instrument_id, touch.mark):
             self._exposure.refresh(instrument_id, self.orders.instrument(instrument_id))
+
+    def on_depth(self, instrument_id: int, buf: memoryview | bytes, offset: int) -> None:
+        """The instrument's levels from the DEPTH record at ``offset`` (after :meth:`on_book` of its top)."""
+        if self._slippage_on:
+            depth = self._depths.get(instrument_id)
+            if depth is not None:
+                depth.take(buf, offset)
 
     def on_report(self, strategy_id: int, epoch: int, order_seq: int, exec_type: int, leaves_qty: int) -> None:
         """An execution report (``exec_type``: ExecType). Apply a fill to the ledger first: exposure reads it here.
@@ -363,6 +396,10 @@ class PreTradeChecks:
         reason = self.check_band(limits, touch, side, order_type, price, stop_price)
         if reason:
             return reason
+        if limits.max_slippage_bps and not flags & _FLATTEN:
+            reason = self.check_slippage(limits, instrument_id, touch, side, order_type, price, qty)
+            if reason:
+                return reason
         own = self.orders.strategy(strategy_id, instrument_id)
         if flags & _REDUCING_FLAGS:
             reason = self.check_reduce_only(own, strategy_id, instrument_id, side, qty)
@@ -506,10 +543,34 @@ class PreTradeChecks:
         reference = stop_price if order_type == _STOP_LIMIT else touch.bid
         return RejectReason.PRICE_BAND if price * BPS < reference * limits.band_down else _NONE
 
+    def check_slippage(
+        self, limits: ScaledLimits, instrument_id: int, touch: Touch, side: int, order_type: int, price: int, qty: int
+    ) -> RejectReason:
+        """9. A marketable order's estimated cost against the touch, walking the visible depth, within the bound."""
+        bound = limits.max_slippage_bps
+        if not bound:
+            return _NONE
+        if order_type == _MARKET:
+            limit = 0
+        elif order_type == _LIMIT and (price >= touch.ask if side == BUY else price <= touch.bid):
+            limit = price
+        else:
+            return _NONE  # resting, post-only or a stop: takes nothing now
+        estimate = self._depths[instrument_id].estimate(touch, _SIDE[side], qty, limit)
+        status = estimate.status
+        if status in _UNPRICEABLE or (status is WalkStatus.SHORT and not limit):
+            return RejectReason.MAX_SLIPPAGE
+        if status is WalkStatus.SHORT:  # the rest may fill past the visible levels, at its limit at worst
+            reference = estimate.touch
+            worst = estimate.notional + estimate.unfilled_qty * limit
+            cost = (worst - reference * qty) if side == BUY else (reference * qty - worst)
+            return RejectReason.MAX_SLIPPAGE if cost * BPS > bound * reference * qty else _NONE
+        return RejectReason.MAX_SLIPPAGE if estimate.exceeds_touch_bps(bound) else _NONE
+
     def check_reduce_only(
         self, own: StrategyOrders, strategy_id: int, instrument_id: int, side: int, qty: int
     ) -> RejectReason:
-        """9. A REDUCE_ONLY or FLATTEN order reduces the strategy's position (``own``: its open orders there)."""
+        """10. A REDUCE_ONLY or FLATTEN order reduces the strategy's position (``own``: its open orders there)."""
         position = self._positions.strategy_qty(strategy_id, instrument_id)
         if reduces(position, own.qty[side], side, qty):
             return _NONE
@@ -525,7 +586,7 @@ class PreTradeChecks:
         side: int,
         qty: int,
     ) -> RejectReason:
-        """10. The worst case of the strategy's and of the account's position, on the side the order grows.
+        """11. The worst case of the strategy's and of the account's position, on the side the order grows.
 
         ``own``, ``account``: the strategy's and the account's open orders in the instrument.
         """
@@ -544,7 +605,7 @@ class PreTradeChecks:
         return _NONE
 
     def check_exposure(self, account: InstrumentOrders, instrument_id: int, side: int, notional: int) -> RejectReason:
-        """11. The account's worst gross and net exposure, unless the order lowers or keeps them."""
+        """12. The account's worst gross and net exposure, unless the order lowers or keeps them."""
         if not self._exposure_on:
             return _NONE
         exposure = self._exposure
@@ -564,7 +625,7 @@ class PreTradeChecks:
     def check_open_orders(
         self, limits: ScaledLimits, own: StrategyOrders, account: InstrumentOrders, replacing: bool
     ) -> RejectReason:
-        """12. Open orders of the strategy and of the account in the instrument, this one included."""
+        """13. Open orders of the strategy and of the account in the instrument, this one included."""
         added = 0 if replacing else 1
         bound = limits.max_open_orders
         if bound and own.count + added > bound:
@@ -575,7 +636,7 @@ class PreTradeChecks:
         return _NONE
 
     def check_order_rate(self, strategy_id: int, now: int) -> RejectReason:
-        """13. A token in each order bucket of the strategy and of the account."""
+        """14. A token in each order bucket of the strategy and of the account."""
         own = self._rates.get(strategy_id)
         if (own is None or own.order_ready(now)) and self._account_rate.order_ready(now):
             return _NONE
@@ -601,7 +662,7 @@ class PreTradeChecks:
     def check_self_cross(
         self, resting: InstrumentOrders, side: int, cross_price: int | None, replaced: OpenOrder | None
     ) -> RejectReason:
-        """14. No trade against an open order of the account (the order a REPLACE cancels aside).
+        """15. No trade against an open order of the account (the order a REPLACE cancels aside).
 
         ``resting``: the account's open orders in the instrument.
         """

@@ -7,6 +7,7 @@ own beside these and hand the rest to :meth:`RiskSettings.from_config`)::
     max_order_notional = "5000"                  # per order, quote currency (a decimal string)
     min_notional = "5"                           # per order, quote currency
     price_band_bps = 50                          # buy <= ask * (1 + 50/1e4), sell >= bid * (1 - 50/1e4)
+    max_slippage_bps = 30                        # a marketable order's estimated cost against the touch
     max_data_age_ms = 2000                       # the book may be this old, no older
     max_open_orders = 200                        # the account's, per instrument
     orders_per_second = 10                       # the account's, all strategies together
@@ -35,7 +36,7 @@ each instrument's fixed point when the checks are built
 Which table's value applies, by kind of key:
 
 * Per order (``max_order_qty``, ``max_order_notional``, ``min_notional``,
-  ``price_band_bps``, ``max_data_age_ms``): the most specific table that sets
+  ``price_band_bps``, ``max_slippage_bps``, ``max_data_age_ms``): the most specific table that sets
   it: strategy-on-instrument, then strategy, then instrument, then account.
 * Totals (``max_position``, ``max_open_orders``): each table bounds its own
   scope, and every bound applies. The account's total on an instrument is the
@@ -68,7 +69,9 @@ from typing import Any, Final
 
 from hftpipe.runtime.validation import ConfigError, integer, reject_unknown, table
 
-ORDER_KEYS: Final = ("max_order_qty", "max_order_notional", "min_notional", "price_band_bps", "max_data_age_ms")
+ORDER_KEYS: Final = (
+    "max_order_qty", "max_order_notional", "min_notional", "price_band_bps", "max_slippage_bps", "max_data_age_ms",
+)  # fmt: skip
 TOTAL_KEYS: Final = ("max_position", "max_open_orders")
 RATE_KEYS: Final = ("orders_per_second", "orders_per_10s", "cancels_per_second")
 EXPOSURE_KEYS: Final = ("max_gross_exposure", "max_net_exposure")
@@ -124,6 +127,8 @@ class Limits:
     min_notional: Fraction | None = None
     price_band_bps: int | None = None
     """A buy may be priced at most this far above the best ask, a sell this far below the best bid."""
+    max_slippage_bps: int | None = None
+    """A marketable order's estimated average price (the visible depth walked) at most this far from the touch."""
     max_data_age_ms: int | None = None
     """The instrument's last book update may be this old when an order is checked, no older."""
     max_position: Fraction | None = None
@@ -184,6 +189,7 @@ class Effective:
     max_order_notional: Fraction
     min_notional: Fraction
     price_band_bps: int
+    max_slippage_bps: int
     max_data_age_ms: int
     max_position: Fraction
     max_open_orders: int
@@ -231,6 +237,7 @@ class RiskSettings:
             max_order_notional=orders.max_order_notional or Fraction(0),
             min_notional=orders.min_notional or Fraction(0),
             price_band_bps=orders.price_band_bps or 0,
+            max_slippage_bps=orders.max_slippage_bps or 0,
             max_data_age_ms=orders.max_data_age_ms or 0,
             max_position=own.max_position or Fraction(0),
             max_open_orders=own.max_open_orders or 0,

@@ -53,6 +53,7 @@ class ScaledLimits:
         "max_order_notional",
         "max_order_qty",
         "max_position",
+        "max_slippage_bps",
         "min_notional",
     )
 
@@ -72,6 +73,8 @@ class ScaledLimits:
         """A buy: ``price * BPS <= ask * band_up``."""
         self.band_down = max(BPS - limits.price_band_bps, 0)
         """A sell: ``price * BPS >= bid * band_down``."""
+        self.max_slippage_bps = limits.max_slippage_bps
+        """A marketable order's estimated cost against the touch, bps (see the slippage check)."""
         self.max_age_ns = limits.max_data_age_ms * MS_NS
         self.max_position = at_most(limits.max_position, qty_scale, f"{where}.max_position", quantity)
         self.max_open_orders = limits.max_open_orders

@@ -40,6 +40,7 @@ from hftpipe.schema.instruments import Instrument
 from hftpipe.schema.marketdata import BBO_TOP, BBO_TOP_OFFSET, DEPTH_TOP, DEPTH_TOP_OFFSET, BookState, ControlKind
 from hftpipe.schema.records import RecordFlag, RecordType
 from hftpipe.schema.trading import (
+    NO_SLIPPAGE,
     ExecType,
     IntentAction,
     IntentFlag,
@@ -69,6 +70,7 @@ _UNPACK_REPORT: Final = _REPORT.packer.unpack_from
 _PACK_REPORT: Final = _REPORT.packer.pack_into
 _CONTROL: Final = SPECS[RecordType.CONTROL].packer.unpack_from
 _SIZE: Final = 128
+_REPORT_SIZE: Final = _REPORT.itemsize
 _FILLS: Final = frozenset({int(ExecType.FILL), int(ExecType.PARTIAL_FILL)})
 _ENDS_STOP: Final = frozenset({int(ExecType.REJECTED), int(ExecType.CANCELED), int(ExecType.EXPIRED)})
 _LOSS_SOURCES: Final = frozenset({"max_loss", "max_drawdown"})
@@ -140,6 +142,12 @@ class RiskStage(Agent):
                 f"(outputs go to: {', '.join(sorted(self._to_stage)) or 'none'})"
             )
         self._execution = execution
+        for ring_name in ctx.outputs:  # to the strategies: reports
+            slot_size = entries[ring_name].slot_size
+            if stage_names[entries[ring_name].consumer] != params.execution and slot_size < _REPORT_SIZE:
+                raise ValueError(
+                    f"ring {ring_name}: EXEC_REPORT records need slot_size >= {_REPORT_SIZE}, it has {slot_size}"
+                )
         self._routes: dict[int, OutputPort] = {}
         self._polls: list[Callable[[], int]] = []
         batch = 256
@@ -149,7 +157,7 @@ class RiskStage(Agent):
             handler = self._handler(self._to_stage.get(producer))
             self._polls.append(_poller(port.poll, handler, batch))
         self._held: list[tuple[OutputPort, bytes, int]] = []
-        self._scratch = bytearray(_SIZE)
+        self._scratch = bytearray(max(_SIZE, _REPORT_SIZE))
         self._scratch_view = memoryview(self._scratch)
         self._approved = ctx.counters.add("approved")
         self._rejected_total = ctx.counters.add("rejected")
@@ -252,9 +260,9 @@ class RiskStage(Agent):
     ) -> None:  # fmt: skip
         scratch = self._scratch
         _PACK_REPORT(scratch, 0, RecordType.EXEC_REPORT, 0, iid, 0, 0, 0, 0, 0, 0, 0,
-                     seq, 0, 0, 0, 0, 0, 0, kind, side, reason, 0, sid)  # fmt: skip
+                     seq, 0, 0, 0, 0, 0, 0, kind, side, reason, 0, sid, *NO_SLIPPAGE)  # fmt: skip
         scratch[24:64] = cause
-        self._send(port, self._scratch_view, now)
+        self._send(port, self._scratch_view[:_REPORT_SIZE], now)
 
     # -- reports ---------------------------------------------------------------------------
     def _on_report(self, buf: memoryview, offset: int, now: int) -> None:
@@ -286,11 +294,11 @@ class RiskStage(Agent):
             self._unrouted.add()
             return
         if ours:
-            record = bytearray(buf[offset : offset + _SIZE])
+            record = bytearray(buf[offset : offset + _REPORT_SIZE])
             record[2] |= _FOREIGN
             self._send(port, bytes(record), now)
         else:
-            self._send(port, buf[offset : offset + _SIZE], now)
+            self._send(port, buf[offset : offset + _REPORT_SIZE], now)
 
     # -- market data -----------------------------------------------------------------------
     def _on_depth(self, buf: memoryview, offset: int, now: int) -> None:
@@ -298,6 +306,7 @@ class RiskStage(Agent):
         if iid in self.instruments:
             _, _, state, bid, bid_qty, ask, ask_qty = DEPTH_TOP.unpack_from(buf, offset + DEPTH_TOP_OFFSET)
             self._on_book(buf, offset, now, iid, bid, bid_qty, ask, ask_qty, state)
+            self.checks.on_depth(iid, buf, offset)
 
     def _on_bbo(self, buf: memoryview, offset: int, now: int) -> None:
         iid = int.from_bytes(buf[offset + 4 : offset + 8], "little")
@@ -346,7 +355,7 @@ class RiskStage(Agent):
         _PACK_INTENT(scratch, 0, RecordType.ORDER_INTENT, 0, iid, 0, time.monotonic_ns(), 0, 0, 0, 0, 0,
                      self._seq, 0, 0, qty, 0, self.epoch, sid, action, side, otype, tif, flags, 0)  # fmt: skip
         scratch[24:64] = cause
-        self._send(self._execution, self._scratch_view, now)
+        self._send(self._execution, self._scratch_view[:_SIZE], now)
 
     # -- the trading state -------------------------------------------------------------------
     def _take_requests(self, posted: int) -> int:

@@ -41,6 +41,7 @@ def check_calls(checks: PreTradeChecks, intent: Intent, now: int) -> list[tuple[
         ("size", lambda: checks.check_size(limits, qty, notional)),
         ("min_notional", lambda: checks.check_min_notional(limits, notional)),
         ("band", lambda: checks.check_band(limits, touch, side, order_type, price, stop_price)),
+        ("slippage", lambda: checks.check_slippage(limits, instrument_id, touch, side, order_type, price, qty)),
         ("reduce_only", lambda: checks.check_reduce_only(own, strategy_id, instrument_id, side, qty)),
         ("position", lambda: checks.check_position(limits, own, account, strategy_id, instrument_id, side, qty)),
         ("exposure", lambda: checks.check_exposure(account, instrument_id, side, notional)),

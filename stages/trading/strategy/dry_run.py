@@ -24,6 +24,7 @@ from hftpipe.runtime import Agent, StageContext
 from hftpipe.schema import SPECS
 from hftpipe.schema.records import RecordType
 from hftpipe.schema.trading import (
+    NO_SLIPPAGE,
     ExecType,
     IntentAction,
     OrderSide,
@@ -148,7 +149,7 @@ class DryRunVenue(Agent):
         scratch = self._scratch
         _PACK_REPORT(
             scratch, 0, _REPORT_TYPE, 0, instrument, 0, 0, 0, 0, 0, 0, 0,
-            seq, self._venue_ids, 0, 0, 0, leaves, 0, kind, side, 0, 0, strategy,
+            seq, self._venue_ids, 0, 0, 0, leaves, 0, kind, side, 0, 0, strategy, *NO_SLIPPAGE,
         )  # fmt: skip
         scratch[24:64] = header
         if self._held or not self._out.offer(self._scratch_view, now):

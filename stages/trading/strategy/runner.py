@@ -469,6 +469,8 @@ class StrategyRunner:
         report.order, report.exec_type = order, exec_type
         report.last_price, report.last_qty, report.fee = fields[12], fields[13], fields[16]
         report.reason, report.venue_code = RejectReason(fields[19]), fields[20]
+        report.est_avg_price, report.est_qty = fields[22], fields[23]
+        report.est_touch_bps, report.est_mid_bps, report.fill_touch_bps, report.fill_mid_bps = fields[26:30]
         if fields[11]:
             order.venue_order_id = fields[11]
         self._apply(order, exec_type, report)

@@ -10,8 +10,10 @@ rests the orders it trades against.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Final
 
@@ -40,6 +42,7 @@ from stages.trading.execution.stage import ExecutionStage
 from tests.integration.exchange.harness import RunningExchange
 from tests.integration.exchange.trading import api_url, settings_of
 from tests.integration.execution.test_binance_client import _ed25519_account
+from tests.unit.trading.strategy.records import depth as depth_record
 
 STRATEGY: Final = 7
 OTHER_STRATEGY: Final = 8
@@ -79,10 +82,12 @@ class LiveStage:
                         },
                     },
                     "sink": {"class": "stages.probe:ProbeSink"},
+                    "book": {"class": "stages.probe:ProbeSource"},
                 },
                 "rings": [
                     {"name": "intents", "from": "risk", "to": "execution", "capacity": 256, "slot_size": 128},
-                    {"name": "reports", "from": "execution", "to": "sink", "capacity": 256, "slot_size": 128},
+                    {"name": "md", "from": "book", "to": "execution", "capacity": 64, "slot_size": 768},
+                    {"name": "reports", "from": "execution", "to": "sink", "capacity": 256, "slot_size": 192},
                 ],
             },
             source="test",
@@ -91,12 +96,14 @@ class LiveStage:
         self.instrument: Instrument = self.config.instruments[0]
         self.owned = create_pipeline_objects(self.config)
         self.contexts: list[StageContext] = [
-            open_stage_context(self.config, self.owned.control, stage) for stage in ("risk", "execution", "sink")
+            open_stage_context(self.config, self.owned.control, stage)
+            for stage in ("risk", "execution", "sink", "book")
         ]
-        risk, self.ctx, sink = self.contexts
+        risk, self.ctx, sink, book = self.contexts
         self._intents = risk.output_port()
+        self._md = book.output_port()
         self._reports = sink.input_port().ring
-        self._rows = np.zeros(256, dtype=np.dtype((np.void, 128)))
+        self._rows = np.zeros(256, dtype=np.dtype((np.void, REPORT.itemsize)))
         self.reports: list[dict[str, Any]] = []
         self.stage: ExecutionStage | None = None
         self._stopping = asyncio.Event()
@@ -134,6 +141,31 @@ class LiveStage:
         row["epoch"], row["strategy_id"] = EPOCH, strategy
         row["action"], row["side"], row["order_type"], row["tif"] = int(action), int(side), int(order_type), int(tif)
         assert self._intents.offer(row.tobytes(), time.monotonic_ns())
+
+    async def book(self, bids: list[tuple[str, str]], asks: list[tuple[str, str]]) -> None:
+        """A DEPTH record of the instrument on the md ring, once the stage has taken it (what it estimates on)."""
+        assert self.stage is not None
+        view = self.stage.books[self.instrument.id]
+        taken = view.updates
+        price, qty = self.instrument.price, self.instrument.qty
+        record = depth_record(self.instrument.id, [(price(p), qty(q)) for p, q in bids],
+                              [(price(p), qty(q)) for p, q in asks], origin=time.monotonic_ns())  # fmt: skip
+        assert self._md.offer(record, time.monotonic_ns())
+        deadline = time.monotonic() + WAIT_S
+        while view.updates == taken:
+            assert time.monotonic() < deadline, "the stage never took the book"
+            await asyncio.sleep(0.01)
+
+    async def status(self, predicate: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        """The stage's status bulletin once ``predicate`` accepts it (republished every second)."""
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            text = self.owned.control.read_status(self.ctx.index)
+            status = None if text is None else json.loads(text)
+            if status is not None and predicate(status):
+                return status
+            assert time.monotonic() < deadline, f"no such status; last {status}"
+            await asyncio.sleep(0.05)
 
     async def report(self, predicate: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
         """The first report (read so far or next) that ``predicate`` accepts."""
@@ -191,7 +223,9 @@ def test_should_trade_through_the_live_execution_stage(
             assert replaced["venue_order_id"] not in (0, first["venue_order_id"])
             assert replaced["leaves_qty"] == qty("0.002")
 
-            # a marketable order fills against the demo account's resting one
+            # a marketable order fills against the demo account's resting one; estimated on the book execution
+            # saw when it sent it: 0.001 @ 30500 + 0.001 @ 30550 = 30525, 8.20 bps over the ask
+            await live.book([("30000", "0.001")], [("30500", "0.001"), ("30550", "0.005")])
             async with BinanceWsApiClient(api_url(settings), HmacCredentials(demo.api_key, demo.secret), [btc]) as mm:
                 ask = (OrderSide.SELL, OrderType.LIMIT, TimeInForce.GTC, price("30500"), qty("0.002"))
                 resting = await mm.place(intent_order_params(btc, *ask, client_order_id(90, EPOCH, 1)))
@@ -204,6 +238,17 @@ def test_should_trade_through_the_live_execution_stage(
                 qty("0.002"),
             )
             assert fill["leaves_qty"] == 0 and fill["venue_order_id"] > 0
+            ask, mid = price("30500"), Fraction(price("30000") + price("30500"), 2)
+            estimated = float(Fraction(price("30525") - ask, ask) * 10_000)
+            assert (fill["est_avg_price"], fill["est_qty"], fill["ref_bid"], fill["ref_ask"]) == (
+                price("30525"), qty("0.002"), price("30000"), ask)  # fmt: skip
+            assert fill["est_touch_bps"] == estimated
+            assert fill["est_mid_bps"] == float((price("30525") - mid) / mid * 10_000)
+            assert (fill["fill_touch_bps"], fill["fill_mid_bps"]) == (0.0, float((ask - mid) / mid * 10_000))
+            status = await live.status(lambda s: s["trading"]["slippage"]["fills"] == 1)
+            slippage = status["trading"]["slippage"]
+            assert (slippage["realized_bps_p50"], slippage["estimated_bps_p50"]) == (0.0, round(estimated, 4))
+            assert slippage["difference_bps_p50"] == round(-estimated, 4)
 
             # CANCEL_ALL: every open order of the strategy, not another strategy's
             live.send(IntentAction.NEW, 6, price="29000", qty="0.001")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import struct
 from typing import Any
@@ -86,6 +87,14 @@ BODY_LAYOUTS: dict[RecordType, dict[str, tuple[int, str]]] = {
         "reason": (122, "<u2"),
         "venue_code": (124, "<i2"),
         "strategy_id": (126, "<u2"),
+        "est_avg_price": (128, "<i8"),
+        "est_qty": (136, "<i8"),
+        "ref_bid": (144, "<i8"),
+        "ref_ask": (152, "<i8"),
+        "est_touch_bps": (160, "<f8"),
+        "est_mid_bps": (168, "<f8"),
+        "fill_touch_bps": (176, "<f8"),
+        "fill_mid_bps": (184, "<f8"),
     },
     RecordType.CONTROL: {
         "kind": (64, "<u2"),
@@ -171,7 +180,10 @@ BODY_LAYOUTS[RecordType.EX_EVENT] = {
     "client_order_id": (176, _ID),
     "orig_client_order_id": (216, _ID),
 }
-SIZES = {RecordType.PROBE: HEADER_SIZE, RecordType.DEPTH: 768, RecordType.EX_COMMAND: 256, RecordType.EX_EVENT: 256}
+SIZES = {
+    RecordType.PROBE: HEADER_SIZE, RecordType.DEPTH: 768, RecordType.EXEC_REPORT: 192,
+    RecordType.EX_COMMAND: 256, RecordType.EX_EVENT: 256,
+}  # fmt: skip
 
 ALL_TYPES = list(RecordType)
 
@@ -203,6 +215,8 @@ def _sample_values(spec: RecordSpec) -> dict[str, Any]:
         elif field_dtype.kind == "u":
             bits = 8 * field_dtype.itemsize
             values[name] = ((1 << bits) - 1) - i * 3 if bits > 8 else 0x80 + i
+        elif field_dtype.kind == "f":
+            values[name] = (-1) ** i * (1.5e-300 + i) if i % 3 else math.inf
         else:
             assert field_dtype.kind == "i"
             big = -1_234_567_890_123 * (i + 1) if i % 2 else 9_876_543_210_987 + i
@@ -233,7 +247,9 @@ def test_should_lay_out_every_record_type_at_the_documented_offsets(rtype: Recor
 
 
 @pytest.mark.parametrize("rtype", ALL_TYPES, ids=lambda t: t.name)
-def test_should_size_probe_at_64_depth_at_768_exchange_at_256_and_all_others_at_128_bytes(rtype: RecordType) -> None:
+def test_should_size_probe_at_64_depth_at_768_reports_at_192_exchange_at_256_and_all_others_at_128_bytes(
+    rtype: RecordType,
+) -> None:
     expected = SIZES.get(rtype, RECORD_SIZE)
     assert SPECS[rtype].itemsize == expected
     assert SPECS[rtype].packer.size == expected
@@ -301,7 +317,11 @@ def test_should_read_struct_packed_bytes_back_through_the_numpy_dtype(rtype: Rec
     rec = np.frombuffer(buf, dtype=spec.dtype, count=1, offset=64)[0]
     for name, value in values.items():
         got = (
-            rec[name].tolist() if isinstance(value, list) else rec[name] if isinstance(value, bytes) else int(rec[name])
+            rec[name].tolist()
+            if isinstance(value, list | float)
+            else rec[name]
+            if isinstance(value, bytes)
+            else int(rec[name])
         )
         assert got == value, name
 

@@ -15,7 +15,7 @@ from hftpipe.runtime.config import parse_config
 from hftpipe.runtime.wiring import OwnedObjects, create_pipeline_objects, open_stage_context
 from hftpipe.schema import SPECS
 from hftpipe.schema.records import RecordType
-from hftpipe.schema.trading import IntentAction, OrderSide, OrderType, TimeInForce
+from hftpipe.schema.trading import NO_SLIPPAGE, IntentAction, OrderSide, OrderType, TimeInForce
 from stages.trading.risk.stage import RiskStage
 
 INSTRUMENTS: Final = [
@@ -23,6 +23,7 @@ INSTRUMENTS: Final = [
 ]
 AAA: Final = 1
 EPOCH: Final = 1_765_000_000_000
+REPORT_SIZE: Final = SPECS[RecordType.EXEC_REPORT].itemsize
 P: Final = 100  # 1.00 at price scale 2
 Q: Final = 1000  # 1 at qty scale 3
 
@@ -40,10 +41,10 @@ def intent(seq: int, *, side: OrderSide = OrderSide.BUY, price: int = 100 * P, q
 
 def report(seq: int, kind: int, *, sid: int = 1, side: OrderSide = OrderSide.BUY, price: int = 0, qty: int = 0,
            leaves: int = 0, fee: int = 0, reason: int = 0) -> bytes:  # fmt: skip
-    buf = bytearray(128)
+    buf = bytearray(SPECS[RecordType.EXEC_REPORT].itemsize)
     SPECS[RecordType.EXEC_REPORT].packer.pack_into(
         buf, 0, RecordType.EXEC_REPORT, 0, AAA, 0, 0, 7, 0, 0, 0, 0,
-        seq, 500 + seq, price, qty, 0, leaves, fee, kind, side, reason, 0, sid,
+        seq, 500 + seq, price, qty, 0, leaves, fee, kind, side, reason, 0, sid, *NO_SLIPPAGE,
     )  # fmt: skip
     return bytes(buf)
 
@@ -78,9 +79,9 @@ class RiskHarness:
                 "rings": [
                     {"from": "md", "to": "risk", "capacity": 256, "slot_size": 768},
                     {"from": "strat", "to": "risk", "capacity": 256, "slot_size": 128},
-                    {"from": "risk", "to": "strat", "capacity": 256, "slot_size": 128},
+                    {"from": "risk", "to": "strat", "capacity": 256, "slot_size": REPORT_SIZE},
                     {"from": "risk", "to": "exec", "capacity": 256, "slot_size": 128},
-                    {"from": "exec", "to": "risk", "capacity": 256, "slot_size": 128},
+                    {"from": "exec", "to": "risk", "capacity": 256, "slot_size": REPORT_SIZE},
                 ],
             },
             source="test",
@@ -103,7 +104,8 @@ class RiskHarness:
         self._exec = self.contexts["exec"].output_port()
         self._to_strat = self.contexts["strat"].input_port().ring
         self._to_exec = self.contexts["exec"].input_port().ring
-        self._rows = np.zeros(256, dtype=np.dtype((np.void, 128)))
+        self._intent_rows = np.zeros(256, dtype=np.dtype((np.void, 128)))
+        self._report_rows = np.zeros(256, dtype=np.dtype((np.void, REPORT_SIZE)))
 
     def market(self, *records: bytes) -> None:
         for record in records:
@@ -124,17 +126,17 @@ class RiskHarness:
         while self.invoker.invoke():
             pass
 
-    def _drain(self, ring: Any) -> list[bytes]:
+    def _drain(self, ring: Any, rows: np.ndarray[Any, np.dtype[np.void]]) -> list[bytes]:
         out = []
-        while n := ring.poll_into(self._rows):
-            out.extend(bytes(r) for r in self._rows[:n])
+        while n := ring.poll_into(rows):
+            out.extend(bytes(r) for r in rows[:n])
         return out
 
     def to_exec(self) -> list[bytes]:
-        return self._drain(self._to_exec)
+        return self._drain(self._to_exec, self._intent_rows)
 
     def to_strat(self) -> list[bytes]:
-        return self._drain(self._to_strat)
+        return self._drain(self._to_strat, self._report_rows)
 
     def counters(self) -> dict[str, int]:
         return self.owned.control.read_counters(self.contexts["risk"].index)

@@ -165,3 +165,37 @@ def test_should_hold_trading_while_a_watched_stage_is_not_running(risk: Any) -> 
     assert h.status()["trading"]["state"] == "ACTIVE"  # an automatic hold goes with its cause
     h.send(intent(1))
     assert len(h.to_exec()) == 1
+
+
+def test_should_refuse_to_start_with_a_ring_to_a_strategy_too_small_for_a_report(pipeline_name: str) -> None:
+    from hftpipe.runtime.config import parse_config
+    from hftpipe.runtime.wiring import create_pipeline_objects, open_stage_context
+    from stages.trading.risk.stage import RiskStage
+    from tests.unit.trading.risk.stage_harness import INSTRUMENTS
+
+    config = parse_config(
+        {
+            "pipeline": {"name": pipeline_name},
+            "instruments": INSTRUMENTS,
+            "stages": {
+                "strat": {"class": "stages.probe:ProbeSource"},
+                "risk": {"class": "stages.trading.risk.stage:RiskStage", "params": {"execution": "exec"}},
+                "exec": {"class": "stages.probe:ProbeSink"},
+            },
+            "rings": [
+                {"from": "strat", "to": "risk", "capacity": 64, "slot_size": 128},
+                {"name": "back", "from": "risk", "to": "strat", "capacity": 64, "slot_size": 128},
+                {"from": "risk", "to": "exec", "capacity": 64, "slot_size": 128},
+            ],
+        },
+        source="test",
+        allowed_cpus={0, 1},
+    )
+    owned = create_pipeline_objects(config)
+    ctx = open_stage_context(config, owned.control, "risk")
+    try:
+        with pytest.raises(ValueError, match="ring back: EXEC_REPORT records need slot_size >= 192, it has 128"):
+            RiskStage(ctx)
+    finally:
+        ctx.close()
+        owned.destroy()

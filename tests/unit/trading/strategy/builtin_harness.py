@@ -33,7 +33,16 @@ from hftpipe.schema import SPECS
 from hftpipe.schema.instruments import Instrument, InstrumentRegistry
 from hftpipe.schema.marketdata import DEPTH_LEVELS, BarKind, BookState, ControlKind
 from hftpipe.schema.records import RecordFlag, RecordType
-from hftpipe.schema.trading import ExecType, IntentAction, IntentFlag, OrderSide, OrderType, RejectReason, TimeInForce
+from hftpipe.schema.trading import (
+    NO_SLIPPAGE,
+    ExecType,
+    IntentAction,
+    IntentFlag,
+    OrderSide,
+    OrderType,
+    RejectReason,
+    TimeInForce,
+)
 from hftpipe.strategy import BookView, Order, Strategy
 from stages.trading.strategy.runner import StrategyCounters, StrategyRunner
 from stages.trading.strategy.settings import StrategySettings
@@ -87,7 +96,7 @@ def report_record(
 ) -> bytes:
     return _PACK[RecordType.EXEC_REPORT](
         RecordType.EXEC_REPORT, 0, instrument, 0, 0, 0, 0, 0, 0, 0, seq, seq, price, qty, 0, 0, 0, kind, side,
-        RejectReason.NONE, 0, strategy,
+        RejectReason.NONE, 0, strategy, *NO_SLIPPAGE,
     )  # fmt: skip
 
 

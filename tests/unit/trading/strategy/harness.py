@@ -44,7 +44,7 @@ def config(name: str, strategy: dict[str, Any], **stage: Any) -> PipelineConfig:
             "rings": [
                 {"name": "md", "from": "md", "to": "strategy", "capacity": 1024, "slot_size": 768},
                 {"name": "intents", "from": "strategy", "to": "venue", "capacity": 256, "slot_size": 128},
-                {"name": "reports", "from": "venue", "to": "strategy", "capacity": 256, "slot_size": 128},
+                {"name": "reports", "from": "venue", "to": "strategy", "capacity": 256, "slot_size": 192},
             ],
         },
         source="test",

@@ -7,7 +7,7 @@ from typing import Final
 from hftpipe.schema import SPECS
 from hftpipe.schema.marketdata import DEPTH_LEVELS, BookState, ControlKind
 from hftpipe.schema.records import RecordType
-from hftpipe.schema.trading import ExecType, OrderSide, RejectReason
+from hftpipe.schema.trading import NO_SLIPPAGE, ExecType, OrderSide, RejectReason
 
 HOPS: Final = (11, 22, 0, 0)
 """Upstream hop stamps the records carry (intents must copy them)."""
@@ -99,10 +99,12 @@ def report(
     fee: int = 0,
     reason: RejectReason = RejectReason.NONE,
     venue_code: int = 0,
+    slippage: tuple[int | float, ...] = NO_SLIPPAGE,
 ) -> bytes:
-    buf = bytearray(128)
+    buf = bytearray(SPECS[RecordType.EXEC_REPORT].itemsize)
     SPECS[RecordType.EXEC_REPORT].packer.pack_into(
         buf, 0, RecordType.EXEC_REPORT, 0, instrument, 0, origin, origin, *HOPS,
         seq, 900 + seq, last_price, last_qty, cum_qty, leaves, fee, kind, side, reason, venue_code, strategy,
+        *slippage,
     )  # fmt: skip
     return bytes(buf)

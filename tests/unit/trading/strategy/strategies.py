@@ -19,6 +19,8 @@ class Recorder(Strategy):
     def __init__(self, params: Any, host: Any) -> None:
         super().__init__(params, host)
         self.seen: list[tuple[str, Any]] = []
+        self.slippage: list[tuple[int | float, ...]] = []
+        """Each report's slippage fields, as ``on_order`` saw them."""
         self.on_book_do: Any = None
 
     def on_start(self) -> None:
@@ -42,6 +44,8 @@ class Recorder(Strategy):
         self.seen.append(
             ("order", (report.exec_type.name, report.order.seq, report.order.state.name, report.reason.name))
         )
+        self.slippage.append((report.est_avg_price, report.est_qty, report.est_touch_bps, report.est_mid_bps,
+                              report.fill_touch_bps, report.fill_mid_bps))  # fmt: skip
 
     def on_timer(self, name: str, now: int) -> None:
         self.seen.append(("timer", (name, now)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -216,6 +217,30 @@ def test_should_apply_reports_before_the_strategy_hears_of_them(harness: Any) ->
     assert position.avg_price == pytest.approx(99.994)
     assert list(h.strategy.open_orders()) == []
     assert h.counters()["rec.fills"] == 2
+
+
+def test_should_hand_the_strategy_the_slippage_estimated_at_send_and_realized_per_fill(harness: Any) -> None:
+    h: Harness = harness({"id": 3, "class": RECORDER})
+    h.send(_book())
+    h.step()
+    order = h.strategy.buy(AAA, 2 * Q, 10_004 * P)
+    h.step()
+    sent = (10_003 * P, 2 * Q, 10_000 * P, 10_002 * P, 9.998, 14.996)  # est. price and qty, bid, ask, bps
+    h.answer(
+        r.report(AAA, 3, order.seq, ExecType.ACK, slippage=(*sent, math.nan, math.nan)),
+        r.report(AAA, 3, order.seq, ExecType.FILL, last_price=10_003 * P, last_qty=2 * Q, slippage=(*sent, 10.0, 15.0)),
+    )
+    h.step()
+    ack, fill = h.strategy.slippage
+    assert ack[:4] == fill[:4] == (10_003 * P, 2 * Q, 9.998, 14.996)
+    assert math.isnan(ack[4]) and math.isnan(ack[5])
+    assert fill[4:] == (10.0, 15.0)
+    other = h.strategy.buy(AAA, Q, 9_000 * P)
+    h.step()
+    h.answer(r.report(AAA, 3, other.seq, ExecType.ACK))  # a report nobody estimated
+    h.step()
+    assert len(h.strategy.slippage) == 3
+    assert h.strategy.slippage[-1][:2] == (0, 0) and math.isnan(h.strategy.slippage[-1][2])
 
 
 def test_should_keep_an_order_whose_replace_was_rejected(harness: Any) -> None:
