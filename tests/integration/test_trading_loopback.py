@@ -22,7 +22,7 @@ from typing import Any
 from tests.conftest import REPO, leftovers
 from tests.integration.exchange.harness import free_port
 
-CONFIG = REPO / "configs" / "trading-loopback.toml"
+CONFIG = REPO / "configs" / "default.toml"
 TRADING_MARKER = "# ------------------------------------------------------------------------- the trading pipeline"
 STATE_DIR_LINE = 'state_dir = "~/.local/state/hftpipe/exchange-loopback"'
 
