@@ -459,6 +459,8 @@ class RiskStage(Agent):
             self.ctx.publish_status(status)
         except ValueError:  # too many positions for the bulletin: keep the state, drop the list
             status["positions"] = status["positions"][:5]
+            trading = status["trading"]
+            trading["positions"] = dict(list(trading["positions"].items())[:5])
             self.ctx.publish_status(status)
 
     # -- output ------------------------------------------------------------------------------

@@ -72,6 +72,10 @@ def test_should_book_fills_before_passing_the_report_on_and_show_the_position(ri
     h.stage._publish()
     (position,) = h.status()["positions"]
     assert (position["strategy"], position["symbol"], position["qty"]) == (1, "AAAUSDT", "2")
+    trading = h.status()["trading"]  # what the run report merges into its top-level trading object
+    assert trading["positions"] == {"AAAUSDT": "2"}
+    assert (trading["state"], trading["realized_pnl"]) == ("ACTIVE", "0")
+    assert trading["unrealized_pnl"] == "-1"  # 2 bought at 101, marked to the mid, 100.5
 
 
 def test_should_halt_on_the_operators_word_cancel_everything_and_refuse_new_orders(risk: Any) -> None:
