@@ -154,6 +154,22 @@ def test_should_refuse_to_start_without_a_ring_to_its_execution_stage(pipeline_n
         RiskHarness(pipeline_name, {"execution": "venue"})
 
 
+def test_should_not_hold_trading_for_stages_the_supervisor_is_stopping(risk: Any) -> None:
+    """The run's last summary shows the trading state as it was, not the shutdown's stopped stages."""
+    from hftpipe.substrate.control_layout import PipelineState
+
+    h: RiskHarness = risk(watch_stages=["exec"])  # "exec" never runs here
+    h.owned.control.set_state(PipelineState.STOPPING)
+    h.market(bbo(100 * P, 101 * P))
+    h.stage._next_housekeeping = 0
+    h.step()
+    assert h.status()["trading"]["state"] == "ACTIVE"
+    h.owned.control.set_state(PipelineState.RUNNING)
+    h.stage._next_housekeeping = 0
+    h.step()
+    assert (h.status()["trading"]["state"], h.status()["trading"]["set_by"]) == ("HALTED", "stage_down")
+
+
 def test_should_hold_trading_while_a_watched_stage_is_not_running(risk: Any) -> None:
     from hftpipe.substrate.control_layout import StageState
 
