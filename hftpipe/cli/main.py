@@ -24,6 +24,7 @@ from hftpipe.cli.common import (
 )
 from hftpipe.cli.registry import PluginGroup
 from hftpipe.runtime.config import default_config_path
+from hftpipe.runtime.context import RESERVED_LATENCY_KEYS
 from hftpipe.runtime.report import (
     LatencySnapshot,
     RingReader,
@@ -114,8 +115,8 @@ class _LiveStatus:
 
 
 def _latency_rows(latency: dict[str, Any]) -> list[dict[str, Any]]:
-    """The hops, end to end, then each named histogram (``latency.<name>``: every key but the three)."""
-    named = [{"name": k, **v} for k, v in latency.items() if k not in ("hops", "end_to_end", "end_to_end_by_stage")]
+    """The hops, end to end, then each named histogram (``latency.<name>``: every key but the report's own)."""
+    named = [{"name": k, **v} for k, v in latency.items() if k not in RESERVED_LATENCY_KEYS]
     return [*latency["hops"], {"name": "end-to-end", **latency["end_to_end"]}, *named]
 
 

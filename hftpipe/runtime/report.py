@@ -18,7 +18,7 @@ import json
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from hftpipe.runtime.context import RESERVED_LATENCY_KEYS
 from hftpipe.runtime.wiring import ring_segment_name
@@ -230,6 +230,10 @@ def status_parts(delta: LatencySnapshot, messages_per_s: float, trading: Mapping
     return parts + trading_parts(trading or {})
 
 
+_COUNTS: Final = ("orders_sent", "acks", "fills", "rejects")
+_PNL: Final = (("realized_pnl", "realized"), ("unrealized_pnl", "unrealized"), ("fees", "fees"))
+
+
 def trading_parts(trading: Mapping[str, Any]) -> list[str]:
     """The trading summary (the shared ``trading`` keys, every one optional) in a few short pieces."""
     parts = []
@@ -243,12 +247,8 @@ def trading_parts(trading: Mapping[str, Any]) -> list[str]:
     if pnl:
         parts.append("pnl " + " ".join(pnl))
     if "state" in trading:
-        parts.append(f"risk {trading['state']}")
+        parts.append(f"trading {trading['state']}")
     return parts
-
-
-_COUNTS = ("orders_sent", "acks", "fills", "rejects")
-_PNL = (("realized_pnl", "realized"), ("unrealized_pnl", "unrealized"), ("fees", "fees"))
 
 
 def status_line(delta: LatencySnapshot, messages_per_s: float, trading: Mapping[str, Any] | None = None) -> str:

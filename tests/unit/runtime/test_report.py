@@ -115,7 +115,7 @@ def test_should_keep_the_market_data_status_line_and_add_trading_only_where_pres
     assert line == (
         "10 msg/s | tick_to_order 40.0µs/40.0µs | feed-risk 2.0µs/2.0µs | e2e 9.0µs/9.0µs"
         " | orders 7 acks 6 fills 2 rejects 1 | pos BTCUSDT 0.01 ETHUSDT 0"
-        " | pnl realized 1.5 unrealized -0.25 fees 0 | risk ACTIVE"
+        " | pnl realized 1.5 unrealized -0.25 fees 0 | trading ACTIVE"
     )
 
 
