@@ -778,7 +778,7 @@ def bench_pipeline(name: str, duration: float = 10.0, warmup: float = 2.0) -> di
         "errors": report["errors"],
         "config": "venue (replay of configs/captures/BINANCE.ws.1.0 + .http.0.0, pace fast, loop) -> feed "
         "(reconnect_min_s 0.001, no REST weight budget) -> book (depth 10) -> sink (ProbeSink); "
-        "rings as configs/default.toml",
+        "rings as configs/marketdata-replay.toml",
     }
 
 

@@ -63,4 +63,7 @@ def hftpipe_cmd() -> list[str]:
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = REPO / "configs" / "default.toml"
+"""The embedded default: the whole trading system on the loopback exchange (fixed ports 19543/19544)."""
+MARKETDATA_CONFIG = REPO / "configs" / "marketdata-replay.toml"
+"""The market-data demo: the capture replay venue (port 19443) -> feed -> book -> sink."""
 PROBE_CONFIG = REPO / "configs" / "probe.toml"

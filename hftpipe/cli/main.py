@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -25,7 +26,17 @@ from hftpipe.cli.metrics import metrics
 from hftpipe.cli.ops import doctor, units
 from hftpipe.cli.registry import PluginGroup
 from hftpipe.runtime.config import default_config_path
-from hftpipe.runtime.report import LatencySnapshot, RingReader, format_ns, pipeline_report, status_line
+from hftpipe.runtime.context import RESERVED_LATENCY_KEYS
+from hftpipe.runtime.report import (
+    LatencySnapshot,
+    RingReader,
+    format_ns,
+    pipeline_report,
+    status_lines,
+    status_parts,
+    trading_parts,
+    trading_summary,
+)
 from hftpipe.runtime.runner import EX_NOPERM, EX_SOFTWARE
 from hftpipe.runtime.stage_process import LOG_LEVEL_ENV, configure_logging, run_stage
 from hftpipe.runtime.supervisor import Supervisor
@@ -39,8 +50,6 @@ _config_option = config_option("Pipeline TOML (default: the embedded configs/def
 @click.version_option(package_name="hftpipe")
 def main() -> None:
     """Low-latency trading pipelines over shared-memory rings."""
-
-
 
 
 # ----------------------------------------------------------------------------- run
@@ -76,13 +85,15 @@ def run(config_path: str | None, name: str | None, duration: float | None, as_js
 
 
 class _LiveStatus:
-    """A one-line status on the terminal, refreshed each second from interval histograms."""
+    """A status on the terminal, refreshed each second from interval histograms (and the trading summary,
+    where a stage publishes one): one line, or as many as the terminal's width needs, rewritten in place."""
 
     def __init__(self, supervisor: Supervisor) -> None:
         self._supervisor = supervisor
         self._last: LatencySnapshot | None = None
         self._last_count = 0
         self._last_time = time.monotonic()
+        self._lines = 0
 
     def tick(self) -> None:
         now = time.monotonic()
@@ -93,12 +104,22 @@ class _LiveStatus:
         count = snapshot.end_to_end.count
         if self._last is not None:
             rate = (count - self._last_count) / (now - self._last_time)
-            sys.stderr.write("\r\x1b[K" + status_line(snapshot.since(self._last), rate))
+            parts = status_parts(snapshot.since(self._last), rate, trading_summary(control))
+            lines = status_lines(parts, shutil.get_terminal_size().columns - 1)
+            up = f"\x1b[{self._lines - 1}F" if self._lines > 1 else "\r"
+            sys.stderr.write(up + "\x1b[J" + "\n".join(lines))
             sys.stderr.flush()
+            self._lines = len(lines)
         self._last, self._last_count, self._last_time = snapshot, count, now
 
     def finish(self) -> None:
         sys.stderr.write("\n")
+
+
+def _latency_rows(latency: dict[str, Any]) -> list[dict[str, Any]]:
+    """The hops, end to end, then each named histogram (``latency.<name>``: every key but the report's own)."""
+    named = [{"name": k, **v} for k, v in latency.items() if k not in RESERVED_LATENCY_KEYS]
+    return [*latency["hops"], {"name": "end-to-end", **latency["end_to_end"]}, *named]
 
 
 def _text_summary(report: dict[str, Any]) -> str:
@@ -106,15 +127,14 @@ def _text_summary(report: dict[str, Any]) -> str:
     if report.get("placement"):
         lines.append(report["placement"])
     lines.append(f"{'hop':<28}{'count':>12}{'p50':>10}{'p99':>10}{'p99.9':>10}{'max':>10}")
-    latency = report["latency"]
-    for hop in [*latency["hops"], {"name": "end-to-end", **latency["end_to_end"]}]:
+    for hop in _latency_rows(report["latency"]):
         cells = "".join(f"{format_ns(hop[key]):>10}" for key in ("p50_ns", "p99_ns", "p999_ns", "max_ns"))
         lines.append(f"{hop['name']:<28}{hop['count']:>12}{cells}")
+    if report.get("trading"):
+        lines.append("trading: " + " | ".join(trading_parts(report["trading"])))
     for stage, counters in report["counters"].items():
         shown = {k: v for k, v in counters.items() if v and k != "heartbeat_ns"}
         lines.append(f"{stage}: " + ", ".join(f"{k}={v}" for k, v in shown.items()))
-    if report.get("trading"):  # every stage's status["trading"], merged (e.g. execution's slippage)
-        lines.append("trading: " + json.dumps(report["trading"], separators=(",", ":")))
     for error in report["errors"]:
         lines.append(f"error [{error['stage']}] x{error['count']}: {error['message']}")
     if report.get("failure"):
@@ -200,24 +220,24 @@ def _stat_text(report: dict[str, Any]) -> str:
 @name_option
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--hgrm", type=click.Path(dir_okay=False, writable=True), help="Write an HdrHistogram .hgrm file.")
-@click.option("--hop", help="With --hgrm: this hop's histogram instead of end to end.")
+@click.option("--hop", help="With --hgrm: this hop's (or named histogram's) instead of end to end.")
 def latency(name: str | None, as_json: bool, hgrm: str | None, hop: str | None) -> None:
-    """Per-hop and end-to-end latency percentiles of a running pipeline."""
+    """Per-hop, end-to-end and named (e.g. order_ack) latency percentiles of a running pipeline."""
     control = attach_running(name)
     try:
         snapshot = LatencySnapshot.read(control)
     finally:
         control.close()
     if hgrm:
-        if hop is not None and hop not in snapshot.hops:
-            fail(f"no hop {hop!r} (hops: {', '.join(snapshot.hops)})", 2)
-        histogram = snapshot.hops[hop] if hop else snapshot.end_to_end
+        histograms = {**snapshot.hops, **snapshot.named}
+        if hop is not None and hop not in histograms:
+            fail(f"no hop {hop!r} (hops: {', '.join(histograms)})", 2)
+        histogram = histograms[hop] if hop else snapshot.end_to_end
         Path(hgrm).write_text(histogram.to_hgrm())
     if as_json:
         click.echo(json.dumps(snapshot.as_json()))
     elif not hgrm:
-        data = snapshot.as_json()
-        for row in [*data["hops"], {"name": "end-to-end", **data["end_to_end"]}]:
+        for row in _latency_rows(snapshot.as_json()):
             click.echo(
                 f"{row['name']:<28} n={row['count']:<10} p50={format_ns(row['p50_ns'])} "
                 f"p99={format_ns(row['p99_ns'])} p99.9={format_ns(row['p999_ns'])} max={format_ns(row['max_ns'])}"

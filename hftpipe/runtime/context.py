@@ -10,9 +10,10 @@ which take the hop measurements (:mod:`hftpipe.runtime.ports`).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, Final, Protocol, TypeVar
 
 import posix_ipc
 
@@ -23,6 +24,10 @@ from hftpipe.substrate.counters import Counter, CounterBlock, CounterKind
 from hftpipe.substrate.ends import ProducerEnd
 from hftpipe.substrate.errorlog import ErrorLog
 from hftpipe.substrate.histogram import Histogram
+
+HISTOGRAM_NAME: Final = re.compile(r"[a-z][a-z0-9_]{0,31}")
+RESERVED_LATENCY_KEYS: Final = frozenset({"hops", "end_to_end", "end_to_end_by_stage"})
+"""The run report's own keys under ``latency`` (:mod:`hftpipe.runtime.report`): no histogram takes them."""
 
 
 class Closeable(Protocol):
@@ -54,6 +59,7 @@ class StageContext:
     _owned: list[Closeable] = field(default_factory=list)
     """Closed with the context (see :meth:`own`); the rings are closed through the ports."""
     _output_ports: dict[str, OutputPort] = field(default_factory=dict)
+    _histograms: dict[str, Histogram] = field(default_factory=dict)
 
     @classmethod
     def of(cls, control: ControlFile, name: str, hop: int, params: Any = None) -> StageContext:
@@ -117,6 +123,25 @@ class StageContext:
     def publish_status(self, status: Mapping[str, Any]) -> None:
         """Replace what ``hftpipe stat`` shows as this stage's ``status`` (a small JSON object, < 4 KB)."""
         self.control.status(self.index).write(json.dumps(status, separators=(",", ":"), default=str))
+
+    def histogram(self, name: str) -> Histogram:
+        """This stage's latency histogram ``name`` in the control file (one handle per name).
+
+        Readers get it as ``latency.<name>`` (merged with other stages' of the same
+        name): e.g. ``order_ack``. A stage has a few (``NAMED_HISTOGRAMS_PER_STAGE``);
+        a restarted stage records on into the same one. Names are lower-case
+        identifiers other than the report's own keys (``hops``, ``end_to_end``, ...).
+        """
+        histogram = self._histograms.get(name)
+        if histogram is None:
+            if not HISTOGRAM_NAME.fullmatch(name) or name in RESERVED_LATENCY_KEYS:
+                raise ValueError(
+                    f"stage {self.name!r}: histogram name {name!r} must be a lower-case identifier other than "
+                    f"{', '.join(sorted(RESERVED_LATENCY_KEYS))}"
+                )
+            histogram = self.control.named_histogram(self.index, name)
+            self._histograms[name] = histogram
+        return histogram
 
     def counter(self, kind: CounterKind) -> Counter:
         return self.counters.standard(kind)

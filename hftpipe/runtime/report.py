@@ -5,18 +5,24 @@ stat`` can call it on a running pipeline without disturbing a single writer.
 A broadcast ring has a row per receiver: the transmitter's position as
 ``produced``, the receiver's as ``consumed`` (what it handed over or lost)
 and what it lost as ``lost``; an SPSC ring never loses a record.
+
+Applications add to it without the framework naming them: a stage's named
+histograms (:meth:`~hftpipe.runtime.context.StageContext.histogram`) appear as
+``latency.<name>``, and the ``"trading"`` mapping of each stage's status
+bulletin is merged into one top-level ``trading`` object.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 
+from hftpipe.runtime.context import RESERVED_LATENCY_KEYS
 from hftpipe.runtime.wiring import ring_segment_name
 from hftpipe.substrate.broadcast import BroadcastTransmitter
 from hftpipe.substrate.control import ControlFile, RingEntry
@@ -35,18 +41,24 @@ class LatencySnapshot:
     by_stage: dict[str, HistogramSnapshot] = field(default_factory=dict)
     """Each stage's own end-to-end histogram, for the stages that recorded any (e.g. a strategy
     stage's tick-to-intent beside a sink's end to end)."""
+    named: dict[str, HistogramSnapshot] = field(default_factory=dict)
+    """The stages' named histograms that recorded any (``order_ack``, ...), by name, merged over stages."""
 
     @classmethod
     def read(cls, control: ControlFile) -> LatencySnapshot:
         hops = {entry.name: control.read_hop_histogram(i) for i, entry in enumerate(control.rings)}
         end_to_end = HistogramSnapshot.empty()
         by_stage = {}
+        named: dict[str, HistogramSnapshot] = {}
         for stage, name in enumerate(control.stage_names):
             histogram = control.read_end_to_end_histogram(stage)
             end_to_end = end_to_end.merge(histogram)
             if histogram.count:
                 by_stage[name] = histogram
-        return cls(hops, end_to_end, by_stage)
+            for key, histogram in control.read_named_histograms(stage).items():
+                if histogram.count:
+                    named[key] = named[key].merge(histogram) if key in named else histogram
+        return cls(hops, end_to_end, by_stage, named)
 
     def since(self, earlier: LatencySnapshot) -> LatencySnapshot:
         """What was recorded between ``earlier`` and this snapshot (for live views)."""
@@ -54,13 +66,16 @@ class LatencySnapshot:
             {name: _minus(h, earlier.hops.get(name)) for name, h in self.hops.items()},
             _minus(self.end_to_end, earlier.end_to_end),
             {name: _minus(h, earlier.by_stage.get(name)) for name, h in self.by_stage.items()},
+            {name: _minus(h, earlier.named.get(name)) for name, h in self.named.items()},
         )
 
     def as_json(self) -> dict[str, Any]:
+        """Hops, end to end, and each named histogram at ``latency.<name>`` (names never take these keys)."""
         return {
             "hops": [{"name": name, **h.summary()} for name, h in self.hops.items()],
             "end_to_end": self.end_to_end.summary(),
             "end_to_end_by_stage": {name: h.summary() for name, h in self.by_stage.items()},
+            **{name: h.summary() for name, h in self.named.items() if name not in RESERVED_LATENCY_KEYS},
         }
 
 
@@ -136,23 +151,27 @@ def stage_status(control: ControlFile, stage: int) -> Any:
         return text
 
 
-def trading_summary(stages: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    """The report's top-level ``trading``: every stage's ``status["trading"]`` mapping merged, in stage order.
+def merged_trading(statuses: Iterable[Any]) -> dict[str, Any]:
+    """The ``"trading"`` mappings of the stages' statuses merged into one (in stage order; the framework
+    names no stage and no key: e.g. risk's state, positions and PnL beside execution's order counts)."""
+    trading: dict[str, Any] = {}
+    for status in statuses:
+        part = status.get("trading") if isinstance(status, Mapping) else None
+        if isinstance(part, Mapping):
+            trading.update(part)
+    return trading
 
-    Stages agree on disjoint keys (risk: state, positions, PnL; execution:
-    orders, fills, slippage); readers treat every key as optional.
-    """
-    merged: dict[str, Any] = {}
-    for info in stages.values():
-        status = info.get("status")
-        trading = status.get("trading") if isinstance(status, Mapping) else None
-        if isinstance(trading, Mapping):
-            merged.update(trading)
-    return merged
+
+def trading_summary(control: ControlFile) -> dict[str, Any]:
+    """The merged ``trading`` object of a pipeline's stages (empty when none trades)."""
+    return merged_trading(stage_status(control, i) for i in range(len(control.stage_names)))
 
 
 def pipeline_report(control: ControlFile, rings: Mapping[str, AnyRing]) -> dict[str, Any]:
-    """``rings`` by segment name (:attr:`RingReader.rings`, or the owner's :attr:`OwnedObjects.rings`)."""
+    """``rings`` by segment name (:attr:`RingReader.rings`, or the owner's :attr:`OwnedObjects.rings`).
+
+    ``trading`` is there when a stage published one (:func:`merged_trading`).
+    """
     names = control.stage_names
     stages = {}
     for i, name in enumerate(names):
@@ -179,7 +198,7 @@ def pipeline_report(control: ControlFile, rings: Mapping[str, AnyRing]) -> dict[
         for i in [*range(len(names)), None]
         for e in control.read_errors(i)
     ]
-    return {
+    report: dict[str, Any] = {
         "pipeline": control.pipeline_name,
         "state": control.state.name.lower(),
         "owner_pid": control.owner_pid,
@@ -189,8 +208,11 @@ def pipeline_report(control: ControlFile, rings: Mapping[str, AnyRing]) -> dict[
         "rings": ring_info,
         "latency": LatencySnapshot.read(control).as_json(),
         "errors": errors,
-        "trading": trading_summary(stages),
     }
+    trading = merged_trading(info.get("status") for info in stages.values())
+    if trading:
+        report["trading"] = trading
+    return report
 
 
 def format_ns(ns: int) -> str:
@@ -203,13 +225,56 @@ def format_ns(ns: int) -> str:
     return f"{ns / 1e9:.2f}s"
 
 
-def status_line(delta: LatencySnapshot, messages_per_s: float) -> str:
-    """One line for a terminal: throughput, then p50/p99 per hop and end to end."""
+def _p50_p99(h: HistogramSnapshot) -> str:
+    return f"{format_ns(h.value_at_percentile(50))}/{format_ns(h.value_at_percentile(99))}"
+
+
+def status_parts(delta: LatencySnapshot, messages_per_s: float, trading: Mapping[str, Any] | None = None) -> list[str]:
+    """The pieces of the live status: throughput, the named histograms, p50/p99 per hop and end to end,
+    then what ``trading`` holds (order counts, positions, PnL, risk state), each only where present."""
     parts = [f"{messages_per_s:,.0f} msg/s"]
-    for name, h in delta.hops.items():
-        if h.count:
-            parts.append(f"{name} {format_ns(h.value_at_percentile(50))}/{format_ns(h.value_at_percentile(99))}")
-    e2e = delta.end_to_end
-    if e2e.count:
-        parts.append(f"e2e {format_ns(e2e.value_at_percentile(50))}/{format_ns(e2e.value_at_percentile(99))}")
-    return " | ".join(parts)
+    parts += [f"{name} {_p50_p99(h)}" for name, h in delta.named.items() if h.count]
+    parts += [f"{name} {_p50_p99(h)}" for name, h in delta.hops.items() if h.count]
+    if delta.end_to_end.count:
+        parts.append(f"e2e {_p50_p99(delta.end_to_end)}")
+    return parts + trading_parts(trading or {})
+
+
+_COUNTS: Final = ("orders_sent", "acks", "fills", "rejects")
+_PNL: Final = (("realized_pnl", "realized"), ("unrealized_pnl", "unrealized"), ("fees", "fees"))
+
+
+def trading_parts(trading: Mapping[str, Any]) -> list[str]:
+    """The trading summary (the shared ``trading`` keys, every one optional) in a few short pieces."""
+    parts = []
+    counts = [f"{key.removesuffix('_sent')} {trading[key]}" for key in _COUNTS if key in trading]
+    if counts:
+        parts.append(" ".join(counts))
+    positions = trading.get("positions")
+    if isinstance(positions, Mapping) and positions:
+        parts.append("pos " + " ".join(f"{symbol} {qty}" for symbol, qty in positions.items()))
+    pnl = [f"{label} {trading[key]}" for key, label in _PNL if trading.get(key) is not None]
+    if pnl:
+        parts.append("pnl " + " ".join(pnl))
+    slippage = trading.get("slippage")
+    if isinstance(slippage, Mapping) and slippage.get("realized_bps_p50") is not None:
+        parts.append(f"slippage p50 {slippage['realized_bps_p50']} bps (est {slippage.get('estimated_bps_p50')})")
+    if "state" in trading:
+        parts.append(f"trading {trading['state']}")
+    return parts
+
+
+def status_line(delta: LatencySnapshot, messages_per_s: float, trading: Mapping[str, Any] | None = None) -> str:
+    """One line for a terminal or a log: :func:`status_parts` joined."""
+    return " | ".join(status_parts(delta, messages_per_s, trading))
+
+
+def status_lines(parts: list[str], width: int) -> list[str]:
+    """``parts`` packed into lines of at most ``width`` characters (a part longer than that has a line of its own)."""
+    lines: list[str] = []
+    for part in parts:
+        if lines and len(lines[-1]) + 3 + len(part) <= width:
+            lines[-1] += " | " + part
+        else:
+            lines.append(part)
+    return lines

@@ -26,6 +26,7 @@ from hftpipe.substrate.control_layout import (
     META_STATE,
     META_STATE_CHANGED_NS,
     NAME_BYTES,
+    NAMED_HISTOGRAMS_PER_STAGE,
     NO_CPU,
     NO_EXIT,
     REQUEST_SLOT_SIZE,
@@ -277,6 +278,29 @@ class ControlFile:
     def end_to_end_histogram(self, stage: int) -> Histogram:
         return Histogram(self._w, self.layout.end_to_end_histogram(stage))
 
+    def named_histogram(self, stage: int, name: str) -> Histogram:
+        """Stage ``stage``'s histogram ``name``: its slot (a restarted stage finds it again) or a free one.
+
+        Only the stage itself calls this (one writer per block). The name is written
+        before the histogram is handed out, so no value is ever read under a torn name.
+        """
+        if not name.isascii() or not 0 < len(name) <= NAME_BYTES:
+            raise ValueError(f"histogram name {name!r} must be 1..{NAME_BYTES} ASCII characters")
+        free = None
+        for slot in range(NAMED_HISTOGRAMS_PER_STAGE):
+            held = self._histogram_name(stage, slot)
+            if held == name:
+                return Histogram(self._w, self.layout.named_histogram(stage, slot))
+            if not held and free is None:
+                free = slot
+        if free is None:
+            raise ValueError(
+                f"stage {self.stage_names[stage]!r} has all {NAMED_HISTOGRAMS_PER_STAGE} named histograms "
+                f"({', '.join(self.read_named_histograms(stage))}); no room for {name!r}"
+            )
+        _put_name(self._buf, self.layout.histogram_name(stage, free), name, NAME_BYTES)
+        return Histogram(self._w, self.layout.named_histogram(stage, free))
+
     # -- readers ---------------------------------------------------------------
     def heartbeat_ns(self, stage: int) -> int:
         return self.read_counters(stage).get("heartbeat_ns", 0)
@@ -297,6 +321,18 @@ class ControlFile:
 
     def read_end_to_end_histogram(self, stage: int) -> HistogramSnapshot:
         return HistogramSnapshot.read(self._buf, self.layout.end_to_end_histogram(stage))
+
+    def _histogram_name(self, stage: int, slot: int) -> str:
+        return _get_name(self._buf, self.layout.histogram_name(stage, slot), NAME_BYTES)
+
+    def read_named_histograms(self, stage: int) -> dict[str, HistogramSnapshot]:
+        """Stage ``stage``'s named histograms by name (the slots it claimed, recorded into or not)."""
+        named = {}
+        for slot in range(NAMED_HISTOGRAMS_PER_STAGE):
+            name = self._histogram_name(stage, slot)
+            if name:
+                named[name] = HistogramSnapshot.read(self._buf, self.layout.named_histogram(stage, slot))
+        return named
 
     # -- status and operator requests --------------------------------------------
     def status(self, stage: int) -> Bulletin:

@@ -22,6 +22,11 @@ readers learn S and R from the meta block and rebuild the same offsets::
         +===============================================================+
         | histograms: R hop histograms (written by each ring's consumer)|
         |   then S end-to-end histograms (written by each stage)        |
+        |   then S x 4 named histograms (stage i writes its 4)          |
+        +===============================================================+
+        | named-histogram names: S x 4 x 32 bytes (stage i writes its   |
+        |   4; empty = slot unused; a name is written before its first  |
+        |   value, so a reader sees no value under a half-written name) |
         +===============================================================+
         | operator requests: count posted (128 bytes), then 8 slots x   |
         |   512 bytes, newest in slot (n - 1) % 8  (operator commands,  |
@@ -44,9 +49,12 @@ from hftpipe.substrate.histogram import HISTOGRAM_SIZE
 from hftpipe.substrate.layout import FALSE_SHARING_PAD, LayoutBuilder
 from hftpipe.substrate.shm import SEGMENT_HEADER_SIZE
 
-CONTROL_LAYOUT_VERSION: Final = 2
-"""2: operator requests and stage status bulletins after the histograms."""
+CONTROL_LAYOUT_VERSION: Final = 3
+"""2: operator requests and stage status bulletins after the histograms.
+3: per-stage named histograms and their names after the end-to-end histograms."""
 NAME_BYTES: Final = 32
+NAMED_HISTOGRAMS_PER_STAGE: Final = 4
+"""A stage's named histograms (``tick_to_order``, ``order_ack``, ...): few, fixed, so readers need no index."""
 
 # meta block (owner-written)
 _m = LayoutBuilder(SEGMENT_HEADER_SIZE)
@@ -161,8 +169,16 @@ class ControlLayout:
         return LayoutBuilder(end).pad_to(FALSE_SHARING_PAD)
 
     @property
+    def named_histograms(self) -> int:
+        return self.histograms + (self.rings + self.stages) * self.histogram_stride
+
+    @property
+    def histogram_names(self) -> int:
+        return self.named_histograms + self.stages * NAMED_HISTOGRAMS_PER_STAGE * self.histogram_stride
+
+    @property
     def requests(self) -> int:
-        end = self.histograms + (self.rings + self.stages) * self.histogram_stride
+        end = self.histogram_names + self.stages * NAMED_HISTOGRAMS_PER_STAGE * NAME_BYTES
         return LayoutBuilder(end).pad_to(FALSE_SHARING_PAD)
 
     def request_slot(self, number: int) -> int:
@@ -202,3 +218,11 @@ class ControlLayout:
 
     def end_to_end_histogram(self, stage: int) -> int:
         return self.histograms + (self.rings + stage) * self.histogram_stride
+
+    def named_histogram(self, stage: int, slot: int) -> int:
+        """Stage ``stage``'s named histogram number ``slot`` (0 .. NAMED_HISTOGRAMS_PER_STAGE - 1)."""
+        return self.named_histograms + (stage * NAMED_HISTOGRAMS_PER_STAGE + slot) * self.histogram_stride
+
+    def histogram_name(self, stage: int, slot: int) -> int:
+        """Where the name of stage ``stage``'s named histogram ``slot`` lives (NAME_BYTES, NUL-padded)."""
+        return self.histogram_names + (stage * NAMED_HISTOGRAMS_PER_STAGE + slot) * NAME_BYTES

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from hftpipe.substrate.control import ControlFile
 from hftpipe.substrate.control_layout import PipelineState
-from tests.conftest import DEFAULT_CONFIG
+from tests.conftest import MARKETDATA_CONFIG
 from tests.integration.exchange.harness import free_port
 from tests.integration.probe_config import wait_for
 from tests.integration.prometheus_server import http_get
@@ -17,12 +17,12 @@ from tests.integration.prometheus_server import http_get
 DEFAULT_VENUE_PORT = "19443"
 
 
-def write_default_config(directory: Path, name: str) -> Path:
-    """The embedded default (loopback venue -> feed -> book -> sink) under ``name`` on a free port."""
-    text = DEFAULT_CONFIG.read_text().replace(DEFAULT_VENUE_PORT, str(free_port()))
-    config = directory / "default.toml"
-    config.write_text(text.replace('name = "default"', f'name = "{name}"', 1))
-    shutil.copytree(DEFAULT_CONFIG.parent / "captures", directory / "captures")
+def write_marketdata_config(directory: Path, name: str) -> Path:
+    """The market-data replay (loopback venue -> feed -> book -> sink) under ``name`` on a free port."""
+    text = MARKETDATA_CONFIG.read_text().replace(DEFAULT_VENUE_PORT, str(free_port()))
+    config = directory / "marketdata-replay.toml"
+    config.write_text(text.replace('name = "marketdata-replay"', f'name = "{name}"', 1))
+    shutil.copytree(MARKETDATA_CONFIG.parent / "captures", directory / "captures")
     return config
 
 

@@ -18,7 +18,7 @@ import pytest
 from hftpipe.substrate.control import ControlFile
 from hftpipe.substrate.control_layout import PipelineState
 from hftpipe.substrate.shm import SHM_DIR, list_entries
-from tests.conftest import DEFAULT_CONFIG, PROBE_CONFIG
+from tests.conftest import MARKETDATA_CONFIG, PROBE_CONFIG
 from tests.integration.cli_output import one_line_error
 from tests.integration.probe_config import wait_for, write_probe_config
 
@@ -284,8 +284,8 @@ def test_should_fail_start_in_one_line_naming_a_ring_too_small_for_its_records(
 
 def test_should_exit_78_for_a_replay_venue_port_out_of_range(hftpipe_cmd: list[str], tmp_path: Path) -> None:
     bad = tmp_path / "default.toml"
-    bad.write_text(DEFAULT_CONFIG.read_text().replace("port = 19443", "port = 70000", 1))
-    shutil.copytree(DEFAULT_CONFIG.parent / "captures", tmp_path / "captures")
+    bad.write_text(MARKETDATA_CONFIG.read_text().replace("port = 19443", "port = 70000", 1))
+    shutil.copytree(MARKETDATA_CONFIG.parent / "captures", tmp_path / "captures")
     result = subprocess.run(
         [*hftpipe_cmd, "run", "-c", str(bad), "--duration", "1"], capture_output=True, text=True, check=False
     )

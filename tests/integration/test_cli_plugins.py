@@ -6,7 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tests.conftest import DEFAULT_CONFIG
+from tests.conftest import MARKETDATA_CONFIG
 
 
 def test_should_exit_78_naming_the_new_path_for_a_config_with_a_moved_stage_class(
@@ -14,8 +14,8 @@ def test_should_exit_78_naming_the_new_path_for_a_config_with_a_moved_stage_clas
 ) -> None:
     old = tmp_path / "old.toml"
     new_path = "stages.marketdata.book.stage:BookStage"
-    old.write_text(DEFAULT_CONFIG.read_text().replace(new_path, "stages.book.stage:BookStage"))
-    shutil.copytree(DEFAULT_CONFIG.parent / "captures", tmp_path / "captures")  # paths follow the config file
+    old.write_text(MARKETDATA_CONFIG.read_text().replace(new_path, "stages.book.stage:BookStage"))
+    shutil.copytree(MARKETDATA_CONFIG.parent / "captures", tmp_path / "captures")  # paths follow the config file
     result = subprocess.run(
         [*hftpipe_cmd, "run", "-c", str(old), "--duration", "1"], capture_output=True, text=True, check=False
     )

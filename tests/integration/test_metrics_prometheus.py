@@ -15,7 +15,7 @@ from prometheus_client.samples import Sample
 from hftpipe.runtime.validation import EX_CONFIG
 from tests.conftest import REPO
 from tests.integration.exchange.harness import free_port
-from tests.integration.metrics_run import Background, start_exporter, start_pipeline, write_default_config
+from tests.integration.metrics_run import Background, start_exporter, start_pipeline, write_marketdata_config
 from tests.integration.probe_config import wait_for
 from tests.integration.prometheus_server import PrometheusServer, http_get, require
 
@@ -50,7 +50,7 @@ def rule_selectors(rules: str) -> list[tuple[str, dict[str, str]]]:
 @pytest.fixture
 def running(tmp_path: Path, pipeline_name: str, hftpipe_cmd: list[str]) -> Iterator[str]:
     """The default pipeline (venue -> feed -> book -> sink) and an exporter of it: the exporter's URL."""
-    config = write_default_config(tmp_path, pipeline_name)
+    config = write_marketdata_config(tmp_path, pipeline_name)
     pipeline = start_pipeline(hftpipe_cmd, config, pipeline_name, tmp_path / "run.log")
     exporter: Background | None = None
     try:

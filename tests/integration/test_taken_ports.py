@@ -20,7 +20,7 @@ import pytest
 
 from hftpipe.runtime.validation import EX_CONFIG
 from hftpipe.substrate.shm import list_entries
-from tests.conftest import DEFAULT_CONFIG
+from tests.conftest import MARKETDATA_CONFIG
 from tests.integration.exchange.harness import write_exchange_config
 
 
@@ -70,9 +70,9 @@ def test_should_refuse_to_start_the_replay_venue_on_a_port_another_process_holds
     hftpipe_cmd: list[str], tmp_path: Path, pipeline_name: str, held_port: int
 ) -> None:
     config = tmp_path / "default.toml"
-    text = DEFAULT_CONFIG.read_text().replace("port = 19443", f"port = {held_port}", 1)
-    config.write_text(text.replace('name = "default"', f'name = "{pipeline_name}"', 1))
-    shutil.copytree(DEFAULT_CONFIG.parent / "captures", tmp_path / "captures")
+    text = MARKETDATA_CONFIG.read_text().replace("port = 19443", f"port = {held_port}", 1)
+    config.write_text(text.replace('name = "marketdata-replay"', f'name = "{pipeline_name}"', 1))
+    shutil.copytree(MARKETDATA_CONFIG.parent / "captures", tmp_path / "captures")
     result = subprocess.run(
         [*hftpipe_cmd, "run", "-c", str(config), "--duration", "5"],
         capture_output=True,

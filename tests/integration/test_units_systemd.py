@@ -18,7 +18,7 @@ SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
 pytestmark = pytest.mark.skipif(
     SYSTEMD_ANALYZE is None, reason="systemd-analyze is not installed (CI installs it: apt-get install systemd)"
 )
-CONFIGS = ["default.toml", "trading-loopback.toml"]
+CONFIGS = ["default.toml", "marketdata-replay.toml"]
 GOOD_LEVELS = {"PERFECT", "SAFE", "OK"}
 
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
@@ -99,7 +98,7 @@ def venue_order(snapshot: OrderSnapshot, instrument: int) -> VenueOrder:
     )
 
 
-ROUND_TRIPS_KEPT: Final = 4096
+_FILLS: Final = frozenset({ExecType.PARTIAL_FILL, ExecType.FILL})
 
 
 class LiveVenue:
@@ -116,14 +115,20 @@ class LiveVenue:
         oms: Oms | None = None,
         logger: logging.Logger | None = None,
         on_tick_to_order: Callable[[int], None] | None = None,
+        on_order_ack: Callable[[int], None] | None = None,
+        on_fill: Callable[[int], None] | None = None,
     ) -> None:
         self.logger = logger if logger is not None else logging.getLogger("hftpipe.execution.live")
         self._on_tick_to_order = on_tick_to_order
-        """Gets send time − the causing tick's ``ts_origin`` per order placed (the stage's end-to-end histogram)."""
+        """Gets send time − the causing tick's ``ts_origin`` per order placed (the stage's ``tick_to_order``)."""
+        self._on_order_ack = on_order_ack
+        """Gets each order's round trip, request bytes on the socket → the venue's answer (``order_ack``)."""
+        self._on_fill = on_fill
+        """Gets request bytes on the socket → the order's first fill, once per order that fills (``fill``)."""
         self._sent_ns: dict[OrderKey, int] = {}
+        self._unfilled_since: dict[OrderKey, int] = {}
+        """Orders sent and not yet filled: when their request went out."""
         self._tick_caused: set[OrderKey] = set()
-        self.round_trips: deque[int] = deque(maxlen=ROUND_TRIPS_KEPT)
-        """Order round trips (request bytes to the socket → the venue's answer), ns, the newest kept."""
         self.oms = oms if oms is not None else Oms(logger=self.logger)
         self.instruments = {i.id: i for i in instruments}
         self._by_symbol = {i.symbol: i for i in instruments}
@@ -245,7 +250,10 @@ class LiveVenue:
             self._cancel((strategy, epoch, orig), seq, cause)
         elif action == IntentAction.REPLACE:
             old, new = (strategy, epoch, orig), (strategy, epoch, seq)
-            result = self.oms.replace_request(old, new, price, qty, now=now)
+            if tick_caused:
+                self._tick_caused.add(new)
+            ts_origin = int.from_bytes(cause[:8], "little", signed=True)
+            result = self.oms.replace_request(old, new, price, qty, ts_origin=ts_origin, now=now)
             self._publish(result)
             order = result.order
             if order is None or order.key != new or known is None or order.replaces is None:
@@ -273,23 +281,11 @@ class LiveVenue:
     def _sent(self, order: OmsOrder, sent_ns: int) -> None:
         """The order's request is on the socket: tick-to-order ends, its round trip starts."""
         self._sent_ns[order.key] = sent_ns
+        self._unfilled_since[order.key] = sent_ns
         if order.key in self._tick_caused:
             self._tick_caused.discard(order.key)
             if self._on_tick_to_order is not None:
                 self._on_tick_to_order(sent_ns - order.ts_origin)
-
-    def round_trip_summary(self) -> dict[str, int]:
-        """``count, p50_ns, p99_ns, max_ns`` of the kept order round trips (empty: count 0)."""
-        if not self.round_trips:
-            return {"count": 0}
-        values = sorted(self.round_trips)
-        last = len(values) - 1
-        return {
-            "count": len(values),
-            "p50_ns": values[last // 2],
-            "p99_ns": values[min(last, round(last * 0.99))],
-            "max_ns": values[last],
-        }
 
     async def _place(self, order: OmsOrder, instrument: Instrument) -> None:
         try:
@@ -337,8 +333,10 @@ class LiveVenue:
                 instrument, new.side, new.order_type, new.tif, new.price, new.qty, new.client_id
             )
             answer = await self._request(
-                RequestKind.ORDER, 1, self.client.cancel_replace(params, cancel_client_order_id=old.client_id)
-            )
+                RequestKind.ORDER, 1,
+                self.client.cancel_replace(params, cancel_client_order_id=old.client_id,
+                                           on_sent=lambda sent: self._sent(new, sent)),
+            )  # fmt: skip
         except MessageError:
             self._publish(self.oms.on_replace_result(new.key, ReplaceOutcome.CANCEL_FAILED))
             return
@@ -395,8 +393,8 @@ class LiveVenue:
             return
         now = time.monotonic_ns()
         sent = self._sent_ns.pop(order.key, None)
-        if sent is not None:
-            self.round_trips.append(now - sent)
+        if sent is not None and self._on_order_ack is not None:
+            self._on_order_ack(now - sent)
         self._publish(self.oms.on_status(order.key, venue_order(snapshot, instrument.id), NOT_FOUND_CODE, now))
 
     # -- the user data stream ------------------------------------------------------------------------
@@ -431,9 +429,18 @@ class LiveVenue:
     # -- internals -----------------------------------------------------------------------------------
     def _publish(self, result: Result) -> None:
         for report in result.reports:
-            self.emit(report, self._causes.get(report.order.key, NO_CAUSE))
+            key = report.order.key
+            if report.exec_type in _FILLS:
+                since = self._unfilled_since.pop(key, None)
+                if since is not None and self._on_fill is not None:
+                    self._on_fill(time.monotonic_ns() - since)
+            self.emit(report, self._causes.get(key, NO_CAUSE))
             if not report.order.is_open and report.exec_type != ExecType.ACK:
-                self._causes.pop(report.order.key, None)
+                self._causes.pop(key, None)
+                self._unfilled_since.pop(key, None)
+                self._tick_caused.discard(key)
+                if report.exec_type not in _FILLS:  # filled at once, its placement's answer may still come
+                    self._sent_ns.pop(key, None)
 
     def _spawn(self, coroutine: Any) -> None:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coroutine)

@@ -14,6 +14,14 @@ the aggregates).
 
 An asyncio stage: the rings are polled from the event loop, which parks on
 the doorbell when they are empty (:class:`~hftpipe.substrate.async_idle.AsyncIdle`).
+
+Live mode records three latency histograms in the control file
+(``latency.<name>`` in the run report): ``tick_to_order`` (the causing
+tick's feed receive → the request's bytes on the socket; also the stage's
+end-to-end histogram), ``order_ack`` (request on the socket → the venue's
+answer) and ``fill`` (request on the socket → the order's first fill). Its
+status carries ``trading``: orders sent, acks, fills, rejects and fees, which
+the run report merges with risk's.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ import asyncio
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -31,11 +40,13 @@ import numpy.typing as npt
 
 from hftpipe.runtime import AsyncAgent, StageContext
 from hftpipe.schema import SPECS
+from hftpipe.schema.fixedpoint import format_fixed
 from hftpipe.schema.records import RecordFlag, RecordType
 from hftpipe.schema.trading import ExecType, OrderSide, OrderType
 from hftpipe.strategy import BookView
 from hftpipe.substrate.async_idle import AsyncIdle
 from stages.trading.execution.binance.client import Credentials, Ed25519Credentials, HmacCredentials
+from stages.trading.execution.binance.messages import ASSET_SCALE
 from stages.trading.execution.live import LiveVenue
 from stages.trading.execution.oms import Oms
 from stages.trading.execution.oms_reports import Report
@@ -144,7 +155,8 @@ class ExecutionStage(AsyncAgent):
             self.live = LiveVenue(
                 params.ws_api_url, params.credentials(), instruments, self._emit,
                 request_timeout_s=params.request_timeout_s, oms=self.oms, logger=self.logger,
-                on_tick_to_order=ctx.end_to_end.record,
+                on_tick_to_order=self._tick_to_order(ctx), on_order_ack=ctx.histogram("order_ack").record,
+                on_fill=ctx.histogram("fill").record,
             )  # fmt: skip
         self.books = {i.id: BookView(i) for i in instruments}
         """Execution's own view of each book (DEPTH and BBO of the market-data ring): what orders are estimated on."""
@@ -174,7 +186,20 @@ class ExecutionStage(AsyncAgent):
             ExecType.REJECTED: self.rejects,
             ExecType.CANCELED: self.cancels,
         }
+        self._fees = 0
+        """Commissions of the fills, summed as the venue charged them (:data:`ASSET_SCALE`)."""
         self._next_status = 0
+
+    @staticmethod
+    def _tick_to_order(ctx: StageContext) -> Callable[[int], None]:
+        """Tick-to-order into ``tick_to_order`` and, as before, the stage's end-to-end histogram."""
+        named, end_to_end = ctx.histogram("tick_to_order").record, ctx.end_to_end.record
+
+        def record(ns: int) -> None:
+            named(ns)
+            end_to_end(ns)
+
+        return record
 
     # -- the loop --------------------------------------------------------------------------------
     async def run(self, stopping: asyncio.Event) -> None:
@@ -276,6 +301,7 @@ class ExecutionStage(AsyncAgent):
         counter = self._counted.get(report.exec_type)
         if counter is not None:
             counter.add()
+        self._fees += report.fee
         order = report.order
         slippage = self.slippage.report_fields(order.key, report.last_price, report.last_qty)
         if report.exec_type in _ENDS:  # the report that ends it (the OMS may be further on: paper fills at once)
@@ -315,7 +341,13 @@ class ExecutionStage(AsyncAgent):
                 "fills": self.fills.value,
                 "rejects": self.rejects.value,
                 "oms": {k: v for k, v in self.oms.counts.as_dict().items() if v},
-                "order_round_trip": self.live.round_trip_summary() if self.live is not None else None,
-                "trading": {"slippage": self.slippage.summary()},
+                "trading": {
+                    "orders_sent": self.orders_sent.value,
+                    "acks": self.acks.value,
+                    "fills": self.fills.value,
+                    "rejects": self.rejects.value,
+                    "fees": format_fixed(self._fees, ASSET_SCALE),
+                    "slippage": self.slippage.summary(),
+                },
             }
         )

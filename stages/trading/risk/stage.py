@@ -50,7 +50,7 @@ from hftpipe.schema.trading import (
     TimeInForce,
     TradingState,
 )
-from hftpipe.substrate.control_layout import StageState
+from hftpipe.substrate.control_layout import PipelineState, StageState
 from stages.trading.risk.breakers import Breakers
 from stages.trading.risk.checks import PreTradeChecks
 from stages.trading.risk.ledger import Ledger
@@ -447,8 +447,9 @@ class RiskStage(Agent):
             stale = [self.instruments[i].symbol for i, t in self._book_time.items() if now - t > limit]
             changed |= self.breakers.on_stale(stale, wall)
         control = self.ctx.control
-        down = [name for name, index in self._watched if control.stage_state(index) not in _UP]
-        changed |= self.breakers.on_stages(down, wall)
+        if control.state is not PipelineState.STOPPING:  # stages the supervisor stops have not failed
+            down = [name for name, index in self._watched if control.stage_state(index) not in _UP]
+            changed |= self.breakers.on_stages(down, wall)
         self.ledger.observe(self._marks_for_open())
         for scope, (pnl, drawdown) in self._pnls().items():
             changed |= self.breakers.on_pnl(scope, pnl, drawdown, wall)
@@ -468,6 +469,8 @@ class RiskStage(Agent):
             self.ctx.publish_status(status)
         except ValueError:  # too many positions for the bulletin: keep the state, drop the list
             status["positions"] = status["positions"][:5]
+            trading = status["trading"]
+            trading["positions"] = dict(list(trading["positions"].items())[:5])
             self.ctx.publish_status(status)
 
     # -- output ------------------------------------------------------------------------------

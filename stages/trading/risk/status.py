@@ -1,7 +1,11 @@
 """What the risk stage shows of itself (``hftpipe stat``: ``status``): trading state, positions, PnL.
 
 Positions and PnL are decimal strings so a reader needs no scales; account
-totals are at the ledger's quote scale (8 decimals).
+totals are at the ledger's quote scale (8 decimals). ``trading`` is the part
+the run report merges into its top-level ``trading`` (with execution's order
+counts): the state, the account's position per symbol, realized PnL (gross of
+fees) and unrealized PnL marked to each book's mid (None while an open
+position has no mark yet).
 """
 
 from __future__ import annotations
@@ -56,12 +60,24 @@ def risk_status(
         totals["net_exposure"] = quote_text(ledger.net_exposure(usable))
     except KeyError:  # an open position with no mark yet: the realized part is still true
         totals["unrealized"] = None
+    trading = {
+        **states.describe(),
+        "positions": _account_positions(ledger),
+        "realized_pnl": totals["realized"],
+        "unrealized_pnl": totals["unrealized"],
+    }
     return {
-        "trading": states.describe(),
+        "trading": trading,
         "strategy_states": {str(sid): state.name for sid, state in sorted(strategy_states.items())},
         "account": totals,
         "positions": positions,
     }
+
+
+def _account_positions(ledger: Ledger) -> dict[str, str]:
+    """The account's position per symbol (every strategy's together), as the run report's ``trading`` shows it."""
+    positions = ledger.positions()[:MAX_POSITIONS]
+    return {p.instrument.symbol: p.instrument.qty_text(p.qty) for p in positions}
 
 
 def _notional(value: int, instrument: Instrument) -> str:

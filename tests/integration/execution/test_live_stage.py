@@ -13,6 +13,7 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Final
@@ -21,6 +22,7 @@ import numpy as np
 
 from hftpipe.runtime import StageContext
 from hftpipe.runtime.config import parse_config
+from hftpipe.runtime.report import LatencySnapshot, stage_status
 from hftpipe.runtime.wiring import create_pipeline_objects, open_stage_context
 from hftpipe.schema import SPECS
 from hftpipe.schema.fixedpoint import format_fixed
@@ -284,5 +286,12 @@ def test_should_trade_through_the_live_execution_stage(
 
     try:
         asyncio.run(scenario())
+        latency = LatencySnapshot.read(live.ctx.control)
+        assert latency.named["fill"].count == 1  # order 5, the only one that filled
+        assert latency.named["order_ack"].count == 6  # the placements and the replace the venue took and answered
+        assert "tick_to_order" not in latency.named  # none of these intents came of a market-data tick
+        trading = stage_status(live.ctx.control, live.ctx.index)["trading"]
+        assert (trading["orders_sent"], trading["fills"], trading["rejects"]) == (8, 1, 2)
+        assert trading["acks"] >= 5 and Decimal(trading["fees"]) >= 0
     finally:
         live.close()

@@ -16,14 +16,21 @@ from typing import Any
 import pytest
 
 from hftpipe.runtime.agent import Drive
-from hftpipe.runtime.config import PipelineConfig, RingConfig, check_shared_memory, load_config, parse_config
+from hftpipe.runtime.config import (
+    PipelineConfig,
+    RingConfig,
+    check_shared_memory,
+    default_config_path,
+    load_config,
+    parse_config,
+)
 from hftpipe.runtime.validation import EX_CONFIG, ConfigError
 from hftpipe.substrate.broadcast_descriptor import broadcast_segment_size
 from hftpipe.substrate.control_layout import ControlLayout
 from hftpipe.substrate.idle import IdleSettings
 from hftpipe.substrate.ring_descriptor import ring_segment_size
 from stages.probe import ProbeRelay, ProbeSink, ProbeSource
-from tests.conftest import DEFAULT_CONFIG, PROBE_CONFIG, REPO
+from tests.conftest import DEFAULT_CONFIG, MARKETDATA_CONFIG, PROBE_CONFIG, REPO
 
 CPUS = {0, 1}
 
@@ -179,9 +186,23 @@ def test_should_load_the_probe_config_file() -> None:
     assert config.source == str(PROBE_CONFIG.resolve())
 
 
-def test_should_load_the_default_market_data_config_file() -> None:
-    config = load_config(DEFAULT_CONFIG)
+def test_should_embed_the_whole_trading_system_as_the_default() -> None:
+    assert default_config_path().resolve() == DEFAULT_CONFIG.resolve()
+    config = load_config(default_config_path())
     assert config.name == "default"
+    names = [s.name for s in config.stages]
+    for exchange_stage in ("engine_BTCUSDT", "engine_ETHUSDT", "accounting", "publisher", "gateway", "flow"):
+        assert exchange_stage in names
+    assert names[-5:] == ["feed", "book", "strategy", "risk", "execution"]
+    execution = config.stage("execution").params
+    assert (execution.mode, execution.ws_api_url) == ("live", "ws://127.0.0.1:19544/ws-api/v3")
+    assert execution.private_key_path == REPO / "configs" / "keys" / "loopback-trader.pem"
+    assert execution.private_key_path.is_file()  # found beside the config, whatever the working directory
+
+
+def test_should_load_the_market_data_replay_config_file() -> None:
+    config = load_config(MARKETDATA_CONFIG)
+    assert config.name == "marketdata-replay"
     assert [s.name for s in config.stages] == ["venue", "feed", "book", "sink"]
     rings = [(r.producer, r.consumer, r.slot_size) for r in config.rings]
     assert rings == [("feed", "book", 128), ("book", "sink", 768)]
@@ -742,10 +763,10 @@ def test_should_default_the_restart_window_and_read_an_explicit_one() -> None:
     ],
 )
 def test_should_refuse_a_replay_venue_param_out_of_range_naming_it(param: str, value: Any, reason: str) -> None:
-    raw = tomllib.loads(DEFAULT_CONFIG.read_text())
+    raw = tomllib.loads(MARKETDATA_CONFIG.read_text())
     raw["stages"]["venue"]["params"][param] = value
     with pytest.raises(ConfigError) as exc:
-        parse_config(raw, source=str(DEFAULT_CONFIG), allowed_cpus=CPUS)
+        parse_config(raw, source=str(MARKETDATA_CONFIG), allowed_cpus=CPUS)
     assert (exc.value.key, exc.value.reason) == (f"stages.venue.params.{param}", reason)
 
 
@@ -757,8 +778,8 @@ def test_should_refuse_a_replay_venue_param_out_of_range_naming_it(param: str, v
     ],
 )
 def test_should_refuse_a_feed_param_out_of_range_naming_it(param: str, value: Any, reason: str) -> None:
-    raw = tomllib.loads(DEFAULT_CONFIG.read_text())
+    raw = tomllib.loads(MARKETDATA_CONFIG.read_text())
     raw["stages"]["feed"]["params"].update({param: value, "max_connection_age_s": 60.0})
     with pytest.raises(ConfigError) as exc:
-        parse_config(raw, source=str(DEFAULT_CONFIG), allowed_cpus=CPUS)
+        parse_config(raw, source=str(MARKETDATA_CONFIG), allowed_cpus=CPUS)
     assert (exc.value.key, exc.value.reason) == (f"stages.feed.params.{param}", reason)

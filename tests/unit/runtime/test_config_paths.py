@@ -11,7 +11,7 @@ from hftpipe.runtime.config import load_config
 from hftpipe.runtime.config_paths import config_dir, resolve_path
 from hftpipe.runtime.validation import ConfigError
 from stages.exchange.cli import read_exchange_settings, settings_of
-from tests.conftest import DEFAULT_CONFIG, REPO
+from tests.conftest import MARKETDATA_CONFIG, REPO
 
 CAPTURES = REPO / "configs" / "captures"
 EXCHANGE_CONFIG = REPO / "configs" / "exchange.toml"
@@ -30,7 +30,7 @@ def test_should_replay_the_capture_beside_a_copied_config_not_the_embedded_one(
 ) -> None:
     mine = tmp_path / "mine" / "default.toml"
     mine.parent.mkdir()
-    shutil.copy(DEFAULT_CONFIG, mine)
+    shutil.copy(MARKETDATA_CONFIG, mine)
     monkeypatch.chdir(CAPTURES.parent)  # even from where the embedded captures are
     with pytest.raises(ConfigError) as caught:
         load_config(mine)
@@ -50,14 +50,14 @@ def test_should_still_find_the_embedded_default_capture_beside_the_default_confi
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    venue = load_config(DEFAULT_CONFIG).stage("venue").params
+    venue = load_config(MARKETDATA_CONFIG).stage("venue").params
     assert (venue.capture, venue.snapshots) == (CAPTURES / "BINANCE.ws.1.0", CAPTURES / "BINANCE.http.0.0")
 
 
 def test_should_record_the_feed_beside_the_config_and_refuse_a_missing_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    text = DEFAULT_CONFIG.read_text().replace("replay = true,", 'replay = true, record_to = "out/feed.ws",', 1)
+    text = MARKETDATA_CONFIG.read_text().replace("replay = true,", 'replay = true, record_to = "out/feed.ws",', 1)
     path = tmp_path / "conf" / "pipeline.toml"
     path.parent.mkdir()
     path.write_text(text.replace('"captures/', f'"{CAPTURES}/'))

@@ -126,9 +126,9 @@ def test_should_leave_a_stage_with_cpu_none_unpinned_even_with_cores_to_spare() 
 def test_should_record_asyncio_stages_as_idling_in_their_event_loop() -> None:
     from hftpipe.runtime.config import load_config
     from hftpipe.runtime.placement import plan_placement
-    from tests.conftest import DEFAULT_CONFIG
+    from tests.conftest import MARKETDATA_CONFIG
 
-    plan = plan_placement(load_config(DEFAULT_CONFIG), [0, 1])
+    plan = plan_placement(load_config(MARKETDATA_CONFIG), [0, 1])
     assert {name: p.idle for name, p in plan.stages.items()} == {
         "venue": "event-loop", "feed": "event-loop", "book": "blocking", "sink": "blocking",
     }

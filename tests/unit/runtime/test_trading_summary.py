@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hftpipe.runtime.report import trading_summary
+from hftpipe.runtime.report import merged_trading
 
 
 def test_should_merge_each_stages_trading_mapping_in_stage_order() -> None:
@@ -13,7 +13,7 @@ def test_should_merge_each_stages_trading_mapping_in_stage_order() -> None:
         "execution": {"status": {"mode": "paper", "trading": {"fills": 3, "slippage": {"fills": 2}}}},
         "odd": {"status": {"trading": ["not", "a", "mapping"]}},
     }
-    assert trading_summary(stages) == {
+    assert merged_trading(info.get("status") for info in stages.values()) == {
         "state": "active",
         "positions": {"BTCUSDT": "0.5"},
         "fills": 3,
@@ -22,7 +22,7 @@ def test_should_merge_each_stages_trading_mapping_in_stage_order() -> None:
 
 
 def test_should_be_empty_when_no_stage_trades() -> None:
-    assert trading_summary({"feed": {"status": {"msgs": 1}}, "book": {}}) == {}
+    assert merged_trading([{"msgs": 1}, None]) == {}
 
 
 def test_should_show_the_merged_trading_object_in_the_text_summary() -> None:
@@ -34,5 +34,6 @@ def test_should_show_the_merged_trading_object_in_the_text_summary() -> None:
         "latency": {"hops": [], "end_to_end": hist},
         "trading": {"slippage": {"fills": 2, "realized_bps_p50": 24.8756}},
     }  # fmt: skip
-    assert 'trading: {"slippage":{"fills":2,"realized_bps_p50":24.8756}}' in _text_summary(report).splitlines()
+    report["trading"]["slippage"]["estimated_bps_p50"] = 20.0
+    assert "trading: slippage p50 24.8756 bps (est 20.0)" in _text_summary(report).splitlines()
     assert "trading" not in _text_summary({**report, "trading": {}})

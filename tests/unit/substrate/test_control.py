@@ -11,6 +11,8 @@ import pytest
 from hftpipe.substrate.control import ControlFile, RingEntry, control_segment_name
 from hftpipe.substrate.control_layout import (
     META_END,
+    NAME_BYTES,
+    NAMED_HISTOGRAMS_PER_STAGE,
     STAGE_SLOT_SIZE,
     ControlLayout,
     PipelineState,
@@ -123,13 +125,18 @@ def test_should_find_stages_by_name_and_refuse_unknown_ones(control: ControlFile
 
 def test_should_lay_out_tables_without_overlap() -> None:
     layout = ControlLayout(3, 2)
+    stride = layout.histogram_stride
     assert layout.stage_table == META_END == 256
     assert layout.ring_table == 256 + 3 * STAGE_SLOT_SIZE
     assert layout.stage_table < layout.ring_table < layout.counters < layout.error_log < layout.histograms
     assert layout.histograms % 128 == 0
     assert layout.hop_histogram(1) == layout.histograms + layout.histogram_stride
     assert layout.end_to_end_histogram(0) == layout.hop_histogram(2)
-    assert layout.requests == layout.end_to_end_histogram(3)  # stride-aligned already
+    assert layout.named_histograms == layout.end_to_end_histogram(3)
+    assert layout.named_histogram(1, 0) == layout.named_histogram(0, NAMED_HISTOGRAMS_PER_STAGE - 1) + stride
+    assert layout.histogram_names == layout.named_histogram(3, 0)
+    assert layout.histogram_name(2, 3) == layout.histogram_names + (2 * 4 + 3) * NAME_BYTES
+    assert layout.requests == layout.histogram_names + 3 * 4 * 32  # 384 bytes: a multiple of 128 already
     assert layout.request_slot(1) == layout.requests + 128 and layout.request_slot(9) == layout.request_slot(1)
     assert layout.status == layout.requests + 128 + 8 * 512
     assert layout.size == layout.status_slot(3) == layout.status + 3 * 4096
@@ -146,7 +153,7 @@ def test_should_refuse_to_attach_a_control_file_that_is_not_published(pipeline_n
         with pytest.raises(RuntimeError) as exc:
             ControlFile.attach(pipeline_name)
         assert str(exc.value) == (
-            f"control file of pipeline {pipeline_name!r} is not ready or has layout version 0 (expected 2)"
+            f"control file of pipeline {pipeline_name!r} is not ready or has layout version 0 (expected 3)"
         )
     finally:
         seg.close()
@@ -193,3 +200,47 @@ def test_should_tell_a_reader_which_counters_are_counts_and_which_are_levels(
     assert attached.read_counters(1)["books_stale"] == 2
     again = control.counters(1).gauge("books_stale")  # a restarted stage finds its level again
     assert again.value == 2
+
+
+def test_should_show_a_stage_named_histogram_to_readers_under_its_name(
+    control: ControlFile, attached: ControlFile
+) -> None:
+    assert attached.read_named_histograms(1) == {}
+    ack = control.named_histogram(1, "order_ack")
+    fill = control.named_histogram(1, "fill")
+    for value in (1_000, 2_000, 3_000):
+        ack.record(value)
+    fill.record(50_000)
+    named = attached.read_named_histograms(1)
+    assert list(named) == ["order_ack", "fill"]
+    assert (named["order_ack"].count, named["order_ack"].max_value, named["order_ack"].min_value) == (3, 3_000, 1_000)
+    assert (named["fill"].count, named["fill"].max_value) == (1, 50_000)
+    assert attached.read_named_histograms(0) == {} and attached.read_named_histograms(2) == {}
+    assert attached.read_end_to_end_histogram(1).count == 0  # a slot of its own, not the end-to-end one
+
+
+def test_should_give_a_restarted_stage_its_named_histogram_back(control: ControlFile, attached: ControlFile) -> None:
+    control.named_histogram(0, "order_ack").record(7_000)
+    again = control.named_histogram(0, "order_ack")  # as a restarted stage asks for it
+    again.record(5_000)
+    (only,) = attached.read_named_histograms(0).values()
+    assert (only.count, only.min_value, only.max_value) == (2, 5_000, 7_000)
+
+
+def test_should_refuse_a_named_histogram_past_the_stage_slots_naming_the_ones_it_has(control: ControlFile) -> None:
+    names = [f"h{i}" for i in range(NAMED_HISTOGRAMS_PER_STAGE)]
+    for name in names:
+        control.named_histogram(2, name)
+    with pytest.raises(ValueError) as exc:
+        control.named_histogram(2, "one_more")
+    assert str(exc.value) == (
+        f"stage 'sink' has all {NAMED_HISTOGRAMS_PER_STAGE} named histograms ({', '.join(names)}); "
+        "no room for 'one_more'"
+    )
+    control.named_histogram(1, "one_more")  # another stage's slots are its own
+
+
+@pytest.mark.parametrize("name", ["", "x" * 33, "größe"])
+def test_should_refuse_a_histogram_name_that_does_not_fit(control: ControlFile, name: str) -> None:
+    with pytest.raises(ValueError, match=re.escape("must be 1..32 ASCII characters")):
+        control.named_histogram(0, name)

@@ -726,9 +726,11 @@ class BinanceWsApiClient:
         cancel_order_id: int | None = None,
         cancel_new_client_order_id: str | None = None,
         mode: str = "STOP_ON_FAILURE",
+        on_sent: Callable[[int], None] | None = None,
     ) -> Any:
         """``order.cancelReplace``: cancel one order, place ``new_order`` on its symbol. A half that failed
-        raises -2021 (partially failed) or -2022 (both) with Binance's ``data`` on the exception."""
+        raises -2021 (partially failed) or -2022 (both) with Binance's ``data`` on the exception.
+        ``on_sent`` as for :meth:`place`."""
         params = cancel_replace_params(
             new_order,
             cancel_client_order_id=cancel_client_order_id,
@@ -736,7 +738,7 @@ class BinanceWsApiClient:
             cancel_new_client_order_id=cancel_new_client_order_id,
             mode=mode,
         )
-        return await self._call("order.cancelReplace", params, Auth.USER)
+        return await self._call("order.cancelReplace", params, Auth.USER, on_sent=on_sent)
 
     async def cancel_all(self, symbol: str) -> list[Any]:
         """``openOrders.cancelAll``: the cancel reports; ``[]`` when nothing was open (the venue's -2011)."""

@@ -72,6 +72,10 @@ def test_should_book_fills_before_passing_the_report_on_and_show_the_position(ri
     h.stage._publish()
     (position,) = h.status()["positions"]
     assert (position["strategy"], position["symbol"], position["qty"]) == (1, "AAAUSDT", "2")
+    trading = h.status()["trading"]  # what the run report merges into its top-level trading object
+    assert trading["positions"] == {"AAAUSDT": "2"}
+    assert (trading["state"], trading["realized_pnl"]) == ("ACTIVE", "0")
+    assert trading["unrealized_pnl"] == "-1"  # 2 bought at 101, marked to the mid, 100.5
 
 
 def test_should_halt_on_the_operators_word_cancel_everything_and_refuse_new_orders(risk: Any) -> None:
@@ -148,6 +152,22 @@ def test_should_flatten_a_position_when_its_stop_loss_is_reached(risk: Any) -> N
 def test_should_refuse_to_start_without_a_ring_to_its_execution_stage(pipeline_name: str) -> None:
     with pytest.raises(ValueError, match=r"params\.execution: no output ring to stage 'venue'"):
         RiskHarness(pipeline_name, {"execution": "venue"})
+
+
+def test_should_not_hold_trading_for_stages_the_supervisor_is_stopping(risk: Any) -> None:
+    """The run's last summary shows the trading state as it was, not the shutdown's stopped stages."""
+    from hftpipe.substrate.control_layout import PipelineState
+
+    h: RiskHarness = risk(watch_stages=["exec"])  # "exec" never runs here
+    h.owned.control.set_state(PipelineState.STOPPING)
+    h.market(bbo(100 * P, 101 * P))
+    h.stage._next_housekeeping = 0
+    h.step()
+    assert h.status()["trading"]["state"] == "ACTIVE"
+    h.owned.control.set_state(PipelineState.RUNNING)
+    h.stage._next_housekeeping = 0
+    h.step()
+    assert (h.status()["trading"]["state"], h.status()["trading"]["set_by"]) == ("HALTED", "stage_down")
 
 
 def test_should_hold_trading_while_a_watched_stage_is_not_running(risk: Any) -> None:
