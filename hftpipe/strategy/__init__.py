@@ -4,7 +4,7 @@
 indicators are in :mod:`hftpipe.strategy.indicators`.
 """
 
-from hftpipe.schema.trading import ExecType, OrderSide, OrderType, RejectReason, TimeInForce
+from hftpipe.schema.trading import ExecType, OrderSide, OrderType, RejectReason, TimeInForce, Trigger
 from hftpipe.strategy.book import BookView
 from hftpipe.strategy.events import Bar, OrderReport, Trade
 from hftpipe.strategy.host import StrategyHost
@@ -12,12 +12,14 @@ from hftpipe.strategy.orders import Order, OrderState
 from hftpipe.strategy.position import Position
 from hftpipe.strategy.pricing import Refused, Rounding
 from hftpipe.strategy.strategy import NANOS_PER_SECOND, Strategy
+from hftpipe.strategy.synthetic import Leg
 
 __all__ = [
     "NANOS_PER_SECOND",
     "Bar",
     "BookView",
     "ExecType",
+    "Leg",
     "Order",
     "OrderReport",
     "OrderSide",
@@ -31,4 +33,5 @@ __all__ = [
     "StrategyHost",
     "TimeInForce",
     "Trade",
+    "Trigger",
 ]

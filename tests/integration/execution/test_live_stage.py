@@ -81,7 +81,7 @@ class LiveStage:
                     "sink": {"class": "stages.probe:ProbeSink"},
                 },
                 "rings": [
-                    {"name": "intents", "from": "risk", "to": "execution", "capacity": 256, "slot_size": 128},
+                    {"name": "intents", "from": "risk", "to": "execution", "capacity": 256, "slot_size": 192},
                     {"name": "reports", "from": "execution", "to": "sink", "capacity": 256, "slot_size": 128},
                 ],
             },

@@ -15,7 +15,7 @@ from hftpipe.runtime.config import parse_config
 from hftpipe.runtime.wiring import OwnedObjects, create_pipeline_objects, open_stage_context
 from hftpipe.schema import SPECS
 from hftpipe.schema.records import RecordType
-from hftpipe.schema.trading import IntentAction, OrderSide, OrderType, TimeInForce
+from hftpipe.schema.trading import NO_TERMS, ORDER_INTENT_SIZE, IntentAction, OrderSide, OrderType, TimeInForce
 from stages.trading.risk.stage import RiskStage
 
 INSTRUMENTS: Final = [
@@ -30,10 +30,10 @@ Q: Final = 1000  # 1 at qty scale 3
 def intent(seq: int, *, side: OrderSide = OrderSide.BUY, price: int = 100 * P, qty: int = Q, sid: int = 1,
            action: IntentAction = IntentAction.NEW, orig: int = 0, otype: OrderType = OrderType.LIMIT,
            flags: int = 0) -> bytes:  # fmt: skip
-    buf = bytearray(128)
+    buf = bytearray(ORDER_INTENT_SIZE)
     SPECS[RecordType.ORDER_INTENT].packer.pack_into(
         buf, 0, RecordType.ORDER_INTENT, 0, AAA, 0, 0, 7, 0, 0, 0, 0,
-        seq, orig, price, qty, 0, EPOCH, sid, action, side, otype, TimeInForce.GTC, flags, 0,
+        seq, orig, price, qty, 0, EPOCH, sid, action, side, otype, TimeInForce.GTC, flags, 0, *NO_TERMS,
     )  # fmt: skip
     return bytes(buf)
 
@@ -77,10 +77,10 @@ class RiskHarness:
                 },
                 "rings": [
                     {"from": "md", "to": "risk", "capacity": 256, "slot_size": 768},
-                    {"from": "strat", "to": "risk", "capacity": 256, "slot_size": 128},
+                    {"from": "strat", "to": "risk", "capacity": 256, "slot_size": 192},
                     {"from": "risk", "to": "strat", "capacity": 256, "slot_size": 128},
-                    {"from": "risk", "to": "exec", "capacity": 256, "slot_size": 128},
-                    {"from": "exec", "to": "risk", "capacity": 256, "slot_size": 128},
+                    {"from": "risk", "to": "exec", "capacity": 256, "slot_size": 192},
+                    {"from": "exec", "to": "risk", "capacity": 256, "slot_size": 192},
                 ],
             },
             source="test",
@@ -103,7 +103,6 @@ class RiskHarness:
         self._exec = self.contexts["exec"].output_port()
         self._to_strat = self.contexts["strat"].input_port().ring
         self._to_exec = self.contexts["exec"].input_port().ring
-        self._rows = np.zeros(256, dtype=np.dtype((np.void, 128)))
 
     def market(self, *records: bytes) -> None:
         for record in records:
@@ -126,8 +125,9 @@ class RiskHarness:
 
     def _drain(self, ring: Any) -> list[bytes]:
         out = []
-        while n := ring.poll_into(self._rows):
-            out.extend(bytes(r) for r in self._rows[:n])
+        rows = np.zeros(256, dtype=np.dtype((np.void, ring.slot_size)))
+        while n := ring.poll_into(rows):
+            out.extend(bytes(r) for r in rows[:n])
         return out
 
     def to_exec(self) -> list[bytes]:
