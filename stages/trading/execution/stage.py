@@ -4,10 +4,19 @@ Thin ring I/O around the cores: :class:`~.paper_bridge.PaperBridge` (``mode =
 "paper"``: a :class:`~.paper.PaperVenue` per instrument fed the DEPTH and
 TRADE records of the market-data ring, nothing leaves the host, no fees) and
 :class:`~.live.LiveVenue` (``mode = "live"``: Binance's WebSocket API).
-Inputs: the risk stage's approved intents and, in paper mode, the market
-data broadcast. Output: the reports, on the ring to risk; each carries the
-header cause (``ts_origin`` and hops) of what made it: the intent, or the
-trade that filled it.
+Inputs: the risk stage's approved intents (and its refusals of released
+children) and the market data broadcast. Output: the reports, on the ring to
+risk; each carries the header cause (``ts_origin`` and hops) of what made it:
+the intent, or the trade that filled it.
+
+Synthetic orders (intents flagged ``SYNTHETIC``: stops, take-profits,
+trailing stops, mid pegs, OCO / OTO / brackets) are held here in both modes,
+in a :class:`~.synthetic_bridge.SyntheticBridge` fed the market data's trades
+and tops of book; what they release goes back to risk on the output ring as
+intents flagged ``RELEASED`` and comes back approved like any other order
+(see :mod:`~.synthetic_bridge` for the whole path). Trigger-to-send (the
+market update that triggered a synthetic order, to its approved child handed
+to the venue) is recorded and shown in the status as ``latency.trigger_to_send``.
 
 An asyncio stage: the rings are polled from the event loop, which parks on
 the doorbell when they are empty (:class:`~hftpipe.substrate.async_idle.AsyncIdle`).
@@ -28,18 +37,41 @@ import numpy.typing as npt
 
 from hftpipe.runtime import AsyncAgent, StageContext
 from hftpipe.schema import SPECS
+from hftpipe.schema.marketdata import BBO_TOP, BBO_TOP_OFFSET, DEPTH_TOP, DEPTH_TOP_OFFSET, BookState
 from hftpipe.schema.records import RecordFlag, RecordType
-from hftpipe.schema.trading import ExecType
+from hftpipe.schema.trading import (
+    RELEASE_SEQ_BASE,
+    ExecType,
+    IntentAction,
+    IntentFlag,
+    OrderType,
+    RejectReason,
+    TimeInForce,
+)
 from hftpipe.substrate.async_idle import AsyncIdle
+from hftpipe.substrate.histogram import HISTOGRAM_SIZE, Histogram, HistogramSnapshot
 from stages.trading.execution.binance.client import Credentials, Ed25519Credentials, HmacCredentials
 from stages.trading.execution.live import LiveVenue
 from stages.trading.execution.oms import Oms
 from stages.trading.execution.oms_reports import Report
 from stages.trading.execution.paper import Latency
 from stages.trading.execution.paper_bridge import Cause, PaperBridge
+from stages.trading.execution.synthetic_bridge import Intent as SynthIntent
+from stages.trading.execution.synthetic_bridge import Out, SyntheticBridge
 
 MODES: Final = ("paper", "live")
-_INTENT: Final = SPECS[RecordType.ORDER_INTENT].packer.unpack_from
+_INTENT_SPEC: Final = SPECS[RecordType.ORDER_INTENT]
+_INTENT: Final = _INTENT_SPEC.packer.unpack_from
+_PACK_INTENT: Final = _INTENT_SPEC.packer.pack_into
+_INTENT_TYPE: Final = int(RecordType.ORDER_INTENT)
+_UNPACK_REPORT: Final = SPECS[RecordType.EXEC_REPORT].packer.unpack_from
+_SYNTHETIC: Final = int(IntentFlag.SYNTHETIC)
+_RELEASED: Final = int(IntentFlag.RELEASED)
+_SYNTHETIC_REPORT: Final = int(RecordFlag.SYNTHETIC)
+_CHILD_REPORT: Final = int(RecordFlag.RELEASED_CHILD)
+_SYNCED: Final = int(BookState.SYNCED)
+_VENUE_BBO: Final = int(RecordFlag.VENUE)
+_NEW, _CANCEL, _CANCEL_ALL = int(IntentAction.NEW), int(IntentAction.CANCEL), int(IntentAction.CANCEL_ALL)
 _TICK_CAUSED: Final = int(RecordFlag.TICK_CAUSED)
 _TRADE: Final = SPECS[RecordType.TRADE].packer.unpack_from
 _DEPTH: Final = SPECS[RecordType.DEPTH]
@@ -138,6 +170,16 @@ class ExecutionStage(AsyncAgent):
                 on_tick_to_order=ctx.end_to_end.record,
             )  # fmt: skip
         self._out = ctx.output_port() if ctx.outputs else None
+        if self._out is not None and self._out.ring.slot_size < _INTENT_SPEC.itemsize:
+            raise ValueError(f"ring {self._out.ring.name}: it carries released children (ORDER_INTENT): slot_size "
+                             f"must be >= {_INTENT_SPEC.itemsize}, it has {self._out.ring.slot_size}")  # fmt: skip
+        # children's sequences: this run's own range, a restart a second later far above the last one's
+        start = RELEASE_SEQ_BASE + (time.time_ns() // 1_000_000 % 10**9) * 1000
+        self.synthetic = SyntheticBridge(instruments, start)
+        self._intent_scratch = bytearray(_INTENT_SPEC.itemsize)
+        self._histogram_words = bytearray(HISTOGRAM_SIZE)
+        self._trigger_to_send = Histogram(memoryview(self._histogram_words).cast("q"), 0)
+        """Local until the framework's named histograms land (``trigger_to_send``)."""
         self._ports = list(ctx.inputs.values())
         self._held: list[tuple[bytes, int]] = []
         self._scratch = bytearray(_REPORT.itemsize)
@@ -149,6 +191,8 @@ class ExecutionStage(AsyncAgent):
         self.rejects = counters.add("rejects")
         self.cancels = counters.add("cancels")
         self.reports = counters.add("reports")
+        self.released = counters.add("synthetic.released")
+        self.release_refused = counters.add("synthetic.refused")
         self._counted = {
             ExecType.ACK: self.acks,
             ExecType.REPLACED: self.acks,
@@ -201,27 +245,34 @@ class ExecutionStage(AsyncAgent):
         self._now = now
         rtype = buf[offset] | (buf[offset + 1] << 8)
         if rtype == RecordType.ORDER_INTENT:
-            f = _INTENT(buf, offset)
-            cause = bytes(buf[offset + 24 : offset + 64])
-            (instrument, seq, orig, price, qty, epoch, strategy, action, side, order_type, tif) = (
-                f[2], f[10], f[11], f[12], f[13], f[15], f[16], f[17], f[18], f[19], f[20])  # fmt: skip
-            if action in (0, 2):  # NEW, REPLACE: an order goes out
-                self.orders_sent.add()
-            args = (instrument, strategy, epoch, action, seq, orig, side, order_type, tif, price, qty, cause, now)
-            if self.paper is not None:
-                for report, why in self.paper.intent(*args):
-                    self._emit(report, why)
-            elif self.live is not None:
-                self.live.intent(*args, tick_caused=bool(f[1] & _TICK_CAUSED))
-        elif self.paper is None:
-            return
+            self._on_intent(buf, offset, now)
+        elif rtype == RecordType.EXEC_REPORT:  # risk refused a released child
+            f = _UNPACK_REPORT(buf, offset)
+            if f[1] & _CHILD_REPORT and f[17] == ExecType.REJECTED:
+                self.release_refused.add()
+                out = self.synthetic.refused(f[21], f[10], RejectReason(f[19]), now)
+                self._synth(out, bytes(buf[offset + 24 : offset + 64]), now)
         elif rtype == RecordType.TRADE:
             f = _TRADE(buf, offset)
-            for report, why in self.paper.trade(f[2], f[10], f[11], f[13], bytes(buf[offset + 24 : offset + 64]), now):
-                self._emit(report, why)
+            cause = bytes(buf[offset + 24 : offset + 64])
+            triggered = self.synthetic.on_trade(f[2], f[10], f[11], now)
+            if triggered is not None:
+                self._synth(triggered, cause, now)
+            if self.paper is not None:
+                for report, why in self.paper.trade(f[2], f[10], f[11], f[13], cause, now):
+                    self._emit(report, why)
+        elif rtype == RecordType.BBO:
+            if buf[offset + 2] & _VENUE_BBO:
+                return
+            bid, _, ask, _, _, state = BBO_TOP.unpack_from(buf, offset + BBO_TOP_OFFSET)
+            if state == _SYNCED:
+                self._book(int.from_bytes(buf[offset + 4 : offset + 8], "little"), bid, ask, buf, offset, now)
         elif rtype == RecordType.DEPTH:
             instrument = int.from_bytes(buf[offset + 4 : offset + 8], "little")
-            if instrument not in self.paper.venues:
+            _, _, state, bid, _, ask, _ = DEPTH_TOP.unpack_from(buf, offset + DEPTH_TOP_OFFSET)
+            if state == _SYNCED:
+                self._book(instrument, bid, ask, buf, offset, now)
+            if self.paper is None or instrument not in self.paper.venues:
                 return
 
             def levels(at: int) -> npt.NDArray[np.int64]:
@@ -234,24 +285,114 @@ class ExecutionStage(AsyncAgent):
             for report, why in reports:
                 self._emit(report, why)
 
+    def _on_intent(self, buf: memoryview, offset: int, now: int) -> None:
+        f = _INTENT(buf, offset)
+        cause = bytes(buf[offset + 24 : offset + 64])
+        (instrument, seq, orig, price, qty, epoch, strategy, action, side, order_type, tif, flags) = (
+            f[2], f[10], f[11], f[12], f[13], f[15], f[16], f[17], f[18], f[19], f[20], f[21])  # fmt: skip
+        synthetic = self.synthetic
+        if flags & _SYNTHETIC:
+            if action == _NEW:
+                out = synthetic.place(SynthIntent(instrument, strategy, epoch, seq, side, order_type, tif, flags,
+                                                  price, qty, f[14], *f[23:25], *f[26:]), now)  # fmt: skip
+            elif action == _CANCEL:
+                out = synthetic.cancel(strategy, epoch, orig, now)
+            else:  # a synthetic order is not replaced (the strategy API refuses it)
+                return
+            self._synth(out, cause, now)
+            return
+        if action == _CANCEL_ALL:
+            self._synth(synthetic.cancel_all(strategy, instrument, now), cause, now)
+        trigger_ns = None
+        if flags & _RELEASED:
+            answer = synthetic.approved(strategy, seq)
+            if answer is not None:
+                trigger_ns, send = answer
+                if not send:  # its synthetic order ended while risk checked it: it goes no further
+                    self._report(_CHILD_REPORT, instrument, strategy, seq, side, ExecType.CANCELED, 0, 0, 0, 0, 0,
+                                 RejectReason.NONE, cause)  # fmt: skip
+                    self._synth(synthetic.child_closed(strategy, seq, now), cause, now)
+                    return
+        if action in (0, 2):  # NEW, REPLACE: an order goes out
+            self.orders_sent.add()
+        args = (instrument, strategy, epoch, action, seq, orig, side, order_type, tif, price, qty, cause, now)
+        if self.paper is not None:
+            for report, why in self.paper.intent(*args):
+                self._emit(report, why)
+        elif self.live is not None:
+            self.live.intent(*args, tick_caused=bool(f[1] & _TICK_CAUSED))
+        if trigger_ns is not None:
+            self._trigger_to_send.record(time.monotonic_ns() - trigger_ns)
+
+    def _book(self, instrument: int, bid: int, ask: int, buf: memoryview, offset: int, now: int) -> None:
+        out = self.synthetic.on_book(instrument, bid, ask, now)
+        if out is not None:
+            self._synth(out, bytes(buf[offset + 24 : offset + 64]), now)
+
+    def _synth(self, out: Out, cause: Cause, now: int) -> None:
+        """What synthetic orders did: their reports to risk, then their children to risk, then cancels to the venue."""
+        for r in out.reports:
+            self._report(_SYNTHETIC_REPORT, r.instrument, r.strategy, r.seq, r.side, r.exec_type, r.last_price,
+                         r.last_qty, r.cum_qty, r.leaves_qty, r.fee, r.reason, cause)  # fmt: skip
+        for c in out.intents:
+            self.released.add()
+            scratch = self._intent_scratch
+            _PACK_INTENT(
+                scratch, 0, _INTENT_TYPE, _TICK_CAUSED if c.market_caused else 0, c.instrument, 0, now, 0, 0, 0, 0, 0,
+                c.seq, c.orig, c.price, c.qty, 0, c.epoch, c.strategy, int(c.action), int(c.side), int(c.order_type),
+                int(c.tif), int(c.flags), 0, 0, 0, c.synthetic_seq, 0, 0, 0, 0, 0, 0, 0, 0,
+            )  # fmt: skip
+            scratch[24:64] = cause
+            self._offer(bytes(scratch))
+        for v in out.cancels:
+            args = (v.instrument, v.strategy, v.epoch, _CANCEL, self.synthetic.next_seq(), v.seq, int(v.side),
+                    int(OrderType.LIMIT), int(TimeInForce.GTC), 0, 0, cause, now)  # fmt: skip
+            if self.paper is not None:
+                for report, why in self.paper.intent(*args):
+                    self._emit(report, why)
+            elif self.live is not None:
+                self.live.intent(*args, tick_caused=False)
+
     def _emit(self, report: Report, cause: Cause) -> None:
-        """Pack one OMS report as an EXEC_REPORT and offer it to risk (held while the ring is full)."""
+        """Pack one OMS report as an EXEC_REPORT and offer it to risk (held while the ring is full).
+
+        A released child's is flagged ``RELEASED_CHILD`` and followed by what it
+        did to its synthetic order (that order's own report, flagged ``SYNTHETIC``).
+        """
         self.reports.add()
         counter = self._counted.get(report.exec_type)
         if counter is not None:
             counter.add()
+        order = report.order
+        child = order.order_seq >= RELEASE_SEQ_BASE
+        self._report(_CHILD_REPORT if child else 0, order.instrument, order.strategy_id, order.order_seq, order.side,
+                     report.exec_type, report.last_price, report.last_qty, report.cum_qty, report.leaves_qty,
+                     report.fee, report.reason, cause, order.venue_order_id, report.venue_code)  # fmt: skip
+        if child:
+            now = self._now or time.monotonic_ns()
+            out = self.synthetic.child_report(order.strategy_id, order.order_seq, report.exec_type, report.last_price,
+                                              report.last_qty, report.fee, report.reason, now)  # fmt: skip
+            self._synth(out, cause, now)
+
+    def _report(
+        self, flags: int, instrument: int, strategy: int, seq: int, side: int, exec_type: ExecType, last_price: int,
+        last_qty: int, cum_qty: int, leaves_qty: int, fee: int, reason: RejectReason, cause: Cause,
+        venue_order_id: int = 0, venue_code: int = 0,
+    ) -> None:  # fmt: skip
         if self._out is None:
             return
-        order = report.order
         scratch = self._scratch
         _PACK_REPORT(
-            scratch, 0, _REPORT_TYPE, 0, order.instrument, 0, 0, 0, 0, 0, 0, 0,
-            order.order_seq, order.venue_order_id, report.last_price, report.last_qty, report.cum_qty,
-            report.leaves_qty, report.fee, int(report.exec_type), int(order.side), int(report.reason),
-            report.venue_code, order.strategy_id,
+            scratch, 0, _REPORT_TYPE, flags, instrument, 0, 0, 0, 0, 0, 0, 0,
+            seq, venue_order_id, last_price, last_qty, cum_qty, leaves_qty, fee, int(exec_type), int(side),
+            int(reason), venue_code, strategy,
         )  # fmt: skip
         scratch[24:64] = cause
-        record = bytes(scratch)
+        self._offer(bytes(scratch))
+
+    def _offer(self, record: bytes) -> None:
+        if self._out is None:
+            return
         now = self._now or time.monotonic_ns()
         if self._held or not self._out.offer(record, now):
             self._held.append((record, now))
@@ -265,6 +406,10 @@ class ExecutionStage(AsyncAgent):
             self._held.pop(0)
         return True
 
+    def trigger_to_send(self) -> dict[str, int]:
+        """The trigger-to-send summary (count, p50_ns, p99_ns, p999_ns, max_ns)."""
+        return HistogramSnapshot.read(memoryview(self._histogram_words), 0).summary()
+
     def _publish_status(self) -> None:
         self.ctx.publish_status(
             {
@@ -275,5 +420,7 @@ class ExecutionStage(AsyncAgent):
                 "rejects": self.rejects.value,
                 "oms": {k: v for k, v in self.oms.counts.as_dict().items() if v},
                 "order_round_trip": self.live.round_trip_summary() if self.live is not None else None,
+                "synthetic": {"held": len(self.synthetic), "released": self.released.value},
+                "latency": {"trigger_to_send": self.trigger_to_send()},
             }
         )

@@ -82,7 +82,7 @@ class LiveStage:
                 },
                 "rings": [
                     {"name": "intents", "from": "risk", "to": "execution", "capacity": 256, "slot_size": 192},
-                    {"name": "reports", "from": "execution", "to": "sink", "capacity": 256, "slot_size": 128},
+                    {"name": "reports", "from": "execution", "to": "sink", "capacity": 256, "slot_size": 192},
                 ],
             },
             source="test",
@@ -96,7 +96,7 @@ class LiveStage:
         risk, self.ctx, sink = self.contexts
         self._intents = risk.output_port()
         self._reports = sink.input_port().ring
-        self._rows = np.zeros(256, dtype=np.dtype((np.void, 128)))
+        self._rows = np.zeros(256, dtype=np.dtype((np.void, 192)))
         self.reports: list[dict[str, Any]] = []
         self.stage: ExecutionStage | None = None
         self._stopping = asyncio.Event()
