@@ -60,25 +60,37 @@ class SyntheticDesk:
                     "md": {"class": "stages.probe:ProbeSource"},
                     "strategy": {
                         "class": "stages.trading.strategy.stage:StrategyStage",
-                        "params": {"epoch": EPOCH, "clock": "records", "id": 1, "name": "s",
-                                   "class": "tests.integration.synthetic_desk:Recorder",
-                                   "instruments": ["AAAUSDT"]},  # fmt: skip
+                        "params": {
+                            "epoch": EPOCH,
+                            "clock": "records",
+                            "id": 1,
+                            "name": "s",
+                            "class": "tests.integration.synthetic_desk:Recorder",
+                            "instruments": ["AAAUSDT"],
+                        },
                     },
                     "risk": {
                         "class": "stages.trading.risk.stage:RiskStage",
                         "params": {"execution": "execution", "watch_stages": [], "account": account},
                     },
-                    "execution": {"class": "stages.trading.execution.stage:ExecutionStage",
-                                  "params": {"mode": "paper"}},  # fmt: skip
+                    "execution": {
+                        "class": "stages.trading.execution.stage:ExecutionStage",
+                        "params": {"mode": "paper"},
+                    },
                 },
                 "rings": [
-                    {"name": "md", "kind": "broadcast", "from": "md", "to": ["strategy", "risk", "execution"],
-                     "capacity": 1024, "slot_size": 768},  # fmt: skip
+                    {
+                        "name": "md",
+                        "kind": "broadcast",
+                        "from": "md",
+                        "to": ["strategy", "risk", "execution"],
+                        "capacity": 1024,
+                        "slot_size": 768,
+                    },
                     {"name": "intents", "from": "strategy", "to": "risk", "capacity": 256, "slot_size": 192},
                     {"name": "approved", "from": "risk", "to": "execution", "capacity": 256, "slot_size": 192},
                     {"name": "reports", "from": "execution", "to": "risk", "capacity": 256, "slot_size": 192},
-                    {"name": "strategy-reports", "from": "risk", "to": "strategy", "capacity": 256,
-                     "slot_size": 128},  # fmt: skip
+                    {"name": "strategy-reports", "from": "risk", "to": "strategy", "capacity": 256, "slot_size": 128},
                 ],
             },
             source="test",
