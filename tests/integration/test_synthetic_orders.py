@@ -245,3 +245,19 @@ def test_should_refuse_the_rest_of_a_group_after_its_first_leg(desk: Any) -> Non
     assert (first.state, first.reason) == (OrderState.REJECTED, RejectReason.MAX_ORDER_QTY)
     assert (second.state, second.reason) == (OrderState.REJECTED, RejectReason.GROUP_REFUSED)
     assert len(d.execution.synthetic) == 0
+
+
+def test_should_cancel_a_held_order_for_good_and_not_one_that_is_done(desk: Any) -> None:
+    d: SyntheticDesk = desk()
+    d.book(10_000, 10_002)
+    held = d.strategy.trailing_stop(AAA, SELL, Q, trail=50)
+    done = d.strategy.stop_market(AAA, BUY, Q, 10_002, trigger=Trigger.BID_ASK)  # the ask is there: it fires at once
+    assert held is not None and done is not None
+    d.step()
+    assert held.state is HELD and done.state is OrderState.FILLED
+    assert d.strategy.cancel(held) and not d.strategy.cancel(done)
+    d.step()
+    assert held.state is OrderState.CANCELED and len(d.execution.synthetic) == 0
+    d.trade(9_000)
+    assert d.position() == (Q, Q) and d.counters("risk")["approved"] == 4  # two orders, a child, the cancel
+    assert len(d.risk.checks.orders) == 0

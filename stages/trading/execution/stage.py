@@ -296,7 +296,7 @@ class ExecutionStage(AsyncAgent):
                 out = synthetic.place(SynthIntent(instrument, strategy, epoch, seq, side, order_type, tif, flags,
                                                   price, qty, f[14], *f[23:25], *f[26:]), now)  # fmt: skip
             elif action == _CANCEL:
-                out = synthetic.cancel(strategy, epoch, orig, now)
+                out = synthetic.cancel(instrument, strategy, epoch, orig, side, now)
             else:  # a synthetic order is not replaced (the strategy API refuses it)
                 return
             self._synth(out, cause, now)

@@ -262,8 +262,11 @@ class SyntheticBridge:
                        max_replaces_per_s=i.max_replaces, post_only=bool(i.flags & IntentFlag.POST_ONLY))  # fmt: skip
         return Direct(**common, order_type=kind, price=i.price, tif=tif)
 
-    def cancel(self, strategy: int, epoch: int, seq: int, now: int) -> Out:
-        """The owner's cancel of a synthetic order (its group goes with it), or risk's of a group still missing legs."""
+    def cancel(self, instrument: int, strategy: int, epoch: int, seq: int, side: int, now: int) -> Out:
+        """The owner's cancel of a synthetic order (its group goes with it), or risk's of a group still missing legs.
+
+        One that is not held (any more), or already final, is answered CANCEL_REJECTED (UNKNOWN_ORDER).
+        """
         out = Out([], [], [])
         waiting = self._groups.pop((strategy, epoch, seq), None)
         if waiting is not None:  # a leg was refused: the group never comes whole
@@ -271,8 +274,12 @@ class SyntheticBridge:
                 out.reports.append(_refusal(leg, RejectReason.NONE, ExecType.CANCELED))
             return out
         order_id = self._by_key.get((strategy, epoch, seq))
-        if order_id is not None:
-            self._apply(self.book.cancel(order_id), now, out, market_caused=False)
+        actions = self.book.cancel(order_id) if order_id is not None else ()
+        if not actions:
+            out.reports.append(SynthReport(instrument, strategy, seq, OrderSide(side), ExecType.CANCEL_REJECTED, 0, 0,
+                                           0, 0, 0, RejectReason.UNKNOWN_ORDER))  # fmt: skip
+            return out
+        self._apply(actions, now, out, market_caused=False)
         return out
 
     def cancel_all(self, strategy: int, instrument: int, now: int) -> Out:
