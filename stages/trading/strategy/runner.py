@@ -119,6 +119,7 @@ class StrategyCounters:
 
 _NO_CAUSE: Final = bytes(40)
 _FOREIGN: Final = int(RecordFlag.FOREIGN_ORDER)
+_SYNTHETIC_REPORT: Final = int(RecordFlag.SYNTHETIC)
 _FILL_TYPES: Final = frozenset({int(ExecType.FILL), int(ExecType.PARTIAL_FILL)})
 
 
@@ -523,6 +524,13 @@ class StrategyRunner:
                     position.apply_fill(OrderSide(fields[18]), fields[12], fields[13], fields[16])
             return
         order = self._find(fields[10])
+        if order is None and fields[1] & _SYNTHETIC_REPORT and fields[17] in _FILL_TYPES and fields[13]:
+            # a fill that raced the cancel of a synthetic order already closed here: risk booked it, so do we
+            self.counters.fills.add()
+            raced = self.positions.get(fields[2])
+            if raced is not None:
+                raced.apply_fill(OrderSide(fields[18]), fields[12], fields[13], fields[16])
+            return
         if order is None:
             self.logger.warning(
                 "%s: report %s for unknown order seq %d", self.name, ExecType(fields[17]).name, fields[10]

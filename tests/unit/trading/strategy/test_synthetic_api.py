@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from hftpipe.schema.records import RecordFlag
 from hftpipe.schema.trading import (
     Contingency,
     ExecType,
@@ -163,3 +164,21 @@ def test_should_cancel_a_synthetic_order_as_one_and_never_replace_it(h: Harness)
     (cancel,) = _sent(h)
     assert (cancel["action"], cancel["orig_order_seq"], cancel["intent_flags"]) == (
         IntentAction.CANCEL, stop.seq, IntentFlag.SYNTHETIC)  # fmt: skip
+
+
+def test_should_book_a_fill_that_raced_the_cancel_of_a_closed_synthetic_order(h: Harness) -> None:
+    stop = h.strategy.stop_market(AAA, SELL, D("1"), D("99"))
+    assert stop is not None
+    h.step()
+    h.answer(r.report(AAA, 3, stop.seq, ExecType.CANCELED, side=SELL))
+    h.step()
+    assert stop.state is OrderState.CANCELED
+    late = bytearray(r.report(AAA, 3, stop.seq, ExecType.PARTIAL_FILL, side=SELL, last_price=9_900 * TICK,
+                              last_qty=5 * LOT, cum_qty=5 * LOT))  # fmt: skip
+    h.answer(bytes(late))  # not a synthetic order's report: an unknown order's, ignored
+    h.step()
+    assert h.strategy.position(AAA).qty == 0
+    late[2] |= int(RecordFlag.SYNTHETIC)
+    h.answer(bytes(late))
+    h.step()
+    assert h.strategy.position(AAA).qty == -5 * LOT and stop.state is OrderState.CANCELED
