@@ -112,6 +112,7 @@ from hftpipe.schema.marketdata import BookState
 from hftpipe.schema.records import RecordType
 from hftpipe.schema.trading import (
     NO_SLIPPAGE,
+    NO_TERMS,
     ExecType,
     IntentAction,
     IntentFlag,
@@ -323,7 +324,7 @@ def intent_record(i: Intent, header_seq: int) -> bytes:
     return _PACK_INTENT(
         RecordType.ORDER_INTENT, 0, i.instrument_id, header_seq, 0, 1_000 + header_seq, 0, 0, 0, 0,
         i.order_seq, i.orig_order_seq, i.price, i.qty, i.stop_price, i.epoch, i.strategy_id, i.action, i.side,
-        i.order_type, TimeInForce.GTC, i.flags, header_seq,
+        i.order_type, TimeInForce.GTC, i.flags, header_seq, *NO_TERMS,
     )  # fmt: skip
 
 

@@ -100,12 +100,14 @@ from hftpipe.schema.marketdata import DEPTH_DTYPE, DEPTH_LEVELS, BookState
 from hftpipe.schema.records import RecordType
 from hftpipe.schema.trading import (
     NO_SLIPPAGE,
+    NO_TERMS,
     ExecType,
     IntentAction,
     IntentFlag,
     OrderSide,
     OrderType,
     RejectReason,
+    SynthTerms,
     TimeInForce,
 )
 from hftpipe.strategy import BookView
@@ -413,6 +415,7 @@ class Api(Variant):
         self, cause: bytes | memoryview, taken_ns: int, measured: bool, instrument: int, action: IntentAction,
         side: OrderSide, order_type: OrderType, tif: TimeInForce, flags: IntentFlag, price: int, qty: int,
         order_seq: int, orig_order_seq: int, book_update_id: int, strategy_id: int, epoch: int, now: int,
+        stop_price: int = 0, terms: SynthTerms = NO_TERMS,
     ) -> None:  # fmt: skip
         self._sent.append((action, side, price, qty, order_seq, orig_order_seq, book_update_id))
 

@@ -74,6 +74,12 @@ class RecordFlag(IntFlag):
     FOREIGN_ORDER = 0x10
     """An execution report about an order its strategy did not send (risk's stop or kill-switch order):
     its fills change the strategy's position, no order of the strategy's changes."""
+    SYNTHETIC = 0x40
+    """An execution report about a synthetic order (HELD, TRIGGERED, its child's fills as its own): risk does
+    not book its fills (the child's report did) and passes it on to the strategy."""
+    RELEASED_CHILD = 0x80
+    """An execution report about a released child: risk books its fills and ends it, and keeps it from the
+    strategy, which sees those fills on the synthetic order's own report."""
 
 
 _HEADER_FIELDS: Final[list[tuple[str, str, int]]] = [

@@ -24,6 +24,33 @@ ORDER_INTENT body (offsets from the record start; the header is
     117 tif             u1   TimeInForce
     118 intent_flags    u1   IntentFlag
     120 book_update_id  u8   update id of the book the decision was taken on
+    128 trail           i8   trailing stop: its distance from the best price, price scale (0: ``trail_bps``)
+    136 link_seq        u8   a contingent leg: ``order_seq`` of its group's leg 0 (an OTO's or bracket's parent)
+    144 synthetic_seq   u8   a released child (``RELEASED``): the synthetic order it was released for
+    152 peg_offset      i4   peg: ticks from the mid, away from the other side (negative: leans in)
+    156 trail_bps       u4   trailing stop: its distance in basis points of the best price (0: ``trail``)
+    160 max_replaces    u2   peg: replaces per second at most
+    162 min_move        u2   peg: ticks the target must move before a replace
+    164 trigger         u1   Trigger: the price a synthetic order watches
+    165 contingency     u1   Contingency of the group this leg belongs to
+    166 leg             u1   this leg's index in its group (0: the parent, or an OCO's first leg)
+    167 legs            u1   legs in the group (0 for an order in no group)
+    168 (reserved, zero, to 192)
+
+Offsets 64..127 are the record's first, 128-byte layout, unchanged; the
+synthetic-order terms (128..167) grew it to 192 bytes. Rings that carry
+intents (strategy → risk, risk → execution, and execution → risk, which
+carries released children beside the reports) need ``slot_size >= 192``.
+
+A **synthetic** order (``IntentFlag.SYNTHETIC``) is held by the execution
+stage and released as a real order when the market triggers it (stop,
+take-profit, trailing stop, mid peg; or a leg of an OCO / OTO / bracket,
+whose direct legs are synthetic too: the stage holds the group). Legs of one
+group are consecutive intents sharing ``link_seq``, ``contingency`` and
+``legs``; the stage places the group when its last leg arrives. A released
+child goes from execution back to risk as a NEW (or a peg's REPLACE) flagged
+``RELEASED``, ``order_seq`` from :data:`RELEASE_SEQ_BASE` on, and on to
+execution like any approved intent.
 
 EXEC_REPORT body::
 
@@ -66,9 +93,9 @@ from __future__ import annotations
 import math
 import re
 from enum import IntEnum, IntFlag
-from typing import Final
+from typing import Final, NamedTuple
 
-from hftpipe.schema.records import RECORD_SIZE, RecordType, check_layout, make_spec, record_dtype
+from hftpipe.schema.records import RecordType, check_layout, make_spec, record_dtype
 
 
 class OrderSide(IntEnum):
@@ -94,6 +121,14 @@ class OrderType(IntEnum):
     """Post-only: a limit order the venue rejects rather than lets take liquidity."""
     STOP_MARKET = 3
     STOP_LIMIT = 4
+    TAKE_PROFIT = 5
+    """Synthetic only: a MARKET order released when the price reaches ``stop_price`` moving in the order's favour."""
+    TAKE_PROFIT_LIMIT = 6
+    """Synthetic only: a LIMIT order at ``price`` released as a take-profit."""
+    TRAILING_STOP = 7
+    """Synthetic only: a stop ``trail`` (or ``trail_bps``) behind the best price since placement; releases MARKET."""
+    PEG_MID = 8
+    """Synthetic only: a limit order kept at mid ± ``peg_offset`` ticks, re-priced at most ``max_replaces`` / s."""
 
 
 class TimeInForce(IntEnum):
@@ -108,6 +143,35 @@ class IntentFlag(IntFlag):
     """May only reduce the strategy's position (risk refuses it otherwise)."""
     FLATTEN = 0x2
     """Sent by a strategy being disabled, or by risk, to get out of the market."""
+    SYNTHETIC = 0x4
+    """Held by the execution stage until the market triggers it (a CANCEL of one carries it too)."""
+    RELEASED = 0x8
+    """A real order the execution stage released for a synthetic one (``synthetic_seq``), re-checked by risk."""
+    POST_ONLY = 0x10
+    """A peg whose orders go as LIMIT_MAKER, held off the other side of the book."""
+
+
+class Trigger(IntEnum):
+    """The price a synthetic trigger order watches."""
+
+    LAST = 0
+    """The last trade price."""
+    BID_ASK = 1
+    """The touch the released order would deal with: the ask for a buy, the bid for a sell."""
+    MID = 2
+    """``(bid + ask) / 2``, unrounded."""
+
+
+class Contingency(IntEnum):
+    """What group a synthetic leg belongs to (``leg`` / ``legs`` place it in the group)."""
+
+    NONE = 0
+    OCO = 1
+    """Two legs: one triggering or filling cancels the other."""
+    OTO = 2
+    """Leg 0 the parent; legs 1.. its children, armed by its first fill and sized by its fills."""
+    BRACKET = 3
+    """Leg 0 the entry, leg 1 the stop-loss, leg 2 the take-profit: an OTO whose two children are an OCO."""
 
 
 class ExecType(IntEnum):
@@ -124,6 +188,10 @@ class ExecType(IntEnum):
     """IOC / FOK remainder, or the venue's self-trade prevention."""
     CANCEL_REJECTED = 7
     """A cancel of ``order_seq`` was refused (e.g. the order was already filled): the order is unchanged."""
+    HELD = 8
+    """A synthetic order the execution stage holds: watching the market, or waiting for its OTO parent's fill."""
+    TRIGGERED = 9
+    """A synthetic order's real order was released (through risk again); its fills follow as this order's."""
 
 
 class RejectReason(IntEnum):
@@ -183,6 +251,10 @@ class RejectReason(IntEnum):
     MAX_SLIPPAGE = 29
     """A marketable order's estimated cost against the touch, walking the visible depth, is above
     ``max_slippage_bps`` (or the visible depth cannot price a market order at all)."""
+    BAD_SYNTHETIC = 30
+    """A synthetic order or group the execution stage cannot hold (inconsistent terms or legs)."""
+    GROUP_REFUSED = 31
+    """Another leg of the same contingent group was refused: the group goes whole or not at all."""
 
 
 class TradingState(IntEnum):
@@ -195,6 +267,9 @@ class TradingState(IntEnum):
     HALTED = 2
     """Cancels only."""
 
+
+ORDER_INTENT_SIZE: Final = 192
+"""The 128-byte record plus the synthetic-order terms; a ring carrying intents needs slots this big."""
 
 ORDER_INTENT_DTYPE: Final = record_dtype(
     [
@@ -211,8 +286,19 @@ ORDER_INTENT_DTYPE: Final = record_dtype(
         ("tif", "u1", 117),
         ("intent_flags", "u1", 118),
         ("book_update_id", "<u8", 120),
+        ("trail", "<i8", 128),
+        ("link_seq", "<u8", 136),
+        ("synthetic_seq", "<u8", 144),
+        ("peg_offset", "<i4", 152),
+        ("trail_bps", "<u4", 156),
+        ("max_replaces", "<u2", 160),
+        ("min_move", "<u2", 162),
+        ("trigger", "u1", 164),
+        ("contingency", "u1", 165),
+        ("leg", "u1", 166),
+        ("legs", "u1", 167),
     ],
-    RECORD_SIZE,
+    ORDER_INTENT_SIZE,
 )
 
 EXEC_REPORT_SIZE: Final = 192
@@ -251,6 +337,34 @@ SPECS: Final = (ORDER_INTENT, EXEC_REPORT)
 
 for _spec in SPECS:
     check_layout(_spec)
+
+SYNTHETIC_TYPES: Final = frozenset(
+    {OrderType.STOP_MARKET, OrderType.STOP_LIMIT, OrderType.TAKE_PROFIT, OrderType.TAKE_PROFIT_LIMIT,
+     OrderType.TRAILING_STOP, OrderType.PEG_MID}
+)  # fmt: skip
+"""Order types a synthetic order may have besides the direct ones (LIMIT, LIMIT_MAKER, MARKET: a group's legs)."""
+
+RELEASE_SEQ_BASE: Final = 2 * 10**12
+"""Sequences of released children (the execution stage's): above risk's own (10**12), never a strategy's."""
+
+
+class SynthTerms(NamedTuple):
+    """The synthetic-order fields of an ORDER_INTENT (offsets 128..167), in record order; all zero: none."""
+
+    trail: int = 0
+    link_seq: int = 0
+    synthetic_seq: int = 0
+    peg_offset: int = 0
+    trail_bps: int = 0
+    max_replaces: int = 0
+    min_move: int = 0
+    trigger: int = 0
+    contingency: int = 0
+    leg: int = 0
+    legs: int = 0
+
+
+NO_TERMS: Final = SynthTerms()
 
 CLIENT_ID_PREFIX: Final = "hp"
 CLIENT_ID_MAX: Final = 36

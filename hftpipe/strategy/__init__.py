@@ -4,7 +4,7 @@
 indicators are in :mod:`hftpipe.strategy.indicators`.
 """
 
-from hftpipe.schema.trading import ExecType, OrderSide, OrderType, RejectReason, TimeInForce
+from hftpipe.schema.trading import ExecType, OrderSide, OrderType, RejectReason, TimeInForce, Trigger
 from hftpipe.strategy.book import BookView
 from hftpipe.strategy.events import Bar, OrderReport, Trade
 from hftpipe.strategy.host import StrategyHost
@@ -13,12 +13,14 @@ from hftpipe.strategy.position import Position
 from hftpipe.strategy.pricing import Refused, Rounding
 from hftpipe.strategy.slippage import SlippageEstimate, WalkStatus, estimate_from_depth, estimate_slippage
 from hftpipe.strategy.strategy import NANOS_PER_SECOND, Strategy
+from hftpipe.strategy.synthetic import Leg
 
 __all__ = [
     "NANOS_PER_SECOND",
     "Bar",
     "BookView",
     "ExecType",
+    "Leg",
     "Order",
     "OrderReport",
     "OrderSide",
@@ -33,6 +35,7 @@ __all__ = [
     "StrategyHost",
     "TimeInForce",
     "Trade",
+    "Trigger",
     "WalkStatus",
     "estimate_from_depth",
     "estimate_slippage",

@@ -8,15 +8,16 @@ either unchanged.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Protocol
 
 from hftpipe.schema.instruments import Instrument
-from hftpipe.schema.trading import IntentFlag, OrderSide, OrderType, TimeInForce
+from hftpipe.schema.trading import Contingency, IntentFlag, OrderSide, OrderType, TimeInForce
 from hftpipe.strategy.book import BookView
 from hftpipe.strategy.orders import Order
 from hftpipe.strategy.position import Position
 from hftpipe.strategy.pricing import Number
+from hftpipe.strategy.synthetic import Leg
 
 InstrumentKey = int | str
 """An instrument id or its symbol."""
@@ -68,6 +69,10 @@ class StrategyHost(Protocol):
         tif: TimeInForce,
         flags: IntentFlag,
     ) -> Order | None: ...
+
+    def submit_synthetic(
+        self, key: InstrumentKey, legs: Sequence[Leg], contingency: Contingency
+    ) -> tuple[Order, ...] | None: ...
 
     def cancel(self, order: Order) -> bool: ...
 

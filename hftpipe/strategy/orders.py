@@ -15,11 +15,15 @@ class OrderState(IntEnum):
     PARTIALLY_FILLED = 2
     PENDING_CANCEL = 3
     PENDING_REPLACE = 4
-    FILLED = 5
-    CANCELED = 6
-    REPLACED = 7
-    REJECTED = 8
-    EXPIRED = 9
+    HELD = 5
+    """A synthetic order the execution stage holds (watching the market, or waiting for its OTO parent)."""
+    TRIGGERED = 6
+    """A synthetic order whose real order was released; the released order's states follow."""
+    FILLED = 7
+    CANCELED = 8
+    REPLACED = 9
+    REJECTED = 10
+    EXPIRED = 11
 
     @property
     def is_open(self) -> bool:
@@ -37,8 +41,8 @@ class Order:
 
     __slots__ = (
         "avg_price", "client_id", "cum_qty", "epoch", "fees", "instrument", "order_type", "price", "qty",
-        "reason", "replaced_by", "replaces", "seq", "side", "state", "strategy_id", "tif", "venue_code",
-        "venue_order_id",
+        "reason", "replaced_by", "replaces", "seq", "side", "state", "stop_price", "strategy_id", "synthetic", "tif",
+        "venue_code", "venue_order_id",
     )  # fmt: skip
 
     def __init__(
@@ -54,6 +58,8 @@ class Order:
         price: int,
         qty: int,
         replaces: Order | None = None,
+        stop_price: int = 0,
+        synthetic: bool = False,
     ) -> None:
         self.strategy_id = strategy_id
         self.epoch = epoch
@@ -76,6 +82,10 @@ class Order:
         """The order this one replaces (a cancel-replace), until the venue confirms it."""
         self.replaced_by: Order | None = None
         self.client_id = client_order_id(strategy_id, epoch, seq)
+        self.stop_price = stop_price
+        """A stop's or take-profit's trigger level (0: none)."""
+        self.synthetic = synthetic
+        """Held by the execution stage and released when triggered (see :mod:`hftpipe.strategy.synthetic`)."""
 
     @property
     def leaves_qty(self) -> int:

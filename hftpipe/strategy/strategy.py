@@ -33,13 +33,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from hftpipe.schema.instruments import Instrument
-from hftpipe.schema.trading import IntentFlag, OrderSide, OrderType, TimeInForce
+from hftpipe.schema.trading import Contingency, IntentFlag, OrderSide, OrderType, TimeInForce, Trigger
 from hftpipe.strategy.book import BookView
 from hftpipe.strategy.events import Bar, OrderReport, Trade
 from hftpipe.strategy.host import InstrumentKey, StrategyHost, Updating
 from hftpipe.strategy.orders import Order
 from hftpipe.strategy.position import Position
 from hftpipe.strategy.pricing import Number
+from hftpipe.strategy.synthetic import Leg
 
 NANOS_PER_SECOND = 1_000_000_000
 
@@ -158,8 +159,62 @@ class Strategy:
         flags = IntentFlag.REDUCE_ONLY if reduce_only else IntentFlag.NONE
         return self.host.submit(side, key, qty, price, order_type, tif, flags)
 
+    # -- synthetic orders (held by the execution stage, released through risk when triggered) ------
+    def stop_market(self, key: InstrumentKey, side: OrderSide, qty: Number, stop_price: Number, *,
+                    trigger: Trigger = Trigger.LAST, reduce_only: bool = False) -> Order | None:  # fmt: skip
+        """A market order released when the price reaches ``stop_price`` (a buy on a rise, a sell on a fall)."""
+        return self._one(key, Leg.stop(side, qty, stop_price, trigger=trigger, reduce_only=reduce_only))
+
+    def stop_limit(self, key: InstrumentKey, side: OrderSide, qty: Number, stop_price: Number,
+                   limit_price: Number, *, trigger: Trigger = Trigger.LAST, tif: TimeInForce = TimeInForce.GTC,
+                   reduce_only: bool = False) -> Order | None:  # fmt: skip
+        """A limit order at ``limit_price`` released when the price reaches ``stop_price``."""
+        leg = Leg.stop(side, qty, stop_price, limit_price, trigger=trigger, tif=tif, reduce_only=reduce_only)
+        return self._one(key, leg)
+
+    def take_profit(self, key: InstrumentKey, side: OrderSide, qty: Number, stop_price: Number,
+                    limit_price: Number | None = None, *, trigger: Trigger = Trigger.LAST,
+                    tif: TimeInForce = TimeInForce.GTC, reduce_only: bool = False) -> Order | None:  # fmt: skip
+        """A market (or limit) order released when the price reaches ``stop_price`` in its favour
+        (a sell on a rise, a buy on a fall)."""
+        leg = Leg.take_profit(side, qty, stop_price, limit_price, trigger=trigger, tif=tif, reduce_only=reduce_only)
+        return self._one(key, leg)
+
+    def trailing_stop(self, key: InstrumentKey, side: OrderSide, qty: Number, *, trail: Number | None = None,
+                      bps: int = 0, trigger: Trigger = Trigger.LAST,
+                      reduce_only: bool = False) -> Order | None:  # fmt: skip
+        """A stop ``trail`` price units (or ``bps`` basis points) behind the best price since placement."""
+        return self._one(key, Leg.trailing(side, qty, trail=trail, bps=bps, trigger=trigger, reduce_only=reduce_only))
+
+    def peg_mid(self, key: InstrumentKey, side: OrderSide, qty: Number, *, offset_ticks: int = 0,
+                min_move_ticks: int = 1, max_replaces_per_s: int = 5, post_only: bool = False,
+                reduce_only: bool = False) -> Order | None:  # fmt: skip
+        """A limit order kept at mid ∓ ``offset_ticks``, re-priced on book changes, at most ``max_replaces_per_s``."""
+        leg = Leg.peg(side, qty, offset_ticks=offset_ticks, min_move_ticks=min_move_ticks,
+                      max_replaces_per_s=max_replaces_per_s, post_only=post_only, reduce_only=reduce_only)  # fmt: skip
+        return self._one(key, leg)
+
+    def oco(self, key: InstrumentKey, first: Leg, second: Leg) -> tuple[Order, ...] | None:
+        """Two legs of one quantity: the one that triggers (or fills) cancels the other."""
+        return self.host.submit_synthetic(key, (first, second), Contingency.OCO)
+
+    def oto(self, key: InstrumentKey, parent: Leg, *children: Leg) -> tuple[Order, ...] | None:
+        """A parent and children armed by its first fill, sized by its filled quantity (parent first)."""
+        return self.host.submit_synthetic(key, (parent, *children), Contingency.OTO)
+
+    def bracket(self, key: InstrumentKey, entry: Leg, stop_loss: Leg, take_profit: Leg) -> tuple[Order, ...] | None:
+        """An entry and its two exits, an OCO pair armed and sized by the entry's fills (entry, stop, take-profit)."""
+        return self.host.submit_synthetic(key, (entry, stop_loss, take_profit), Contingency.BRACKET)
+
+    def _one(self, key: InstrumentKey, leg: Leg) -> Order | None:
+        orders = self.host.submit_synthetic(key, (leg,), Contingency.NONE)
+        return None if orders is None else orders[0]
+
     def cancel(self, order: Order) -> bool:
-        """Ask the venue to cancel ``order``; False when it is not open (nothing is sent)."""
+        """Ask the venue to cancel ``order``; False when it is not open (nothing is sent).
+
+        A synthetic leg of an OCO, OTO or bracket takes its group with it.
+        """
         return self.host.cancel(order)
 
     def replace(self, order: Order, *, price: Number | None = None, qty: Number | None = None) -> Order | None:

@@ -4,13 +4,21 @@ Thin ring I/O around the cores: :class:`~.paper_bridge.PaperBridge` (``mode =
 "paper"``: a :class:`~.paper.PaperVenue` per instrument fed the DEPTH and
 TRADE records of the market-data ring, nothing leaves the host, no fees) and
 :class:`~.live.LiveVenue` (``mode = "live"``: Binance's WebSocket API).
-Inputs: the risk stage's approved intents and, in paper mode, the market
-data broadcast (in live mode too: the book each order is estimated on).
-Output: the reports, on the ring to risk; each carries the header cause
-(``ts_origin`` and hops) of what made it: the intent, or the trade that
-filled it, and the slippage estimated when its order was sent, with what
-each fill realized against it (:mod:`.slippage_tracker`; the status shows
-the aggregates).
+Inputs: the risk stage's approved intents (and its refusals of released
+children) and the market data broadcast. Output: the reports, on the ring to
+risk; each carries the header cause (``ts_origin`` and hops) of what made it:
+the intent, or the trade that filled it, and the slippage estimated when
+its order was sent, with what each fill realized against it
+(:mod:`.slippage_tracker`; the status shows the aggregates).
+
+Synthetic orders (intents flagged ``SYNTHETIC``: stops, take-profits,
+trailing stops, mid pegs, OCO / OTO / brackets) are held here in both modes,
+in a :class:`~.synthetic_bridge.SyntheticBridge` fed the market data's trades
+and tops of book; what they release goes back to risk on the output ring as
+intents flagged ``RELEASED`` and comes back approved like any other order
+(see :mod:`~.synthetic_bridge` for the whole path). Trigger-to-send (the
+market update that triggered a synthetic order, to its approved child handed
+to the venue) is the named histogram ``trigger_to_send`` (``latency.trigger_to_send``).
 
 An asyncio stage: the rings are polled from the event loop, which parks on
 the doorbell when they are empty (:class:`~hftpipe.substrate.async_idle.AsyncIdle`).
@@ -41,8 +49,19 @@ import numpy.typing as npt
 from hftpipe.runtime import AsyncAgent, StageContext
 from hftpipe.schema import SPECS
 from hftpipe.schema.fixedpoint import format_fixed
+from hftpipe.schema.marketdata import BBO_TOP, BBO_TOP_OFFSET, DEPTH_TOP, DEPTH_TOP_OFFSET, BookState
 from hftpipe.schema.records import RecordFlag, RecordType
-from hftpipe.schema.trading import ExecType, OrderSide, OrderType
+from hftpipe.schema.trading import (
+    NO_SLIPPAGE,
+    RELEASE_SEQ_BASE,
+    ExecType,
+    IntentAction,
+    IntentFlag,
+    OrderSide,
+    OrderType,
+    RejectReason,
+    TimeInForce,
+)
 from hftpipe.strategy import BookView
 from hftpipe.substrate.async_idle import AsyncIdle
 from stages.trading.execution.binance.client import Credentials, Ed25519Credentials, HmacCredentials
@@ -53,11 +72,23 @@ from stages.trading.execution.oms_reports import Report
 from stages.trading.execution.paper import Latency
 from stages.trading.execution.paper_bridge import Cause, PaperBridge
 from stages.trading.execution.slippage_tracker import SlippageTracker
+from stages.trading.execution.synthetic_bridge import Intent as SynthIntent
+from stages.trading.execution.synthetic_bridge import Out, SyntheticBridge
 
 MODES: Final = ("paper", "live")
-_INTENT: Final = SPECS[RecordType.ORDER_INTENT].packer.unpack_from
-_TICK_CAUSED: Final = int(RecordFlag.TICK_CAUSED)
+_INTENT_SPEC: Final = SPECS[RecordType.ORDER_INTENT]
+_INTENT: Final = _INTENT_SPEC.packer.unpack_from
+_PACK_INTENT: Final = _INTENT_SPEC.packer.pack_into
+_INTENT_TYPE: Final = int(RecordType.ORDER_INTENT)
+_UNPACK_REPORT: Final = SPECS[RecordType.EXEC_REPORT].packer.unpack_from
+_SYNTHETIC: Final = int(IntentFlag.SYNTHETIC)
+_RELEASED: Final = int(IntentFlag.RELEASED)
+_SYNTHETIC_REPORT: Final = int(RecordFlag.SYNTHETIC)
+_CHILD_REPORT: Final = int(RecordFlag.RELEASED_CHILD)
+_SYNCED: Final = int(BookState.SYNCED)
 _VENUE_BBO: Final = int(RecordFlag.VENUE)
+_NEW, _CANCEL, _CANCEL_ALL = int(IntentAction.NEW), int(IntentAction.CANCEL), int(IntentAction.CANCEL_ALL)
+_TICK_CAUSED: Final = int(RecordFlag.TICK_CAUSED)
 _UNPRICED: Final = frozenset({int(OrderType.MARKET), int(OrderType.STOP_MARKET), int(OrderType.STOP_LIMIT)})
 """Order types estimated as market orders: no limit price (a stop is walked as the market order it becomes)."""
 _TRADE: Final = SPECS[RecordType.TRADE].packer.unpack_from
@@ -162,11 +193,18 @@ class ExecutionStage(AsyncAgent):
         """Execution's own view of each book (DEPTH and BBO of the market-data ring): what orders are estimated on."""
         self.slippage = SlippageTracker()
         self._out = ctx.output_port() if ctx.outputs else None
-        if self._out is not None and self._out.ring.slot_size < _REPORT.itemsize:
+        need = max(_REPORT.itemsize, _INTENT_SPEC.itemsize)
+        if self._out is not None and self._out.ring.slot_size < need:
             raise ValueError(
-                f"ring {next(iter(ctx.outputs))}: EXEC_REPORT records need slot_size >= {_REPORT.itemsize}, "
-                f"it has {self._out.ring.slot_size}"
+                f"ring {next(iter(ctx.outputs))}: it carries EXEC_REPORT records and released children "
+                f"(ORDER_INTENT): slot_size must be >= {need}, it has {self._out.ring.slot_size}"
             )
+        # children's sequences: this run's own range, a restart a second later far above the last one's
+        start = RELEASE_SEQ_BASE + (time.time_ns() // 1_000_000 % 10**9) * 1000
+        self.synthetic = SyntheticBridge(instruments, start)
+        self._intent_scratch = bytearray(_INTENT_SPEC.itemsize)
+        self._trigger_to_send = ctx.histogram("trigger_to_send")
+        """A synthetic order's trigger (the market update) → its approved child handed to the venue."""
         self._ports = list(ctx.inputs.values())
         self._held: list[tuple[bytes, int]] = []
         self._scratch = bytearray(_REPORT.itemsize)
@@ -178,6 +216,8 @@ class ExecutionStage(AsyncAgent):
         self.rejects = counters.add("rejects")
         self.cancels = counters.add("cancels")
         self.reports = counters.add("reports")
+        self.released = counters.add("synthetic.released")
+        self.release_refused = counters.add("synthetic.refused")
         self._counted = {
             ExecType.ACK: self.acks,
             ExecType.REPLACED: self.acks,
@@ -243,30 +283,41 @@ class ExecutionStage(AsyncAgent):
         self._now = now
         rtype = buf[offset] | (buf[offset + 1] << 8)
         if rtype == RecordType.ORDER_INTENT:
-            f = _INTENT(buf, offset)
+            self._on_intent(buf, offset, now)
+        elif rtype == RecordType.EXEC_REPORT:  # risk refused a released child
+            f = _UNPACK_REPORT(buf, offset)
+            if f[1] & _CHILD_REPORT and f[17] == ExecType.REJECTED:
+                self.release_refused.add()
+                out = self.synthetic.refused(f[21], f[10], RejectReason(f[19]), now)
+                self._synth(out, bytes(buf[offset + 24 : offset + 64]), now)
+        elif rtype == RecordType.TRADE:
+            f = _TRADE(buf, offset)
             cause = bytes(buf[offset + 24 : offset + 64])
-            (instrument, seq, orig, price, qty, epoch, strategy, action, side, order_type, tif) = (
-                f[2], f[10], f[11], f[12], f[13], f[15], f[16], f[17], f[18], f[19], f[20])  # fmt: skip
-            if action in (0, 2):  # NEW, REPLACE: an order goes out
-                self.orders_sent.add()
-                self._estimate(instrument, (strategy, epoch, seq), side, order_type, price, qty)
-            args = (instrument, strategy, epoch, action, seq, orig, side, order_type, tif, price, qty, cause, now)
+            triggered = self.synthetic.on_trade(f[2], f[10], f[11], now)
+            if triggered is not None:
+                self._synth(triggered, cause, now)
             if self.paper is not None:
-                for report, why in self.paper.intent(*args):
+                for report, why in self.paper.trade(f[2], f[10], f[11], f[13], cause, now):
                     self._emit(report, why)
-            elif self.live is not None:
-                self.live.intent(*args, tick_caused=bool(f[1] & _TICK_CAUSED))
         elif rtype == RecordType.BBO:
-            view = self.books.get(int.from_bytes(buf[offset + 4 : offset + 8], "little"))
-            if view is not None and not (buf[offset + 2] & _VENUE_BBO):
+            if buf[offset + 2] & _VENUE_BBO:
+                return
+            instrument = int.from_bytes(buf[offset + 4 : offset + 8], "little")
+            view = self.books.get(instrument)
+            if view is not None:
                 view.take_bbo(buf, offset, now)
+            bid, _, ask, _, _, state = BBO_TOP.unpack_from(buf, offset + BBO_TOP_OFFSET)
+            if state == _SYNCED:
+                self._book(instrument, bid, ask, buf, offset, now)
         elif rtype == RecordType.DEPTH:
             instrument = int.from_bytes(buf[offset + 4 : offset + 8], "little")
             view = self.books.get(instrument)
-            if view is None:
-                return
-            view.take_depth(buf, offset, now)
-            if self.paper is None:
+            if view is not None:
+                view.take_depth(buf, offset, now)
+            _, _, state, bid, _, ask, _ = DEPTH_TOP.unpack_from(buf, offset + DEPTH_TOP_OFFSET)
+            if state == _SYNCED:
+                self._book(instrument, bid, ask, buf, offset, now)
+            if self.paper is None or instrument not in self.paper.venues:
                 return
 
             def levels(at: int) -> npt.NDArray[np.int64]:
@@ -295,8 +346,81 @@ class ExecutionStage(AsyncAgent):
         limit = 0 if order_type in _UNPRICED else price
         self.slippage.sent(key, view.estimate_slippage(OrderSide(side), qty, limit))
 
+    def _on_intent(self, buf: memoryview, offset: int, now: int) -> None:
+        f = _INTENT(buf, offset)
+        cause = bytes(buf[offset + 24 : offset + 64])
+        (instrument, seq, orig, price, qty, epoch, strategy, action, side, order_type, tif, flags) = (
+            f[2], f[10], f[11], f[12], f[13], f[15], f[16], f[17], f[18], f[19], f[20], f[21])  # fmt: skip
+        synthetic = self.synthetic
+        if flags & _SYNTHETIC:
+            if action == _NEW:
+                out = synthetic.place(SynthIntent(instrument, strategy, epoch, seq, side, order_type, tif, flags,
+                                                  price, qty, f[14], *f[23:25], *f[26:]), now)  # fmt: skip
+            elif action == _CANCEL:
+                out = synthetic.cancel(instrument, strategy, epoch, orig, side, now)
+            else:  # a synthetic order is not replaced (the strategy API refuses it)
+                return
+            self._synth(out, cause, now)
+            return
+        if action == _CANCEL_ALL:
+            self._synth(synthetic.cancel_all(strategy, instrument, now), cause, now)
+        trigger_ns = None
+        if flags & _RELEASED:
+            answer = synthetic.approved(strategy, seq)
+            if answer is not None:
+                trigger_ns, send = answer
+                if not send:  # its synthetic order ended while risk checked it: it goes no further
+                    self._report(_CHILD_REPORT, instrument, strategy, seq, side, ExecType.CANCELED, 0, 0, 0, 0, 0,
+                                 RejectReason.NONE, cause)  # fmt: skip
+                    self._synth(synthetic.child_closed(strategy, seq, now), cause, now)
+                    return
+        if action in (0, 2):  # NEW, REPLACE: an order goes out
+            self.orders_sent.add()
+            self._estimate(instrument, (strategy, epoch, seq), side, order_type, price, qty)
+        args = (instrument, strategy, epoch, action, seq, orig, side, order_type, tif, price, qty, cause, now)
+        if self.paper is not None:
+            for report, why in self.paper.intent(*args):
+                self._emit(report, why)
+        elif self.live is not None:
+            self.live.intent(*args, tick_caused=bool(f[1] & _TICK_CAUSED))
+        if trigger_ns is not None:
+            self._trigger_to_send.record(time.monotonic_ns() - trigger_ns)
+
+    def _book(self, instrument: int, bid: int, ask: int, buf: memoryview, offset: int, now: int) -> None:
+        out = self.synthetic.on_book(instrument, bid, ask, now)
+        if out is not None:
+            self._synth(out, bytes(buf[offset + 24 : offset + 64]), now)
+
+    def _synth(self, out: Out, cause: Cause, now: int) -> None:
+        """What synthetic orders did: their reports to risk, then their children to risk, then cancels to the venue."""
+        for r in out.reports:
+            self._report(_SYNTHETIC_REPORT, r.instrument, r.strategy, r.seq, r.side, r.exec_type, r.last_price,
+                         r.last_qty, r.cum_qty, r.leaves_qty, r.fee, r.reason, cause)  # fmt: skip
+        for c in out.intents:
+            self.released.add()
+            scratch = self._intent_scratch
+            _PACK_INTENT(
+                scratch, 0, _INTENT_TYPE, _TICK_CAUSED if c.market_caused else 0, c.instrument, 0, now, 0, 0, 0, 0, 0,
+                c.seq, c.orig, c.price, c.qty, 0, c.epoch, c.strategy, int(c.action), int(c.side), int(c.order_type),
+                int(c.tif), int(c.flags), 0, 0, 0, c.synthetic_seq, 0, 0, 0, 0, 0, 0, 0, 0,
+            )  # fmt: skip
+            scratch[24:64] = cause
+            self._offer(bytes(scratch))
+        for v in out.cancels:
+            args = (v.instrument, v.strategy, v.epoch, _CANCEL, self.synthetic.next_seq(), v.seq, int(v.side),
+                    int(OrderType.LIMIT), int(TimeInForce.GTC), 0, 0, cause, now)  # fmt: skip
+            if self.paper is not None:
+                for report, why in self.paper.intent(*args):
+                    self._emit(report, why)
+            elif self.live is not None:
+                self.live.intent(*args, tick_caused=False)
+
     def _emit(self, report: Report, cause: Cause) -> None:
-        """Pack one OMS report as an EXEC_REPORT and offer it to risk (held while the ring is full)."""
+        """Pack one OMS report as an EXEC_REPORT and offer it to risk (held while the ring is full).
+
+        A released child's is flagged ``RELEASED_CHILD`` and followed by what it
+        did to its synthetic order (that order's own report, flagged ``SYNTHETIC``).
+        """
         self.reports.add()
         counter = self._counted.get(report.exec_type)
         if counter is not None:
@@ -308,17 +432,35 @@ class ExecutionStage(AsyncAgent):
             self.slippage.forget(order.key)
         elif report.exec_type == ExecType.REPLACED and order.replaces is not None:
             self.slippage.forget(order.replaces.key)
+        child = order.order_seq >= RELEASE_SEQ_BASE
+        self._report(_CHILD_REPORT if child else 0, order.instrument, order.strategy_id, order.order_seq, order.side,
+                     report.exec_type, report.last_price, report.last_qty, report.cum_qty, report.leaves_qty,
+                     report.fee, report.reason, cause, order.venue_order_id, report.venue_code, slippage)  # fmt: skip
+        if child:
+            now = self._now or time.monotonic_ns()
+            out = self.synthetic.child_report(order.strategy_id, order.order_seq, report.exec_type, report.last_price,
+                                              report.last_qty, report.fee, report.reason, now)  # fmt: skip
+            self._synth(out, cause, now)
+
+    def _report(
+        self, flags: int, instrument: int, strategy: int, seq: int, side: int, exec_type: ExecType, last_price: int,
+        last_qty: int, cum_qty: int, leaves_qty: int, fee: int, reason: RejectReason, cause: Cause,
+        venue_order_id: int = 0, venue_code: int = 0, slippage: tuple[int | float, ...] = NO_SLIPPAGE,
+    ) -> None:  # fmt: skip
         if self._out is None:
             return
         scratch = self._scratch
         _PACK_REPORT(
-            scratch, 0, _REPORT_TYPE, 0, order.instrument, 0, 0, 0, 0, 0, 0, 0,
-            order.order_seq, order.venue_order_id, report.last_price, report.last_qty, report.cum_qty,
-            report.leaves_qty, report.fee, int(report.exec_type), int(order.side), int(report.reason),
-            report.venue_code, order.strategy_id, *slippage,
+            scratch, 0, _REPORT_TYPE, flags, instrument, 0, 0, 0, 0, 0, 0, 0,
+            seq, venue_order_id, last_price, last_qty, cum_qty, leaves_qty, fee, int(exec_type), int(side),
+            int(reason), venue_code, strategy, *slippage,
         )  # fmt: skip
         scratch[24:64] = cause
-        record = bytes(scratch)
+        self._offer(bytes(scratch))
+
+    def _offer(self, record: bytes) -> None:
+        if self._out is None:
+            return
         now = self._now or time.monotonic_ns()
         if self._held or not self._out.offer(record, now):
             self._held.append((record, now))
@@ -349,5 +491,6 @@ class ExecutionStage(AsyncAgent):
                     "fees": format_fixed(self._fees, ASSET_SCALE),
                     "slippage": self.slippage.summary(),
                 },
+                "synthetic": {"held": len(self.synthetic), "released": self.released.value},
             }
         )

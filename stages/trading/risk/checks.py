@@ -64,10 +64,18 @@ order type no enum has is refused as RISK_LIMIT before anything else.
 
 Definitions (quantities at the qty scale, prices at the price scale):
 
-* Notional: ``price * qty`` (limit, limit-maker, stop-limit), ``touch * qty``
-  for a market order (the ask for a buy, the bid for a sell), ``stop_price *
-  qty`` for a stop-market order. The same price values the order while it is
-  open (exposure).
+* Notional: ``price * qty`` (limit, limit-maker, stop-limit,
+  take-profit-limit), ``touch * qty`` for a market order, a trailing stop or a
+  peg (the ask for a buy, the bid for a sell), ``stop_price * qty`` for a
+  stop-market or take-profit order. The same price values the order while it
+  is open (exposure).
+* Synthetic orders (``IntentFlag.SYNTHETIC``, held by the execution stage):
+  checked like any order when submitted, and open at their whole size while
+  held (position, exposure, open orders), but never on the book (no
+  self-cross). When one triggers, its TRIGGERED report ends it here and its
+  released child comes back as an intent of its own (``RELEASED``), checked
+  again in full. A CANCEL of one is not checked against the open orders (a
+  triggered one lives on as its child).
 * Worst case (position): every open order on the order's side fills, and so
   does this one: a buy must keep ``position + open buys + qty <=
   max_position``, a sell ``position - open sells - qty >= -max_position``.
@@ -129,9 +137,16 @@ _ORDERS: Final = frozenset({_NEW, _REPLACE})
 _CANCELS: Final = frozenset({_CANCEL, _CANCEL_ALL})
 _SIDES: Final = frozenset({BUY, SELL})
 _ORDER_TYPES: Final = frozenset(int(t) for t in OrderType)
-_STOPS: Final = frozenset({_STOP_MARKET, _STOP_LIMIT})
-_PRICED: Final = frozenset({int(OrderType.LIMIT), int(OrderType.LIMIT_MAKER), _STOP_LIMIT})
+_TAKE_PROFIT: Final = int(OrderType.TAKE_PROFIT)
+_TAKE_PROFIT_LIMIT: Final = int(OrderType.TAKE_PROFIT_LIMIT)
+_STOPS: Final = frozenset({_STOP_MARKET, _STOP_LIMIT, _TAKE_PROFIT, _TAKE_PROFIT_LIMIT})
+"""Order types with a stop (trigger) price."""
+_STOP_LIMITS: Final = frozenset({_STOP_LIMIT, _TAKE_PROFIT_LIMIT})
+_PRICED: Final = frozenset({int(OrderType.LIMIT), int(OrderType.LIMIT_MAKER), _STOP_LIMIT, _TAKE_PROFIT_LIMIT})
 """Order types with a limit price."""
+_AT_STOP: Final = frozenset({_STOP_MARKET, _TAKE_PROFIT})
+"""Market orders released at their stop price: valued at it."""
+_SYNTHETIC: Final = int(IntentFlag.SYNTHETIC)
 _REDUCING_FLAGS: Final = int(IntentFlag.REDUCE_ONLY | IntentFlag.FLATTEN)
 _FLATTEN: Final = int(IntentFlag.FLATTEN)
 _ACTIVE: Final = int(TradingState.ACTIVE)
@@ -170,12 +185,13 @@ def reduces(position: int, open_same_side: int, side: int, qty: int) -> bool:
 
 
 def order_value(touch: Touch, side: int, order_type: int, price: int, stop_price: int) -> int:
-    """What one unit of the order may cost: its limit price, the far touch (market) or its stop price (stop market)."""
+    """What one unit of the order may cost: its limit price, its stop price (stop-market, take-profit) or the
+    far touch (market, and a trailing stop or a peg, whose price is where the market will be)."""
     if order_type in _PRICED:
         return price
-    if order_type == _MARKET:
-        return touch.ask if side == BUY else touch.bid
-    return stop_price
+    if order_type in _AT_STOP:
+        return stop_price
+    return touch.ask if side == BUY else touch.bid
 
 
 class PreTradeChecks:
@@ -356,7 +372,9 @@ class PreTradeChecks:
         """Approve (NONE, and commit) or refuse an intent; ``now``: ns, the clock :meth:`on_book` was given."""
         if action not in _ORDERS:
             if action in _CANCELS:
-                return self._check_cancel(instrument_id, strategy_id, epoch, order_seq, orig_order_seq, action, now)
+                return self._check_cancel(
+                    instrument_id, strategy_id, epoch, order_seq, orig_order_seq, action, now, flags & _SYNTHETIC
+                )
             return _MALFORMED
         if side not in _SIDES or order_type not in _ORDER_TYPES:
             return _MALFORMED
@@ -418,7 +436,7 @@ class PreTradeChecks:
         reason = self.check_order_rate(strategy_id, now)
         if reason:
             return reason
-        cross = self.cross_price(touch, side, order_type, price, qty)
+        cross = None if flags & _SYNTHETIC else self.cross_price(touch, side, order_type, price, qty)
         reason = self.check_self_cross(account, side, cross, replaced)
         if reason:
             return reason
@@ -445,13 +463,14 @@ class PreTradeChecks:
         orig_order_seq: int,
         action: int,
         now: int,
+        synthetic: int = 0,
     ) -> RejectReason:
         key = (strategy_id, epoch, order_seq)
         reason = self.check_duplicate(key)
         if reason:
             return reason
         self.orders.seen.add(key)
-        if action == _CANCEL:
+        if action == _CANCEL and not synthetic:  # a triggered synthetic order is its child's: execution knows it
             reason = self.check_known((strategy_id, epoch, orig_order_seq), instrument_id)
             if reason:
                 return reason
@@ -538,9 +557,9 @@ class PreTradeChecks:
         if not limits.band_bps or order_type not in _PRICED:
             return _NONE
         if side == BUY:
-            reference = stop_price if order_type == _STOP_LIMIT else touch.ask
+            reference = stop_price if order_type in _STOP_LIMITS else touch.ask
             return RejectReason.PRICE_BAND if price * BPS > reference * limits.band_up else _NONE
-        reference = stop_price if order_type == _STOP_LIMIT else touch.bid
+        reference = stop_price if order_type in _STOP_LIMITS else touch.bid
         return RejectReason.PRICE_BAND if price * BPS < reference * limits.band_down else _NONE
 
     def check_slippage(

@@ -40,12 +40,16 @@ ANY_PRICE: Final = (1 << 63) - 1
 """The cross price of a market buy that may walk the book: it crosses any sell."""
 
 _ACK: Final = int(ExecType.ACK)
+_HELD: Final = int(ExecType.HELD)
+_TRIGGERED: Final = int(ExecType.TRIGGERED)
 _PARTIAL_FILL: Final = int(ExecType.PARTIAL_FILL)
 _FILL: Final = int(ExecType.FILL)
 _REPLACED: Final = int(ExecType.REPLACED)
 _CANCEL_REJECTED: Final = int(ExecType.CANCEL_REJECTED)
 _FILLS: Final = frozenset({_PARTIAL_FILL, _FILL})
-_ENDS: Final = frozenset({int(ExecType.CANCELED), int(ExecType.REJECTED), int(ExecType.EXPIRED)})
+_ENDS: Final = frozenset({int(ExecType.CANCELED), int(ExecType.REJECTED), int(ExecType.EXPIRED), _TRIGGERED})
+"""A TRIGGERED synthetic order ends here: its released child is an order of its own."""
+_ACKS: Final = frozenset({_ACK, _HELD})
 
 
 class OpenOrder:
@@ -216,7 +220,7 @@ class OpenOrders:
             return None
         if exec_type in _FILLS:
             self.set_leaves(order, leaves_qty)
-        elif exec_type == _ACK:
+        elif exec_type in _ACKS:
             order.acked = True
             if leaves_qty > 0:  # an ack says nothing ended: a zero here is not trusted to end the order
                 self.set_leaves(order, leaves_qty)

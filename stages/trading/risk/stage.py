@@ -41,6 +41,8 @@ from hftpipe.schema.marketdata import BBO_TOP, BBO_TOP_OFFSET, DEPTH_TOP, DEPTH_
 from hftpipe.schema.records import RecordFlag, RecordType
 from hftpipe.schema.trading import (
     NO_SLIPPAGE,
+    NO_TERMS,
+    RELEASE_SEQ_BASE,
     ExecType,
     IntentAction,
     IntentFlag,
@@ -69,13 +71,19 @@ _PACK_INTENT: Final = _INTENT.packer.pack_into
 _UNPACK_REPORT: Final = _REPORT.packer.unpack_from
 _PACK_REPORT: Final = _REPORT.packer.pack_into
 _CONTROL: Final = SPECS[RecordType.CONTROL].packer.unpack_from
-_SIZE: Final = 128
 _REPORT_SIZE: Final = _REPORT.itemsize
+_INTENT_SIZE: Final = _INTENT.itemsize
 _FILLS: Final = frozenset({int(ExecType.FILL), int(ExecType.PARTIAL_FILL)})
 _ENDS_STOP: Final = frozenset({int(ExecType.REJECTED), int(ExecType.CANCELED), int(ExecType.EXPIRED)})
 _LOSS_SOURCES: Final = frozenset({"max_loss", "max_drawdown"})
 _UP: Final = frozenset({StageState.READY, StageState.RUNNING})
 _FOREIGN: Final = int(RecordFlag.FOREIGN_ORDER)
+_SYNTHETIC_REPORT: Final = int(RecordFlag.SYNTHETIC)
+_CHILD_REPORT: Final = int(RecordFlag.RELEASED_CHILD)
+_RELEASED: Final = int(IntentFlag.RELEASED)
+_SYNTHETIC: Final = int(IntentFlag.SYNTHETIC)
+_HELD: Final = int(ExecType.HELD)
+_TRIGGERED: Final = int(ExecType.TRIGGERED)
 _VENUE_FLAG: Final = int(RecordFlag.VENUE)
 # Plain ints and sets for the per-record path: reading an enum member off its class costs ~90 ns here.
 _T_INTENT: Final = int(RecordType.ORDER_INTENT)
@@ -84,6 +92,10 @@ _T_DEPTH: Final = int(RecordType.DEPTH)
 _T_BBO: Final = int(RecordType.BBO)
 _T_CONTROL: Final = int(RecordType.CONTROL)
 _APPROVED: Final = RejectReason.NONE
+_LINK: Final = _INTENT.index_of("link_seq")
+_CONTINGENCY: Final = _INTENT.index_of("contingency")
+_LEG: Final = _INTENT.index_of("leg")
+_LEGS: Final = _INTENT.index_of("legs")
 _ORDER_ACTIONS: Final = frozenset({int(IntentAction.NEW), int(IntentAction.REPLACE)})
 _CANCEL_ACTIONS: Final = frozenset({int(IntentAction.CANCEL), int(IntentAction.CANCEL_ALL)})
 
@@ -141,6 +153,9 @@ class RiskStage(Agent):
                 f"stages.{ctx.name}.params.execution: no output ring to stage {params.execution!r} "
                 f"(outputs go to: {', '.join(sorted(self._to_stage)) or 'none'})"
             )
+        if execution.ring.slot_size < _INTENT_SIZE:
+            raise ValueError(f"ring {execution.ring.name}: ORDER_INTENT records need slot_size >= {_INTENT_SIZE}, "
+                             f"it has {execution.ring.slot_size}")  # fmt: skip
         self._execution = execution
         for ring_name in ctx.outputs:  # to the strategies: reports
             slot_size = entries[ring_name].slot_size
@@ -148,6 +163,8 @@ class RiskStage(Agent):
                 raise ValueError(
                     f"ring {ring_name}: EXEC_REPORT records need slot_size >= {_REPORT_SIZE}, it has {slot_size}"
                 )
+        self._refused_groups: dict[tuple[int, int, int], RejectReason] = {}
+        """Contingent groups a leg of which was refused: their later legs are refused too (GROUP_REFUSED)."""
         self._routes: dict[int, OutputPort] = {}
         self._polls: list[Callable[[], int]] = []
         batch = 256
@@ -157,8 +174,10 @@ class RiskStage(Agent):
             handler = self._handler(self._to_stage.get(producer))
             self._polls.append(_poller(port.poll, handler, batch))
         self._held: list[tuple[OutputPort, bytes, int]] = []
-        self._scratch = bytearray(max(_SIZE, _REPORT_SIZE))
+        self._scratch = bytearray(_REPORT_SIZE)
         self._scratch_view = memoryview(self._scratch)
+        self._intent_scratch = bytearray(_INTENT_SIZE)
+        self._intent_view = memoryview(self._intent_scratch)
         self._approved = ctx.counters.add("approved")
         self._rejected_total = ctx.counters.add("rejected")
         self._rejects: dict[RejectReason, Any] = {}
@@ -231,21 +250,57 @@ class RiskStage(Agent):
         if back is not None and sid not in self._routes:
             self._routes[sid] = back
             self._applied.setdefault(sid, self.states.state(sid))
+        group = None
+        if f[_CONTINGENCY]:
+            group = (sid, epoch, f[_LINK])
+            refused = self._refused_groups.get(group)
+            if refused is not None:
+                if f[_LEG] + 1 >= f[_LEGS]:
+                    del self._refused_groups[group]
+                self._refuse(
+                    buf, offset, now, back, iid, sid, seq, orig, action, side, flags, RejectReason.GROUP_REFUSED
+                )
+                return
         reason = self.checks.check(iid, sid, epoch, seq, orig, action, side, otype, price, qty, stop, flags, now)
         if reason is _APPROVED:
             self._approved.add()
             if action in _ORDER_ACTIONS:
                 self._sent[(sid, seq)] = now
-            self._send(self._execution, buf[offset : offset + _SIZE], now)
+            self._send(self._execution, buf[offset : offset + _INTENT_SIZE], now)
             return
+        if group is not None:
+            self._group_refused(group, f[_LEG], f[_LEGS], iid, sid, epoch, reason, buf[offset + 24 : offset + 64], now)
+        self._refuse(buf, offset, now, back, iid, sid, seq, orig, action, side, flags, reason)
+
+    def _refuse(
+        self, buf: memoryview, offset: int, now: int, back: OutputPort | None, iid: int, sid: int, seq: int, orig: int,
+        action: int, side: int, flags: int, reason: RejectReason,
+    ) -> None:  # fmt: skip
+        """Count a refusal and say so: to the strategy, or (a released child) to execution, which tells it."""
         self._count_reject(reason)
-        if back is None:
-            return
         cancel = action in _CANCEL_ACTIONS
         kind = ExecType.CANCEL_REJECTED if cancel else ExecType.REJECTED
-        self._report(back, buf[offset + 24 : offset + 64], now, iid, sid, orig if cancel else seq, side, kind, reason)
+        cause = buf[offset + 24 : offset + 64]
+        if flags & _RELEASED:
+            self._report(self._execution, cause, now, iid, sid, seq, side, kind, reason, _CHILD_REPORT)
+        elif back is not None:
+            self._report(back, cause, now, iid, sid, orig if cancel else seq, side, kind, reason)
+        else:
+            return
         if self.breakers.on_reject(False, now, time.time_ns()):
             self._states_changed()
+
+    def _group_refused(
+        self, group: tuple[int, int, int], leg: int, legs: int, iid: int, sid: int, epoch: int, reason: RejectReason,
+        cause: memoryview, now: int,
+    ) -> None:  # fmt: skip
+        """A leg of a contingent group was refused: the legs after it will be, the legs before it are canceled."""
+        if leg + 1 < legs:
+            self._refused_groups[group] = reason
+        if leg > 0:  # execution holds the approved legs until the group is whole: it drops them on this cancel
+            self._seq += 1
+            self._intent(iid, sid, IntentAction.CANCEL, OrderSide.BUY, OrderType.LIMIT, TimeInForce.GTC, _SYNTHETIC,
+                         0, cause, now, epoch=epoch, orig=group[2])  # fmt: skip
 
     def _count_reject(self, reason: RejectReason) -> None:
         self._rejected_total.add()
@@ -256,10 +311,10 @@ class RiskStage(Agent):
 
     def _report(
         self, port: OutputPort, cause: memoryview | bytes, now: int, iid: int, sid: int, seq: int, side: int,
-        kind: ExecType, reason: RejectReason,
+        kind: ExecType, reason: RejectReason, flags: int = 0,
     ) -> None:  # fmt: skip
         scratch = self._scratch
-        _PACK_REPORT(scratch, 0, RecordType.EXEC_REPORT, 0, iid, 0, 0, 0, 0, 0, 0, 0,
+        _PACK_REPORT(scratch, 0, RecordType.EXEC_REPORT, flags, iid, 0, 0, 0, 0, 0, 0, 0,
                      seq, 0, 0, 0, 0, 0, 0, kind, side, reason, 0, sid, *NO_SLIPPAGE)  # fmt: skip
         scratch[24:64] = cause
         self._send(port, self._scratch_view[:_REPORT_SIZE], now)
@@ -269,7 +324,10 @@ class RiskStage(Agent):
         f = _UNPACK_REPORT(buf, offset)
         iid, seq, last_price, last_qty, leaves, fee, kind, side, reason, sid = (
             f[2], f[10], f[12], f[13], f[15], f[16], f[17], f[18], f[19], f[21])  # fmt: skip
-        ours = seq >= RISK_SEQ_BASE
+        if f[1] & _SYNTHETIC_REPORT:
+            self._on_synthetic_report(buf, offset, now, sid, seq, kind, leaves)
+            return
+        ours = RISK_SEQ_BASE <= seq < RELEASE_SEQ_BASE
         changed = False
         if kind in _FILLS and last_qty:
             self._fills.add()
@@ -289,6 +347,8 @@ class RiskStage(Agent):
             self.stops.rearm(sid, iid)  # the flattening order did not get it flat: watch it again
         if changed:
             self._states_changed()
+        if f[1] & _CHILD_REPORT:  # a released child: its strategy sees it as its synthetic order's report
+            return
         port = self._routes.get(sid)
         if port is None:
             self._unrouted.add()
@@ -299,6 +359,23 @@ class RiskStage(Agent):
             self._send(port, bytes(record), now)
         else:
             self._send(port, buf[offset : offset + _REPORT_SIZE], now)
+
+    def _on_synthetic_report(
+        self, buf: memoryview, offset: int, now: int, sid: int, seq: int, kind: int, leaves: int
+    ) -> None:
+        """A synthetic order's own report: its open entry is held or ended (its fills were booked from its child's)."""
+        checks = self.checks
+        epoch = checks.orders.epoch_of(sid)
+        if kind not in _FILLS and (sid, epoch, seq) in checks.orders:
+            checks.on_report(sid, epoch, seq, kind, leaves)
+        sent = self._sent.pop((sid, seq), None)
+        if sent is not None and self.breakers.on_round_trip(now - sent, time.time_ns()):
+            self._states_changed()
+        port = self._routes.get(sid)
+        if port is None:
+            self._unrouted.add()
+            return
+        self._send(port, buf[offset : offset + _REPORT_SIZE], now)
 
     # -- market data -----------------------------------------------------------------------
     def _on_depth(self, buf: memoryview, offset: int, now: int) -> None:
@@ -349,13 +426,15 @@ class RiskStage(Agent):
 
     def _intent(
         self, iid: int, sid: int, action: IntentAction, side: int, otype: OrderType, tif: TimeInForce, flags: int,
-        qty: int, cause: memoryview | bytes, now: int,
+        qty: int, cause: memoryview | bytes, now: int, *, epoch: int = 0, orig: int = 0,
     ) -> None:  # fmt: skip
-        scratch = self._scratch
+        """An intent of risk's own (``epoch``: its own, unless it acts on a strategy's order, ``orig``)."""
+        scratch = self._intent_scratch
         _PACK_INTENT(scratch, 0, RecordType.ORDER_INTENT, 0, iid, 0, time.monotonic_ns(), 0, 0, 0, 0, 0,
-                     self._seq, 0, 0, qty, 0, self.epoch, sid, action, side, otype, tif, flags, 0)  # fmt: skip
+                     self._seq, orig, 0, qty, 0, epoch or self.epoch, sid, action, side, otype, tif, flags, 0,
+                     *NO_TERMS)  # fmt: skip
         scratch[24:64] = cause
-        self._send(self._execution, self._scratch_view[:_SIZE], now)
+        self._send(self._execution, self._intent_view, now)
 
     # -- the trading state -------------------------------------------------------------------
     def _take_requests(self, posted: int) -> int:

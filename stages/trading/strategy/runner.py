@@ -17,28 +17,34 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Final, Protocol
 
 from hftpipe.schema.instruments import Instrument
 from hftpipe.schema.marketdata import BarKind, BookState
 from hftpipe.schema.records import RecordFlag
 from hftpipe.schema.trading import (
+    NO_TERMS,
+    Contingency,
     ExecType,
     IntentAction,
     IntentFlag,
     OrderSide,
     OrderType,
     RejectReason,
+    SynthTerms,
     TimeInForce,
 )
 from hftpipe.strategy import Bar, BookView, Order, OrderReport, OrderState, Position, Strategy, Trade
 from hftpipe.strategy.host import InstrumentKey, Updating
 from hftpipe.strategy.pricing import Number, Refused, to_price, to_qty
+from hftpipe.strategy.synthetic import FixedLeg, Leg, check_group, fix_leg
 from stages.trading.strategy.settings import StrategySettings
 from stages.trading.strategy.timers import Timers
 
 _PASSIVE_TYPES: Final = frozenset({OrderType.LIMIT_MAKER})
+_BEFORE_OPEN: Final = frozenset({OrderState.PENDING_NEW, OrderState.HELD, OrderState.TRIGGERED})
+"""States an ACK (a synthetic order's: its released order's) moves to OPEN."""
 
 
 def _crosses(book: BookView, buy: bool, price: int) -> bool:
@@ -47,7 +53,9 @@ def _crosses(book: BookView, buy: bool, price: int) -> bool:
 
 
 class IntentSink(Protocol):
-    """Where intents go: ``cause`` is the 40 bytes ``ts_origin`` + hop stamps of the record that caused it."""
+    """Where intents go: ``cause`` is the 40 bytes ``ts_origin`` + hop stamps of the record that caused it.
+
+    ``stop_price`` and ``terms`` come only with synthetic orders (a sink for plain orders may leave them out)."""
 
     def __call__(
         self,
@@ -68,6 +76,8 @@ class IntentSink(Protocol):
         strategy_id: int,
         epoch: int,
         now: int,
+        stop_price: int = 0,
+        terms: SynthTerms = NO_TERMS,
     ) -> None: ...
 
 
@@ -109,6 +119,7 @@ class StrategyCounters:
 
 _NO_CAUSE: Final = bytes(40)
 _FOREIGN: Final = int(RecordFlag.FOREIGN_ORDER)
+_SYNTHETIC_REPORT: Final = int(RecordFlag.SYNTHETIC)
 _FILL_TYPES: Final = frozenset({int(ExecType.FILL), int(ExecType.PARTIAL_FILL)})
 
 
@@ -244,19 +255,62 @@ class StrategyRunner:
             return RejectReason.BOOK_NOT_SYNCED, f"{instrument.symbol} is {book.state.name}"
         return None
 
+    def submit_synthetic(
+        self, key: InstrumentKey, legs: Sequence[Leg], contingency: Contingency
+    ) -> tuple[Order, ...] | None:
+        """One synthetic order or one contingent group: every leg checked before any is sent (all or none)."""
+        instrument = self.instruments.get(key) if isinstance(key, int) else self._by_symbol.get(key)
+        if instrument is None:
+            return self._refuse_group(RejectReason.UNKNOWN_INSTRUMENT, f"{key!r}")
+        book = self.books[instrument.id]
+        barred = self._barred(instrument, book)
+        if barred is not None:
+            return self._refuse_group(*barred)
+        grouped = contingency is not Contingency.NONE
+        try:
+            fixed = [fix_leg(leg, instrument, self._rounding, grouped) for leg in legs]
+            check_group(contingency, fixed)
+        except Refused as refusal:
+            return self._refuse_group(refusal.reason, f"{instrument.symbol}: {refusal}")
+        for leg in fixed:
+            if leg.order_type in _PASSIVE_TYPES and _crosses(book, leg.side is OrderSide.BUY, leg.price):
+                return self._refuse_group(RejectReason.WOULD_CROSS, f"{instrument.symbol} post-only at {leg.price}")
+        link = self._seq + 1 if grouped else 0
+        return tuple(self._send_leg(instrument, leg, contingency, link, index, len(fixed) if grouped else 0)
+                     for index, leg in enumerate(fixed))  # fmt: skip
+
+    def _send_leg(
+        self, instrument: Instrument, leg: FixedLeg, contingency: Contingency, link: int, index: int, count: int
+    ) -> Order:
+        self._seq += 1
+        order = Order(
+            strategy_id=self.strategy_id, epoch=self.epoch, seq=self._seq, instrument=instrument, side=leg.side,
+            order_type=leg.order_type, tif=leg.tif, price=leg.price, qty=leg.qty, stop_price=leg.stop_price,
+            synthetic=True,
+        )  # fmt: skip
+        self.orders[order.seq] = order
+        self._open_by_instrument[instrument.id][order.seq] = order
+        terms = leg.terms._replace(link_seq=link, contingency=int(contingency), leg=index, legs=count)
+        self._intent(IntentAction.NEW, instrument, leg.side, leg.order_type, leg.tif, leg.flags, leg.price,
+                     leg.qty, order.seq, 0, leg.stop_price, terms)  # fmt: skip
+        return order
+
     def cancel(self, order: Order) -> bool:
         if not order.is_open or order.state is OrderState.PENDING_CANCEL or order.seq not in self.orders:
             return False
         order.state = OrderState.PENDING_CANCEL
         self._seq += 1
+        flags = IntentFlag.SYNTHETIC if order.synthetic else IntentFlag.NONE
         self._intent(IntentAction.CANCEL, order.instrument, order.side, order.order_type, order.tif,
-                     IntentFlag.NONE, order.price, order.qty, self._seq, order.seq)  # fmt: skip
+                     flags, order.price, order.qty, self._seq, order.seq)  # fmt: skip
         return True
 
     def replace(self, order: Order, price: Number | None, qty: Number | None) -> Order | None:
         instrument = order.instrument
         if not order.is_open or order.seq not in self.orders or order.state is not OrderState.OPEN:
             return self._refuse(RejectReason.UNKNOWN_ORDER, f"{order.client_id} is {order.state.name}")
+        if order.synthetic:  # its terms live in the execution stage: cancel it and place another
+            return self._refuse(RejectReason.UNKNOWN_ORDER, f"{order.client_id} is synthetic: not replaced")
         book = self.books[instrument.id]
         barred = self._barred(instrument, book)
         if barred is not None:
@@ -325,11 +379,22 @@ class StrategyRunner:
         qty: int,
         seq: int,
         orig: int,
+        stop_price: int = 0,
+        terms: SynthTerms = NO_TERMS,
     ) -> None:
         self.counters.intents[action].add()
         update_id = self.books[instrument.id].update_id
-        self._emit(self._cause, self._taken, self._measured, instrument.id, action, side, order_type, tif, flags,
-                   price, qty, seq, orig, update_id, self.strategy_id, self.epoch, self._now)  # fmt: skip
+        if terms is NO_TERMS and not stop_price:
+            self._emit(self._cause, self._taken, self._measured, instrument.id, action, side, order_type, tif, flags,
+                       price, qty, seq, orig, update_id, self.strategy_id, self.epoch, self._now)  # fmt: skip
+        else:
+            self._emit(self._cause, self._taken, self._measured, instrument.id, action, side, order_type, tif, flags,
+                       price, qty, seq, orig, update_id, self.strategy_id, self.epoch, self._now, stop_price,
+                       terms)  # fmt: skip
+
+    def _refuse_group(self, reason: RejectReason, detail: str) -> tuple[Order, ...] | None:
+        self._refuse(reason, detail)
+        return None
 
     def _refuse(self, reason: RejectReason, detail: str) -> Order | None:
         self.counters.refused(reason)
@@ -459,6 +524,13 @@ class StrategyRunner:
                     position.apply_fill(OrderSide(fields[18]), fields[12], fields[13], fields[16])
             return
         order = self._find(fields[10])
+        if order is None and fields[1] & _SYNTHETIC_REPORT and fields[17] in _FILL_TYPES and fields[13]:
+            # a fill that raced the cancel of a synthetic order already closed here: risk booked it, so do we
+            self.counters.fills.add()
+            raced = self.positions.get(fields[2])
+            if raced is not None:
+                raced.apply_fill(OrderSide(fields[18]), fields[12], fields[13], fields[16])
+            return
         if order is None:
             self.logger.warning(
                 "%s: report %s for unknown order seq %d", self.name, ExecType(fields[17]).name, fields[10]
@@ -488,15 +560,21 @@ class StrategyRunner:
 
     def _apply(self, order: Order, exec_type: ExecType, report: OrderReport) -> None:
         if exec_type is ExecType.ACK:
-            if order.state is OrderState.PENDING_NEW:
+            if order.state in _BEFORE_OPEN:
                 order.state = OrderState.OPEN
+        elif exec_type is ExecType.HELD:
+            if order.state is OrderState.PENDING_NEW:
+                order.state = OrderState.HELD
+        elif exec_type is ExecType.TRIGGERED:
+            if order.state in (OrderState.PENDING_NEW, OrderState.HELD):
+                order.state = OrderState.TRIGGERED
         elif exec_type in (ExecType.PARTIAL_FILL, ExecType.FILL):
             self.counters.fills.add()
             order.fill(report.last_price, report.last_qty, report.fee)
             self.positions[order.instrument.id].apply_fill(order.side, report.last_price, report.last_qty, report.fee)
             if exec_type is ExecType.FILL or order.cum_qty >= order.qty:
                 self._close(order, OrderState.FILLED)
-            elif order.state in (OrderState.PENDING_NEW, OrderState.OPEN):
+            elif order.state in _BEFORE_OPEN or order.state is OrderState.OPEN:
                 order.state = OrderState.PARTIALLY_FILLED
         elif exec_type is ExecType.CANCELED:
             self._close(order, OrderState.CANCELED)

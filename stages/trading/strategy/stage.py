@@ -35,7 +35,7 @@ from hftpipe.schema import SPECS
 from hftpipe.schema.instruments import Instrument
 from hftpipe.schema.marketdata import BookState, ControlKind
 from hftpipe.schema.records import RecordFlag, RecordType
-from hftpipe.schema.trading import IntentAction, IntentFlag, OrderSide, OrderType, TimeInForce
+from hftpipe.schema.trading import NO_TERMS, IntentAction, IntentFlag, OrderSide, OrderType, SynthTerms, TimeInForce
 from hftpipe.strategy import BookView
 from stages.trading.strategy.runner import StrategyCounters, StrategyRunner
 from stages.trading.strategy.settings import ClockMode, StrategySettings, StrategyStageParams
@@ -69,6 +69,9 @@ class StrategyStage(Agent):
         self.params = params
         self.logger = logging.getLogger(f"hftpipe.strategy.{ctx.name}")
         out = ctx.output_port()
+        if out.ring.slot_size < _INTENT_SIZE:
+            raise ValueError(f"ring {out.ring.name}: ORDER_INTENT records need slot_size >= {_INTENT_SIZE}, "
+                             f"it has {out.ring.slot_size}")  # fmt: skip
         self._out = out
         self._claim = out.claim
         self._commit = out.commit
@@ -224,6 +227,8 @@ class StrategyStage(Agent):
         strategy_id: int,
         epoch: int,
         now: int,
+        stop_price: int = 0,
+        terms: SynthTerms = NO_TERMS,
     ) -> None:
         self._seq += 1
         offset = self._claim() if not self._pending else -1
@@ -232,8 +237,8 @@ class StrategyStage(Agent):
             target, offset = bytearray(_INTENT_SIZE), 0
         _PACK_INTENT(
             target, offset, _INTENT_TYPE, _TICK_CAUSED if measured else 0, instrument, self._seq, now, 0, 0, 0, 0, 0,
-            order_seq, orig_order_seq, price, qty, 0, epoch, strategy_id, action, side, order_type, tif, flags,
-            book_update_id,
+            order_seq, orig_order_seq, price, qty, stop_price, epoch, strategy_id, action, side, order_type, tif, flags,
+            book_update_id, *terms,
         )  # fmt: skip
         target[offset + 24 : offset + 64] = cause
         if target is self._buf:

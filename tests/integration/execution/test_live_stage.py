@@ -87,7 +87,7 @@ class LiveStage:
                     "book": {"class": "stages.probe:ProbeSource"},
                 },
                 "rings": [
-                    {"name": "intents", "from": "risk", "to": "execution", "capacity": 256, "slot_size": 128},
+                    {"name": "intents", "from": "risk", "to": "execution", "capacity": 256, "slot_size": 192},
                     {"name": "md", "from": "book", "to": "execution", "capacity": 64, "slot_size": 768},
                     {"name": "reports", "from": "execution", "to": "sink", "capacity": 256, "slot_size": 192},
                 ],

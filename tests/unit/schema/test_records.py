@@ -73,6 +73,17 @@ BODY_LAYOUTS: dict[RecordType, dict[str, tuple[int, str]]] = {
         "tif": (117, "|u1"),
         "intent_flags": (118, "|u1"),
         "book_update_id": (120, "<u8"),
+        "trail": (128, "<i8"),
+        "link_seq": (136, "<u8"),
+        "synthetic_seq": (144, "<u8"),
+        "peg_offset": (152, "<i4"),
+        "trail_bps": (156, "<u4"),
+        "max_replaces": (160, "<u2"),
+        "min_move": (162, "<u2"),
+        "trigger": (164, "|u1"),
+        "contingency": (165, "|u1"),
+        "leg": (166, "|u1"),
+        "legs": (167, "|u1"),
     },
     RecordType.EXEC_REPORT: {
         "order_seq": (64, "<u8"),
@@ -181,7 +192,7 @@ BODY_LAYOUTS[RecordType.EX_EVENT] = {
     "orig_client_order_id": (216, _ID),
 }
 SIZES = {
-    RecordType.PROBE: HEADER_SIZE, RecordType.DEPTH: 768, RecordType.EXEC_REPORT: 192,
+    RecordType.PROBE: HEADER_SIZE, RecordType.DEPTH: 768, RecordType.EXEC_REPORT: 192, RecordType.ORDER_INTENT: 192,
     RecordType.EX_COMMAND: 256, RecordType.EX_EVENT: 256,
 }  # fmt: skip
 
@@ -247,9 +258,7 @@ def test_should_lay_out_every_record_type_at_the_documented_offsets(rtype: Recor
 
 
 @pytest.mark.parametrize("rtype", ALL_TYPES, ids=lambda t: t.name)
-def test_should_size_probe_at_64_depth_at_768_reports_at_192_exchange_at_256_and_all_others_at_128_bytes(
-    rtype: RecordType,
-) -> None:
+def test_should_size_probe_64_depth_768_trading_192_exchange_256_and_all_others_128_bytes(rtype: RecordType) -> None:
     expected = SIZES.get(rtype, RECORD_SIZE)
     assert SPECS[rtype].itemsize == expected
     assert SPECS[rtype].packer.size == expected

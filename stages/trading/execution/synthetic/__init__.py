@@ -2,6 +2,9 @@
 
 Pure and deterministic: :class:`~stages.trading.execution.synthetic.book.SyntheticBook`
 is the entry point; one module per concept beside it.
+The execution stage holds it through
+:class:`~stages.trading.execution.synthetic_bridge.SyntheticBridge` (intents in,
+released children back through risk, reports out).
 
 Open points
 -----------

@@ -1,6 +1,6 @@
 """Which price a synthetic order watches, and which way it must move to reach the level.
 
-``trigger`` (per order):
+``trigger`` (per order, :class:`~hftpipe.schema.trading.Trigger`, the schema's: intents carry it):
 
 * ``"last"``: the last trade price (``on_trade``);
 * ``"bid_ask"``: the touch the released order would trade against, so the
@@ -20,19 +20,12 @@ trailing stop).
 
 from __future__ import annotations
 
-from enum import IntEnum, StrEnum
+from enum import IntEnum
 from typing import Final
 
-from hftpipe.schema.trading import OrderSide
+from hftpipe.schema.trading import OrderSide, Trigger
 
-
-class Trigger(StrEnum):
-    """The price a trigger order watches (configurable per order)."""
-
-    LAST = "last"
-    BID_ASK = "bid_ask"
-    MID = "mid"
-
+__all__ = ["SOURCES", "UNITS", "Source", "Trigger", "reached", "source_of"]
 
 class Source(IntEnum):
     """One reference price of an instrument; each has its own sorted levels."""

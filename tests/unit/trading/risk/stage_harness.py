@@ -15,7 +15,15 @@ from hftpipe.runtime.config import parse_config
 from hftpipe.runtime.wiring import OwnedObjects, create_pipeline_objects, open_stage_context
 from hftpipe.schema import SPECS
 from hftpipe.schema.records import RecordType
-from hftpipe.schema.trading import NO_SLIPPAGE, IntentAction, OrderSide, OrderType, TimeInForce
+from hftpipe.schema.trading import (
+    NO_SLIPPAGE,
+    NO_TERMS,
+    ORDER_INTENT_SIZE,
+    IntentAction,
+    OrderSide,
+    OrderType,
+    TimeInForce,
+)
 from stages.trading.risk.stage import RiskStage
 
 INSTRUMENTS: Final = [
@@ -31,10 +39,10 @@ Q: Final = 1000  # 1 at qty scale 3
 def intent(seq: int, *, side: OrderSide = OrderSide.BUY, price: int = 100 * P, qty: int = Q, sid: int = 1,
            action: IntentAction = IntentAction.NEW, orig: int = 0, otype: OrderType = OrderType.LIMIT,
            flags: int = 0) -> bytes:  # fmt: skip
-    buf = bytearray(128)
+    buf = bytearray(ORDER_INTENT_SIZE)
     SPECS[RecordType.ORDER_INTENT].packer.pack_into(
         buf, 0, RecordType.ORDER_INTENT, 0, AAA, 0, 0, 7, 0, 0, 0, 0,
-        seq, orig, price, qty, 0, EPOCH, sid, action, side, otype, TimeInForce.GTC, flags, 0,
+        seq, orig, price, qty, 0, EPOCH, sid, action, side, otype, TimeInForce.GTC, flags, 0, *NO_TERMS,
     )  # fmt: skip
     return bytes(buf)
 
@@ -78,9 +86,9 @@ class RiskHarness:
                 },
                 "rings": [
                     {"from": "md", "to": "risk", "capacity": 256, "slot_size": 768},
-                    {"from": "strat", "to": "risk", "capacity": 256, "slot_size": 128},
+                    {"from": "strat", "to": "risk", "capacity": 256, "slot_size": ORDER_INTENT_SIZE},
                     {"from": "risk", "to": "strat", "capacity": 256, "slot_size": REPORT_SIZE},
-                    {"from": "risk", "to": "exec", "capacity": 256, "slot_size": 128},
+                    {"from": "risk", "to": "exec", "capacity": 256, "slot_size": ORDER_INTENT_SIZE},
                     {"from": "exec", "to": "risk", "capacity": 256, "slot_size": REPORT_SIZE},
                 ],
             },
@@ -104,7 +112,7 @@ class RiskHarness:
         self._exec = self.contexts["exec"].output_port()
         self._to_strat = self.contexts["strat"].input_port().ring
         self._to_exec = self.contexts["exec"].input_port().ring
-        self._intent_rows = np.zeros(256, dtype=np.dtype((np.void, 128)))
+        self._intent_rows = np.zeros(256, dtype=np.dtype((np.void, ORDER_INTENT_SIZE)))
         self._report_rows = np.zeros(256, dtype=np.dtype((np.void, REPORT_SIZE)))
 
     def market(self, *records: bytes) -> None:

@@ -180,7 +180,8 @@ class Harness:
 
     def _emit(self, cause: Any, taken: int, measured: bool, instrument: int, action: IntentAction, side: OrderSide,
               order_type: OrderType, tif: TimeInForce, flags: IntentFlag, price: int, qty: int, seq: int, orig: int,
-              update_id: int, strategy_id: int, epoch: int, now: int) -> None:  # fmt: skip
+              update_id: int, strategy_id: int, epoch: int, now: int, stop_price: int = 0,
+              terms: object = None) -> None:  # fmt: skip
         book = self.books[instrument]
         self.intents.append(Intent(instrument, action, side, order_type, tif, flags, price, qty, seq, orig, now,
                                    book.bid_price, book.ask_price))  # fmt: skip

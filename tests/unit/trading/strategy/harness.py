@@ -43,7 +43,7 @@ def config(name: str, strategy: dict[str, Any], **stage: Any) -> PipelineConfig:
             },
             "rings": [
                 {"name": "md", "from": "md", "to": "strategy", "capacity": 1024, "slot_size": 768},
-                {"name": "intents", "from": "strategy", "to": "venue", "capacity": 256, "slot_size": 128},
+                {"name": "intents", "from": "strategy", "to": "venue", "capacity": 256, "slot_size": 192},
                 {"name": "reports", "from": "venue", "to": "strategy", "capacity": 256, "slot_size": 192},
             ],
         },
@@ -72,7 +72,7 @@ class Harness:
         self._md = self.md_ctx.output_port()
         self._reports = self.venue_ctx.output_port()
         self._intents = self.venue_ctx.input_port().ring
-        self._rows = np.zeros(256, dtype=np.dtype((np.void, 128)))
+        self._rows = np.zeros(256, dtype=np.dtype((np.void, 192)))
         self.intents: list[bytes] = []
 
     @property

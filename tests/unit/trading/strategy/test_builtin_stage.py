@@ -68,7 +68,7 @@ class Pipeline:
                 },
                 "rings": [
                     {"from": "book", "to": "strategy", "capacity": 1024, "slot_size": 768},
-                    {"from": "strategy", "to": "dryrun", "capacity": 1024, "slot_size": 128},
+                    {"from": "strategy", "to": "dryrun", "capacity": 1024, "slot_size": 192},
                     {"name": "reports", "from": "dryrun", "to": "strategy", "capacity": 1024, "slot_size": 192},
                 ],
             },

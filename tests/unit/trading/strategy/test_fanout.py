@@ -54,7 +54,7 @@ def pipeline(pipeline_name: str) -> Iterator[dict[str, Any]]:
                     "capacity": CAPACITY,
                     "slot_size": 768,
                 },
-                {"from": "strategy", "to": "venue", "capacity": 64, "slot_size": 128},
+                {"from": "strategy", "to": "venue", "capacity": 64, "slot_size": 192},
             ],
         },
         source="test",

@@ -17,6 +17,7 @@ from hftpipe.schema.trading import (
     OrderSide,
     OrderType,
     RejectReason,
+    SynthTerms,
     TimeInForce,
     client_order_id,
 )
@@ -61,6 +62,7 @@ def test_should_publish_exact_intents_for_a_book_update(harness: Any) -> None:
         "order_seq": 1, "orig_order_seq": 0, "price": 10_000 * P, "qty": 15 * Q, "stop_price": 0,
         "epoch": EPOCH, "strategy_id": 7, "action": IntentAction.NEW, "side": OrderSide.BUY,
         "order_type": OrderType.LIMIT_MAKER, "tif": TimeInForce.GTC, "intent_flags": 0, "book_update_id": 7,
+        **dict.fromkeys(SynthTerms._fields, 0),  # a plain order carries no synthetic terms
     }  # fmt: skip
     assert buy["ts_hop"][1] > 0  # this stage's stamp (hop 1): when it took the causing record in
     assert (sell["order_seq"], sell["side"], sell["price"], sell["seq"]) == (2, OrderSide.SELL, 10_002 * P, 2)
