@@ -90,7 +90,7 @@ class SyntheticDesk:
                     {"name": "intents", "from": "strategy", "to": "risk", "capacity": 256, "slot_size": 192},
                     {"name": "approved", "from": "risk", "to": "execution", "capacity": 256, "slot_size": 192},
                     {"name": "reports", "from": "execution", "to": "risk", "capacity": 256, "slot_size": 192},
-                    {"name": "strategy-reports", "from": "risk", "to": "strategy", "capacity": 256, "slot_size": 128},
+                    {"name": "strategy-reports", "from": "risk", "to": "strategy", "capacity": 256, "slot_size": 192},
                 ],
             },
             source="test",

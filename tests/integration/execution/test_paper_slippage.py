@@ -74,8 +74,8 @@ class Desk:
                         "capacity": 256,
                         "slot_size": 768,
                     },
-                    {"name": "intents", "from": "strat", "to": "risk", "capacity": 256, "slot_size": 128},
-                    {"name": "approved", "from": "risk", "to": "exec", "capacity": 256, "slot_size": 128},
+                    {"name": "intents", "from": "strat", "to": "risk", "capacity": 256, "slot_size": 192},
+                    {"name": "approved", "from": "risk", "to": "exec", "capacity": 256, "slot_size": 192},
                     {"name": "reports", "from": "exec", "to": "risk", "capacity": 256, "slot_size": 192},
                     {"name": "strategy-reports", "from": "risk", "to": "strat", "capacity": 256, "slot_size": 192},
                 ],
@@ -195,7 +195,7 @@ def test_should_refuse_rings_too_small_for_a_report(pipeline_name: str) -> None:
                 "strat": {"class": "stages.probe:ProbeSink"},
             },
             "rings": [
-                {"from": "risk", "to": "exec", "capacity": 64, "slot_size": 128},
+                {"from": "risk", "to": "exec", "capacity": 64, "slot_size": 192},
                 {"name": "reports", "from": "exec", "to": "strat", "capacity": 64, "slot_size": 128},
             ],
         },
@@ -205,7 +205,11 @@ def test_should_refuse_rings_too_small_for_a_report(pipeline_name: str) -> None:
     owned = create_pipeline_objects(config)
     ctx = open_stage_context(config, owned.control, "exec")
     try:
-        with pytest.raises(ValueError, match="ring reports: EXEC_REPORT records need slot_size >= 192, it has 128"):
+        expected = (
+            r"ring reports: it carries EXEC_REPORT records and released children \(ORDER_INTENT\): "
+            r"slot_size must be >= 192, it has 128"
+        )
+        with pytest.raises(ValueError, match=expected):
             ExecutionStage(ctx)
     finally:
         ctx.close()

@@ -203,9 +203,9 @@ def test_should_refuse_to_start_with_a_ring_to_a_strategy_too_small_for_a_report
                 "exec": {"class": "stages.probe:ProbeSink"},
             },
             "rings": [
-                {"from": "strat", "to": "risk", "capacity": 64, "slot_size": 128},
+                {"from": "strat", "to": "risk", "capacity": 64, "slot_size": 192},
                 {"name": "back", "from": "risk", "to": "strat", "capacity": 64, "slot_size": 128},
-                {"from": "risk", "to": "exec", "capacity": 64, "slot_size": 128},
+                {"from": "risk", "to": "exec", "capacity": 64, "slot_size": 192},
             ],
         },
         source="test",
