@@ -40,6 +40,11 @@ class SharedDoorbell:
         self.parks = 0
         """How many times the worker thread waited on the semaphore."""
 
+    @property
+    def waiters(self) -> int:
+        """How many of the loop's waiters are parked now."""
+        return len(self._waiters)
+
     # -- the semaphore's face (one thread: a composite of polling stages) -----------------------
     def acquire(self, timeout: float | None = None) -> None:
         self._bell.acquire(timeout)
