@@ -368,19 +368,25 @@ class Supervisor:
         timeout_s = self.config.stop_timeout_ms / 1000
         for stage in self.stop_order:
             process = stage.process
-            if process is None or process.poll() is not None:
+            if process is None:
                 continue
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.logger.error("%s ignored SIGTERM for %.1f s; killing it", stage.label, timeout_s)
-                control.error_log(None).record(f"{stage.label} killed after stop timeout")
-                process.kill()
-                process.wait()
+            if process.poll() is None:  # an asyncio process may have left already, seeing STOPPING
+                self._terminate(stage, process, timeout_s)
             for index in stage.indices:
                 control.set_stage_exit(index, process.returncode)
         control.set_state(PipelineState.STOPPED)
+
+    def _terminate(self, stage: StageProcess, process: subprocess.Popen[bytes], timeout_s: float) -> None:
+        """SIGTERM, then SIGKILL after ``timeout_s``."""
+        control = self.control
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.logger.error("%s ignored SIGTERM for %.1f s; killing it", stage.label, timeout_s)
+            control.error_log(None).record(f"{stage.label} killed after stop timeout")
+            process.kill()
+            process.wait()
 
     def destroy(self) -> None:
         """Unlink everything; the last step of any stop, also after errors."""
