@@ -70,4 +70,3 @@ def test_should_move_ports_and_state_and_leave_the_source_alone(tmp_path: Path) 
 def test_should_refuse_an_unknown_layout(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown layout 'solo'"):
         layout_raw(RAW, "solo", [0, 1], str(tmp_path), EXCHANGE)
-
