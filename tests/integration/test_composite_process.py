@@ -89,12 +89,15 @@ def test_should_run_polling_and_asyncio_stages_in_one_process_each_measured_and_
     assert list_entries(supervisor.config.name) == []
 
 
+@pytest.mark.parametrize(
+    "relay1_class", ["stages.probe:ProbeRelay", ASYNC_RELAY], ids=["polling only", "on an event loop"]
+)
 def test_should_report_a_failing_stage_in_a_composite_and_restart_the_whole_process(
-    make_supervisor: Callable[..., Supervisor],
+    make_supervisor: Callable[..., Supervisor], relay1_class: str
 ) -> None:
     supervisor = make_supervisor(
         stage_settings={**IN_RELAYS, "relay2": ('process = "relays"', "params = { fail_after = 200 }")},
-        relay_classes={"relay2": FAILING_RELAY},
+        relay_classes={"relay1": relay1_class, "relay2": FAILING_RELAY},
         on_failure="restart",
         max_restarts=1,
         pipeline_settings=("max_consecutive_errors = 5",),
