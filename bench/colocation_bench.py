@@ -38,7 +38,7 @@ from typing import Any, Final
 
 from bench import toml_edit as _toml
 from bench.procs import BenchmarkError
-from hftpipe.runtime.config import load_config, packaged_config_path
+from hftpipe.runtime.config import default_config_path, load_config, packaged_config_path
 from hftpipe.runtime.report import format_ns, pipeline_report
 from hftpipe.runtime.supervisor import StartupFailedError, Supervisor
 
@@ -49,7 +49,9 @@ COUNTS: Final = ("samples", "orders_sent", "fills")
 
 
 def default_config() -> Path:
-    return packaged_config_path("trading-loopback.toml")
+    """``configs/trading-loopback.toml``; where the whole system became the embedded default, that one."""
+    loopback = packaged_config_path("trading-loopback.toml")
+    return loopback if loopback.exists() else default_config_path()
 
 
 def _free_port() -> int:
