@@ -67,6 +67,36 @@ def bench_pipeline(config_path: str | None, as_json: bool, duration: float, rate
     click.echo(json.dumps(result) if as_json else format_pipeline_report(result))
 
 
+@bench.command("tick-to-order")
+@config_option("The whole-system TOML (default: the embedded configs/default.toml).")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True), default=25.0, show_default=True)
+@click.option("--runs", type=click.IntRange(min=1), default=3, show_default=True, help="Runs per layout.")
+@click.option(
+    "--layouts",
+    default="per-stage,trading,trading+exchange,pinned",
+    show_default=True,
+    help="Comma-separated; the first is the baseline of the ratios.",
+)
+def bench_tick_to_order(config_path: str | None, as_json: bool, duration: float, runs: int, layouts: str) -> None:
+    """Tick-to-order of the whole system on loopback: one process per stage vs composite processes."""
+    from bench.colocation_bench import LAYOUTS, format_tick_to_order_report, run_tick_to_order_benchmark
+    from bench.procs import BenchmarkError
+
+    chosen = tuple(layouts.split(","))
+    unknown = [layout for layout in chosen if layout not in LAYOUTS]
+    if unknown:
+        fail(f"unknown layout {unknown[0]!r} (layouts: {', '.join(LAYOUTS)})", 64)
+    configure_logging(logging.WARNING)
+    try:
+        result = run_tick_to_order_benchmark(config_path, duration, runs, chosen)
+    except ConfigError as exc:
+        config_error(exc)
+    except (BenchmarkError, StartupFailedError) as exc:
+        fail(f"benchmark failed: {exc}", EX_SOFTWARE)
+    click.echo(json.dumps(result) if as_json else format_tick_to_order_report(result))
+
+
 @bench.command("fanout")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--count", type=click.IntRange(min=4097), default=100_000, show_default=True, help="Records per run.")

@@ -38,7 +38,7 @@ from hftpipe.runtime.report import (
     trading_summary,
 )
 from hftpipe.runtime.runner import EX_NOPERM, EX_SOFTWARE
-from hftpipe.runtime.stage_process import LOG_LEVEL_ENV, configure_logging, run_stage
+from hftpipe.runtime.stage_process import LOG_LEVEL_ENV, configure_logging, run_process, run_stage
 from hftpipe.runtime.supervisor import Supervisor
 from hftpipe.runtime.validation import EX_CONFIG
 from hftpipe.substrate.shm import ShmEntry, clean_stale, list_entries
@@ -148,14 +148,35 @@ def _text_summary(report: dict[str, Any]) -> str:
 @_config_option
 @name_option
 def stage(stage_name: str, config_path: str | None, name: str | None) -> None:
-    """Run one stage of a running pipeline (what the supervisor starts, under systemd too)."""
+    """Run one stage of a running pipeline, alone in its process (what the supervisor starts, under systemd too)."""
     config = load_or_exit(config_path or default_config_path(), name)
     try:
-        config.stage(stage_name)
+        process = config.stage(stage_name).process
     except KeyError as exc:
         fail(f"config error: stages.{stage_name}: {exc.args[0]}", EX_CONFIG)
+    siblings = [s.name for s in config.process_stages(process)]
+    if len(siblings) > 1:
+        fail(
+            f"config error: stages.{stage_name}.process: it runs in process {process!r} with"
+            f" {', '.join(siblings)}: start that one (hftpipe process {process})",
+            EX_CONFIG,
+        )
     configure_logging(logging.getLevelName(os.environ.get(LOG_LEVEL_ENV, "INFO")))
     sys.exit(run_stage(config, stage_name))
+
+
+@main.command("process")
+@click.argument("process_name")
+@_config_option
+@name_option
+def process_command(process_name: str, config_path: str | None, name: str | None) -> None:
+    """Run one process of a running pipeline: a stage alone, or a composite of several (what the supervisor starts)."""
+    config = load_or_exit(config_path or default_config_path(), name)
+    processes = config.processes()
+    if process_name not in processes:
+        fail(f"config error: process {process_name!r}: no such process (processes: {', '.join(processes)})", EX_CONFIG)
+    configure_logging(logging.getLevelName(os.environ.get(LOG_LEVEL_ENV, "INFO")))
+    sys.exit(run_process(config, process_name))
 
 
 # ----------------------------------------------------------------------------- observe

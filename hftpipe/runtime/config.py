@@ -31,6 +31,7 @@ from hftpipe.runtime.agent import Agent, AsyncAgent, Drive
 from hftpipe.runtime.config_paths import config_dir, resolve_path
 from hftpipe.runtime.instruments_config import parse_instruments
 from hftpipe.runtime.loader import load_class
+from hftpipe.runtime.processes import assign_processes
 from hftpipe.runtime.validation import ConfigError, integer, number, reject_unknown, string, table
 from hftpipe.schema.instruments import Instrument
 from hftpipe.schema.records import HOP_SLOTS
@@ -69,6 +70,9 @@ class StageConfig:
     mlockall: bool = False
     params: Any = None
     """An instance of the stage class's ``Params`` dataclass."""
+    process: str = ""
+    """The OS process it runs in (:mod:`hftpipe.runtime.processes`): as parsed, ``""`` (its own) or a name;
+    once the config is built, always a name (``"auto"`` decided for the host's cores)."""
 
     @property
     def drive(self) -> Drive:
@@ -139,6 +143,19 @@ class PipelineConfig:
 
     def stage_index(self, name: str) -> int:
         return [s.name for s in self.stages].index(name)
+
+    def processes(self) -> dict[str, tuple[StageConfig, ...]]:
+        """Each OS process by name with the stages it runs (one, or several: a composite), in declared order."""
+        groups: dict[str, list[StageConfig]] = {}
+        for stage in self.stages:
+            groups.setdefault(stage.process, []).append(stage)
+        return {name: tuple(members) for name, members in groups.items()}
+
+    def process_stages(self, process: str) -> tuple[StageConfig, ...]:
+        stages = self.processes().get(process)
+        if stages is None:
+            raise KeyError(f"no process {process!r} in pipeline {self.name!r}")
+        return stages
 
     def inputs_of(self, stage: str) -> tuple[RingConfig, ...]:
         return tuple(r for r in self.rings if r.consumer == stage)
@@ -249,7 +266,7 @@ _PIPELINE_KEYS: Final = {
     "stop_timeout_ms",
     "max_consecutive_errors",
 }
-_STAGE_KEYS: Final = {"class", "cpu", "idle", "realtime_priority", "mlockall", "params"}
+_STAGE_KEYS: Final = {"class", "cpu", "idle", "realtime_priority", "mlockall", "params", "process"}
 _RING_KEYS: Final = {"name", "from", "to", "capacity", "slot_size", "kind"}
 _IDLE_KEYS: Final = {f.name for f in dataclasses.fields(IdleSettings)}
 
@@ -276,6 +293,12 @@ def _parse_stage(name: str, raw: Any, allowed_cpus: set[int], base_dir: Path) ->
     mlock = raw.get("mlockall", False)
     if not isinstance(mlock, bool):
         raise ConfigError(f"{key}.mlockall", f"must be true or false, got {mlock!r}")
+    process = string(raw, "process", key, "")
+    if "process" in raw:
+        try:
+            check_name_part(process, "process name")
+        except ValueError as exc:
+            raise ConfigError(f"{key}.process", str(exc)) from exc
     return StageConfig(
         name=name,
         class_path=class_path,
@@ -285,6 +308,7 @@ def _parse_stage(name: str, raw: Any, allowed_cpus: set[int], base_dir: Path) ->
         realtime_priority=priority,
         mlockall=mlock,
         params=build_params(cls, table(raw.get("params", {}), f"{key}.params"), f"{key}.params", base_dir),
+        process=process,
     )
 
 
@@ -430,10 +454,12 @@ def parse_config(raw: Mapping[str, Any], source: str = "", allowed_cpus: set[int
             raise ConfigError(f"rings[{i}].name", f"duplicate ring name {ring_name!r}")
         seen.add(ring_name)
     rings = tuple(row for rows in declared for row in rows)
+    process_of = assign_processes(stages, rings, len(cpus))
+    stages = tuple(dataclasses.replace(s, process=process_of[s.name]) for s in stages)
     pinned = [s for s in stages if isinstance(s.cpu, int)]
     for a_i, a in enumerate(pinned):
         for b in pinned[a_i + 1 :]:
-            if a.cpu == b.cpu:
+            if a.cpu == b.cpu and a.process != b.process:
                 raise ConfigError(f"stages.{b.name}.cpu", f"core {b.cpu} is already given to stage {a.name!r}")
 
     return PipelineConfig(

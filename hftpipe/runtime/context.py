@@ -15,8 +15,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol, TypeVar
 
-import posix_ipc
-
 from hftpipe.runtime.ports import InputPort, OutputPort
 from hftpipe.schema.instruments import InstrumentRegistry
 from hftpipe.substrate.control import ControlFile
@@ -24,6 +22,7 @@ from hftpipe.substrate.counters import Counter, CounterBlock, CounterKind
 from hftpipe.substrate.ends import ProducerEnd
 from hftpipe.substrate.errorlog import ErrorLog
 from hftpipe.substrate.histogram import Histogram
+from hftpipe.substrate.shared_doorbell import Doorbell
 
 HISTOGRAM_NAME: Final = re.compile(r"[a-z][a-z0-9_]{0,31}")
 RESERVED_LATENCY_KEYS: Final = frozenset({"hops", "end_to_end", "end_to_end_by_stage"})
@@ -55,7 +54,8 @@ class StageContext:
     params: Any = None
     instruments: InstrumentRegistry = field(default_factory=InstrumentRegistry)
     """The pipeline's ``[[instruments]]``: ids, scales, tick and lot."""
-    doorbell: posix_ipc.Semaphore | None = None
+    doorbell: Doorbell | None = None
+    """Its process's doorbell: its own semaphore, or (a composite) the one its process's stages share."""
     _owned: list[Closeable] = field(default_factory=list)
     """Closed with the context (see :meth:`own`); the rings are closed through the ports."""
     _output_ports: dict[str, OutputPort] = field(default_factory=dict)

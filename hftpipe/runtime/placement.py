@@ -11,6 +11,13 @@ holds the core its producer needs. So:
   idle = blocking for stages with input rings, backoff for sources.
 
 On CPUs without x86-64 store ordering only ``blocking`` is allowed.
+
+The unit placed is the OS process (:mod:`hftpipe.runtime.processes`): a
+composite of several stages counts once and gets one core and one idle
+strategy, written into each of its stages' slots. A composite with an
+asyncio stage idles in its event loop (``event-loop``); one of polling stages
+only idles as one polling stage would (``blocking`` when it has inputs and
+cores are shared).
 """
 
 from __future__ import annotations
@@ -39,19 +46,22 @@ class PlacementPlan:
 def plan_placement(config: PipelineConfig, cores: list[int], machine: str | None = None) -> PlacementPlan:
     cores = sorted(cores)
     n_stages = len(config.stages)
+    processes = config.processes()
+    n_units = len(processes)
     taken = {s.cpu for s in config.stages if isinstance(s.cpu, int)}
     free = [c for c in cores if c not in taken]
     tso = is_total_store_order(machine)
-    if len(cores) > n_stages:
+    if len(cores) > n_units:
         spare, pool, mode = free[:1], free[1:], "dedicated"
-    elif len(cores) == n_stages:
+    elif len(cores) == n_units:
         spare, pool, mode = [], free, "one-per-core"
     else:
         spare, pool, mode = [], [], "shared"
     auto_idle = {"dedicated": "busy-spin", "one-per-core": "backoff", "shared": "blocking"}[mode]
 
     placements: dict[str, Placement] = {}
-    for stage in config.stages:
+    for members in processes.values():
+        stage = members[0]  # the stages of a process agree on cpu and idle (checked by the config)
         if stage.cpu == AUTO:
             cpu = pool.pop(0) if pool else None
         elif stage.cpu == NO_PINNING:
@@ -60,10 +70,10 @@ def plan_placement(config: PipelineConfig, cores: list[int], machine: str | None
             assert isinstance(stage.cpu, int)
             cpu = stage.cpu
         idle = stage.idle
-        if stage.drive is Drive.EVENT_LOOP:
+        if any(member.drive is Drive.EVENT_LOOP for member in members):
             idle = EVENT_LOOP  # its asyncio loop blocks in epoll: no idle strategy applies
         elif idle == AUTO:
-            has_inputs = bool(config.inputs_of(stage.name))
+            has_inputs = any(config.inputs_of(member.name) for member in members)
             idle = auto_idle if (has_inputs or mode != "shared") else "backoff"
             if not tso:
                 idle = "blocking"
@@ -72,9 +82,12 @@ def plan_placement(config: PipelineConfig, cores: list[int], machine: str | None
                 check_memory_order(idle, machine)
             except RuntimeError as exc:
                 raise ConfigError(f"stages.{stage.name}.idle", str(exc)) from exc
-        placements[stage.name] = Placement(cpu, idle)
+        for member in members:
+            placements[member.name] = Placement(cpu, idle)
 
+    placements = {s.name: placements[s.name] for s in config.stages}
     core_text = f"{len(cores)} core{'s' if len(cores) != 1 else ''}"
+    stage_text = f"{n_stages} stages" + (f" in {n_units} processes" if n_units != n_stages else "")
     if mode == "dedicated":
         why = f"each auto stage on its own core, core {spare[0] if spare else '-'} left to the OS and supervisor"
     elif mode == "one-per-core":
@@ -82,4 +95,4 @@ def plan_placement(config: PipelineConfig, cores: list[int], machine: str | None
     else:
         why = "fewer cores than stages: auto stages unpinned, consumers block on their doorbell"
     detail = ", ".join(f"{name}=cpu {p.cpu if p.cpu is not None else '-'}/{p.idle}" for name, p in placements.items())
-    return PlacementPlan(placements, f"auto placement: {core_text} for {n_stages} stages: {why} ({detail})")
+    return PlacementPlan(placements, f"auto placement: {core_text} for {stage_text}: {why} ({detail})")

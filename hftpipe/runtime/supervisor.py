@@ -4,12 +4,16 @@ Start: refuse if the pipeline is live or another user holds objects under
 its name, remove segments whose owner is dead, check that it fits in the free
 shared memory, create control file, rings and doorbells (a failure there
 removes what was made and becomes :class:`StartupFailedError`), start every
-stage as ``hftpipe stage NAME`` (downstream first, so consumers exist before
-producers), wait until all report READY, then flip the pipeline to RUNNING.
+process as ``hftpipe process NAME`` (downstream first, so consumers exist
+before producers), wait until all its stages report READY, then flip the
+pipeline to RUNNING. A process runs one stage, or several (a composite,
+:mod:`hftpipe.runtime.composite`): it is watched, restarted and stopped as one.
 
-Watch: a stage that exits or stops heart-beating is recorded (why, in the
-owner's error log), the pipeline is HALTED so every stage can see it, and
-then, per ``on_failure``: the stage is restarted (``restart``), every stage is
+Watch: a process that exits or has a stage that stops heart-beating is
+recorded (why, in the owner's error log), each of its stages keeps the state
+it wrote itself (the one that failed FAILED, siblings it closed CLOSED) or is
+marked FAILED, the pipeline is HALTED so every stage can see it, and then, per
+``on_failure``: the process is restarted (``restart``), every process is
 stopped and the pipeline started afresh with new shared memory
 (``restart-pipeline``: for pipelines whose stages hold state that only makes
 sense together, like the exchange, which rebuilds it from its journal), or the
@@ -78,11 +82,22 @@ def describe_exit(returncode: int) -> str:
 
 @dataclass
 class StageProcess:
+    """One OS process of the pipeline: a stage alone (named after it) or a composite of several."""
+
     name: str
-    index: int
+    stages: tuple[str, ...]
+    indices: tuple[int, ...]
+    """The control-file slots of its stages."""
     process: subprocess.Popen[bytes] | None = None
     spawned_wall_ns: int = 0
     """When it was last started: errors it recorded since then say why a start failed."""
+
+    @property
+    def label(self) -> str:
+        """How messages name it: ``stage NAME`` alone, ``process NAME (a, b, c)`` for a composite."""
+        if self.stages == (self.name,):
+            return f"stage {self.name}"
+        return f"process {self.name} ({', '.join(self.stages)})"
 
 
 class Supervisor:
@@ -97,14 +112,17 @@ class Supervisor:
         self.objects: OwnedObjects | None = None
         self.plan: PlacementPlan | None = None
         self.failure: str | None = None
-        self.stages = [StageProcess(s.name, i) for i, s in enumerate(config.stages)]
+        self.processes = [
+            StageProcess(name, tuple(s.name for s in members), tuple(config.stage_index(s.name) for s in members))
+            for name, members in config.processes().items()
+        ]
         self.pipeline_restarts = 0
         """Every restart of the whole pipeline (``restart-pipeline``) so far."""
         limit = (config.max_restarts, config.restart_window_s, clock)
-        self._stage_restart_limits = {s.name: RestartLimiter(*limit) for s in self.stages}
+        self._restart_limits = {p.name: RestartLimiter(*limit) for p in self.processes}
         self._pipeline_restart_limit = RestartLimiter(*limit)
         depths = config.depths()
-        order = sorted(self.stages, key=lambda s: (-depths[s.name], s.index))
+        order = sorted(self.processes, key=lambda p: (-max(depths[s] for s in p.stages), p.indices[0]))
         self.start_order = order
         self.stop_order = list(reversed(order))
         self.notify = PipelineNotifier.from_environment(config, self.logger)
@@ -145,42 +163,54 @@ class Supervisor:
             where = f"{exc.filename}: {exc.strerror}" if exc.filename else str(exc)
             raise StartupFailedError(f"cannot create the shared memory of pipeline {name!r}: {where}") from exc
         try:
-            for stage in self.stages:
-                placement = self.plan.stages[stage.name]
-                self.control.set_stage_cpu(stage.index, placement.cpu)
-                self.control.set_stage_idle(stage.index, placement.idle)
-            for stage in self.start_order:
-                self._spawn(stage)
-            self._wait_ready(self.stages)
+            for index, stage_config in enumerate(self.config.stages):
+                placement = self.plan.stages[stage_config.name]
+                self.control.set_stage_cpu(index, placement.cpu)
+                self.control.set_stage_idle(index, placement.idle)
+            for process in self.start_order:
+                self._spawn(process)
+            self._wait_ready(self.processes)
         except BaseException:
             self.destroy()
             raise
         self.control.set_state(PipelineState.RUNNING)
         self.notify.ready(self.control)
-        self.logger.info("pipeline %r running with %d stages", name, len(self.stages))
+        self.logger.info(
+            "pipeline %r running with %d stages in %d processes", name, len(self.config.stages), len(self.processes)
+        )
 
     def _spawn(self, stage: StageProcess) -> None:
         command = [
             sys.executable,
             "-m",
             "hftpipe",
-            "stage",
+            "process",
             stage.name,
             "-c",
             self.config.source,
             "--name",
             self.config.name,
         ]
-        self.control.set_stage_state(stage.index, StageState.NOT_STARTED)
+        for index in stage.indices:
+            self.control.set_stage_state(index, StageState.NOT_STARTED)
         # Stages log to stderr; their stdout goes there too so ours stays clean for --json.
         env = {**os.environ, LOG_LEVEL_ENV: logging.getLevelName(logging.getLogger().getEffectiveLevel())}
         stage.spawned_wall_ns = time.time_ns()
         stage.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=2, env=env)
 
     def _why_not_started(self, stage: StageProcess) -> str:
-        """``": <reason>"``: the last error ``stage`` recorded since it was started (a refused start records one)."""
-        errors = [e for e in self.control.read_errors(stage.index) if e.last_wall_ns >= stage.spawned_wall_ns]
-        return f": {max(errors, key=lambda e: e.last_wall_ns).message}" if errors else ""
+        """``": <reason>"``: the last error ``stage`` recorded since it was started (a refused start records one);
+        for a composite, the stage that recorded it too."""
+        errors = [
+            (e, name)
+            for index, name in zip(stage.indices, stage.stages, strict=True)
+            for e in self.control.read_errors(index)
+            if e.last_wall_ns >= stage.spawned_wall_ns
+        ]
+        if not errors:
+            return ""
+        error, name = max(errors, key=lambda pair: pair[0].last_wall_ns)
+        return f": {error.message}" if len(stage.stages) == 1 else f": stage {name}: {error.message}"
 
     def _wait_ready(self, stages: list[StageProcess]) -> None:
         deadline = time.monotonic() + self.config.startup_timeout_ms / 1000
@@ -192,8 +222,10 @@ class Supervisor:
                 if returncode is not None:
                     why = f"{describe_exit(returncode)} during startup{self._why_not_started(stage)}"
                     status = EX_CONFIG if returncode == EX_CONFIG else EX_SOFTWARE
-                    raise StartupFailedError(f"stage {stage.name!r} {why}", status)
-                if self.control.stage_state(stage.index) in (StageState.READY, StageState.RUNNING):
+                    kind = "stage" if len(stage.stages) == 1 else "process"
+                    raise StartupFailedError(f"{kind} {stage.name!r} {why}", status)
+                ready = (StageState.READY, StageState.RUNNING)
+                if all(self.control.stage_state(index) in ready for index in stage.indices):
                     pending.remove(stage)
             if pending and time.monotonic() > deadline:
                 names = ", ".join(s.name for s in pending)
@@ -207,40 +239,50 @@ class Supervisor:
             return False
         now = time.monotonic_ns()
         timeout_ns = self.config.heartbeat_timeout_ms * 1_000_000
-        for stage in self.stages:
+        for stage in self.processes:
             assert stage.process is not None
             returncode = stage.process.poll()
             if returncode is not None:
                 self._on_failure(stage, describe_exit(returncode), returncode)
-            elif self.control.stage_state(stage.index) in _HEART_BEATING:
-                silent_ns = now - self.control.heartbeat_ns(stage.index)
-                if silent_ns > timeout_ns:
-                    stage.process.kill()
-                    returncode = stage.process.wait()
-                    self._on_failure(
-                        stage, f"stopped heart-beating for {silent_ns // 1_000_000} ms (killed)", returncode
-                    )
+                if self.failure is not None:
+                    return False
+                continue
+            silent_ns = max(
+                (
+                    now - self.control.heartbeat_ns(index)
+                    for index in stage.indices
+                    if self.control.stage_state(index) in _HEART_BEATING
+                ),
+                default=0,
+            )
+            if silent_ns > timeout_ns:
+                stage.process.kill()
+                returncode = stage.process.wait()
+                self._on_failure(stage, f"stopped heart-beating for {silent_ns // 1_000_000} ms (killed)", returncode)
             if self.failure is not None:
                 return False
         return True
 
     def _on_failure(self, stage: StageProcess, reason: str, returncode: int) -> None:
         control = self.control
-        message = f"stage {stage.name} {reason}"
+        message = f"{stage.label} {reason}{self._failed_stages(stage)}"
         self.logger.error("%s; pipeline halted", message)
-        control.set_stage_exit(stage.index, returncode)
-        control.set_stage_state(stage.index, StageState.FAILED)
+        for index in stage.indices:
+            control.set_stage_exit(index, returncode)
+            if control.stage_state(index) not in (StageState.CLOSED, StageState.FAILED):
+                control.set_stage_state(index, StageState.FAILED)
         control.error_log(None).record(message)
         control.set_state(PipelineState.HALTED)
         if self.config.on_failure == "restart-pipeline":
             self._restart_pipeline(message)
             return
-        limit = self._stage_restart_limits[stage.name]
+        limit = self._restart_limits[stage.name]
         if self.config.on_failure == "restart" and limit.allow():
-            control.count_restart(stage.index)
+            for index in stage.indices:
+                control.count_restart(index)
             self.logger.warning(
-                "restarting stage %s (restart %d of %d within %g s)",
-                stage.name,
+                "restarting %s (restart %d of %d within %g s)",
+                stage.label,
                 limit.recent(),
                 limit.burst,
                 limit.window_s,
@@ -253,7 +295,7 @@ class Supervisor:
                 self.logger.error("%s", self.failure)
                 return
             control.set_state(PipelineState.RUNNING)
-            self.logger.info("stage %s restarted; pipeline running", stage.name)
+            self.logger.info("%s restarted; pipeline running", stage.label)
             return
         if self.config.on_failure == "stop":
             self.failure = f"{message} (on_failure = stop)"
@@ -261,6 +303,17 @@ class Supervisor:
             return
         self.failure = f"{message} ({limit.recent()} restarts used)"
         self._log_stop(limit)
+
+    def _failed_stages(self, stage: StageProcess) -> str:
+        """For a composite, which of its stages failed (they say so in their slots): ``"; stage risk failed"``."""
+        if len(stage.stages) == 1:
+            return ""
+        failed = [
+            name
+            for index, name in zip(stage.indices, stage.stages, strict=True)
+            if self.control.stage_state(index) is StageState.FAILED
+        ]
+        return f"; stage {', '.join(failed)} failed" if failed else ""
 
     def _log_stop(self, limit: RestartLimiter) -> None:
         self.logger.error(
@@ -322,18 +375,25 @@ class Supervisor:
         timeout_s = self.config.stop_timeout_ms / 1000
         for stage in self.stop_order:
             process = stage.process
-            if process is None or process.poll() is not None:
+            if process is None:
                 continue
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.logger.error("stage %s ignored SIGTERM for %.1f s; killing it", stage.name, timeout_s)
-                control.error_log(None).record(f"stage {stage.name} killed after stop timeout")
-                process.kill()
-                process.wait()
-            control.set_stage_exit(stage.index, process.returncode)
+            if process.poll() is None:  # an asyncio process may have left already, seeing STOPPING
+                self._terminate(stage, process, timeout_s)
+            for index in stage.indices:
+                control.set_stage_exit(index, process.returncode)
         control.set_state(PipelineState.STOPPED)
+
+    def _terminate(self, stage: StageProcess, process: subprocess.Popen[bytes], timeout_s: float) -> None:
+        """SIGTERM, then SIGKILL after ``timeout_s``."""
+        control = self.control
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.logger.error("%s ignored SIGTERM for %.1f s; killing it", stage.label, timeout_s)
+            control.error_log(None).record(f"{stage.label} killed after stop timeout")
+            process.kill()
+            process.wait()
 
     def destroy(self) -> None:
         """Unlink everything; the last step of any stop, also after errors."""

@@ -2,11 +2,13 @@
 
 The owner creates the control file, one ring segment per ``[[rings]]`` entry
 (an SPSC ring, or a broadcast ring for all its receivers) and one doorbell
-semaphore per stage that has input rings. A stage process opens only what
-its config says it touches: its input rings (consumer end; a broadcast
-receiver by its index, its losses counted into ``lost.<ring>`` and logged),
-its output rings (producer end, with each consumer's doorbell attached) and
-its own doorbell. Both ends call a ring by its declared name.
+semaphore per process whose stages have input rings (a stage alone in its
+process: the process is named after it; a composite's stages share one). A
+stage opens only what its config says it touches: its input rings (consumer
+end; a broadcast receiver by its index, its losses counted into
+``lost.<ring>`` and logged), its output rings (producer end, with the
+doorbell of each consumer's process attached) and its process's doorbell.
+Both ends call a ring by its declared name.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from hftpipe.substrate.control_layout import RingKind
 from hftpipe.substrate.counters import CounterKind
 from hftpipe.substrate.ends import ConsumerEnd, ProducerEnd
 from hftpipe.substrate.ring import Ring
+from hftpipe.substrate.shared_doorbell import SharedDoorbell
 from hftpipe.substrate.shm import create_semaphore, segment_name, unlink_semaphore
 
 
@@ -36,8 +39,9 @@ def ring_segment_name(pipeline: str, ring: str) -> str:
     return segment_name(pipeline, "ring", ring)
 
 
-def doorbell_name(pipeline: str, stage: str) -> str:
-    return segment_name(pipeline, "bell", stage)
+def doorbell_name(pipeline: str, process: str) -> str:
+    """The doorbell of an OS process (a stage alone in its process: the process has the stage's name)."""
+    return segment_name(pipeline, "bell", process)
 
 
 @dataclass
@@ -85,9 +89,9 @@ def create_pipeline_objects(config: PipelineConfig) -> OwnedObjects:
                 owned.rings[name] = BroadcastTransmitter.create(segment, ring.capacity, ring.slot_size, len(rows))
             else:
                 owned.rings[name] = Ring.create(segment, ring.capacity, ring.slot_size)
-        for stage in config.stages:
-            if config.inputs_of(stage.name):
-                name = doorbell_name(config.name, stage.name)
+        for process, members in config.processes().items():
+            if any(config.inputs_of(stage.name) for stage in members):
+                name = doorbell_name(config.name, process)
                 create_semaphore(name)
                 owned.doorbells.append(name)
     except BaseException:
@@ -96,8 +100,13 @@ def create_pipeline_objects(config: PipelineConfig) -> OwnedObjects:
     return owned
 
 
-def open_stage_context(config: PipelineConfig, control: ControlFile, stage: str) -> StageContext:
-    """Attach what ``stage`` uses; on any failure, release what was already opened."""
+def open_stage_context(
+    config: PipelineConfig, control: ControlFile, stage: str, doorbell: SharedDoorbell | None = None
+) -> StageContext:
+    """Attach what ``stage`` uses; on any failure, release what was already opened.
+
+    ``doorbell``: a composite's, which its stages share (the composite closes it); else the stage opens
+    its process's semaphore itself when it has inputs."""
     depths = config.depths()
     ring_index = {entry.name: i for i, entry in enumerate(control.rings)}
     ctx = StageContext.of(control, stage, depths[stage], config.stage(stage).params)
@@ -113,8 +122,10 @@ def open_stage_context(config: PipelineConfig, control: ControlFile, stage: str)
         for name, rows in config.ring_groups().items():
             if rows[0].producer == stage:
                 ctx.outputs[name] = _producer_end(config, ctx, name, rows)
-        if ctx.inputs:
-            ctx.doorbell = ctx.own(posix_ipc.Semaphore(doorbell_name(config.name, stage)))
+        if doorbell is not None:
+            ctx.doorbell = doorbell
+        elif ctx.inputs:
+            ctx.doorbell = ctx.own(posix_ipc.Semaphore(doorbell_name(config.name, config.stage(stage).process)))
     return ctx
 
 
@@ -134,13 +145,17 @@ def _producer_end(config: PipelineConfig, ctx: StageContext, name: str, rows: tu
     segment = ring_segment_name(config.name, name)
     if not rows[0].is_broadcast:
         ring = Ring.attach(segment)
-        ring.attach_doorbell(ctx.own(posix_ipc.Semaphore(doorbell_name(config.name, rows[0].consumer))))
+        ring.attach_doorbell(ctx.own(posix_ipc.Semaphore(_consumer_bell(config, rows[0]))))
         return ring
     transmitter = BroadcastTransmitter.attach(segment)
     for row in rows:
-        bell = ctx.own(posix_ipc.Semaphore(doorbell_name(config.name, row.consumer)))
+        bell = ctx.own(posix_ipc.Semaphore(_consumer_bell(config, row)))
         transmitter.attach_doorbell(row.receiver, bell)
     return transmitter
+
+
+def _consumer_bell(config: PipelineConfig, ring: RingConfig) -> str:
+    return doorbell_name(config.name, config.stage(ring.consumer).process)
 
 
 @contextlib.contextmanager

@@ -13,17 +13,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-import posix_ipc
-
 from hftpipe.substrate.ends import ConsumerEnd
 from hftpipe.substrate.idle import BlockingIdle, IdleSettings
+from hftpipe.substrate.shared_doorbell import Doorbell, SharedDoorbell
 
 
 class AsyncIdle:
     def __init__(
         self,
         inputs: Sequence[ConsumerEnd],
-        doorbell: posix_ipc.Semaphore | None,
+        doorbell: Doorbell | None,
         *,
         spins: int = 20,
         park_timeout_s: float = 0.05,
@@ -32,16 +31,20 @@ class AsyncIdle:
         if spins < 0 or park_timeout_s <= 0 or max_sleep_s <= 0:
             raise ValueError("spins must be >= 0, park_timeout_s and max_sleep_s > 0")
         settings = IdleSettings(max_spins=0, park_timeout_ns=int(park_timeout_s * 1e9))
-        self._park = BlockingIdle(settings, inputs, doorbell) if doorbell is not None else None
+        self._inputs = tuple(inputs)
+        self._shared = doorbell if isinstance(doorbell, SharedDoorbell) else None
+        bell = None if self._shared is not None else doorbell
+        self._park = BlockingIdle(settings, inputs, bell) if bell is not None else None
         self._spins = spins
         self._max_sleep_s = max_sleep_s
         self._idle = 0
         self._sleep_s = 0.0
+        self._shared_waits = 0
 
     @property
     def parks(self) -> int:
         """How many times the stage waited on its doorbell."""
-        return self._park.parks if self._park is not None else 0
+        return self._park.parks if self._park is not None else self._shared_waits
 
     async def idle(self, work_count: int) -> None:
         """Call after each poll with how many records it delivered."""
@@ -53,6 +56,9 @@ class AsyncIdle:
         self._idle += 1
         if self._idle <= self._spins:
             await asyncio.sleep(0)
+        elif self._shared is not None:
+            self._shared_waits += 1
+            await self._shared.wait(self._inputs)
         elif self._park is not None:
             await asyncio.get_running_loop().run_in_executor(None, self._park.idle, 0)
         else:

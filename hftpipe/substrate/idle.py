@@ -26,6 +26,7 @@ import posix_ipc
 
 from hftpipe.substrate.ends import ConsumerEnd
 from hftpipe.substrate.ring import is_total_store_order
+from hftpipe.substrate.shared_doorbell import Doorbell
 
 SPINNING_ALIASES: Final = ("busy-spin", "yield", "backoff")
 """The strategies that watch rings with plain loads only (no semaphore): they need x86-64 store order."""
@@ -143,9 +144,7 @@ class BlockingIdle:
 
     alias = "blocking"
 
-    def __init__(
-        self, settings: IdleSettings, inputs: Sequence[ConsumerEnd], doorbell: posix_ipc.Semaphore | None
-    ) -> None:
+    def __init__(self, settings: IdleSettings, inputs: Sequence[ConsumerEnd], doorbell: Doorbell | None) -> None:
         self._max_spins = settings.max_spins
         self._timeout_s = settings.park_timeout_ns / 1e9
         self._inputs = tuple(inputs)
@@ -203,7 +202,7 @@ def make_idle(
     alias: str,
     settings: IdleSettings,
     inputs: Sequence[ConsumerEnd] = (),
-    doorbell: posix_ipc.Semaphore | None = None,
+    doorbell: Doorbell | None = None,
 ) -> IdleStrategy:
     if alias == "busy-spin":
         return BusySpinIdle()

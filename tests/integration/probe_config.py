@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 
@@ -19,8 +19,16 @@ def write_probe_config(
     restart_window_s: float | None = None,
     heartbeat_timeout_ms: int = 3_000,
     sink_settings: tuple[str, ...] = (),
+    stage_settings: Mapping[str, tuple[str, ...]] | None = None,
+    relay_classes: Mapping[str, str] | None = None,
+    pipeline_settings: tuple[str, ...] = (),
 ) -> Path:
-    """source -> relay1..N -> sink, slow enough to share two cores with the test."""
+    """source -> relay1..N -> sink, slow enough to share two cores with the test.
+
+    ``stage_settings``: more lines for a stage's table (``process = "..."``); ``relay_classes``: a relay's
+    class other than the probe relay; ``pipeline_settings``: more lines for ``[pipeline]``."""
+    more = dict(stage_settings or {})
+    classes = dict(relay_classes or {})
     stages = ["source", *[f"relay{i}" for i in range(1, relays + 1)], "sink"]
     lines = [
         "[pipeline]",
@@ -30,14 +38,17 @@ def write_probe_config(
         *([f"restart_window_s = {restart_window_s}"] if restart_window_s is not None else []),
         f"heartbeat_timeout_ms = {heartbeat_timeout_ms}",
         "stop_timeout_ms = 5000",
+        *pipeline_settings,
         "",
         "[stages.source]",
         'class = "stages.probe:ProbeSource"',
         f"params = {{ rate = {rate} }}",
+        *more.get("source", ()),
     ]
     for relay in stages[1:-1]:
-        lines += ["", f"[stages.{relay}]", 'class = "stages.probe:ProbeRelay"']
-    lines += ["", "[stages.sink]", 'class = "stages.probe:ProbeSink"', *sink_settings]
+        relay_class = classes.get(relay, "stages.probe:ProbeRelay")
+        lines += ["", f"[stages.{relay}]", f'class = "{relay_class}"', *more.get(relay, ())]
+    lines += ["", "[stages.sink]", 'class = "stages.probe:ProbeSink"', *sink_settings, *more.get("sink", ())]
     for producer, consumer in itertools.pairwise(stages):
         lines += ["", "[[rings]]", f'from = "{producer}"', f'to = "{consumer}"', "capacity = 1024", "slot_size = 64"]
     path = directory / f"{name}.toml"

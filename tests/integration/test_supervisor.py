@@ -45,7 +45,7 @@ def test_should_start_every_stage_and_move_records_end_to_end(make_supervisor) -
     supervisor.start()
     assert supervisor.control.state is PipelineState.RUNNING
     wait_for(lambda: _sink_received(supervisor) > 100, "records at the sink")
-    for index in range(len(supervisor.stages)):
+    for index in range(len(supervisor.processes)):
         assert supervisor.control.stage_state(index) is StageState.RUNNING
     assert supervisor.check()
 
@@ -70,14 +70,14 @@ def test_should_restart_every_stage_on_fresh_memory_when_policy_is_restart_pipel
     supervisor: Supervisor = make_supervisor(on_failure="restart-pipeline", max_restarts=1)
     supervisor.start()
     wait_for(lambda: _sink_received(supervisor) > 50, "records at the sink")
-    old_pids = {stage.name: _pid_of(supervisor, stage.name) for stage in supervisor.stages}
+    old_pids = {stage.name: _pid_of(supervisor, stage.name) for stage in supervisor.processes}
     old_control = supervisor.control
     os.kill(old_pids["relay2"], signal.SIGKILL)
     wait_for(lambda: supervisor.check() and supervisor.pipeline_restarts == 1, "the pipeline restart")
     assert supervisor.failure is None
     assert supervisor.control is not old_control
     assert supervisor.control.state is PipelineState.RUNNING
-    new_pids = {stage.name: _pid_of(supervisor, stage.name) for stage in supervisor.stages}
+    new_pids = {stage.name: _pid_of(supervisor, stage.name) for stage in supervisor.processes}
     assert all(new_pids[name] != old_pids[name] for name in old_pids)
     assert [e.message for e in supervisor.control.read_errors(None)] == [
         "stage relay2 killed by SIGKILL; pipeline restarted (1)"
@@ -99,7 +99,7 @@ def test_should_halt_then_stop_pipeline_when_stage_dies_and_policy_is_stop(make_
     assert supervisor.control.halted
     assert supervisor.control.stage_state(supervisor.config.stage_index("relay1")) is StageState.FAILED
     supervisor.stop()
-    for stage in supervisor.stages:
+    for stage in supervisor.processes:
         assert stage.process is not None and stage.process.poll() is not None
     supervisor.destroy()
     assert list_entries(supervisor.config.name) == []
@@ -196,7 +196,7 @@ def test_should_stop_in_order_and_leave_nothing_in_dev_shm(make_supervisor) -> N
     supervisor.start()
     wait_for(lambda: _sink_received(supervisor) > 10, "records at the sink")
     supervisor.stop()
-    for index in range(len(supervisor.stages)):
+    for index in range(len(supervisor.processes)):
         assert supervisor.control.stage_state(index) is StageState.CLOSED
         assert supervisor.control.stage_exit(index) == 0
     supervisor.destroy()

@@ -12,11 +12,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-import posix_ipc
-
 from hftpipe.runtime import InputPort
 from hftpipe.schema.exchange_codec import EventRecord
 from hftpipe.substrate.async_idle import AsyncIdle
+from hftpipe.substrate.shared_doorbell import Doorbell
 
 
 class RingReader:
@@ -24,7 +23,7 @@ class RingReader:
         self,
         port: InputPort,
         on_record: Callable[[EventRecord], None],
-        doorbell: posix_ipc.Semaphore | None = None,
+        doorbell: Doorbell | None = None,
         *,
         batch: int = 256,
         spins: int = 20,

@@ -3,7 +3,7 @@
 One engine process per symbol, one accounting (sequencer, ledger, journal),
 one gateway (WebSocket API), one publisher (market data), and the flow
 generator when ``[exchange.flow] enabled``. ``[stages.NAME]`` tables in the
-same file may set ``cpu``, ``idle``, ``realtime_priority`` and ``mlockall`` of
+same file may set ``cpu``, ``idle``, ``realtime_priority``, ``mlockall`` and ``process`` of
 a generated stage; everything else is derived here. A ``[stages.NAME]`` table
 with a ``class`` and a name no generated stage has is a stage of its own, run
 beside the exchange, and ``[[rings]]`` connect such stages (a trading pipeline
@@ -29,7 +29,7 @@ GATEWAY_CLASS: Final = "stages.exchange.gateway.stage:GatewayStage"
 PUBLISHER_CLASS: Final = "stages.exchange.publisher.stage:PublisherStage"
 FLOW_CLASS: Final = "stages.exchange.flow.stage:FlowStage"
 GENERATED_CLASSES: Final = {ENGINE_CLASS, ACCOUNTING_CLASS, GATEWAY_CLASS, PUBLISHER_CLASS, FLOW_CLASS}
-OVERRIDABLE: Final = {"cpu", "idle", "realtime_priority", "mlockall"}
+OVERRIDABLE: Final = {"cpu", "idle", "realtime_priority", "mlockall", "process"}
 
 GATEWAY_TO_ACCOUNTING: Final = "gw-acct"
 ACCOUNTING_TO_GATEWAY: Final = "acct-gw"

@@ -283,7 +283,7 @@ def _broadcast(to: Any) -> Edit:
     return _set("rings.0", {"name": "md", "kind": "broadcast", "from": "source", "to": to, "capacity": 64})
 
 
-STAGE_KEYS = "class, cpu, idle, mlockall, params, realtime_priority"
+STAGE_KEYS = "class, cpu, idle, mlockall, params, process, realtime_priority"
 NAME_RULE = "must be 1-48 characters of A-Z a-z 0-9 _ -"
 
 ERROR_CASES: list[tuple[str, Edit, str, str]] = [

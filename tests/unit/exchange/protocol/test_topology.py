@@ -19,7 +19,7 @@ def _raw() -> dict[str, Any]:
 def test_should_keep_a_stage_with_a_class_and_its_rings_beside_the_exchange() -> None:
     raw = _raw()
     raw["stages"] = {
-        "gateway": {"cpu": "none"},
+        "gateway": {"cpu": "none", "process": "exchange"},
         "client": {"class": "some.module:Client", "params": {"x": 1}},
         "sink": {"class": "some.module:Sink"},
     }
@@ -27,6 +27,7 @@ def test_should_keep_a_stage_with_a_class_and_its_rings_beside_the_exchange() ->
     expanded = expand_config(raw, REPO / "configs")
     assert expanded["stages"]["client"] == {"class": "some.module:Client", "params": {"x": 1}}
     assert expanded["stages"]["gateway"]["cpu"] == "none"
+    assert expanded["stages"]["gateway"]["process"] == "exchange"  # an exchange stage may join a composite
     assert {"engine_BTCUSDT", "accounting", "gateway", "publisher", "flow"} <= set(expanded["stages"])
     assert expanded["rings"][-1] == {"from": "client", "to": "sink", "capacity": 64}
     assert any(ring["name"] == "gw-acct" for ring in expanded["rings"][:-1])
