@@ -62,7 +62,7 @@ def test_should_send_ready_only_once_every_stage_is_ready(
     def listen() -> None:
         notify_socket.settimeout(60)
         message = _parse(notify_socket.recv(4096))
-        seen.append((message, [supervisor.control.stage_state(i) for i in range(len(supervisor.stages))]))
+        seen.append((message, [supervisor.control.stage_state(i) for i in range(len(supervisor.config.stages))]))
 
     listener = threading.Thread(target=listen)
     listener.start()
