@@ -29,9 +29,14 @@ import numpy.typing as npt
 from hftpipe.runtime import AsyncAgent, StageContext
 from hftpipe.schema import SPECS
 from hftpipe.schema.records import RecordFlag, RecordType
-from hftpipe.schema.trading import ExecType
+from hftpipe.schema.trading import ExecType, RejectReason
 from hftpipe.substrate.async_idle import AsyncIdle
-from stages.trading.execution.binance.client import Credentials, Ed25519Credentials, HmacCredentials
+from stages.trading.execution.binance.client import (
+    DEFAULT_MAX_CONNECTION_AGE_S,
+    Credentials,
+    Ed25519Credentials,
+    HmacCredentials,
+)
 from stages.trading.execution.live import LiveVenue
 from stages.trading.execution.oms import Oms
 from stages.trading.execution.oms_reports import Report
@@ -47,6 +52,7 @@ _REPORT: Final = SPECS[RecordType.EXEC_REPORT]
 _PACK_REPORT: Final = _REPORT.packer.pack_into
 _REPORT_TYPE: Final = int(RecordType.EXEC_REPORT)
 _FILLS: Final = frozenset({ExecType.PARTIAL_FILL, ExecType.FILL})
+_REFUSALS: Final = frozenset({ExecType.REJECTED, ExecType.CANCEL_REJECTED})
 _LEVELS: Final = _DEPTH.dtype["bid_price"].shape[0]
 _STATUS_INTERVAL_NS: Final = 1_000_000_000
 
@@ -81,6 +87,8 @@ class ExecutionStage(AsyncAgent):
         """Paper: how long a cancel or replace takes."""
         request_timeout_s: float = 10.0
         """Live: no answer by then is an unknown outcome (the order is queried, never sent again)."""
+        max_connection_age_s: float = DEFAULT_MAX_CONNECTION_AGE_S
+        """Live: a connection this old is replaced, make before break (Binance closes them at 24 h)."""
         batch: int = 256
 
         def __post_init__(self) -> None:
@@ -92,6 +100,8 @@ class ExecutionStage(AsyncAgent):
                 raise ValueError("paper_cancel_latency_us must be >= 0")
             if self.request_timeout_s <= 0:
                 raise ValueError("request_timeout_s must be > 0")
+            if self.max_connection_age_s <= 0:
+                raise ValueError("max_connection_age_s must be > 0")
             if self.batch <= 0:
                 raise ValueError("batch must be > 0")
             if self.mode == "live":
@@ -134,7 +144,8 @@ class ExecutionStage(AsyncAgent):
         else:
             self.live = LiveVenue(
                 params.ws_api_url, params.credentials(), instruments, self._emit,
-                request_timeout_s=params.request_timeout_s, oms=self.oms, logger=self.logger,
+                request_timeout_s=params.request_timeout_s, max_connection_age_s=params.max_connection_age_s,
+                oms=self.oms, logger=self.logger,
                 on_tick_to_order=ctx.end_to_end.record,
             )  # fmt: skip
         self._out = ctx.output_port() if ctx.outputs else None
@@ -157,6 +168,8 @@ class ExecutionStage(AsyncAgent):
             ExecType.REJECTED: self.rejects,
             ExecType.CANCELED: self.cancels,
         }
+        self.reject_reasons: dict[str, int] = {}
+        """Refusals (REJECTED, CANCEL_REJECTED) by reason and venue code, e.g. ``"REJECTED VENUE -2010"``."""
         self._next_status = 0
 
     # -- the loop --------------------------------------------------------------------------------
@@ -240,6 +253,8 @@ class ExecutionStage(AsyncAgent):
         counter = self._counted.get(report.exec_type)
         if counter is not None:
             counter.add()
+        if report.exec_type in _REFUSALS:
+            self._count_refusal(report)
         if self._out is None:
             return
         order = report.order
@@ -255,6 +270,12 @@ class ExecutionStage(AsyncAgent):
         now = self._now or time.monotonic_ns()
         if self._held or not self._out.offer(record, now):
             self._held.append((record, now))
+
+    def _count_refusal(self, report: Report) -> None:
+        why = f"{report.exec_type.name} {RejectReason(report.reason).name}"
+        if report.venue_code:
+            why += f" {report.venue_code}"
+        self.reject_reasons[why] = self.reject_reasons.get(why, 0) + 1
 
     def _release(self) -> bool:
         out = self._out
@@ -275,5 +296,7 @@ class ExecutionStage(AsyncAgent):
                 "rejects": self.rejects.value,
                 "oms": {k: v for k, v in self.oms.counts.as_dict().items() if v},
                 "order_round_trip": self.live.round_trip_summary() if self.live is not None else None,
+                "rejects_by_reason": dict(self.reject_reasons),
+                "venue": self.live.counters() if self.live is not None else None,
             }
         )
