@@ -179,6 +179,7 @@ class LiveVenue:
         """Requests sent again: the venue did not run them (transient, 429, 418)."""
         self.reconnects = 0
         self._closing = False
+        self._renewing = False
         self.tasks: set[asyncio.Task[None]] = set()
         self._causes: dict[OrderKey, Cause] = {}
         self.sent = 0
@@ -236,6 +237,14 @@ class LiveVenue:
         self.reconnects += 1
         await self.seed_limits()
         await self.reconcile()
+
+    async def _renew(self, reason: str) -> None:
+        try:
+            await self.client.reconnect(reason)
+        except VenueError as exc:
+            self.logger.warning("replacing a connection that did not answer failed: %s", exc)
+        finally:
+            self._renewing = False
 
     def _on_disconnect(self, reason: str) -> None:
         self.oms.disconnected()
@@ -385,8 +394,8 @@ class LiveVenue:
             answer = await self._request(
                 Action.PLACE, 1, lambda: self.client.place(params, on_sent=lambda sent: self._sent(order, sent))
             )
-        except OutcomeUnknown:
-            await self._unknown(order)
+        except OutcomeUnknown as exc:
+            await self._unknown(order, exc)
             return
         except BinanceError as exc:
             self._publish(self.oms.on_rejected(order.key, RejectReason.VENUE, _code(exc.code)))
@@ -403,8 +412,8 @@ class LiveVenue:
                 lambda: self.client.cancel(
                     instrument.symbol, client_order_id=order.client_id, new_client_order_id=request_id),
             )  # fmt: skip
-        except OutcomeUnknown:
-            await self._unknown(order)
+        except OutcomeUnknown as exc:
+            await self._unknown(order, exc)
             return
         except BinanceError as exc:
             self._publish(self.oms.on_cancel_rejected(order.key, RejectReason.VENUE, _code(exc.code)))
@@ -425,8 +434,8 @@ class LiveVenue:
         except MessageError:
             self._publish(self.oms.on_replace_result(new.key, ReplaceOutcome.CANCEL_FAILED))
             return
-        except OutcomeUnknown:
-            await self._unknown(new)
+        except OutcomeUnknown as exc:
+            await self._unknown(new, exc)
             return
         except BinanceError as exc:
             outcome = ReplaceOutcome.NEW_FAILED if exc.code == NEW_FAILED_CODE else ReplaceOutcome.CANCEL_FAILED
@@ -441,9 +450,16 @@ class LiveVenue:
         if isinstance(placed, Mapping) and placed.get("status"):
             self._answer(new, placed, instrument)
 
-    async def _unknown(self, order: OmsOrder) -> None:
-        """No answer: UNKNOWN, then ask the venue what became of it (never send it again)."""
+    async def _unknown(self, order: OmsOrder, why: OutcomeUnknown) -> None:
+        """No answer: UNKNOWN, then ask the venue what became of it (never send it again).
+
+        No answer on a connection that is still open (not the venue's own -1006 / -1007 / 5xx): the socket
+        may be stalled, so a fresh connection replaces it (make before break) and the query goes there.
+        """
         self._publish(self.oms.timed_out(order.key))
+        if not isinstance(why, BinanceError) and self.client.connected and not self._renewing:
+            self._renewing = True
+            self._spawn(self._renew("no answer to a request"))
         status = await self._status(order)
         self._publish(self.oms.on_status(order.key, status, NOT_FOUND_CODE, time.monotonic_ns()))
 
