@@ -3,7 +3,9 @@
 A stalled socket is the fault a timeout alone cannot tell from a slow venue:
 the request went out (the client-to-upstream direction keeps forwarding, so
 the venue acts on it), the answer never comes, and nothing closes. New
-connections after :meth:`StallProxy.stall` forward normally again.
+connections wait (accepted, not forwarded) until :meth:`StallProxy.release`,
+so what a client does while stalled can be looked at before it recovers;
+then they forward normally.
 """
 
 from __future__ import annotations
@@ -23,18 +25,25 @@ class StallProxy:
         self._stalled: list[asyncio.Event] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._writers: list[asyncio.StreamWriter] = []
+        self._open = asyncio.Event()
+        self._open.set()
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
         self.port = self._server.sockets[0].getsockname()[1]
 
     def stall(self) -> int:
-        """Stop forwarding answers on every connection open now: how many were stalled."""
+        """Stop forwarding answers on every connection open now (how many), new ones held until :meth:`release`."""
+        self._open.clear()
         for flag in self._stalled:
             flag.set()
         stalled = len(self._stalled)
         self._stalled = []
         return stalled
+
+    def release(self) -> None:
+        """New connections (and those waiting) forward again; the stalled ones stay stalled."""
+        self._open.set()
 
     async def close(self) -> None:
         if self._server is not None:
@@ -47,8 +56,10 @@ class StallProxy:
 
     async def _accept(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
         self.connections += 1
+        self._writers.append(client_writer)
+        await self._open.wait()
         upstream_reader, upstream_writer = await asyncio.open_connection(*self.upstream)
-        self._writers += [client_writer, upstream_writer]
+        self._writers.append(upstream_writer)
         stalled = asyncio.Event()
         self._stalled.append(stalled)
         for task in (

@@ -126,12 +126,14 @@ class Trader:
             self.live.drain()
             await asyncio.sleep(0.02)
 
-    async def until(self, condition: Callable[[], bool], what: str, timeout_s: float = SETTLE_S) -> None:
+    async def until(
+        self, condition: Callable[[], bool], what: str, timeout_s: float = SETTLE_S, pause_s: float = 0.02
+    ) -> None:
         deadline = time.monotonic() + timeout_s
         while not condition():
             assert time.monotonic() < deadline, f"timed out waiting for {what}"
             self.live.drain()
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(pause_s)
 
     async def settle(self) -> None:
         """Every request answered and every order closed (what rests canceled), the connection up."""
@@ -221,10 +223,12 @@ def test_should_reconcile_to_the_exchange_after_a_kill_9_mid_flow(
                 trader.trade(8)
                 await trader.pump(0.3)
             pid = _pid_of(pipeline_name, victim)
-            trader.trade(8)  # in flight as the process dies
-            await asyncio.sleep(0.01)
+            oms = trader.venue.oms
+            trader.trade(8)  # in flight as the process dies: sent, not answered
+            await trader.until(lambda: any(o.state is OmsState.PENDING_NEW for o in oms.open_orders()), "", pause_s=0)
             os.kill(pid, signal.SIGKILL)
             await trader.until(lambda: not trader.venue.connected, "the stage to see the connection drop")
+            trader.trade(4)  # while the exchange is down: refused here, never sent
             await trader.until(lambda: _restarted(pipeline_name, victim, pid), "the exchange to restart")
             await trader.until(lambda: trader.venue.connected and trader.venue.reconnects >= 1, "the stage back")
             for _ in range(3):
@@ -263,10 +267,13 @@ def test_should_query_an_order_whose_answer_stalled_and_never_send_it_again(
                 await trader.until(lambda: trader.state(resting) is OmsState.NEW, "the first order's ack")
                 assert proxy.stall() == 1
                 stalled = trader.send(IntentAction.NEW, side=OrderSide.BUY, price="50001", qty="0.001")
-                await trader.until(lambda: trader.state(stalled) in (OmsState.UNKNOWN, OmsState.NEW), "UNKNOWN")
-                assert trader.state(stalled) is OmsState.UNKNOWN  # no answer came: not REJECTED, not resent
-                await trader.until(lambda: trader.state(stalled) is OmsState.NEW, "the query on a fresh connection")
-                assert proxy.connections >= 2 and trader.venue.client.connected
+                await trader.until(lambda: trader.state(stalled) is OmsState.UNKNOWN, "no answer: UNKNOWN")
+                await trader.until(lambda: proxy.connections >= 2, "a fresh connection tried")
+                await trader.pump(0.5)
+                assert trader.state(stalled) is OmsState.UNKNOWN  # not REJECTED, not resent, while nothing answers
+                proxy.release()
+                await trader.until(lambda: trader.state(stalled) is OmsState.NEW, "the query on the fresh connection")
+                assert trader.venue.client.connected and trader.venue.client.stats.unanswered >= 1
                 # one order for the intent at the exchange, resting: it went once and was found, not resent
                 async with BinanceWsApiClient(api_url(settings), trader.credentials, [live.instrument]) as client:
                     opened = await client.open_orders(live.instrument.symbol)
