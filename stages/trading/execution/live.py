@@ -180,6 +180,8 @@ class LiveVenue:
         self.reconnects = 0
         self._closing = False
         self._renewing = False
+        self.refusals: dict[str, int] = {}
+        """The venue's refusals by method, code and message (``"order.place -2010 Duplicate order sent."``)."""
         self.tasks: set[asyncio.Task[None]] = set()
         self._causes: dict[OrderKey, Cause] = {}
         self.sent = 0
@@ -398,6 +400,7 @@ class LiveVenue:
             await self._unknown(order, exc)
             return
         except BinanceError as exc:
+            self._refused(exc)
             self._publish(self.oms.on_rejected(order.key, RejectReason.VENUE, _code(exc.code)))
             return
         except VenueError:  # not connected: it never left
@@ -416,6 +419,7 @@ class LiveVenue:
             await self._unknown(order, exc)
             return
         except BinanceError as exc:
+            self._refused(exc)
             self._publish(self.oms.on_cancel_rejected(order.key, RejectReason.VENUE, _code(exc.code)))
             return
         except VenueError:
@@ -438,6 +442,7 @@ class LiveVenue:
             await self._unknown(new, exc)
             return
         except BinanceError as exc:
+            self._refused(exc)
             outcome = ReplaceOutcome.NEW_FAILED if exc.code == NEW_FAILED_CODE else ReplaceOutcome.CANCEL_FAILED
             self._publish(self.oms.on_replace_result(new.key, outcome, _code(exc.code)))
             return
@@ -546,6 +551,12 @@ class LiveVenue:
         else:
             return
         self._publish(result)
+
+    def _refused(self, exc: BinanceError) -> None:
+        """Count (and log) a refusal by the venue's code and text: one code (-2010) covers many reasons."""
+        why = f"{exc.method} {exc.code} {exc.msg}"
+        self.refusals[why] = self.refusals.get(why, 0) + 1
+        self.logger.info("refused: %s", why)
 
     # -- internals -----------------------------------------------------------------------------------
     def _publish(self, result: Result) -> None:

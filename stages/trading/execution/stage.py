@@ -298,5 +298,6 @@ class ExecutionStage(AsyncAgent):
                 "order_round_trip": self.live.round_trip_summary() if self.live is not None else None,
                 "rejects_by_reason": dict(self.reject_reasons),
                 "venue": self.live.counters() if self.live is not None else None,
+                "venue_refusals": dict(self.live.refusals) if self.live is not None else None,
             }
         )
