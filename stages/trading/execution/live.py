@@ -101,6 +101,7 @@ _STATUS: Final = {
     "EXPIRED": OrderStatus.EXPIRED,
     "EXPIRED_IN_MATCH": OrderStatus.EXPIRED_IN_MATCH,
 }
+_OPEN_STATUSES: Final = frozenset({OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED})
 _TYPES: Final = {"LIMIT": OrderType.LIMIT, "MARKET": OrderType.MARKET, "LIMIT_MAKER": OrderType.LIMIT_MAKER}
 _TIFS: Final = {"GTC": TimeInForce.GTC, "IOC": TimeInForce.IOC, "FOK": TimeInForce.FOK}
 _KINDS: Final = {Action.PLACE: RequestKind.ORDER, Action.REPLACE: RequestKind.ORDER}
@@ -181,6 +182,8 @@ class LiveVenue:
         self._closing = False
         self._renewing = False
         self.refusals: dict[str, int] = {}
+        self.stale_answers = 0
+        """Placement answers showing an order open that a user data report had already closed: not applied."""
         """The venue's refusals by method, code and message (``"order.place -2010 Duplicate order sent."``)."""
         self.tasks: set[asyncio.Task[None]] = set()
         self._causes: dict[OrderKey, Cause] = {}
@@ -292,6 +295,7 @@ class LiveVenue:
             "unanswered": stats.unanswered,
             "duplicate_events": stats.duplicate_events,
             "clock_syncs": stats.clock_syncs,
+            "stale_answers": self.stale_answers,
         }
 
     # -- intents -------------------------------------------------------------------------------------
@@ -521,6 +525,10 @@ class LiveVenue:
         sent = self._sent_ns.pop(order.key, None)
         if sent is not None:
             self.round_trips.append(now - sent)
+        status = _STATUS[str(snapshot.status)]
+        if not order.is_open and status in _OPEN_STATUSES and snapshot.executed_qty <= order.cum_qty:
+            self.stale_answers += 1  # it left before the report that closed the order (the user data stream won)
+            return
         self._publish(self.oms.on_status(order.key, venue_order(snapshot, instrument.id), NOT_FOUND_CODE, now))
 
     # -- the user data stream ------------------------------------------------------------------------
