@@ -284,6 +284,15 @@ def _exchange_round_trips(count: int, directory: Path) -> dict[str, Any]:
     from bench.exchange_roundtrip import _config, _start
 
     config = _config(directory)
+    text = config.read_text()  # the account's ORDERS limits out of the way: the limiter would hold, not the venue
+    for old, new in (
+        ("orders_per_10s = 50", "orders_per_10s = 1000000"),
+        ("orders_per_day = 160000", "orders_per_day = 100000000"),
+    ):
+        if text.count(old) != 1:
+            raise RuntimeError(f"configs/exchange.toml changed: {old!r} is not there once")
+        text = text.replace(old, new)
+    config.write_text(text)
     process = _start(config)
     try:
         key = Ed25519PrivateKey.generate()
