@@ -232,7 +232,7 @@ class LiveVenue:
         statuses: dict[OrderKey, VenueOrder | None] = {}
         for order in self.oms.open_orders():
             if order.client_id not in shown and not order.adopted:
-                statuses[order.key] = await self._status(order)
+                statuses[order.key] = await self._status(order, again=False)
         result = self.oms.reconcile(VenueView(opened, None, statuses, as_of), now=as_of)
         for report in result.reports:
             self.emit(report, self._causes.get(report.order.key, NO_CAUSE))
@@ -472,7 +472,10 @@ class LiveVenue:
         status = await self._status(order)
         self._publish(self.oms.on_status(order.key, status, NOT_FOUND_CODE, time.monotonic_ns()))
 
-    async def _status(self, order: OmsOrder) -> VenueOrder | None:
+    async def _status(self, order: OmsOrder, *, again: bool = True) -> VenueOrder | None:
+        """``order.status`` by client order id (None: the venue has no such order). ``again``: ask until an
+        answer comes (an UNKNOWN order's own task); otherwise a failure raises (a reconcile runs while a
+        reconnect holds the connection switch: waiting there for a connection would wait forever)."""
         instrument = self.instruments[order.instrument]
         while True:
             try:
@@ -484,8 +487,12 @@ class LiveVenue:
             except BinanceError as exc:
                 if exc.code == NOT_FOUND_CODE:
                     return None
+                if not again:
+                    raise
                 self.logger.warning("order.status %s: %s; asking again", order.client_id, exc)
             except VenueError as exc:
+                if not again:
+                    raise
                 self.logger.warning("order.status %s: %s; asking again", order.client_id, exc)
             await asyncio.sleep(1.0)
 
