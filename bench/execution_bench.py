@@ -31,9 +31,7 @@ loopback exchange (``hftpipe exchange run``, flow off): a LIMIT far from the
 market through the same stage, timed from the intent record read to its ACK
 (the user data event or the answer, whichever comes first), then its cancel
 to CANCELED, one request at a time: each answer is in before the next request
-goes (the loopback exchange answers ~44 ms after a request on a connection
-that carries user data, while the event comes in under 3 ms; a request sent
-before the previous answer was in waited for it). The account's ORDERS limits are
+goes. The account's ORDERS limits are
 raised for it, so that the figure is the venue's, not the limiter holding the
 51st order of 10 s. Nothing here asserts a speed; figures go to bench/README.md.
 """
