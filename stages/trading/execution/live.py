@@ -238,10 +238,32 @@ class LiveVenue:
             self.emit(report, self._causes.get(report.order.key, NO_CAUSE))
 
     async def _on_ready(self, reason: str) -> None:
-        """A new connection is current, the old one (if any) not closed yet: limits, then reconcile."""
+        """A new connection is current, the old one (if any) not closed yet: limits, then reconcile.
+
+        Once: this runs while the client holds its connection switch. If it fails, a task of its own tries
+        again on this connection (with backoff) until it succeeds, or leaves it to the next reconnect's.
+        """
         self.reconnects += 1
-        await self.seed_limits()
-        await self.reconcile()
+        try:
+            await self.seed_limits()
+            await self.reconcile()
+        except VenueError as exc:
+            self.logger.warning("reconcile after a reconnect (%s) failed: %s; trying again", reason, exc)
+            self._spawn(self._reconcile_until_done(self.reconnects))
+
+    async def _reconcile_until_done(self, generation: int) -> None:
+        attempt = 0
+        while True:
+            attempt += 1
+            await asyncio.sleep(RECONNECT.delay_ns(attempt) / 1e9)
+            if self._closing or self.reconnects != generation or not self.client.connected:
+                return  # closing, or a newer connection reconciles on its own
+            try:
+                await self.seed_limits()
+                await self.reconcile()
+                return
+            except VenueError as exc:
+                self.logger.warning("reconcile failed: %s; trying again", exc)
 
     async def _renew(self, reason: str) -> None:
         try:
