@@ -183,6 +183,8 @@ class LiveVenue:
         self._renewing = False
         self.refusals: dict[str, int] = {}
         self.stale_answers = 0
+        self.not_sent = 0
+        """Requests that never left (no connection): their orders REJECTED (reason VENUE, no venue code)."""
         """Placement answers showing an order open that a user data report had already closed: not applied."""
         """The venue's refusals by method, code and message (``"order.place -2010 Duplicate order sent."``)."""
         self.tasks: set[asyncio.Task[None]] = set()
@@ -318,6 +320,7 @@ class LiveVenue:
             "duplicate_events": stats.duplicate_events,
             "clock_syncs": stats.clock_syncs,
             "stale_answers": self.stale_answers,
+            "not_sent": self.not_sent,
         }
 
     # -- intents -------------------------------------------------------------------------------------
@@ -430,6 +433,7 @@ class LiveVenue:
             self._publish(self.oms.on_rejected(order.key, RejectReason.VENUE, _code(exc.code)))
             return
         except VenueError:  # not connected: it never left
+            self.not_sent += 1
             self._publish(self.oms.on_rejected(order.key, RejectReason.VENUE))
             return
         self._answer(order, answer, instrument)
@@ -449,6 +453,7 @@ class LiveVenue:
             self._publish(self.oms.on_cancel_rejected(order.key, RejectReason.VENUE, _code(exc.code)))
             return
         except VenueError:
+            self.not_sent += 1
             self._publish(self.oms.on_cancel_rejected(order.key, RejectReason.VENUE))
             return
         self._answer(order, answer, instrument)
@@ -473,6 +478,7 @@ class LiveVenue:
             self._publish(self.oms.on_replace_result(new.key, outcome, _code(exc.code)))
             return
         except VenueError:
+            self.not_sent += 1
             self._publish(self.oms.on_replace_result(new.key, ReplaceOutcome.CANCEL_FAILED))
             return
         placed = answer.get("newOrderResponse", {}) if isinstance(answer, Mapping) else {}
