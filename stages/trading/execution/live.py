@@ -538,10 +538,12 @@ class LiveVenue:
             try:
                 return await call()
             except (BackOffError, TransientError) as exc:
+                # retryAfter is on the venue's clock: wait out the error of our estimate of it as well
+                until = exc.retry_after_ms + self.client.clock_error_ms if exc.retry_after_ms else None
                 if isinstance(exc, BannedError):
-                    limiter.on_418(exc.retry_after_ms, self._venue_now())
+                    limiter.on_418(until, self._venue_now())
                 elif isinstance(exc, BackOffError):
-                    limiter.on_429(exc.retry_after_ms, self._venue_now())
+                    limiter.on_429(until, self._venue_now())
                 attempt += 1
                 decision = RETRY.decide(action, exc.error_class, attempt, first, time.monotonic_ns())
                 if decision.verdict is not Verdict.RETRY:

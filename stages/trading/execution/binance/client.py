@@ -277,6 +277,8 @@ class BinanceWsApiClient:
         self.session_status: Mapping[str, Any] = {}
         """The last ``session.logon`` result (Ed25519 mode)."""
         self._clock_offset_ms = 0
+        self.clock_error_ms = 0
+        """How far :attr:`clock_offset_ms` may be off: half the measuring round trip, plus both clocks' ms rounding."""
         self._conn: _Connection | None = None
         self._next_id = 0
         self._late: OrderedDict[int, str] = OrderedDict()
@@ -663,6 +665,7 @@ class BinanceWsApiClient:
         result = await self._call("time", {}, Auth.NONE, conn)
         after = self.clock_ms()
         self._clock_offset_ms = _server_time(result) - (before + after) // 2
+        self.clock_error_ms = (after - before + 1) // 2 + 2
         self.stats.clock_syncs += 1
         return self._clock_offset_ms
 

@@ -30,7 +30,6 @@ LIMITS = [
     {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": 160000},
 ]
 KEY = (7, 1_765_000_000_000, 1)
-CLOCK_SLACK_NS = 2_000_000
 
 
 def _wall_ms() -> int:
@@ -85,9 +84,9 @@ def test_should_hold_every_request_until_retry_after_then_place_the_order_once(
                 assert order is not None
                 await eventually(lambda: order.state is OmsState.NEW, timeout_s=10.0)
                 assert len(placed_at) == 2  # refused once (not run), then placed once
-                # nothing went before retryAfter, as our estimate of the venue's clock has it (the offset is
-                # measured to the millisecond, from a round trip's midpoint: CLOCK_SLACK_NS)
-                assert placed_at[1] >= retry_after_ms[0] * 1_000_000 - CLOCK_SLACK_NS
+                # nothing went before retryAfter on the venue's clock (ours is only an estimate of it: the
+                # limiter waits out its error too)
+                assert placed_at[1] >= retry_after_ms[0] * 1_000_000
                 assert live.counters()[counter] == 1 and live.retries == 1
                 assert not [r for r in reports if r.exec_type.name == "REJECTED"]
             finally:
