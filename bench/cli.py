@@ -21,7 +21,7 @@ _config_option = config_option("Pipeline TOML (default: the embedded configs/pro
 
 @click.group()
 def bench() -> None:
-    """Measure the ring, the pipeline, the fan-out, the strategy and the risk stage against baselines, in one run."""
+    """Measure the ring, the pipeline, the fan-out, the strategy, risk and execution stages against baselines."""
 
 
 @bench.command("ring")
@@ -156,3 +156,22 @@ def bench_slippage(as_json: bool, repetitions: int, calls: int) -> None:
 
     result = run_slippage_benchmark(repetitions, calls)
     click.echo(json.dumps(result) if as_json else format_slippage_report(result))
+
+
+@bench.command("execution")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--intents", type=click.IntRange(min=10), default=5_000, show_default=True, help="Intents per pass.")
+@click.option("--repetitions", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option(
+    "--roundtrip", type=click.IntRange(min=0), default=0, show_default=True,
+    help="Orders for the round trip against the loopback exchange (0: skip it).",
+)  # fmt: skip
+def bench_execution(as_json: bool, intents: int, repetitions: int, roundtrip: int) -> None:
+    """Execution stage, live: intent record in -> request bytes on the socket, against orjson.dumps of the request."""
+    from bench.execution_bench import format_report, run
+
+    try:
+        result = run(intents, repetitions, roundtrip)
+    except (AssertionError, RuntimeError, OSError) as exc:
+        fail(f"benchmark failed: {exc}", EX_SOFTWARE)
+    click.echo(json.dumps(result) if as_json else format_report(result))

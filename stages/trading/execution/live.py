@@ -19,10 +19,21 @@ publishes goes to ``emit(report, cause)``.
 * CANCEL_ALL cancels, one ``order.cancel`` each, the open orders the OMS
   holds for that strategy on that instrument, not ``openOrders.cancelAll``:
   that one cancels the whole symbol's, every strategy's and anyone else's.
-* On connecting (and on each reconnect): ``openOrders.status`` and
-  ``order.status`` for what it did not show, then ``Oms.reconcile``.
-* The rate limiter (from the limits the venue's first answers showed) gates
-  every request; a request it holds waits its turn.
+* On connecting (and on each reconnect): ``exchangeInfo`` seeds the rate
+  limiter's windows, then ``openOrders.status`` and ``order.status`` for what
+  it did not show, then ``Oms.reconcile``. A reconnect is make before break
+  (the client's ``max_connection_age_s``, before Binance's 24 h): the new
+  connection is logged on, subscribed and reconciled before the old one
+  closes; what both deliver meanwhile is applied once (the client drops a
+  repeated execution id, the OMS a repeated trade id or cumulative quantity).
+  A connection that drops is replaced with jittered backoff until it comes
+  back.
+* The rate limiter gates every request (its windows from ``exchangeInfo``,
+  corrected by every answer's ``rateLimits``); a request it holds waits its
+  turn (``limiter.waits`` counts them). A 429 / 418 anyway holds everything
+  until the venue's ``retryAfter``; that request, and one refused as
+  transient (-1001, -1008), did not run and goes again as
+  :class:`~.retry.RetryPolicy` says.
 """
 
 from __future__ import annotations
@@ -30,7 +41,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
 from typing import Any, Final
 
 from hftpipe.schema.exchange import OrderStatus, ReplaceOutcome
@@ -44,8 +56,20 @@ from hftpipe.schema.trading import (
     TimeInForce,
     client_order_id,
 )
-from stages.trading.execution.binance.client import BinanceWsApiClient, Credentials, OtherEvent
-from stages.trading.execution.binance.errors import BinanceError, OutcomeUnknown, VenueError
+from stages.trading.execution.binance.client import (
+    DEFAULT_MAX_CONNECTION_AGE_S,
+    BinanceWsApiClient,
+    Credentials,
+    OtherEvent,
+)
+from stages.trading.execution.binance.errors import (
+    BackOffError,
+    BannedError,
+    BinanceError,
+    OutcomeUnknown,
+    TransientError,
+    VenueError,
+)
 from stages.trading.execution.binance.messages import (
     ExecutionReport,
     MessageError,
@@ -61,6 +85,7 @@ from stages.trading.execution.oms_reports import Report, Result
 from stages.trading.execution.oms_venue import VenueOrder, VenueView
 from stages.trading.execution.paper_bridge import NO_CAUSE, Cause, unknown_order
 from stages.trading.execution.rate_limiter import RateLimiter, RequestKind
+from stages.trading.execution.retry import Action, RetryPolicy, Verdict
 
 CANCEL_FAILED_CODE: Final = -2022
 NEW_FAILED_CODE: Final = -2021
@@ -75,8 +100,18 @@ _STATUS: Final = {
     "EXPIRED": OrderStatus.EXPIRED,
     "EXPIRED_IN_MATCH": OrderStatus.EXPIRED_IN_MATCH,
 }
+_OPEN_STATUSES: Final = frozenset({OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED})
 _TYPES: Final = {"LIMIT": OrderType.LIMIT, "MARKET": OrderType.MARKET, "LIMIT_MAKER": OrderType.LIMIT_MAKER}
 _TIFS: Final = {"GTC": TimeInForce.GTC, "IOC": TimeInForce.IOC, "FOK": TimeInForce.FOK}
+_KINDS: Final = {Action.PLACE: RequestKind.ORDER, Action.REPLACE: RequestKind.ORDER}
+EXCHANGE_INFO_WEIGHT: Final = 20
+OPEN_ORDERS_WEIGHT: Final = 6
+"""``openOrders.status`` of one symbol (80 for every symbol: asked per symbol instead)."""
+ORDER_STATUS_WEIGHT: Final = 4
+RETRY: Final = RetryPolicy(base_ns=50_000_000, cap_ns=2_000_000_000, max_attempts=5, max_age_ns=5_000_000_000)
+"""Requests the venue did not run (transient, or over a limit after all): again after 50 ms .. 2 s of jitter;
+an order not placed within 5 s is dropped (REJECTED): the book it was priced on is gone."""
+RECONNECT: Final = RetryPolicy(base_ns=100_000_000, cap_ns=2_000_000_000, max_attempts=1 << 30)
 
 Emit = Callable[[Report, Cause], None]
 
@@ -112,6 +147,7 @@ class LiveVenue:
         emit: Emit,
         *,
         request_timeout_s: float = 10.0,
+        max_connection_age_s: float = DEFAULT_MAX_CONNECTION_AGE_S,
         oms: Oms | None = None,
         logger: logging.Logger | None = None,
         on_tick_to_order: Callable[[int], None] | None = None,
@@ -138,11 +174,24 @@ class LiveVenue:
             credentials,
             instruments,
             request_timeout_s=request_timeout_s,
+            max_connection_age_s=max_connection_age_s,
             on_rate_limits=self._on_rate_limits,
-            on_reconnect=self._on_reconnect,
+            on_ready=self._on_ready,
             on_disconnect=self._on_disconnect,
         )
-        self.limiter: RateLimiter | None = None
+        self.limiter = RateLimiter(())
+        """Its windows come from ``exchangeInfo`` at (re)connect and from any answer's ``rateLimits``."""
+        self.retries = 0
+        """Requests sent again: the venue did not run them (transient, 429, 418)."""
+        self.reconnects = 0
+        self._closing = False
+        self._renewing = False
+        self.refusals: dict[str, int] = {}
+        self.stale_answers = 0
+        self.not_sent = 0
+        """Requests that never left (no connection): their orders REJECTED (reason VENUE, no venue code)."""
+        """Placement answers showing an order open that a user data report had already closed: not applied."""
+        """The venue's refusals by method, code and message (``"order.place -2010 Duplicate order sent."``)."""
         self.tasks: set[asyncio.Task[None]] = set()
         self._causes: dict[OrderKey, Cause] = {}
         self.sent = 0
@@ -155,42 +204,98 @@ class LiveVenue:
     # -- the connection ------------------------------------------------------------------------------
     async def start(self) -> None:
         await self.client.connect()
+        await self.seed_limits()
         await self.client.subscribe_user_data(self._on_event)
         await self.reconcile()
 
     async def close(self) -> None:
+        self._closing = True
         for task in list(self.tasks):
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
         await self.client.close()
 
+    async def seed_limits(self) -> None:
+        """``exchangeInfo``'s ``rateLimits``: every window known before the first order (an ORDERS window
+        learnt from the first order's answer would come too late for a burst)."""
+        info = await self._request(
+            Action.QUERY, EXCHANGE_INFO_WEIGHT, lambda: self.client.exchange_info(self._by_symbol)
+        )
+        limits = info.get("rateLimits") if isinstance(info, Mapping) else None
+        if not isinstance(limits, list):
+            self.logger.warning("exchangeInfo without rateLimits: the limiter learns them from answers")
+            return
+        self.limiter.on_response(limits, self._venue_now())
+
     async def reconcile(self) -> None:
-        """``openOrders.status``, ``order.status`` for every open order it did not show, then ``Oms.reconcile``."""
+        """``openOrders.status`` per symbol, ``order.status`` for every open order they did not show, then
+        ``Oms.reconcile``."""
         as_of = time.monotonic_ns()
         opened: list[VenueOrder] = []
-        for raw in await self._request(RequestKind.REQUEST, 6, self.client.open_orders()):
-            instrument = self._by_symbol.get(str(raw.get("symbol")))
-            if instrument is not None:
-                opened.append(venue_order(parse_order(raw, instrument), instrument.id))
+        for symbol, instrument in self._by_symbol.items():
+            answer = await self._request(Action.QUERY, OPEN_ORDERS_WEIGHT, partial(self.client.open_orders, symbol))
+            opened.extend(venue_order(parse_order(raw, instrument), instrument.id) for raw in answer)
         shown = {o.client_id for o in opened}
         statuses: dict[OrderKey, VenueOrder | None] = {}
         for order in self.oms.open_orders():
             if order.client_id not in shown and not order.adopted:
-                statuses[order.key] = await self._status(order)
+                statuses[order.key] = await self._status(order, again=False)
         result = self.oms.reconcile(VenueView(opened, None, statuses, as_of), now=as_of)
         for report in result.reports:
             self.emit(report, self._causes.get(report.order.key, NO_CAUSE))
 
-    def _on_reconnect(self, reason: str) -> None:
-        self._spawn(self.reconcile())
+    async def _on_ready(self, reason: str) -> None:
+        """A new connection is current, the old one (if any) not closed yet: limits, then reconcile.
+
+        Once: this runs while the client holds its connection switch. If it fails, a task of its own tries
+        again on this connection (with backoff) until it succeeds, or leaves it to the next reconnect's.
+        """
+        self.reconnects += 1
+        try:
+            await self.seed_limits()
+            await self.reconcile()
+        except VenueError as exc:
+            self.logger.warning("reconcile after a reconnect (%s) failed: %s; trying again", reason, exc)
+            self._spawn(self._reconcile_until_done(self.reconnects))
+
+    async def _reconcile_until_done(self, generation: int) -> None:
+        attempt = 0
+        while True:
+            attempt += 1
+            await asyncio.sleep(RECONNECT.delay_ns(attempt) / 1e9)
+            if self._closing or self.reconnects != generation or not self.client.connected:
+                return  # closing, or a newer connection reconciles on its own
+            try:
+                await self.seed_limits()
+                await self.reconcile()
+                return
+            except VenueError as exc:
+                self.logger.warning("reconcile failed: %s; trying again", exc)
+
+    async def _renew(self, reason: str) -> None:
+        try:
+            await self.client.reconnect(reason)
+        except VenueError as exc:
+            self.logger.warning("replacing a connection that did not answer failed: %s", exc)
+        finally:
+            self._renewing = False
 
     def _on_disconnect(self, reason: str) -> None:
         self.oms.disconnected()
         self._spawn(self._reconnect(reason))
 
     async def _reconnect(self, reason: str) -> None:
-        await self.client.reconnect(reason)
-        await self.reconcile()
+        """Until a connection is back (the venue may be restarting): jittered backoff between tries."""
+        attempt = 0
+        while not self._closing and not self.client.connected:
+            try:
+                await self.client.reconnect(reason)
+                return
+            except VenueError as exc:
+                attempt += 1
+                delay = RECONNECT.delay_ns(attempt)
+                self.logger.warning("reconnect (%s) failed: %s; again in %.2f s", reason, exc, delay / 1e9)
+                await asyncio.sleep(delay / 1e9)
 
     def _on_rate_limits(self, limits: tuple[RateLimit, ...]) -> None:
         entries = [
@@ -198,13 +303,30 @@ class LiveVenue:
              "limit": r.limit, "count": r.count}
             for r in limits
         ]  # fmt: skip
-        if self.limiter is None:
-            try:
-                self.limiter = RateLimiter(entries)
-            except ValueError:
-                self.logger.warning("rate limits not understood: %s", entries)
-                return
-        self.limiter.on_response(entries, time.time_ns() + self.client.clock_offset_ms * 1_000_000)
+        self.limiter.on_response(entries, self._venue_now())
+
+    def _venue_now(self) -> int:
+        """The venue's wall clock as we estimate it (ns): the rate limiter's windows are on it."""
+        return time.time_ns() + self.client.clock_offset_ms * 1_000_000
+
+    def counters(self) -> dict[str, int]:
+        """The connection's and the rate limiter's counts, for the stage's status."""
+        limiter, stats = self.limiter, self.client.stats
+        return {
+            "requests": self.sent,
+            "held_by_limiter": limiter.waits,
+            "throttled": limiter.throttled,
+            "banned": limiter.bans,
+            "limit_corrections": limiter.corrections,
+            "retries": self.retries,
+            "reconnects": self.reconnects,
+            "disconnects": stats.disconnects,
+            "unanswered": stats.unanswered,
+            "duplicate_events": stats.duplicate_events,
+            "clock_syncs": stats.clock_syncs,
+            "stale_answers": self.stale_answers,
+            "not_sent": self.not_sent,
+        }
 
     # -- intents -------------------------------------------------------------------------------------
     def intent(
@@ -297,15 +419,17 @@ class LiveVenue:
             return
         try:
             answer = await self._request(
-                RequestKind.ORDER, 1, self.client.place(params, on_sent=lambda sent: self._sent(order, sent))
+                Action.PLACE, 1, lambda: self.client.place(params, on_sent=lambda sent: self._sent(order, sent))
             )
-        except OutcomeUnknown:
-            await self._unknown(order)
+        except OutcomeUnknown as exc:
+            await self._unknown(order, exc)
             return
         except BinanceError as exc:
+            self._refused(exc)
             self._publish(self.oms.on_rejected(order.key, RejectReason.VENUE, _code(exc.code)))
             return
         except VenueError:  # not connected: it never left
+            self.not_sent += 1
             self._publish(self.oms.on_rejected(order.key, RejectReason.VENUE))
             return
         self._answer(order, answer, instrument)
@@ -313,16 +437,19 @@ class LiveVenue:
     async def _send_cancel(self, order: OmsOrder, instrument: Instrument, request_id: str | None) -> None:
         try:
             answer = await self._request(
-                RequestKind.REQUEST, 1,
-                self.client.cancel(instrument.symbol, client_order_id=order.client_id, new_client_order_id=request_id),
+                Action.CANCEL, 1,
+                lambda: self.client.cancel(
+                    instrument.symbol, client_order_id=order.client_id, new_client_order_id=request_id),
             )  # fmt: skip
-        except OutcomeUnknown:
-            await self._unknown(order)
+        except OutcomeUnknown as exc:
+            await self._unknown(order, exc)
             return
         except BinanceError as exc:
+            self._refused(exc)
             self._publish(self.oms.on_cancel_rejected(order.key, RejectReason.VENUE, _code(exc.code)))
             return
         except VenueError:
+            self.not_sent += 1
             self._publish(self.oms.on_cancel_rejected(order.key, RejectReason.VENUE))
             return
         self._answer(order, answer, instrument)
@@ -333,21 +460,23 @@ class LiveVenue:
                 instrument, new.side, new.order_type, new.tif, new.price, new.qty, new.client_id
             )
             answer = await self._request(
-                RequestKind.ORDER, 1,
-                self.client.cancel_replace(params, cancel_client_order_id=old.client_id,
-                                           on_sent=lambda sent: self._sent(new, sent)),
+                Action.REPLACE, 1,
+                lambda: self.client.cancel_replace(params, cancel_client_order_id=old.client_id,
+                                                   on_sent=lambda sent: self._sent(new, sent)),
             )  # fmt: skip
         except MessageError:
             self._publish(self.oms.on_replace_result(new.key, ReplaceOutcome.CANCEL_FAILED))
             return
-        except OutcomeUnknown:
-            await self._unknown(new)
+        except OutcomeUnknown as exc:
+            await self._unknown(new, exc)
             return
         except BinanceError as exc:
+            self._refused(exc)
             outcome = ReplaceOutcome.NEW_FAILED if exc.code == NEW_FAILED_CODE else ReplaceOutcome.CANCEL_FAILED
             self._publish(self.oms.on_replace_result(new.key, outcome, _code(exc.code)))
             return
         except VenueError:
+            self.not_sent += 1
             self._publish(self.oms.on_replace_result(new.key, ReplaceOutcome.CANCEL_FAILED))
             return
         placed = answer.get("newOrderResponse", {}) if isinstance(answer, Mapping) else {}
@@ -356,34 +485,70 @@ class LiveVenue:
         if isinstance(placed, Mapping) and placed.get("status"):
             self._answer(new, placed, instrument)
 
-    async def _unknown(self, order: OmsOrder) -> None:
-        """No answer: UNKNOWN, then ask the venue what became of it (never send it again)."""
+    async def _unknown(self, order: OmsOrder, why: OutcomeUnknown) -> None:
+        """No answer: UNKNOWN, then ask the venue what became of it (never send it again).
+
+        No answer on a connection that is still open (not the venue's own -1006 / -1007 / 5xx): the socket
+        may be stalled, so a fresh connection replaces it (make before break) and the query goes there.
+        """
         self._publish(self.oms.timed_out(order.key))
+        if not isinstance(why, BinanceError) and self.client.connected and not self._renewing:
+            self._renewing = True
+            self._spawn(self._renew("no answer to a request"))
         status = await self._status(order)
         self._publish(self.oms.on_status(order.key, status, NOT_FOUND_CODE, time.monotonic_ns()))
 
-    async def _status(self, order: OmsOrder) -> VenueOrder | None:
+    async def _status(self, order: OmsOrder, *, again: bool = True) -> VenueOrder | None:
+        """``order.status`` by client order id (None: the venue has no such order). ``again``: ask until an
+        answer comes (an UNKNOWN order's own task); otherwise a failure raises (a reconcile runs while a
+        reconnect holds the connection switch: waiting there for a connection would wait forever)."""
         instrument = self.instruments[order.instrument]
         while True:
             try:
-                query = self.client.order_status(instrument.symbol, order.client_id)
-                raw = await self._request(RequestKind.REQUEST, 4, query)
+                raw = await self._request(
+                    Action.QUERY, ORDER_STATUS_WEIGHT,
+                    lambda: self.client.order_status(instrument.symbol, order.client_id),
+                )  # fmt: skip
                 return venue_order(parse_order(raw, instrument), instrument.id)
             except BinanceError as exc:
                 if exc.code == NOT_FOUND_CODE:
                     return None
+                if not again:
+                    raise
                 self.logger.warning("order.status %s: %s; asking again", order.client_id, exc)
             except VenueError as exc:
+                if not again:
+                    raise
                 self.logger.warning("order.status %s: %s; asking again", order.client_id, exc)
             await asyncio.sleep(1.0)
 
-    async def _request(self, kind: RequestKind, weight: int, call: Any) -> Any:
+    async def _request(self, action: Action, weight: int, call: Callable[[], Awaitable[Any]]) -> Any:
+        """``call()`` once the limiter lets it go; again (a fresh ``call()``) while the venue says it did not
+        run it and the retry policy allows; any other outcome is the caller's."""
         limiter = self.limiter
-        if limiter is not None:
-            while wait := limiter.acquire(kind, weight, time.time_ns() + self.client.clock_offset_ms * 1_000_000):
+        kind = _KINDS.get(action, RequestKind.REQUEST)
+        first = time.monotonic_ns()
+        attempt = 0
+        while True:
+            while wait := limiter.acquire(kind, weight, self._venue_now()):
                 await asyncio.sleep(wait / 1e9)
-        self.sent += 1
-        return await call
+            self.sent += 1
+            try:
+                return await call()
+            except (BackOffError, TransientError) as exc:
+                # retryAfter is on the venue's clock: wait out the error of our estimate of it as well
+                until = exc.retry_after_ms + self.client.clock_error_ms if exc.retry_after_ms else None
+                if isinstance(exc, BannedError):
+                    limiter.on_418(until, self._venue_now())
+                elif isinstance(exc, BackOffError):
+                    limiter.on_429(until, self._venue_now())
+                attempt += 1
+                decision = RETRY.decide(action, exc.error_class, attempt, first, time.monotonic_ns())
+                if decision.verdict is not Verdict.RETRY:
+                    raise
+                self.retries += 1
+                self.logger.warning("%s: %s; again in %.3f s", action.name, exc, decision.delay_ns / 1e9)
+                await asyncio.sleep(decision.delay_ns / 1e9)
 
     def _answer(self, order: OmsOrder, answer: Any, instrument: Instrument) -> None:
         """A placement's or cancel's RESULT: the order's status as the venue has it now."""
@@ -395,6 +560,10 @@ class LiveVenue:
         sent = self._sent_ns.pop(order.key, None)
         if sent is not None and self._on_order_ack is not None:
             self._on_order_ack(now - sent)
+        status = _STATUS[str(snapshot.status)]
+        if not order.is_open and status in _OPEN_STATUSES and snapshot.executed_qty <= order.cum_qty:
+            self.stale_answers += 1  # it left before the report that closed the order (the user data stream won)
+            return
         self._publish(self.oms.on_status(order.key, venue_order(snapshot, instrument.id), NOT_FOUND_CODE, now))
 
     # -- the user data stream ------------------------------------------------------------------------
@@ -425,6 +594,12 @@ class LiveVenue:
         else:
             return
         self._publish(result)
+
+    def _refused(self, exc: BinanceError) -> None:
+        """Count (and log) a refusal by the venue's code and text: one code (-2010) covers many reasons."""
+        why = f"{exc.method} {exc.code} {exc.msg}"
+        self.refusals[why] = self.refusals.get(why, 0) + 1
+        self.logger.info("refused: %s", why)
 
     # -- internals -----------------------------------------------------------------------------------
     def _publish(self, result: Result) -> None:

@@ -64,7 +64,12 @@ from hftpipe.schema.trading import (
 )
 from hftpipe.strategy import BookView
 from hftpipe.substrate.async_idle import AsyncIdle
-from stages.trading.execution.binance.client import Credentials, Ed25519Credentials, HmacCredentials
+from stages.trading.execution.binance.client import (
+    DEFAULT_MAX_CONNECTION_AGE_S,
+    Credentials,
+    Ed25519Credentials,
+    HmacCredentials,
+)
 from stages.trading.execution.binance.messages import ASSET_SCALE
 from stages.trading.execution.live import LiveVenue
 from stages.trading.execution.oms import Oms
@@ -98,6 +103,7 @@ _PACK_REPORT: Final = _REPORT.packer.pack_into
 _REPORT_TYPE: Final = int(RecordType.EXEC_REPORT)
 _FILLS: Final = frozenset({ExecType.PARTIAL_FILL, ExecType.FILL})
 _ENDS: Final = frozenset({ExecType.FILL, ExecType.CANCELED, ExecType.REJECTED, ExecType.EXPIRED})
+_REFUSALS: Final = frozenset({ExecType.REJECTED, ExecType.CANCEL_REJECTED})
 _LEVELS: Final = _DEPTH.dtype["bid_price"].shape[0]
 _STATUS_INTERVAL_NS: Final = 1_000_000_000
 
@@ -132,6 +138,8 @@ class ExecutionStage(AsyncAgent):
         """Paper: how long a cancel or replace takes."""
         request_timeout_s: float = 10.0
         """Live: no answer by then is an unknown outcome (the order is queried, never sent again)."""
+        max_connection_age_s: float = DEFAULT_MAX_CONNECTION_AGE_S
+        """Live: a connection this old is replaced, make before break (Binance closes them at 24 h)."""
         batch: int = 256
 
         def __post_init__(self) -> None:
@@ -143,6 +151,8 @@ class ExecutionStage(AsyncAgent):
                 raise ValueError("paper_cancel_latency_us must be >= 0")
             if self.request_timeout_s <= 0:
                 raise ValueError("request_timeout_s must be > 0")
+            if self.max_connection_age_s <= 0:
+                raise ValueError("max_connection_age_s must be > 0")
             if self.batch <= 0:
                 raise ValueError("batch must be > 0")
             if self.mode == "live":
@@ -185,7 +195,8 @@ class ExecutionStage(AsyncAgent):
         else:
             self.live = LiveVenue(
                 params.ws_api_url, params.credentials(), instruments, self._emit,
-                request_timeout_s=params.request_timeout_s, oms=self.oms, logger=self.logger,
+                request_timeout_s=params.request_timeout_s, max_connection_age_s=params.max_connection_age_s,
+                oms=self.oms, logger=self.logger,
                 on_tick_to_order=self._tick_to_order(ctx), on_order_ack=ctx.histogram("order_ack").record,
                 on_fill=ctx.histogram("fill").record,
             )  # fmt: skip
@@ -228,6 +239,8 @@ class ExecutionStage(AsyncAgent):
         }
         self._fees = 0
         """Commissions of the fills, summed as the venue charged them (:data:`ASSET_SCALE`)."""
+        self.reject_reasons: dict[str, int] = {}
+        """Refusals (REJECTED, CANCEL_REJECTED) by reason and venue code, e.g. ``"REJECTED VENUE -2010"``."""
         self._next_status = 0
 
     @staticmethod
@@ -425,6 +438,8 @@ class ExecutionStage(AsyncAgent):
         counter = self._counted.get(report.exec_type)
         if counter is not None:
             counter.add()
+        if report.exec_type in _REFUSALS:
+            self._count_refusal(report)
         self._fees += report.fee
         order = report.order
         slippage = self.slippage.report_fields(order.key, report.last_price, report.last_qty)
@@ -465,6 +480,12 @@ class ExecutionStage(AsyncAgent):
         if self._held or not self._out.offer(record, now):
             self._held.append((record, now))
 
+    def _count_refusal(self, report: Report) -> None:
+        why = f"{report.exec_type.name} {RejectReason(report.reason).name}"
+        if report.venue_code:
+            why += f" {report.venue_code}"
+        self.reject_reasons[why] = self.reject_reasons.get(why, 0) + 1
+
     def _release(self) -> bool:
         out = self._out
         while self._held and out is not None:
@@ -492,5 +513,8 @@ class ExecutionStage(AsyncAgent):
                     "slippage": self.slippage.summary(),
                 },
                 "synthetic": {"held": len(self.synthetic), "released": self.released.value},
+                "rejects_by_reason": dict(self.reject_reasons),
+                "venue": self.live.counters() if self.live is not None else None,
+                "venue_refusals": dict(self.live.refusals) if self.live is not None else None,
             }
         )

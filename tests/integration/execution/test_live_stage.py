@@ -57,7 +57,10 @@ REPORT: Final = SPECS[RecordType.EXEC_REPORT]
 class LiveStage:
     """``risk`` (probe source) → ``execution`` (live) → ``sink`` (probe sink), the stage on this loop."""
 
-    def __init__(self, name: str, settings: ExchangeSettings, api_key: str, pem: Path) -> None:
+    def __init__(
+        self, name: str, settings: ExchangeSettings, api_key: str, pem: Path, url: str = "", **params: object
+    ) -> None:
+        """``url``: the WebSocket API (default: the exchange's); ``params``: more of the stage's params."""
         symbol = next(s for s in settings.symbols if s.symbol == "BTCUSDT")
         instrument = {
             "venue": "binance",
@@ -77,10 +80,11 @@ class LiveStage:
                         "class": "stages.trading.execution.stage:ExecutionStage",
                         "params": {
                             "mode": "live",
-                            "ws_api_url": api_url(settings),
+                            "ws_api_url": url or api_url(settings),
                             "api_key": api_key,
                             "private_key_path": str(pem),
                             "request_timeout_s": 10.0,
+                            **params,
                         },
                     },
                     "sink": {"class": "stages.probe:ProbeSink"},
@@ -180,14 +184,21 @@ class LiveStage:
             seen = len(self.reports)
             assert self._task is None or not self._task.done(), self._task.exception()
             assert time.monotonic() < deadline, f"no such report; saw {self.reports}"
-            while n := self._reports.poll_into(self._rows):
-                for raw in self._rows[:n]:
-                    row = np.frombuffer(bytes(raw)[: REPORT.itemsize], dtype=REPORT.dtype)[0]
-                    assert row.dtype.names is not None
-                    fields = {name: row[name].tolist() for name in row.dtype.names}
-                    fields["exec_type"] = ExecType(fields["exec_type"])
-                    self.reports.append(fields)
+            self.drain()
             await asyncio.sleep(0.01)
+
+    def drain(self) -> int:
+        """Read every report the stage published so far into ``reports``: how many."""
+        read = 0
+        while n := self._reports.poll_into(self._rows):
+            read += n
+            for raw in self._rows[:n]:
+                row = np.frombuffer(bytes(raw)[: REPORT.itemsize], dtype=REPORT.dtype)[0]
+                assert row.dtype.names is not None
+                fields = {name: row[name].tolist() for name in row.dtype.names}
+                fields["exec_type"] = ExecType(fields["exec_type"])
+                self.reports.append(fields)
+        return read
 
 
 def _is(exec_type: ExecType, seq: int) -> Callable[[dict[str, Any]], bool]:

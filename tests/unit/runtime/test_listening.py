@@ -41,3 +41,26 @@ def test_should_refuse_an_address_this_host_does_not_have() -> None:
         bind_tcp_listener("192.0.2.1", 0, "exchange.host")  # TEST-NET-1: never a local address
     assert caught.value.key == "exchange.host"
     assert caught.value.reason.startswith("cannot listen on 192.0.2.1:0: ")
+
+
+def test_should_give_the_connections_an_asyncio_server_accepts_tcp_nodelay() -> None:
+    """Nagle off, as ``create_server(host, port)`` has it: an answer written after an event is not held back."""
+    import asyncio
+
+    async def main() -> int:
+        accepted: asyncio.Queue[int] = asyncio.Queue()
+
+        def on_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            sock = writer.get_extra_info("socket")
+            accepted.put_nowait(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            writer.close()
+
+        sock = bind_tcp_listener("127.0.0.1", 0, "exchange.api_port")
+        server = await asyncio.start_server(on_connection, sock=sock)
+        async with server:
+            _, writer = await asyncio.open_connection(*sock.getsockname())
+            nodelay = await asyncio.wait_for(accepted.get(), 10)
+            writer.close()
+        return nodelay
+
+    assert asyncio.run(main()) != 0

@@ -27,9 +27,11 @@ the error is raised.
 Binance closes a connection after 24 hours. After ``max_connection_age_s``
 the client reconnects on its own, make before break: a new connection, logon,
 the user data stream subscribed again, then requests move over and the old
-connection closes once its answers are in. ``on_reconnect`` is then told
-(what a stage reconciles: orders whose outcome it does not know). Events that
-both connections deliver while they overlap are passed on once. A connection
+connection closes once its answers are in. ``on_ready`` is awaited on the
+new connection, once it is current and before the old one is closed (what a
+stage reconciles: orders whose outcome it does not know; a failure there is
+logged, the switch goes on), then ``on_reconnect`` is told. Events that both
+connections deliver while they overlap are passed on once. A connection
 that drops on its own is reported to ``on_disconnect``; :meth:`reconnect`
 brings the client back.
 
@@ -50,7 +52,7 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -101,7 +103,8 @@ SEEN_EXECUTIONS_KEPT: Final = 4096
 _CLOSED: Final = object()
 
 logger = logging.getLogger("hftpipe.execution.binance")
-ParamValue = str | int | bool
+ParamValue = str | int | bool | list[str]
+"""A request parameter: ``symbols`` (exchangeInfo) is a JSON array on the WebSocket API."""
 
 
 def wall_clock_ms() -> int:
@@ -246,6 +249,7 @@ class BinanceWsApiClient:
         clock_ms: Callable[[], int] = wall_clock_ms,
         on_rate_limits: Callable[[tuple[RateLimit, ...]], None] | None = None,
         on_reconnect: Callable[[str], None] | None = None,
+        on_ready: Callable[[str], Awaitable[None]] | None = None,
         on_disconnect: Callable[[str], None] | None = None,
         on_late_reply: Callable[[str, int, Mapping[str, Any]], None] | None = None,
     ) -> None:
@@ -264,6 +268,7 @@ class BinanceWsApiClient:
         self.clock_ms = clock_ms
         self.on_rate_limits = on_rate_limits
         self.on_reconnect = on_reconnect
+        self.on_ready = on_ready
         self.on_disconnect = on_disconnect
         self.on_late_reply = on_late_reply
         self.stats = ClientStats()
@@ -272,6 +277,8 @@ class BinanceWsApiClient:
         self.session_status: Mapping[str, Any] = {}
         """The last ``session.logon`` result (Ed25519 mode)."""
         self._clock_offset_ms = 0
+        self.clock_error_ms = 0
+        """How far :attr:`clock_offset_ms` may be off: half the measuring round trip, plus both clocks' ms rounding."""
         self._conn: _Connection | None = None
         self._next_id = 0
         self._late: OrderedDict[int, str] = OrderedDict()
@@ -322,11 +329,12 @@ class BinanceWsApiClient:
         (if any); the old one closes once its answers are in. Then ``on_reconnect(reason)``."""
         if self._closed:
             raise NotConnectedError("the client is closed")
-        await self._replace_connection()
+        await self._replace_connection(reason)
         logger.info("reconnected to %s (%s)", self.url, reason)
         self._call_hook(self.on_reconnect, reason)
 
-    async def _replace_connection(self) -> None:
+    async def _replace_connection(self, ready: str | None = None) -> None:
+        """``ready``: the reconnect's reason, for ``on_ready`` (None on the first connect: nothing to catch up)."""
         if self._replacing is None:
             self._replacing = asyncio.Lock()
         async with self._replacing:
@@ -346,6 +354,11 @@ class BinanceWsApiClient:
                 raise
             old = self._conn
             self._make_current(new)
+            if ready is not None and self.on_ready is not None:
+                try:
+                    await self.on_ready(ready)
+                except Exception:
+                    logger.exception("on_ready after a reconnect to %s raised", self.url)
             if old is not None:
                 if old.age_watch is asyncio.current_task():
                     old.age_watch = None  # the watcher is the one reconnecting: it ends by itself
@@ -652,6 +665,7 @@ class BinanceWsApiClient:
         result = await self._call("time", {}, Auth.NONE, conn)
         after = self.clock_ms()
         self._clock_offset_ms = _server_time(result) - (before + after) // 2
+        self.clock_error_ms = (after - before + 1) // 2 + 2
         self.stats.clock_syncs += 1
         return self._clock_offset_ms
 
@@ -759,6 +773,11 @@ class BinanceWsApiClient:
         """``openOrders.status``: one symbol's open orders, or every symbol's."""
         result = await self._call("openOrders.status", {"symbol": symbol} if symbol else {}, Auth.USER)
         return list(result) if isinstance(result, list) else []
+
+    async def exchange_info(self, symbols: Iterable[str] = ()) -> Any:
+        """``exchangeInfo`` (of ``symbols``, or every symbol): its ``rateLimits`` seed a rate limiter."""
+        names = list(symbols)
+        return await self._call("exchangeInfo", {"symbols": names} if names else {}, Auth.NONE)
 
     async def account_status(self) -> Any:
         """``account.status``: balances, commission rates, permissions."""
