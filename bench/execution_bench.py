@@ -143,8 +143,8 @@ class Bench:
                     "sink": {"class": "stages.probe:ProbeSink"},
                 },
                 "rings": [
-                    {"name": "intents", "from": "risk", "to": "execution", "capacity": 4096, "slot_size": 128},
-                    {"name": "reports", "from": "execution", "to": "sink", "capacity": 4096, "slot_size": 128},
+                    {"name": "intents", "from": "risk", "to": "execution", "capacity": 4096, "slot_size": 192},
+                    {"name": "reports", "from": "execution", "to": "sink", "capacity": 4096, "slot_size": 192},
                 ],
             },
             source="bench",
