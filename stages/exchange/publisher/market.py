@@ -90,9 +90,17 @@ class SymbolMarket:
         self.trade_stream = stream_name(name, "trade")
         self.agg_trade_stream = stream_name(name, "aggTrade")
         self.book_ticker_stream = stream_name(name, "bookTicker")
-        self.depth_streams = (stream_name(name, "depth@100ms"), stream_name(name, "depth"))
+        self.depth_streams = (
+            (stream_name(name, "depth@100ms"),),
+            (stream_name(name, "depth"), stream_name(name, "depth@1000ms")),
+        )
+        """Per window (FAST, SLOW): the names that carry it (``@depth`` and ``@depth@1000ms`` are one cadence)."""
         self.partial_streams = tuple(
-            (levels, stream_name(name, f"depth{levels}@100ms"), stream_name(name, f"depth{levels}"))
+            (
+                levels,
+                (stream_name(name, f"depth{levels}@100ms"),),
+                (stream_name(name, f"depth{levels}"), stream_name(name, f"depth{levels}@1000ms")),
+            )
             for levels in PARTIAL_DEPTHS
         )
         self.ticker_stream = stream_name(name, "ticker")
@@ -196,18 +204,15 @@ class SymbolMarket:
     def on_fast_tick(self, now: int) -> None:
         """Every 100 ms: the @100ms diff and partial-depth streams."""
         self._flush_window(FAST, now)
-        hub = self.hub
         for levels, fast, _ in self.partial_streams:
-            if hub.wants(fast):
-                hub.publish(fast, encoders.depth_snapshot(self.fmt, *self.replica.depth(levels)))
+            self._publish_partial(fast, levels)
 
     def on_slow_tick(self, now: int) -> None:
         """Every second: the 1000 ms depth streams, tickers and klines."""
         self._flush_window(SLOW, now)
         hub, fmt, symbol = self.hub, self.fmt, self.symbol
         for levels, _, slow in self.partial_streams:
-            if hub.wants(slow):
-                hub.publish(slow, encoders.depth_snapshot(fmt, *self.replica.depth(levels)))
+            self._publish_partial(slow, levels)
         self.history.evict(now)
         if hub.wants(self.ticker_stream) or hub.wants(self.mini_ticker_stream):
             stats = self.stats(now)
@@ -225,11 +230,24 @@ class SymbolMarket:
             if builder.current is not None:
                 hub.publish(stream, encoders.kline(symbol, fmt, now, interval, builder.current, False))
 
+    def _publish_partial(self, names: tuple[str, ...], levels: int) -> None:
+        """One partial-depth snapshot, encoded once, to every name of its cadence somebody listens to."""
+        hub = self.hub
+        wanted = [name for name in names if hub.wants(name)]
+        if wanted:
+            payload = encoders.depth_snapshot(self.fmt, *self.replica.depth(levels))
+            for name in wanted:
+                hub.publish(name, payload)
+
     def _flush_window(self, which: int, now: int) -> None:
         taken = self.replica.windows[which].take()
-        stream = self.depth_streams[which]
-        if taken is not None and self.hub.wants(stream):
-            self.hub.publish(stream, encoders.depth_update(self.symbol, self.fmt, now, *taken))
+        if taken is None:
+            return
+        wanted = [name for name in self.depth_streams[which] if self.hub.wants(name)]
+        if wanted:
+            payload = encoders.depth_update(self.symbol, self.fmt, now, *taken)
+            for name in wanted:
+                self.hub.publish(name, payload)
 
     # -- subscriptions and queries -----------------------------------------------------
     def ensure_kline(self, interval: str, now: int) -> None:

@@ -100,7 +100,7 @@ def test_book_ticker_is_pushed_only_when_the_top_changes(tmp_path: Path) -> None
 
 
 def test_diff_depth_events_are_coalesced_and_contiguous(tmp_path: Path) -> None:
-    rig = Rig(tmp_path, "btcusdt@depth@100ms", "btcusdt@depth")
+    rig = Rig(tmp_path, "btcusdt@depth@100ms", "btcusdt@depth", "btcusdt@depth@1000ms")
     rig.market.on_fast_tick(NOW_MS)
     assert rig["btcusdt@depth@100ms"] == []  # nothing changed: no event
     rig.order(BUY, P, Q)  # id 1
@@ -121,10 +121,11 @@ def test_diff_depth_events_are_coalesced_and_contiguous(tmp_path: Path) -> None:
     slow = rig["btcusdt@depth"]
     assert len(slow) == 1 and (slow[0]["U"], slow[0]["u"]) == (1, 5)
     assert slow[0]["b"] == [["60001.00000000", "2.00000000"], ["60000.00000000", "2.00000000"]]
+    assert rig["btcusdt@depth@1000ms"] == slow  # the 1 s cadence spelled out
 
 
 def test_partial_depth_streams_push_the_top_with_last_update_id(tmp_path: Path) -> None:
-    rig = Rig(tmp_path, "btcusdt@depth5@100ms", "btcusdt@depth10")
+    rig = Rig(tmp_path, "btcusdt@depth5@100ms", "btcusdt@depth10", "btcusdt@depth10@1000ms")
     for i in range(7):
         rig.order(BUY, P - i, Q)
         rig.order(SELL, P + 10 + i, Q)
@@ -140,6 +141,7 @@ def test_partial_depth_streams_push_the_top_with_last_update_id(tmp_path: Path) 
     assert rig["btcusdt@depth10"] == []  # the 1000 ms one waits for the slow tick
     rig.market.on_slow_tick(NOW_MS)
     assert len(rig["btcusdt@depth10"][0]["bids"]) == 7
+    assert rig["btcusdt@depth10@1000ms"] == rig["btcusdt@depth10"]
 
 
 def test_kline_is_pushed_with_every_update_that_traded(tmp_path: Path) -> None:
