@@ -6,7 +6,9 @@ Paths, as on ``stream.binance.com``:
   with no stream and subscribes later with SUBSCRIBE;
 * ``/stream?streams=<a>/<b>/<c>``: combined payloads
   ``{"stream": "<name>", "data": <payload>}``;
-* any request without ``Upgrade: websocket``: the REST endpoints of :mod:`.rest`.
+* any other request (any method, with or without a body): HTTP/1.1 through
+  :mod:`stages.exchange.protocol.http_server`, answered by the read-only REST
+  endpoints of :mod:`.rest` (JSON errors for unknown paths and methods).
 
 A handshake naming a stream not served here is accepted, as Binance does
 (ccxt.pro connects to ``/ws/<index>`` and then subscribes): the name is counted
@@ -42,11 +44,12 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from stages.exchange.protocol.http_server import CONTENT_TYPE, http_or_websocket
 from stages.exchange.protocol.settings import ExchangeSettings
 from stages.exchange.publisher.hub import StreamHub
 from stages.exchange.publisher.market import SymbolMarket
 from stages.exchange.publisher.message_rate import TOO_MANY_MESSAGES_CODE, MessageRate, too_many_messages_reason
-from stages.exchange.publisher.rest import CONTENT_TYPE, RestApi
+from stages.exchange.publisher.rest import RestApi
 from stages.exchange.publisher.session import SLOW_CONSUMER_CODE, SLOW_CONSUMER_REASON, ClientSession
 from stages.exchange.publisher.streams import (
     MAX_STREAMS_PER_CONNECTION,
@@ -154,6 +157,8 @@ class MarketDataServer:
             self._serve,
             **where,
             process_request=self._process_request,
+            create_connection=http_or_websocket(self.rest.serve),
+            open_timeout=None,  # applied by the connection class (see http_or_websocket)
             compression=None,
             ping_interval=PING_INTERVAL_S,
             ping_timeout=PING_TIMEOUT_S,
@@ -177,14 +182,12 @@ class MarketDataServer:
 
     # -- HTTP ------------------------------------------------------------------------
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
-        if "websocket" in request.headers.get("Upgrade", "").lower():
-            target = parse_ws_target(request.path, self.catalog)
-            if isinstance(target, TargetError):
-                body = orjson.dumps({"code": target.code, "msg": target.msg})
-                return json_response(connection, target.status, body)
-            return None
-        reply = self.rest.handle(request.path)
-        return json_response(connection, reply.status, reply.body)
+        """A WebSocket handshake (every other request went to the REST API): is its path served?"""
+        target = parse_ws_target(request.path, self.catalog)
+        if isinstance(target, TargetError):
+            body = orjson.dumps({"code": target.code, "msg": target.msg})
+            return json_response(connection, target.status, body)
+        return None
 
     # -- WebSocket -------------------------------------------------------------------
     async def _serve(self, connection: ServerConnection) -> None:
