@@ -14,7 +14,7 @@ What it does with a gateway command (:meth:`Accountant.command`):
   exchange clock (``ts_venue``) and, for a new order, ``tag = seq`` (the
   engine's client id) and ``cap``; adds it to the journal batch and forwards
   it. DEPOSIT and WITHDRAW have no engine: they are settled and answered at once.
-* queries (ORDER_STATUS, OPEN_ORDERS, ACCOUNT_STATUS, BALANCES): answered here (:mod:`.queries`).
+* queries (ORDER_STATUS, OPEN_ORDERS, ALL_ORDERS, ACCOUNT_STATUS, BALANCES): answered here (:mod:`.queries`).
 * DEPTH: forwarded with seq 0 and not journaled.
 
 What it does with the engine's events of one command (:meth:`Accountant.event`;
@@ -107,6 +107,7 @@ _DEPTH: Final = int(Command.DEPTH)
 _DEPOSIT: Final = int(Command.DEPOSIT)
 _WITHDRAW: Final = int(Command.WITHDRAW)
 _BALANCES: Final = int(Command.BALANCES)
+_ALL_ORDERS: Final = int(Command.ALL_ORDERS)
 ENGINE_COMMANDS: Final = frozenset((_NEW_ORDER, _CANCEL, _CANCEL_REPLACE, _CANCEL_ALL))
 """Journaled commands an engine runs (the others are settled here)."""
 _ORDER_COMMANDS: Final = frozenset((_NEW_ORDER, _CANCEL_REPLACE))
@@ -188,6 +189,9 @@ class Accountant:
         elif command == _OPEN_ORDERS:
             if not fields[INSTRUMENT] or self._symbol(fields) is not None:
                 self.queries.open_orders(fields)
+        elif command == _ALL_ORDERS:
+            if self._symbol(fields) is not None:
+                self.queries.all_orders(fields)
         elif command == _ACCOUNT_STATUS:
             self.queries.account_status(fields)
         elif command == _BALANCES:

@@ -1,6 +1,6 @@
 """The questions accounting answers from its own books, without sequencing anything.
 
-``order.status`` (an acknowledged order, open or remembered), ``openOrders.status``,
+``order.status`` (an acknowledged order, open or remembered), ``openOrders.status``, ``allOrders``,
 ``account.status`` and the admin's BALANCES (every account, with whether the
 ledger invariant holds: DONE ``status`` 0, or 1 when it failed).
 """
@@ -15,6 +15,9 @@ from hftpipe.schema.exchange_codec import (
     C_CLIENT_ORDER_ID,
     C_ORDER_ID,
     C_ORIG_CLIENT_ORDER_ID,
+    C_PRICE,
+    C_QTY,
+    C_QUOTE_QTY,
     INSTRUMENT,
     text_id,
 )
@@ -53,6 +56,21 @@ class Queries:
     def open_orders(self, fields: list[Any]) -> None:
         """The account's open orders in the command's symbol (every symbol when its ``instrument`` is 0)."""
         for order in self._orders.open_orders(fields[C_ACCOUNT], fields[INSTRUMENT]):
+            self._answers.order(fields, order)
+        self._answers.done(fields)
+
+    def all_orders(self, fields: list[Any]) -> None:
+        """ALL_ORDERS: see :class:`~hftpipe.schema.exchange.Command`."""
+        ms = 1_000_000
+        orders = self._orders.all_orders(
+            fields[C_ACCOUNT],
+            fields[INSTRUMENT],
+            fields[C_ORDER_ID],
+            fields[C_PRICE] * ms,
+            fields[C_QUOTE_QTY] * ms + ms - 1 if fields[C_QUOTE_QTY] else 0,
+            fields[C_QTY],
+        )
+        for order in orders:
             self._answers.order(fields, order)
         self._answers.done(fields)
 

@@ -30,6 +30,7 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any]]] = [
     ),
     ("GET", "/api/v3/openOrders", {"symbol": "BTCUSDT"}),
     ("DELETE", "/api/v3/openOrders", {"symbol": "BTCUSDT"}),
+    ("GET", "/api/v3/allOrders", {"symbol": "BTCUSDT"}),
     ("GET", "/api/v3/account", {}),
     ("GET", "/api/v3/rateLimit/order", {}),
     ("GET", "/sapi/v1/capital/config/getall", {}),
@@ -119,6 +120,14 @@ def test_orders_place_query_cancel_and_their_errors(client: RestClient) -> None:
 
     canceled = client.signed("DELETE", "/api/v3/order", {"symbol": "BTCUSDT", "orderId": order_id})
     assert canceled.status == 200 and canceled.body["status"] == "CANCELED"
+    history = client.signed("GET", "/api/v3/allOrders", {"symbol": "BTCUSDT"})
+    assert history.status == 200 and (order_id, "CANCELED") in [(o["orderId"], o["status"]) for o in history.body]
+    assert history.body == sorted(history.body, key=lambda o: o["orderId"])
+    later = client.signed("GET", "/api/v3/allOrders", {"symbol": "BTCUSDT", "orderId": order_id + 1})
+    assert later.status == 200 and order_id not in [o["orderId"] for o in later.body]
+    assert client.signed("GET", "/api/v3/allOrders", {"symbol": "ETHUSDT"}).body == []
+    too_many = client.signed("GET", "/api/v3/allOrders", {"symbol": "BTCUSDT", "limit": 1001})
+    assert (too_many.status, too_many.body["code"]) == (400, -1100)
     account = client.signed("GET", "/api/v3/account", {})
     assert account.status == 200 and account.body["updateTime"] > 0  # the cancel just changed a balance
     assert account.body["updateTime"] >= status.body["time"]
