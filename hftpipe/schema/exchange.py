@@ -152,6 +152,10 @@ class Command(IntEnum):
     """``allOrders``: the account's orders in ``instrument``, open and remembered, by order id
     (answered by accounting): ``order_id`` > 0 the first id (else the latest), ``qty`` the limit,
     ``price`` / ``quote_qty`` the start / end time in ms (0: unbounded)."""
+    MY_TRADES = 13
+    """``myTrades``: the account's fills in ``instrument`` (TRADE records, answered by accounting):
+    ``order_id`` > 0 one order's, ``tag`` > 0 the first trade id (else the latest), ``qty`` the
+    limit, ``price`` / ``quote_qty`` the start / end time in ms (0: unbounded)."""
 
 
 ALL_ACCOUNTS: Final = 0xFFFFFFFF
