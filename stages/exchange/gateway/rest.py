@@ -12,8 +12,10 @@ serves all of it on ``rest_port``:
   signature covers ``query string + body`` exactly as sent (Binance's
   ``totalParams``, ``signature`` left out);
 * public market-data paths are forwarded over loopback to the publisher's
-  read-only REST (one implementation of each; the publisher never sees a key or
-  an account), after their weight is counted here;
+  read-only REST at ``host:market_port`` (one implementation of each; the
+  publisher never sees a key or an account), after their weight is counted
+  here; with ``market_port = 0`` the gateway cannot know where that is, and
+  public paths answer 503;
 * ``/sapi/v1/system/status``, ``/sapi/v1/capital/config/getall`` and
   ``/sapi/v1/margin/allPairs``: what ccxt's ``load_markets`` asks once a key is
   set, answered for a spot-only venue (no deposits, withdrawals or margin).
