@@ -103,12 +103,15 @@ def signed_text(text: str) -> str:
 
 
 def rate_limit_headers(limits: list[dict[str, Any]]) -> tuple[tuple[str, str], ...]:
-    """``rateLimits`` entries as Binance's REST headers (``X-MBX-USED-WEIGHT-1M``, ``X-MBX-ORDER-COUNT-10S``)."""
+    """``rateLimits`` entries as Binance's REST headers (``X-MBX-USED-WEIGHT-1M``, ``X-MBX-ORDER-COUNT-10S``;
+    the minute's weight also as the unsuffixed ``X-MBX-USED-WEIGHT`` Binance still sends and older clients read)."""
     headers = []
     for limit in limits:
         window = f"{limit['intervalNum']}{_HEADER_UNITS.get(limit['interval'], '')}"
         kind = "USED-WEIGHT" if limit["rateLimitType"] == "REQUEST_WEIGHT" else "ORDER-COUNT"
         headers.append((f"X-MBX-{kind}-{window}", str(limit["count"])))
+        if kind == "USED-WEIGHT" and window == "1M":
+            headers.append(("X-MBX-USED-WEIGHT", str(limit["count"])))
     return tuple(headers)
 
 

@@ -64,6 +64,7 @@ def test_a_bad_signature_is_refused_with_1022(
     answer = client.signed(method, path, params, bad_signature=True)
     assert (answer.status, answer.body) == (400, {"code": -1022, "msg": "Signature for this request is not valid."})
     assert int(answer.headers["x-mbx-used-weight-1m"]) > 0
+    assert answer.headers["x-mbx-used-weight"] == answer.headers["x-mbx-used-weight-1m"]
 
 
 @pytest.mark.parametrize(("method", "path", "params"), ENDPOINTS)
