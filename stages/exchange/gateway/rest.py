@@ -81,6 +81,8 @@ ONE_SYMBOL_WEIGHTS: Final[dict[str, int]] = {
     "/api/v3/ticker/bookTicker": 2,
 }
 SYSTEM_STATUS: Final = "/sapi/v1/system/status"
+NO_KEY: Final = "-"
+"""What a request without ``X-MBX-APIKEY`` is checked with: no key has that format (-2014, 401)."""
 READ_METHODS: Final = ("GET", "HEAD")
 _HEADER_UNITS: Final = {"SECOND": "S", "MINUTE": "M", "HOUR": "H", "DAY": "D"}
 FORWARD_TIMEOUT_S: Final = 30.0
@@ -184,10 +186,8 @@ class RestApi:
         except ApiError as error:
             api.counters.errors.add()
             return HttpResponse.error(error)
-        params.pop("apiKey", None)  # REST takes the key from its header only
-        key = request.headers.get("x-mbx-apikey")
-        if key is not None:
-            params["apiKey"] = key
+        # REST takes the key from its header only; none at all is Binance's -2014 (401), as a malformed one
+        params["apiKey"] = request.headers.get("x-mbx-apikey") or NO_KEY
         payload = signed_text(request.query) + signed_text(request.body.decode("utf-8", "replace"))
         session = Session(ip=request.peer, connected_since_ms=now_ms(), max_queue=4)
         api.dispatch(session, 1, method, params, time.monotonic_ns(), payload)

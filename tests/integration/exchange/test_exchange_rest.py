@@ -86,6 +86,12 @@ def test_no_key_or_an_unknown_key_is_refused(
     finally:
         stranger.close()
     assert (answer.status, answer.body["code"]) == (401, -2015)
+    anonymous = RestClient(exchange.rest_port)  # no X-MBX-APIKEY at all
+    try:
+        answer = anonymous.request(method, f"{path}?timestamp={int(time.time() * 1000)}&signature=00")
+    finally:
+        anonymous.close()
+    assert (answer.status, answer.body) == (401, {"code": -2014, "msg": "API-key format invalid."})
 
 
 def test_orders_place_query_cancel_and_their_errors(client: RestClient) -> None:
