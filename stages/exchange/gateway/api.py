@@ -38,6 +38,7 @@ from hftpipe.schema.exchange_errors import (
     TIMESTAMP_AHEAD,
     TIMESTAMP_OUTSIDE_WINDOW,
     UNKNOWN_ERROR,
+    illegal,
     illegal_characters,
     malformed,
     mandatory,
@@ -78,6 +79,8 @@ logger = logging.getLogger("hftpipe.gateway")
 TRADE: Final = "TRADE"
 USER_DATA: Final = "USER_DATA"
 USER_STREAM: Final = "USER_STREAM"
+ALL_ORDERS_DEFAULT_LIMIT: Final = 500
+ALL_ORDERS_MAX_LIMIT: Final = 1000
 INTERNAL_ERROR_STATUS: Final = 500
 """Binance: 5XX means the execution status is unknown (the command may have run)."""
 
@@ -100,6 +103,8 @@ class Request:
     """The key whose signature and timestamp on this request were already verified (by ``_exempt``)."""
     order_account: int | None = None
     """Set once the request counted an order: its response then shows the ORDERS limits."""
+    signed_payload: str | None = None
+    """What the signature covers when not the sorted parameters (REST: query string + body as sent)."""
 
 
 @dataclass(slots=True)
@@ -162,15 +167,29 @@ class GatewayApi:
             error = ApiError.of(malformed(str(bad)))
             self._send(session, bad.request_id, "malformed request", {"id": bad.request_id, **_error_fields(error)})
             return
-        method_name, params = envelope.method, envelope.params
+        self.dispatch(session, envelope.id, envelope.method, envelope.params, received_ns)
+
+    def dispatch(
+        self,
+        session: Session,
+        request_id: RequestId,
+        method_name: str,
+        params: Mapping[str, Any],
+        received_ns: int,
+        signed_payload: str | None = None,
+    ) -> None:
+        """One request, from its parsed parameters to its one answer on ``session``: the WebSocket
+        frames and the REST API (:mod:`.rest`, which passes the ``signed_payload`` its signature
+        covers: the query string and body as sent) share this path."""
         request = Request(
             session=session,
-            id=envelope.id,
+            id=request_id,
             method=method_name,
             params=params,
             received_ns=received_ns,
             now_ms=now_ms(),
             return_rate_limits=session.return_rate_limits,
+            signed_payload=signed_payload,
         )
         try:
             flag = bool_param(params, "returnRateLimits")
@@ -203,7 +222,7 @@ class GatewayApi:
             return False
         try:
             self._check_timestamp(request)
-            self._check_signature(key, params)
+            self._check_signature(key, request)
         except ApiError:
             return False
         request.signed_by = key
@@ -280,7 +299,7 @@ class GatewayApi:
             if request.signed_by is not key:
                 if signed:
                     self._check_timestamp(request)
-                self._check_signature(key, params)
+                self._check_signature(key, request)
         elif session.api_key is not None and not require_key:
             key = session.api_key
             if signed:
@@ -300,13 +319,14 @@ class GatewayApi:
         if server - timestamp > window:
             raise ApiError.of(TIMESTAMP_OUTSIDE_WINDOW)
 
-    def _check_signature(self, key: ApiKey, params: Mapping[str, Any]) -> None:
+    def _check_signature(self, key: ApiKey, request: Request) -> None:
+        params = request.params
         signature = params.get("signature")
         if not present(params, "signature"):
             raise ApiError.of(mandatory("signature"))
         if not isinstance(signature, str):
             raise ApiError.of(BAD_SIGNATURE)
-        payload = signature_payload(params)
+        payload = signature_payload(params) if request.signed_payload is None else request.signed_payload
         if key.is_hmac:
             valid = verify_hmac(key.secret, payload, signature)
         else:
@@ -420,6 +440,21 @@ class GatewayApi:
         account = key.account_id
         self.send_command(request, command, lambda items: results.place_answer(self.formatter, order, account, items))
 
+    def order_test(self, request: Request) -> None:
+        """``order.test``: every check ``order.place`` makes here (key, signature, parameters), nothing
+        placed; ``computeCommissionRates`` adds the rates the order would pay."""
+        self.authenticate(request, TRADE, signed=True)
+        parse_new_order(request.params, self.settings)
+        if bool_param(request.params, "computeCommissionRates"):
+            self.reply(request, results.test_order_rates(self.settings))
+        else:
+            self.reply(request, {})
+
+    def order_rate_limits(self, request: Request) -> None:
+        """``account.rateLimits.orders``: the key's account's ORDERS counts (nothing counted by asking)."""
+        key = self.authenticate(request, USER_DATA, signed=True)
+        self.reply(request, self.limiter.order_status(key.account_id, request.now_ms))
+
     def order_cancel(self, request: Request) -> None:
         key = self.authenticate(request, TRADE, signed=True)
         target = parse_cancel(request.params, self.settings)
@@ -487,6 +522,59 @@ class GatewayApi:
         account = key.account_id
         self.send_command(request, command, lambda items: results.open_orders_answer(self.formatter, account, items))
 
+    def all_orders(self, request: Request) -> None:
+        """``allOrders``: open and remembered orders of one symbol (accounting keeps the latest
+        ``order_history`` ended orders), by order id."""
+        key = self.authenticate(request, USER_DATA, signed=True)
+        params = request.params
+        symbol = symbol_param(params, self.settings)
+        from_id = int_param(params, "orderId", required=False) or 0
+        start = int_param(params, "startTime", required=False) or 0
+        end = int_param(params, "endTime", required=False) or 0
+        limit = int_param(params, "limit", required=False) or ALL_ORDERS_DEFAULT_LIMIT
+        if not 1 <= limit <= ALL_ORDERS_MAX_LIMIT:
+            raise ApiError.of(illegal("limit", f"1-{ALL_ORDERS_MAX_LIMIT}"))
+        if from_id < 0 or start < 0 or end < 0 or (end and start > end):
+            raise ApiError.of(INVALID_PARAMETER_COMBINATION)
+        command = CommandRecord(
+            instrument=symbol.symbol_id,
+            account=key.account_id,
+            command=int(Command.ALL_ORDERS),
+            order_id=from_id,
+            qty=limit,
+            price=start,
+            quote_qty=end,
+        )
+        account = key.account_id
+        self.send_command(request, command, lambda items: results.open_orders_answer(self.formatter, account, items))
+
+    def my_trades(self, request: Request) -> None:
+        """``myTrades``: the account's fills in one symbol (accounting keeps the latest per account)."""
+        key = self.authenticate(request, USER_DATA, signed=True)
+        params = request.params
+        symbol = symbol_param(params, self.settings)
+        order_id = int_param(params, "orderId", required=False) or 0
+        from_id = int_param(params, "fromId", required=False) or 0
+        start = int_param(params, "startTime", required=False) or 0
+        end = int_param(params, "endTime", required=False) or 0
+        limit = int_param(params, "limit", required=False) or ALL_ORDERS_DEFAULT_LIMIT
+        if not 1 <= limit <= ALL_ORDERS_MAX_LIMIT:
+            raise ApiError.of(illegal("limit", f"1-{ALL_ORDERS_MAX_LIMIT}"))
+        if min(order_id, from_id, start, end) < 0 or (end and start > end) or (from_id and (start or end)):
+            raise ApiError.of(INVALID_PARAMETER_COMBINATION)
+        command = CommandRecord(
+            instrument=symbol.symbol_id,
+            account=key.account_id,
+            command=int(Command.MY_TRADES),
+            order_id=order_id,
+            tag=from_id,
+            qty=limit,
+            price=start,
+            quote_qty=end,
+        )
+        account = key.account_id
+        self.send_command(request, command, lambda items: results.my_trades_answer(self.formatter, account, items))
+
     def account_status(self, request: Request) -> None:
         key = self.authenticate(request, USER_DATA, signed=True)
         omit_zero = bool(bool_param(request.params, "omitZeroBalances"))
@@ -496,6 +584,14 @@ class GatewayApi:
             command,
             lambda items: results.account_answer(self.formatter, self.settings, key, items, omit_zero),
         )
+
+
+def bool_param_or_none(params: Mapping[str, Any], name: str) -> bool | None:
+    """``bool_param`` for a weight: a malformed value weighs as absent (the handler reports it)."""
+    try:
+        return bool_param(params, name)
+    except ApiError:
+        return None
 
 
 def _label(method: str) -> str:
@@ -550,4 +646,10 @@ METHODS: Final[dict[str, Method]] = {
     "openOrders.status": Method(GatewayApi.open_orders_status, lambda params: 6 if present(params, "symbol") else 80),
     "openOrders.cancelAll": Method(GatewayApi.open_orders_cancel_all, _fixed(1)),
     "account.status": Method(GatewayApi.account_status, _fixed(20)),
+    "order.test": Method(
+        GatewayApi.order_test, lambda params: 20 if bool_param_or_none(params, "computeCommissionRates") else 1
+    ),
+    "account.rateLimits.orders": Method(GatewayApi.order_rate_limits, _fixed(40)),
+    "allOrders": Method(GatewayApi.all_orders, _fixed(20)),
+    "myTrades": Method(GatewayApi.my_trades, _fixed(20)),
 }
