@@ -54,6 +54,7 @@ def _config(directory: Path) -> Path:
     text = text.replace('name = "exchange"', f'name = "bench-{os.getpid()}"')
     text = text.replace("market_port = 9443", f"market_port = {_free_port()}")
     text = text.replace("api_port = 9444", f"api_port = {_free_port()}")
+    text = text.replace("rest_port = 9445", f"rest_port = {_free_port()}")
     text = text.replace("[exchange]\n", f'[exchange]\nstate_dir = "{directory / "state"}"\n')
     text = text.replace("enabled = true", "enabled = false")
     path = directory / "exchange.toml"

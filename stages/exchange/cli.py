@@ -192,7 +192,8 @@ def ready_line(settings: ExchangeSettings) -> str:
     market = f"ws://{host}:{settings.market_port}"
     return (
         f"exchange ready: market data {market} (REST http://{host}:{settings.market_port}/api/v3), "
-        f"API ws://{host}:{settings.api_port}/ws-api/v3, admin {settings.admin_socket}, "
+        f"API ws://{host}:{settings.api_port}/ws-api/v3, REST API http://{host}:{settings.rest_port}/api/v3, "
+        f"admin {settings.admin_socket}, "
         f"symbols {' '.join(s.symbol for s in settings.symbols)}"
     )
 

@@ -262,5 +262,6 @@ def test_should_become_ready_once_status_is_answered(
         probe.stop()
     assert ready_line(settings) == (
         "exchange ready: market data ws://127.0.0.1:9443 (REST http://127.0.0.1:9443/api/v3), "
-        f"API ws://127.0.0.1:9444/ws-api/v3, admin {state_dir / 'admin.sock'}, symbols BTCUSDT ETHUSDT"
+        "API ws://127.0.0.1:9444/ws-api/v3, REST API http://127.0.0.1:9445/api/v3, "
+        f"admin {state_dir / 'admin.sock'}, symbols BTCUSDT ETHUSDT"
     )

@@ -290,7 +290,7 @@ class Accountant:
         """The effects of a sequenced command, the same live and in replay: holds, orders, forwarding."""
         entry = InFlight(fields, silent)
         self._clock = max(self._clock, entry.ts_venue)
-        self.ledger.touched = entry.changed
+        self.ledger.touched, self.ledger.stamp_ns = entry.changed, entry.ts_venue
         invariant = self.invariant
         invariant.dirty = invariant.full_dirty = True
         command = entry.command
@@ -359,7 +359,7 @@ class Accountant:
         entry = queue[0]
         if fields[SEQ] != entry.seq:
             self._report(f"symbol {sid}: event seq {fields[SEQ]} while command seq {entry.seq} is in flight")
-        self.ledger.touched = entry.changed
+        self.ledger.touched, self.ledger.stamp_ns = entry.changed, entry.ts_venue
         flags = fields[FLAGS]
         event = fields[E_EVENT]
         if event == _E_TRADE:

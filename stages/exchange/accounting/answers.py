@@ -121,8 +121,11 @@ class Answers:
     def balances(self, fields: list[Any], accounts: list[int], status: int) -> None:
         """Every balance of ``accounts`` (one BALANCE per asset), then DONE with ``status``."""
         for account in accounts:
+            updated_ns = self._ledger.updated_ns.get(account, 0)
             for asset, free, locked in self._ledger.iter_balances(account):
-                self._balance(self.reply(Event.BALANCE, fields), account, asset, free, locked)
+                record = self.reply(Event.BALANCE, fields)
+                record[TS_VENUE] = updated_ns  # when the account last changed: account.status's updateTime
+                self._balance(record, account, asset, free, locked)
         self.done(fields, status)
 
     def close(self, entry: InFlight) -> None:

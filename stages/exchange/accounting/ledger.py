@@ -43,6 +43,10 @@ class Ledger:
         self.transit = [0] * (assets + 1)
         self.touched: set[tuple[int, int]] = set()
         """(account, asset) pairs changed since the caller last swapped in a fresh set."""
+        self.stamp_ns = 0
+        """The exchange time of the command being applied (the caller sets it with ``touched``)."""
+        self.updated_ns: dict[int, int] = {}
+        """Per account, when a balance of it last changed (``account.status``'s ``updateTime``)."""
 
     # ------------------------------------------------------------------ reading
     def balance(self, account: int, asset: int) -> Balance:
@@ -67,18 +71,22 @@ class Ledger:
         return sorted(self.accounts)
 
     # --------------------------------------------------------------- primitives
+    def _touch(self, account: int, asset: int) -> None:
+        self.touched.add((account, asset))
+        self.updated_ns[account] = self.stamp_ns
+
     def deposit(self, account: int, asset: int, amount: int) -> None:
         self.balance(account, asset).free += amount
         self.total[asset] += amount
         self.net[asset] += amount
-        self.touched.add((account, asset))
+        self._touch(account, asset)
 
     def withdraw(self, account: int, asset: int, amount: int) -> None:
         """The caller checked free >= amount (live) or the journal says it did (replay)."""
         self.balance(account, asset).free -= amount
         self.total[asset] -= amount
         self.net[asset] -= amount
-        self.touched.add((account, asset))
+        self._touch(account, asset)
 
     def lock(self, account: int, asset: int, amount: int) -> None:
         """free -> locked (a hold placed)."""
@@ -86,7 +94,7 @@ class Ledger:
         found.free -= amount
         found.locked += amount
         self.locked_total[asset] += amount
-        self.touched.add((account, asset))
+        self._touch(account, asset)
 
     def unlock(self, account: int, asset: int, amount: int) -> None:
         """locked -> free (what is left of a hold, or a price-improvement refund)."""
@@ -94,7 +102,7 @@ class Ledger:
         found.locked -= amount
         found.free += amount
         self.locked_total[asset] -= amount
-        self.touched.add((account, asset))
+        self._touch(account, asset)
 
     def pay_locked(self, account: int, asset: int, amount: int) -> None:
         """A fill takes ``amount`` out of the account's locked balance, into transit."""
@@ -103,14 +111,14 @@ class Ledger:
         self.locked_total[asset] -= amount
         self.total[asset] -= amount
         self.transit[asset] += amount
-        self.touched.add((account, asset))
+        self._touch(account, asset)
 
     def receive(self, account: int, asset: int, amount: int) -> None:
         """A fill credits ``amount`` out of transit to the account's free balance."""
         self.balance(account, asset).free += amount
         self.total[asset] += amount
         self.transit[asset] -= amount
-        self.touched.add((account, asset))
+        self._touch(account, asset)
 
     def settle_side(
         self, account: int, pay_asset: int, paid: int, get_asset: int, received: int, commission: int

@@ -100,6 +100,8 @@ class Request:
     """The key whose signature and timestamp on this request were already verified (by ``_exempt``)."""
     order_account: int | None = None
     """Set once the request counted an order: its response then shows the ORDERS limits."""
+    signed_payload: str | None = None
+    """What the signature covers when not the sorted parameters (REST: query string + body as sent)."""
 
 
 @dataclass(slots=True)
@@ -162,15 +164,29 @@ class GatewayApi:
             error = ApiError.of(malformed(str(bad)))
             self._send(session, bad.request_id, "malformed request", {"id": bad.request_id, **_error_fields(error)})
             return
-        method_name, params = envelope.method, envelope.params
+        self.dispatch(session, envelope.id, envelope.method, envelope.params, received_ns)
+
+    def dispatch(
+        self,
+        session: Session,
+        request_id: RequestId,
+        method_name: str,
+        params: Mapping[str, Any],
+        received_ns: int,
+        signed_payload: str | None = None,
+    ) -> None:
+        """One request, from its parsed parameters to its one answer on ``session``: the WebSocket
+        frames and the REST API (:mod:`.rest`, which passes the ``signed_payload`` its signature
+        covers: the query string and body as sent) share this path."""
         request = Request(
             session=session,
-            id=envelope.id,
+            id=request_id,
             method=method_name,
             params=params,
             received_ns=received_ns,
             now_ms=now_ms(),
             return_rate_limits=session.return_rate_limits,
+            signed_payload=signed_payload,
         )
         try:
             flag = bool_param(params, "returnRateLimits")
@@ -203,7 +219,7 @@ class GatewayApi:
             return False
         try:
             self._check_timestamp(request)
-            self._check_signature(key, params)
+            self._check_signature(key, request)
         except ApiError:
             return False
         request.signed_by = key
@@ -280,7 +296,7 @@ class GatewayApi:
             if request.signed_by is not key:
                 if signed:
                     self._check_timestamp(request)
-                self._check_signature(key, params)
+                self._check_signature(key, request)
         elif session.api_key is not None and not require_key:
             key = session.api_key
             if signed:
@@ -300,13 +316,14 @@ class GatewayApi:
         if server - timestamp > window:
             raise ApiError.of(TIMESTAMP_OUTSIDE_WINDOW)
 
-    def _check_signature(self, key: ApiKey, params: Mapping[str, Any]) -> None:
+    def _check_signature(self, key: ApiKey, request: Request) -> None:
+        params = request.params
         signature = params.get("signature")
         if not present(params, "signature"):
             raise ApiError.of(mandatory("signature"))
         if not isinstance(signature, str):
             raise ApiError.of(BAD_SIGNATURE)
-        payload = signature_payload(params)
+        payload = signature_payload(params) if request.signed_payload is None else request.signed_payload
         if key.is_hmac:
             valid = verify_hmac(key.secret, payload, signature)
         else:
@@ -420,6 +437,21 @@ class GatewayApi:
         account = key.account_id
         self.send_command(request, command, lambda items: results.place_answer(self.formatter, order, account, items))
 
+    def order_test(self, request: Request) -> None:
+        """``order.test``: every check ``order.place`` makes here (key, signature, parameters), nothing
+        placed; ``computeCommissionRates`` adds the rates the order would pay."""
+        self.authenticate(request, TRADE, signed=True)
+        parse_new_order(request.params, self.settings)
+        if bool_param(request.params, "computeCommissionRates"):
+            self.reply(request, results.test_order_rates(self.settings))
+        else:
+            self.reply(request, {})
+
+    def order_rate_limits(self, request: Request) -> None:
+        """``account.rateLimits.orders``: the key's account's ORDERS counts (nothing counted by asking)."""
+        key = self.authenticate(request, USER_DATA, signed=True)
+        self.reply(request, self.limiter.order_status(key.account_id, request.now_ms))
+
     def order_cancel(self, request: Request) -> None:
         key = self.authenticate(request, TRADE, signed=True)
         target = parse_cancel(request.params, self.settings)
@@ -498,6 +530,14 @@ class GatewayApi:
         )
 
 
+def bool_param_or_none(params: Mapping[str, Any], name: str) -> bool | None:
+    """``bool_param`` for a weight: a malformed value weighs as absent (the handler reports it)."""
+    try:
+        return bool_param(params, name)
+    except ApiError:
+        return None
+
+
 def _label(method: str) -> str:
     """``method`` for logs and the error log when it is one of ours; a client's text never keys them."""
     return method if method in METHODS else "unknown method"
@@ -550,4 +590,8 @@ METHODS: Final[dict[str, Method]] = {
     "openOrders.status": Method(GatewayApi.open_orders_status, lambda params: 6 if present(params, "symbol") else 80),
     "openOrders.cancelAll": Method(GatewayApi.open_orders_cancel_all, _fixed(1)),
     "account.status": Method(GatewayApi.account_status, _fixed(20)),
+    "order.test": Method(
+        GatewayApi.order_test, lambda params: 20 if bool_param_or_none(params, "computeCommissionRates") else 1
+    ),
+    "account.rateLimits.orders": Method(GatewayApi.order_rate_limits, _fixed(40)),
 }

@@ -130,14 +130,20 @@ class RateLimiter:
         window.count += 1
         return window.count <= self.limits.connections_per_5min
 
+    def order_status(self, account: int, now_ms: int) -> list[dict[str, Any]]:
+        """``GET /api/v3/rateLimit/order``: the account's ORDERS counts (asking counts nothing)."""
+        counters = self._order_counters(account)
+        return [
+            _entry("ORDERS", "SECOND", 10, self.limits.orders_per_10s, counters.ten_seconds.current(now_ms)),
+            _entry("ORDERS", "DAY", 1, self.limits.orders_per_day, counters.day.current(now_ms)),
+        ]
+
     # -- the rateLimits array ---------------------------------------------------------------------
     def status(self, ip: str, now_ms: int, account: int | None = None) -> list[dict[str, Any]]:
         """``rateLimits`` for a response: the ORDERS counts first when ``account`` placed an order."""
         out: list[dict[str, Any]] = []
         if account is not None:
-            counters = self._order_counters(account)
-            out.append(_entry("ORDERS", "SECOND", 10, self.limits.orders_per_10s, counters.ten_seconds.current(now_ms)))
-            out.append(_entry("ORDERS", "DAY", 1, self.limits.orders_per_day, counters.day.current(now_ms)))
+            out += self.order_status(account, now_ms)
         out.append(
             _entry("REQUEST_WEIGHT", "MINUTE", 1, self.limits.request_weight_per_minute, self.weight_used(ip, now_ms))
         )

@@ -272,3 +272,15 @@ def account_answer(
         "permissions": ["SPOT"],
         "uid": key.account_id,
     }
+
+
+def test_order_rates(settings: ExchangeSettings) -> dict[str, Any]:
+    """``order.test`` with ``computeCommissionRates``: the configured rates, no discounts or taxes here."""
+    zero = fmt(0, 8)
+    maker, taker = fmt(settings.maker_commission, 8), fmt(settings.taker_commission, 8)
+    return {
+        "standardCommissionForOrder": {"maker": maker, "taker": taker},
+        "specialCommissionForOrder": {"maker": zero, "taker": zero},
+        "taxCommissionForOrder": {"maker": zero, "taker": zero},
+        "discount": {"enabledForAccount": False, "enabledForSymbol": False, "discountAsset": None, "discount": zero},
+    }

@@ -66,6 +66,11 @@ class Session:
             self.closed = True
             self._queue.put_nowait(None)
 
+    async def next_text(self) -> str | None:
+        """The next queued message (None once closed): how a REST request, which has no socket of
+        its own here, takes the one answer the API queued for it."""
+        return await self._queue.get()
+
     async def write(self, websocket: ServerConnection) -> None:
         """The writer task: sends queued messages until ``close`` or the connection drops."""
         with contextlib.suppress(ConnectionClosed):

@@ -1,4 +1,6 @@
-"""The order gateway: Binance's Spot WebSocket API at ws://HOST:API_PORT/ws-api/v3.
+"""The order gateway: Binance's Spot WebSocket API at ws://HOST:API_PORT/ws-api/v3, its REST API at
+http://HOST:REST_PORT/api/v3 (:mod:`.rest`: signed paths through the same methods, public ones
+forwarded to the publisher).
 
 Clients written for Binance (``session.logon``, ``order.place``, the user data
 stream, ...) talk to it unchanged; each request becomes an EX_COMMAND on the
@@ -7,7 +9,7 @@ gw-acct ring and its answer comes back as EX_EVENT records on acct-gw (see
 :mod:`.api` the methods, :mod:`.link` the correlation, :mod:`.user_data` the
 stream, :mod:`.admin` the unix-socket admin server).
 
-Both listening sockets are bound in ``on_start``, before the stage reports
+The listening sockets are bound in ``on_start``, before the stage reports
 READY, so a client that connects as soon as the pipeline is up waits in the
 backlog instead of being refused. Other paths than ``/ws-api/v3`` get HTTP 404;
 an IP over its connection limit gets 429.
@@ -19,7 +21,8 @@ WebSocket side is ``ws_messages_in`` (client messages) and ``ws_messages_out``
 (frames written to clients), with ``requests``, ``error_responses``,
 ``malformed``, ``rate_limited``, ``timeouts``, ``connections``,
 ``connections_open``, ``connections_refused``, ``user_events``,
-``unmatched_answers`` and ``admin_requests``.
+``unmatched_answers``, ``admin_requests`` and ``rest_requests`` (HTTP requests on the
+REST port, every path).
 """
 
 from __future__ import annotations
@@ -48,10 +51,12 @@ from stages.exchange.gateway.formatter import Formatter
 from stages.exchange.gateway.keys import KeyStore
 from stages.exchange.gateway.link import AccountingLink
 from stages.exchange.gateway.rate_limits import RateLimiter
+from stages.exchange.gateway.rest import RestApi
 from stages.exchange.gateway.ring_reader import RingReader
 from stages.exchange.gateway.session import Session
 from stages.exchange.gateway.user_data import UserData
 from stages.exchange.protocol.api_error import ApiError
+from stages.exchange.protocol.http_server import serve_http
 from stages.exchange.protocol.settings import ExchangeSettings, expect_settings
 from stages.exchange.protocol.topology import ACCOUNTING_TO_GATEWAY, GATEWAY_TO_ACCOUNTING
 
@@ -124,6 +129,11 @@ class GatewayStage(AsyncAgent):
         self._user_events = counters.add("user_events")
         self._unmatched = counters.add("unmatched_answers")
         self._admin_requests = counters.add("admin_requests")
+        self._rest_requests = counters.add("rest_requests")
+        self.rest = RestApi(self.api, settings.host, settings.market_port)
+        self._rest_socket: socket.socket | None = None
+        self.rest_port = settings.rest_port
+        """The bound REST port (differs from the configured one when that is 0)."""
         self._sessions: set[Session] = set()
         self._api_socket: socket.socket | None = None
         self._admin_socket: socket.socket | None = None
@@ -136,19 +146,23 @@ class GatewayStage(AsyncAgent):
         self.keys.load()
         self._api_socket = bind_tcp_listener(self.settings.host, self.settings.api_port, "exchange.api_port")
         self.api_port = self._api_socket.getsockname()[1]
+        self._rest_socket = bind_tcp_listener(self.settings.host, self.settings.rest_port, "exchange.rest_port")
+        self.rest_port = self._rest_socket.getsockname()[1]
         self._admin_socket = bind_admin_socket(self.settings.admin_socket)
         logger.info(
-            "order gateway on ws://%s:%d%s, admin on %s",
+            "order gateway on ws://%s:%d%s, REST on http://%s:%d/api/v3, admin on %s",
             self.settings.host,
             self.api_port,
             API_PATH,
+            self.settings.host,
+            self.rest_port,
             self.settings.admin_socket,
         )
 
     async def run(self, stopping: asyncio.Event) -> None:
-        if self._api_socket is None or self._admin_socket is None:
+        if self._api_socket is None or self._admin_socket is None or self._rest_socket is None:
             self.on_start()
-        assert self._api_socket is not None and self._admin_socket is not None
+        assert self._api_socket is not None and self._admin_socket is not None and self._rest_socket is not None
         server: Server = await serve(
             self._connection,
             sock=self._api_socket,
@@ -159,6 +173,7 @@ class GatewayStage(AsyncAgent):
             max_size=MAX_MESSAGE_BYTES,
             compression=None,
         )
+        rest_server = await serve_http(self._rest_socket, self.rest.serve)
         await self.admin.start(self._admin_socket)
         tasks = [
             asyncio.create_task(self.reader.run(stopping), name="acct-gw reader"),
@@ -170,6 +185,7 @@ class GatewayStage(AsyncAgent):
             self.link.fail_all()
             await asyncio.sleep(0)  # let the writers send those answers
             server.close()
+            await rest_server.close()
             await self.admin.close()
             for task in tasks:
                 task.cancel()
@@ -178,10 +194,10 @@ class GatewayStage(AsyncAgent):
                     await task
             await server.wait_closed()
             self._publish_counters()
-            self._api_socket = self._admin_socket = None
+            self._api_socket = self._admin_socket = self._rest_socket = None
 
     def on_close(self) -> None:
-        for sock in (self._api_socket, self._admin_socket):
+        for sock in (self._api_socket, self._rest_socket, self._admin_socket):
             if sock is not None:
                 sock.close()
         with contextlib.suppress(FileNotFoundError):
@@ -254,6 +270,7 @@ class GatewayStage(AsyncAgent):
         self._user_events.set(self.user_data.pushed)
         self._unmatched.set(self.link.unmatched)
         self._admin_requests.set(self.admin.requests)
+        self._rest_requests.set(self.rest.requests)
 
 
 def _ip_of(connection: ServerConnection) -> str:

@@ -7,9 +7,12 @@ the codes and texts come from :mod:`hftpipe.schema.exchange_errors`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from hftpipe.schema.exchange_errors import RejectReason, from_wire, generic
+
+NO_ENDPOINT_CODE: Final = -1
+"""The code of an HTTP 404 (no such path) or 405 (path known, method not): no Binance code names those."""
 
 
 class ApiError(Exception):
@@ -42,3 +45,15 @@ class ApiError(Exception):
         if self.data is not None:
             error["data"] = self.data
         return error
+
+    @classmethod
+    def no_endpoint(cls, method: str, path: str) -> ApiError:
+        """HTTP 404: nothing is served at ``path``."""
+        return cls(NO_ENDPOINT_CODE, f"No such endpoint: {method[:16]} {path[:128]}", status=404)
+
+    @classmethod
+    def wrong_method(cls, method: str, path: str, allowed: tuple[str, ...]) -> ApiError:
+        """HTTP 405: ``path`` exists, but not for ``method``."""
+        return cls(
+            NO_ENDPOINT_CODE, f"Method {method[:16]} not allowed for {path[:128]}: use {', '.join(allowed)}", status=405
+        )

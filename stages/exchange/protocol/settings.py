@@ -135,6 +135,8 @@ class ExchangeSettings:
     host: str = "127.0.0.1"
     market_port: int = 9443
     api_port: int = 9444
+    rest_port: int = 9445
+    """Binance's REST API, public and signed (the gateway's): one base URL for every REST client."""
     maker_commission: int = 100_000
     """Rate at 1e-8 (0.001 = 0.1 %), applied to the asset a fill pays the maker."""
     taker_commission: int = 100_000
@@ -209,6 +211,7 @@ _TOP_KEYS: Final = {
     "host",
     "market_port",
     "api_port",
+    "rest_port",
     "maker_commission",
     "taker_commission",
     "journal_fsync",
@@ -494,6 +497,9 @@ def _parse(raw: Mapping[str, Any], key: str, base_dir: Path) -> ExchangeSettings
     market_port, api_port = port(raw, "market_port", key, 9443), port(raw, "api_port", key, 9444)
     if market_port and market_port == api_port:
         raise ConfigError(f"{key}.api_port", "must differ from market_port")
+    rest_port = port(raw, "rest_port", key, 9445)
+    if rest_port and rest_port in (market_port, api_port):
+        raise ConfigError(f"{key}.rest_port", "must differ from market_port and api_port")
     host = typed(raw, "host", key, str, "127.0.0.1")
     if not host or host != host.strip():
         raise ConfigError(f"{key}.host", f'must be an address to listen on ("127.0.0.1"), got {host!r}')
@@ -502,6 +508,7 @@ def _parse(raw: Mapping[str, Any], key: str, base_dir: Path) -> ExchangeSettings
         host=host,
         market_port=market_port,
         api_port=api_port,
+        rest_port=rest_port,
         maker_commission=_commission(raw, "maker_commission"),
         taker_commission=_commission(raw, "taker_commission"),
         journal_fsync=fsync,

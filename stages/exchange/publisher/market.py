@@ -6,14 +6,15 @@ collected until that flag and then applied as one update (see :mod:`.replica`
 for why). What an update causes, in this order:
 
 * ``@trade`` per trade, ``@aggTrade`` per run of consecutive trades at one price
-  (one update is one taker order, so that is Binance's aggregation rule), and the
-  open kline of every subscribed interval;
+  (one update is one taker order, so that is Binance's aggregation rule); klines
+  take the trades in but are pushed on Binance's cadence (below), not per trade;
 * the replica and both diff windows advance;
 * ``@bookTicker`` if the best bid or ask (price or quantity) changed.
 
 Timed streams are pushed by :meth:`SymbolMarket.on_fast_tick` (every 100 ms:
 ``@depth@100ms``, ``@depth<N>@100ms``) and :meth:`SymbolMarket.on_slow_tick`
-(every second: ``@depth``, ``@depth<N>``, ``@ticker``, ``@miniTicker``, klines).
+(every second: ``@depth``, ``@depth<N>``, ``@ticker``, ``@miniTicker``, ``@kline_1s``;
+every second slow tick, i.e. every 2 s: the other klines).
 Encoders run only for streams somebody listens to; state (replica, statistics,
 aggregate ids) advances regardless, so it never depends on who is connected.
 Records flagged REPLAY update state but push no per-event streams (a journal
@@ -35,7 +36,7 @@ from stages.exchange.publisher import encoders
 from stages.exchange.publisher.decimals import SymbolFormat
 from stages.exchange.publisher.history import TradeHistory, WindowStats
 from stages.exchange.publisher.hub import StreamHub
-from stages.exchange.publisher.klines import KlineBuilder
+from stages.exchange.publisher.klines import Kline, KlineBuilder
 from stages.exchange.publisher.replica import Delta, Replica
 from stages.exchange.publisher.streams import KLINE_INTERVALS_MS, PARTIAL_DEPTHS, stream_name
 
@@ -53,6 +54,10 @@ FAST: Final = 0
 """Index of the 100 ms diff window in :attr:`Replica.windows`."""
 SLOW: Final = 1
 RECENT_TRADES: Final = 1000
+FAST_KLINE: Final = "1s"
+"""The one interval pushed every second; Binance pushes every other interval every 2 s."""
+KLINE_PUSH_TICKS: Final = 2
+"""Slow ticks (1 s each) between two pushes of a kline stream other than ``1s``."""
 """Trades kept for ``GET /api/v3/trades`` (Binance's maximum ``limit``)."""
 
 Trade = tuple[int, int, int, int, int]
@@ -90,13 +95,24 @@ class SymbolMarket:
         self.trade_stream = stream_name(name, "trade")
         self.agg_trade_stream = stream_name(name, "aggTrade")
         self.book_ticker_stream = stream_name(name, "bookTicker")
-        self.depth_streams = (stream_name(name, "depth@100ms"), stream_name(name, "depth"))
+        self.depth_streams = (
+            (stream_name(name, "depth@100ms"),),
+            (stream_name(name, "depth"), stream_name(name, "depth@1000ms")),
+        )
+        """Per window (FAST, SLOW): the names that carry it (``@depth`` and ``@depth@1000ms`` are one cadence)."""
         self.partial_streams = tuple(
-            (levels, stream_name(name, f"depth{levels}@100ms"), stream_name(name, f"depth{levels}"))
+            (
+                levels,
+                (stream_name(name, f"depth{levels}@100ms"),),
+                (stream_name(name, f"depth{levels}"), stream_name(name, f"depth{levels}@1000ms")),
+            )
             for levels in PARTIAL_DEPTHS
         )
         self.ticker_stream = stream_name(name, "ticker")
         self.mini_ticker_stream = stream_name(name, "miniTicker")
+        self._closed_klines: list[tuple[str, Kline]] = []
+        """Klines closed since their stream's last push (a trade or the clock closed them), oldest first."""
+        self._slow_ticks = 0
         self.kline_streams = {interval: stream_name(name, f"kline_{interval}") for interval in KLINE_INTERVALS_MS}
 
     # -- records -----------------------------------------------------------------------
@@ -160,9 +176,8 @@ class SymbolMarket:
             recent.append((trade_id, price, qty, time_ms, not buyer_taker))
             for interval, builder in klines.items():
                 closed = builder.add(time_ms, trade_id, price, qty, buyer_taker)
-                stream = self.kline_streams[interval]
-                if closed is not None and live and hub.wants(stream):
-                    hub.publish(stream, encoders.kline(symbol, fmt, now, interval, closed, True))
+                if closed is not None and live and hub.wants(self.kline_streams[interval]):
+                    self._closed_klines.append((interval, closed))
         runs = self._aggregate()
         if not live:
             return
@@ -173,10 +188,6 @@ class SymbolMarket:
         if hub.wants(self.agg_trade_stream):
             for run in runs:
                 hub.publish(self.agg_trade_stream, encoders.agg_trade(symbol, fmt, now, *run))
-        for interval, builder in klines.items():
-            stream = self.kline_streams[interval]
-            if builder.current is not None and hub.wants(stream):
-                hub.publish(stream, encoders.kline(symbol, fmt, now, interval, builder.current, False))
 
     def _aggregate(self) -> list[tuple[int, int, int, int, int, int, bool]]:
         """Runs of consecutive same-price trades of this update, with their aggregate ids."""
@@ -196,18 +207,15 @@ class SymbolMarket:
     def on_fast_tick(self, now: int) -> None:
         """Every 100 ms: the @100ms diff and partial-depth streams."""
         self._flush_window(FAST, now)
-        hub = self.hub
         for levels, fast, _ in self.partial_streams:
-            if hub.wants(fast):
-                hub.publish(fast, encoders.depth_snapshot(self.fmt, *self.replica.depth(levels)))
+            self._publish_partial(fast, levels)
 
     def on_slow_tick(self, now: int) -> None:
         """Every second: the 1000 ms depth streams, tickers and klines."""
         self._flush_window(SLOW, now)
         hub, fmt, symbol = self.hub, self.fmt, self.symbol
         for levels, _, slow in self.partial_streams:
-            if hub.wants(slow):
-                hub.publish(slow, encoders.depth_snapshot(fmt, *self.replica.depth(levels)))
+            self._publish_partial(slow, levels)
         self.history.evict(now)
         if hub.wants(self.ticker_stream) or hub.wants(self.mini_ticker_stream):
             stats = self.stats(now)
@@ -215,21 +223,49 @@ class SymbolMarket:
                 hub.publish(self.ticker_stream, encoders.ticker(symbol, fmt, now, stats, *self.replica.top()))
             if hub.wants(self.mini_ticker_stream):
                 hub.publish(self.mini_ticker_stream, encoders.mini_ticker(symbol, fmt, now, stats))
+        self._slow_ticks += 1
         for interval, builder in self.klines.items():
             closed = builder.roll(now)
+            if closed is not None and hub.wants(self.kline_streams[interval]):
+                self._closed_klines.append((interval, closed))
+        self._push_klines(now, every_interval=self._slow_ticks % KLINE_PUSH_TICKS == 0)
+
+    def _push_klines(self, now: int, *, every_interval: bool) -> None:
+        """Binance's kline cadence: ``1s`` klines every second, the others every 2 s; the klines
+        closed since the last push first (each exactly once, ``"x": true``), then the open one."""
+        hub, fmt, symbol = self.hub, self.fmt, self.symbol
+        waiting: list[tuple[str, Kline]] = []
+        for interval, closed in self._closed_klines:
+            if every_interval or interval == FAST_KLINE:
+                stream = self.kline_streams[interval]
+                if hub.wants(stream):
+                    hub.publish(stream, encoders.kline(symbol, fmt, now, interval, closed, True))
+            else:
+                waiting.append((interval, closed))
+        self._closed_klines = waiting
+        for interval, builder in self.klines.items():
             stream = self.kline_streams[interval]
-            if not hub.wants(stream):
-                continue
-            if closed is not None:
-                hub.publish(stream, encoders.kline(symbol, fmt, now, interval, closed, True))
-            if builder.current is not None:
+            if (every_interval or interval == FAST_KLINE) and builder.current is not None and hub.wants(stream):
                 hub.publish(stream, encoders.kline(symbol, fmt, now, interval, builder.current, False))
+
+    def _publish_partial(self, names: tuple[str, ...], levels: int) -> None:
+        """One partial-depth snapshot, encoded once, to every name of its cadence somebody listens to."""
+        hub = self.hub
+        wanted = [name for name in names if hub.wants(name)]
+        if wanted:
+            payload = encoders.depth_snapshot(self.fmt, *self.replica.depth(levels))
+            for name in wanted:
+                hub.publish(name, payload)
 
     def _flush_window(self, which: int, now: int) -> None:
         taken = self.replica.windows[which].take()
-        stream = self.depth_streams[which]
-        if taken is not None and self.hub.wants(stream):
-            self.hub.publish(stream, encoders.depth_update(self.symbol, self.fmt, now, *taken))
+        if taken is None:
+            return
+        wanted = [name for name in self.depth_streams[which] if self.hub.wants(name)]
+        if wanted:
+            payload = encoders.depth_update(self.symbol, self.fmt, now, *taken)
+            for name in wanted:
+                self.hub.publish(name, payload)
 
     # -- subscriptions and queries -----------------------------------------------------
     def ensure_kline(self, interval: str, now: int) -> None:

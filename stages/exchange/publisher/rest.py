@@ -1,10 +1,10 @@
 """``GET /api/v3/...`` market-data endpoints, answered from the replicas and trade history.
 
-Served on the market-data port beside the streams (websockets hands every
-request without an ``Upgrade: websocket`` header to
-:meth:`RestApi.handle`). Everything is read in the event loop between two
-applied engine updates, so ``/api/v3/depth`` is the book at one consistent
-point and its ``lastUpdateId`` lines up with the ``@depth`` diff streams
+Served on the market-data port beside the streams (every request that is not
+a WebSocket upgrade reaches :meth:`RestApi.handle` through
+:mod:`stages.exchange.protocol.http_server`), read-only: ``GET`` and ``HEAD``.
+Everything is read in the event loop between two applied engine updates, so
+``/api/v3/depth`` is the book at one consistent point and its ``lastUpdateId`` lines up with the ``@depth`` diff streams
 (Binance's "How to manage a local order book correctly" works as documented).
 
 Parameter checks and error bodies follow Binance (``{"code", "msg"}`` with HTTP
@@ -12,14 +12,14 @@ Parameter checks and error bodies follow Binance (``{"code", "msg"}`` with HTTP
 malformed mandatory parameter, -1104 unread (unknown) parameters, -1105 empty
 parameter, -1121 invalid symbol, -1122 invalid ``symbolStatus``, -1128
 ``symbol`` with ``symbols``, -1139 invalid ticker ``type``, -1151 a symbol
-listed twice. An unknown path is a 404 with a JSON error body.
+listed twice. An unknown path is a 404 with a JSON error body, another method
+than GET/HEAD on a known path a 405 (with ``Allow``).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlsplit
 
@@ -39,6 +39,7 @@ from hftpipe.schema.exchange_errors import (
 )
 from stages.exchange.protocol.api_error import ApiError
 from stages.exchange.protocol.exchange_info import UnknownSymbolError, build_exchange_info
+from stages.exchange.protocol.http_server import HttpRequest, HttpResponse
 from stages.exchange.protocol.settings import ExchangeSettings
 from stages.exchange.publisher import encoders
 from stages.exchange.publisher.market import SymbolMarket
@@ -52,20 +53,12 @@ SYMBOLS_RANGE: Final = '^\\[("[A-Z0-9-_.]{1,20}"(,"[A-Z0-9-_.]{1,20}"){0,}){0,1}
 INT_RANGE: Final = "^[0-9]{1,20}$"
 _SYMBOL_RE: Final = re.compile(r"[A-Z0-9\-_.]{1,20}")
 _INT_RE: Final = re.compile(r"[0-9]{1,20}")
-CONTENT_TYPE: Final = "application/json;charset=UTF-8"
 SYMBOL_STATUSES: Final = ("TRADING", "HALT", "BREAK")
-NO_ENDPOINT_CODE: Final = -1
-"""The code in the 404 body of an unknown path (no Binance code names that)."""
+READ_METHODS: Final = ("GET", "HEAD")
 MINI_TICKER_KEYS: Final = (
     "symbol", "openPrice", "highPrice", "lowPrice", "lastPrice", "volume", "quoteVolume",
     "openTime", "closeTime", "firstId", "lastId", "count",
 )  # fmt: skip
-
-
-@dataclass(frozen=True, slots=True)
-class HttpReply:
-    status: int
-    body: bytes
 
 
 def parse_query(query: str, allowed: frozenset[str]) -> dict[str, str]:
@@ -119,22 +112,26 @@ class RestApi:
             "/api/v3/ticker/price": (frozenset({"symbol", "symbols"}), self._ticker_price),
         }
 
-    def handle(self, target: str) -> HttpReply:
-        """Answer ``GET target`` (path and query string)."""
+    def handle(self, method: str, target: str) -> HttpResponse:
+        """Answer ``method target`` (path and query string)."""
         self.requests += 1
         parts = urlsplit(target)
         route = self._routes.get(parts.path)
         try:
             if route is None:
-                raise ApiError(NO_ENDPOINT_CODE, f"No such endpoint: GET {parts.path}", status=404)
+                raise ApiError.no_endpoint(method, parts.path)
+            if method not in READ_METHODS:
+                raise ApiError.wrong_method(method, parts.path, READ_METHODS)
             allowed, handler = route
-            result = handler(parse_query(parts.query, allowed))
-            if isinstance(result, bytes):
-                return HttpReply(200, result)
-            return HttpReply(200, orjson.dumps(result))
+            return HttpResponse.json(200, handler(parse_query(parts.query, allowed)))
         except ApiError as exc:
             self.errors += 1
-            return HttpReply(exc.status, orjson.dumps(exc.error_object()))
+            headers = (("Allow", ", ".join(READ_METHODS)),) if exc.status == 405 else ()
+            return HttpResponse.error(exc, headers)
+
+    async def serve(self, request: HttpRequest) -> HttpResponse:
+        """The HTTP handler (:data:`~stages.exchange.protocol.http_server.HttpHandler`) of the market port."""
+        return self.handle(request.method, request.target)
 
     # -- parameters ------------------------------------------------------------------
     def _market(self, params: Mapping[str, str]) -> SymbolMarket:

@@ -6,11 +6,14 @@ Paths, as on ``stream.binance.com``:
   with no stream and subscribes later with SUBSCRIBE;
 * ``/stream?streams=<a>/<b>/<c>``: combined payloads
   ``{"stream": "<name>", "data": <payload>}``;
-* any request without ``Upgrade: websocket``: the REST endpoints of :mod:`.rest`.
+* any other request (any method, with or without a body): HTTP/1.1 through
+  :mod:`stages.exchange.protocol.http_server`, answered by the read-only REST
+  endpoints of :mod:`.rest` (JSON errors for unknown paths and methods).
 
-A handshake naming a stream not served here is refused with HTTP 400 and an
-unknown path with 404 (Binance accepts and stays silent; failing loudly is
-kinder to a mistyped client). Each connection gets a
+A handshake naming a stream not served here is accepted, as Binance does
+(ccxt.pro connects to ``/ws/<index>`` and then subscribes): the name is counted
+in :attr:`MarketDataServer.unserved_names` and nothing is ever sent for it. An
+unknown path is refused with 404, more than 1024 names with 400. Each connection gets a
 :class:`~.session.ClientSession` (bounded queue, own writer task) and answers
 its subscription requests through :class:`~.subscriptions.SubscriptionHandler`. Slow clients
 are closed with 1008 and counted in :attr:`MarketDataServer.dropped_clients`; so are
@@ -41,20 +44,20 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from stages.exchange.protocol.http_server import CONTENT_TYPE, http_or_websocket
 from stages.exchange.protocol.settings import ExchangeSettings
 from stages.exchange.publisher.hub import StreamHub
 from stages.exchange.publisher.market import SymbolMarket
 from stages.exchange.publisher.message_rate import TOO_MANY_MESSAGES_CODE, MessageRate, too_many_messages_reason
-from stages.exchange.publisher.rest import CONTENT_TYPE, RestApi
+from stages.exchange.publisher.rest import RestApi
 from stages.exchange.publisher.session import SLOW_CONSUMER_CODE, SLOW_CONSUMER_REASON, ClientSession
 from stages.exchange.publisher.streams import (
-    MAX_STREAM_NAME_LENGTH,
     MAX_STREAMS_PER_CONNECTION,
     StreamCatalog,
     StreamKind,
     StreamSpec,
 )
-from stages.exchange.publisher.subscriptions import INVALID_STREAM, TOO_MANY_STREAMS, SubscriptionHandler
+from stages.exchange.publisher.subscriptions import TOO_MANY_STREAMS, SubscriptionHandler
 
 LOGGER: Final = logging.getLogger("hftpipe.publisher")
 WS_LOGGER: Final = logging.getLogger("hftpipe.publisher.websockets")
@@ -72,6 +75,8 @@ MAX_CLIENT_MESSAGE: Final = 64 * 1024
 class WsTarget:
     combined: bool
     streams: tuple[StreamSpec, ...]
+    unserved: int = 0
+    """Names in the path that are not served here (accepted, never sent anything)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,14 +101,9 @@ def parse_ws_target(target: str, catalog: StreamCatalog) -> WsTarget | TargetErr
         return TargetError(404, -1, f"No such stream path: {path} (use /ws/<stream> or /stream?streams=...)")
     if len(names) > MAX_STREAMS_PER_CONNECTION:
         return TargetError(400, 2, TOO_MANY_STREAMS)
-    specs = []
-    for name in dict.fromkeys(names):
-        spec = catalog.parse(name)
-        if spec is None:
-            shown = name if len(name) <= MAX_STREAM_NAME_LENGTH else f"longer than {MAX_STREAM_NAME_LENGTH} characters"
-            return TargetError(400, 2, f"{INVALID_STREAM}: {shown}")
-        specs.append(spec)
-    return WsTarget(combined, tuple(specs))
+    specs = [catalog.parse(name) for name in dict.fromkeys(names)]
+    served = tuple(spec for spec in specs if spec is not None)
+    return WsTarget(combined, served, len(specs) - len(served))
 
 
 def json_response(connection: ServerConnection, status: int, body: bytes) -> Response:
@@ -137,6 +137,8 @@ class MarketDataServer:
         self.connections = 0
         self.dropped_clients = 0
         self.rate_closes = 0
+        self.unserved_names = 0
+        """Stream names in connection paths that are not served here (accepted and silent)."""
         """Connections closed for sending more than ``stream_messages_per_second`` messages in a second."""
         self.on_drop: Callable[[ClientSession], None] | None = None
         self._server: Server | None = None
@@ -155,6 +157,8 @@ class MarketDataServer:
             self._serve,
             **where,
             process_request=self._process_request,
+            create_connection=http_or_websocket(self.rest.serve),
+            open_timeout=None,  # applied by the connection class (see http_or_websocket)
             compression=None,
             ping_interval=PING_INTERVAL_S,
             ping_timeout=PING_TIMEOUT_S,
@@ -178,14 +182,12 @@ class MarketDataServer:
 
     # -- HTTP ------------------------------------------------------------------------
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
-        if "websocket" in request.headers.get("Upgrade", "").lower():
-            target = parse_ws_target(request.path, self.catalog)
-            if isinstance(target, TargetError):
-                body = orjson.dumps({"code": target.code, "msg": target.msg})
-                return json_response(connection, target.status, body)
-            return None
-        reply = self.rest.handle(request.path)
-        return json_response(connection, reply.status, reply.body)
+        """A WebSocket handshake (every other request went to the REST API): is its path served?"""
+        target = parse_ws_target(request.path, self.catalog)
+        if isinstance(target, TargetError):
+            body = orjson.dumps({"code": target.code, "msg": target.msg})
+            return json_response(connection, target.status, body)
+        return None
 
     # -- WebSocket -------------------------------------------------------------------
     async def _serve(self, connection: ServerConnection) -> None:
@@ -200,6 +202,7 @@ class MarketDataServer:
             on_backlog=self._backlogged.append,
         )
         self.connections += 1
+        self.unserved_names += target.unserved
         self.sessions.add(session)
         for spec in target.streams:
             session.streams[spec.name] = None

@@ -26,8 +26,9 @@ queued to clients), ``drops`` (clients closed as slow consumers), ``clients``
 (connected now), ``connections``, ``rest_requests``, ``rest_errors``,
 ``book_snapshots`` (engine snapshots applied: each one is a ``U`` gap on the
 diff streams), ``unknown_records``, ``rate_closes`` (clients closed for sending
-too many messages) and ``stream_names`` (entries of the stream catalog: fixed
-at start, whatever clients send).
+too many messages), ``stream_names`` (entries of the stream catalog: fixed
+at start, whatever clients send) and ``unserved_stream_names`` (names in a
+connection path that are not served here: accepted and silent, as on Binance).
 """
 
 from __future__ import annotations
@@ -106,6 +107,7 @@ class PublisherStage(AsyncAgent):
         self._unknown = ctx.counters.add("unknown_records")
         self._rate_closes = ctx.counters.add("rate_closes")
         self._stream_names = ctx.counters.gauge("stream_names")
+        self._unserved = ctx.counters.add("unserved_stream_names")
         self.server.on_drop = lambda _session: self._drops.add()
         self._ticks = 0
 
@@ -158,6 +160,7 @@ class PublisherStage(AsyncAgent):
         self._unknown.set(sum(m.unknown_records for m in self.markets.values()))
         self._rate_closes.set(server.rate_closes)
         self._stream_names.set(len(server.catalog))
+        self._unserved.set(server.unserved_names)
 
     async def _drain_forever(self) -> None:
         rings = [port.ring for port, _ in self._ports]

@@ -59,7 +59,7 @@ class StreamSpec:
     """The symbol as configured (upper case)."""
     kind: StreamKind
     fast: bool = False
-    """``@100ms`` (depth streams)."""
+    """``@100ms`` (depth streams); ``@1000ms`` spells the default 1 s cadence out."""
     levels: int = 0
     """Partial depth: 5, 10 or 20."""
     interval: str = ""
@@ -84,7 +84,7 @@ def _served(symbol: str) -> Iterator[StreamSpec]:
         yield StreamSpec(stream_name(symbol, suffix), symbol, kind)
     for interval in KLINE_INTERVALS_MS:
         yield StreamSpec(stream_name(symbol, f"kline_{interval}"), symbol, StreamKind.KLINE, interval=interval)
-    for speed, fast in (("", False), ("@100ms", True)):
+    for speed, fast in (("", False), ("@100ms", True), ("@1000ms", False)):
         yield StreamSpec(stream_name(symbol, f"depth{speed}"), symbol, StreamKind.DIFF_DEPTH, fast=fast)
         for levels in PARTIAL_DEPTHS:
             name = stream_name(symbol, f"depth{levels}{speed}")
@@ -93,7 +93,7 @@ def _served(symbol: str) -> Iterator[StreamSpec]:
 
 STREAMS_PER_SYMBOL: Final = sum(1 for _ in _served(""))
 MAX_STREAM_NAME_LENGTH: Final = MAX_SYMBOL_LENGTH + max(len(spec.name) for spec in _served(""))
-"""34: the longest symbol Binance allows plus the longest ``@<kind>`` (``@depth20@100ms``).
+"""35: the longest symbol Binance allows plus the longest ``@<kind>`` (``@depth20@1000ms``).
 
 No stream name can be longer, so a longer one is refused before it is even looked up."""
 

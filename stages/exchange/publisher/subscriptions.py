@@ -3,7 +3,9 @@
 Requests and replies follow ``web-socket-streams.md``: ``{"method", "params",
 "id"}`` in, ``{"result": ..., "id": ...}`` out, or ``{"error": {"code", "msg"},
 "id": ...}`` for a bad request (``id`` left out when it could not be read).
-Error codes and texts are Binance's: 0 unknown property, 1 wrong value type,
+Request ids are what Binance takes: a 64-bit integer, null, or a text of at
+most 36 letters, digits and ``-`` (the official SDK sends ``uuid4`` strings);
+every reply echoes the id as sent. Error codes and texts are Binance's: 0 unknown property, 1 wrong value type,
 2 invalid request, 3 invalid JSON. A SUBSCRIBE naming any stream not served
 here is refused as a whole (``"Invalid request: invalid stream"``) and changes
 nothing; so is one naming more than 1024 streams, before any name is looked up.
@@ -13,6 +15,7 @@ truncated, and stream names are never echoed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -22,7 +25,8 @@ from stages.exchange.publisher.session import ClientSession
 from stages.exchange.publisher.streams import MAX_STREAMS_PER_CONNECTION, StreamCatalog, StreamSpec
 
 METHODS: Final = ("SUBSCRIBE", "UNSUBSCRIBE", "LIST_SUBSCRIPTIONS", "SET_PROPERTY", "GET_PROPERTY")
-_ID_TEXT_MAX: Final = 36
+_ID_TEXT: Final = re.compile(r"[A-Za-z0-9-]{1,36}")
+"""A text id as Binance takes it: up to 36 letters, digits and ``-`` (so a ``uuid4`` string fits)."""
 _ECHO_MAX: Final = 64
 """At most this much of an unknown method is echoed back in the error."""
 _INT64: Final = range(-(2**63), 2**63)
@@ -46,7 +50,7 @@ def _valid_id(value: Any) -> bool:
         return False
     if isinstance(value, int):
         return value in _INT64
-    return isinstance(value, str) and 0 < len(value) <= _ID_TEXT_MAX and value.isascii() and value.isalnum()
+    return isinstance(value, str) and _ID_TEXT.fullmatch(value) is not None
 
 
 def _echo(value: Any) -> str:

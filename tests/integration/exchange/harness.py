@@ -26,11 +26,12 @@ def free_port() -> int:
 def write_exchange_config(directory: Path, name: str, *, flow: bool, flow_rate: int = 50) -> Path:
     """The shipped config with this test's pipeline name, ports, state dir and flow setting."""
     text = EXCHANGE_CONFIG.read_text()
-    market_port, api_port = free_port(), free_port()
+    market_port, api_port, rest_port = free_port(), free_port(), free_port()
     replacements = {
         'name = "exchange"': f'name = "{name}"',
         "market_port = 9443": f"market_port = {market_port}",
         "api_port = 9444": f"api_port = {api_port}",
+        "rest_port = 9445": f"rest_port = {rest_port}",
         "[exchange]\n": f'[exchange]\nstate_dir = "{directory / "state"}"\n',
         "enabled = true": f"enabled = {'true' if flow else 'false'}",
         "orders_per_second = 50": f"orders_per_second = {flow_rate}",

@@ -136,12 +136,15 @@ def test_should_deposit_withdraw_and_answer_balances(make_exchange: MakeExchange
     answer = h.request(Command.WITHDRAW, account=CAROL, asset=ETH, qty=2 * E8)
     assert kinds(answer) == ["BALANCE_UPDATE", "BALANCE", "DONE"]
     assert answer[0]["qty"] == -2 * E8
+    withdrawn_ns = answer[-1]["ts_venue"]
+    assert withdrawn_ns > 0
     answer = h.request(Command.WITHDRAW, account=CAROL, asset=ETH, qty=4 * E8)
     assert kinds(answer) == ["REJECTED", "DONE"] and answer[0]["reject_code"] == -2010
     assert h.balance(CAROL, ETH) == (3 * E8, 0)
 
     answer = h.request(Command.ACCOUNT_STATUS, account=CAROL)
     assert [(r["commission_asset"], r["qty"]) for r in answer[:-1]] == [(BTC, 0), (USDT, 0), (ETH, 3 * E8)]
+    assert {r["ts_venue"] for r in answer[:-1]} == {withdrawn_ns}  # the last change (the refused one changed nothing)
     answer = h.request(Command.BALANCES, account=ALL_ACCOUNTS)
     assert answer[-1]["event_name"] == "DONE" and answer[-1]["status"] == 0
     accounts = sorted({r["account"] for r in answer[:-1]})

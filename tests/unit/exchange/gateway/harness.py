@@ -40,7 +40,7 @@ def exchange_table(state_dir: Path, **overrides: Any) -> dict[str, Any]:
     """The shipped ``[exchange]`` table on ephemeral ports, a private state dir, no flow."""
     with open(REPO / "configs" / "exchange.toml", "rb") as file:
         table: dict[str, Any] = copy.deepcopy(tomllib.load(file)["exchange"])
-    table.update(state_dir=str(state_dir), api_port=0, market_port=0)
+    table.update(state_dir=str(state_dir), api_port=0, market_port=0, rest_port=0)
     table["flow"] = {**table.get("flow", {}), "enabled": False}
     for key, value in overrides.items():
         table[key] = value

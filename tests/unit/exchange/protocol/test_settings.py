@@ -73,6 +73,8 @@ ERRORS = [
     ("api_keys.0.secret", _DELETE, "exchange.api_keys[0]", "exactly one of secret"),
     ("api_keys.0.permissions", ["WITHDRAW"], "exchange.api_keys[0].permissions", "must be a list of"),
     ("api_port", 9443, "exchange.api_port", "must differ from market_port"),
+    ("rest_port", 9444, "exchange.rest_port", "must differ from market_port and api_port"),
+    ("rest_port", 70000, "exchange.rest_port", "TCP port"),
     ("market_port", 70000, "exchange.market_port", "TCP port"),
     ("journal_fsync", "sometimes", "exchange.journal_fsync", "must be one of none, always"),
     ("maker_commission", "1.5", "exchange.maker_commission", "must be a rate in [0, 1)"),

@@ -59,6 +59,8 @@ def test_symbol_format_formats_quote_amounts_at_the_summed_scale() -> None:
         ("btcusdt@depth", StreamKind.DIFF_DEPTH, False, 0, ""),
         ("btcusdt@depth@100ms", StreamKind.DIFF_DEPTH, True, 0, ""),
         ("btcusdt@depth5", StreamKind.PARTIAL_DEPTH, False, 5, ""),
+        ("btcusdt@depth@1000ms", StreamKind.DIFF_DEPTH, False, 0, ""),
+        ("btcusdt@depth10@1000ms", StreamKind.PARTIAL_DEPTH, False, 10, ""),
         ("btcusdt@depth20@100ms", StreamKind.PARTIAL_DEPTH, True, 20, ""),
         ("btcusdt@kline_1m", StreamKind.KLINE, False, 0, "1m"),
         ("btcusdt@ticker", StreamKind.TICKER, False, 0, ""),
@@ -96,12 +98,12 @@ def test_catalog_refuses_what_is_not_served(name: str) -> None:
 def test_no_stream_name_is_longer_than_the_longest_symbol_and_kind() -> None:
     longest = "A" * 20  # Binance: ^[A-Z0-9-_.]{1,20}$
     catalog = StreamCatalog([longest, "BTCUSDT"])
-    name = f"{longest.lower()}@depth20@100ms"
-    assert len(name) == MAX_STREAM_NAME_LENGTH == 34
+    name = f"{longest.lower()}@depth20@1000ms"
+    assert len(name) == MAX_STREAM_NAME_LENGTH == 35
     assert catalog.parse(name) is not None
     assert catalog.parse(name + "x") is None
     assert catalog.parse("btcusdt@trade" + " " * MAX_STREAM_NAME_LENGTH) is None
-    assert len(catalog) == 2 * STREAMS_PER_SYMBOL == 52
+    assert len(catalog) == 2 * STREAMS_PER_SYMBOL == 60
     with pytest.raises(ValueError, match=r"must be 1\.\.20 characters"):
         StreamCatalog(["A" * 21])
 
@@ -110,7 +112,8 @@ def test_the_catalog_serves_exactly_the_names_it_lists() -> None:
     catalog = StreamCatalog(["BTCUSDT"])
     intervals = ["1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d"]
     kinds = ["trade", "aggTrade", "bookTicker", "ticker", "miniTicker", "depth", "depth@100ms"]
-    kinds += [f"depth{n}{s}" for n in (5, 10, 20) for s in ("", "@100ms")] + [f"kline_{i}" for i in intervals]
+    kinds += [f"depth{n}{s}" for n in (5, 10, 20) for s in ("", "@100ms", "@1000ms")] + ["depth@1000ms"]
+    kinds += [f"kline_{i}" for i in intervals]
     assert all(catalog.parse(f"btcusdt@{kind}") is not None for kind in kinds)
     assert len(catalog) == len(kinds) == STREAMS_PER_SYMBOL
 

@@ -100,7 +100,7 @@ def test_book_ticker_is_pushed_only_when_the_top_changes(tmp_path: Path) -> None
 
 
 def test_diff_depth_events_are_coalesced_and_contiguous(tmp_path: Path) -> None:
-    rig = Rig(tmp_path, "btcusdt@depth@100ms", "btcusdt@depth")
+    rig = Rig(tmp_path, "btcusdt@depth@100ms", "btcusdt@depth", "btcusdt@depth@1000ms")
     rig.market.on_fast_tick(NOW_MS)
     assert rig["btcusdt@depth@100ms"] == []  # nothing changed: no event
     rig.order(BUY, P, Q)  # id 1
@@ -121,10 +121,11 @@ def test_diff_depth_events_are_coalesced_and_contiguous(tmp_path: Path) -> None:
     slow = rig["btcusdt@depth"]
     assert len(slow) == 1 and (slow[0]["U"], slow[0]["u"]) == (1, 5)
     assert slow[0]["b"] == [["60001.00000000", "2.00000000"], ["60000.00000000", "2.00000000"]]
+    assert rig["btcusdt@depth@1000ms"] == slow  # the 1 s cadence spelled out
 
 
 def test_partial_depth_streams_push_the_top_with_last_update_id(tmp_path: Path) -> None:
-    rig = Rig(tmp_path, "btcusdt@depth5@100ms", "btcusdt@depth10")
+    rig = Rig(tmp_path, "btcusdt@depth5@100ms", "btcusdt@depth10", "btcusdt@depth10@1000ms")
     for i in range(7):
         rig.order(BUY, P - i, Q)
         rig.order(SELL, P + 10 + i, Q)
@@ -140,20 +141,28 @@ def test_partial_depth_streams_push_the_top_with_last_update_id(tmp_path: Path) 
     assert rig["btcusdt@depth10"] == []  # the 1000 ms one waits for the slow tick
     rig.market.on_slow_tick(NOW_MS)
     assert len(rig["btcusdt@depth10"][0]["bids"]) == 7
+    assert rig["btcusdt@depth10@1000ms"] == rig["btcusdt@depth10"]
 
 
-def test_kline_is_pushed_with_every_update_that_traded(tmp_path: Path) -> None:
+def test_klines_are_pushed_on_binance_cadence_not_per_trade(tmp_path: Path) -> None:
     rig = Rig(tmp_path)
     rig.market.ensure_kline("1m", NOW_MS)
+    rig.market.ensure_kline("1s", NOW_MS)
     klines = rig.listen("btcusdt@kline_1m")
+    seconds = rig.listen("btcusdt@kline_1s")
     rig.order(SELL, P, Q)
     rig.order(SELL, P + 100, Q)
     rig.order(BUY, P + 100, 2 * Q)
+    assert klines.messages == seconds.messages == []  # trades alone push nothing
     t_ms = rig.feed.now_ns // 1_000_000
     opened = t_ms - t_ms % 60_000
+    rig.market.on_slow_tick(t_ms)  # first second: the 1s kline, not the 1m one
+    assert klines.messages == [] and [m["k"]["x"] for m in seconds.messages] == [False]
+    rig.market.on_slow_tick(t_ms)  # 2 s: both
+    assert len(seconds.messages) == 2
     assert klines.messages == [
         {
-            "e": "kline", "E": NOW_MS, "s": "BTCUSDT",
+            "e": "kline", "E": t_ms, "s": "BTCUSDT",
             "k": {
                 "t": opened, "T": opened + 59_999, "s": "BTCUSDT", "i": "1m", "f": 1, "L": 2,
                 "o": "60000.00000000", "c": "60001.00000000", "h": "60001.00000000", "l": "60000.00000000",
@@ -162,11 +171,15 @@ def test_kline_is_pushed_with_every_update_that_traded(tmp_path: Path) -> None:
             },
         }
     ]
-    rig.market.on_slow_tick(opened + 60_000)  # the minute is over: closed, then the new (empty) one
+    rig.market.on_slow_tick(opened + 60_000)  # the minute is over, but the 1m stream is not due
+    assert len(klines.messages) == 1
+    rig.market.on_slow_tick(opened + 60_500)  # due: the closed kline (once), then the new (empty) one
     closed, current = klines.messages[1]["k"], klines.messages[2]["k"]
     assert (closed["x"], closed["n"], current["x"], current["n"], current["o"], current["f"]) == (
         True, 2, False, 0, "60001.00000000", -1,
     )
+    assert len(klines.messages) == 3
+    assert [m["k"]["x"] for m in seconds.messages[2:4]] == [True, False]  # the 1s kline closed too
 
 
 def test_ticker_reports_the_rolling_day(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ def api(tmp_path: Path) -> tuple[RestApi, dict[str, SymbolMarket], dict[str, Eng
 
 
 def get(api: RestApi, target: str) -> tuple[int, Any]:
-    reply = api.handle(target)
+    reply = api.handle("GET", target)
     return reply.status, orjson.loads(reply.body)
 
 

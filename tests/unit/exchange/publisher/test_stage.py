@@ -248,13 +248,19 @@ def test_combined_paths_raw_paths_and_live_subscriptions(pipeline_name: str, tab
         run(h, scenario)
 
 
-def test_bad_paths_and_streams_are_refused_at_the_handshake(pipeline_name: str, table: dict[str, Any]) -> None:
+def test_bad_paths_are_refused_and_unserved_stream_names_accepted_silently(
+    pipeline_name: str, table: dict[str, Any]
+) -> None:
     async def scenario(h: Harness) -> None:
-        for path, status in (("/ws/btcusdt@nope", 400), ("/stream?streams=xrpusdt@trade", 400), ("/wss", 404)):
-            with pytest.raises(InvalidStatus) as refused:
-                async with connect(f"ws://{h.base}{path}"):
-                    pass
-            assert refused.value.response.status_code == status
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(f"ws://{h.base}/wss"):
+                pass
+        assert refused.value.response.status_code == 404
+        async with connect(f"ws://{h.base}/stream?streams=xrpusdt@trade/btcusdt@nope/btcusdt@trade") as ws:
+            await ws.send(orjson.dumps({"method": "LIST_SUBSCRIPTIONS", "id": 1}).decode())
+            assert orjson.loads(await ws.recv()) == {"result": ["btcusdt@trade"], "id": 1}
+        unserved = h.ctx.counters.add("unserved_stream_names")
+        await until(lambda: unserved.value == 2, "the unserved_stream_names counter")
         status, body = await aget(h.base, "/api/v3/depth?symbol=NOPE")
         assert (status, body) == (400, {"code": -1121, "msg": "Invalid symbol."})
         status, body = await aget(h.base, "/api/v3/depth?symbol=BTCUSDT&limit=x")

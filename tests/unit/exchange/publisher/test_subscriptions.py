@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import tracemalloc
+import uuid
 from typing import Any
 
 import orjson
@@ -61,6 +62,19 @@ def test_subscribe_list_unsubscribe_round_trip() -> None:
     assert rig.unsubscribed == ["btcusdt@depth"]  # not subscribed to ethusdt@trade: nothing to undo
 
 
+def test_uuid_ids_are_accepted_and_echoed_as_sent() -> None:
+    rig = Rig()
+    request_id = str(uuid.uuid4())
+    assert rig.send({"method": "SUBSCRIBE", "params": ["btcusdt@trade"], "id": request_id}) == {
+        "result": None, "id": request_id,
+    }
+    assert rig.send({"method": "LIST_SUBSCRIPTIONS", "id": request_id.upper()}) == {
+        "result": ["btcusdt@trade"], "id": request_id.upper(),
+    }
+    assert rig.send({"method": "LIST_SUBSCRIPTIONS", "id": -(2**63)})["id"] == -(2**63)
+    assert rig.send({"method": "LIST_SUBSCRIPTIONS", "id": None}) == {"result": ["btcusdt@trade"], "id": None}
+
+
 def test_subscribing_twice_subscribes_once() -> None:
     rig = Rig()
     rig.send({"method": "SUBSCRIBE", "params": ["btcusdt@trade"], "id": 1})
@@ -90,7 +104,9 @@ def test_combined_property_can_be_read_and_set() -> None:
         ("[1, 2]", 2, "Invalid request: invalid type"),
         ('{"method": "SUBSCRIBE", "params": []}', 2, "Invalid request: request ID must be an unsigned integer"),
         ('{"method": "SUBSCRIBE", "params": [], "id": 1.5}', 2, "Invalid request: request ID must be an unsigned"),
-        ('{"method": "SUBSCRIBE", "params": [], "id": "a-b"}', 2, "Invalid request: request ID must be an unsigned"),
+        ('{"method": "SUBSCRIBE", "params": [], "id": "a_b"}', 2, "Invalid request: request ID must be an unsigned"),
+        ('{"method": "SUBSCRIBE", "params": [], "id": "%s"}' % ("a" * 37), 2, "Invalid request: request ID must be"),
+        ('{"method": "SUBSCRIBE", "params": [], "id": ""}', 2, "Invalid request: request ID must be an unsigned"),
         ('{"method": "SUBSCRIBE", "params": [], "id": true}', 2, "Invalid request: request ID must be an unsigned"),
         ('{"params": [], "id": 1}', 2, "Invalid request: missing field `method` at line 1 column"),
         (

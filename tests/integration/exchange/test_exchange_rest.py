@@ -1,0 +1,183 @@
+"""The REST API on ``rest_port`` against ``hftpipe exchange run``: every signed endpoint's errors and
+weights as Binance documents them, and the market port's refusal of every private path."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from stages.exchange.gateway.rest import SIGNED_ROUTES
+from stages.exchange.protocol.settings import ExchangeSettings
+from tests.integration.exchange.rest_client import RestClient, demo_client, running_exchange
+
+FAR_SELL: dict[str, Any] = {
+    "symbol": "BTCUSDT", "side": "SELL", "type": "LIMIT", "timeInForce": "GTC", "quantity": "0.0001",
+    "price": "999999",
+}  # fmt: skip
+"""Rests far above any price the book reaches: never fills."""
+ENDPOINTS: list[tuple[str, str, dict[str, Any]]] = [
+    ("POST", "/api/v3/order", FAR_SELL),
+    ("GET", "/api/v3/order", {"symbol": "BTCUSDT", "orderId": 1}),
+    ("DELETE", "/api/v3/order", {"symbol": "BTCUSDT", "orderId": 1}),
+    ("POST", "/api/v3/order/test", FAR_SELL),
+    (
+        "POST",
+        "/api/v3/order/cancelReplace",
+        {**FAR_SELL, "cancelReplaceMode": "STOP_ON_FAILURE", "cancelOrderId": 1},
+    ),
+    ("GET", "/api/v3/openOrders", {"symbol": "BTCUSDT"}),
+    ("DELETE", "/api/v3/openOrders", {"symbol": "BTCUSDT"}),
+    ("GET", "/api/v3/account", {}),
+    ("GET", "/api/v3/rateLimit/order", {}),
+    ("GET", "/sapi/v1/capital/config/getall", {}),
+    ("GET", "/sapi/v1/margin/allPairs", {}),
+]
+
+
+@pytest.fixture(scope="module")
+def exchange(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExchangeSettings]:
+    with running_exchange(tmp_path_factory.mktemp("rest"), flow=False) as settings:
+        yield settings
+
+
+@pytest.fixture
+def client(exchange: ExchangeSettings) -> Iterator[RestClient]:
+    rest = demo_client(exchange)
+    yield rest
+    rest.close()
+
+
+def test_every_signed_endpoint_is_routed_and_checked(client: RestClient) -> None:
+    routed = {(method, path) for path, methods in SIGNED_ROUTES.items() for method in methods}
+    assert routed == {(method, path) for method, path, _ in ENDPOINTS}
+
+
+@pytest.mark.parametrize(("method", "path", "params"), ENDPOINTS)
+def test_a_bad_signature_is_refused_with_1022(
+    client: RestClient, method: str, path: str, params: dict[str, Any]
+) -> None:
+    answer = client.signed(method, path, params, bad_signature=True)
+    assert (answer.status, answer.body) == (400, {"code": -1022, "msg": "Signature for this request is not valid."})
+    assert int(answer.headers["x-mbx-used-weight-1m"]) > 0
+
+
+@pytest.mark.parametrize(("method", "path", "params"), ENDPOINTS)
+def test_a_stale_timestamp_is_refused_with_1021(
+    client: RestClient, method: str, path: str, params: dict[str, Any]
+) -> None:
+    answer = client.signed(method, path, params, timestamp_ms=int(time.time() * 1000) - 60_000)
+    assert answer.status == 400
+    assert answer.body["code"] == -1021 and "outside of the recvWindow" in answer.body["msg"]
+
+
+@pytest.mark.parametrize(("method", "path", "params"), ENDPOINTS)
+def test_no_key_or_an_unknown_key_is_refused(
+    exchange: ExchangeSettings, method: str, path: str, params: dict[str, Any]
+) -> None:
+    stranger = RestClient(exchange.rest_port, "A" * 64, "secret")
+    try:
+        answer = stranger.signed(method, path, params)
+    finally:
+        stranger.close()
+    assert (answer.status, answer.body["code"]) == (401, -2015)
+
+
+def test_orders_place_query_cancel_and_their_errors(client: RestClient) -> None:
+    placed = client.signed("POST", "/api/v3/order", FAR_SELL)
+    assert placed.status == 200 and placed.body["status"] == "NEW"
+    assert placed.headers["x-mbx-order-count-10s"] >= "1" and "x-mbx-order-count-1d" in placed.headers
+    order_id = placed.body["orderId"]
+    status = client.signed("GET", "/api/v3/order", {"symbol": "BTCUSDT", "orderId": order_id})
+    assert status.status == 200 and status.body["orderId"] == order_id
+    open_orders = client.signed("GET", "/api/v3/openOrders", {"symbol": "BTCUSDT"})
+    assert order_id in [order["orderId"] for order in open_orders.body]
+    assert client.signed("POST", "/api/v3/order/test", FAR_SELL).body == {}
+    rates = client.signed("POST", "/api/v3/order/test", {**FAR_SELL, "computeCommissionRates": "true"})
+    assert rates.body["standardCommissionForOrder"] == {"maker": "0.00100000", "taker": "0.00100000"}
+    assert rates.headers["x-mbx-used-weight-1m"]
+
+    # unknown order
+    unknown = client.signed("GET", "/api/v3/order", {"symbol": "BTCUSDT", "orderId": 987654})
+    assert (unknown.status, unknown.body) == (400, {"code": -2013, "msg": "Order does not exist."})
+    unknown = client.signed("DELETE", "/api/v3/order", {"symbol": "BTCUSDT", "orderId": 987654})
+    assert (unknown.status, unknown.body["code"]) == (400, -2011)
+    replace = {**FAR_SELL, "cancelReplaceMode": "STOP_ON_FAILURE", "cancelOrderId": 987654}
+    unknown = client.signed("POST", "/api/v3/order/cancelReplace", replace)
+    assert (unknown.status, unknown.body["code"]) == (400, -2022)
+    # filter failure
+    for path in ("/api/v3/order", "/api/v3/order/test"):
+        bad_tick = client.signed("POST", path, {**FAR_SELL, "price": "999999.001"})
+        assert (bad_tick.status, bad_tick.body) == (400, {"code": -1013, "msg": "Filter failure: PRICE_FILTER"})
+    # insufficient balance (demo holds 1 BTC)
+    broke = client.signed("POST", "/api/v3/order", {**FAR_SELL, "quantity": "5"})
+    assert (broke.status, broke.body) == (
+        400, {"code": -2010, "msg": "Account has insufficient balance for requested action."},
+    )  # fmt: skip
+
+    canceled = client.signed("DELETE", "/api/v3/order", {"symbol": "BTCUSDT", "orderId": order_id})
+    assert canceled.status == 200 and canceled.body["status"] == "CANCELED"
+    account = client.signed("GET", "/api/v3/account", {})
+    assert account.status == 200 and account.body["updateTime"] > 0  # the cancel just changed a balance
+    assert account.body["updateTime"] >= status.body["time"]
+    assert client.signed("GET", "/sapi/v1/margin/allPairs").body == []
+    coins = client.signed("GET", "/sapi/v1/capital/config/getall").body
+    assert {coin["coin"] for coin in coins} == {"BTC", "USDT", "ETH"}
+    assert not any(coin["depositAllEnable"] or coin["withdrawAllEnable"] or coin["networkList"] for coin in coins)
+
+
+def test_the_order_rate_limit_answers_429_with_1015_and_the_counts(client: RestClient) -> None:
+    placed = 0
+    answer = client.signed("POST", "/api/v3/order", FAR_SELL)
+    while answer.status == 200 and placed < 200:  # 50 per 10 s: one window holds at most 50
+        placed += 1
+        assert int(answer.headers["x-mbx-order-count-10s"]) <= 50
+        answer = client.signed("POST", "/api/v3/order", FAR_SELL)
+    assert answer.status == 429
+    assert answer.body == {"code": -1015, "msg": "Too many new orders; current limit is 50 orders per 10 SECOND."}
+    assert answer.headers["x-mbx-order-count-10s"] == "50"
+    limits = client.signed("GET", "/api/v3/rateLimit/order").body
+    assert limits[0] == {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 50, "count": 50}
+    cleared = client.signed("DELETE", "/api/v3/openOrders", {"symbol": "BTCUSDT"})
+    assert cleared.status == 200 and 1 <= len(cleared.body) <= placed
+    assert {order["status"] for order in cleared.body} == {"CANCELED"}
+
+
+def test_http_errors_on_the_rest_port(client: RestClient) -> None:
+    answer = client.request("PUT", "/api/v3/order", b"x=1")
+    assert answer.status == 405 and answer.body["code"] == -1 and answer.headers["allow"] == "POST, GET, DELETE"
+    assert client.request("GET", "/api/v3/nothing").status == 404
+    assert client.request("POST", "/api/v3/depth?symbol=BTCUSDT").status == 405
+    duplicated = client.request("GET", "/api/v3/account?timestamp=1&timestamp=2", headers={"X-MBX-APIKEY": "k"})
+    assert (duplicated.status, duplicated.body["code"]) == (400, -1101)
+    assert client.request("GET", "/sapi/v1/system/status").body == {"status": 0, "msg": "normal"}
+
+
+def test_the_market_port_has_no_route_to_account_data(exchange: ExchangeSettings) -> None:
+    """The publisher never gains a private path: every one, every method, signed, is a 404 there."""
+    market = demo_client(exchange, exchange.market_port)
+    try:
+        for method, path, params in ENDPOINTS:
+            for verb in {method, "GET", "POST", "DELETE", "PUT"}:
+                answer = market.signed(verb, path, params)
+                assert answer.status == 404, (verb, path, answer)
+                assert answer.body == {"code": -1, "msg": f"No such endpoint: {verb} {path}"}
+    finally:
+        market.close()
+
+
+def test_the_request_weight_limit_answers_429_with_1003_and_retry_after(client: RestClient) -> None:
+    """Last in this module: it uses up the minute's weight of 127.0.0.1."""
+    answer = client.signed("GET", "/api/v3/account")
+    for _ in range(400):  # 6000 a minute, 20 each: one minute holds at most 300
+        if answer.status != 200:
+            break
+        answer = client.signed("GET", "/api/v3/account")
+    assert answer.status == 429 and answer.body["code"] == -1003
+    assert answer.body["msg"].startswith(
+        "Too much request weight used; current limit is 6000 request weight per 1 MINUTE."
+    )
+    assert int(answer.headers["x-mbx-used-weight-1m"]) > 6000
+    assert 1 <= int(answer.headers["retry-after"]) <= 60
