@@ -7,7 +7,6 @@ Each test names the (client, feature) cell it proves with ``@pytest.mark.compat(
 from __future__ import annotations
 
 import os
-import re
 import secrets
 import shutil
 import sys
@@ -19,7 +18,7 @@ import pytest
 
 from hftpipe.substrate.shm import remove_pipeline
 from tests.conftest import SUITE_TAG, leftovers
-from tests.integration.exchange.harness import RunningExchange, free_port, write_exchange_config
+from tests.integration.exchange.harness import RunningExchange, write_exchange_config
 from tests.integration.exchange.trading import settings_of
 from tests.integration.exchange_compat.table import Outcomes, mark_cell, write_table
 from tests.integration.exchange_compat.venue import Venue
@@ -40,8 +39,6 @@ def venue(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Venue]:
     name = f"{SUITE_TAG}-{secrets.token_hex(4)}"
     directory: Path = tmp_path_factory.mktemp("exchange")
     config = write_exchange_config(directory, name, flow=True, flow_rate=FLOW_ORDERS_PER_SECOND)
-    text = config.read_text()
-    config.write_text(re.sub(r"(?m)^rest_port = \d+", f"rest_port = {free_port()}", text))
     exchange = RunningExchange(_command(), config)
     exchange.start()
     settings = settings_of(config)
