@@ -148,6 +148,14 @@ class Command(IntEnum):
     """Admin: debit ``qty`` of ``asset`` from ``account``'s free balance."""
     BALANCES = 11
     """Admin: every balance of ``account`` (0xFFFFFFFF: every account), with the invariant state."""
+    ALL_ORDERS = 12
+    """``allOrders``: the account's orders in ``instrument``, open and remembered, by order id
+    (answered by accounting): ``order_id`` > 0 the first id (else the latest), ``qty`` the limit,
+    ``price`` / ``quote_qty`` the start / end time in ms (0: unbounded)."""
+    MY_TRADES = 13
+    """``myTrades``: the account's fills in ``instrument`` (TRADE records, answered by accounting):
+    ``order_id`` > 0 one order's, ``tag`` > 0 the first trade id (else the latest), ``qty`` the
+    limit, ``price`` / ``quote_qty`` the start / end time in ms (0: unbounded)."""
 
 
 ALL_ACCOUNTS: Final = 0xFFFFFFFF

@@ -44,6 +44,7 @@ class ErrorCode(IntEnum):
     INVALID_TIF = -1115
     INVALID_ORDER_TYPE = -1116
     INVALID_SIDE = -1117
+    BAD_INTERVAL = -1120
     BAD_SYMBOL = -1121
     INVALID_SYMBOL_STATUS = -1122
     INVALID_PARAMETER_COMBINATION = -1128
@@ -178,6 +179,7 @@ INVALID_SIDE: Final = RejectReason(ErrorCode.INVALID_SIDE, "Invalid side.")
 INVALID_TIF: Final = RejectReason(ErrorCode.INVALID_TIF, "Invalid timeInForce.")
 INVALID_ORDER_TYPE: Final = RejectReason(ErrorCode.INVALID_ORDER_TYPE, "Invalid orderType.")
 INVALID_SYMBOL: Final = RejectReason(ErrorCode.BAD_SYMBOL, "Invalid symbol.")
+INVALID_INTERVAL: Final = RejectReason(ErrorCode.BAD_INTERVAL, "Invalid interval.")
 INVALID_SYMBOL_STATUS: Final = RejectReason(ErrorCode.INVALID_SYMBOL_STATUS, "Invalid symbolStatus.")
 INVALID_PARAMETER_COMBINATION: Final = RejectReason(
     ErrorCode.INVALID_PARAMETER_COMBINATION, "Combination of optional parameters invalid."

@@ -14,7 +14,7 @@ What it does with a gateway command (:meth:`Accountant.command`):
   exchange clock (``ts_venue``) and, for a new order, ``tag = seq`` (the
   engine's client id) and ``cap``; adds it to the journal batch and forwards
   it. DEPOSIT and WITHDRAW have no engine: they are settled and answered at once.
-* queries (ORDER_STATUS, OPEN_ORDERS, ACCOUNT_STATUS, BALANCES): answered here (:mod:`.queries`).
+* queries (ORDER_STATUS, OPEN_ORDERS, ALL_ORDERS, MY_TRADES, ACCOUNT_STATUS, BALANCES): answered here (:mod:`.queries`).
 * DEPTH: forwarded with seq 0 and not journaled.
 
 What it does with the engine's events of one command (:meth:`Accountant.event`;
@@ -53,6 +53,7 @@ from hftpipe.schema.exchange_codec import (
     C_STP_MODE,
     C_TAG,
     C_TIF,
+    E_ACCOUNT,
     E_CLIENT_ORDER_ID,
     E_COMMISSION_ASSET,
     E_CUM_QTY,
@@ -84,6 +85,7 @@ from stages.exchange.accounting.admission import (
     returned_hold,
 )
 from stages.exchange.accounting.answers import Answers
+from stages.exchange.accounting.fills import FillHistory
 from stages.exchange.accounting.holds import record_hold
 from stages.exchange.accounting.inflight import InFlight
 from stages.exchange.accounting.invariant import InvariantMonitor
@@ -107,6 +109,10 @@ _DEPTH: Final = int(Command.DEPTH)
 _DEPOSIT: Final = int(Command.DEPOSIT)
 _WITHDRAW: Final = int(Command.WITHDRAW)
 _BALANCES: Final = int(Command.BALANCES)
+_ALL_ORDERS: Final = int(Command.ALL_ORDERS)
+_MY_TRADES: Final = int(Command.MY_TRADES)
+FILLS_PER_ACCOUNT: Final = 10_000
+"""Fills kept per account for ``myTrades`` (the latest)."""
 ENGINE_COMMANDS: Final = frozenset((_NEW_ORDER, _CANCEL, _CANCEL_REPLACE, _CANCEL_ALL))
 """Journaled commands an engine runs (the others are settled here)."""
 _ORDER_COMMANDS: Final = frozenset((_NEW_ORDER, _CANCEL_REPLACE))
@@ -141,7 +147,8 @@ class Accountant:
         self.answers = Answers(outputs.to_gateway, self.ledger)
         self.settlement = Settlement(self.ledger, self.orders, settings.maker_commission, settings.taker_commission)
         self.invariant = InvariantMonitor(self.ledger, self.orders, report)
-        self.queries = Queries(settings, self.ledger, self.orders, self.answers, self.invariant)
+        self.fills = FillHistory(FILLS_PER_ACCOUNT)
+        self.queries = Queries(settings, self.ledger, self.orders, self.answers, self.invariant, self.fills)
         self._report = report
         self._send = outputs.to_gateway
         self._forward = outputs.to_engine
@@ -188,6 +195,12 @@ class Accountant:
         elif command == _OPEN_ORDERS:
             if not fields[INSTRUMENT] or self._symbol(fields) is not None:
                 self.queries.open_orders(fields)
+        elif command == _ALL_ORDERS:
+            if self._symbol(fields) is not None:
+                self.queries.all_orders(fields)
+        elif command == _MY_TRADES:
+            if self._symbol(fields) is not None:
+                self.queries.my_trades(fields)
         elif command == _ACCOUNT_STATUS:
             self.queries.account_status(fields)
         elif command == _BALANCES:
@@ -371,6 +384,8 @@ class Accountant:
                 problem = self._settle_trade(self.symbols[sid], order, fields)
                 if problem is not None:
                     self.invariant.problem(problem)
+                fields[E_ACCOUNT] = order.account
+                self.fills.add(fields)
         elif event == _E_NEW:
             order = entry.order
             if order is not None and not order.order_id:

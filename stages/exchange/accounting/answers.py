@@ -22,9 +22,13 @@ from hftpipe.schema.exchange_codec import (
     C_SIDE,
     E_ACCOUNT,
     E_CLIENT_ORDER_ID,
+    E_COMMISSION,
     E_COMMISSION_ASSET,
     E_CUM_QTY,
     E_CUM_QUOTE,
+    E_IS_MAKER,
+    E_LAST_PRICE,
+    E_LAST_QTY,
     E_ORDER_ID,
     E_ORDER_TYPE,
     E_ORIG_CLIENT_ORDER_ID,
@@ -37,6 +41,7 @@ from hftpipe.schema.exchange_codec import (
     E_STATUS,
     E_STP_MODE,
     E_TIF,
+    E_TRADE_ID,
     END,
     FLAGS,
     INSTRUMENT,
@@ -52,6 +57,11 @@ from stages.exchange.accounting.ledger import Ledger
 from stages.exchange.accounting.orders import Order
 
 _REJECTED: Final = int(OrderStatus.REJECTED)
+_FILL_FIELDS: Final = (
+    INSTRUMENT, TS_VENUE, E_ACCOUNT, E_ORDER_ID, E_CLIENT_ORDER_ID, E_SIDE, E_ORDER_TYPE, E_PRICE, E_QTY,
+    E_LAST_PRICE, E_LAST_QTY, E_CUM_QTY, E_CUM_QUOTE, E_TRADE_ID, E_COMMISSION, E_COMMISSION_ASSET, E_IS_MAKER,
+)  # fmt: skip
+"""What a stored fill keeps of its TRADE record when it answers ``myTrades``."""
 
 
 class Answers:
@@ -116,6 +126,13 @@ class Answers:
         record[E_QUOTE_QTY] = order.quote_qty
         record[E_CUM_QTY] = order.cum_qty
         record[E_CUM_QUOTE] = order.cum_quote
+        self._send(pack_event(*record))
+
+    def fill(self, fields: list[Any], trade: tuple[Any, ...]) -> None:
+        """One stored TRADE record (``myTrades``), re-addressed to this query."""
+        record = self.reply(Event.TRADE, fields)
+        for index in _FILL_FIELDS:
+            record[index] = trade[index]
         self._send(pack_event(*record))
 
     def balances(self, fields: list[Any], accounts: list[int], status: int) -> None:

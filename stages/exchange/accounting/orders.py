@@ -203,6 +203,23 @@ class OrderTable:
         found.sort(key=lambda o: (o.symbol, o.order_id))
         return found
 
+    def all_orders(
+        self, account: int, symbol: int, from_id: int, start_ns: int, end_ns: int, limit: int
+    ) -> list[Order]:
+        """``allOrders``: the account's acknowledged orders in ``symbol`` (open and remembered), by order
+        id; from ``from_id`` on (the first ``limit``), else the latest ``limit`` within the times."""
+        found = [
+            order
+            for order in (*self.by_account.get(account, {}).values(), *self.history.values())
+            if order.account == account
+            and order.symbol == symbol
+            and order.order_id >= from_id
+            and start_ns <= order.time_ns
+            and (not end_ns or order.time_ns <= end_ns)
+        ]
+        found.sort(key=lambda o: o.order_id)
+        return found[:limit] if from_id else found[-limit:]
+
     def recompute_held(self) -> list[int]:
         """Sum of holds per asset from the orders themselves (the full invariant check)."""
         held = [0] * len(self.held)

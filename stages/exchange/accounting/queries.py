@@ -1,6 +1,7 @@
 """The questions accounting answers from its own books, without sequencing anything.
 
-``order.status`` (an acknowledged order, open or remembered), ``openOrders.status``,
+``order.status`` (an acknowledged order, open or remembered), ``openOrders.status``, ``allOrders``,
+``myTrades``,
 ``account.status`` and the admin's BALANCES (every account, with whether the
 ledger invariant holds: DONE ``status`` 0, or 1 when it failed).
 """
@@ -15,11 +16,16 @@ from hftpipe.schema.exchange_codec import (
     C_CLIENT_ORDER_ID,
     C_ORDER_ID,
     C_ORIG_CLIENT_ORDER_ID,
+    C_PRICE,
+    C_QTY,
+    C_QUOTE_QTY,
+    C_TAG,
     INSTRUMENT,
     text_id,
 )
 from hftpipe.schema.exchange_errors import ORDER_DOES_NOT_EXIST
 from stages.exchange.accounting.answers import Answers
+from stages.exchange.accounting.fills import FillHistory
 from stages.exchange.accounting.invariant import InvariantMonitor
 from stages.exchange.accounting.ledger import Ledger
 from stages.exchange.accounting.orders import OrderTable
@@ -34,12 +40,14 @@ class Queries:
         orders: OrderTable,
         answers: Answers,
         invariant: InvariantMonitor,
+        fills: FillHistory,
     ) -> None:
         self._settings = settings
         self._ledger = ledger
         self._orders = orders
         self._answers = answers
         self._invariant = invariant
+        self._fills = fills
 
     def order_status(self, fields: list[Any], symbol: SymbolSettings) -> None:
         client_id = text_id(fields[C_ORIG_CLIENT_ORDER_ID]) or text_id(fields[C_CLIENT_ORDER_ID])
@@ -54,6 +62,37 @@ class Queries:
         """The account's open orders in the command's symbol (every symbol when its ``instrument`` is 0)."""
         for order in self._orders.open_orders(fields[C_ACCOUNT], fields[INSTRUMENT]):
             self._answers.order(fields, order)
+        self._answers.done(fields)
+
+    def all_orders(self, fields: list[Any]) -> None:
+        """ALL_ORDERS: see :class:`~hftpipe.schema.exchange.Command`."""
+        ms = 1_000_000
+        orders = self._orders.all_orders(
+            fields[C_ACCOUNT],
+            fields[INSTRUMENT],
+            fields[C_ORDER_ID],
+            fields[C_PRICE] * ms,
+            fields[C_QUOTE_QTY] * ms + ms - 1 if fields[C_QUOTE_QTY] else 0,
+            fields[C_QTY],
+        )
+        for order in orders:
+            self._answers.order(fields, order)
+        self._answers.done(fields)
+
+    def my_trades(self, fields: list[Any]) -> None:
+        """MY_TRADES: see :class:`~hftpipe.schema.exchange.Command`."""
+        ms = 1_000_000
+        fills = self._fills.select(
+            fields[C_ACCOUNT],
+            fields[INSTRUMENT],
+            fields[C_ORDER_ID],
+            fields[C_TAG],
+            fields[C_PRICE] * ms,
+            fields[C_QUOTE_QTY] * ms + ms - 1 if fields[C_QUOTE_QTY] else 0,
+            fields[C_QTY],
+        )
+        for fill in fills:
+            self._answers.fill(fields, fill)
         self._answers.done(fields)
 
     def account_status(self, fields: list[Any]) -> None:

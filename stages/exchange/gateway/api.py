@@ -38,6 +38,7 @@ from hftpipe.schema.exchange_errors import (
     TIMESTAMP_AHEAD,
     TIMESTAMP_OUTSIDE_WINDOW,
     UNKNOWN_ERROR,
+    illegal,
     illegal_characters,
     malformed,
     mandatory,
@@ -78,6 +79,8 @@ logger = logging.getLogger("hftpipe.gateway")
 TRADE: Final = "TRADE"
 USER_DATA: Final = "USER_DATA"
 USER_STREAM: Final = "USER_STREAM"
+ALL_ORDERS_DEFAULT_LIMIT: Final = 500
+ALL_ORDERS_MAX_LIMIT: Final = 1000
 INTERNAL_ERROR_STATUS: Final = 500
 """Binance: 5XX means the execution status is unknown (the command may have run)."""
 
@@ -519,6 +522,59 @@ class GatewayApi:
         account = key.account_id
         self.send_command(request, command, lambda items: results.open_orders_answer(self.formatter, account, items))
 
+    def all_orders(self, request: Request) -> None:
+        """``allOrders``: open and remembered orders of one symbol (accounting keeps the latest
+        ``order_history`` ended orders), by order id."""
+        key = self.authenticate(request, USER_DATA, signed=True)
+        params = request.params
+        symbol = symbol_param(params, self.settings)
+        from_id = int_param(params, "orderId", required=False) or 0
+        start = int_param(params, "startTime", required=False) or 0
+        end = int_param(params, "endTime", required=False) or 0
+        limit = int_param(params, "limit", required=False) or ALL_ORDERS_DEFAULT_LIMIT
+        if not 1 <= limit <= ALL_ORDERS_MAX_LIMIT:
+            raise ApiError.of(illegal("limit", f"1-{ALL_ORDERS_MAX_LIMIT}"))
+        if from_id < 0 or start < 0 or end < 0 or (end and start > end):
+            raise ApiError.of(INVALID_PARAMETER_COMBINATION)
+        command = CommandRecord(
+            instrument=symbol.symbol_id,
+            account=key.account_id,
+            command=int(Command.ALL_ORDERS),
+            order_id=from_id,
+            qty=limit,
+            price=start,
+            quote_qty=end,
+        )
+        account = key.account_id
+        self.send_command(request, command, lambda items: results.open_orders_answer(self.formatter, account, items))
+
+    def my_trades(self, request: Request) -> None:
+        """``myTrades``: the account's fills in one symbol (accounting keeps the latest per account)."""
+        key = self.authenticate(request, USER_DATA, signed=True)
+        params = request.params
+        symbol = symbol_param(params, self.settings)
+        order_id = int_param(params, "orderId", required=False) or 0
+        from_id = int_param(params, "fromId", required=False) or 0
+        start = int_param(params, "startTime", required=False) or 0
+        end = int_param(params, "endTime", required=False) or 0
+        limit = int_param(params, "limit", required=False) or ALL_ORDERS_DEFAULT_LIMIT
+        if not 1 <= limit <= ALL_ORDERS_MAX_LIMIT:
+            raise ApiError.of(illegal("limit", f"1-{ALL_ORDERS_MAX_LIMIT}"))
+        if min(order_id, from_id, start, end) < 0 or (end and start > end) or (from_id and (start or end)):
+            raise ApiError.of(INVALID_PARAMETER_COMBINATION)
+        command = CommandRecord(
+            instrument=symbol.symbol_id,
+            account=key.account_id,
+            command=int(Command.MY_TRADES),
+            order_id=order_id,
+            tag=from_id,
+            qty=limit,
+            price=start,
+            quote_qty=end,
+        )
+        account = key.account_id
+        self.send_command(request, command, lambda items: results.my_trades_answer(self.formatter, account, items))
+
     def account_status(self, request: Request) -> None:
         key = self.authenticate(request, USER_DATA, signed=True)
         omit_zero = bool(bool_param(request.params, "omitZeroBalances"))
@@ -594,4 +650,6 @@ METHODS: Final[dict[str, Method]] = {
         GatewayApi.order_test, lambda params: 20 if bool_param_or_none(params, "computeCommissionRates") else 1
     ),
     "account.rateLimits.orders": Method(GatewayApi.order_rate_limits, _fixed(40)),
+    "allOrders": Method(GatewayApi.all_orders, _fixed(20)),
+    "myTrades": Method(GatewayApi.my_trades, _fixed(20)),
 }

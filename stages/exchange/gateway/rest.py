@@ -47,6 +47,8 @@ SIGNED_ROUTES: Final[dict[str, dict[str, str]]] = {
     "/api/v3/order/test": {"POST": "order.test"},
     "/api/v3/order/cancelReplace": {"POST": "order.cancelReplace"},
     "/api/v3/openOrders": {"GET": "openOrders.status", "DELETE": "openOrders.cancelAll"},
+    "/api/v3/allOrders": {"GET": "allOrders"},
+    "/api/v3/myTrades": {"GET": "myTrades"},
     "/api/v3/account": {"GET": "account.status"},
     "/api/v3/rateLimit/order": {"GET": "account.rateLimits.orders"},
     "/sapi/v1/capital/config/getall": {"GET": "account.status"},

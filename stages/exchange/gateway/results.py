@@ -28,6 +28,7 @@ from hftpipe.schema.exchange_errors import (
     UNKNOWN_ORDER,
     ErrorCode,
 )
+from hftpipe.schema.trading import OrderSide
 from stages.exchange.gateway.formatter import Formatter, OrderInfo, fmt, ms
 from stages.exchange.gateway.keys import ApiKey
 from stages.exchange.gateway.link import Item
@@ -44,6 +45,7 @@ _ORDER: Final = int(Event.ORDER)
 _BALANCE: Final = int(Event.BALANCE)
 _DEPTH_LEVEL: Final = int(Event.DEPTH_LEVEL)
 _DONE: Final = int(Event.DONE)
+_BUY: Final = int(OrderSide.BUY)
 _CANCEL_REPLACE: Final = int(Event.CANCEL_REPLACE)
 _ORDER_UPDATES: Final = frozenset({_NEW, _TRADE, _CANCELED, _EXPIRED})
 _FILTER_FAILURE: Final = int(ErrorCode.INVALID_MESSAGE)
@@ -221,6 +223,36 @@ def open_orders_answer(formatter: Formatter, account: int, items: Sequence[Item]
     if _first(mine, _REJECTED) is not None and _first(mine, _ORDER) is None:
         raise _rejection(mine)
     return [formatter.order_status(record) for record, _ in mine if record.event == _ORDER]
+
+
+def my_trades_answer(formatter: Formatter, account: int, items: Sequence[Item]) -> list[dict[str, Any]]:
+    """``myTrades``: one row per fill the query returned, by trade id."""
+    mine = own(items, account)
+    if _first(mine, _REJECTED) is not None and _first(mine, _TRADE) is None:
+        raise _rejection(mine)
+    rows = []
+    for record, _ in mine:
+        if record.event != _TRADE:
+            continue
+        instrument = record.instrument
+        rows.append(
+            {
+                "symbol": formatter.symbol_name(instrument),
+                "id": record.trade_id,
+                "orderId": record.order_id,
+                "orderListId": -1,
+                "price": formatter.price(instrument, record.last_price),
+                "qty": formatter.qty(instrument, record.last_qty),
+                "quoteQty": formatter.quote(instrument, record.last_price * record.last_qty),
+                "commission": formatter.amount(record.commission),
+                "commissionAsset": formatter.asset_name(record.commission_asset),
+                "time": ms(record.ts_venue),
+                "isBuyer": record.side == _BUY,
+                "isMaker": bool(record.is_maker),
+                "isBestMatch": True,
+            }
+        )
+    return rows
 
 
 def depth_answer(formatter: Formatter, instrument: int, items: Sequence[Item]) -> dict[str, Any]:

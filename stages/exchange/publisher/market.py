@@ -63,6 +63,8 @@ KLINE_PUSH_TICKS: Final = 2
 Trade = tuple[int, int, int, int, int]
 """``(trade_id, price, qty, aggressor side, ts_venue ns)`` as the record carries them."""
 RecentTrade = tuple[int, int, int, int, bool]
+AggTrade = tuple[int, int, int, int, int, int, bool]
+"""(aggregate id, price, qty, first trade id, last trade id, time ms, buyer is maker)."""
 """``(trade_id, price, qty, time ms, buyer is maker)``."""
 EndHook = Callable[[tuple[Any, ...], int], None]
 """``on_end(fields, now)``: an END record, unpacked, and when it was taken from the ring."""
@@ -80,6 +82,8 @@ class SymbolMarket:
         self.klines: dict[str, KlineBuilder] = {}
         self.recent: deque[RecentTrade] = deque(maxlen=RECENT_TRADES)
         self.agg_id = 0
+        self.recent_aggs: deque[AggTrade] = deque(maxlen=RECENT_TRADES)
+        """The latest aggregate trades (``GET /api/v3/aggTrades``), oldest first."""
         self.updates = 0
         self.snapshots = 0
         self.unknown_records = 0
@@ -179,6 +183,7 @@ class SymbolMarket:
                 if closed is not None and live and hub.wants(self.kline_streams[interval]):
                     self._closed_klines.append((interval, closed))
         runs = self._aggregate()
+        self.recent_aggs.extend(runs)
         if not live:
             return
         if hub.wants(self.trade_stream):
@@ -189,9 +194,9 @@ class SymbolMarket:
             for run in runs:
                 hub.publish(self.agg_trade_stream, encoders.agg_trade(symbol, fmt, now, *run))
 
-    def _aggregate(self) -> list[tuple[int, int, int, int, int, int, bool]]:
+    def _aggregate(self) -> list[AggTrade]:
         """Runs of consecutive same-price trades of this update, with their aggregate ids."""
-        runs: list[tuple[int, int, int, int, int, int, bool]] = []
+        runs: list[AggTrade] = []
         agg_id = self.agg_id
         for trade_id, price, qty, aggressor, ts_ns in self._trades:
             if runs and runs[-1][1] == price:

@@ -11,8 +11,8 @@ Parameter checks and error bodies follow Binance (``{"code", "msg"}`` with HTTP
 400): -1100 illegal characters, -1101 duplicate parameter, -1102 missing or
 malformed mandatory parameter, -1104 unread (unknown) parameters, -1105 empty
 parameter, -1121 invalid symbol, -1122 invalid ``symbolStatus``, -1128
-``symbol`` with ``symbols``, -1139 invalid ticker ``type``, -1151 a symbol
-listed twice. An unknown path is a 404 with a JSON error body, another method
+``symbol`` with ``symbols``, -1139 invalid ticker ``type``, -1120 invalid kline
+``interval``, -1151 a symbol listed twice. An unknown path is a 404 with a JSON error body, another method
 than GET/HEAD on a known path a 405 (with ``Allow``).
 """
 
@@ -28,6 +28,7 @@ import orjson
 from hftpipe.schema.exchange_errors import (
     DUPLICATE_PARAMETER,
     DUPLICATE_SYMBOL,
+    INVALID_INTERVAL,
     INVALID_PARAMETER_COMBINATION,
     INVALID_SYMBOL,
     INVALID_SYMBOL_STATUS,
@@ -41,8 +42,9 @@ from stages.exchange.protocol.api_error import ApiError
 from stages.exchange.protocol.exchange_info import UnknownSymbolError, build_exchange_info
 from stages.exchange.protocol.http_server import HttpRequest, HttpResponse
 from stages.exchange.protocol.settings import ExchangeSettings
-from stages.exchange.publisher import encoders
+from stages.exchange.publisher import encoders, history_queries
 from stages.exchange.publisher.market import SymbolMarket
+from stages.exchange.publisher.streams import KLINE_INTERVALS_MS
 
 DEPTH_DEFAULT_LIMIT: Final = 100
 DEPTH_MAX_LIMIT: Final = 5000
@@ -55,6 +57,8 @@ _SYMBOL_RE: Final = re.compile(r"[A-Z0-9\-_.]{1,20}")
 _INT_RE: Final = re.compile(r"[0-9]{1,20}")
 SYMBOL_STATUSES: Final = ("TRADING", "HALT", "BREAK")
 READ_METHODS: Final = ("GET", "HEAD")
+KLINE_PARAMS: Final = frozenset({"symbol", "interval", "startTime", "endTime", "timeZone", "limit"})
+KLINES_DEFAULT_LIMIT: Final = 500
 MINI_TICKER_KEYS: Final = (
     "symbol", "openPrice", "highPrice", "lowPrice", "lastPrice", "volume", "quoteVolume",
     "openTime", "closeTime", "firstId", "lastId", "count",
@@ -89,6 +93,17 @@ def _limit(params: Mapping[str, str], default: int, maximum: int) -> int:
     return min(value, maximum)
 
 
+def _optional_int(params: Mapping[str, str], name: str) -> int | None:
+    text = params.get(name)
+    if text is None:
+        return None
+    if text == "":
+        raise ApiError.of(empty(name))
+    if not _INT_RE.fullmatch(text):
+        raise ApiError.of(illegal(name, INT_RANGE))
+    return int(text)
+
+
 class RestApi:
     def __init__(
         self, settings: ExchangeSettings, markets: Mapping[str, SymbolMarket], clock_ms: Callable[[], int]
@@ -110,6 +125,11 @@ class RestApi:
             "/api/v3/ticker/bookTicker": (frozenset({"symbol", "symbols"}), self._book_ticker),
             "/api/v3/ticker/24hr": (frozenset({"symbol", "symbols", "type"}), self._ticker_24hr),
             "/api/v3/ticker/price": (frozenset({"symbol", "symbols"}), self._ticker_price),
+            "/api/v3/klines": (KLINE_PARAMS, self._klines),
+            "/api/v3/uiKlines": (KLINE_PARAMS, self._klines),
+            "/api/v3/aggTrades": (frozenset({"symbol", "fromId", "startTime", "endTime", "limit"}), self._agg_trades),
+            "/api/v3/historicalTrades": (frozenset({"symbol", "fromId", "limit"}), self._historical_trades),
+            "/api/v3/avgPrice": (frozenset({"symbol"}), self._avg_price),
         }
 
     def handle(self, method: str, target: str) -> HttpResponse:
@@ -231,6 +251,49 @@ class RestApi:
         if kind == "MINI":
             answers = [{key: answer[key] for key in MINI_TICKER_KEYS} for answer in answers]
         return answers[0] if single else answers
+
+    def _klines(self, params: dict[str, str]) -> Any:
+        """``klines`` and ``uiKlines`` (the same rows here); ``timeZone`` only "0" (UTC), as every
+        interval here is aligned to the epoch."""
+        market = self._market(params)
+        interval = params.get("interval")
+        if not interval:
+            raise ApiError.of(mandatory("interval"))
+        if interval not in KLINE_INTERVALS_MS:
+            raise ApiError.of(INVALID_INTERVAL)
+        if params.get("timeZone", "0") not in ("0", "+00:00", "00:00"):
+            raise ApiError.of(illegal("timeZone", "0"))
+        limit = _limit(params, KLINES_DEFAULT_LIMIT, TRADES_MAX_LIMIT)
+        rows = history_queries.klines(
+            market.history,
+            KLINE_INTERVALS_MS[interval],
+            self.clock_ms(),
+            limit,
+            _optional_int(params, "startTime"),
+            _optional_int(params, "endTime"),
+        )
+        return [history_queries.kline_row(market.fmt, kline) for kline in rows]
+
+    def _agg_trades(self, params: dict[str, str]) -> Any:
+        market = self._market(params)
+        limit = _limit(params, TRADES_DEFAULT_LIMIT, TRADES_MAX_LIMIT)
+        from_id = _optional_int(params, "fromId")
+        start, end = _optional_int(params, "startTime"), _optional_int(params, "endTime")
+        if from_id is not None and (start is not None or end is not None):
+            raise ApiError.of(INVALID_PARAMETER_COMBINATION)
+        runs = history_queries.agg_trades(market.recent_aggs, limit, from_id, start, end)
+        return [history_queries.agg_trade_row(market.fmt, run) for run in runs]
+
+    def _historical_trades(self, params: dict[str, str]) -> Any:
+        market = self._market(params)
+        limit = _limit(params, TRADES_DEFAULT_LIMIT, TRADES_MAX_LIMIT)
+        trades = history_queries.historical_trades(market.recent, limit, _optional_int(params, "fromId"))
+        return [encoders.trade_rest(market.fmt, *trade) for trade in trades]
+
+    def _avg_price(self, params: dict[str, str]) -> Any:
+        market = self._market(params)
+        price, close_ms = history_queries.average_price(market.history, self.clock_ms())
+        return {"mins": history_queries.AVG_PRICE_MINUTES, "price": market.fmt.price(price), "closeTime": close_ms}
 
     def _ticker_price(self, params: dict[str, str]) -> Any:
         chosen, single = self._selected(params)

@@ -30,6 +30,8 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any]]] = [
     ),
     ("GET", "/api/v3/openOrders", {"symbol": "BTCUSDT"}),
     ("DELETE", "/api/v3/openOrders", {"symbol": "BTCUSDT"}),
+    ("GET", "/api/v3/allOrders", {"symbol": "BTCUSDT"}),
+    ("GET", "/api/v3/myTrades", {"symbol": "BTCUSDT"}),
     ("GET", "/api/v3/account", {}),
     ("GET", "/api/v3/rateLimit/order", {}),
     ("GET", "/sapi/v1/capital/config/getall", {}),
@@ -119,6 +121,14 @@ def test_orders_place_query_cancel_and_their_errors(client: RestClient) -> None:
 
     canceled = client.signed("DELETE", "/api/v3/order", {"symbol": "BTCUSDT", "orderId": order_id})
     assert canceled.status == 200 and canceled.body["status"] == "CANCELED"
+    history = client.signed("GET", "/api/v3/allOrders", {"symbol": "BTCUSDT"})
+    assert history.status == 200 and (order_id, "CANCELED") in [(o["orderId"], o["status"]) for o in history.body]
+    assert history.body == sorted(history.body, key=lambda o: o["orderId"])
+    later = client.signed("GET", "/api/v3/allOrders", {"symbol": "BTCUSDT", "orderId": order_id + 1})
+    assert later.status == 200 and order_id not in [o["orderId"] for o in later.body]
+    assert client.signed("GET", "/api/v3/allOrders", {"symbol": "ETHUSDT"}).body == []
+    too_many = client.signed("GET", "/api/v3/allOrders", {"symbol": "BTCUSDT", "limit": 1001})
+    assert (too_many.status, too_many.body["code"]) == (400, -1100)
     account = client.signed("GET", "/api/v3/account", {})
     assert account.status == 200 and account.body["updateTime"] > 0  # the cancel just changed a balance
     assert account.body["updateTime"] >= status.body["time"]
@@ -126,6 +136,34 @@ def test_orders_place_query_cancel_and_their_errors(client: RestClient) -> None:
     coins = client.signed("GET", "/sapi/v1/capital/config/getall").body
     assert {coin["coin"] for coin in coins} == {"BTC", "USDT", "ETH"}
     assert not any(coin["depositAllEnable"] or coin["withdrawAllEnable"] or coin["networkList"] for coin in coins)
+
+
+def test_my_trades_lists_each_side_of_a_fill(exchange: ExchangeSettings, client: RestClient) -> None:
+    maker_key = next(k for k in exchange.api_keys if k.account == "mm-1")
+    maker = RestClient(exchange.rest_port, maker_key.api_key, maker_key.secret or "")
+    try:
+        ask = {"symbol": "ETHUSDT", "side": "SELL", "type": "LIMIT", "timeInForce": "GTC", "quantity": "0.01"}
+        resting = maker.signed("POST", "/api/v3/order", {**ask, "price": "3000"})
+        assert resting.status == 200 and resting.body["status"] == "NEW"
+        bid = {**ask, "side": "BUY", "timeInForce": "IOC", "price": "3000"}
+        taken = client.signed("POST", "/api/v3/order", bid)
+        assert taken.status == 200 and taken.body["status"] == "FILLED"
+        mine = client.signed("GET", "/api/v3/myTrades", {"symbol": "ETHUSDT"})
+        assert mine.status == 200 and len(mine.body) == 1
+        fill = mine.body[0]
+        assert (fill["orderId"], fill["price"], fill["qty"], fill["quoteQty"]) == (
+            taken.body["orderId"], "3000.00000000", "0.01000000", "30.00000000",
+        )  # fmt: skip
+        assert (fill["isBuyer"], fill["isMaker"], fill["commissionAsset"], fill["commission"]) == (
+            True, False, "ETH", "0.00001000",
+        )  # fmt: skip
+        assert fill["id"] == taken.body["fills"][0]["tradeId"] and fill["time"] > 0
+        theirs = maker.signed("GET", "/api/v3/myTrades", {"symbol": "ETHUSDT", "orderId": resting.body["orderId"]})
+        assert [(f["id"], f["isBuyer"], f["isMaker"]) for f in theirs.body] == [(fill["id"], False, True)]
+        assert client.signed("GET", "/api/v3/myTrades", {"symbol": "ETHUSDT", "fromId": fill["id"] + 1}).body == []
+        assert client.signed("GET", "/api/v3/myTrades", {"symbol": "BTCUSDT"}).body == []
+    finally:
+        maker.close()
 
 
 def test_the_order_rate_limit_answers_429_with_1015_and_the_counts(client: RestClient) -> None:
