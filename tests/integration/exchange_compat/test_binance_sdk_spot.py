@@ -167,7 +167,6 @@ def _event(message: Any) -> dict[str, Any]:
     return {**event.to_dict(), "model": type(event).__name__}
 
 
-@pending_on_server("GET /api/v3/myTrades")
 @pytest.mark.compat(CLIENT, "my trades")
 def test_should_list_the_trades_of_a_filled_market_order_over_rest(venue: Venue) -> None:
     client = configured(venue)
@@ -177,7 +176,6 @@ def test_should_list_the_trades_of_a_filled_market_order_over_rest(venue: Venue)
     assert mine and sum(Decimal(t["qty"]) for t in mine) == Decimal(str(QTY))
 
 
-@pending_on_server("the WebSocket API method myTrades")
 @pytest.mark.compat(CLIENT, "my trades")
 def test_should_list_the_trades_of_a_filled_market_order_over_the_websocket_api(venue: Venue) -> None:
     async def scenario(connection: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -190,7 +188,6 @@ def test_should_list_the_trades_of_a_filled_market_order_over_the_websocket_api(
     assert any(t["orderId"] == placed["orderId"] for t in trades)
 
 
-@pending_on_server("GET /api/v3/klines")
 @pytest.mark.compat(CLIENT, "klines")
 def test_should_read_klines_over_rest(venue: Venue) -> None:
     klines = configured(venue).rest_api.klines(symbol=SYMBOL, interval="1m", limit=5).data()
@@ -211,7 +208,6 @@ def test_should_stream_one_second_klines(venue: Venue) -> None:
     assert klines[1].k.t >= klines[0].k.t
 
 
-@pending_on_server("GET /api/v3/aggTrades")
 @pytest.mark.compat(CLIENT, "agg trades")
 def test_should_read_agg_trades_over_rest(venue: Venue) -> None:
     trades = configured(venue).rest_api.agg_trades(symbol=SYMBOL, limit=10).data()

@@ -174,7 +174,6 @@ def test_should_stream_the_fill_of_a_market_order_as_order_and_balance_events(ve
     assert "BTC" in balance or "USDT" in balance
 
 
-@pending_on_server("GET /api/v3/myTrades")
 @pytest.mark.compat(CLIENT, "my trades")
 def test_should_list_the_trades_of_a_filled_market_order(venue: Venue) -> None:
     async def scenario(exchange: Any) -> tuple[Any, Any]:
@@ -188,7 +187,6 @@ def test_should_list_the_trades_of_a_filled_market_order(venue: Venue) -> None:
     assert all(t["side"] == "buy" and t["takerOrMaker"] == "taker" for t in mine)
 
 
-@pending_on_server("GET /api/v3/klines")
 @pytest.mark.compat(CLIENT, "klines")
 def test_should_fetch_ohlcv_over_rest(venue: Venue) -> None:
     async def scenario(exchange: Any) -> Any:
@@ -208,7 +206,6 @@ def test_should_watch_ohlcv(venue: Venue) -> None:
     assert run(venue, scenario)
 
 
-@pending_on_server("GET /api/v3/aggTrades")
 @pytest.mark.compat(CLIENT, "agg trades")
 def test_should_fetch_public_trades_which_ccxt_reads_from_agg_trades(venue: Venue) -> None:
     async def scenario(exchange: Any) -> Any:

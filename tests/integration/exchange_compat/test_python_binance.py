@@ -140,7 +140,6 @@ def _unwrapped(message: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
-@pending_on_server("GET /api/v3/myTrades")
 @pytest.mark.compat(CLIENT, "my trades")
 def test_should_list_the_trades_of_a_filled_market_order(venue: Venue) -> None:
     async def scenario(client: Any, _: Any) -> tuple[Any, Any]:
@@ -152,7 +151,6 @@ def test_should_list_the_trades_of_a_filled_market_order(venue: Venue) -> None:
     assert mine and sum(Decimal(t["qty"]) for t in mine) == Decimal(QTY)
 
 
-@pending_on_server("GET /api/v3/klines")
 @pytest.mark.compat(CLIENT, "klines")
 def test_should_read_klines_over_rest(venue: Venue) -> None:
     async def scenario(client: Any, _: Any) -> Any:
@@ -172,7 +170,6 @@ def test_should_stream_one_second_klines(venue: Venue) -> None:
     assert all(k["e"] == "kline" and k["s"] == SYMBOL and k["k"]["i"] == "1s" for k in klines)
 
 
-@pending_on_server("GET /api/v3/aggTrades")
 @pytest.mark.compat(CLIENT, "agg trades")
 def test_should_read_agg_trades_over_rest(venue: Venue) -> None:
     async def scenario(client: Any, _: Any) -> Any:
