@@ -45,7 +45,7 @@ def venue(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Venue]:
     demo = next(k for k in settings.api_keys if k.account == "demo" and k.secret)
     try:
         venue = Venue(exchange, settings, demo.api_key, demo.secret)
-        _wait_for_two_sided_books(venue)
+        _wait_for_a_live_market(venue)
         yield venue
     finally:
         code = exchange.stop()
@@ -55,12 +55,13 @@ def venue(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Venue]:
         assert not left, f"the exchange left shared memory behind: {left}"
 
 
-def _wait_for_two_sided_books(venue: Venue, timeout_s: float = 60.0) -> None:
-    """The flow's makers quote both sides of every symbol soon after the start; the tests trade against them."""
+def _wait_for_a_live_market(venue: Venue, timeout_s: float = 60.0) -> None:
+    """The flow's makers quote both sides of every symbol and its takers trade soon after the start; the tests
+    trade against those quotes and read klines and aggregate trades of those trades."""
     deadline = time.monotonic() + timeout_s
     for symbol in (s.symbol for s in venue.settings.symbols):
-        while not all(venue.depth(symbol)[1].values()):
-            assert time.monotonic() < deadline, f"the flow never quoted both sides of {symbol}"
+        while not all(venue.depth(symbol)[1].values()) or not venue.get(f"/api/v3/trades?symbol={symbol}&limit=1"):
+            assert time.monotonic() < deadline, f"the flow never quoted both sides of {symbol} and traded"
             time.sleep(0.1)
 
 

@@ -20,7 +20,6 @@ from tests.integration.exchange_compat.venue import (
     Venue,
     book_at_rest_update_id,
     book_of,
-    pending_on_server,
     wait_for,
 )
 
@@ -102,8 +101,9 @@ def test_should_read_the_funded_balances_over_the_websocket_api(venue: Venue) ->
     assert free["USDT"] > 0 and free["BTC"] > 0
 
 
-def _assert_lifecycle(placed: dict[str, Any], status: dict[str, Any], replaced: dict[str, Any],
-                      cancelled: dict[str, Any]) -> None:
+def _assert_lifecycle(
+    placed: dict[str, Any], status: dict[str, Any], replaced: dict[str, Any], cancelled: dict[str, Any]
+) -> None:
     assert placed["status"] == "NEW" and status["orderId"] == placed["orderId"] and status["status"] == "NEW"
     assert (replaced["cancelResult"], replaced["newOrderResult"]) == ("SUCCESS", "SUCCESS")
     new_id = replaced["newOrderResponse"]["orderId"]
@@ -115,12 +115,22 @@ def _assert_lifecycle(placed: dict[str, Any], status: dict[str, Any], replaced: 
 def test_should_place_query_cancel_replace_and_cancel_over_rest(venue: Venue) -> None:
     rest = configured(venue).rest_api
     price = resting_price(venue)
-    placed = data(rest.new_order(symbol=SYMBOL, side="BUY", type="LIMIT", time_in_force="GTC", price=price,
-                                 quantity=QTY))
+    placed = data(
+        rest.new_order(symbol=SYMBOL, side="BUY", type="LIMIT", time_in_force="GTC", price=price, quantity=QTY)
+    )
     status = data(rest.get_order(symbol=SYMBOL, order_id=placed["orderId"]))
-    replaced = data(rest.order_cancel_replace(symbol=SYMBOL, side="BUY", type="LIMIT",
-                                              cancel_replace_mode="STOP_ON_FAILURE", time_in_force="GTC",
-                                              price=price - 1, quantity=QTY, cancel_order_id=placed["orderId"]))
+    replaced = data(
+        rest.order_cancel_replace(
+            symbol=SYMBOL,
+            side="BUY",
+            type="LIMIT",
+            cancel_replace_mode="STOP_ON_FAILURE",
+            time_in_force="GTC",
+            price=price - 1,
+            quantity=QTY,
+            cancel_order_id=placed["orderId"],
+        )
+    )
     cancelled = data(rest.delete_order(symbol=SYMBOL, order_id=replaced["newOrderResponse"]["orderId"]))
     _assert_lifecycle(placed, status, replaced, cancelled)
 
@@ -130,14 +140,25 @@ def test_should_place_query_cancel_replace_and_cancel_over_the_websocket_api(ven
     price = resting_price(venue)
 
     async def scenario(connection: Any) -> list[dict[str, Any]]:
-        placed = data(await connection.order_place(symbol=SYMBOL, side="BUY", type="LIMIT", time_in_force="GTC",
-                                                   price=price, quantity=QTY))
+        placed = data(
+            await connection.order_place(
+                symbol=SYMBOL, side="BUY", type="LIMIT", time_in_force="GTC", price=price, quantity=QTY
+            )
+        )
         status = data(await connection.order_status(symbol=SYMBOL, order_id=placed["orderId"]))
-        replaced = data(await connection.order_cancel_replace(
-            symbol=SYMBOL, side="BUY", type="LIMIT", cancel_replace_mode="STOP_ON_FAILURE", time_in_force="GTC",
-            price=price - 1, quantity=QTY, cancel_order_id=placed["orderId"]))
-        cancelled = data(await connection.order_cancel(symbol=SYMBOL,
-                                                       order_id=replaced["newOrderResponse"]["orderId"]))
+        replaced = data(
+            await connection.order_cancel_replace(
+                symbol=SYMBOL,
+                side="BUY",
+                type="LIMIT",
+                cancel_replace_mode="STOP_ON_FAILURE",
+                time_in_force="GTC",
+                price=price - 1,
+                quantity=QTY,
+                cancel_order_id=placed["orderId"],
+            )
+        )
+        cancelled = data(await connection.order_cancel(symbol=SYMBOL, order_id=replaced["newOrderResponse"]["orderId"]))
         return [placed, status, replaced, cancelled]
 
     _assert_lifecycle(*on_ws_api(venue, scenario))
@@ -150,8 +171,13 @@ def test_should_deliver_the_execution_report_of_a_filled_market_order(venue: Ven
         subscribed = await connection.user_data_stream_subscribe_signature()
         subscribed.stream.on("message", lambda message: events.append(_event(message)))
         placed = data(await connection.order_place(symbol=SYMBOL, side="BUY", type="MARKET", quantity=QTY))
-        await wait_for(lambda: any(e["model"] == "ExecutionReport" and e.get("i") == placed["orderId"]
-                                   and e.get("X") == "FILLED" for e in events), "the fill's executionReport")
+        await wait_for(
+            lambda: any(
+                e["model"] == "ExecutionReport" and e.get("i") == placed["orderId"] and e.get("X") == "FILLED"
+                for e in events
+            ),
+            "the fill's executionReport",
+        )
         await wait_for(lambda: any(e["model"] == "OutboundAccountPosition" for e in events), "the balance event")
         return placed, events
 
@@ -250,7 +276,7 @@ def test_should_build_from_the_sdks_diff_stream_and_depth_call_the_book_rest_dep
                 event = buffered.pop(0)
                 if event.u <= last:
                     continue
-                assert event.U <= last + 1 <= event.u if len(books) == 1 else event.U == last + 1, (event.U, last)
+                assert event.U <= last + 1 <= event.u if len(books) == 1 else last + 1 == event.U, (event.U, last)
                 for side, levels in (("bids", event.b), ("asks", event.a)):
                     for price, qty in levels:
                         if Decimal(qty) == 0:

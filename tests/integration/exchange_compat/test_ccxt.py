@@ -20,7 +20,6 @@ from tests.integration.exchange_compat.venue import (
     book_at_rest_update_id,
     book_of,
     pending_on_server,
-    wait_for,
 )
 
 pro = pytest.importorskip("ccxt.pro", reason="ccxt is not installed (pip install -e '.[compat]')")
@@ -119,8 +118,9 @@ def test_should_fetch_the_funded_balances_over_rest(venue: Venue) -> None:
 
 async def _place_query_replace_cancel(exchange: Any, venue: Venue, suffix: str) -> list[dict[str, Any]]:
     """A resting buy 5 % under the best bid: placed, queried, replaced (cancel-replace), the new one cancelled."""
-    place, fetch, edit, cancel = (getattr(exchange, f"{verb}{suffix}") for verb in ("create_order", "fetch_order",
-                                                                                   "edit_order", "cancel_order"))
+    place, fetch, edit, cancel = (
+        getattr(exchange, f"{verb}{suffix}") for verb in ("create_order", "fetch_order", "edit_order", "cancel_order")
+    )
     await _with_markets(exchange)
     price = float((await asyncio.to_thread(venue.best_bid)) * Decimal("0.95"))
     placed = await place(MARKET, "limit", "buy", 0.001, round(price, 2))
@@ -130,8 +130,9 @@ async def _place_query_replace_cancel(exchange: Any, venue: Venue, suffix: str) 
     return [placed, fetched, edited, cancelled]
 
 
-def _assert_lifecycle(placed: dict[str, Any], fetched: dict[str, Any], edited: dict[str, Any],
-                      cancelled: dict[str, Any]) -> None:
+def _assert_lifecycle(
+    placed: dict[str, Any], fetched: dict[str, Any], edited: dict[str, Any], cancelled: dict[str, Any]
+) -> None:
     assert placed["status"] == "open" and fetched["id"] == placed["id"] and fetched["status"] == "open"
     assert edited["id"] != placed["id"] and edited["status"] == "open"
     assert edited["price"] == pytest.approx(placed["price"] - 1)
@@ -210,7 +211,6 @@ def test_should_watch_ohlcv(venue: Venue) -> None:
 def test_should_fetch_public_trades_which_ccxt_reads_from_agg_trades(venue: Venue) -> None:
     async def scenario(exchange: Any) -> Any:
         await _with_markets(exchange)
-        await wait_for(lambda: bool(venue.get("/api/v3/trades?symbol=BTCUSDT&limit=1")), "a trade of the flow")
         return await exchange.fetch_trades(MARKET, limit=10)
 
     trades = run(venue, scenario)

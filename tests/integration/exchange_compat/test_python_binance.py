@@ -20,7 +20,6 @@ from tests.integration.exchange_compat.venue import (
     Venue,
     book_at_rest_update_id,
     book_of,
-    pending_on_server,
 )
 
 binance = pytest.importorskip("binance", reason="python-binance is not installed (.[compat])")
@@ -31,8 +30,9 @@ QTY = "0.00100"
 
 def run(venue: Venue, scenario: Callable[[Any, Any], Awaitable[Any]]) -> Any:
     """``scenario(client, socket_manager)`` on a client and socket manager pointed at this exchange."""
-    client_class = type("LocalClient", (binance.AsyncClient,),
-                        {"API_URL": f"{venue.rest_http}/api", "WS_API_URL": venue.api_ws})
+    client_class = type(
+        "LocalClient", (binance.AsyncClient,), {"API_URL": f"{venue.rest_http}/api", "WS_API_URL": venue.api_ws}
+    )
     manager_class = type("LocalSocketManager", (binance.BinanceSocketManager,), {"STREAM_URL": f"{venue.market_ws}/"})
 
     async def main() -> Any:
@@ -77,8 +77,9 @@ def test_should_read_the_funded_balances_over_the_websocket_api(venue: Venue) ->
     assert free["USDT"] > 0 and free["BTC"] > 0
 
 
-def _assert_lifecycle(placed: dict[str, Any], status: dict[str, Any], replaced: dict[str, Any],
-                      cancelled: dict[str, Any]) -> None:
+def _assert_lifecycle(
+    placed: dict[str, Any], status: dict[str, Any], replaced: dict[str, Any], cancelled: dict[str, Any]
+) -> None:
     assert placed["status"] == "NEW" and status["orderId"] == placed["orderId"] and status["status"] == "NEW"
     assert (replaced["cancelResult"], replaced["newOrderResult"]) == ("SUCCESS", "SUCCESS")
     assert replaced["newOrderResponse"]["orderId"] != placed["orderId"]
@@ -93,8 +94,15 @@ def test_should_place_query_cancel_replace_and_cancel_over_rest(venue: Venue) ->
         placed = await client.order_limit_buy(symbol=SYMBOL, quantity=QTY, price=price)
         status = await client.get_order(symbol=SYMBOL, orderId=placed["orderId"])
         replaced = await client.cancel_replace_order(
-            symbol=SYMBOL, cancelReplaceMode="STOP_ON_FAILURE", side="BUY", type="LIMIT", timeInForce="GTC",
-            quantity=QTY, price=str(Decimal(price) - 1), cancelOrderId=placed["orderId"])
+            symbol=SYMBOL,
+            cancelReplaceMode="STOP_ON_FAILURE",
+            side="BUY",
+            type="LIMIT",
+            timeInForce="GTC",
+            quantity=QTY,
+            price=str(Decimal(price) - 1),
+            cancelOrderId=placed["orderId"],
+        )
         cancelled = await client.cancel_order(symbol=SYMBOL, orderId=replaced["newOrderResponse"]["orderId"])
         return [placed, status, replaced, cancelled]
 
@@ -106,12 +114,20 @@ def test_should_place_query_cancel_replace_and_cancel_over_the_websocket_api(ven
     price = resting_price(venue)
 
     async def scenario(client: Any, _: Any) -> list[Any]:
-        placed = await client.ws_create_order(symbol=SYMBOL, side="BUY", type="LIMIT", timeInForce="GTC",
-                                              quantity=QTY, price=price)
+        placed = await client.ws_create_order(
+            symbol=SYMBOL, side="BUY", type="LIMIT", timeInForce="GTC", quantity=QTY, price=price
+        )
         status = await client.ws_get_order(symbol=SYMBOL, orderId=placed["orderId"])
         replaced = await client.ws_cancel_and_replace_order(
-            symbol=SYMBOL, cancelReplaceMode="STOP_ON_FAILURE", side="BUY", type="LIMIT", timeInForce="GTC",
-            quantity=QTY, price=str(Decimal(price) - 1), cancelOrderId=placed["orderId"])
+            symbol=SYMBOL,
+            cancelReplaceMode="STOP_ON_FAILURE",
+            side="BUY",
+            type="LIMIT",
+            timeInForce="GTC",
+            quantity=QTY,
+            price=str(Decimal(price) - 1),
+            cancelOrderId=placed["orderId"],
+        )
         cancelled = await client.ws_cancel_order(symbol=SYMBOL, orderId=replaced["newOrderResponse"]["orderId"])
         return [placed, status, replaced, cancelled]
 
@@ -124,8 +140,10 @@ def test_should_deliver_the_execution_report_of_a_filled_market_order_on_the_use
         events: list[Any] = []
         async with manager.user_socket() as socket:  # subscribes (userDataStream.subscribe.signature) on entry
             placed = await client.ws_create_order(symbol=SYMBOL, side="BUY", type="MARKET", quantity=QTY)
-            while not any(e.get("e") == "executionReport" and e.get("i") == placed["orderId"]
-                          and e.get("X") == "FILLED" for e in events):
+            while not any(
+                e.get("e") == "executionReport" and e.get("i") == placed["orderId"] and e.get("X") == "FILLED"
+                for e in events
+            ):
                 events.append(_unwrapped(await socket.recv()))
         return placed, events
 
