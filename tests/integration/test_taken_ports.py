@@ -41,7 +41,7 @@ def _last_line(stderr: str) -> str:
     return stderr.strip().splitlines()[-1]
 
 
-@pytest.mark.parametrize("key", ["market_port", "api_port"])
+@pytest.mark.parametrize("key", ["market_port", "api_port", "rest_port"])
 def test_should_refuse_to_start_the_exchange_on_a_port_another_process_holds(
     hftpipe_cmd: list[str], tmp_path: Path, pipeline_name: str, held_port: int, key: str
 ) -> None:

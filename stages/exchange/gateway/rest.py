@@ -258,4 +258,3 @@ async def forward_get(host: str, port: int, target: str) -> tuple[int, bytes]:
                 return status, bytes(body)
     finally:
         writer.close()
-

@@ -292,8 +292,9 @@ def http_or_websocket(handler: HttpHandler) -> type[ServerConnection]:
             self._http: HttpSession | None = None
 
         def _decide(self, mode: int) -> None:
-            self._mode = mode
+            """The first decision holds: a WebSocket that closes stays a WebSocket."""
             if not self._decided.done():
+                self._mode = mode
                 self._decided.set_result(mode)
 
         def data_received(self, data: bytes) -> None:

@@ -22,9 +22,11 @@ clients sending more than ``stream_messages_per_second`` messages in a second
 
 Memory per connection is bounded whatever the client sends: a message of at most
 ``MAX_CLIENT_MESSAGE`` bytes, at most ``stream_messages_per_second`` of them a
-second, at most 1024 subscribed names of at most 34 characters (the handshake's
-as well), a queue of at most ``4 * max_client_queue`` frames, and nothing added
-to the shared stream catalog (it is fixed at start).
+second, at most 1024 subscribed names, each one of the catalog's (unserved
+names in the handshake are counted and dropped), a queue of at most
+``4 * max_client_queue`` frames, and nothing added to the shared stream catalog
+(it is fixed at start). HTTP requests on this port are bounded by
+:mod:`stages.exchange.protocol.http_server` (head, body, idle time).
 """
 
 from __future__ import annotations

@@ -32,6 +32,7 @@ def _exchange_table(port: int, **flow: Any) -> dict[str, Any]:
     raw = copy.deepcopy(RAW_EXCHANGE)
     raw["api_port"] = port
     raw["market_port"] = 1 if port != 1 else 2
+    raw["rest_port"] = 0
     raw["flow"].update(flow)
     return raw
 
