@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from hftpipe.substrate.shm import remove_pipeline
-from tests.conftest import SUITE_TAG, leftovers
+from tests.conftest import SUITE_TAG, hftpipe_command, leftovers
 from tests.integration.exchange.harness import RunningExchange, write_exchange_config
 from tests.integration.exchange.trading import settings_of
 from tests.integration.exchange_compat.table import Outcomes, mark_cell, write_table
@@ -29,17 +27,12 @@ FLOW_ORDERS_PER_SECOND = 10
 OUTCOMES = Outcomes()
 
 
-def _command() -> list[str]:
-    exe = shutil.which("hftpipe", path=str(Path(sys.executable).parent))
-    return [exe] if exe else [sys.executable, "-m", "hftpipe"]
-
-
 @pytest.fixture(scope="module")
 def venue(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Venue]:
     name = f"{SUITE_TAG}-{secrets.token_hex(4)}"
     directory: Path = tmp_path_factory.mktemp("exchange")
     config = write_exchange_config(directory, name, flow=True, flow_rate=FLOW_ORDERS_PER_SECOND)
-    exchange = RunningExchange(_command(), config)
+    exchange = RunningExchange(hftpipe_command(), config)
     exchange.start()
     settings = settings_of(config)
     demo = next(k for k in settings.api_keys if k.account == "demo" and k.secret)
