@@ -188,6 +188,30 @@ def test_should_list_the_trades_of_a_filled_market_order(venue: Venue) -> None:
     assert all(t["side"] == "buy" and t["takerOrMaker"] == "taker" for t in mine)
 
 
+@pytest.mark.compat(CLIENT, "my trades")
+def test_should_list_the_trades_of_a_filled_market_order_over_the_websocket_api(venue: Venue) -> None:
+    async def scenario(exchange: Any) -> tuple[Any, Any]:
+        await _with_markets(exchange)
+        placed = await exchange.create_order_ws(MARKET, "market", "sell", 0.001)
+        return placed, await exchange.fetch_my_trades_ws(MARKET)
+
+    placed, trades = run(venue, scenario)
+    mine = [t for t in trades if t["order"] == placed["id"]]
+    assert mine and sum(t["amount"] for t in mine) == pytest.approx(0.001)
+    assert all(t["side"] == "sell" for t in mine)
+
+
+@pending_on_server("the WebSocket API method klines (Binance's WS API has klines and uiKlines)")
+@pytest.mark.compat(CLIENT, "klines")
+def test_should_fetch_ohlcv_over_the_websocket_api(venue: Venue) -> None:
+    async def scenario(exchange: Any) -> Any:
+        await _with_markets(exchange)
+        return await exchange.fetch_ohlcv_ws(MARKET, "1m", limit=5)
+
+    candles = run(venue, scenario)
+    assert candles and all(low <= min(o, c) and high >= max(o, c) for _, o, high, low, c, _ in candles)
+
+
 @pytest.mark.compat(CLIENT, "klines")
 def test_should_fetch_ohlcv_over_rest(venue: Venue) -> None:
     async def scenario(exchange: Any) -> Any:

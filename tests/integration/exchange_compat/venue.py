@@ -82,7 +82,7 @@ def book_of(bids: Any, asks: Any) -> Book:
 
 def pending_on_server(what: str) -> pytest.MarkDecorator:
     """A skip naming what the exchange does not serve yet (routed to the exchange's server side), never an xfail."""
-    return pytest.mark.skip(reason=f"the exchange does not serve {what} yet (server side: branch ex-server)")
+    return pytest.mark.skip(reason=f"the exchange does not serve {what} yet (its server side: stages/exchange)")
 
 
 async def book_at_rest_update_id(
