@@ -8,7 +8,10 @@ API with an HMAC key:
   cancel; each request's round trip (client send -> response parsed) goes into
   the project's log-linear histogram (``HistogramSnapshot``);
 * **throughput**: ``--window`` requests in flight at once from one connection,
-  place/cancel pairs, for ``--seconds``.
+  place/cancel pairs, for ``--seconds``;
+* **REST latency**: the same place/cancel pairs over the REST API (``rest_port``,
+  one keep-alive HTTP connection, HMAC-signed form bodies), in the same run, so
+  the two transports are compared on the same machine state.
 
 Every round trip crosses gateway -> accounting (hold, journal write) -> engine
 -> accounting (settle) -> gateway: four ring hops, two JSON edges and one
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import http.client
 import json
 import os
 import shutil
@@ -32,6 +36,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from hftpipe.protocols.binance_signing import hmac_signature
 from hftpipe.substrate.histogram import HistogramSnapshot
 from stages.exchange.flow.client import WsApiClient
 from stages.exchange.protocol.settings import ExchangeSettings
@@ -109,6 +114,41 @@ async def _latency(client: WsApiClient, count: int) -> dict[str, Any]:
     return {"order.place": _percentiles(place), "order.cancel": _percentiles(cancel)}
 
 
+def _rest_latency(settings: ExchangeSettings, count: int) -> dict[str, Any]:
+    """Sequential place/cancel pairs over ``POST``/``DELETE /api/v3/order`` on one keep-alive connection."""
+    key = next(k for k in settings.api_keys if k.account == "mm-1")
+    secret = key.secret or ""
+    connection = http.client.HTTPConnection(settings.host, settings.rest_port, timeout=60)
+
+    def call(method: str, params: dict[str, Any]) -> dict[str, Any]:
+        text = "&".join(f"{name}={value}" for name, value in params.items())
+        text += f"&timestamp={int(time.time() * 1000)}"
+        text += f"&signature={hmac_signature(secret, text)}"
+        headers = {"X-MBX-APIKEY": key.api_key, "Content-Type": "application/x-www-form-urlencoded"}
+        if method == "POST":
+            connection.request(method, "/api/v3/order", body=text, headers=headers)
+        else:
+            connection.request(method, f"/api/v3/order?{text}", headers=headers)
+        response = connection.getresponse()
+        body: dict[str, Any] = json.loads(response.read())
+        assert response.status == 200, body
+        return body
+
+    place: list[int] = []
+    cancel: list[int] = []
+    try:
+        for i in range(count):
+            start = time.perf_counter_ns()
+            placed = call("POST", _order("BTCUSDT", 20_000_000 + i))
+            place.append(time.perf_counter_ns() - start)
+            start = time.perf_counter_ns()
+            call("DELETE", {"symbol": "BTCUSDT", "orderId": placed["orderId"]})
+            cancel.append(time.perf_counter_ns() - start)
+    finally:
+        connection.close()
+    return {"POST /api/v3/order": _percentiles(place), "DELETE /api/v3/order": _percentiles(cancel)}
+
+
 async def _throughput(client: WsApiClient, window: int, seconds: float) -> dict[str, Any]:
     done = 0
     deadline = time.monotonic() + seconds
@@ -138,7 +178,10 @@ async def _measure(settings: ExchangeSettings, count: int, window: int, seconds:
     await asyncio.wait_for(client.wait_connected(), 30)
     try:
         await _latency(client, min(count, 200))  # warm-up
-        return {"latency": await _latency(client, count), "throughput": await _throughput(client, window, seconds)}
+        latency = await _latency(client, count)
+        await asyncio.to_thread(_rest_latency, settings, min(count, 200))  # warm-up
+        rest = await asyncio.to_thread(_rest_latency, settings, count)
+        return {"latency": latency, "rest_latency": rest, "throughput": await _throughput(client, window, seconds)}
     finally:
         stopping.set()
         await runner

@@ -190,9 +190,10 @@ def settings_of(config: PipelineConfig) -> ExchangeSettings | None:
 def ready_line(settings: ExchangeSettings) -> str:
     host = settings.host
     market = f"ws://{host}:{settings.market_port}"
+    rest_port = settings.rest_port or "<any free port>"  # 0: the gateway picks one
     return (
         f"exchange ready: market data {market} (REST http://{host}:{settings.market_port}/api/v3), "
-        f"API ws://{host}:{settings.api_port}/ws-api/v3, REST API http://{host}:{settings.rest_port}/api/v3, "
+        f"API ws://{host}:{settings.api_port}/ws-api/v3, REST API http://{host}:{rest_port}/api/v3, "
         f"admin {settings.admin_socket}, "
         f"symbols {' '.join(s.symbol for s in settings.symbols)}"
     )

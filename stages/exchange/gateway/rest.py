@@ -12,8 +12,10 @@ serves all of it on ``rest_port``:
   signature covers ``query string + body`` exactly as sent (Binance's
   ``totalParams``, ``signature`` left out);
 * public market-data paths are forwarded over loopback to the publisher's
-  read-only REST (one implementation of each; the publisher never sees a key or
-  an account), after their weight is counted here;
+  read-only REST at ``host:market_port`` (one implementation of each; the
+  publisher never sees a key or an account), after their weight is counted
+  here; with ``market_port = 0`` the gateway cannot know where that is, and
+  public paths answer 503;
 * ``/sapi/v1/system/status``, ``/sapi/v1/capital/config/getall`` and
   ``/sapi/v1/margin/allPairs``: what ccxt's ``load_markets`` asks once a key is
   set, answered for a spot-only venue (no deposits, withdrawals or margin).
@@ -79,6 +81,8 @@ ONE_SYMBOL_WEIGHTS: Final[dict[str, int]] = {
     "/api/v3/ticker/bookTicker": 2,
 }
 SYSTEM_STATUS: Final = "/sapi/v1/system/status"
+NO_KEY: Final = "-"
+"""What a request without ``X-MBX-APIKEY`` is checked with: no key has that format (-2014, 401)."""
 READ_METHODS: Final = ("GET", "HEAD")
 _HEADER_UNITS: Final = {"SECOND": "S", "MINUTE": "M", "HOUR": "H", "DAY": "D"}
 FORWARD_TIMEOUT_S: Final = 30.0
@@ -101,12 +105,15 @@ def signed_text(text: str) -> str:
 
 
 def rate_limit_headers(limits: list[dict[str, Any]]) -> tuple[tuple[str, str], ...]:
-    """``rateLimits`` entries as Binance's REST headers (``X-MBX-USED-WEIGHT-1M``, ``X-MBX-ORDER-COUNT-10S``)."""
+    """``rateLimits`` entries as Binance's REST headers (``X-MBX-USED-WEIGHT-1M``, ``X-MBX-ORDER-COUNT-10S``;
+    the minute's weight also as the unsuffixed ``X-MBX-USED-WEIGHT`` Binance still sends and older clients read)."""
     headers = []
     for limit in limits:
         window = f"{limit['intervalNum']}{_HEADER_UNITS.get(limit['interval'], '')}"
         kind = "USED-WEIGHT" if limit["rateLimitType"] == "REQUEST_WEIGHT" else "ORDER-COUNT"
         headers.append((f"X-MBX-{kind}-{window}", str(limit["count"])))
+        if kind == "USED-WEIGHT" and window == "1M":
+            headers.append(("X-MBX-USED-WEIGHT", str(limit["count"])))
     return tuple(headers)
 
 
@@ -179,10 +186,8 @@ class RestApi:
         except ApiError as error:
             api.counters.errors.add()
             return HttpResponse.error(error)
-        params.pop("apiKey", None)  # REST takes the key from its header only
-        key = request.headers.get("x-mbx-apikey")
-        if key is not None:
-            params["apiKey"] = key
+        # REST takes the key from its header only; none at all is Binance's -2014 (401), as a malformed one
+        params["apiKey"] = request.headers.get("x-mbx-apikey") or NO_KEY
         payload = signed_text(request.query) + signed_text(request.body.decode("utf-8", "replace"))
         session = Session(ip=request.peer, connected_since_ms=now_ms(), max_queue=4)
         api.dispatch(session, 1, method, params, time.monotonic_ns(), payload)

@@ -174,7 +174,8 @@ class HttpSession:
                 except h11.RemoteProtocolError as exc:
                     if self._h11.our_state in (h11.IDLE, h11.SEND_RESPONSE):
                         status = exc.error_status_hint
-                        self._send("GET", HttpResponse.json(status, {"code": -1, "msg": f"Bad HTTP request: {exc}"}))
+                        detail = str(exc)[:200]  # h11's text may quote the client's bytes: bounded
+                        self._send("GET", HttpResponse.json(status, {"code": -1, "msg": f"Bad HTTP request: {detail}"}))
                     return
                 if request is None:
                     return
