@@ -91,9 +91,9 @@ def test_should_load_markets_with_keys_which_also_reads_the_margin_pairs(venue: 
 
 
 @pytest.mark.skip(
-    reason="ccxt's own bug (4.5.90): pro/binance.py handle_balance_ws parses spot account.status as the USDⓈ-M "
-    "futures answer (result['assets']); spot answers result['balances'] (Binance WS API docs, account.status), so "
-    "fetch_balance_ws returns an empty balance against Binance too. Not reported upstream yet."
+    reason="ccxt's own bug (4.5.90): pro/binance.py handle_account_status_ws calls parse_balance_custom(result) "
+    "without type='spot', so the spot account.status answer (result.balances) is read as a futures one (assets) and "
+    "fetch_balance_ws returns an empty balance, against Binance too. No upstream issue yet (github.com/ccxt/ccxt)."
 )
 @pytest.mark.compat(CLIENT, "balances")
 def test_should_fetch_the_funded_balances_over_the_websocket_api(venue: Venue) -> None:
