@@ -20,6 +20,7 @@ from tests.integration.exchange_compat.venue import (
     Venue,
     book_at_rest_update_id,
     book_of,
+    pending_on_server,
     wait_for,
 )
 
@@ -217,6 +218,18 @@ def test_should_list_the_trades_of_a_filled_market_order_over_the_websocket_api(
 @pytest.mark.compat(CLIENT, "klines")
 def test_should_read_klines_over_rest(venue: Venue) -> None:
     klines = configured(venue).rest_api.klines(symbol=SYMBOL, interval="1m", limit=5).data()
+    assert klines and all(Decimal(k[3]) <= Decimal(k[1]) <= Decimal(k[2]) for k in klines)
+
+
+@pending_on_server("the WebSocket API method klines (Binance's WS API has klines and uiKlines)")
+@pytest.mark.compat(CLIENT, "klines")
+def test_should_read_klines_over_the_websocket_api(venue: Venue) -> None:
+    async def scenario(connection: Any) -> Any:
+        answer = (await connection.klines(symbol=SYMBOL, interval="1m", limit=5)).data()
+        assert not isinstance(answer, dict), answer
+        return answer.result
+
+    klines = on_ws_api(venue, scenario)
     assert klines and all(Decimal(k[3]) <= Decimal(k[1]) <= Decimal(k[2]) for k in klines)
 
 
