@@ -54,11 +54,16 @@ def _no_shared_memory_left_after_suite() -> Iterator[None]:
     assert not left, f"the suite left shared memory behind: {left}"
 
 
-@pytest.fixture
-def hftpipe_cmd() -> list[str]:
+def hftpipe_command() -> list[str]:
     """The CLI as a subprocess command, from this interpreter's environment."""
     exe = shutil.which("hftpipe", path=str(Path(sys.executable).parent))
     return [exe] if exe else [sys.executable, "-m", "hftpipe"]
+
+
+@pytest.fixture
+def hftpipe_cmd() -> list[str]:
+    """The CLI as a subprocess command, from this interpreter's environment."""
+    return hftpipe_command()
 
 
 REPO = Path(__file__).resolve().parent.parent

@@ -1,0 +1,1 @@
+"""Real Binance clients (official SDK, ccxt, python-binance, cryptofeed) against ``hftpipe exchange run``."""
