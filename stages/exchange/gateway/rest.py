@@ -16,9 +16,10 @@ serves all of it on ``rest_port``:
   publisher never sees a key or an account), after their weight is counted
   here; with ``market_port = 0`` the gateway cannot know where that is, and
   public paths answer 503;
-* ``/sapi/v1/system/status``, ``/sapi/v1/capital/config/getall`` and
-  ``/sapi/v1/margin/allPairs``: what ccxt's ``load_markets`` asks once a key is
-  set, answered for a spot-only venue (no deposits, withdrawals or margin).
+* ``/sapi/v1/system/status``, ``/sapi/v1/capital/config/getall``,
+  ``/sapi/v1/margin/allPairs`` and ``/sapi/v1/margin/isolated/allPairs``: what
+  ccxt's ``load_markets`` asks once a key is set, answered for a spot-only venue
+  (no deposits, withdrawals or margin: both pair lists are empty).
 
 Answers: the result with 200, or Binance's ``{"code", "msg"}`` with the error's
 HTTP status (400 bad request, 401 key refused, 404 no such path, 405 wrong
@@ -55,9 +56,12 @@ SIGNED_ROUTES: Final[dict[str, dict[str, str]]] = {
     "/api/v3/rateLimit/order": {"GET": "account.rateLimits.orders"},
     "/sapi/v1/capital/config/getall": {"GET": "account.status"},
     "/sapi/v1/margin/allPairs": {"GET": "account.status"},
+    "/sapi/v1/margin/isolated/allPairs": {"GET": "account.status"},
 }
-"""Path -> HTTP method -> the WebSocket API method that answers it. The two ``sapi`` paths
+"""Path -> HTTP method -> the WebSocket API method that answers it. The ``sapi`` paths
 authenticate and read the account like ``GET /api/v3/account`` and reshape its answer."""
+NO_MARGIN_PAIRS: Final = frozenset({"/sapi/v1/margin/allPairs", "/sapi/v1/margin/isolated/allPairs"})
+"""Spot only: no cross or isolated margin pairs (an empty list, as Binance answers without any)."""
 PUBLIC_WEIGHTS: Final[dict[str, int]] = {
     "/api/v3/ping": 1,
     "/api/v3/time": 1,
@@ -205,8 +209,8 @@ class RestApi:
         result = answer["result"]
         if request.path == "/sapi/v1/capital/config/getall":
             result = capital_config(result)
-        elif request.path == "/sapi/v1/margin/allPairs":
-            result = []  # spot only: no margin pairs
+        elif request.path in NO_MARGIN_PAIRS:
+            result = []
         return HttpResponse.json(200, result, headers)
 
     # -- public ------------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any]]] = [
     ("GET", "/api/v3/rateLimit/order", {}),
     ("GET", "/sapi/v1/capital/config/getall", {}),
     ("GET", "/sapi/v1/margin/allPairs", {}),
+    ("GET", "/sapi/v1/margin/isolated/allPairs", {}),
 ]
 
 
@@ -150,6 +151,8 @@ def test_orders_place_query_cancel_and_their_errors(client: RestClient) -> None:
     assert account.status == 200 and account.body["updateTime"] > 0  # the cancel just changed a balance
     assert account.body["updateTime"] >= status.body["time"]
     assert client.signed("GET", "/sapi/v1/margin/allPairs").body == []
+    isolated = client.signed("GET", "/sapi/v1/margin/isolated/allPairs")
+    assert (isolated.status, isolated.body) == (200, [])
     coins = client.signed("GET", "/sapi/v1/capital/config/getall").body
     assert {coin["coin"] for coin in coins} == {"BTC", "USDT", "ETH"}
     assert not any(coin["depositAllEnable"] or coin["withdrawAllEnable"] or coin["networkList"] for coin in coins)
