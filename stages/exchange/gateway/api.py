@@ -15,13 +15,16 @@ the same way for both key types.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Final
+from urllib.parse import urlencode
 
+import h11
 import orjson
 
 from hftpipe.protocols.binance_signing import signature_payload, verify_ed25519, verify_hmac
@@ -50,6 +53,7 @@ from stages.exchange.gateway.envelope import MalformedRequestError, RequestId, p
 from stages.exchange.gateway.formatter import Formatter
 from stages.exchange.gateway.keys import ApiKey, KeyStore, valid_key_format
 from stages.exchange.gateway.link import AccountingLink, Item
+from stages.exchange.gateway.market_forward import forward_get
 from stages.exchange.gateway.rate_limits import RateLimiter
 from stages.exchange.gateway.request_json import loads_request
 from stages.exchange.gateway.requests import (
@@ -83,6 +87,10 @@ ALL_ORDERS_DEFAULT_LIMIT: Final = 500
 ALL_ORDERS_MAX_LIMIT: Final = 1000
 INTERNAL_ERROR_STATUS: Final = 500
 """Binance: 5XX means the execution status is unknown (the command may have run)."""
+FORWARD_TIMEOUT_S: Final = 30.0
+"""How long a market-data question forwarded to the publisher may take (it answers from memory)."""
+NOT_FORWARDED: Final = frozenset({"returnRateLimits"})
+"""The WebSocket API's own parameters: not the market-data endpoint's, so not forwarded."""
 
 
 def now_ms() -> int:
@@ -150,9 +158,16 @@ class GatewayApi:
     report: Callable[[str], None] = field(default=lambda _message: None)
     """Where unexpected failures are recorded (the stage's error log)."""
     formatter: Formatter = field(init=False)
+    _forwards: set[asyncio.Task[None]] = field(init=False, default_factory=set)
+    """Market-data questions on their way to the publisher (each answers its request when back)."""
 
     def __post_init__(self) -> None:
         self.formatter = self.user_data.formatter
+
+    def cancel_forwards(self) -> None:
+        """The gateway stops: drop the market-data questions still in flight."""
+        for task in self._forwards:
+            task.cancel()
 
     # ------------------------------------------------------------------------------ dispatch
     def handle_message(self, session: Session, data: str | bytes) -> None:
@@ -369,6 +384,35 @@ class GatewayApi:
         limit = depth_limit(request.params)
         command = CommandRecord(instrument=symbol.symbol_id, command=int(Command.DEPTH), qty=limit)
         self.send_command(request, command, lambda items: results.depth_answer(self.formatter, symbol.symbol_id, items))
+
+    def klines(self, request: Request) -> None:
+        """``klines`` / ``uiKlines``: REST ``/api/v3/klines``'s parameters, rows and errors, because
+        the publisher's one implementation answers them (forwarded over loopback, as the public
+        REST paths are); the answer follows when it is back."""
+        path = "/api/v3/uiKlines" if request.method == "uiKlines" else "/api/v3/klines"
+        self._forward(request, f"{path}?{market_query(request.params)}")
+
+    def _forward(self, request: Request, target: str) -> None:
+        if not self.settings.market_port:  # "any free port": the gateway cannot know where the publisher is
+            raise ApiError.of(UNKNOWN_ERROR, status=503)
+        task = asyncio.get_running_loop().create_task(self._answer_forwarded(request, target))
+        self._forwards.add(task)
+        task.add_done_callback(self._forwards.discard)
+
+    async def _answer_forwarded(self, request: Request, target: str) -> None:
+        try:
+            status, body = await asyncio.wait_for(
+                forward_get(self.settings.host, self.settings.market_port, target), FORWARD_TIMEOUT_S
+            )
+            answer = orjson.loads(body)
+            error = None if status == 200 else ApiError(int(answer["code"]), str(answer["msg"]), status)
+        except (OSError, TimeoutError, h11.ProtocolError, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            logger.warning("%s: the publisher did not answer", request.method)
+            error = ApiError.of(UNKNOWN_ERROR, status=503)
+        if error is None:
+            self.reply(request, answer)
+        else:
+            self.reply_error(request, error)
 
     # ------------------------------------------------------------------------------ sessions
     def _session_status(self, request: Request) -> dict[str, Any]:
@@ -594,6 +638,19 @@ def bool_param_or_none(params: Mapping[str, Any], name: str) -> bool | None:
         return None
 
 
+def market_query(params: Mapping[str, Any]) -> str:
+    """A WebSocket request's parameters as the query string of the REST path that answers them:
+    strings and integers as REST spells them; anything else is -1100 for its name."""
+    fields: list[tuple[str, str]] = []
+    for name, value in params.items():
+        if name in NOT_FORWARDED:
+            continue
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise ApiError.of(illegal_characters(name))
+        fields.append((name, str(value)))
+    return urlencode(fields)
+
+
 def _label(method: str) -> str:
     """``method`` for logs and the error log when it is one of ours; a client's text never keys them."""
     return method if method in METHODS else "unknown method"
@@ -632,6 +689,8 @@ METHODS: Final[dict[str, Method]] = {
     "time": Method(GatewayApi.server_time, _fixed(1)),
     "exchangeInfo": Method(GatewayApi.exchange_info, _fixed(20)),
     "depth": Method(GatewayApi.depth, _depth_weight),
+    "klines": Method(GatewayApi.klines, _fixed(2)),
+    "uiKlines": Method(GatewayApi.klines, _fixed(2)),
     "session.logon": Method(GatewayApi.session_logon, _fixed(2)),
     "session.status": Method(GatewayApi.session_status, _fixed(2)),
     "session.logout": Method(GatewayApi.session_logout, _fixed(2)),

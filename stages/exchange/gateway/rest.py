@@ -40,6 +40,7 @@ import orjson
 
 from hftpipe.schema.exchange_errors import DUPLICATE_PARAMETER, UNKNOWN_ERROR
 from stages.exchange.gateway.api import GatewayApi, now_ms
+from stages.exchange.gateway.market_forward import forward_get
 from stages.exchange.gateway.requests import depth_limit, depth_weight, present
 from stages.exchange.gateway.session import Session
 from stages.exchange.protocol.api_error import ApiError
@@ -244,26 +245,3 @@ class RestApi:
             api.counters.errors.add()
             return HttpResponse.error(ApiError.of(UNKNOWN_ERROR, status=503), headers)
         return HttpResponse(status, body, headers)
-
-
-async def forward_get(host: str, port: int, target: str) -> tuple[int, bytes]:
-    """``GET target`` on the publisher's REST over loopback: (status, body), one connection each."""
-    reader, writer = await asyncio.open_connection(host, port)
-    try:
-        client = h11.Connection(h11.CLIENT)
-        headers = [("Host", f"{host}:{port}"), ("Connection", "close")]
-        request = h11.Request(method="GET", target=target, headers=headers)
-        writer.write((client.send(request) or b"") + (client.send(h11.EndOfMessage()) or b""))
-        status, body = 0, bytearray()
-        while True:
-            event = client.next_event()
-            if event is h11.NEED_DATA:
-                client.receive_data(await reader.read(65536))
-            elif isinstance(event, h11.Response):
-                status = event.status_code
-            elif isinstance(event, h11.Data):
-                body += event.data
-            elif isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
-                return status, bytes(body)
-    finally:
-        writer.close()

@@ -183,6 +183,7 @@ class GatewayStage(AsyncAgent):
             await stopping.wait()
         finally:
             self.link.fail_all()
+            self.api.cancel_forwards()
             await asyncio.sleep(0)  # let the writers send those answers
             server.close()
             await rest_server.close()
@@ -278,4 +279,3 @@ def _ip_of(connection: ServerConnection) -> str:
     if isinstance(address, tuple) and address:
         return str(address[0])
     return "local"
-
