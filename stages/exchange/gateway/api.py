@@ -11,6 +11,10 @@ with ``session.logon``. Deviation: ``session.logon`` (and so
 ``userDataStream.subscribe``) accepts HMAC keys as well as Ed25519 ones,
 because the configured keys are HMAC and Binance's own clients sign logons
 the same way for both key types.
+
+USER_STREAM methods (``userDataStream.start`` / ``.ping`` / ``.stop``, the
+listenKey stream of :mod:`.listen_keys`) take the API key alone, no signature
+or timestamp, as on Binance.
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ from stages.exchange.gateway.envelope import MalformedRequestError, RequestId, p
 from stages.exchange.gateway.formatter import Formatter
 from stages.exchange.gateway.keys import ApiKey, KeyStore, valid_key_format
 from stages.exchange.gateway.link import AccountingLink, Item
+from stages.exchange.gateway.listen_keys import ListenKey, ListenKeys
 from stages.exchange.gateway.market_forward import forward_get
 from stages.exchange.gateway.rate_limits import RateLimiter
 from stages.exchange.gateway.request_json import loads_request
@@ -157,6 +162,7 @@ class GatewayApi:
     request_timeout_s: float = 10.0
     report: Callable[[str], None] = field(default=lambda _message: None)
     """Where unexpected failures are recorded (the stage's error log)."""
+    listen_keys: ListenKeys = field(default_factory=ListenKeys)
     formatter: Formatter = field(init=False)
     _forwards: set[asyncio.Task[None]] = field(init=False, default_factory=set)
     """Market-data questions on their way to the publisher (each answers its request when back)."""
@@ -299,9 +305,16 @@ class GatewayApi:
 
     # ------------------------------------------------------------------------------ security
     def authenticate(
-        self, request: Request, permission: str | None, *, signed: bool, require_key: bool = False
+        self,
+        request: Request,
+        permission: str | None,
+        *,
+        signed: bool,
+        require_key: bool = False,
+        key_only: bool = False,
     ) -> ApiKey:
-        """The key a request acts with; checks timestamp, signature and permission as Binance does."""
+        """The key a request acts with; checks timestamp, signature and permission as Binance does
+        (``key_only``: USER_STREAM security, the key alone)."""
         params = request.params
         session = request.session
         if present(params, "apiKey"):
@@ -311,7 +324,7 @@ class GatewayApi:
             key = self.keys.get(text)
             if key is None:
                 raise ApiError.of(INVALID_API_KEY, status=401)
-            if request.signed_by is not key:
+            if request.signed_by is not key and not key_only:
                 if signed:
                     self._check_timestamp(request)
                 self._check_signature(key, request)
@@ -473,6 +486,40 @@ class GatewayApi:
             if wanted is None or wanted == subscription_id:
                 self.user_data.unsubscribe(session, subscription_id, request.now_ms)
         self.reply(request, {})
+
+    # ------------------------------------------------------------------------------ listenKey stream
+    def listen_key_start(self, request: Request) -> None:
+        """``userDataStream.start`` (``POST /api/v3/userDataStream``): the account's listenKey."""
+        key = self.authenticate(request, USER_STREAM, signed=False, key_only=True)
+        self.reply(request, {"listenKey": self.listen_keys.start(key.account_id, request.now_ms)})
+
+    def listen_key_ping(self, request: Request) -> None:
+        """``userDataStream.ping`` (``PUT``): the key is valid another 60 minutes."""
+        key = self.authenticate(request, USER_STREAM, signed=False, key_only=True)
+        listen_key = text_param(request.params, "listenKey")
+        assert listen_key is not None
+        self.listen_keys.ping(listen_key, key.account_id, request.now_ms)
+        self.reply(request, {})
+
+    def listen_key_stop(self, request: Request) -> None:
+        """``userDataStream.stop`` (``DELETE``): the key ends, and so do the streams reading it."""
+        key = self.authenticate(request, USER_STREAM, signed=False, key_only=True)
+        listen_key = text_param(request.params, "listenKey")
+        assert listen_key is not None
+        self._end_streams(self.listen_keys.stop(listen_key, key.account_id, request.now_ms), None)
+        self.reply(request, {})
+
+    def expire_listen_keys(self, now: int) -> int:
+        """End the keys past their validity; each stream gets Binance's ``listenKeyExpired`` last."""
+        expired = self.listen_keys.expire(now)
+        for ended in expired:
+            self._end_streams(ended, {"e": "listenKeyExpired", "E": now, "listenKey": ended.key})
+        return len(expired)
+
+    def _end_streams(self, ended: ListenKey, last_event: dict[str, object] | None) -> None:
+        for session in list(ended.streams):
+            self.user_data.end_stream(session, last_event)
+        ended.streams.clear()
 
     # ------------------------------------------------------------------------------ trading
     def order_place(self, request: Request) -> None:
@@ -698,6 +745,9 @@ METHODS: Final[dict[str, Method]] = {
     "userDataStream.subscribe": Method(GatewayApi.user_data_subscribe, _fixed(2)),
     "userDataStream.subscribe.signature": Method(GatewayApi.user_data_subscribe_signature, _fixed(2)),
     "userDataStream.unsubscribe": Method(GatewayApi.user_data_unsubscribe, _fixed(2)),
+    "userDataStream.start": Method(GatewayApi.listen_key_start, _fixed(2)),
+    "userDataStream.ping": Method(GatewayApi.listen_key_ping, _fixed(2)),
+    "userDataStream.stop": Method(GatewayApi.listen_key_stop, _fixed(2)),
     "order.place": Method(GatewayApi.order_place, _fixed(1)),
     "order.cancel": Method(GatewayApi.order_cancel, _fixed(1)),
     "order.cancelReplace": Method(GatewayApi.order_cancel_replace, _fixed(1)),

@@ -4,7 +4,8 @@ python-binance, ccxt and the official SDK take one REST base URL for public and
 signed calls (Binance serves both from ``api.binance.com``), so the gateway
 serves all of it on ``rest_port``:
 
-* signed paths (:data:`SIGNED_ROUTES`) run the WebSocket API's own methods
+* signed paths (:data:`SIGNED_ROUTES`) and the USER_STREAM listenKey paths
+  (:data:`KEY_ROUTES`, the API key alone) run the WebSocket API's own methods
   (:meth:`GatewayApi.dispatch <stages.exchange.gateway.api.GatewayApi.dispatch>`):
   the same parameter checks, key permissions, weights, order counts, accounting
   commands and answer JSON. REST differs only in transport: the key comes in
@@ -61,6 +62,14 @@ SIGNED_ROUTES: Final[dict[str, dict[str, str]]] = {
 }
 """Path -> HTTP method -> the WebSocket API method that answers it. The ``sapi`` paths
 authenticate and read the account like ``GET /api/v3/account`` and reshape its answer."""
+KEY_ROUTES: Final[dict[str, dict[str, str]]] = {
+    "/api/v3/userDataStream": {
+        "POST": "userDataStream.start",
+        "PUT": "userDataStream.ping",
+        "DELETE": "userDataStream.stop",
+    },
+}
+"""USER_STREAM paths: ``X-MBX-APIKEY`` alone, no signature (Binance); the same dispatch as the signed ones."""
 NO_MARGIN_PAIRS: Final = frozenset({"/sapi/v1/margin/allPairs", "/sapi/v1/margin/isolated/allPairs"})
 """Spot only: no cross or isolated margin pairs (an empty list, as Binance answers without any)."""
 PUBLIC_WEIGHTS: Final[dict[str, int]] = {
@@ -164,12 +173,12 @@ class RestApi:
     async def serve(self, request: HttpRequest) -> HttpResponse:
         self.requests += 1
         path, method = request.path, request.method
-        routes = SIGNED_ROUTES.get(path)
+        routes = SIGNED_ROUTES.get(path) or KEY_ROUTES.get(path)
         if routes is not None:
             name = routes.get(method)
             if name is None:
                 return self._refused(ApiError.wrong_method(method, path, tuple(routes)), ", ".join(routes))
-            return await self._signed(request, name)
+            return await self._dispatched(request, name)
         if path in PUBLIC_WEIGHTS or path == SYSTEM_STATUS:
             if method not in READ_METHODS:
                 return self._refused(ApiError.wrong_method(method, path, READ_METHODS), ", ".join(READ_METHODS))
@@ -182,8 +191,8 @@ class RestApi:
         self.api.counters.errors.add()
         return HttpResponse.error(error, (("Allow", allow),) if allow else ())
 
-    # -- signed ------------------------------------------------------------------------------------
-    async def _signed(self, request: HttpRequest, method: str) -> HttpResponse:
+    # -- signed and key-only -----------------------------------------------------------------------
+    async def _dispatched(self, request: HttpRequest, method: str) -> HttpResponse:
         api = self.api
         api.counters.requests.add()
         try:
