@@ -60,7 +60,7 @@ from stages.exchange.gateway.ring_reader import RingReader
 from stages.exchange.gateway.session import Session
 from stages.exchange.gateway.user_data import UserData
 from stages.exchange.protocol.api_error import ApiError
-from stages.exchange.protocol.http_server import http_or_websocket
+from stages.exchange.protocol.http_server import close_http_connections, http_or_websocket
 from stages.exchange.protocol.settings import ExchangeSettings, expect_settings
 from stages.exchange.protocol.topology import ACCOUNTING_TO_GATEWAY, GATEWAY_TO_ACCOUNTING
 
@@ -143,6 +143,8 @@ class GatewayStage(AsyncAgent):
         self._listen_key_streams = counters.gauge("listen_key_streams")
         self._expired_listen_keys = counters.add("listen_keys_expired")
         self._rest_socket: socket.socket | None = None
+        self._rest_http: set[ServerConnection] = set()
+        """REST-port connections in their HTTP phase (closed at stop: keep-alive clients would hold it)."""
         self.rest_port = settings.rest_port
         """The bound REST port (differs from the configured one when that is 0)."""
         self._sessions: set[Session] = set()
@@ -188,7 +190,7 @@ class GatewayStage(AsyncAgent):
             self.streams.serve,
             sock=self._rest_socket,
             process_request=self.streams.check_request,
-            create_connection=http_or_websocket(self.rest.serve),
+            create_connection=http_or_websocket(self.rest.serve, self._rest_http),
             open_timeout=None,  # applied by the connection class (see http_or_websocket)
             logger=connection_logger,
             ping_interval=PING_INTERVAL_S,
@@ -209,6 +211,7 @@ class GatewayStage(AsyncAgent):
             await asyncio.sleep(0)  # let the writers send those answers
             server.close()
             rest_server.close()
+            close_http_connections(self._rest_http)
             await self.admin.close()
             for task in tasks:
                 task.cancel()

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 from collections.abc import Callable
 from typing import Any
@@ -91,3 +92,18 @@ def test_should_end_an_expired_key_with_listen_key_expired(make: Callable[..., G
         assert (gone["status"], gone["error"]["code"]) == (400, -1125)
         assert client.call("userDataStream.start", {"apiKey": DEMO_KEY})["result"]["listenKey"] != key
     assert gateway.gateway_ctx.counters.add("listen_keys_expired").value >= 1
+
+
+def test_should_not_let_an_idle_keep_alive_http_client_hold_the_stop(make: Callable[..., GatewayHarness]) -> None:
+    """The REST port serves HTTP and ``/ws/<listenKey>`` on one websockets server: an idle HTTP
+    keep-alive connection (within its 60 s idle time) is closed at stop instead of waited for."""
+    gateway = make()
+    idle = http.client.HTTPConnection("127.0.0.1", gateway.stage.rest_port, timeout=60)
+    try:
+        idle.request("GET", "/sapi/v1/system/status")
+        assert idle.getresponse().read() == b'{"status":0,"msg":"normal"}'
+        gateway.stop()  # joins the gateway thread for at most 10 s
+        assert not any(thread.is_alive() for thread in gateway._threads)
+        assert idle.sock is not None and idle.sock.recv(1) == b""  # closed by the server
+    finally:
+        idle.close()
