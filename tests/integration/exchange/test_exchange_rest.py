@@ -11,7 +11,7 @@ from typing import Any, Final
 import orjson
 import pytest
 from websockets.exceptions import ConnectionClosedOK, InvalidStatus
-from websockets.sync.client import connect
+from websockets.sync.client import connect, unix_connect
 
 from stages.exchange.gateway.rest import KEY_ROUTES, SIGNED_ROUTES
 from stages.exchange.protocol.settings import ExchangeSettings
@@ -226,6 +226,14 @@ def test_a_listen_key_streams_the_accounts_events_on_the_rest_port(
         client.signed("DELETE", "/api/v3/order", {"symbol": "BTCUSDT", "orderId": order_id})
         canceled = next_event()
         assert (canceled["e"], canceled["x"], canceled["i"]) == ("executionReport", "CANCELED", order_id)
+        with unix_connect(str(exchange.admin_socket)) as admin:
+            params = {"account": "demo", "asset": "USDT", "amount": "1"}
+            admin.send(orjson.dumps({"id": 1, "method": "deposit", "params": params}).decode())
+            assert orjson.loads(admin.recv(timeout=60))["status"] == 200
+        update = next_event()
+        while update["e"] == "outboundAccountPosition":  # the cancel's
+            update = next_event()
+        assert (update["e"], update["a"], update["d"]) == ("balanceUpdate", "USDT", "1.00000000")
 
         kept = client.request("PUT", path, f"listenKey={key}".encode(), headers)  # python-binance: a form body
         assert (kept.status, kept.body) == (200, {})

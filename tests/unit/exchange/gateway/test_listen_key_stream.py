@@ -10,10 +10,17 @@ from typing import Any
 
 import pytest
 from websockets.exceptions import ConnectionClosedOK, InvalidStatus
-from websockets.sync.client import ClientConnection, connect
+from websockets.sync.client import ClientConnection, connect, unix_connect
 
 from tests.unit.exchange.gateway.client import Client, limit, signed
 from tests.unit.exchange.gateway.harness import DEMO_KEY, DEMO_SECRET, MM_KEY, GatewayHarness
+
+
+def admin(gateway: GatewayHarness, method: str, **params: Any) -> dict[str, Any]:
+    with unix_connect(str(gateway.settings.admin_socket)) as ws:
+        ws.send(json.dumps({"id": 1, "method": method, "params": params}))
+        reply: dict[str, Any] = json.loads(ws.recv(timeout=10))
+        return reply
 
 
 def stream_url(gateway: GatewayHarness, key: str) -> str:
@@ -46,6 +53,10 @@ def test_should_stream_a_listen_keys_events_bare_until_it_is_stopped(gateway: Ga
         assert (report["e"], report["x"], report["X"], report["i"]) == ("executionReport", "NEW", "NEW", order_id)
         position = next_event(stream)
         assert position["e"] == "outboundAccountPosition" and {b["a"] for b in position["B"]} == {"USDT"}
+        assert admin(gateway, "deposit", account="demo", asset="USDT", amount="5")["status"] == 200
+        update = next_event(stream)
+        assert (update["e"], update["a"], update["d"]) == ("balanceUpdate", "USDT", "5.00000000")
+        assert next_event(stream)["e"] == "outboundAccountPosition"
         kept = client.call("userDataStream.ping", {"apiKey": DEMO_KEY, "listenKey": key})
         assert (kept["status"], kept["result"]) == (200, {})
         assert client.call("userDataStream.stop", {"apiKey": DEMO_KEY, "listenKey": key})["result"] == {}
