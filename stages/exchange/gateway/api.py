@@ -58,7 +58,7 @@ from stages.exchange.gateway.formatter import Formatter
 from stages.exchange.gateway.keys import ApiKey, KeyStore, valid_key_format
 from stages.exchange.gateway.link import AccountingLink, Item
 from stages.exchange.gateway.listen_keys import ListenKey, ListenKeys
-from stages.exchange.gateway.market_forward import forward_get
+from stages.exchange.gateway.market_forward import FORWARD_TIMEOUT_S, forward_get
 from stages.exchange.gateway.rate_limits import RateLimiter
 from stages.exchange.gateway.request_json import loads_request
 from stages.exchange.gateway.requests import (
@@ -92,8 +92,6 @@ ALL_ORDERS_DEFAULT_LIMIT: Final = 500
 ALL_ORDERS_MAX_LIMIT: Final = 1000
 INTERNAL_ERROR_STATUS: Final = 500
 """Binance: 5XX means the execution status is unknown (the command may have run)."""
-FORWARD_TIMEOUT_S: Final = 30.0
-"""How long a market-data question forwarded to the publisher may take (it answers from memory)."""
 NOT_FORWARDED: Final = frozenset({"returnRateLimits"})
 """The WebSocket API's own parameters: not the market-data endpoint's, so not forwarded."""
 

@@ -63,25 +63,30 @@ def _now_ms() -> int:
 class ListenKeyStreams:
     """The REST port's WebSocket side: ``process_request`` and the connection handler for ``serve``."""
 
-    def __init__(self, api: GatewayApi, max_queue: int, messages_out: Counter | None = None) -> None:
+    def __init__(
+        self, api: GatewayApi, max_queue: int, messages_out: Counter | None = None, refused: Counter | None = None
+    ) -> None:
         self.api = api
         self.max_queue = max_queue
         self.messages_out = messages_out
+        self.refused = refused
+        """Handshakes refused (the gateway's ``connections_refused``)."""
         self.open = 0
-        self.refused = 0
+
+    def _refuse(self, connection: ServerConnection, error: ApiError) -> Response:
+        if self.refused is not None:
+            self.refused.add()
+        return _json_response(connection, error)
 
     def check_request(self, connection: ServerConnection, request: Request) -> Response | None:
         key = listen_key_of(request.path)
         if key is None:
-            self.refused += 1
-            return _json_response(connection, ApiError.no_endpoint("GET", request.path.partition("?")[0]))
+            return self._refuse(connection, ApiError.no_endpoint("GET", request.path.partition("?")[0]))
         now = _now_ms()
         if self.api.listen_keys.live(key, now) is None:
-            self.refused += 1
-            return _json_response(connection, ApiError.of(INVALID_LISTEN_KEY))
+            return self._refuse(connection, ApiError.of(INVALID_LISTEN_KEY))
         if not self.api.limiter.add_connection(_ip_of(connection), now):
-            self.refused += 1
-            return _json_response(connection, ApiError(-1, "Too many connections.", status=429))
+            return self._refuse(connection, ApiError(-1, "Too many connections.", status=429))
         return None
 
     async def serve(self, websocket: ServerConnection) -> None:

@@ -9,8 +9,12 @@ their weight.
 from __future__ import annotations
 
 import asyncio
+from typing import Final
 
 import h11
+
+FORWARD_TIMEOUT_S: Final = 30.0
+"""How long a forwarded question may take (the publisher answers from memory: this is a hang)."""
 
 
 async def forward_get(host: str, port: int, target: str) -> tuple[int, bytes]:

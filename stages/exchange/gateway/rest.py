@@ -41,7 +41,7 @@ import orjson
 
 from hftpipe.schema.exchange_errors import DUPLICATE_PARAMETER, UNKNOWN_ERROR
 from stages.exchange.gateway.api import GatewayApi, now_ms
-from stages.exchange.gateway.market_forward import forward_get
+from stages.exchange.gateway.market_forward import FORWARD_TIMEOUT_S, forward_get
 from stages.exchange.gateway.requests import depth_limit, depth_weight, present
 from stages.exchange.gateway.session import Session
 from stages.exchange.protocol.api_error import ApiError
@@ -99,7 +99,6 @@ NO_KEY: Final = "-"
 """What a request without ``X-MBX-APIKEY`` is checked with: no key has that format (-2014, 401)."""
 READ_METHODS: Final = ("GET", "HEAD")
 _HEADER_UNITS: Final = {"SECOND": "S", "MINUTE": "M", "HOUR": "H", "DAY": "D"}
-FORWARD_TIMEOUT_S: Final = 30.0
 
 
 def request_params(request: HttpRequest) -> dict[str, str]:

@@ -138,7 +138,7 @@ class GatewayStage(AsyncAgent):
         self._admin_requests = counters.add("admin_requests")
         self._rest_requests = counters.add("rest_requests")
         self.rest = RestApi(self.api, settings.host, settings.market_port)
-        self.streams = ListenKeyStreams(self.api, settings.max_client_queue, self._ws_messages_out)
+        self.streams = ListenKeyStreams(self.api, settings.max_client_queue, self._ws_messages_out, self._refused)
         self._listen_keys = counters.gauge("listen_keys")
         self._listen_key_streams = counters.gauge("listen_key_streams")
         self._expired_listen_keys = counters.add("listen_keys_expired")

@@ -71,6 +71,7 @@ def test_should_stream_a_listen_keys_events_bare_until_it_is_stopped(gateway: Ga
     )
     assert refused_handshake(f"ws://127.0.0.1:{gateway.stage.rest_port}/ws/")[0] == 404
     assert refused_handshake(f"ws://127.0.0.1:{gateway.stage.rest_port}/stream?streams={key}")[0] == 404
+    assert gateway.gateway_ctx.counters.add("connections_refused").value == 3
 
 
 def test_should_check_the_api_key_alone_and_the_listen_key(client: Client) -> None:
