@@ -47,6 +47,7 @@ class ErrorCode(IntEnum):
     BAD_INTERVAL = -1120
     BAD_SYMBOL = -1121
     INVALID_SYMBOL_STATUS = -1122
+    INVALID_LISTEN_KEY = -1125
     INVALID_PARAMETER_COMBINATION = -1128
     INVALID_TICKER_TYPE = -1139
     INVALID_CANCEL_RESTRICTIONS = -1145
@@ -181,6 +182,7 @@ INVALID_ORDER_TYPE: Final = RejectReason(ErrorCode.INVALID_ORDER_TYPE, "Invalid 
 INVALID_SYMBOL: Final = RejectReason(ErrorCode.BAD_SYMBOL, "Invalid symbol.")
 INVALID_INTERVAL: Final = RejectReason(ErrorCode.BAD_INTERVAL, "Invalid interval.")
 INVALID_SYMBOL_STATUS: Final = RejectReason(ErrorCode.INVALID_SYMBOL_STATUS, "Invalid symbolStatus.")
+INVALID_LISTEN_KEY: Final = RejectReason(ErrorCode.INVALID_LISTEN_KEY, "This listenKey does not exist.")
 INVALID_PARAMETER_COMBINATION: Final = RejectReason(
     ErrorCode.INVALID_PARAMETER_COMBINATION, "Combination of optional parameters invalid."
 )
@@ -298,6 +300,7 @@ _GENERIC: Final = {
         ORDER_DOES_NOT_EXIST,
         BAD_API_KEY_FORMAT,
         INVALID_API_KEY,
+        INVALID_LISTEN_KEY,
     )
 }
 """The text a code gets when nothing more specific is known."""

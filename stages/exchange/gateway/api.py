@@ -11,17 +11,24 @@ with ``session.logon``. Deviation: ``session.logon`` (and so
 ``userDataStream.subscribe``) accepts HMAC keys as well as Ed25519 ones,
 because the configured keys are HMAC and Binance's own clients sign logons
 the same way for both key types.
+
+USER_STREAM methods (``userDataStream.start`` / ``.ping`` / ``.stop``, the
+listenKey stream of :mod:`.listen_keys`) take the API key alone, no signature
+or timestamp, as on Binance.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Final
+from urllib.parse import urlencode
 
+import h11
 import orjson
 
 from hftpipe.protocols.binance_signing import signature_payload, verify_ed25519, verify_hmac
@@ -50,6 +57,8 @@ from stages.exchange.gateway.envelope import MalformedRequestError, RequestId, p
 from stages.exchange.gateway.formatter import Formatter
 from stages.exchange.gateway.keys import ApiKey, KeyStore, valid_key_format
 from stages.exchange.gateway.link import AccountingLink, Item
+from stages.exchange.gateway.listen_keys import ListenKey, ListenKeys
+from stages.exchange.gateway.market_forward import FORWARD_TIMEOUT_S, forward_get
 from stages.exchange.gateway.rate_limits import RateLimiter
 from stages.exchange.gateway.request_json import loads_request
 from stages.exchange.gateway.requests import (
@@ -83,6 +92,8 @@ ALL_ORDERS_DEFAULT_LIMIT: Final = 500
 ALL_ORDERS_MAX_LIMIT: Final = 1000
 INTERNAL_ERROR_STATUS: Final = 500
 """Binance: 5XX means the execution status is unknown (the command may have run)."""
+NOT_FORWARDED: Final = frozenset({"returnRateLimits"})
+"""The WebSocket API's own parameters: not the market-data endpoint's, so not forwarded."""
 
 
 def now_ms() -> int:
@@ -149,10 +160,18 @@ class GatewayApi:
     request_timeout_s: float = 10.0
     report: Callable[[str], None] = field(default=lambda _message: None)
     """Where unexpected failures are recorded (the stage's error log)."""
+    listen_keys: ListenKeys = field(default_factory=ListenKeys)
     formatter: Formatter = field(init=False)
+    _forwards: set[asyncio.Task[None]] = field(init=False, default_factory=set)
+    """Market-data questions on their way to the publisher (each answers its request when back)."""
 
     def __post_init__(self) -> None:
         self.formatter = self.user_data.formatter
+
+    def cancel_forwards(self) -> None:
+        """The gateway stops: drop the market-data questions still in flight."""
+        for task in self._forwards:
+            task.cancel()
 
     # ------------------------------------------------------------------------------ dispatch
     def handle_message(self, session: Session, data: str | bytes) -> None:
@@ -284,9 +303,16 @@ class GatewayApi:
 
     # ------------------------------------------------------------------------------ security
     def authenticate(
-        self, request: Request, permission: str | None, *, signed: bool, require_key: bool = False
+        self,
+        request: Request,
+        permission: str | None,
+        *,
+        signed: bool,
+        require_key: bool = False,
+        key_only: bool = False,
     ) -> ApiKey:
-        """The key a request acts with; checks timestamp, signature and permission as Binance does."""
+        """The key a request acts with; checks timestamp, signature and permission as Binance does
+        (``key_only``: USER_STREAM security, the key alone)."""
         params = request.params
         session = request.session
         if present(params, "apiKey"):
@@ -296,7 +322,7 @@ class GatewayApi:
             key = self.keys.get(text)
             if key is None:
                 raise ApiError.of(INVALID_API_KEY, status=401)
-            if request.signed_by is not key:
+            if request.signed_by is not key and not key_only:
                 if signed:
                     self._check_timestamp(request)
                 self._check_signature(key, request)
@@ -370,6 +396,35 @@ class GatewayApi:
         command = CommandRecord(instrument=symbol.symbol_id, command=int(Command.DEPTH), qty=limit)
         self.send_command(request, command, lambda items: results.depth_answer(self.formatter, symbol.symbol_id, items))
 
+    def klines(self, request: Request) -> None:
+        """``klines`` / ``uiKlines``: REST ``/api/v3/klines``'s parameters, rows and errors, because
+        the publisher's one implementation answers them (forwarded over loopback, as the public
+        REST paths are); the answer follows when it is back."""
+        path = "/api/v3/uiKlines" if request.method == "uiKlines" else "/api/v3/klines"
+        self._forward(request, f"{path}?{market_query(request.params)}")
+
+    def _forward(self, request: Request, target: str) -> None:
+        if not self.settings.market_port:  # "any free port": the gateway cannot know where the publisher is
+            raise ApiError.of(UNKNOWN_ERROR, status=503)
+        task = asyncio.get_running_loop().create_task(self._answer_forwarded(request, target))
+        self._forwards.add(task)
+        task.add_done_callback(self._forwards.discard)
+
+    async def _answer_forwarded(self, request: Request, target: str) -> None:
+        try:
+            status, body = await asyncio.wait_for(
+                forward_get(self.settings.host, self.settings.market_port, target), FORWARD_TIMEOUT_S
+            )
+            answer = orjson.loads(body)
+            error = None if status == 200 else ApiError(int(answer["code"]), str(answer["msg"]), status)
+        except (OSError, TimeoutError, h11.ProtocolError, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            logger.warning("%s: the publisher did not answer", request.method)
+            error = ApiError.of(UNKNOWN_ERROR, status=503)
+        if error is None:
+            self.reply(request, answer)
+        else:
+            self.reply_error(request, error)
+
     # ------------------------------------------------------------------------------ sessions
     def _session_status(self, request: Request) -> dict[str, Any]:
         session = request.session
@@ -429,6 +484,40 @@ class GatewayApi:
             if wanted is None or wanted == subscription_id:
                 self.user_data.unsubscribe(session, subscription_id, request.now_ms)
         self.reply(request, {})
+
+    # ------------------------------------------------------------------------------ listenKey stream
+    def listen_key_start(self, request: Request) -> None:
+        """``userDataStream.start`` (``POST /api/v3/userDataStream``): the account's listenKey."""
+        key = self.authenticate(request, USER_STREAM, signed=False, key_only=True)
+        self.reply(request, {"listenKey": self.listen_keys.start(key.account_id, request.now_ms)})
+
+    def listen_key_ping(self, request: Request) -> None:
+        """``userDataStream.ping`` (``PUT``): the key is valid another 60 minutes."""
+        key = self.authenticate(request, USER_STREAM, signed=False, key_only=True)
+        listen_key = text_param(request.params, "listenKey")
+        assert listen_key is not None
+        self.listen_keys.ping(listen_key, key.account_id, request.now_ms)
+        self.reply(request, {})
+
+    def listen_key_stop(self, request: Request) -> None:
+        """``userDataStream.stop`` (``DELETE``): the key ends, and so do the streams reading it."""
+        key = self.authenticate(request, USER_STREAM, signed=False, key_only=True)
+        listen_key = text_param(request.params, "listenKey")
+        assert listen_key is not None
+        self._end_streams(self.listen_keys.stop(listen_key, key.account_id, request.now_ms), None)
+        self.reply(request, {})
+
+    def expire_listen_keys(self, now: int) -> int:
+        """End the keys past their validity; each stream gets Binance's ``listenKeyExpired`` last."""
+        expired = self.listen_keys.expire(now)
+        for ended in expired:
+            self._end_streams(ended, {"e": "listenKeyExpired", "E": now, "listenKey": ended.key})
+        return len(expired)
+
+    def _end_streams(self, ended: ListenKey, last_event: dict[str, object] | None) -> None:
+        for session in list(ended.streams):
+            self.user_data.end_stream(session, last_event)
+        ended.streams.clear()
 
     # ------------------------------------------------------------------------------ trading
     def order_place(self, request: Request) -> None:
@@ -594,6 +683,19 @@ def bool_param_or_none(params: Mapping[str, Any], name: str) -> bool | None:
         return None
 
 
+def market_query(params: Mapping[str, Any]) -> str:
+    """A WebSocket request's parameters as the query string of the REST path that answers them:
+    strings and integers as REST spells them; anything else is -1100 for its name."""
+    fields: list[tuple[str, str]] = []
+    for name, value in params.items():
+        if name in NOT_FORWARDED:
+            continue
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise ApiError.of(illegal_characters(name))
+        fields.append((name, str(value)))
+    return urlencode(fields)
+
+
 def _label(method: str) -> str:
     """``method`` for logs and the error log when it is one of ours; a client's text never keys them."""
     return method if method in METHODS else "unknown method"
@@ -632,6 +734,8 @@ METHODS: Final[dict[str, Method]] = {
     "time": Method(GatewayApi.server_time, _fixed(1)),
     "exchangeInfo": Method(GatewayApi.exchange_info, _fixed(20)),
     "depth": Method(GatewayApi.depth, _depth_weight),
+    "klines": Method(GatewayApi.klines, _fixed(2)),
+    "uiKlines": Method(GatewayApi.klines, _fixed(2)),
     "session.logon": Method(GatewayApi.session_logon, _fixed(2)),
     "session.status": Method(GatewayApi.session_status, _fixed(2)),
     "session.logout": Method(GatewayApi.session_logout, _fixed(2)),
@@ -639,6 +743,9 @@ METHODS: Final[dict[str, Method]] = {
     "userDataStream.subscribe": Method(GatewayApi.user_data_subscribe, _fixed(2)),
     "userDataStream.subscribe.signature": Method(GatewayApi.user_data_subscribe_signature, _fixed(2)),
     "userDataStream.unsubscribe": Method(GatewayApi.user_data_unsubscribe, _fixed(2)),
+    "userDataStream.start": Method(GatewayApi.listen_key_start, _fixed(2)),
+    "userDataStream.ping": Method(GatewayApi.listen_key_ping, _fixed(2)),
+    "userDataStream.stop": Method(GatewayApi.listen_key_stop, _fixed(2)),
     "order.place": Method(GatewayApi.order_place, _fixed(1)),
     "order.cancel": Method(GatewayApi.order_cancel, _fixed(1)),
     "order.cancelReplace": Method(GatewayApi.order_cancel_replace, _fixed(1)),

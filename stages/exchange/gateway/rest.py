@@ -4,7 +4,8 @@ python-binance, ccxt and the official SDK take one REST base URL for public and
 signed calls (Binance serves both from ``api.binance.com``), so the gateway
 serves all of it on ``rest_port``:
 
-* signed paths (:data:`SIGNED_ROUTES`) run the WebSocket API's own methods
+* signed paths (:data:`SIGNED_ROUTES`) and the USER_STREAM listenKey paths
+  (:data:`KEY_ROUTES`, the API key alone) run the WebSocket API's own methods
   (:meth:`GatewayApi.dispatch <stages.exchange.gateway.api.GatewayApi.dispatch>`):
   the same parameter checks, key permissions, weights, order counts, accounting
   commands and answer JSON. REST differs only in transport: the key comes in
@@ -16,9 +17,10 @@ serves all of it on ``rest_port``:
   publisher never sees a key or an account), after their weight is counted
   here; with ``market_port = 0`` the gateway cannot know where that is, and
   public paths answer 503;
-* ``/sapi/v1/system/status``, ``/sapi/v1/capital/config/getall`` and
-  ``/sapi/v1/margin/allPairs``: what ccxt's ``load_markets`` asks once a key is
-  set, answered for a spot-only venue (no deposits, withdrawals or margin).
+* ``/sapi/v1/system/status``, ``/sapi/v1/capital/config/getall``,
+  ``/sapi/v1/margin/allPairs`` and ``/sapi/v1/margin/isolated/allPairs``: what
+  ccxt's ``load_markets`` asks once a key is set, answered for a spot-only venue
+  (no deposits, withdrawals or margin: both pair lists are empty).
 
 Answers: the result with 200, or Binance's ``{"code", "msg"}`` with the error's
 HTTP status (400 bad request, 401 key refused, 404 no such path, 405 wrong
@@ -39,6 +41,7 @@ import orjson
 
 from hftpipe.schema.exchange_errors import DUPLICATE_PARAMETER, UNKNOWN_ERROR
 from stages.exchange.gateway.api import GatewayApi, now_ms
+from stages.exchange.gateway.market_forward import FORWARD_TIMEOUT_S, forward_get
 from stages.exchange.gateway.requests import depth_limit, depth_weight, present
 from stages.exchange.gateway.session import Session
 from stages.exchange.protocol.api_error import ApiError
@@ -55,9 +58,20 @@ SIGNED_ROUTES: Final[dict[str, dict[str, str]]] = {
     "/api/v3/rateLimit/order": {"GET": "account.rateLimits.orders"},
     "/sapi/v1/capital/config/getall": {"GET": "account.status"},
     "/sapi/v1/margin/allPairs": {"GET": "account.status"},
+    "/sapi/v1/margin/isolated/allPairs": {"GET": "account.status"},
 }
-"""Path -> HTTP method -> the WebSocket API method that answers it. The two ``sapi`` paths
+"""Path -> HTTP method -> the WebSocket API method that answers it. The ``sapi`` paths
 authenticate and read the account like ``GET /api/v3/account`` and reshape its answer."""
+KEY_ROUTES: Final[dict[str, dict[str, str]]] = {
+    "/api/v3/userDataStream": {
+        "POST": "userDataStream.start",
+        "PUT": "userDataStream.ping",
+        "DELETE": "userDataStream.stop",
+    },
+}
+"""USER_STREAM paths: ``X-MBX-APIKEY`` alone, no signature (Binance); the same dispatch as the signed ones."""
+NO_MARGIN_PAIRS: Final = frozenset({"/sapi/v1/margin/allPairs", "/sapi/v1/margin/isolated/allPairs"})
+"""Spot only: no cross or isolated margin pairs (an empty list, as Binance answers without any)."""
 PUBLIC_WEIGHTS: Final[dict[str, int]] = {
     "/api/v3/ping": 1,
     "/api/v3/time": 1,
@@ -85,7 +99,6 @@ NO_KEY: Final = "-"
 """What a request without ``X-MBX-APIKEY`` is checked with: no key has that format (-2014, 401)."""
 READ_METHODS: Final = ("GET", "HEAD")
 _HEADER_UNITS: Final = {"SECOND": "S", "MINUTE": "M", "HOUR": "H", "DAY": "D"}
-FORWARD_TIMEOUT_S: Final = 30.0
 
 
 def request_params(request: HttpRequest) -> dict[str, str]:
@@ -159,12 +172,12 @@ class RestApi:
     async def serve(self, request: HttpRequest) -> HttpResponse:
         self.requests += 1
         path, method = request.path, request.method
-        routes = SIGNED_ROUTES.get(path)
+        routes = SIGNED_ROUTES.get(path) or KEY_ROUTES.get(path)
         if routes is not None:
             name = routes.get(method)
             if name is None:
                 return self._refused(ApiError.wrong_method(method, path, tuple(routes)), ", ".join(routes))
-            return await self._signed(request, name)
+            return await self._dispatched(request, name)
         if path in PUBLIC_WEIGHTS or path == SYSTEM_STATUS:
             if method not in READ_METHODS:
                 return self._refused(ApiError.wrong_method(method, path, READ_METHODS), ", ".join(READ_METHODS))
@@ -177,8 +190,8 @@ class RestApi:
         self.api.counters.errors.add()
         return HttpResponse.error(error, (("Allow", allow),) if allow else ())
 
-    # -- signed ------------------------------------------------------------------------------------
-    async def _signed(self, request: HttpRequest, method: str) -> HttpResponse:
+    # -- signed and key-only -----------------------------------------------------------------------
+    async def _dispatched(self, request: HttpRequest, method: str) -> HttpResponse:
         api = self.api
         api.counters.requests.add()
         try:
@@ -205,8 +218,8 @@ class RestApi:
         result = answer["result"]
         if request.path == "/sapi/v1/capital/config/getall":
             result = capital_config(result)
-        elif request.path == "/sapi/v1/margin/allPairs":
-            result = []  # spot only: no margin pairs
+        elif request.path in NO_MARGIN_PAIRS:
+            result = []
         return HttpResponse.json(200, result, headers)
 
     # -- public ------------------------------------------------------------------------------------
@@ -240,26 +253,3 @@ class RestApi:
             api.counters.errors.add()
             return HttpResponse.error(ApiError.of(UNKNOWN_ERROR, status=503), headers)
         return HttpResponse(status, body, headers)
-
-
-async def forward_get(host: str, port: int, target: str) -> tuple[int, bytes]:
-    """``GET target`` on the publisher's REST over loopback: (status, body), one connection each."""
-    reader, writer = await asyncio.open_connection(host, port)
-    try:
-        client = h11.Connection(h11.CLIENT)
-        headers = [("Host", f"{host}:{port}"), ("Connection", "close")]
-        request = h11.Request(method="GET", target=target, headers=headers)
-        writer.write((client.send(request) or b"") + (client.send(h11.EndOfMessage()) or b""))
-        status, body = 0, bytearray()
-        while True:
-            event = client.next_event()
-            if event is h11.NEED_DATA:
-                client.receive_data(await reader.read(65536))
-            elif isinstance(event, h11.Response):
-                status = event.status_code
-            elif isinstance(event, h11.Data):
-                body += event.data
-            elif isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
-                return status, bytes(body)
-    finally:
-        writer.close()

@@ -35,6 +35,8 @@ class Session:
     logon_subscription: int | None = None
     """The subscription ``userDataStream.subscribe`` made (``session.logout`` ends it)."""
     next_subscription_id: int = 0
+    bare_events: bool = False
+    """A ``/ws/<listenKey>`` stream: events go out as themselves, without the WebSocket API's envelope."""
     closed: bool = False
     overflowed: bool = False
     websocket: ServerConnection | None = None
@@ -59,7 +61,7 @@ class Session:
         self._queue.put_nowait(data)
 
     def push_event(self, subscription_id: int, event: dict[str, Any]) -> None:
-        self.send({"subscriptionId": subscription_id, "event": event})
+        self.send(event if self.bare_events else {"subscriptionId": subscription_id, "event": event})
 
     def close(self) -> None:
         if not self.closed:

@@ -1,6 +1,7 @@
 """The order gateway: Binance's Spot WebSocket API at ws://HOST:API_PORT/ws-api/v3, its REST API at
 http://HOST:REST_PORT/api/v3 (:mod:`.rest`: signed paths through the same methods, public ones
-forwarded to the publisher).
+forwarded to the publisher), and listenKey user data streams at ws://HOST:REST_PORT/ws/<listenKey>
+(:mod:`.listen_key_stream`: account data stays on the gateway's side, never the market port).
 
 Clients written for Binance (``session.logon``, ``order.place``, the user data
 stream, ...) talk to it unchanged; each request becomes an EX_COMMAND on the
@@ -21,8 +22,9 @@ WebSocket side is ``ws_messages_in`` (client messages) and ``ws_messages_out``
 (frames written to clients), with ``requests``, ``error_responses``,
 ``malformed``, ``rate_limited``, ``timeouts``, ``connections``,
 ``connections_open``, ``connections_refused``, ``user_events``,
-``unmatched_answers``, ``admin_requests`` and ``rest_requests`` (HTTP requests on the
-REST port, every path).
+``unmatched_answers``, ``admin_requests``, ``rest_requests`` (HTTP requests on the
+REST port, every path), ``listen_keys`` and ``listen_key_streams`` (live keys and their open
+streams) and ``listen_keys_expired``.
 """
 
 from __future__ import annotations
@@ -50,13 +52,15 @@ from stages.exchange.gateway.api import ApiCounters, GatewayApi
 from stages.exchange.gateway.formatter import Formatter
 from stages.exchange.gateway.keys import KeyStore
 from stages.exchange.gateway.link import AccountingLink
+from stages.exchange.gateway.listen_key_stream import ListenKeyStreams
+from stages.exchange.gateway.listen_keys import VALIDITY_MS, ListenKeys
 from stages.exchange.gateway.rate_limits import RateLimiter
 from stages.exchange.gateway.rest import RestApi
 from stages.exchange.gateway.ring_reader import RingReader
 from stages.exchange.gateway.session import Session
 from stages.exchange.gateway.user_data import UserData
 from stages.exchange.protocol.api_error import ApiError
-from stages.exchange.protocol.http_server import serve_http
+from stages.exchange.protocol.http_server import close_http_connections, http_or_websocket
 from stages.exchange.protocol.settings import ExchangeSettings, expect_settings
 from stages.exchange.protocol.topology import ACCOUNTING_TO_GATEWAY, GATEWAY_TO_ACCOUNTING
 
@@ -85,11 +89,13 @@ class GatewayStage(AsyncAgent):
         """A request with no answer by then gets -1007 (execution status unknown)."""
         admin_timeout_s: float = 120.0
         """Admin requests wait this long (``status`` waits for the journal replay)."""
+        listen_key_validity_s: float = VALIDITY_MS / 1000
+        """How long a listenKey lives past its last keepalive (Binance: 60 minutes)."""
 
         def __post_init__(self) -> None:
             expect_settings(self.settings)
-            if self.request_timeout_s <= 0 or self.admin_timeout_s <= 0:
-                raise ValueError("request_timeout_s and admin_timeout_s must be > 0")
+            if self.request_timeout_s <= 0 or self.admin_timeout_s <= 0 or self.listen_key_validity_s <= 0:
+                raise ValueError("request_timeout_s, admin_timeout_s and listen_key_validity_s must be > 0")
 
     def __init__(self, ctx: StageContext) -> None:
         super().__init__(ctx)
@@ -118,6 +124,7 @@ class GatewayStage(AsyncAgent):
             ),
             request_timeout_s=params.request_timeout_s,
             report=ctx.errors.record,
+            listen_keys=ListenKeys(round(params.listen_key_validity_s * 1000)),
         )
         self.reader = RingReader(ctx.input_port(ACCOUNTING_TO_GATEWAY), self._on_record, ctx.doorbell)
         self.admin = AdminServer(settings, self.keys, self.link, self.formatter, params.admin_timeout_s)
@@ -131,7 +138,13 @@ class GatewayStage(AsyncAgent):
         self._admin_requests = counters.add("admin_requests")
         self._rest_requests = counters.add("rest_requests")
         self.rest = RestApi(self.api, settings.host, settings.market_port)
+        self.streams = ListenKeyStreams(self.api, settings.max_client_queue, self._ws_messages_out, self._refused)
+        self._listen_keys = counters.gauge("listen_keys")
+        self._listen_key_streams = counters.gauge("listen_key_streams")
+        self._expired_listen_keys = counters.add("listen_keys_expired")
         self._rest_socket: socket.socket | None = None
+        self._rest_http: set[ServerConnection] = set()
+        """REST-port connections in their HTTP phase (closed at stop: keep-alive clients would hold it)."""
         self.rest_port = settings.rest_port
         """The bound REST port (differs from the configured one when that is 0)."""
         self._sessions: set[Session] = set()
@@ -173,7 +186,18 @@ class GatewayStage(AsyncAgent):
             max_size=MAX_MESSAGE_BYTES,
             compression=None,
         )
-        rest_server = await serve_http(self._rest_socket, self.rest.serve)
+        rest_server: Server = await serve(
+            self.streams.serve,
+            sock=self._rest_socket,
+            process_request=self.streams.check_request,
+            create_connection=http_or_websocket(self.rest.serve, self._rest_http),
+            open_timeout=None,  # applied by the connection class (see http_or_websocket)
+            logger=connection_logger,
+            ping_interval=PING_INTERVAL_S,
+            ping_timeout=PONG_TIMEOUT_S,
+            max_size=MAX_MESSAGE_BYTES,
+            compression=None,
+        )
         await self.admin.start(self._admin_socket)
         tasks = [
             asyncio.create_task(self.reader.run(stopping), name="acct-gw reader"),
@@ -183,9 +207,11 @@ class GatewayStage(AsyncAgent):
             await stopping.wait()
         finally:
             self.link.fail_all()
+            self.api.cancel_forwards()
             await asyncio.sleep(0)  # let the writers send those answers
             server.close()
-            await rest_server.close()
+            rest_server.close()
+            close_http_connections(self._rest_http)
             await self.admin.close()
             for task in tasks:
                 task.cancel()
@@ -193,6 +219,7 @@ class GatewayStage(AsyncAgent):
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await server.wait_closed()
+            await rest_server.wait_closed()
             self._publish_counters()
             self._api_socket = self._admin_socket = self._rest_socket = None
 
@@ -264,6 +291,7 @@ class GatewayStage(AsyncAgent):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), SWEEP_INTERVAL_S)
             self.link.sweep()
+            self._expired_listen_keys.add(self.api.expire_listen_keys(time.time_ns() // 1_000_000))
             self._publish_counters()
 
     def _publish_counters(self) -> None:
@@ -271,6 +299,8 @@ class GatewayStage(AsyncAgent):
         self._unmatched.set(self.link.unmatched)
         self._admin_requests.set(self.admin.requests)
         self._rest_requests.set(self.rest.requests)
+        self._listen_keys.set(len(self.api.listen_keys))
+        self._listen_key_streams.set(self.streams.open)
 
 
 def _ip_of(connection: ServerConnection) -> str:
@@ -278,4 +308,3 @@ def _ip_of(connection: ServerConnection) -> str:
     if isinstance(address, tuple) and address:
         return str(address[0])
     return "local"
-

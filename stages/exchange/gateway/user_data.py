@@ -12,7 +12,8 @@ event (Binance answers the request; the stream sees nothing of an order that
 never existed).
 
 Envelope: ``{"subscriptionId": n, "event": {...}}`` (the current Binance docs;
-older clients read only ``event``).
+older clients read only ``event``); a ``/ws/<listenKey>`` stream's session
+sends the event alone, as Binance's listenKey streams do.
 """
 
 from __future__ import annotations
@@ -81,6 +82,14 @@ class UserData:
                     del self._subscribers[account]
         session.subscriptions.clear()
         session.logon_subscription = None
+
+    def end_stream(self, session: Session, last_event: dict[str, object] | None = None) -> None:
+        """A listenKey stream ends (stopped, or expired: ``last_event`` says so): nothing more is
+        pushed to it, and its writer closes the connection after what is queued."""
+        self.drop_session(session)
+        if last_event is not None:
+            session.send(last_event)
+        session.close()
 
     def subscribed(self, account: int) -> bool:
         return bool(self._subscribers.get(account))

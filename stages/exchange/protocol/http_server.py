@@ -3,14 +3,13 @@
 Binance clients send every method with bodies and keep connections alive
 (python-binance POSTs form bodies, ccxt sends DELETE with a query, the official
 SDK reuses one connection), so both the publisher's market port and the
-gateway's REST port speak real HTTP/1.1 through this one module:
-
-* :func:`serve_http`: a plain HTTP server on a bound listener (the REST port);
-* :func:`http_or_websocket`: a ``websockets`` connection class for a port that
-  also serves WebSocket streams. It reads the request head first and routes on
-  it: a ``GET`` with ``Upgrade: websocket`` goes to websockets untouched (the
-  bytes read are handed over as they came), anything else to the same
-  :class:`HttpSession` as the REST port.
+gateway's REST port (which also serves ``/ws/<listenKey>`` streams) speak real
+HTTP/1.1 through this one module: :func:`http_or_websocket` is a ``websockets``
+connection class that reads the request head first and routes on it: a ``GET``
+with ``Upgrade: websocket`` goes to websockets untouched (the bytes read are
+handed over as they came), anything else to an :class:`HttpSession`.
+:func:`close_http_connections` ends the HTTP keep-alive connections when the
+server stops (websockets would wait for them to go idle).
 
 Every request is parsed by h11 (methods, ``Content-Length`` and chunked
 bodies, keep-alive, pipelining); a request h11 refuses gets 400 and the
@@ -24,9 +23,7 @@ extra headers; a handler that raises is answered 500 and logged.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -198,60 +195,6 @@ class HttpSession:
             self._transport.close()
 
 
-class _HttpProtocol(asyncio.Protocol):
-    """A plain HTTP connection (the REST port): bytes to its session, the session as a task."""
-
-    def __init__(self, handler: HttpHandler, tasks: set[asyncio.Task[None]]) -> None:
-        self._handler = handler
-        self._tasks = tasks
-        self._session: HttpSession | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._session = HttpSession(transport, self._handler, _peer_ip(transport.get_extra_info("peername")))
-        task = asyncio.get_running_loop().create_task(self._session.serve())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    def data_received(self, data: bytes) -> None:
-        assert self._session is not None
-        self._session.feed(data)
-
-    def eof_received(self) -> bool:
-        assert self._session is not None
-        self._session.eof()
-        return True  # the session closes once it has answered what it read
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self._session is not None:
-            self._session.eof()
-
-
-class HttpServer:
-    """:func:`serve_http`'s server: ``close`` stops listening and ends every connection's session."""
-
-    def __init__(self, server: asyncio.Server, tasks: set[asyncio.Task[None]]) -> None:
-        self._server = server
-        self._tasks = tasks
-        self.port = int(server.sockets[0].getsockname()[1])
-
-    async def close(self) -> None:
-        self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await self._server.wait_closed()
-
-
-async def serve_http(listener: socket.socket, handler: HttpHandler) -> HttpServer:
-    """Serve HTTP/1.1 on ``listener`` (bound and listening) with ``handler``."""
-    tasks: set[asyncio.Task[None]] = set()
-    server = await asyncio.get_running_loop().create_server(lambda: _HttpProtocol(handler, tasks), sock=listener)
-    return HttpServer(server, tasks)
-
-
 def _peer_ip(peer: Any) -> str:
     if isinstance(peer, tuple) and peer:
         return str(peer[0])
@@ -276,9 +219,12 @@ _HTTP: Final = 2
 _CLOSED: Final = 3
 
 
-def http_or_websocket(handler: HttpHandler) -> type[ServerConnection]:
+def http_or_websocket(handler: HttpHandler, http_phase: set[ServerConnection] | None = None) -> type[ServerConnection]:
     """A ``websockets`` connection class (``serve(create_connection=...)``) that answers every request
     other than a WebSocket upgrade over HTTP with ``handler``.
+
+    ``http_phase``, when given, holds the connections not (yet) WebSocket ones, for
+    :func:`close_http_connections` when the server stops.
 
     Pass ``open_timeout=None`` to ``serve``: the class applies ``OPEN_TIMEOUT_S`` to the handshake
     itself, since an HTTP keep-alive connection lives inside what websockets sees as its handshake.
@@ -292,11 +238,18 @@ def http_or_websocket(handler: HttpHandler) -> type[ServerConnection]:
             self._decided: asyncio.Future[int] = self.loop.create_future()
             self._http: HttpSession | None = None
 
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            if http_phase is not None:
+                http_phase.add(self)
+            super().connection_made(transport)
+
         def _decide(self, mode: int) -> None:
             """The first decision holds: a WebSocket that closes stays a WebSocket."""
             if not self._decided.done():
                 self._mode = mode
                 self._decided.set_result(mode)
+                if mode == _WEBSOCKET and http_phase is not None:
+                    http_phase.discard(self)
 
         def data_received(self, data: bytes) -> None:
             if self._mode == _WEBSOCKET:
@@ -329,6 +282,8 @@ def http_or_websocket(handler: HttpHandler) -> type[ServerConnection]:
             return None
 
         def connection_lost(self, exc: Exception | None) -> None:
+            if http_phase is not None:
+                http_phase.discard(self)
             if self._http is not None:
                 self._http.eof()
             self._decide(_CLOSED)
@@ -348,3 +303,10 @@ def http_or_websocket(handler: HttpHandler) -> type[ServerConnection]:
                 await self._http.serve()  # the WebSocket state stays CONNECTING: websockets then drops it
 
     return HttpOrWebSocket
+
+
+def close_http_connections(connections: set[ServerConnection]) -> None:
+    """After the server's ``close()``: close the connections still in their HTTP phase (keep-alive
+    HTTP clients, handshakes not done), which websockets would otherwise wait for until idle."""
+    for connection in list(connections):
+        connection.transport.close()

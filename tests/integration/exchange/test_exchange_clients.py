@@ -115,3 +115,54 @@ def test_klines_are_pushed_on_binance_cadence_not_per_trade(exchange: ExchangeSe
     assert trades > len(minute)
     closed = [k["k"]["t"] for k in second if k["k"]["x"]]
     assert len(closed) == len(set(closed))  # each 1s kline closes once
+
+
+def test_ws_api_klines_answer_what_rest_klines_answer(exchange: ExchangeSettings) -> None:
+    """``klines`` / ``uiKlines`` on the WebSocket API (ccxt ``fetch_ohlcv_ws``): REST's rows for the same
+    closed window, REST's errors, weight 2 each."""
+
+    def settled_rows(end: int) -> Any:
+        rest = RestClient(exchange.market_port)
+        try:
+            return rest.request("GET", f"/api/v3/klines?symbol=BTCUSDT&interval=1s&endTime={end}&limit=5").body
+        finally:
+            rest.close()
+
+    deadline = time.monotonic() + 120
+    while True:  # a window of seconds that ended 3 s ago and holds trades: nothing changes it any more
+        end = int(time.time()) * 1000 - 3_001
+        expected = settled_rows(end)
+        if expected:
+            break
+        assert time.monotonic() < deadline, "no 1s kline in the past"
+        time.sleep(0.5)
+    window = {"symbol": "BTCUSDT", "interval": "1s", "endTime": end, "limit": 5}
+
+    async def scenario() -> list[Any]:
+        answers = []
+        async with connect(f"ws://127.0.0.1:{exchange.api_port}/ws-api/v3") as ws:
+            requests: list[tuple[str, dict[str, Any]]] = [
+                ("klines", window),
+                ("uiKlines", window),
+                ("klines", {**window, "interval": "2m"}),
+                ("klines", {"interval": "1m"}),
+                ("klines", {**window, "symbol": "NOPE"}),
+                ("klines", {**window, "limit": 1.5}),
+            ]
+            for request_id, (method, params) in enumerate(requests):
+                await ws.send(orjson.dumps({"id": request_id, "method": method, "params": params}))
+                answer = await _recv(ws)
+                assert answer["id"] == request_id
+                answers.append(answer)
+        return answers
+
+    rows, ui_rows, bad_interval, no_symbol, unknown, bad_limit = asyncio.run(scenario())
+    assert settled_rows(end) == expected
+    for answer in (rows, ui_rows):
+        assert answer["status"] == 200 and answer["result"] == expected
+        weight = next(limit for limit in answer["rateLimits"] if limit["rateLimitType"] == "REQUEST_WEIGHT")
+        assert weight["count"] >= 2
+    assert (bad_interval["status"], bad_interval["error"]) == (400, {"code": -1120, "msg": "Invalid interval."})
+    assert (no_symbol["status"], no_symbol["error"]["code"]) == (400, -1102)
+    assert (unknown["status"], unknown["error"]) == (400, {"code": -1121, "msg": "Invalid symbol."})
+    assert (bad_limit["status"], bad_limit["error"]["code"]) == (400, -1100)

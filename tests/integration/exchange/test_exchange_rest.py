@@ -1,15 +1,19 @@
 """The REST API on ``rest_port`` against ``hftpipe exchange run``: every signed endpoint's errors and
-weights as Binance documents them, and the market port's refusal of every private path."""
+weights as Binance documents them, the listenKey user data stream (REST and ``/ws/<listenKey>`` on the
+REST port), and the market port's refusal of every private path."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Final
 
+import orjson
 import pytest
+from websockets.exceptions import ConnectionClosedOK, InvalidStatus
+from websockets.sync.client import connect, unix_connect
 
-from stages.exchange.gateway.rest import SIGNED_ROUTES
+from stages.exchange.gateway.rest import KEY_ROUTES, SIGNED_ROUTES
 from stages.exchange.protocol.settings import ExchangeSettings
 from tests.integration.exchange.rest_client import RestClient, demo_client, running_exchange
 
@@ -36,7 +40,15 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any]]] = [
     ("GET", "/api/v3/rateLimit/order", {}),
     ("GET", "/sapi/v1/capital/config/getall", {}),
     ("GET", "/sapi/v1/margin/allPairs", {}),
+    ("GET", "/sapi/v1/margin/isolated/allPairs", {}),
 ]
+KEY_ENDPOINTS: list[tuple[str, str, dict[str, Any]]] = [
+    ("POST", "/api/v3/userDataStream", {}),
+    ("PUT", "/api/v3/userDataStream", {"listenKey": "k" * 60}),
+    ("DELETE", "/api/v3/userDataStream", {"listenKey": "k" * 60}),
+]
+"""USER_STREAM: the API key alone, no signature."""
+NO_LISTEN_KEY: Final = {"code": -1125, "msg": "This listenKey does not exist."}
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +67,8 @@ def client(exchange: ExchangeSettings) -> Iterator[RestClient]:
 def test_every_signed_endpoint_is_routed_and_checked(client: RestClient) -> None:
     routed = {(method, path) for path, methods in SIGNED_ROUTES.items() for method in methods}
     assert routed == {(method, path) for method, path, _ in ENDPOINTS}
+    key_only = {(method, path) for path, methods in KEY_ROUTES.items() for method in methods}
+    assert key_only == {(method, path) for method, path, _ in KEY_ENDPOINTS}
 
 
 @pytest.mark.parametrize(("method", "path", "params"), ENDPOINTS)
@@ -150,6 +164,8 @@ def test_orders_place_query_cancel_and_their_errors(client: RestClient) -> None:
     assert account.status == 200 and account.body["updateTime"] > 0  # the cancel just changed a balance
     assert account.body["updateTime"] >= status.body["time"]
     assert client.signed("GET", "/sapi/v1/margin/allPairs").body == []
+    isolated = client.signed("GET", "/sapi/v1/margin/isolated/allPairs")
+    assert (isolated.status, isolated.body) == (200, [])
     coins = client.signed("GET", "/sapi/v1/capital/config/getall").body
     assert {coin["coin"] for coin in coins} == {"BTC", "USDT", "ETH"}
     assert not any(coin["depositAllEnable"] or coin["withdrawAllEnable"] or coin["networkList"] for coin in coins)
@@ -183,6 +199,61 @@ def test_my_trades_lists_each_side_of_a_fill(exchange: ExchangeSettings, client:
         maker.close()
 
 
+def test_a_listen_key_streams_the_accounts_events_on_the_rest_port(
+    exchange: ExchangeSettings, client: RestClient
+) -> None:
+    """python-binance's and the SDK's listenKey flow: create (key only), stream, keep alive, close."""
+    path, headers = "/api/v3/userDataStream", {"X-MBX-APIKEY": client.api_key}
+    anonymous = client.request("POST", path)
+    assert (anonymous.status, anonymous.body["code"]) == (401, -2014)
+    stranger = client.request("POST", path, headers={"X-MBX-APIKEY": "A" * 64})
+    assert (stranger.status, stranger.body["code"]) == (401, -2015)
+    created = client.request("POST", path, headers=headers)  # no timestamp, no signature
+    key = created.body["listenKey"]
+    assert created.status == 200 and len(key) == 60 and int(created.headers["x-mbx-used-weight-1m"]) >= 2
+    assert client.request("POST", path, headers=headers).body == {"listenKey": key}  # the live one, extended
+
+    with connect(f"ws://127.0.0.1:{exchange.rest_port}/ws/{key}") as stream:
+
+        def next_event() -> Any:
+            return orjson.loads(stream.recv(timeout=60))
+
+        order_id = client.signed("POST", "/api/v3/order", FAR_SELL).body["orderId"]
+        report = next_event()
+        assert (report["e"], report["x"], report["i"], report["s"]) == ("executionReport", "NEW", order_id, "BTCUSDT")
+        position = next_event()
+        assert position["e"] == "outboundAccountPosition" and "BTC" in {b["a"] for b in position["B"]}
+        client.signed("DELETE", "/api/v3/order", {"symbol": "BTCUSDT", "orderId": order_id})
+        canceled = next_event()
+        assert (canceled["e"], canceled["x"], canceled["i"]) == ("executionReport", "CANCELED", order_id)
+        with unix_connect(str(exchange.admin_socket)) as admin:
+            params = {"account": "demo", "asset": "USDT", "amount": "1"}
+            admin.send(orjson.dumps({"id": 1, "method": "deposit", "params": params}).decode())
+            assert orjson.loads(admin.recv(timeout=60))["status"] == 200
+        update = next_event()
+        while update["e"] == "outboundAccountPosition":  # the cancel's
+            update = next_event()
+        assert (update["e"], update["a"], update["d"]) == ("balanceUpdate", "USDT", "1.00000000")
+
+        kept = client.request("PUT", path, f"listenKey={key}".encode(), headers)  # python-binance: a form body
+        assert (kept.status, kept.body) == (200, {})
+        unknown = client.request("PUT", f"{path}?listenKey={'x' * 60}", headers=headers)
+        assert (unknown.status, unknown.body) == (400, NO_LISTEN_KEY)
+        missing = client.request("PUT", path, headers=headers)
+        assert (missing.status, missing.body["code"]) == (400, -1102)
+        closed = client.request("DELETE", f"{path}?listenKey={key}", headers=headers)
+        assert (closed.status, closed.body) == (200, {})
+        with pytest.raises(ConnectionClosedOK):
+            while next_event()["e"] == "outboundAccountPosition":  # the cancel's balances may come first
+                pass
+    gone = client.request("PUT", f"{path}?listenKey={key}", headers=headers)
+    assert (gone.status, gone.body) == (400, NO_LISTEN_KEY)
+    with pytest.raises(InvalidStatus) as refused, connect(f"ws://127.0.0.1:{exchange.rest_port}/ws/{key}"):
+        pass
+    assert refused.value.response.status_code == 400
+    assert orjson.loads(refused.value.response.body or b"null") == NO_LISTEN_KEY
+
+
 def test_the_order_rate_limit_answers_429_with_1015_and_the_counts(client: RestClient) -> None:
     placed = 0
     answer = client.signed("POST", "/api/v3/order", FAR_SELL)
@@ -211,17 +282,23 @@ def test_http_errors_on_the_rest_port(client: RestClient) -> None:
     assert client.request("GET", "/sapi/v1/system/status").body == {"status": 0, "msg": "normal"}
 
 
-def test_the_market_port_has_no_route_to_account_data(exchange: ExchangeSettings) -> None:
-    """The publisher never gains a private path: every one, every method, signed, is a 404 there."""
+def test_the_market_port_has_no_route_to_account_data(exchange: ExchangeSettings, client: RestClient) -> None:
+    """The publisher never gains a private path: every one, every method, signed, is a 404 there; a
+    live listenKey in a stream path there is an unserved stream name (accepted, as Binance accepts
+    any name, and never subscribed to anything)."""
     market = demo_client(exchange, exchange.market_port)
     try:
-        for method, path, params in ENDPOINTS:
+        for method, path, params in ENDPOINTS + KEY_ENDPOINTS:
             for verb in {method, "GET", "POST", "DELETE", "PUT"}:
                 answer = market.signed(verb, path, params)
                 assert answer.status == 404, (verb, path, answer)
                 assert answer.body == {"code": -1, "msg": f"No such endpoint: {verb} {path}"}
     finally:
         market.close()
+    key = client.request("POST", "/api/v3/userDataStream", headers={"X-MBX-APIKEY": client.api_key}).body
+    with connect(f"ws://127.0.0.1:{exchange.market_port}/ws/{key['listenKey']}") as stream:
+        stream.send(orjson.dumps({"method": "LIST_SUBSCRIPTIONS", "id": 1}).decode())
+        assert orjson.loads(stream.recv(timeout=60)) == {"result": [], "id": 1}
 
 
 def test_the_request_weight_limit_answers_429_with_1003_and_retry_after(client: RestClient) -> None:
