@@ -151,6 +151,11 @@ def venue_order(snapshot: OrderSnapshot, instrument: int) -> VenueOrder:
 
 
 _FILLS: Final = frozenset({ExecType.PARTIAL_FILL, ExecType.FILL})
+_SIDE: Final = {int(v): v for v in OrderSide}
+_TYPE: Final = {int(v): v for v in OrderType}
+_TIF: Final = {int(v): v for v in TimeInForce}
+"""An intent's enum fields by value: dict look-ups, not Enum calls, on the way to the socket (a value not there
+goes through the Enum calls, for their error)."""
 
 
 class LiveVenue:
@@ -370,8 +375,12 @@ class LiveVenue:
             key = (strategy, epoch, seq)
             if tick_caused:
                 self._tick_caused.add(key)
+            try:
+                side_e, type_e, tif_e = _SIDE[side], _TYPE[order_type], _TIF[tif]
+            except KeyError:
+                side_e, type_e, tif_e = OrderSide(side), OrderType(order_type), TimeInForce(tif)
             result = self.oms.submit(
-                key, instrument, OrderSide(side), OrderType(order_type), TimeInForce(tif), price, qty,
+                key, instrument, side_e, type_e, tif_e, price, qty,
                 ts_origin=int.from_bytes(cause[:8], "little", signed=True), now=now,
             )  # fmt: skip
             if result.before is not None or result.order is None:
