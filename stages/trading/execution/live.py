@@ -1,8 +1,12 @@
 """Live trading on Binance's WebSocket API: intents through the OMS to :class:`~.binance.client.BinanceWsApiClient`.
 
 Each approved intent is applied to the OMS at once (submit, cancel or
-replace request) and its request sent in a task of its own, so the ring is
-never held up by the venue. Answers and the user data stream's
+replace request) and its request goes out at once too: the limiter asked and
+the bytes handed to the socket while the intent is handled (no turn of the
+event loop before they leave: :meth:`~.binance.client.BinanceWsApiClient.start`);
+the answer is awaited in a task of its own (:class:`FirstTry`), so the ring
+is never held up by the venue. A request the limiter holds, or one the socket
+cannot take at once, waits in that task instead, as every request did before. Answers and the user data stream's
 ``executionReport`` s are applied to the OMS by client order id; what it
 publishes goes to ``emit(report, cause)``.
 

@@ -11,7 +11,11 @@ Authentication, as ``web-socket-api.md`` offers it:
   opened with ``userDataStream.subscribe.signature``.
 
 Requests: a fresh integer ``id`` each, one future per request, matched by id
-whatever the order of the answers. The answer's ``result`` is returned; an
+whatever the order of the answers. :meth:`BinanceWsApiClient.start` writes a
+request's frame to the transport from synchronous code when the connection
+can take it at once (:mod:`.ws_send`: no task, no turn of the event loop
+before the bytes leave) and :meth:`BinanceWsApiClient.answer` awaits its
+answer; the coroutines (``place``, ``cancel``, ...) are the two in a row. The answer's ``result`` is returned; an
 error answer raises the exception of its class (:mod:`.errors`: unknown
 outcome, transient, back off, banned, never retry). No answer within
 ``request_timeout_s``, or the connection closing after the request was sent,
