@@ -14,9 +14,13 @@ takes to queue the bytes, not a wake-up of another process on a shared core
     From just before the stage reads the ORDER_INTENT record (its
     ``ts_origin`` is stamped then; the record is flagged ``TICK_CAUSED``) to the
     moment the request's bytes were handed to the socket: the record decode,
-    the OMS submit, the task that places it, the parameters, the rate limiter
+    the OMS submit, the parameters, the rate limiter
     (seeded with limits it never reaches, so it counts but never holds),
-    ``timestamp``, the JSON encode, the WebSocket frame and the socket write.
+    ``timestamp``, the JSON encode, the WebSocket frame and the socket write;
+    and whatever else the stage does before the bytes leave (the slippage
+    estimate: the stage's view of the book holds a 20-level DEPTH snapshot
+    that the bench's BUY crosses, :data:`BOOK_LEVELS`, so each order has one
+    walked as in a live run).
     The stage records exactly this span as tick-to-order (its end-to-end
     histogram); the bench collects the same values. One intent at a time; the
     sink's refusal is read (untimed) before the next.
@@ -64,6 +68,7 @@ from bench.clock import us
 from hftpipe.runtime.config import parse_config
 from hftpipe.runtime.wiring import create_pipeline_objects, open_stage_context
 from hftpipe.schema import SPECS
+from hftpipe.schema.marketdata import BookState
 from hftpipe.schema.records import RecordFlag, RecordType
 from hftpipe.schema.trading import ExecType, IntentAction, OrderSide, OrderType, TimeInForce, client_order_id
 from hftpipe.substrate.histogram import Histogram
@@ -77,6 +82,10 @@ STRATEGY: Final = 7
 EPOCH: Final = 1_765_000_000_000
 _INTENT = SPECS[RecordType.ORDER_INTENT]
 _TS_ORIGIN: Final = _INTENT.offset_of("ts_origin")
+_DEPTH = SPECS[RecordType.DEPTH]
+BOOK_LEVELS: Final = 20
+"""The book the stage estimates on: bids from 29 999.00 and asks from 29 999.50 (the bench's BUY at 30 000
+crosses them), one cent apart, 0.0004 BTC each: the order's 0.001 walks 3 ask levels."""
 _UNLIMITED: Final = [
     {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 10**12},
     {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 10**12},
@@ -180,6 +189,18 @@ class Bench:
         row["order_type"], row["tif"] = int(OrderType.LIMIT), int(TimeInForce.GTC)
         return bytes(row.tobytes())
 
+    def book(self) -> bytes:
+        """A SYNCED DEPTH snapshot of :data:`BOOK_LEVELS` levels a side (see there)."""
+        inst = self.instrument
+        row = np.zeros(1, dtype=_DEPTH.dtype)[0]
+        row["rtype"], row["instrument"], row["seq"] = int(RecordType.DEPTH), inst.id, 1
+        row["update_id"], row["levels"], row["book_state"] = 1, BOOK_LEVELS, int(BookState.SYNCED)
+        step, lot = inst.price("0.01"), inst.qty("0.0004")
+        row["bid_price"] = [inst.price("29999.00") - i * step for i in range(BOOK_LEVELS)]
+        row["ask_price"] = [inst.price("29999.50") + i * step for i in range(BOOK_LEVELS)]
+        row["bid_qty"] = row["ask_qty"] = [lot] * BOOK_LEVELS
+        return bytes(row.tobytes())
+
     def feed(self, record: bytes) -> None:
         """Hand the stage one intent record as its ring poll would, ``ts_origin`` stamped now."""
         buf = self.record
@@ -213,6 +234,8 @@ async def _intent_to_socket(b: Bench, intents: int, repetitions: int) -> dict[st
     live.client.sync_clock_on_connect = False  # the sink has no ``time``: the offset stays 0
     await live.client.connect()
     live.limiter.on_response(_UNLIMITED, time.time_ns())
+    depth = b.book()
+    b.stage._on_record(memoryview(bytearray(depth)), 0, time.monotonic_ns())
     stage_runs: list[list[int]] = []
     base_runs: list[list[int]] = []
     seq = 0

@@ -1,8 +1,12 @@
 """Live trading on Binance's WebSocket API: intents through the OMS to :class:`~.binance.client.BinanceWsApiClient`.
 
 Each approved intent is applied to the OMS at once (submit, cancel or
-replace request) and its request sent in a task of its own, so the ring is
-never held up by the venue. Answers and the user data stream's
+replace request) and its request goes out at once too: the limiter asked and
+the bytes handed to the socket while the intent is handled (no turn of the
+event loop before they leave: :meth:`~.binance.client.BinanceWsApiClient.start`);
+the answer is awaited in a task of its own (:class:`FirstTry`), so the ring
+is never held up by the venue. A request the limiter holds, or one the socket
+cannot take at once, waits in that task instead, as every request did before. Answers and the user data stream's
 ``executionReport`` s are applied to the OMS by client order id; what it
 publishes goes to ``emit(report, cause)``.
 
@@ -42,6 +46,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, Final
 
@@ -61,6 +66,7 @@ from stages.trading.execution.binance.client import (
     BinanceWsApiClient,
     Credentials,
     OtherEvent,
+    Sent,
 )
 from stages.trading.execution.binance.errors import (
     BackOffError,
@@ -116,6 +122,21 @@ RECONNECT: Final = RetryPolicy(base_ns=100_000_000, cap_ns=2_000_000_000, max_at
 Emit = Callable[[Report, Cause], None]
 
 
+@dataclass(slots=True)
+class FirstTry:
+    """A request's first try, made at once from the intent (no turn of the event loop before its bytes leave);
+    its task takes it from there (:meth:`LiveVenue._request`)."""
+
+    began: int
+    """When it was first asked for (monotonic ns): the retry policy's age."""
+    wait_ns: int = 0
+    """The limiter held it: this long before it asks again (nothing was counted, nothing sent)."""
+    sent: Sent | None = None
+    """Let go: the request, its bytes on the socket (or to be written by its answer's wait)."""
+    error: Exception | None = None
+    """Let go, and sending it raised (no connection): raised in its task, as a send there would have."""
+
+
 def venue_order(snapshot: OrderSnapshot, instrument: int) -> VenueOrder:
     """An ``order.status`` / ``openOrders.status`` / placement answer as the OMS reads it."""
     return VenueOrder(
@@ -134,6 +155,11 @@ def venue_order(snapshot: OrderSnapshot, instrument: int) -> VenueOrder:
 
 
 _FILLS: Final = frozenset({ExecType.PARTIAL_FILL, ExecType.FILL})
+_SIDE: Final = {int(v): v for v in OrderSide}
+_TYPE: Final = {int(v): v for v in OrderType}
+_TIF: Final = {int(v): v for v in TimeInForce}
+"""An intent's enum fields by value: dict look-ups, not Enum calls, on the way to the socket (a value not there
+goes through the Enum calls, for their error)."""
 
 
 class LiveVenue:
@@ -353,8 +379,12 @@ class LiveVenue:
             key = (strategy, epoch, seq)
             if tick_caused:
                 self._tick_caused.add(key)
+            try:
+                side_e, type_e, tif_e = _SIDE[side], _TYPE[order_type], _TIF[tif]
+            except KeyError:
+                side_e, type_e, tif_e = OrderSide(side), OrderType(order_type), TimeInForce(tif)
             result = self.oms.submit(
-                key, instrument, OrderSide(side), OrderType(order_type), TimeInForce(tif), price, qty,
+                key, instrument, side_e, type_e, tif_e, price, qty,
                 ts_origin=int.from_bytes(cause[:8], "little", signed=True), now=now,
             )  # fmt: skip
             if result.before is not None or result.order is None:
@@ -363,7 +393,7 @@ class LiveVenue:
             if known is None:
                 self._publish(self.oms.on_rejected(key, RejectReason.VENUE))
                 return
-            self._spawn(self._place(result.order, known))
+            self._place(result.order, known)
         elif action == IntentAction.CANCEL:
             known_order = self.oms.get((strategy, epoch, orig))
             if known_order is None or not known_order.is_open:
@@ -381,7 +411,7 @@ class LiveVenue:
             if order is None or order.key != new or known is None or order.replaces is None:
                 return
             self._causes[new] = cause
-            self._spawn(self._replace(order, order.replaces, known))
+            self._replace(order, order.replaces, known)
         elif action == IntentAction.CANCEL_ALL:
             for order in self.oms.open_orders(strategy, instrument):
                 self._cancel(order.key, 0, cause)
@@ -397,7 +427,12 @@ class LiveVenue:
             return
         self._causes[key] = cause
         request_id = client_order_id(order.strategy_id, order.epoch, request_seq) if request_seq else None
-        self._spawn(self._send_cancel(order, known, request_id))
+        client = self.client
+        first = self._try_now(
+            Action.CANCEL, 1,
+            lambda: client.send_cancel(known.symbol, client_order_id=order.client_id, new_client_order_id=request_id),
+        )  # fmt: skip
+        self._spawn(self._send_cancel(order, known, request_id, first), first)
 
     # -- requests ------------------------------------------------------------------------------------
     def _sent(self, order: OmsOrder, sent_ns: int) -> None:
@@ -409,7 +444,8 @@ class LiveVenue:
             if self._on_tick_to_order is not None:
                 self._on_tick_to_order(sent_ns - order.ts_origin)
 
-    async def _place(self, order: OmsOrder, instrument: Instrument) -> None:
+    def _place(self, order: OmsOrder, instrument: Instrument) -> None:
+        """Its parameters, the limiter and the request's bytes on the socket now; the answer in a task."""
         try:
             params = intent_order_params(
                 instrument, order.side, order.order_type, order.tif, order.price, order.qty, order.client_id
@@ -417,10 +453,19 @@ class LiveVenue:
         except MessageError:
             self._publish(self.oms.on_rejected(order.key, RejectReason.VENUE))
             return
+        client = self.client
+
+        def on_sent(sent: int) -> None:
+            self._sent(order, sent)
+
+        first = self._try_now(Action.PLACE, 1, lambda: client.send_place(params, on_sent=on_sent))
+        self._spawn(self._placed(order, instrument, params, on_sent, first), first)
+
+    async def _placed(
+        self, order: OmsOrder, instrument: Instrument, params: Any, on_sent: Callable[[int], None], first: FirstTry
+    ) -> None:
         try:
-            answer = await self._request(
-                Action.PLACE, 1, lambda: self.client.place(params, on_sent=lambda sent: self._sent(order, sent))
-            )
+            answer = await self._request(Action.PLACE, 1, lambda: self.client.place(params, on_sent=on_sent), first)
         except OutcomeUnknown as exc:
             await self._unknown(order, exc)
             return
@@ -434,12 +479,15 @@ class LiveVenue:
             return
         self._answer(order, answer, instrument)
 
-    async def _send_cancel(self, order: OmsOrder, instrument: Instrument, request_id: str | None) -> None:
+    async def _send_cancel(
+        self, order: OmsOrder, instrument: Instrument, request_id: str | None, first: FirstTry
+    ) -> None:
         try:
             answer = await self._request(
                 Action.CANCEL, 1,
                 lambda: self.client.cancel(
                     instrument.symbol, client_order_id=order.client_id, new_client_order_id=request_id),
+                first,
             )  # fmt: skip
         except OutcomeUnknown as exc:
             await self._unknown(order, exc)
@@ -454,15 +502,35 @@ class LiveVenue:
             return
         self._answer(order, answer, instrument)
 
-    async def _replace(self, new: OmsOrder, old: OmsOrder, instrument: Instrument) -> None:
+    def _replace(self, new: OmsOrder, old: OmsOrder, instrument: Instrument) -> None:
+        """As :meth:`_place`: ``order.cancelReplace`` on the socket now, its answer in a task."""
         try:
             params = intent_order_params(
                 instrument, new.side, new.order_type, new.tif, new.price, new.qty, new.client_id
             )
+        except MessageError:
+            self._publish(self.oms.on_replace_result(new.key, ReplaceOutcome.CANCEL_FAILED))
+            return
+        client = self.client
+
+        def on_sent(sent: int) -> None:
+            self._sent(new, sent)
+
+        def send() -> Sent:
+            return client.send_cancel_replace(params, cancel_client_order_id=old.client_id, on_sent=on_sent)
+
+        first = self._try_now(Action.REPLACE, 1, send)
+        self._spawn(self._replaced(new, old, instrument, params, on_sent, first), first)
+
+    async def _replaced(
+        self, new: OmsOrder, old: OmsOrder, instrument: Instrument, params: Any, on_sent: Callable[[int], None],
+        first: FirstTry,
+    ) -> None:  # fmt: skip
+        try:
             answer = await self._request(
                 Action.REPLACE, 1,
-                lambda: self.client.cancel_replace(params, cancel_client_order_id=old.client_id,
-                                                   on_sent=lambda sent: self._sent(new, sent)),
+                lambda: self.client.cancel_replace(params, cancel_client_order_id=old.client_id, on_sent=on_sent),
+                first,
             )  # fmt: skip
         except MessageError:
             self._publish(self.oms.on_replace_result(new.key, ReplaceOutcome.CANCEL_FAILED))
@@ -522,18 +590,43 @@ class LiveVenue:
                 self.logger.warning("order.status %s: %s; asking again", order.client_id, exc)
             await asyncio.sleep(1.0)
 
-    async def _request(self, action: Action, weight: int, call: Callable[[], Awaitable[Any]]) -> Any:
+    def _try_now(self, action: Action, weight: int, send: Callable[[], Sent]) -> FirstTry:
+        """A request's first try, synchronously: the limiter asked and, when it lets it go, ``send()`` (which
+        writes the bytes when the socket takes them at once). Its task goes on with :meth:`_request`."""
+        now = time.monotonic_ns()
+        wait = self.limiter.acquire(_KINDS.get(action, RequestKind.REQUEST), weight, self._venue_now())
+        if wait:
+            return FirstTry(now, wait_ns=wait)
+        self.sent += 1
+        try:
+            return FirstTry(now, sent=send())
+        except Exception as exc:  # noqa: BLE001 - whatever it is, its task raises it, as a send there would
+            return FirstTry(now, error=exc)
+
+    async def _request(
+        self, action: Action, weight: int, call: Callable[[], Awaitable[Any]], first: FirstTry | None = None
+    ) -> Any:
         """``call()`` once the limiter lets it go; again (a fresh ``call()``) while the venue says it did not
-        run it and the retry policy allows; any other outcome is the caller's."""
+        run it and the retry policy allows; any other outcome is the caller's. ``first``: the first try, made
+        already (:meth:`_try_now`): its answer awaited, or the limiter's wait it got waited out first."""
         limiter = self.limiter
         kind = _KINDS.get(action, RequestKind.REQUEST)
-        first = time.monotonic_ns()
+        began = time.monotonic_ns() if first is None else first.began
         attempt = 0
         while True:
-            while wait := limiter.acquire(kind, weight, self._venue_now()):
-                await asyncio.sleep(wait / 1e9)
-            self.sent += 1
             try:
+                if first is not None and not first.wait_ns:
+                    made, first = first, None
+                    if made.error is not None:
+                        raise made.error
+                    assert made.sent is not None
+                    return await self.client.answer(made.sent)
+                if first is not None:
+                    await asyncio.sleep(first.wait_ns / 1e9)
+                    first = None
+                while wait := limiter.acquire(kind, weight, self._venue_now()):
+                    await asyncio.sleep(wait / 1e9)
+                self.sent += 1
                 return await call()
             except (BackOffError, TransientError) as exc:
                 # retryAfter is on the venue's clock: wait out the error of our estimate of it as well
@@ -543,7 +636,7 @@ class LiveVenue:
                 elif isinstance(exc, BackOffError):
                     limiter.on_429(until, self._venue_now())
                 attempt += 1
-                decision = RETRY.decide(action, exc.error_class, attempt, first, time.monotonic_ns())
+                decision = RETRY.decide(action, exc.error_class, attempt, began, time.monotonic_ns())
                 if decision.verdict is not Verdict.RETRY:
                     raise
                 self.retries += 1
@@ -617,10 +710,16 @@ class LiveVenue:
                 if report.exec_type not in _FILLS:  # filled at once, its placement's answer may still come
                     self._sent_ns.pop(key, None)
 
-    def _spawn(self, coroutine: Any) -> None:
+    def _spawn(self, coroutine: Any, first: FirstTry | None = None) -> None:
+        """``first``: the request already on the socket that the task awaits the answer of: forgotten by the
+        client if the task is cancelled before it runs (its coroutine's own cleanup never runs then)."""
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coroutine)
         self.tasks.add(task)
         task.add_done_callback(self._done)
+        sent = first.sent if first is not None else None
+        if sent is not None:
+            abandon = self.client.abandon
+            task.add_done_callback(lambda _: abandon(sent))
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self.tasks.discard(task)

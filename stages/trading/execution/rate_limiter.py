@@ -225,15 +225,20 @@ class RateLimiter:
         windows = self._order_windows if kind == RequestKind.ORDER else self._request_windows
         skew = self.skew_ns
         ready = self.hold_until_ns
+        # Window.count / Window.add written out: this runs before every request's bytes leave
         for window in windows:
             units = weight if window.limit_type == REQUEST_WEIGHT else 1
-            if units > window.budget:
+            budget = window.budget
+            if units > budget:
                 raise ValueError(f"{units} {window.limit_type} can never fit a budget of {window.budget}")
             length = window.length_ns
             first, last = (now - skew) // length, (now + skew) // length
-            for index in (first, last) if last != first else (first,):
-                if window.count(index) + units > window.budget:
-                    ready = max(ready, (index + 1) * length + skew)
+            counted, counts = window._index, window._counts
+            slot = first % _SLOTS
+            if (counts[slot] if counted[slot] == first else 0) + units > budget:
+                ready = max(ready, (first + 1) * length + skew)
+            if last != first and window.count(last) + units > budget:
+                ready = max(ready, (last + 1) * length + skew)
         if ready > now:
             self.waits += 1
             return ready - now
@@ -241,7 +246,12 @@ class RateLimiter:
             units = weight if window.limit_type == REQUEST_WEIGHT else 1
             length = window.length_ns
             first, last = (now - skew) // length, (now + skew) // length
-            window.add(first, units)
+            counted, counts = window._index, window._counts
+            slot = first % _SLOTS
+            if counted[slot] == first:
+                counts[slot] += units
+            else:
+                window.add(first, units)
             if last != first:
                 window.add(last, units)
         return 0

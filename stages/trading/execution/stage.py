@@ -219,6 +219,8 @@ class ExecutionStage(AsyncAgent):
         self._ports = list(ctx.inputs.values())
         self._held: list[tuple[bytes, int]] = []
         self._scratch = bytearray(_REPORT.itemsize)
+        self._owed: tuple[int, tuple[int, int, int], int, int, int, int] | None = None
+        """The order being sent whose slippage estimate is not walked yet (:meth:`_estimate_owed`)."""
         self._now = 0
         counters = ctx.counters
         self.orders_sent = counters.add("orders_sent")
@@ -359,6 +361,14 @@ class ExecutionStage(AsyncAgent):
         limit = 0 if order_type in _UNPRICED else price
         self.slippage.sent(key, view.estimate_slippage(OrderSide(side), qty, limit))
 
+    def _estimate_owed(self) -> None:
+        """The estimate of the order being sent, walked now if it was not yet: after its request left (the walk
+        is not on the way to the socket), or before the first report about anything while the intent is
+        handled. The book cannot change meanwhile (nothing polls the rings then): the same walk, the same values."""
+        owed, self._owed = self._owed, None
+        if owed is not None:
+            self._estimate(*owed)
+
     def _on_intent(self, buf: memoryview, offset: int, now: int) -> None:
         f = _INTENT(buf, offset)
         cause = bytes(buf[offset + 24 : offset + 64])
@@ -387,15 +397,18 @@ class ExecutionStage(AsyncAgent):
                                  RejectReason.NONE, cause)  # fmt: skip
                     self._synth(synthetic.child_closed(strategy, seq, now), cause, now)
                     return
-        if action in (0, 2):  # NEW, REPLACE: an order goes out
+        if action in (0, 2):  # NEW, REPLACE: an order goes out; its estimate is owed (:meth:`_estimate_owed`)
             self.orders_sent.add()
-            self._estimate(instrument, (strategy, epoch, seq), side, order_type, price, qty)
+            self._owed = (instrument, (strategy, epoch, seq), side, order_type, price, qty)
         args = (instrument, strategy, epoch, action, seq, orig, side, order_type, tif, price, qty, cause, now)
-        if self.paper is not None:
-            for report, why in self.paper.intent(*args):
-                self._emit(report, why)
-        elif self.live is not None:
-            self.live.intent(*args, tick_caused=bool(f[1] & _TICK_CAUSED))
+        try:
+            if self.paper is not None:
+                for report, why in self.paper.intent(*args):
+                    self._emit(report, why)
+            elif self.live is not None:
+                self.live.intent(*args, tick_caused=bool(f[1] & _TICK_CAUSED))
+        finally:
+            self._estimate_owed()
         if trigger_ns is not None:
             self._trigger_to_send.record(time.monotonic_ns() - trigger_ns)
 
@@ -442,6 +455,8 @@ class ExecutionStage(AsyncAgent):
             self._count_refusal(report)
         self._fees += report.fee
         order = report.order
+        if self._owed is not None:
+            self._estimate_owed()
         slippage = self.slippage.report_fields(order.key, report.last_price, report.last_qty)
         if report.exec_type in _ENDS:  # the report that ends it (the OMS may be further on: paper fills at once)
             self.slippage.forget(order.key)

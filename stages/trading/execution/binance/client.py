@@ -11,7 +11,11 @@ Authentication, as ``web-socket-api.md`` offers it:
   opened with ``userDataStream.subscribe.signature``.
 
 Requests: a fresh integer ``id`` each, one future per request, matched by id
-whatever the order of the answers. The answer's ``result`` is returned; an
+whatever the order of the answers. :meth:`BinanceWsApiClient.start` writes a
+request's frame to the transport from synchronous code when the connection
+can take it at once (:mod:`.ws_send`: no task, no turn of the event loop
+before the bytes leave) and :meth:`BinanceWsApiClient.answer` awaits its
+answer; the coroutines (``place``, ``cancel``, ...) are the two in a row. The answer's ``result`` is returned; an
 error answer raises the exception of its class (:mod:`.errors`: unknown
 outcome, transient, back off, banned, never retry). No answer within
 ``request_timeout_s``, or the connection closing after the request was sent,
@@ -92,6 +96,7 @@ from stages.trading.execution.binance.messages import (
     parse_execution_report,
     parse_rate_limits,
 )
+from stages.trading.execution.binance.ws_send import write_now
 
 DEFAULT_RECV_WINDOW_MS: Final = 5000
 DEFAULT_MAX_CONNECTION_AGE_S: Final = 23 * 3600.0
@@ -224,6 +229,21 @@ class _Connection:
     age_watch: asyncio.Task[None] | None = None
     retiring: bool = False
     """Replaced (or being closed) by the client: its end is not a disconnect."""
+
+
+@dataclass(eq=False, slots=True)
+class Sent:
+    """A request of :meth:`BinanceWsApiClient.start`: registered on its connection, its bytes on the socket
+    (``written``) or still to be written by :meth:`BinanceWsApiClient.answer`, which awaits its answer."""
+
+    conn: _Connection
+    request_id: int
+    method: str
+    future: asyncio.Future[dict[str, Any]]
+    data: bytes
+    timeout_s: float
+    on_sent: Callable[[int], None] | None
+    written: bool = False
 
 
 class BinanceWsApiClient:
@@ -489,41 +509,81 @@ class BinanceWsApiClient:
         timeout_s: float | None = None,
         on_sent: Callable[[int], None] | None = None,
     ) -> Any:
+        return await self.answer(self.start(method, params, auth, conn, timeout_s, on_sent))
+
+    def start(
+        self,
+        method: str,
+        params: Mapping[str, ParamValue],
+        auth: Auth,
+        conn: _Connection | None = None,
+        timeout_s: float | None = None,
+        on_sent: Callable[[int], None] | None = None,
+    ) -> Sent:
+        """A request registered and, when the socket takes it at once, its bytes written and ``on_sent`` told:
+        synchronous, no turn of the event loop. :meth:`answer` writes it otherwise, then awaits its answer.
+
+        Raises :class:`~.errors.NotConnectedError` when there is no connection.
+        """
         conn = conn or self._conn
         if conn is None:
             raise NotConnectedError(f"{method}: not connected to {self.url}")
         body = self._authorise(dict(params), auth)
         self._next_id += 1
         request_id = self._next_id
+        data = orjson.dumps({"id": request_id, "method": method, "params": body})
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        sent = Sent(conn, request_id, method, future, data, timeout_s or self.request_timeout_s, on_sent)
         conn.pending[request_id] = _Pending(future, method)
         self.stats.requests += 1
-        waited = timeout_s or self.request_timeout_s
-        sent = False
         try:
-            await conn.ws.send(orjson.dumps({"id": request_id, "method": method, "params": body}).decode())
-            sent = True
-            if on_sent is not None:
-                on_sent(time.monotonic_ns())
-            answer = await asyncio.wait_for(future, waited)
+            if write_now(conn.ws, data):
+                sent.written = True
+                if on_sent is not None:
+                    on_sent(time.monotonic_ns())
+        except BaseException:
+            conn.pending.pop(request_id, None)
+            raise
+        return sent
+
+    async def answer(self, sent: Sent) -> Any:
+        """The answer to a request of :meth:`start` (written first if the socket could not take it then):
+        its ``result``, or the error's exception; :class:`~.errors.OutcomeUnknown` when none comes in time."""
+        conn, request_id, method, future = sent.conn, sent.request_id, sent.method, sent.future
+        try:
+            if not sent.written:
+                await conn.ws.send(sent.data.decode())
+                sent.written = True
+                if sent.on_sent is not None:
+                    sent.on_sent(time.monotonic_ns())
+            answer = await asyncio.wait_for(future, sent.timeout_s)
         except websockets.ConnectionClosed as exc:  # from send: nothing went out
             if future.done() and not future.cancelled():
                 future.exception()  # the reader failed it meanwhile; this answer is the one that counts
             raise NotConnectedError(f"{method}: the connection to {self.url} is closed") from exc
         except TimeoutError:
             self._remember_unanswered(request_id, method)
-            message = f"{method}: no answer within {waited} s"
+            message = f"{method}: no answer within {sent.timeout_s} s"
             raise OutcomeUnknown(message, method=method, request_id=request_id) from None
         except OutcomeUnknown:  # the connection closed after the request went out
             self._remember_unanswered(request_id, method)
             raise
         except asyncio.CancelledError:
-            if sent:
+            if sent.written:
                 self._remember_unanswered(request_id, method)
             raise
         finally:
             conn.pending.pop(request_id, None)
         return await self._result(method, answer, conn)
+
+    def abandon(self, sent: Sent) -> None:
+        """Nobody will await ``sent``'s answer (its task was cancelled before it ran): forgotten as a request
+        cancelled while it waited is. Nothing when :meth:`answer` already saw it through."""
+        if sent.conn.pending.pop(sent.request_id, None) is None:
+            return
+        if sent.written:
+            self._remember_unanswered(sent.request_id, sent.method)
+        sent.future.cancel()
 
     def _authorise(self, body: dict[str, ParamValue], auth: Auth) -> dict[str, ParamValue]:
         if auth is Auth.NONE:
@@ -716,7 +776,11 @@ class BinanceWsApiClient:
         ``on_sent(monotonic_ns)`` is called once the request's bytes are handed to the socket: where
         tick-to-order ends and the order's round trip starts.
         """
-        return await self._call("order.place", order, Auth.USER, on_sent=on_sent)
+        return await self.answer(self.send_place(order, on_sent=on_sent))
+
+    def send_place(self, order: OrderParams, *, on_sent: Callable[[int], None] | None = None) -> Sent:
+        """:meth:`place`'s request, written now when the socket takes it (:meth:`start`); :meth:`answer` awaits it."""
+        return self.start("order.place", order, Auth.USER, on_sent=on_sent)
 
     async def cancel(
         self,
@@ -727,10 +791,25 @@ class BinanceWsApiClient:
         new_client_order_id: str | None = None,
     ) -> Any:
         """``order.cancel`` of the order with ``client_order_id`` (``origClientOrderId``) and/or ``order_id``."""
+        return await self.answer(
+            self.send_cancel(
+                symbol, client_order_id=client_order_id, order_id=order_id, new_client_order_id=new_client_order_id
+            )
+        )
+
+    def send_cancel(
+        self,
+        symbol: str,
+        *,
+        client_order_id: str | None = None,
+        order_id: int | None = None,
+        new_client_order_id: str | None = None,
+    ) -> Sent:
+        """:meth:`cancel`'s request, written now when the socket takes it (:meth:`start`)."""
         params = cancel_params(
             symbol, client_order_id=client_order_id, order_id=order_id, new_client_order_id=new_client_order_id
         )
-        return await self._call("order.cancel", params, Auth.USER)
+        return self.start("order.cancel", params, Auth.USER)
 
     async def cancel_replace(
         self,
@@ -745,6 +824,28 @@ class BinanceWsApiClient:
         """``order.cancelReplace``: cancel one order, place ``new_order`` on its symbol. A half that failed
         raises -2021 (partially failed) or -2022 (both) with Binance's ``data`` on the exception.
         ``on_sent`` as for :meth:`place`."""
+        return await self.answer(
+            self.send_cancel_replace(
+                new_order,
+                cancel_client_order_id=cancel_client_order_id,
+                cancel_order_id=cancel_order_id,
+                cancel_new_client_order_id=cancel_new_client_order_id,
+                mode=mode,
+                on_sent=on_sent,
+            )
+        )
+
+    def send_cancel_replace(
+        self,
+        new_order: OrderParams,
+        *,
+        cancel_client_order_id: str | None = None,
+        cancel_order_id: int | None = None,
+        cancel_new_client_order_id: str | None = None,
+        mode: str = "STOP_ON_FAILURE",
+        on_sent: Callable[[int], None] | None = None,
+    ) -> Sent:
+        """:meth:`cancel_replace`'s request, written now when the socket takes it (:meth:`start`)."""
         params = cancel_replace_params(
             new_order,
             cancel_client_order_id=cancel_client_order_id,
@@ -752,7 +853,7 @@ class BinanceWsApiClient:
             cancel_new_client_order_id=cancel_new_client_order_id,
             mode=mode,
         )
-        return await self._call("order.cancelReplace", params, Auth.USER, on_sent=on_sent)
+        return self.start("order.cancelReplace", params, Auth.USER, on_sent=on_sent)
 
     async def cancel_all(self, symbol: str) -> list[Any]:
         """``openOrders.cancelAll``: the cancel reports; ``[]`` when nothing was open (the venue's -2011)."""

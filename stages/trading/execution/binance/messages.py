@@ -147,8 +147,70 @@ def intent_order_params(
 ) -> OrderParams:
     """``order.place`` parameters of an intent's fields (enums as their ints, price and qty in fixed point).
 
-    A MARKET intent's price (0 by convention) is not sent; nor is the tif of LIMIT_MAKER or MARKET.
+    A MARKET intent's price (0 by convention) is not sent; nor is the tif of LIMIT_MAKER or MARKET. What
+    depends only on the symbol and the enums is worked out once per combination (:class:`_Shape`): an order
+    on its way out copies it and adds its numbers, in the order :func:`order_params` writes them.
     """
+    key = (instrument.symbol, side, order_type, tif, resp_type)
+    shape = _SHAPES.get(key)
+    if shape is None:
+        shape = _shape(instrument.symbol, side, order_type, tif, resp_type)
+        if shape is None:  # refused: the full checks, for their error
+            return _checked_order_params(instrument, side, order_type, tif, price, qty, client_order_id, resp_type)
+        if len(_SHAPES) < _SHAPES_KEPT:
+            _SHAPES[key] = shape
+    if qty <= 0:
+        raise MessageError(f"quantity must be positive, got {qty}")
+    if shape.priced:
+        if price <= 0:
+            raise MessageError(f"a {shape.type_text} order needs a positive price, got {price}")
+        params = shape.head.copy()
+        params["price"] = instrument.price_text(price)
+    else:
+        params = shape.head.copy()
+    params["quantity"] = instrument.qty_text(qty)
+    params["newClientOrderId"] = check_client_id(client_order_id)
+    params["newOrderRespType"] = resp_type
+    return params
+
+
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """An order's parameters but for its numbers and client id: the leading fields (``symbol``, ``side``,
+    ``type``, ``timeInForce``) and whether a price follows them."""
+
+    head: OrderParams
+    priced: bool
+    type_text: str
+
+
+_SHAPES: Final[dict[tuple[str, int, int, int, str], _Shape]] = {}
+_SHAPES_KEPT: Final = 4096
+"""Combinations remembered (symbols x sides x types x tifs in use: a handful each); past that, worked out each time."""
+
+
+def _shape(symbol: str, side: int, order_type: int, tif: int, resp_type: str) -> _Shape | None:
+    """The combination's shape, from :func:`order_params` itself (stand-in numbers); None: it is refused."""
+    try:
+        kind = OrderType(order_type)
+        type_text = TYPE_TEXT[kind]
+        tif_text = TIF_TEXT[TimeInForce(tif)]  # checked whatever the type, as the full checks do
+        priced = kind is not OrderType.MARKET
+        full = order_params(
+            symbol, SIDE_TEXT[OrderSide(side)], type_text, "1", "x", price="1" if priced else None,
+            time_in_force=tif_text if kind is OrderType.LIMIT else None, resp_type=resp_type,
+        )  # fmt: skip
+    except (ValueError, KeyError):  # MessageError is a ValueError
+        return None
+    head = {k: v for k, v in full.items() if k in ("symbol", "side", "type", "timeInForce")}
+    return _Shape(head, priced, type_text)
+
+
+def _checked_order_params(
+    instrument: Instrument, side: int, order_type: int, tif: int, price: int, qty: int, client_order_id: str,
+    resp_type: str,
+) -> OrderParams:  # fmt: skip
+    """:func:`intent_order_params` checked step by step: what raises the error of a combination it refuses."""
     try:
         kind = OrderType(order_type)
         side_text = SIDE_TEXT[OrderSide(side)]
