@@ -123,9 +123,11 @@ def _run_composite(config: PipelineConfig, process: str, stages: list[str]) -> i
     contexts: list[StageContext] = []
     doorbell: SharedDoorbell | None = None
     try:
-        if any(config.inputs_of(stage) for stage in stages):
+        inputs = [ring for stage in stages for ring in config.inputs_of(stage)]
+        if inputs:
             bell = posix_ipc.Semaphore(doorbell_name(config.name, process))
-            doorbell = SharedDoorbell(bell, config.idle.park_timeout_ns / 1e9)
+            remote = any(config.stage(ring.producer).process != process for ring in inputs)
+            doorbell = SharedDoorbell(bell, config.idle.park_timeout_ns / 1e9, remote_producers=remote)
         for stage in stages:
             contexts.append(open_stage_context(config, control, stage, doorbell))
     except (FileNotFoundError, KeyError, posix_ipc.ExistentialError) as exc:

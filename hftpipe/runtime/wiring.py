@@ -7,7 +7,9 @@ process: the process is named after it; a composite's stages share one). A
 stage opens only what its config says it touches: its input rings (consumer
 end; a broadcast receiver by its index, its losses counted into
 ``lost.<ring>`` and logged), its output rings (producer end, with the
-doorbell of each consumer's process attached) and its process's doorbell.
+doorbell of each consumer's process attached: in a composite, a consumer in
+the producer's own process gets the composite's in-process bell instead of
+the semaphore) and its process's doorbell.
 Both ends call a ring by its declared name.
 """
 
@@ -25,6 +27,7 @@ from hftpipe.runtime.context import StageContext
 from hftpipe.runtime.laps import LapReport, lost_counter_label
 from hftpipe.runtime.ports import InputPort
 from hftpipe.schema.instruments import InstrumentRegistry
+from hftpipe.substrate.bell import Bell
 from hftpipe.substrate.broadcast import BroadcastReceiver, BroadcastTransmitter
 from hftpipe.substrate.control import ControlFile, RingEntry
 from hftpipe.substrate.control_layout import RingKind
@@ -121,7 +124,7 @@ def open_stage_context(
             )
         for name, rows in config.ring_groups().items():
             if rows[0].producer == stage:
-                ctx.outputs[name] = _producer_end(config, ctx, name, rows)
+                ctx.outputs[name] = _producer_end(config, ctx, name, rows, doorbell)
         if doorbell is not None:
             ctx.doorbell = doorbell
         elif ctx.inputs:
@@ -140,22 +143,31 @@ def _consumer_end(config: PipelineConfig, ctx: StageContext, ring: RingConfig) -
     return receiver
 
 
-def _producer_end(config: PipelineConfig, ctx: StageContext, name: str, rows: tuple[RingConfig, ...]) -> ProducerEnd:
-    """The producer's end of ring ``name``, ringing each consumer's doorbell (every receiver's, if broadcast)."""
+def _producer_end(
+    config: PipelineConfig, ctx: StageContext, name: str, rows: tuple[RingConfig, ...], doorbell: SharedDoorbell | None
+) -> ProducerEnd:
+    """The producer's end of ring ``name``, ringing each consumer's doorbell (every receiver's, if broadcast).
+
+    ``doorbell``: the producer's composite's; a consumer in that process is rung through it, in process."""
     segment = ring_segment_name(config.name, name)
     if not rows[0].is_broadcast:
         ring = Ring.attach(segment)
-        ring.attach_doorbell(ctx.own(posix_ipc.Semaphore(_consumer_bell(config, rows[0]))))
+        ring.attach_doorbell(_consumer_bell(config, ctx, rows[0], doorbell))
         return ring
     transmitter = BroadcastTransmitter.attach(segment)
     for row in rows:
-        bell = ctx.own(posix_ipc.Semaphore(_consumer_bell(config, row)))
-        transmitter.attach_doorbell(row.receiver, bell)
+        transmitter.attach_doorbell(row.receiver, _consumer_bell(config, ctx, row, doorbell))
     return transmitter
 
 
-def _consumer_bell(config: PipelineConfig, ring: RingConfig) -> str:
-    return doorbell_name(config.name, config.stage(ring.consumer).process)
+def _consumer_bell(
+    config: PipelineConfig, ctx: StageContext, ring: RingConfig, doorbell: SharedDoorbell | None
+) -> Bell:
+    process = config.stage(ring.consumer).process
+    if doorbell is not None and process == config.stage(ctx.name).process:
+        return doorbell.in_process
+    semaphore: Bell = ctx.own(posix_ipc.Semaphore(doorbell_name(config.name, process)))
+    return semaphore
 
 
 @contextlib.contextmanager

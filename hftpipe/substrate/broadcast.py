@@ -55,8 +55,7 @@ import time
 from collections.abc import Callable
 from typing import Final
 
-import posix_ipc
-
+from hftpipe.substrate.bell import Bell
 from hftpipe.substrate.broadcast_descriptor import (
     BROADCAST_LAYOUT_VERSION,
     CAPACITY_OFFSET,
@@ -125,7 +124,7 @@ class BroadcastTransmitter:
         self._data = int(w[_DATA])
         self._tail = int(w[_TAIL])  # a restarted producer continues from here
         self._claimed = -1
-        self._bells: tuple[tuple[int, posix_ipc.Semaphore], ...] = ()
+        self._bells: tuple[tuple[int, Bell], ...] = ()
         self._wide = self.receivers > _RECEIVERS_PER_PARKED_WORD
 
     # -- lifecycle ----------------------------------------------------------
@@ -149,10 +148,10 @@ class BroadcastTransmitter:
     def attach(cls, name: str, readonly: bool = False) -> BroadcastTransmitter:
         return cls(_attach_segment(name, readonly))
 
-    def attach_doorbell(self, receiver: int, semaphore: posix_ipc.Semaphore) -> None:
-        """Post ``semaphore`` after a commit while receiver ``receiver`` is parked."""
+    def attach_doorbell(self, receiver: int, bell: Bell) -> None:
+        """Ring ``bell`` after a commit while receiver ``receiver`` is parked."""
         _check_index(self.name, receiver, self.receivers)
-        self._bells = (*(bell for bell in self._bells if bell[0] != receiver), (receiver, semaphore))
+        self._bells = (*(row for row in self._bells if row[0] != receiver), (receiver, bell))
 
     def close(self) -> None:
         self.segment.close()

@@ -29,8 +29,8 @@ from typing import Final
 
 import numpy as np
 import numpy.typing as npt
-import posix_ipc
 
+from hftpipe.substrate.bell import Bell
 from hftpipe.substrate.ring_descriptor import (
     CAPACITY_OFFSET,
     DATA_OFFSET,
@@ -108,7 +108,7 @@ class Ring:
         self._head = int(w[_HEAD])
         self._head_cache = self._head
         self._tail_cache = self._tail
-        self._bell: posix_ipc.Semaphore | None = None
+        self._bell: Bell | None = None
         self._claimed = -1
 
     # -- lifecycle ----------------------------------------------------------
@@ -137,9 +137,9 @@ class Ring:
             raise ValueError(f"{name}: ring layout version {version}, expected {RING_LAYOUT_VERSION}")
         return cls(seg)
 
-    def attach_doorbell(self, semaphore: posix_ipc.Semaphore) -> None:
-        """Producer side: post ``semaphore`` after a commit when the consumer is parked."""
-        self._bell = semaphore
+    def attach_doorbell(self, bell: Bell) -> None:
+        """Producer side: ring ``bell`` (its consumer's process's doorbell) after a commit while it is parked."""
+        self._bell = bell
 
     def close(self) -> None:
         """Idempotent: drop the numpy view first so the mapping can be released."""
