@@ -12,7 +12,7 @@ there, and a Unix socket's path has at most 107 bytes). Afterwards the exchange 
 admin socket: with no fees in this config, each base asset moved by exactly
 the position the run's ``trading`` summary shows.
 
-The default's ports (19543/19544) and pipeline name (``default``) are fixed:
+The default's ports (19543–19545) and pipeline name (``default``) are fixed:
 this is the only test that runs it (the suite runs one test at a time).
 """
 
@@ -37,7 +37,7 @@ from tests.integration.exchange.harness import free_port
 
 TRADING_MARKER: Final = "# " + "-" * 73 + " the trading pipeline"
 STATE_DIR_LINE: Final = 'state_dir = "~/.local/state/hftpipe/exchange-loopback"'
-DEFAULT_PORTS: Final = (19543, 19544)
+DEFAULT_PORTS: Final = (19543, 19544, 19545)
 
 
 def _ours(pipeline: str) -> list[str]:
@@ -56,7 +56,8 @@ def _exchange_alone(tmp_path: Path, state_dir: Path) -> Path:
     text = DEFAULT_CONFIG.read_text()[: DEFAULT_CONFIG.read_text().index(TRADING_MARKER)]
     assert STATE_DIR_LINE in text
     text = text.replace(STATE_DIR_LINE, f'state_dir = "{state_dir}"')
-    text = text.replace("19543", str(free_port())).replace("19544", str(free_port()))
+    for port in DEFAULT_PORTS:
+        text = text.replace(str(port), str(free_port()))
     text = text.replace('"keys/', f'"{DEFAULT_CONFIG.parent / "keys"}/')
     flow = "[exchange.flow]\nenabled = true"
     assert flow in text
