@@ -28,7 +28,6 @@ import os
 import signal
 import time
 from collections.abc import Sequence
-from types import FrameType
 
 from hftpipe.runtime.agent import Agent, AsyncAgent, Stage
 from hftpipe.runtime.error_router import ErrorRouter
@@ -40,6 +39,7 @@ from hftpipe.runtime.runner import (
     OWNER_CHECK_INTERVAL_NS,
     START_REFUSALS,
     RunnerSettings,
+    StopsOnSignal,
     apply_process_settings,
     refused_start_status,
 )
@@ -53,7 +53,7 @@ LOOP_MAX_SLEEP_S = 0.001
 """Longest sleep of the loop's duty cycles when they have no doorbell (no input rings)."""
 
 
-class CompositeRunner:
+class CompositeRunner(StopsOnSignal):
     """Runs ``agents`` (at least one) in this process until told to stop; :meth:`run` is the exit code."""
 
     def __init__(
@@ -88,13 +88,6 @@ class CompositeRunner:
     @property
     def names(self) -> list[str]:
         return [a.ctx.name for a in self.agents]
-
-    def request_stop(self, signum: int = 0, frame: FrameType | None = None) -> None:
-        self._running = False
-
-    def install_signal_handlers(self) -> None:
-        signal.signal(signal.SIGTERM, self.request_stop)
-        signal.signal(signal.SIGINT, self.request_stop)
 
     # -- lifecycle -------------------------------------------------------------------------------
     def run(self) -> int:

@@ -93,7 +93,20 @@ def apply_process_settings(settings: RunnerSettings, logger: logging.Logger) -> 
     return problems
 
 
-class StageRunner(Generic[S]):
+class StopsOnSignal:
+    """Runs until SIGTERM / SIGINT (or :meth:`request_stop`) clears ``_running``: a stage's runner or a composite's."""
+
+    _running: bool = True
+
+    def request_stop(self, signum: int = 0, frame: FrameType | None = None) -> None:
+        self._running = False
+
+    def install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGTERM, self.request_stop)
+        signal.signal(signal.SIGINT, self.request_stop)
+
+
+class StageRunner(StopsOnSignal, Generic[S]):
     """A stage's lifecycle in its process; subclasses supply :meth:`_loop`, the part that drives the agent."""
 
     def __init__(self, agent: S, settings: RunnerSettings, logger: logging.Logger | None = None) -> None:
@@ -103,13 +116,6 @@ class StageRunner(Generic[S]):
         self.logger = logger or logging.getLogger(f"hftpipe.{agent.role_name}")
         self.errors = ErrorRouter(self.ctx, self.logger)
         self._running = True
-
-    def request_stop(self, signum: int = 0, frame: FrameType | None = None) -> None:
-        self._running = False
-
-    def install_signal_handlers(self) -> None:
-        signal.signal(signal.SIGTERM, self.request_stop)
-        signal.signal(signal.SIGINT, self.request_stop)
 
     def run(self) -> int:
         ctx = self.ctx
