@@ -618,11 +618,7 @@ class GatewayApi:
         params = request.params
         symbol = symbol_param(params, self.settings)
         from_id = int_param(params, "orderId", required=False) or 0
-        start = int_param(params, "startTime", required=False) or 0
-        end = int_param(params, "endTime", required=False) or 0
-        limit = int_param(params, "limit", required=False) or ALL_ORDERS_DEFAULT_LIMIT
-        if not 1 <= limit <= ALL_ORDERS_MAX_LIMIT:
-            raise ApiError.of(illegal("limit", f"1-{ALL_ORDERS_MAX_LIMIT}"))
+        start, end, limit = history_window(params)
         if from_id < 0 or start < 0 or end < 0 or (end and start > end):
             raise ApiError.of(INVALID_PARAMETER_COMBINATION)
         command = CommandRecord(
@@ -644,11 +640,7 @@ class GatewayApi:
         symbol = symbol_param(params, self.settings)
         order_id = int_param(params, "orderId", required=False) or 0
         from_id = int_param(params, "fromId", required=False) or 0
-        start = int_param(params, "startTime", required=False) or 0
-        end = int_param(params, "endTime", required=False) or 0
-        limit = int_param(params, "limit", required=False) or ALL_ORDERS_DEFAULT_LIMIT
-        if not 1 <= limit <= ALL_ORDERS_MAX_LIMIT:
-            raise ApiError.of(illegal("limit", f"1-{ALL_ORDERS_MAX_LIMIT}"))
+        start, end, limit = history_window(params)
         if min(order_id, from_id, start, end) < 0 or (end and start > end) or (from_id and (start or end)):
             raise ApiError.of(INVALID_PARAMETER_COMBINATION)
         command = CommandRecord(
@@ -760,3 +752,13 @@ METHODS: Final[dict[str, Method]] = {
     "allOrders": Method(GatewayApi.all_orders, _fixed(20)),
     "myTrades": Method(GatewayApi.my_trades, _fixed(20)),
 }
+
+
+def history_window(params: Mapping[str, Any]) -> tuple[int, int, int]:
+    """``startTime``, ``endTime`` (0: none) and ``limit`` of an ``allOrders`` / ``myTrades`` request."""
+    start = int_param(params, "startTime", required=False) or 0
+    end = int_param(params, "endTime", required=False) or 0
+    limit = int_param(params, "limit", required=False) or ALL_ORDERS_DEFAULT_LIMIT
+    if not 1 <= limit <= ALL_ORDERS_MAX_LIMIT:
+        raise ApiError.of(illegal("limit", f"1-{ALL_ORDERS_MAX_LIMIT}"))
+    return start, end, limit
