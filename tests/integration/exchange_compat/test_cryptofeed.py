@@ -2,7 +2,9 @@
 
 cryptofeed keeps a venue's endpoints on the feed class (``websocket_endpoints``, ``rest_endpoints``, and the REST
 mixin's ``api``); a subclass of ``Binance`` that sets them to this exchange's URLs is the configuration. Routes
-are Binance's own; nothing is patched. Feeds run on the test's event loop (``Feed.start``/``shutdown``).
+are Binance's own; nothing is patched but the ``wss://``-only address check of streamed feeds (``plain_ws_allowed``).
+Public feeds stream from the market port, the private one (user data) from the REST port's listenKey stream. Feeds
+run on the test's event loop (``Feed.start``/``shutdown``).
 """
 
 from __future__ import annotations
