@@ -20,7 +20,6 @@ from tests.integration.exchange_compat.venue import (
     Venue,
     book_at_rest_update_id,
     book_of,
-    pending_on_server,
     wait_for,
 )
 
@@ -221,7 +220,6 @@ def test_should_read_klines_over_rest(venue: Venue) -> None:
     assert klines and all(Decimal(k[3]) <= Decimal(k[1]) <= Decimal(k[2]) for k in klines)
 
 
-@pending_on_server("the WebSocket API method klines (Binance's WS API has klines and uiKlines)")
 @pytest.mark.compat(CLIENT, "klines")
 def test_should_read_klines_over_the_websocket_api(venue: Venue) -> None:
     async def scenario(connection: Any) -> Any:

@@ -2,12 +2,15 @@
 
 cryptofeed keeps a venue's endpoints on the feed class (``websocket_endpoints``, ``rest_endpoints``, and the REST
 mixin's ``api``); a subclass of ``Binance`` that sets them to this exchange's URLs is the configuration. Routes
-are Binance's own; nothing is patched. Feeds run on the test's event loop (``Feed.start``/``shutdown``).
+are Binance's own; nothing is patched but the ``wss://``-only address check of streamed feeds (``plain_ws_allowed``).
+Public feeds stream from the market port, the private one (user data) from the REST port's listenKey stream. Feeds
+run on the test's event loop (``Feed.start``/``shutdown``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
@@ -25,16 +28,23 @@ from tests.integration.exchange_compat.venue import (
 cryptofeed = pytest.importorskip("cryptofeed", reason="cryptofeed is not installed (.[compat])")
 
 from cryptofeed.connection import RestEndpoint, Routes, WebsocketEndpoint, WSAsyncConn  # noqa: E402
-from cryptofeed.defines import BUY, CANDLES, GOOD_TIL_CANCELED, L2_BOOK, LIMIT, SELL, TRADES  # noqa: E402
+from cryptofeed.defines import (  # noqa: E402
+    BALANCES,
+    BUY,
+    CANDLES,
+    GOOD_TIL_CANCELED,
+    L2_BOOK,
+    LIMIT,
+    MARKET,
+    ORDER_INFO,
+    SELL,
+    TRADES,
+)
 from cryptofeed.exchanges import Binance  # noqa: E402
 
 CLIENT = "cryptofeed"
 PAIR = "BTC-USDT"
-USER_DATA_BY_LISTEN_KEY = (
-    "cryptofeed 2.4.1 opens user data only through the listenKey REST API (POST /api/v3/userDataStream, then "
-    "ws/<listenKey>); the exchange serves user data over the WebSocket API (userDataStream.subscribe*) and has no "
-    "listenKey endpoint"
-)
+ORDER_QTY = Decimal("0.001")
 
 
 @pytest.fixture
@@ -55,8 +65,13 @@ def plain_ws_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(WSAsyncConn, "__init__", init)
 
 
-def feed_class(venue: Venue) -> type[Any]:
-    """``Binance`` with this exchange's endpoints (Binance's routes, other hosts)."""
+def feed_class(venue: Venue, *, stream_base: str | None = None) -> type[Any]:
+    """``Binance`` with this exchange's endpoints (Binance's routes, other hosts).
+
+    ``stream_base`` is the websocket endpoint: the market port by default. cryptofeed 2.4.1 opens a private feed
+    (``ORDER_INFO``, ``BALANCES``) at that endpoint's ``/ws/<listenKey>`` after ``POST`` to the REST endpoint's
+    ``authentication`` route (exchanges/binance.py ``Binance._address`` and ``_generate_token``), so a private
+    feed's endpoint is the exchange's listenKey stream base, the REST port (``Venue.user_data_ws``)."""
     routes = Routes(
         "/api/v3/exchangeInfo", l2book="/api/v3/depth?symbol={}&limit={}", authentication="/api/v3/userDataStream"
     )
@@ -64,16 +79,16 @@ def feed_class(venue: Venue) -> type[Any]:
         "LocalBinance",
         (Binance,),
         {
-            "websocket_endpoints": [WebsocketEndpoint(venue.market_ws)],
+            "websocket_endpoints": [WebsocketEndpoint(stream_base or venue.market_ws)],
             "rest_endpoints": [RestEndpoint(venue.rest_http, routes=routes)],
             "api": f"{venue.rest_http}/api/v3/",
         },
     )
 
 
-def feed(venue: Venue, **options: Any) -> Any:
+def feed(venue: Venue, *, stream_base: str | None = None, **options: Any) -> Any:
     config = {"binance": {"key_id": venue.api_key, "key_secret": venue.secret}, "log": {"disabled": True}}
-    return feed_class(venue)(config=config, **options)
+    return feed_class(venue, stream_base=stream_base)(config=config, **options)
 
 
 def run(scenario: Callable[[], Awaitable[Any]]) -> Any:
@@ -139,10 +154,50 @@ def test_should_place_list_and_cancel_a_resting_order_over_rest(venue: Venue) ->
     assert cancelled["orderId"] == placed["orderId"] and cancelled["status"] == "CANCELED"
 
 
-@pytest.mark.skip(reason=USER_DATA_BY_LISTEN_KEY)
 @pytest.mark.compat(CLIENT, "user data")
-def test_should_deliver_order_info_of_a_filled_market_order(venue: Venue) -> None:
-    raise AssertionError("unreachable while skipped")
+def test_should_deliver_order_info_and_balances_of_a_filled_market_order_on_the_listen_key_stream(
+    venue: Venue, plain_ws_allowed: None
+) -> None:
+    """A private feed on the REST port's listenKey stream; the orders go through the same feed's REST calls."""
+    orders: list[Any] = []
+    balances: list[Any] = []
+
+    async def on_order(order: Any, _: float) -> None:
+        orders.append(order)
+
+    async def on_balance(balance: Any, _: float) -> None:
+        balances.append(balance)
+
+    def filled(ids: list[str]) -> Any:
+        return next((o for o in orders if o.id in ids and o.status == "TRADE" and o.remaining == 0), None)
+
+    async def scenario() -> Any:
+        instance = feed(
+            venue,
+            stream_base=venue.user_data_ws,
+            symbols=[PAIR],
+            channels=[ORDER_INFO, BALANCES],
+            callbacks={ORDER_INFO: on_order, BALANCES: on_balance},
+        )
+        instance.start(asyncio.get_running_loop())
+        placed: list[str] = []
+        try:
+            # The feed connects in the background and says nothing when it is in: an order placed before that has
+            # no event on this stream, so another is placed until one fill's events arrive.
+            while filled(placed) is None:
+                assert len(placed) < 20, f"no ORDER_INFO of {placed}: {orders}"
+                placed.append(str((await instance.place_order(PAIR, BUY, MARKET, ORDER_QTY))["orderId"]))
+                with contextlib.suppress(AssertionError):
+                    await wait_for(lambda: filled(placed) is not None, "the fill's ORDER_INFO", timeout_s=2.0)
+            await wait_for(lambda: bool(balances), "a BALANCES update")
+            return filled(placed)
+        finally:
+            instance.stop()
+            await instance.shutdown()
+
+    order = run(scenario)
+    assert order.symbol == PAIR and order.side == BUY and order.type == MARKET and order.amount == ORDER_QTY
+    assert {b.currency for b in balances} >= {"BTC", "USDT"}
 
 
 @pytest.mark.compat(CLIENT, "klines")

@@ -8,11 +8,14 @@ that sets them to this exchange's URLs is all the configuration. Nothing is patc
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
 import pytest
+import websockets
 
 from tests.integration.exchange_compat.venue import (
     SYMBOL,
@@ -150,6 +153,34 @@ def test_should_deliver_the_execution_report_of_a_filled_market_order_on_the_use
     placed, events = run(venue, scenario)
     fills = [e for e in events if e.get("e") == "executionReport" and e["i"] == placed["orderId"] and e["x"] == "TRADE"]
     assert sum(Decimal(e["l"]) for e in fills) == Decimal(QTY)
+
+
+@pytest.mark.compat(CLIENT, "user data")
+def test_should_start_keep_alive_and_close_the_listen_key_whose_stream_carries_the_fill(venue: Venue) -> None:
+    """python-binance's listenKey calls (``stream_get_listen_key`` / ``stream_keepalive`` / ``stream_close``: REST
+    ``/api/v3/userDataStream``). Its socket manager opens spot user data over the WebSocket API only
+    (binance/ws/keepalive_websocket.py ``KeepAliveWebsocket._before_connect``), so the key's stream is read with
+    a plain WebSocket at the gateway's ``/ws/<listenKey>`` on the REST port."""
+
+    async def scenario(client: Any, _: Any) -> tuple[Any, list[dict[str, Any]], Any, int | None]:
+        key = await client.stream_get_listen_key()
+        kept = await client.stream_keepalive(key)
+        events: list[dict[str, Any]] = []
+        async with websockets.connect(f"{venue.user_data_ws}/ws/{key}") as stream:
+            placed = await client.order_market_buy(symbol=SYMBOL, quantity=QTY)
+            while not any(e.get("i") == placed["orderId"] and e.get("X") == "FILLED" for e in events):
+                events.append(json.loads(await stream.recv()))
+            await client.stream_close(key)
+            with contextlib.suppress(websockets.ConnectionClosedOK):
+                while True:
+                    events.append(json.loads(await stream.recv()))
+            return kept, events, placed, stream.close_code
+
+    kept, events, placed, close_code = run(venue, scenario)
+    assert kept == {} and close_code == 1000
+    fills = [e for e in events if e.get("e") == "executionReport" and e["i"] == placed["orderId"] and e["x"] == "TRADE"]
+    assert sum(Decimal(e["l"]) for e in fills) == Decimal(QTY)
+    assert any(e.get("e") == "outboundAccountPosition" for e in events)
 
 
 def _unwrapped(message: dict[str, Any]) -> dict[str, Any]:

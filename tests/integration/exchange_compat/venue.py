@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-import pytest
-
 from stages.exchange.protocol.settings import ExchangeSettings
 from tests.integration.exchange.harness import RunningExchange
 
@@ -51,6 +49,11 @@ class Venue:
         return f"ws://{self.host}:{self.settings.market_port}"
 
     @property
+    def user_data_ws(self) -> str:
+        """The listenKey user data stream base (``/ws/<listenKey>``): the REST port, never the market port."""
+        return f"ws://{self.host}:{self.settings.rest_port}"
+
+    @property
     def api_ws(self) -> str:
         """The WebSocket API endpoint."""
         return f"ws://{self.host}:{self.settings.api_port}/ws-api/v3"
@@ -78,11 +81,6 @@ def book_of(bids: Any, asks: Any) -> Book:
         side: {Decimal(str(level[0])): Decimal(str(level[1])) for level in levels if Decimal(str(level[1])) != 0}
         for side, levels in (("bids", bids), ("asks", asks))
     }
-
-
-def pending_on_server(what: str) -> pytest.MarkDecorator:
-    """A skip naming what the exchange does not serve yet (routed to the exchange's server side), never an xfail."""
-    return pytest.mark.skip(reason=f"the exchange does not serve {what} yet (its server side: stages/exchange)")
 
 
 async def book_at_rest_update_id(
