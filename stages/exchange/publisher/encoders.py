@@ -72,21 +72,24 @@ def agg_trade(
     time_ms: int,
     buyer_maker: bool,
 ) -> bytes:
-    return _dumps(
-        {
-            "e": "aggTrade",
-            "E": event_ms,
-            "s": symbol,
-            "a": agg_id,
-            "p": fmt.price(price),
-            "q": fmt.qty(qty),
-            "f": first_id,
-            "l": last_id,
-            "T": time_ms,
-            "m": buyer_maker,
-            "M": True,
-        }
-    )
+    fields = agg_trade_fields(fmt, agg_id, price, qty, first_id, last_id, time_ms, buyer_maker)
+    return _dumps({"e": "aggTrade", "E": event_ms, "s": symbol, **fields})
+
+
+def agg_trade_fields(
+    fmt: SymbolFormat, agg_id: int, price: int, qty: int, first_id: int, last_id: int, time_ms: int, buyer_maker: bool
+) -> dict[str, Any]:
+    """One aggregate trade as Binance writes it, in the stream and in ``GET /api/v3/aggTrades`` alike."""
+    return {
+        "a": agg_id,
+        "p": fmt.price(price),
+        "q": fmt.qty(qty),
+        "f": first_id,
+        "l": last_id,
+        "T": time_ms,
+        "m": buyer_maker,
+        "M": True,
+    }
 
 
 def book_ticker(

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from typing import Any, Final
 
 from stages.exchange.publisher.decimals import SymbolFormat
+from stages.exchange.publisher.encoders import agg_trade_fields
 from stages.exchange.publisher.history import TradeHistory
 from stages.exchange.publisher.klines import Kline
 from stages.exchange.publisher.market import AggTrade, RecentTrade
@@ -106,17 +107,7 @@ def agg_trades(
 
 
 def agg_trade_row(fmt: SymbolFormat, run: AggTrade) -> dict[str, Any]:
-    agg_id, price, qty, first_id, last_id, time_ms, buyer_maker = run
-    return {
-        "a": agg_id,
-        "p": fmt.price(price),
-        "q": fmt.qty(qty),
-        "f": first_id,
-        "l": last_id,
-        "T": time_ms,
-        "m": buyer_maker,
-        "M": True,
-    }
+    return agg_trade_fields(fmt, *run)
 
 
 def historical_trades(trades: Iterable[RecentTrade], limit: int, from_id: int | None) -> list[RecentTrade]:
