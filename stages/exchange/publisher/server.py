@@ -25,7 +25,9 @@ Memory per connection is bounded whatever the client sends: a message of at most
 second, at most 1024 subscribed names, each one of the catalog's (unserved
 names in the handshake are counted and dropped), a queue of at most
 ``4 * max_client_queue`` frames, and nothing added to the shared stream catalog
-(it is fixed at start). HTTP requests on this port are bounded by
+(it is fixed at start), and a kernel send buffer of ``SEND_BUFFER`` (so a
+backlog shows in the queue, and a dropped client's close frame is not stuck
+behind megabytes the kernel took). HTTP requests on this port are bounded by
 :mod:`stages.exchange.protocol.http_server` (head, body, idle time).
 """
 
@@ -69,6 +71,16 @@ PING_INTERVAL_S: Final = 20.0
 """Binance pings every 20 s and drops a client that has not answered within a minute."""
 PING_TIMEOUT_S: Final = 60.0
 CLOSE_TIMEOUT_S: Final = 10.0
+SEND_BUFFER: Final = 64 * 1024
+"""``SO_SNDBUF`` of each market-data WebSocket (Linux doubles it for bookkeeping).
+
+Left to autotuning, the kernel grows a connection's send buffer up to ``tcp_wmem``'s
+maximum (4 MiB by default): a client that stops reading then hides megabytes of
+backlog from the slow-consumer policy, which sees only its own queue, and the 1008
+close frame is queued behind all of it; a slow reader cannot drain that within
+``CLOSE_TIMEOUT_S``, so the connection was aborted without the close frame. Capped,
+a backlog reaches the session's queue (where it is counted and dropped) after at most
+this much, and the close frame is that close behind."""
 MAX_CLIENT_MESSAGE: Final = 64 * 1024
 """Control messages are small; anything bigger is a protocol violation (close 1009)."""
 
@@ -106,6 +118,13 @@ def parse_ws_target(target: str, catalog: StreamCatalog) -> WsTarget | TargetErr
     specs = [catalog.parse(name) for name in dict.fromkeys(names)]
     served = tuple(spec for spec in specs if spec is not None)
     return WsTarget(combined, served, len(specs) - len(served))
+
+
+def bound_send_buffer(connection: ServerConnection) -> None:
+    """Cap the kernel's send buffer of this connection at ``SEND_BUFFER`` (see there for why)."""
+    sock = connection.transport.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
 
 
 def json_response(connection: ServerConnection, status: int, body: bytes) -> Response:
@@ -203,6 +222,7 @@ class MarketDataServer:
             on_slow=self._on_slow,
             on_backlog=self._backlogged.append,
         )
+        bound_send_buffer(connection)
         self.connections += 1
         self.unserved_names += target.unserved
         self.sessions.add(session)
