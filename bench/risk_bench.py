@@ -297,8 +297,8 @@ def config(name: str, limits: dict[str, Any] | None = None) -> PipelineConfig:
             },
             "rings": [
                 {"name": "md", "kind": "broadcast", "from": "md", "to": ["risk"], "capacity": 16384, "slot_size": 768},
-                {"name": "intents", "from": "strat", "to": "risk", "capacity": 4096, "slot_size": 128},
-                {"name": "approved", "from": "risk", "to": "exec", "capacity": 4096, "slot_size": 128},
+                {"name": "intents", "from": "strat", "to": "risk", "capacity": 4096, "slot_size": _INTENT.itemsize},
+                {"name": "approved", "from": "risk", "to": "exec", "capacity": 4096, "slot_size": _INTENT.itemsize},
                 {"name": "reports", "from": "exec", "to": "risk", "capacity": 4096, "slot_size": _REPORT.itemsize},
                 {
                     "name": "strategy-reports",

@@ -148,6 +148,7 @@ _DEPTH: Final = SPECS[RecordType.DEPTH]
 _INTENT_FIELDS: Final = SPECS[RecordType.ORDER_INTENT].packer.unpack_from
 _PACK_REPORT: Final = SPECS[RecordType.EXEC_REPORT].packer.pack
 _REPORT_SIZE: Final = SPECS[RecordType.EXEC_REPORT].itemsize
+_INTENT_SIZE: Final = SPECS[RecordType.ORDER_INTENT].itemsize
 
 Intent = tuple[int, int, int, int]
 """What a variant sent: ``(action, side, price, qty)``."""
@@ -218,7 +219,7 @@ def config(name: str, strategy: str = MARKET_MAKER, params: dict[str, Any] | Non
                     "capacity": 16384,
                     "slot_size": 768,
                 },
-                {"name": "intents", "from": "strategy", "to": "venue", "capacity": 4096, "slot_size": 128},
+                {"name": "intents", "from": "strategy", "to": "venue", "capacity": 4096, "slot_size": _INTENT_SIZE},
                 {"name": "reports", "from": "venue", "to": "strategy", "capacity": 4096, "slot_size": _REPORT_SIZE},
             ],
         },
