@@ -55,7 +55,6 @@ from hftpipe.schema.instruments import Instrument
 from hftpipe.schema.trading import (
     ExecType,
     IntentAction,
-    OrderSide,
     OrderType,
     RejectReason,
     TimeInForce,
@@ -85,6 +84,7 @@ from stages.trading.execution.binance.messages import (
     intent_order_params,
     parse_order,
 )
+from stages.trading.execution.intent_new import submit_new
 from stages.trading.execution.oms import NOT_FOUND_CODE, Oms
 from stages.trading.execution.oms_order import OmsOrder, OrderKey
 from stages.trading.execution.oms_reports import Report, Result
@@ -155,9 +155,6 @@ def venue_order(snapshot: OrderSnapshot, instrument: int) -> VenueOrder:
 
 
 _FILLS: Final = frozenset({ExecType.PARTIAL_FILL, ExecType.FILL})
-_SIDE: Final = {int(v): v for v in OrderSide}
-_TYPE: Final = {int(v): v for v in OrderType}
-_TIF: Final = {int(v): v for v in TimeInForce}
 """An intent's enum fields by value: dict look-ups, not Enum calls, on the way to the socket (a value not there
 goes through the Enum calls, for their error)."""
 
@@ -379,14 +376,7 @@ class LiveVenue:
             key = (strategy, epoch, seq)
             if tick_caused:
                 self._tick_caused.add(key)
-            try:
-                side_e, type_e, tif_e = _SIDE[side], _TYPE[order_type], _TIF[tif]
-            except KeyError:
-                side_e, type_e, tif_e = OrderSide(side), OrderType(order_type), TimeInForce(tif)
-            result = self.oms.submit(
-                key, instrument, side_e, type_e, tif_e, price, qty,
-                ts_origin=int.from_bytes(cause[:8], "little", signed=True), now=now,
-            )  # fmt: skip
+            result = submit_new(self.oms, key, instrument, side, order_type, tif, price, qty, cause, now)
             if result.before is not None or result.order is None:
                 return
             self._causes[key] = cause

@@ -23,6 +23,7 @@ from typing import Final
 
 from hftpipe.schema.instruments import Instrument
 from hftpipe.schema.trading import ExecType, IntentAction, OrderSide, OrderType, RejectReason, TimeInForce
+from stages.trading.execution.intent_new import order_enums, submit_new
 from stages.trading.execution.oms import Oms
 from stages.trading.execution.oms_order import OmsOrder, OrderKey
 from stages.trading.execution.oms_reports import Outcome, Report, Result
@@ -84,17 +85,14 @@ class PaperBridge:
         out: list[tuple[Report, Cause]] = []
         if action == IntentAction.NEW:
             key = (strategy, epoch, seq)
-            result = self.oms.submit(
-                key, instrument, OrderSide(side), OrderType(order_type), TimeInForce(tif), price, qty,
-                ts_origin=int.from_bytes(cause[:8], "little", signed=True), now=now,
-            )  # fmt: skip
+            result = submit_new(self.oms, key, instrument, side, order_type, tif, price, qty, cause, now)
             if result.before is not None or result.order is None:  # a key already known: refused by the OMS
                 return out
             if venue is None:
                 self._add(out, self.oms.on_rejected(key, RejectReason.VENUE), cause)
                 return out
             pid = self._track(key, cause)
-            venue.submit(pid, OrderSide(side), OrderType(order_type), TimeInForce(tif), price, qty, now)
+            venue.submit(pid, *order_enums(side, order_type, tif), price, qty, now)
         elif action == IntentAction.CANCEL:
             known = self.oms.get((strategy, epoch, orig))
             if known is None or not known.is_open:
@@ -112,7 +110,7 @@ class PaperBridge:
             self._add(out, result, cause)
             pid = self._track(new, cause)
             self._causes[old_pid] = cause
-            venue.replace(old_pid, pid, OrderSide(side), OrderType(order_type), TimeInForce(tif), price, qty, now)
+            venue.replace(old_pid, pid, *order_enums(side, order_type, tif), price, qty, now)
         elif action == IntentAction.CANCEL_ALL:
             for order in self.oms.open_orders(strategy, instrument):
                 self._cancel(order.key, 0, cause, now, out)
