@@ -55,7 +55,7 @@ def _crosses(book: BookView, buy: bool, price: int) -> bool:
 class IntentSink(Protocol):
     """Where intents go: ``cause`` is the 40 bytes ``ts_origin`` + hop stamps of the record that caused it.
 
-    ``stop_price`` and ``terms`` come only with synthetic orders (a sink for plain orders may leave them out)."""
+    ``stop_price`` and ``terms`` carry a synthetic order's terms (0 and :data:`NO_TERMS` for a plain order)."""
 
     def __call__(
         self,
@@ -384,13 +384,9 @@ class StrategyRunner:
     ) -> None:
         self.counters.intents[action].add()
         update_id = self.books[instrument.id].update_id
-        if terms is NO_TERMS and not stop_price:
-            self._emit(self._cause, self._taken, self._measured, instrument.id, action, side, order_type, tif, flags,
-                       price, qty, seq, orig, update_id, self.strategy_id, self.epoch, self._now)  # fmt: skip
-        else:
-            self._emit(self._cause, self._taken, self._measured, instrument.id, action, side, order_type, tif, flags,
-                       price, qty, seq, orig, update_id, self.strategy_id, self.epoch, self._now, stop_price,
-                       terms)  # fmt: skip
+        self._emit(self._cause, self._taken, self._measured, instrument.id, action, side, order_type, tif, flags,
+                   price, qty, seq, orig, update_id, self.strategy_id, self.epoch, self._now, stop_price,
+                   terms)  # fmt: skip
 
     def _refuse_group(self, reason: RejectReason, detail: str) -> tuple[Order, ...] | None:
         self._refuse(reason, detail)
